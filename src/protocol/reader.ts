@@ -1,0 +1,214 @@
+// Bounds-checked reader for the Kafka wire protocol.
+//
+// Every read checks the remaining bytes first, so a malformed or truncated frame raises one
+// typed error (ProtocolDecodeError) and never a RangeError from deep inside Node. Lengths that
+// announce more bytes (or array elements) than remain are rejected before anything is
+// allocated, so a hostile length prefix cannot make us allocate more than the frame holds.
+
+/** The one error a decoder may raise for bad input. */
+export class ProtocolDecodeError extends Error {
+  readonly code = "SLUICE_PROTOCOL_DECODE";
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolDecodeError";
+  }
+}
+
+/** A tagged field the codec does not know, kept as raw bytes so it survives a round trip. */
+export interface TaggedField {
+  tag: number;
+  data: Buffer;
+}
+
+/** Kafka's limit on the byte length of any string (Java: 0x7fff). */
+export const STRING_BYTES_MAX = 0x7fff;
+
+export class Reader {
+  offset: number;
+  readonly end: number;
+
+  constructor(
+    readonly buf: Buffer,
+    offset = 0,
+    end = buf.length,
+  ) {
+    if (offset < 0 || end > buf.length || offset > end) {
+      throw new ProtocolDecodeError(`invalid reader window ${offset}..${end} of ${buf.length}`);
+    }
+    this.offset = offset;
+    this.end = end;
+  }
+
+  remaining(): number {
+    return this.end - this.offset;
+  }
+
+  private need(bytes: number): number {
+    const at = this.offset;
+    if (bytes > this.end - at) {
+      throw new ProtocolDecodeError(`truncated: need ${bytes} bytes at offset ${at}, have ${this.end - at}`);
+    }
+    this.offset = at + bytes;
+    return at;
+  }
+
+  bool(): boolean {
+    return this.buf[this.need(1)] !== 0;
+  }
+
+  int8(): number {
+    return this.buf.readInt8(this.need(1));
+  }
+
+  int16(): number {
+    return this.buf.readInt16BE(this.need(2));
+  }
+
+  uint16(): number {
+    return this.buf.readUInt16BE(this.need(2));
+  }
+
+  int32(): number {
+    return this.buf.readInt32BE(this.need(4));
+  }
+
+  uint32(): number {
+    return this.buf.readUInt32BE(this.need(4));
+  }
+
+  int64(): bigint {
+    return this.buf.readBigInt64BE(this.need(8));
+  }
+
+  float64(): number {
+    return this.buf.readDoubleBE(this.need(8));
+  }
+
+  /** A UUID as Kafka prints it: URL-safe base64 of the 16 bytes, no padding. */
+  uuid(): string {
+    const at = this.need(16);
+    return this.buf.toString("base64url", at, at + 16);
+  }
+
+  unsignedVarint(): number {
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const byte = this.buf[this.need(1)];
+      if (shift === 28 && byte > 0x0f) throw new ProtocolDecodeError("unsigned varint is longer than 32 bits");
+      value |= (byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return value >>> 0;
+    }
+    throw new ProtocolDecodeError("unsigned varint is longer than 5 bytes");
+  }
+
+  /** Zigzag-encoded signed 32-bit varint (record fields). */
+  varint(): number {
+    const raw = this.unsignedVarint();
+    return (raw >>> 1) ^ -(raw & 1);
+  }
+
+  /** Zigzag-encoded signed 64-bit varint (record timestamps). */
+  varlong(): bigint {
+    let value = 0n;
+    for (let shift = 0n; shift < 70n; shift += 7n) {
+      const byte = this.buf[this.need(1)];
+      value |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return (value >> 1n) ^ -(value & 1n);
+    }
+    throw new ProtocolDecodeError("varlong is longer than 10 bytes");
+  }
+
+  /** A slice of the frame, not a copy: valid as long as the frame buffer is. */
+  slice(length: number): Buffer {
+    const at = this.need(length);
+    return this.buf.subarray(at, at + length);
+  }
+
+  /** A copy, for values that outlive the frame. */
+  copy(length: number): Buffer {
+    return Buffer.from(this.slice(length));
+  }
+
+  skip(length: number): void {
+    this.need(length);
+  }
+
+  private utf8(length: number): string {
+    if (length > STRING_BYTES_MAX) throw new ProtocolDecodeError(`string of ${length} bytes is longer than ${STRING_BYTES_MAX}`);
+    const at = this.need(length);
+    return this.buf.toString("utf8", at, at + length);
+  }
+
+  // Classic (non-flexible) encodings: int16 length for strings, int32 for bytes and arrays, -1 = null.
+
+  string(): string {
+    const length = this.int16();
+    if (length < 0) throw new ProtocolDecodeError("non-nullable string is null");
+    return this.utf8(length);
+  }
+
+  nullableString(): string | null {
+    const length = this.int16();
+    if (length < 0) return null;
+    return this.utf8(length);
+  }
+
+  bytesLength(nullable: boolean): number {
+    const length = this.int32();
+    if (length < -1 || (length === -1 && !nullable)) throw new ProtocolDecodeError(`invalid bytes length ${length}`);
+    if (length > this.remaining()) throw new ProtocolDecodeError(`bytes length ${length} exceeds the ${this.remaining()} bytes left`);
+    return length;
+  }
+
+  /** Array element count; -1 means null. Checked against the remaining bytes before allocating. */
+  arrayLength(nullable: boolean): number {
+    const count = this.int32();
+    return this.checkCount(count, nullable);
+  }
+
+  // Compact (flexible) encodings: unsigned varint of length + 1, 0 = null.
+
+  compactString(): string {
+    const length = this.unsignedVarint() - 1;
+    if (length < 0) throw new ProtocolDecodeError("non-nullable compact string is null");
+    return this.utf8(length);
+  }
+
+  compactNullableString(): string | null {
+    const length = this.unsignedVarint() - 1;
+    if (length < 0) return null;
+    return this.utf8(length);
+  }
+
+  compactBytesLength(nullable: boolean): number {
+    const length = this.unsignedVarint() - 1;
+    if (length === -1 && !nullable) throw new ProtocolDecodeError("non-nullable compact bytes are null");
+    if (length > this.remaining()) throw new ProtocolDecodeError(`bytes length ${length} exceeds the ${this.remaining()} bytes left`);
+    return length;
+  }
+
+  compactArrayLength(nullable: boolean): number {
+    return this.checkCount(this.unsignedVarint() - 1, nullable);
+  }
+
+  private checkCount(count: number, nullable: boolean): number {
+    if (count < -1 || (count === -1 && !nullable)) throw new ProtocolDecodeError(`invalid array length ${count}`);
+    // Kafka's rule: never allocate a collection larger than the bytes that could fill it.
+    if (count > this.remaining()) throw new ProtocolDecodeError(`array of ${count} elements exceeds the ${this.remaining()} bytes left`);
+    return count;
+  }
+
+  /** Reads one raw tagged field body (after its tag) as an unknown field. */
+  taggedFieldSize(): number {
+    const size = this.unsignedVarint();
+    if (size > this.remaining()) throw new ProtocolDecodeError(`tagged field of ${size} bytes exceeds the ${this.remaining()} bytes left`);
+    return size;
+  }
+
+  /** After decoding a known tagged field, check it consumed exactly its declared size. */
+  endTaggedField(expectedEnd: number, tag: number): void {
+    if (this.offset !== expectedEnd) {
+      throw new ProtocolDecodeError(`tagged field ${tag} declared ${expectedEnd} as its end but its value ended at ${this.offset}`);
+    }
+  }
+}
