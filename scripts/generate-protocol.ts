@@ -545,7 +545,9 @@ class MessageGenerator {
     const exported = def.isTop ? "export " : "";
     c.open(`${exported}function read${def.tsName}(r: Reader, version: number): ${def.tsName} {`);
     if (def.isTop) {
-      c.line(`if (version < ${m.validVersions[0]} || version > ${m.validVersions[m.validVersions.length - 1]}) throw new ProtocolDecodeError(\`${m.name} version \${version} is not supported\`);`);
+      c.line(
+        `if (version < ${m.validVersions[0]} || version > ${m.validVersions[m.validVersions.length - 1]}) throw new ProtocolDecodeError(\`${m.name} version \${version} is not supported\`);`,
+      );
     }
     if (flexible === "dynamic") c.line(`const flexible = ${versionCondition(m.flexibleVersions, context)};`);
     const locals: string[] = [];
@@ -639,7 +641,7 @@ class MessageGenerator {
         c.line(`for (const item of ${value}) write${this.struct(element).tsName}(${w}, item, version);`);
       } else {
         c.open(`for (const item of ${value}) {`);
-        this.writePrimitive(element, "item", "false", pick, field, w);
+        this.writePrimitive(element, "item", pick, field, w);
         c.close();
       }
       c.close();
@@ -667,10 +669,10 @@ class MessageGenerator {
       return;
     }
     if (canBeNull(field)) nullCheck();
-    this.writePrimitive(element, value, nullable, pick, field, w);
+    this.writePrimitive(element, value, pick, field, w);
   }
 
-  writePrimitive(type: string, value: string, nullable: string, pick: (compact: string, classic: string) => string, field: Field, w: string): void {
+  writePrimitive(type: string, value: string, pick: (compact: string, classic: string) => string, field: Field, w: string): void {
     const c = this.code;
     const name = JSON.stringify(field.property);
     const maybeNull = canBeNull(field) && !isArray(field.type);
@@ -709,7 +711,9 @@ class MessageGenerator {
     const exported = def.isTop ? "export " : "";
     c.open(`${exported}function write${def.tsName}(w: Writer, m: ${def.tsName}, version: number): void {`);
     if (def.isTop) {
-      c.line(`if (version < ${m.validVersions[0]} || version > ${m.validVersions[m.validVersions.length - 1]}) throw new ProtocolEncodeError(\`${m.name} version \${version} is not supported\`);`);
+      c.line(
+        `if (version < ${m.validVersions[0]} || version > ${m.validVersions[m.validVersions.length - 1]}) throw new ProtocolEncodeError(\`${m.name} version \${version} is not supported\`);`,
+      );
     }
     if (flexible === "dynamic") c.line(`const flexible = ${versionCondition(m.flexibleVersions, context)};`);
     for (const f of def.fields) {
@@ -825,7 +829,9 @@ function imports(code: string): string {
   const lines: string[] = [];
   const reader = ["Reader", "ProtocolDecodeError", "type TaggedField"].filter((n) => code.includes(n.replace("type ", "")));
   lines.push(`import { ${reader.join(", ")} } from "../reader.js";`);
-  const runtime = ["EMPTY_BYTES", "ZERO_UUID", "encodeTaggedValue", "isDeepEqual", "readBytes", "writeTaggedField", "writeUnknownTaggedFields"].filter((n) => new RegExp(`\\b${n}\\b`).test(code));
+  const runtime = ["EMPTY_BYTES", "ZERO_UUID", "encodeTaggedValue", "isDeepEqual", "readBytes", "writeTaggedField", "writeUnknownTaggedFields"].filter((n) =>
+    new RegExp(`\\b${n}\\b`).test(code),
+  );
   if (runtime.length > 0) lines.push(`import { ${runtime.join(", ")} } from "../runtime.js";`);
   const writer = ["ProtocolEncodeError", "type Writer"].filter((n) => new RegExp(`\\b${n.replace("type ", "")}\\b`).test(code));
   lines.push(`import { ${writer.join(", ")} } from "../writer.js";`);
@@ -976,8 +982,12 @@ function generateIndex(apis: ApiEntry[]): string {
   c.line();
   c.line("/** Every generated message codec by spec name (requests, responses and headers). */");
   c.line("export const messagesByName: ReadonlyMap<string, MessageCodec & { versions: readonly number[] }> = new Map([");
-  c.line('  ["RequestHeader", { name: "RequestHeader", read: headers.readRequestHeader, write: headers.writeRequestHeader as MessageCodec["write"], create: headers.defaultRequestHeader, versions: [0, 1, 2] }],');
-  c.line('  ["ResponseHeader", { name: "ResponseHeader", read: headers.readResponseHeader, write: headers.writeResponseHeader as MessageCodec["write"], create: headers.defaultResponseHeader, versions: [0, 1] }],');
+  c.line(
+    '  ["RequestHeader", { name: "RequestHeader", read: headers.readRequestHeader, write: headers.writeRequestHeader as MessageCodec["write"], create: headers.defaultRequestHeader, versions: [0, 1, 2] }],',
+  );
+  c.line(
+    '  ["ResponseHeader", { name: "ResponseHeader", read: headers.readResponseHeader, write: headers.writeResponseHeader as MessageCodec["write"], create: headers.defaultResponseHeader, versions: [0, 1] }],',
+  );
   c.line("  ...apis.flatMap((api) => {");
   c.line("    const versions = Array.from({ length: api.maxVersion - api.minVersion + 1 }, (_, i) => api.minVersion + i);");
   c.line("    return [");

@@ -5,8 +5,8 @@
 // versions, v1 / v0 otherwise; ApiVersions responses always use response header v0 so a client
 // can parse the answer even when it asked with a version the broker does not know (KIP-511).
 
-import { type ApiDescriptor, apiByKey, headers } from "./generated/index.js";
 import type { RequestHeader, ResponseHeader } from "./generated/headers.js";
+import { type ApiDescriptor, apiByKey, headers } from "./generated/index.js";
 import { ProtocolDecodeError, Reader } from "./reader.js";
 import { Writer } from "./writer.js";
 

@@ -11,7 +11,7 @@ export function isDeepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
   if (Buffer.isBuffer(a) || a instanceof Uint8Array) {
-    return (b instanceof Uint8Array) && Buffer.compare(a as Uint8Array, b) === 0;
+    return b instanceof Uint8Array && Buffer.compare(a as Uint8Array, b) === 0;
   }
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { ProtocolDecodeError, Reader } from "../../src/protocol/reader.js";
-import { ProtocolEncodeError, Writer, unsignedVarintSize } from "../../src/protocol/writer.js";
+import { ProtocolEncodeError, unsignedVarintSize, Writer } from "../../src/protocol/writer.js";
 
 function bytes(...values: number[]): Buffer {
   return Buffer.from(values);

@@ -103,7 +103,11 @@ describe("request decoders on hostile input", () => {
         for (const body of bodies) {
           const writer = new Writer();
           const headerVersion = requestHeaderVersion(api, version);
-          headers.writeRequestHeader(writer, { requestApiKey: api.apiKey, requestApiVersion: version, correlationId: 7, clientId: "robustness", unknownTaggedFields: undefined }, headerVersion);
+          headers.writeRequestHeader(
+            writer,
+            { requestApiKey: api.apiKey, requestApiVersion: version, correlationId: 7, clientId: "robustness", unknownTaggedFields: undefined },
+            headerVersion,
+          );
           writer.raw(body);
           const frame = writer.finish();
           expect(() => decodeRequest(frame)).not.toThrow();
@@ -114,7 +118,8 @@ describe("request decoders on hostile input", () => {
               decodeRequest(frame.subarray(0, length));
               problems.push(`${api.name} v${version}: a ${length}-byte prefix of ${frame.length} decoded without error`);
             } catch (error) {
-              if (!(error instanceof ProtocolDecodeError)) problems.push(`${api.name} v${version} prefix ${length}: ${(error as Error).name}: ${(error as Error).message}`);
+              if (!(error instanceof ProtocolDecodeError))
+                problems.push(`${api.name} v${version} prefix ${length}: ${(error as Error).name}: ${(error as Error).message}`);
             }
             if (problems.length > 5) break;
           }
