@@ -19,10 +19,10 @@
  */
 
 export interface KafkaErrorInfo {
-	readonly code: number;
-	readonly name: string;
-	readonly retriable: boolean;
-	readonly message: string;
+  readonly code: number;
+  readonly name: string;
+  readonly retriable: boolean;
+  readonly message: string;
 }
 
 // biome-ignore format: one line per error keeps the table easy to scan and to diff against Kafka.
@@ -177,15 +177,11 @@ export const KAFKA_ERRORS: readonly KafkaErrorInfo[] = ERRORS;
 
 /** Codes by name, for handlers: `ErrorCode.UNKNOWN_TOPIC_OR_PARTITION` is 3. */
 export const ErrorCode = Object.freeze(
-	Object.fromEntries(ERRORS.map((error) => [error.name, error.code])),
+  Object.fromEntries(ERRORS.map((error) => [error.name, error.code])),
 ) as { readonly [E in ErrorEntry as E["name"]]: E["code"] };
 
-const byCode = new Map<number, ErrorEntry>(
-	ERRORS.map((error) => [error.code, error]),
-);
-const byName = new Map<string, ErrorEntry>(
-	ERRORS.map((error) => [error.name, error]),
-);
+const byCode = new Map<number, ErrorEntry>(ERRORS.map((error) => [error.code, error]));
+const byName = new Map<string, ErrorEntry>(ERRORS.map((error) => [error.name, error]));
 
 /**
  * The error with this code, or undefined for a code this table does not know
@@ -193,14 +189,14 @@ const byName = new Map<string, ErrorEntry>(
  * the caller decides.
  */
 export function errorByCode(code: number): KafkaErrorInfo | undefined {
-	return byCode.get(code);
+  return byCode.get(code);
 }
 
 /** The error with this name; undefined only for a string that is not a Kafka error name. */
 export function errorByName(name: ErrorName): KafkaErrorInfo;
 export function errorByName(name: string): KafkaErrorInfo | undefined;
 export function errorByName(name: string): KafkaErrorInfo | undefined {
-	return byName.get(name);
+  return byName.get(name);
 }
 
 /**
@@ -208,33 +204,28 @@ export function errorByName(name: string): KafkaErrorInfo | undefined {
  * defaults to Kafka's message for that code.
  */
 export class KafkaError extends Error {
-	override readonly name = "KafkaError";
-	/** Kafka's numeric error code, as sent on the wire. */
-	readonly code: KafkaErrorCode;
-	readonly errorName: ErrorName;
-	readonly retriable: boolean;
+  override readonly name = "KafkaError";
+  /** Kafka's numeric error code, as sent on the wire. */
+  readonly code: KafkaErrorCode;
+  readonly errorName: ErrorName;
+  readonly retriable: boolean;
 
-	constructor(
-		error: ErrorName | KafkaErrorCode,
-		message?: string,
-		options?: ErrorOptions,
-	) {
-		const info = lookUp(error);
-		super(message ?? info.message, options);
-		this.code = info.code;
-		this.errorName = info.name;
-		this.retriable = info.retriable;
-	}
+  constructor(error: ErrorName | KafkaErrorCode, message?: string, options?: ErrorOptions) {
+    const info = lookUp(error);
+    super(message ?? info.message, options);
+    this.code = info.code;
+    this.errorName = info.name;
+    this.retriable = info.retriable;
+  }
 }
 
 function lookUp(error: ErrorName | KafkaErrorCode): ErrorEntry {
-	const info =
-		typeof error === "number" ? byCode.get(error) : byName.get(error);
-	// The types admit only known names and codes; this guards against casts.
-	if (info === undefined) {
-		throw new TypeError(`not a Kafka error name or code: ${String(error)}`);
-	}
-	return info;
+  const info = typeof error === "number" ? byCode.get(error) : byName.get(error);
+  // The types admit only known names and codes; this guards against casts.
+  if (info === undefined) {
+    throw new TypeError(`not a Kafka error name or code: ${String(error)}`);
+  }
+  return info;
 }
 
 /**
@@ -245,11 +236,8 @@ function lookUp(error: ErrorName | KafkaErrorCode): ErrorEntry {
  * same way. The original stays in `cause` for the broker's own log.
  */
 export function toKafkaError(thrown: unknown): KafkaError {
-	if (
-		thrown instanceof KafkaError &&
-		thrown.code !== ErrorCode.UNKNOWN_SERVER_ERROR
-	) {
-		return thrown;
-	}
-	return new KafkaError("UNKNOWN_SERVER_ERROR", undefined, { cause: thrown });
+  if (thrown instanceof KafkaError && thrown.code !== ErrorCode.UNKNOWN_SERVER_ERROR) {
+    return thrown;
+  }
+  return new KafkaError("UNKNOWN_SERVER_ERROR", undefined, { cause: thrown });
 }
