@@ -8,21 +8,12 @@
 
 type Binding = typeof import("../native/index.js");
 
-const binding: Binding = await import("../native/index.js").catch(
-  (cause: unknown) => {
-    throw new Error(
-      "Sluice native addon is not built or cannot load: run `npm run build:native`",
-      { cause },
-    );
-  },
-);
+const binding: Binding = await import("../native/index.js").catch((cause: unknown) => {
+  throw new Error("Sluice native addon is not built or cannot load: run `npm run build:native`", { cause });
+});
 
 /** Why a record batch failed validation; stable codes to branch on. */
-export type RecordBatchErrorCode =
-  | "TOO_SHORT"
-  | "BAD_MAGIC"
-  | "LENGTH_MISMATCH"
-  | "CRC_MISMATCH";
+export type RecordBatchErrorCode = "TOO_SHORT" | "BAD_MAGIC" | "LENGTH_MISMATCH" | "CRC_MISMATCH";
 
 /** A failed record batch validation: a code to branch on and a message for logs. */
 export interface RecordBatchProblem {
@@ -38,9 +29,7 @@ export const crc32c: (bytes: Uint8Array) => number = binding.crc32c;
  * length) whose stored CRC32C matches its bytes. Returns null when valid; bad input is an
  * expected outcome on the produce path, so it is a value, not an exception.
  */
-export const validateRecordBatchCrc: (
-  batch: Uint8Array,
-) => RecordBatchProblem | null = binding.validateRecordBatchCrc;
+export const validateRecordBatchCrc: (batch: Uint8Array) => RecordBatchProblem | null = binding.validateRecordBatchCrc;
 
 /** Version of the native addon (the Cargo workspace version). */
 export const nativeVersion: () => string = binding.version;

@@ -22,9 +22,7 @@ export function createProgram(): Command {
     .action(async () => {
       // Loaded here, not at the top, so `--help` and `--version` work without the addon.
       const { nativeVersion } = await import("../native.js");
-      process.stdout.write(
-        `sluice ${packageVersion}\nnative addon ${nativeVersion()}\nnode ${process.version}\n`,
-      );
+      process.stdout.write(`sluice ${packageVersion}\nnative addon ${nativeVersion()}\nnode ${process.version}\n`);
     });
 
   return program;

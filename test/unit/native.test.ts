@@ -87,15 +87,11 @@ describe("validateRecordBatchCrc", () => {
 
   it("reports LENGTH_MISMATCH for a batch cut short after its header", () => {
     const batch = buildBatch();
-    expect(validateRecordBatchCrc(batch.subarray(0, batch.length - 1))?.code).toBe(
-      "LENGTH_MISMATCH",
-    );
+    expect(validateRecordBatchCrc(batch.subarray(0, batch.length - 1))?.code).toBe("LENGTH_MISMATCH");
   });
 
   it("reports TOO_SHORT for fewer bytes than a header", () => {
-    expect(validateRecordBatchCrc(buildBatch().subarray(0, HEADER_BYTES - 1))?.code).toBe(
-      "TOO_SHORT",
-    );
+    expect(validateRecordBatchCrc(buildBatch().subarray(0, HEADER_BYTES - 1))?.code).toBe("TOO_SHORT");
   });
 
   it("reports BAD_MAGIC for a v1 message set", () => {
