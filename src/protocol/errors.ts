@@ -176,9 +176,9 @@ export type KafkaErrorCode = ErrorEntry["code"];
 export const KAFKA_ERRORS: readonly KafkaErrorInfo[] = ERRORS;
 
 /** Codes by name, for handlers: `ErrorCode.UNKNOWN_TOPIC_OR_PARTITION` is 3. */
-export const ErrorCode = Object.freeze(
-  Object.fromEntries(ERRORS.map((error) => [error.name, error.code])),
-) as { readonly [E in ErrorEntry as E["name"]]: E["code"] };
+export const ErrorCode = Object.freeze(Object.fromEntries(ERRORS.map((error) => [error.name, error.code]))) as {
+  readonly [E in ErrorEntry as E["name"]]: E["code"];
+};
 
 const byCode = new Map<number, ErrorEntry>(ERRORS.map((error) => [error.code, error]));
 const byName = new Map<string, ErrorEntry>(ERRORS.map((error) => [error.name, error]));

@@ -144,11 +144,7 @@ export class RecordBatchView {
   readonly position: number;
 
   constructor(buffer: Buffer, position = 0) {
-    if (
-      !Number.isInteger(position) ||
-      position < 0 ||
-      buffer.length - position < RECORD_BATCH_HEADER_SIZE_BYTES
-    ) {
+    if (!Number.isInteger(position) || position < 0 || buffer.length - position < RECORD_BATCH_HEADER_SIZE_BYTES) {
       throw new RecordBatchDecodeError(
         `record batch header needs ${RECORD_BATCH_HEADER_SIZE_BYTES} bytes, ${Math.max(0, buffer.length - position)} left`,
         position,
@@ -184,10 +180,7 @@ export class RecordBatchView {
   get compressionName(): CompressionName {
     const name = compressionNames[this.compression];
     if (name === undefined) {
-      throw new RecordBatchDecodeError(
-        `unknown compression type ${this.compression}`,
-        this.position + RecordBatchLayout.ATTRIBUTES,
-      );
+      throw new RecordBatchDecodeError(`unknown compression type ${this.compression}`, this.position + RecordBatchLayout.ATTRIBUTES);
     }
     return name;
   }
@@ -263,10 +256,7 @@ function checkWholeBatch(batch: RecordBatchView): void {
   }
   const available = batch.buffer.length - batch.position;
   if (batch.sizeInBytes > available) {
-    throw new RecordBatchDecodeError(
-      `truncated record batch: ${batch.sizeInBytes} bytes declared, ${available} present`,
-      batch.position,
-    );
+    throw new RecordBatchDecodeError(`truncated record batch: ${batch.sizeInBytes} bytes declared, ${available} present`, batch.position);
   }
 }
 
@@ -279,17 +269,11 @@ export function recordBatchAt(buffer: Buffer, position: number): RecordBatchView
   // The magic sits at the same place in every message format, so read it
   // before trusting anything else about the layout.
   if (available <= RecordBatchLayout.MAGIC) {
-    throw new RecordBatchDecodeError(
-      `truncated record batch: ${available} bytes, too few to hold a length and magic`,
-      position,
-    );
+    throw new RecordBatchDecodeError(`truncated record batch: ${available} bytes, too few to hold a length and magic`, position);
   }
   const magic = buffer.readInt8(position + RecordBatchLayout.MAGIC);
   if (magic !== RECORD_BATCH_MAGIC) {
-    throw new RecordBatchDecodeError(
-      `unsupported magic ${magic}: only record batch v2 (magic 2) is supported`,
-      position + RecordBatchLayout.MAGIC,
-    );
+    throw new RecordBatchDecodeError(`unsupported magic ${magic}: only record batch v2 (magic 2) is supported`, position + RecordBatchLayout.MAGIC);
   }
   const batchLength = buffer.readInt32BE(position + RecordBatchLayout.BATCH_LENGTH);
   if (batchLength < RECORD_BATCH_LENGTH_MIN_BYTES) {
@@ -299,10 +283,7 @@ export function recordBatchAt(buffer: Buffer, position: number): RecordBatchView
     );
   }
   if (batchLength + LOG_OVERHEAD_BYTES > available) {
-    throw new RecordBatchDecodeError(
-      `truncated record batch: ${batchLength + LOG_OVERHEAD_BYTES} bytes declared, ${available} present`,
-      position,
-    );
+    throw new RecordBatchDecodeError(`truncated record batch: ${batchLength + LOG_OVERHEAD_BYTES} bytes declared, ${available} present`, position);
   }
   return new RecordBatchView(buffer, position);
 }
@@ -343,10 +324,7 @@ export interface KafkaRecord {
 export function* decodeRecords(batch: RecordBatchView): Generator<KafkaRecord, void> {
   checkWholeBatch(batch);
   if (batch.magic !== RECORD_BATCH_MAGIC) {
-    throw new RecordBatchDecodeError(
-      `unsupported magic ${batch.magic}: only record batch v2 (magic 2) is supported`,
-      batch.position + RecordBatchLayout.MAGIC,
-    );
+    throw new RecordBatchDecodeError(`unsupported magic ${batch.magic}: only record batch v2 (magic 2) is supported`, batch.position + RecordBatchLayout.MAGIC);
   }
   if (batch.compression !== CompressionType.NONE) {
     throw new RecordBatchDecodeError(
@@ -356,35 +334,22 @@ export function* decodeRecords(batch: RecordBatchView): Generator<KafkaRecord, v
   }
   const count = batch.recordCount;
   if (count < 0) {
-    throw new RecordBatchDecodeError(
-      `negative record count ${count}`,
-      batch.position + RecordBatchLayout.RECORD_COUNT,
-    );
+    throw new RecordBatchDecodeError(`negative record count ${count}`, batch.position + RecordBatchLayout.RECORD_COUNT);
   }
   const base: RecordBase = {
     offset: batch.baseOffset,
     timestamp: batch.baseTimestamp,
     logAppendTime: batch.timestampType === "LogAppendTime" ? batch.maxTimestamp : null,
   };
-  const cursor = new Cursor(
-    batch.buffer,
-    batch.position + RECORD_BATCH_HEADER_SIZE_BYTES,
-    batch.end,
-  );
+  const cursor = new Cursor(batch.buffer, batch.position + RECORD_BATCH_HEADER_SIZE_BYTES, batch.end);
   for (let index = 0; index < count; index++) {
     if (cursor.position === cursor.limit) {
-      throw new RecordBatchDecodeError(
-        `the header declares ${count} records but the batch holds only ${index}`,
-        cursor.position,
-      );
+      throw new RecordBatchDecodeError(`the header declares ${count} records but the batch holds only ${index}`, cursor.position);
     }
     yield readRecord(cursor, base);
   }
   if (cursor.position !== cursor.limit) {
-    throw new RecordBatchDecodeError(
-      `${cursor.limit - cursor.position} bytes left over after the ${count} records the header declares`,
-      cursor.position,
-    );
+    throw new RecordBatchDecodeError(`${cursor.limit - cursor.position} bytes left over after the ${count} records the header declares`, cursor.position);
   }
 }
 
@@ -398,10 +363,7 @@ function readRecord(cursor: Cursor, base: RecordBase): KafkaRecord {
   const length = cursor.readVarint();
   const bodyStart = cursor.position;
   if (length < 0 || length > cursor.limit - bodyStart) {
-    throw new RecordBatchDecodeError(
-      `record length ${length} does not fit the ${cursor.limit - bodyStart} bytes left in the batch`,
-      bodyStart,
-    );
+    throw new RecordBatchDecodeError(`record length ${length} does not fit the ${cursor.limit - bodyStart} bytes left in the batch`, bodyStart);
   }
   const batchLimit = cursor.limit;
   cursor.limit = bodyStart + length;
@@ -412,10 +374,7 @@ function readRecord(cursor: Cursor, base: RecordBase): KafkaRecord {
   const value = cursor.readNullableBytes("value");
   const headers = readHeaders(cursor);
   if (cursor.position !== cursor.limit) {
-    throw new RecordBatchDecodeError(
-      `record length ${length} but its fields take ${cursor.position - bodyStart} bytes`,
-      cursor.position,
-    );
+    throw new RecordBatchDecodeError(`record length ${length} but its fields take ${cursor.position - bodyStart} bytes`, cursor.position);
   }
   cursor.limit = batchLimit;
   return {
@@ -515,10 +474,7 @@ class Cursor {
 
   private need(bytes: number, what: string): void {
     if (this.limit - this.position < bytes) {
-      throw new RecordBatchDecodeError(
-        `${what} needs ${bytes} bytes, ${this.limit - this.position} left in the record`,
-        this.position,
-      );
+      throw new RecordBatchDecodeError(`${what} needs ${bytes} bytes, ${this.limit - this.position} left in the record`, this.position);
     }
   }
 }
@@ -532,9 +488,7 @@ export interface ControlRecordKey {
 /** The key of a control record, as Kafka's `ControlRecordType.parse` reads it. */
 export function decodeControlRecordKey(key: Buffer | null): ControlRecordKey {
   if (key === null || key.length < 4) {
-    throw new RecordBatchDecodeError(
-      `control record key needs 4 bytes, has ${key?.length ?? "null"}`,
-    );
+    throw new RecordBatchDecodeError(`control record key needs 4 bytes, has ${key?.length ?? "null"}`);
   }
   const version = key.readInt16BE(0);
   // Newer versions may append fields, so only a negative version is wrong.
@@ -612,16 +566,9 @@ export function buildRecordBatch(input: RecordBatchInput): Buffer {
   const baseTimestamp = input.deleteHorizon ?? input.baseTimestamp ?? timestamps[0] ?? -1n;
   const maxTimestamp = input.maxTimestamp ?? largest(timestamps, -1n);
   const offsetDeltas = input.records.map((record, index) => record.offsetDelta ?? index);
-  const records = input.records.map((record, index) =>
-    encodeRecord(
-      record,
-      (timestamps[index] as bigint) - baseTimestamp,
-      offsetDeltas[index] as number,
-    ),
-  );
+  const records = input.records.map((record, index) => encodeRecord(record, (timestamps[index] as bigint) - baseTimestamp, offsetDeltas[index] as number));
   const header = Buffer.alloc(RECORD_BATCH_HEADER_SIZE_BYTES);
-  const batchLength =
-    RECORD_BATCH_LENGTH_MIN_BYTES + records.reduce((sum, record) => sum + record.length, 0);
+  const batchLength = RECORD_BATCH_LENGTH_MIN_BYTES + records.reduce((sum, record) => sum + record.length, 0);
   const layout = RecordBatchLayout;
   header.writeBigInt64BE(input.baseOffset ?? 0n, layout.BASE_OFFSET);
   header.writeInt32BE(batchLength, layout.BATCH_LENGTH);

@@ -1,14 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import {
-  ErrorCode,
-  errorByCode,
-  errorByName,
-  KAFKA_ERRORS,
-  KafkaError,
-  toKafkaError,
-} from "../../src/protocol/errors.js";
+import { ErrorCode, errorByCode, errorByName, KAFKA_ERRORS, KafkaError, toKafkaError } from "../../src/protocol/errors.js";
 
 const kafkaTablePath = fileURLToPath(new URL("../vectors/out/errors.json", import.meta.url));
 
@@ -63,9 +56,7 @@ describe("error table", () => {
 
   it("equals Kafka's own table (test/vectors/out/errors.json)", () => {
     if (!existsSync(kafkaTablePath)) {
-      expect.fail(
-        `${kafkaTablePath} is missing: run \`node scripts/vectors.mjs\` to write Kafka's error table from kafka-clients`,
-      );
+      expect.fail(`${kafkaTablePath} is missing: run \`node scripts/vectors.mjs\` to write Kafka's error table from kafka-clients`);
     }
     const kafka = JSON.parse(readFileSync(kafkaTablePath, "utf8")) as KafkaTableEntry[];
     const ours = KAFKA_ERRORS.map(({ code, name, message, retriable }) => ({
@@ -123,10 +114,7 @@ describe("toKafkaError", () => {
     ["an Error", new Error("ENOENT: /var/lib/sluice/secret")],
     ["a string", "internal state dump"],
     ["undefined", undefined],
-    [
-      "an UNKNOWN_SERVER_ERROR with a custom message",
-      new KafkaError("UNKNOWN_SERVER_ERROR", "lock held by thread 7"),
-    ],
+    ["an UNKNOWN_SERVER_ERROR with a custom message", new KafkaError("UNKNOWN_SERVER_ERROR", "lock held by thread 7")],
   ])("turns %s into UNKNOWN_SERVER_ERROR with Kafka's message only", (_, thrown) => {
     const error = toKafkaError(thrown);
     expect(error.code).toBe(ErrorCode.UNKNOWN_SERVER_ERROR);

@@ -20,9 +20,7 @@ import {
   recordBatchAt,
 } from "../../src/protocol/records.js";
 
-const kafkaBatchesPath = fileURLToPath(
-  new URL("../vectors/out/record-batches.jsonl", import.meta.url),
-);
+const kafkaBatchesPath = fileURLToPath(new URL("../vectors/out/record-batches.jsonl", import.meta.url));
 
 const bytes = (text: string) => Buffer.from(text, "utf8");
 
@@ -47,10 +45,7 @@ function decodeErrorOf(action: () => unknown): RecordBatchDecodeError {
 function patched(batch: Buffer, change: (copy: Buffer) => void): Buffer {
   const copy = Buffer.from(batch);
   change(copy);
-  copy.writeUInt32BE(
-    crc32cSoftware(copy.subarray(RecordBatchLayout.ATTRIBUTES)),
-    RecordBatchLayout.CRC,
-  );
+  copy.writeUInt32BE(crc32cSoftware(copy.subarray(RecordBatchLayout.ATTRIBUTES)), RecordBatchLayout.CRC);
   return copy;
 }
 
@@ -164,13 +159,7 @@ describe("builder, view and record iterator", () => {
   });
 
   it("keeps timestamps earlier than the base (negative deltas) and far from it", () => {
-    const timestamps = [
-      1_700_000_000_000n,
-      1_600_000_000_000n,
-      -1n,
-      1_800_000_000_000n,
-      1_700_000_000_001n,
-    ];
+    const timestamps = [1_700_000_000_000n, 1_600_000_000_000n, -1n, 1_800_000_000_000n, 1_700_000_000_001n];
     const buffer = buildRecordBatch({
       records: timestamps.map((timestamp) => ({ timestamp })),
     });
@@ -190,21 +179,15 @@ describe("builder, view and record iterator", () => {
     const batch = new RecordBatchView(buffer);
     expect(batch.lastOffsetDelta).toBe(2_147_483_647);
     expect(batch.lastOffset).toBe(baseOffset + 2_147_483_647n);
-    expect([...decodeRecords(batch)].map((record) => record.offset)).toEqual(
-      offsetDeltas.map((delta) => baseOffset + BigInt(delta)),
-    );
+    expect([...decodeRecords(batch)].map((record) => record.offset)).toEqual(offsetDeltas.map((delta) => baseOffset + BigInt(delta)));
   });
 
   it("reads values whose lengths take multi-byte varints", () => {
-    const values = [127, 128, 300, 16_383, 16_384, 70_000].map((size) =>
-      Buffer.alloc(size, size & 0xff),
-    );
+    const values = [127, 128, 300, 16_383, 16_384, 70_000].map((size) => Buffer.alloc(size, size & 0xff));
     const buffer = buildRecordBatch({
       records: values.map((value) => ({ value })),
     });
-    expect([...decodeRecords(new RecordBatchView(buffer))].map((record) => record.value)).toEqual(
-      values,
-    );
+    expect([...decodeRecords(new RecordBatchView(buffer))].map((record) => record.value)).toEqual(values);
   });
 
   it("reads the producer fields and the partition leader epoch", () => {
@@ -269,10 +252,7 @@ describe("attribute bits", () => {
     );
     expect(batch.attributes).toBe(BatchAttribute.LOG_APPEND_TIME);
     expect(batch.timestampType).toBe("LogAppendTime");
-    expect([...decodeRecords(batch)].map((record) => record.timestamp)).toEqual([
-      1_700_000_009_999n,
-      1_700_000_009_999n,
-    ]);
+    expect([...decodeRecords(batch)].map((record) => record.timestamp)).toEqual([1_700_000_009_999n, 1_700_000_009_999n]);
   });
 
   it("bit 4: transactional", () => {
@@ -318,18 +298,13 @@ describe("attribute bits", () => {
     expect(batch.deleteHorizon).toBe(1_800_000_000_000n);
     expect(batch.baseTimestamp).toBe(1_800_000_000_000n);
     expect(batch.maxTimestamp).toBe(1_700_000_000_100n);
-    expect([...decodeRecords(batch)].map((record) => record.timestamp)).toEqual([
-      1_700_000_000_000n,
-      1_700_000_000_100n,
-    ]);
+    expect([...decodeRecords(batch)].map((record) => record.timestamp)).toEqual([1_700_000_000_000n, 1_700_000_000_100n]);
   });
 
   it("bits 0-2: each compression type by number and Kafka's name", () => {
     const names = ["none", "gzip", "snappy", "lz4", "zstd"];
     names.forEach((name, type) => {
-      const batch = new RecordBatchView(
-        patched(sampleBatch, (copy) => copy.writeInt16BE(type, RecordBatchLayout.ATTRIBUTES)),
-      );
+      const batch = new RecordBatchView(patched(sampleBatch, (copy) => copy.writeInt16BE(type, RecordBatchLayout.ATTRIBUTES)));
       expect(batch.compression).toBe(type);
       expect(batch.compressionName).toBe(name);
       expect(batch.timestampType).toBe("CreateTime");
@@ -338,32 +313,20 @@ describe("attribute bits", () => {
 
   it("bits 0-2: types 5 to 7 are not compression types", () => {
     for (const type of [5, 6, 7]) {
-      const batch = new RecordBatchView(
-        patched(sampleBatch, (copy) => copy.writeInt16BE(type, RecordBatchLayout.ATTRIBUTES)),
-      );
+      const batch = new RecordBatchView(patched(sampleBatch, (copy) => copy.writeInt16BE(type, RecordBatchLayout.ATTRIBUTES)));
       expect(batch.compression).toBe(type);
-      expect(decodeErrorOf(() => batch.compressionName).message).toMatch(
-        `unknown compression type ${type}`,
-      );
+      expect(decodeErrorOf(() => batch.compressionName).message).toMatch(`unknown compression type ${type}`);
       decodeErrorOf(() => [...decodeRecords(batch)]);
     }
   });
 
   it("records of a compressed batch are refused with a clear error", () => {
-    const batch = new RecordBatchView(
-      patched(sampleBatch, (copy) =>
-        copy.writeInt16BE(CompressionType.ZSTD, RecordBatchLayout.ATTRIBUTES),
-      ),
-    );
-    expect(decodeErrorOf(() => [...decodeRecords(batch)]).message).toMatch(
-      /zstd-compressed batch .* native addon/,
-    );
+    const batch = new RecordBatchView(patched(sampleBatch, (copy) => copy.writeInt16BE(CompressionType.ZSTD, RecordBatchLayout.ATTRIBUTES)));
+    expect(decodeErrorOf(() => [...decodeRecords(batch)]).message).toMatch(/zstd-compressed batch .* native addon/);
   });
 
   it("all bits at once are read independently", () => {
-    const batch = new RecordBatchView(
-      patched(sampleBatch, (copy) => copy.writeInt16BE(0x7b, RecordBatchLayout.ATTRIBUTES)),
-    );
+    const batch = new RecordBatchView(patched(sampleBatch, (copy) => copy.writeInt16BE(0x7b, RecordBatchLayout.ATTRIBUTES)));
     expect(batch.compressionName).toBe("lz4");
     expect(batch.timestampType).toBe("LogAppendTime");
     expect(batch.isTransactional).toBe(true);
@@ -382,11 +345,7 @@ describe("walking batches", () => {
     const buffer = Buffer.concat(parts);
     const found = [...batches(buffer)];
     expect(found.map((batch) => batch.baseOffset)).toEqual([0n, 3n, 3n]);
-    expect(found.map((batch) => batch.position)).toEqual([
-      0,
-      parts[0]?.length,
-      (parts[0]?.length ?? 0) + (parts[1]?.length ?? 0),
-    ]);
+    expect(found.map((batch) => batch.position)).toEqual([0, parts[0]?.length, (parts[0]?.length ?? 0) + (parts[1]?.length ?? 0)]);
     expect(decodeAll(buffer).map((records) => records.length)).toEqual([3, 0, 1]);
   });
 
@@ -454,16 +413,10 @@ describe("damaged batches throw RecordBatchDecodeError and nothing else", () => 
 
   it("a record count above or below the records present", () => {
     for (const count of [2, 4, -1]) {
-      const buffer = patched(sampleBatch, (copy) =>
-        copy.writeInt32BE(count, RecordBatchLayout.RECORD_COUNT),
-      );
+      const buffer = patched(sampleBatch, (copy) => copy.writeInt32BE(count, RecordBatchLayout.RECORD_COUNT));
       const error = decodeErrorOf(() => decodeAll(buffer));
       expect(error.message).toMatch(
-        count === 2
-          ? "bytes left over after the 2 records"
-          : count === 4
-            ? "declares 4 records but the batch holds only 3"
-            : "negative record count",
+        count === 2 ? "bytes left over after the 2 records" : count === 4 ? "declares 4 records but the batch holds only 3" : "negative record count",
       );
     }
   });
@@ -472,29 +425,20 @@ describe("damaged batches throw RecordBatchDecodeError and nothing else", () => 
     // The first record's length is a one-byte varint at byte 61.
     const length = sampleBatch.readInt8(RECORD_BATCH_HEADER_SIZE_BYTES) >> 1;
     for (const wrong of [length - 1, length + 1]) {
-      const buffer = patched(sampleBatch, (copy) =>
-        copy.writeUInt8(wrong << 1, RECORD_BATCH_HEADER_SIZE_BYTES),
-      );
+      const buffer = patched(sampleBatch, (copy) => copy.writeUInt8(wrong << 1, RECORD_BATCH_HEADER_SIZE_BYTES));
       decodeErrorOf(() => decodeAll(buffer));
     }
   });
 
   it("a varint longer than 5 bytes", () => {
     // The record's length varint becomes six continuation bytes.
-    const buffer = Buffer.concat([
-      sampleBatch.subarray(0, RECORD_BATCH_HEADER_SIZE_BYTES),
-      Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01]),
-    ]);
+    const buffer = Buffer.concat([sampleBatch.subarray(0, RECORD_BATCH_HEADER_SIZE_BYTES), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])]);
     buffer.writeInt32BE(buffer.length - 12, RecordBatchLayout.BATCH_LENGTH);
     expect(decodeErrorOf(() => decodeAll(buffer)).message).toMatch("varint longer than 5 bytes");
   });
 
   it("a key length below -1 and a negative header count", () => {
-    const record = (body: number[]) =>
-      Buffer.concat([
-        sampleBatch.subarray(0, RECORD_BATCH_HEADER_SIZE_BYTES),
-        Buffer.from([body.length << 1, ...body]),
-      ]);
+    const record = (body: number[]) => Buffer.concat([sampleBatch.subarray(0, RECORD_BATCH_HEADER_SIZE_BYTES), Buffer.from([body.length << 1, ...body])]);
     // attributes, timestampDelta 0, offsetDelta 0, then the damaged field
     const badKey = record([0, 0, 0, 3]); // zigzag 3 = -2
     const badHeaders = record([0, 0, 0, 1, 1, 1]); // null key, null value, -1 headers
@@ -621,9 +565,7 @@ function headerOf(batch: RecordBatchView) {
 describe("Kafka's record batches (test/vectors/out/record-batches.jsonl)", () => {
   if (!existsSync(kafkaBatchesPath)) {
     it("are present", () => {
-      expect.fail(
-        `${kafkaBatchesPath} is missing: run \`node scripts/vectors.mjs\` to write record batches with kafka-clients`,
-      );
+      expect.fail(`${kafkaBatchesPath} is missing: run \`node scripts/vectors.mjs\` to write record batches with kafka-clients`);
     });
     return;
   }
@@ -633,42 +575,39 @@ describe("Kafka's record batches (test/vectors/out/record-batches.jsonl)", () =>
     expect(buffers.length).toBeGreaterThan(0);
   });
 
-  it.each(buffers.map((buffer, index) => [index + 1, buffer] as const))(
-    "line %i reads as Kafka reads it",
-    (_, kafka) => {
-      const buffer = Buffer.from(kafka.hex, "hex");
-      const found = [...batches(buffer)];
-      expect(found).toHaveLength(kafka.batches.length);
-      found.forEach((batch, index) => {
-        const { records: expected, ...header } = kafka.batches[index] as KafkaBatch;
-        expect(headerOf(batch)).toEqual(header);
-        expect(batch.isCrcValid(crc32cSoftware)).toBe(true);
-        expect(crc32cSoftware(buffer.subarray(batch.position + 21, batch.end))).toBe(header.crc);
-        if (batch.compression !== CompressionType.NONE) {
-          decodeErrorOf(() => [...decodeRecords(batch)]);
-          return;
-        }
-        const records = [...decodeRecords(batch)].map((record) => ({
-          offset: String(record.offset),
-          timestamp: String(record.timestamp),
-          key: record.key,
-          value: record.value,
-          headers: record.headers,
-        }));
-        expect(records).toEqual(
-          expected.map((record) => ({
-            ...record,
-            key: fromBase64(record.key),
-            value: fromBase64(record.value),
-            headers: record.headers.map((h) => ({
-              key: h.key,
-              value: fromBase64(h.value),
-            })),
+  it.each(buffers.map((buffer, index) => [index + 1, buffer] as const))("line %i reads as Kafka reads it", (_, kafka) => {
+    const buffer = Buffer.from(kafka.hex, "hex");
+    const found = [...batches(buffer)];
+    expect(found).toHaveLength(kafka.batches.length);
+    found.forEach((batch, index) => {
+      const { records: expected, ...header } = kafka.batches[index] as KafkaBatch;
+      expect(headerOf(batch)).toEqual(header);
+      expect(batch.isCrcValid(crc32cSoftware)).toBe(true);
+      expect(crc32cSoftware(buffer.subarray(batch.position + 21, batch.end))).toBe(header.crc);
+      if (batch.compression !== CompressionType.NONE) {
+        decodeErrorOf(() => [...decodeRecords(batch)]);
+        return;
+      }
+      const records = [...decodeRecords(batch)].map((record) => ({
+        offset: String(record.offset),
+        timestamp: String(record.timestamp),
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+      }));
+      expect(records).toEqual(
+        expected.map((record) => ({
+          ...record,
+          key: fromBase64(record.key),
+          value: fromBase64(record.value),
+          headers: record.headers.map((h) => ({
+            key: h.key,
+            value: fromBase64(h.value),
           })),
-        );
-      });
-    },
-  );
+        })),
+      );
+    });
+  });
 
   it.each(buffers.map((buffer, index) => [index + 1, buffer] as const))(
     "line %i: the builder writes Kafka's bytes for its uncompressed CreateTime batches",
@@ -684,9 +623,7 @@ describe("Kafka's record batches (test/vectors/out/record-batches.jsonl)", () =>
           partitionLeaderEpoch: batch.partitionLeaderEpoch,
           isTransactional: batch.isTransactional,
           isControl: batch.isControl,
-          ...(batch.deleteHorizon === null
-            ? { baseTimestamp: batch.baseTimestamp }
-            : { deleteHorizon: batch.deleteHorizon }),
+          ...(batch.deleteHorizon === null ? { baseTimestamp: batch.baseTimestamp } : { deleteHorizon: batch.deleteHorizon }),
           maxTimestamp: batch.maxTimestamp,
           producerId: batch.producerId,
           producerEpoch: batch.producerEpoch,
@@ -696,9 +633,7 @@ describe("Kafka's record batches (test/vectors/out/record-batches.jsonl)", () =>
             offsetDelta: Number(record.offset - batch.baseOffset),
           })),
         });
-        expect(rebuilt.toString("hex")).toBe(
-          buffer.subarray(batch.position, batch.end).toString("hex"),
-        );
+        expect(rebuilt.toString("hex")).toBe(buffer.subarray(batch.position, batch.end).toString("hex"));
       }
     },
   );
