@@ -25,5 +25,25 @@ export function createProgram(): Command {
       process.stdout.write(`sluice ${packageVersion}\nnative addon ${nativeVersion()}\nnode ${process.version}\n`);
     });
 
+  program
+    .command("dump-log")
+    .description("print the batches and records of log segments and their indexes, as Kafka's kafka-dump-log.sh does")
+    .argument("<files...>", ".log, .index or .timeindex files")
+    .option("--deep-iteration", "print every record, not only batches")
+    .option("--print-data-log", "print keys and values (implies --deep-iteration)")
+    .option("--verify-index-only", "check index entries against the log and print only mismatches")
+    .action(async (files: string[], flags: { deepIteration?: boolean; printDataLog?: boolean; verifyIndexOnly?: boolean }) => {
+      const { dumpFiles } = await import("../log/dump.js");
+      const native = await import("../native.js");
+      const output = dumpFiles(files, {
+        deepIteration: flags.deepIteration === true || flags.printDataLog === true,
+        printDataLog: flags.printDataLog === true,
+        verifyIndexOnly: flags.verifyIndexOnly === true,
+        crc32c: native.crc32c,
+      });
+      if (output.out.length > 0) process.stdout.write(`${output.out.join("\n")}\n`);
+      if (output.err.length > 0) process.stderr.write(`${output.err.join("\n")}\n`);
+    });
+
   return program;
 }
