@@ -4,6 +4,8 @@
 //! The generated `native/index.js` / `index.d.ts` come from these declarations; the
 //! TypeScript side imports them only through `src/native.ts`.
 
+pub mod codec;
+
 use napi_derive::napi;
 use sluice_storage::record_batch::{self, RecordBatchError};
 

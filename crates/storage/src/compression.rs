@@ -230,6 +230,7 @@ impl<'a> Decompressor<'a> {
                 Source::Snappy(XerialSnappyReader::new(compressed, decompressed_bytes_max))
             }
             Compression::Lz4 => {
+                check_lz4_frame_complete(compressed)?;
                 let frame = if magic == 0 {
                     Cow::Owned(with_lz4_header_checksum_fixed(compressed))
                 } else {
@@ -350,6 +351,32 @@ pub fn decompress_records<'a>(
     match Compression::from_attributes(batch.attributes())? {
         Compression::None => Ok(Cow::Borrowed(batch.records_bytes())),
         codec => decompress(codec, batch.records_bytes(), decompressed_bytes_max).map(Cow::Owned),
+    }
+}
+
+/// Walks the blocks of an lz4 frame up to its end mark. The decoder takes a frame cut
+/// between two blocks for a complete one; Kafka's reader (and so every Java consumer)
+/// fails on it, so such a frame must not get into a log.
+fn check_lz4_frame_complete(frame: &[u8]) -> Result<(), CompressionError> {
+    let truncated = || corrupt(Compression::Lz4, "truncated frame (no end mark)");
+    if frame.len() < 7 || frame[..4] != LZ4_FRAME_MAGIC {
+        return Ok(()); // not a frame: the decoder reports what is wrong
+    }
+    let flags = frame[4];
+    let block_checksum_bytes = if flags & 0x10 != 0 { 4 } else { 0 };
+    let mut position =
+        7 + if flags & 0x08 != 0 { 8 } else { 0 } + if flags & 0x01 != 0 { 4 } else { 0 };
+    loop {
+        let size_bytes = frame.get(position..position + 4).ok_or_else(truncated)?;
+        let size = u32::from_le_bytes(size_bytes.try_into().expect("4 bytes")) & 0x7FFF_FFFF;
+        position += 4;
+        if size == 0 {
+            return Ok(());
+        }
+        position = position
+            .checked_add(size as usize + block_checksum_bytes)
+            .filter(|end| *end <= frame.len())
+            .ok_or_else(truncated)?;
     }
 }
 

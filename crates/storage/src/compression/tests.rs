@@ -319,6 +319,12 @@ fn garbage_in_each_codec_is_a_corrupt_error() {
         decompress(Compression::Snappy, &truncated_block, NO_LIMIT),
         Err(CompressionError::Corrupt { .. })
     ));
+    // Kafka's reader fails on an lz4 frame without its end mark, so the codec does too.
+    let frame = compress(Compression::Lz4, &sample(1000), None).unwrap();
+    assert!(matches!(
+        decompress(Compression::Lz4, &frame[..frame.len() - 4], NO_LIMIT),
+        Err(CompressionError::Corrupt { .. })
+    ));
     let mut truncated_gzip = compress(Compression::Gzip, &sample(1000), None).unwrap();
     truncated_gzip.truncate(truncated_gzip.len() - 3);
     assert!(matches!(
