@@ -33,3 +33,48 @@ export const validateRecordBatchCrc: (batch: Uint8Array) => RecordBatchProblem |
 
 /** Version of the native addon (the Cargo workspace version). */
 export const nativeVersion: () => string = binding.version;
+
+/** Kafka's compression codecs, by their `compression.type` names. */
+export type CompressionCodec = "none" | "gzip" | "snappy" | "lz4" | "zstd";
+
+/**
+ * Compresses `bytes` as one stream of `codec` in Kafka's framing (xerial snappy, lz4 frame
+ * with 64 KiB blocks). `level`: gzip 1-9, zstd -131072..22. Throws on a bad codec or level.
+ */
+export const compress: (codec: CompressionCodec, bytes: Uint8Array, level?: number) => Buffer = binding.compress;
+
+/**
+ * Decompresses one stream of `codec`. Throws on corrupt input and past
+ * `decompressedBytesMax` bytes (default: the bound derived from Kafka's default
+ * `max.message.bytes`), so a decompression bomb costs bounded memory and CPU.
+ */
+export const decompress: (codec: CompressionCodec, bytes: Uint8Array, decompressedBytesMax?: number) => Buffer = binding.decompress;
+
+/**
+ * Rewrites one whole record batch v2 with another codec ("none" decompresses it), keeping
+ * every header field and fixing attributes, length and CRC32C. Checks the input CRC first.
+ */
+export const recompressBatch: (batch: Uint8Array, codec: CompressionCodec, level?: number, decompressedBytesMax?: number) => Buffer = binding.recompressBatch;
+
+/** Topic configs and request facts for produce validation; absent fields take Kafka 4.1's defaults. */
+export interface ProduceValidationConfig {
+  readonly produceVersion?: number;
+  readonly maxMessageBytes?: number;
+  readonly segmentBytes?: number;
+  readonly timestampType?: "CreateTime" | "LogAppendTime";
+  readonly timestampBeforeMaxMs?: number;
+  readonly timestampAfterMaxMs?: number;
+  readonly compacted?: boolean;
+  readonly decompressedBytesMax?: number;
+}
+
+/** Outcome of validating one partition's records: exactly one of `summary` and `error`. */
+export type ProduceValidation = ReturnType<Binding["validateProduceBatches"]>;
+
+/**
+ * Validates the records of one partition in a ProduceRequest as Kafka's broker does
+ * (framing, CRC32C, sizes, counts, keys on compacted topics, timestamps, producer fields),
+ * with Kafka's error codes and per-record errors. Magic 0/1 input comes back up-converted
+ * in `summary.converted`. Returns a value; throws only for a bad config.
+ */
+export const validateProduceBatches: (bytes: Uint8Array, config: ProduceValidationConfig, nowMs: number) => ProduceValidation = binding.validateProduceBatches;
