@@ -8,8 +8,13 @@ import { type CompressionCodec, compress, decompress, recompressBatch, validateP
 import { batches, decodeRecords } from "../../src/protocol/records.js";
 
 // Batches built by Kafka's MemoryRecordsBuilder (kafka-clients 4.1.1) in every codec, made by
-// `node scripts/codec-vectors.mjs` (test/codec-vectors/).
+// `node scripts/codec-vectors.mjs` (test/codec-vectors/); it does nothing when they are up to
+// date, so running it here keeps this file independent of the pretest step.
 const moduleDir = fileURLToPath(new URL("../codec-vectors/", import.meta.url));
+const generation = spawnSync(process.execPath, [fileURLToPath(new URL("../../scripts/codec-vectors.mjs", import.meta.url))], {
+  encoding: "utf8",
+});
+if (generation.status !== 0) throw new Error(`scripts/codec-vectors.mjs failed: ${generation.stderr}`);
 const CODECS: readonly CompressionCodec[] = ["gzip", "snappy", "lz4", "zstd"];
 
 interface JsonRecord {
