@@ -40,6 +40,7 @@ export function createProgram(): Command {
         printDataLog: flags.printDataLog === true,
         verifyIndexOnly: flags.verifyIndexOnly === true,
         crc32c: native.crc32c,
+        decompressBatch: (batch) => native.recompressBatch(batch, "none"),
       });
       if (output.out.length > 0) process.stdout.write(`${output.out.join("\n")}\n`);
       if (output.err.length > 0) process.stderr.write(`${output.err.join("\n")}\n`);

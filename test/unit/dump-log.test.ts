@@ -97,3 +97,25 @@ describe("sluice dump-log", () => {
     expect(verified.err).toEqual([`Mismatches in :${join(dir, "00000000000000000100.index")}`, "  Index offset: 100, log offset: 102"]);
   });
 });
+
+describe("sluice dump-log on compressed batches", () => {
+  it("iterates the records of every codec through the native decompressor", async () => {
+    const { recompressBatch, crc32c } = await import("../../src/native.js");
+    const dir = mkdtempSync(join(tmpdir(), "sluice-dump-"));
+    const plain = buildRecordBatch({
+      baseOffset: 0n,
+      baseTimestamp: 5n,
+      records: [{ key: Buffer.from("k"), value: Buffer.from("v".repeat(100)) }, { value: Buffer.from("w") }],
+    });
+    for (const codec of ["gzip", "snappy", "lz4", "zstd"] as const) {
+      const file = join(dir, "00000000000000000000.log");
+      writeFileSync(file, recompressBatch(plain, codec));
+      const { out, err } = dumpFiles([file], { ...options, crc32c, decompressBatch: (batch) => recompressBatch(batch, "none") });
+      expect(err).toEqual([]);
+      expect(out[2]).toContain(`compresscodec: ${codec} `);
+      expect(out[2]).toMatch(/isvalid: true$/);
+      expect(out[3]).toBe(`| offset: 0 CreateTime: 5 keySize: 1 valueSize: 100 sequence: -1 headerKeys: [] key: k payload: ${"v".repeat(100)}`);
+      expect(out[4]).toBe("| offset: 1 CreateTime: 5 keySize: -1 valueSize: 1 sequence: -1 headerKeys: [] payload: w");
+    }
+  });
+});
