@@ -3,7 +3,18 @@
 //! Pure Rust with no napi dependency; `crates/node` is the thin binding that exposes it
 //! to the TypeScript control plane.
 
+pub mod background;
+pub mod checkpoint;
 pub mod compression;
+pub mod config;
 pub mod crc32c;
+pub mod leader_epoch;
+pub mod log;
+pub mod map_budget;
+pub mod offset_index;
+pub mod partition_metadata;
 pub mod record_batch;
+mod records;
+pub mod segment;
+pub mod time_index;
 pub mod validation;

@@ -1,0 +1,1242 @@
+//! A partition log: `<log.dir>/<topic>-<partition>/`, a sorted map of segments (see
+//! `segment.rs` for the files), Kafka's `UnifiedLog` without tiered storage.
+//!
+//! ```text
+//! <topic>-<partition>/
+//!   00000000000000000000.log         closed segments: trimmed to their content
+//!   00000000000000000000.index
+//!   00000000000000000000.timeindex
+//!   00000000000000368769.log         active segment: reserved ahead, written via mmap
+//!   00000000000000368769.index       preallocated to segment.index.bytes
+//!   00000000000000368769.timeindex
+//!   leader-epoch-checkpoint          see leader_epoch.rs
+//!   partition.metadata               see partition_metadata.rs
+//!   next-segment.{log,index,timeindex}.tmp   the next segment, prepared ahead of a roll
+//!   <name>.deleted                   a deleted segment file still read by someone
+//! ```
+//!
+//! One writer at a time (`&mut self`); reads take `&self` and return [`FileSlice`]s that
+//! stay valid whatever happens to the log afterwards. The caller (the broker) owns the
+//! high watermark and passes it where Kafka's log would read its own.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::background::{FlushState, Job, LogResources, PreparedSlot};
+use crate::checkpoint::TopicPartition;
+use crate::config::{LogConfig, TimestampType};
+use crate::leader_epoch::{LeaderEpochCache, LeaderEpochCheckpointFile};
+use crate::offset_index::relative_offset;
+use crate::record_batch::{RecordBatchError, RecordBatchView, LOG_OVERHEAD_BYTES};
+use crate::segment::{
+    self, AppendBatch, BatchHeader, FileSlice, Segment, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX,
+    TIME_INDEX_SUFFIX,
+};
+use crate::time_index::NO_TIMESTAMP;
+
+/// Why a log operation failed. `OffsetOutOfRange` maps to Kafka's OFFSET_OUT_OF_RANGE,
+/// `InvalidBatch` to CORRUPT_MESSAGE, `Io` to KAFKA_STORAGE_ERROR.
+#[derive(Debug)]
+pub enum LogError {
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    /// The append buffer is not a sequence of whole v2 batches.
+    InvalidBatch(RecordBatchError),
+    /// An append with no batches.
+    EmptyAppend,
+    /// A replica append whose first offset is below the log end offset, or whose batches
+    /// do not increase (Kafka's UnexpectedAppendOffset / OffsetsOutOfOrder).
+    UnexpectedAppendOffset {
+        first_offset: i64,
+        log_end_offset: i64,
+    },
+    /// Moving the log start offset past the high watermark.
+    LogStartOffsetAboveHighWatermark {
+        offset: i64,
+        high_watermark: i64,
+    },
+    Io(io::Error),
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OffsetOutOfRange {
+                offset,
+                log_start_offset,
+                log_end_offset,
+            } => write!(
+                formatter,
+                "offset {offset} is out of range [{log_start_offset}, {log_end_offset}]"
+            ),
+            Self::InvalidBatch(error) => write!(formatter, "invalid record batch: {error}"),
+            Self::EmptyAppend => formatter.write_str("append with no record batches"),
+            Self::UnexpectedAppendOffset {
+                first_offset,
+                log_end_offset,
+            } => write!(
+                formatter,
+                "replica append at offset {first_offset} does not follow log end offset \
+                 {log_end_offset} in increasing order"
+            ),
+            Self::LogStartOffsetAboveHighWatermark {
+                offset,
+                high_watermark,
+            } => write!(
+                formatter,
+                "log start offset {offset} would pass the high watermark {high_watermark}"
+            ),
+            Self::Io(error) => write!(formatter, "log I/O error: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+impl From<io::Error> for LogError {
+    fn from(error: io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+/// Who is appending: a leader assigns offsets; a follower copies the leader's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    Leader,
+    Replica,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AppendOptions {
+    pub origin: AppendOrigin,
+    /// The broker's clock, for LogAppendTime and time-based rolling.
+    pub now_ms: i64,
+    /// Stamped into each batch's `partitionLeaderEpoch` on a leader append.
+    pub leader_epoch: Option<i32>,
+}
+
+impl AppendOptions {
+    pub fn leader(now_ms: i64, leader_epoch: i32) -> Self {
+        Self {
+            origin: AppendOrigin::Leader,
+            now_ms,
+            leader_epoch: Some(leader_epoch),
+        }
+    }
+
+    pub fn replica(now_ms: i64) -> Self {
+        Self {
+            origin: AppendOrigin::Replica,
+            now_ms,
+            leader_epoch: None,
+        }
+    }
+}
+
+/// What a Produce response needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The stamped time for LogAppendTime topics, -1 otherwise.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+}
+
+/// The result of a read: whole batches from one segment.
+#[derive(Debug, Clone)]
+pub struct ReadResult {
+    /// `None` when there is nothing at or after the offset below the upper bound.
+    pub slice: Option<FileSlice>,
+    /// Base offset of the first batch returned (it may start before the offset asked for).
+    pub first_batch_offset: i64,
+    /// The offset after the last batch returned.
+    pub next_offset: i64,
+}
+
+impl ReadResult {
+    /// The slice's bytes (a copy), empty when nothing was read.
+    pub fn to_vec(&self) -> io::Result<Vec<u8>> {
+        self.slice
+            .as_ref()
+            .map_or(Ok(Vec::new()), FileSlice::to_vec)
+    }
+}
+
+/// ListOffsets targets (Kafka's `ListOffsetsRequest` special timestamps and real ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    /// -2: the log start offset.
+    Earliest,
+    /// -1: the log end offset (the broker caps it at the high watermark or LSO).
+    Latest,
+    /// -3: the record with the largest timestamp.
+    MaxTimestamp,
+    /// -4: the local log start offset (the same here: no tiered storage).
+    EarliestLocal,
+    /// The first record whose timestamp is at least this.
+    Timestamp(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampAndOffset {
+    pub timestamp: i64,
+    pub offset: i64,
+    pub leader_epoch: Option<i32>,
+}
+
+/// A segment removed by retention, log start offset movement or truncation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletedSegment {
+    pub base_offset: i64,
+    pub size_bytes: u32,
+}
+
+/// Where the log starts after opening, and what opening cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    pub segments: usize,
+    pub recovered_segments: usize,
+    pub rebuilt_indexes: usize,
+    pub truncated_bytes: u64,
+    pub deleted_segments: usize,
+}
+
+/// How to open a log: checkpointed offsets and whether the last shutdown was clean.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    pub recovery_point: i64,
+    pub log_start_offset: i64,
+    pub had_clean_shutdown: bool,
+    pub now_ms: i64,
+}
+
+impl OpenOptions {
+    /// A new partition, or one with no checkpoints: recover everything.
+    pub fn fresh(now_ms: i64) -> Self {
+        Self {
+            recovery_point: 0,
+            log_start_offset: 0,
+            had_clean_shutdown: false,
+            now_ms,
+        }
+    }
+}
+
+pub struct Log {
+    topic_partition: TopicPartition,
+    directory: PathBuf,
+    config: LogConfig,
+    resources: Arc<LogResources>,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    leader_epochs: LeaderEpochCache,
+    flush: Arc<FlushState>,
+    prepared: Arc<PreparedSlot>,
+}
+
+/// Batches parsed from an append buffer.
+struct ParsedAppend {
+    batches: Vec<(usize, BatchHeader)>,
+}
+
+fn parse_append(buffer: &[u8]) -> Result<ParsedAppend, LogError> {
+    let mut batches = Vec::new();
+    let mut at = 0usize;
+    while at < buffer.len() {
+        let rest = &buffer[at..];
+        if rest.len() < LOG_OVERHEAD_BYTES {
+            return Err(LogError::InvalidBatch(RecordBatchError::TooShort {
+                buffer_bytes: rest.len(),
+            }));
+        }
+        let batch_length = i32::from_be_bytes(rest[8..12].try_into().unwrap());
+        let size = usize::try_from(batch_length)
+            .ok()
+            .and_then(|length| length.checked_add(LOG_OVERHEAD_BYTES))
+            .filter(|&size| size <= rest.len())
+            .ok_or(LogError::InvalidBatch(RecordBatchError::LengthMismatch {
+                batch_length,
+                buffer_bytes: rest.len(),
+            }))?;
+        RecordBatchView::new(&rest[..size]).map_err(LogError::InvalidBatch)?;
+        let header = BatchHeader::parse(&rest[..size], at as u32).ok_or(LogError::InvalidBatch(
+            RecordBatchError::LengthMismatch {
+                batch_length,
+                buffer_bytes: size,
+            },
+        ))?;
+        batches.push((at, header));
+        at += size;
+    }
+    if batches.is_empty() {
+        return Err(LogError::EmptyAppend);
+    }
+    Ok(ParsedAppend { batches })
+}
+
+impl Log {
+    /// Opens (or creates) the log in `directory`. After an unclean shutdown the segments
+    /// from the one holding the recovery point onwards are scanned and cut at the first
+    /// bad batch; a missing or implausible index of any segment is rebuilt.
+    pub fn open(
+        directory: &Path,
+        topic_partition: TopicPartition,
+        config: LogConfig,
+        resources: Arc<LogResources>,
+        options: OpenOptions,
+        bytes_scanned: &AtomicU64,
+    ) -> Result<(Self, OpenReport), LogError> {
+        fs::create_dir_all(directory)?;
+        let base_offsets = clean_directory(directory)?;
+        let mut report = OpenReport::default();
+        let budget = &resources.budget;
+        let now = options.now_ms;
+        let mut segments = BTreeMap::new();
+        for &base_offset in &base_offsets {
+            segments.insert(
+                base_offset,
+                Segment::open(directory, base_offset, &config, budget, now)?,
+            );
+        }
+        let epoch_file = LeaderEpochCheckpointFile::new(directory);
+        let mut leader_epochs = LeaderEpochCache::from_entries(epoch_file.read()?);
+
+        let recover_from = if options.had_clean_shutdown {
+            i64::MAX
+        } else {
+            segments
+                .range(..=options.recovery_point)
+                .next_back()
+                .map_or(i64::MIN, |(&base, _)| base)
+        };
+        if recover_from != i64::MAX {
+            leader_epochs.truncate_from_end(recover_from.max(0));
+        }
+        let bases: Vec<i64> = segments.keys().copied().collect();
+        let mut cut_at: Option<i64> = None;
+        for (index, &base) in bases.iter().enumerate() {
+            let next_base = bases.get(index + 1).copied();
+            let segment = segments.get_mut(&base).expect("listed");
+            if base >= recover_from {
+                let recovered = segment.recover(Some(&mut leader_epochs), bytes_scanned)?;
+                report.recovered_segments += 1;
+                report.truncated_bytes += recovered.truncated_bytes;
+                if recovered.truncated_bytes > 0 && next_base.is_some() {
+                    // A bad batch mid-log: everything after it is suspect (Kafka's rule).
+                    cut_at = next_base;
+                    break;
+                }
+            } else if segment.load_indexes(next_base).is_err() {
+                segment.recover(None, bytes_scanned)?;
+                report.rebuilt_indexes += 1;
+            }
+        }
+        if let Some(cut) = cut_at {
+            let doomed: Vec<i64> = segments.range(cut..).map(|(&base, _)| base).collect();
+            for base in doomed {
+                let segment = segments.remove(&base).expect("listed");
+                drop(segment.delete()?);
+                report.deleted_segments += 1;
+            }
+        }
+        if segments.is_empty() {
+            let base = options.log_start_offset.max(0);
+            segments.insert(
+                base,
+                Segment::create(directory, base, &config, budget, now, None)?,
+            );
+        }
+        let (&last_base, last) = segments.iter_mut().next_back().expect("one segment");
+        let log_end_offset = last.read_next_offset()?.max(last_base);
+        last.reopen_for_appends(&config)?;
+        let first_base = *segments.keys().next().expect("one segment");
+        let log_start_offset = options.log_start_offset.max(first_base).min(log_end_offset);
+        leader_epochs.truncate_from_end(log_end_offset);
+        leader_epochs.truncate_from_start(log_start_offset);
+        let recovery_point = if options.had_clean_shutdown {
+            log_end_offset
+        } else {
+            options.recovery_point.min(log_end_offset)
+        };
+        report.segments = segments.len();
+
+        let flush = Arc::new(FlushState::new(
+            directory.to_path_buf(),
+            config.flush_ms,
+            recovery_point,
+        ));
+        {
+            let mut pending = flush.pending.lock().unwrap();
+            pending.log_end_offset = log_end_offset;
+            let unflushed_from = segments
+                .range(..=recovery_point)
+                .next_back()
+                .map_or(first_base, |(&base, _)| base);
+            pending.segments = segments
+                .range(unflushed_from..)
+                .map(|(&base, segment)| (base, segment.files_to_flush()))
+                .collect();
+            pending.directory_version = 1;
+            if report.recovered_segments > 0 {
+                pending.epochs = Some(leader_epochs.entries().to_vec());
+            }
+        }
+        if config.flush_ms < i64::MAX {
+            resources
+                .background
+                .send(Job::Register(Arc::downgrade(&flush)));
+        }
+        Ok((
+            Self {
+                topic_partition,
+                directory: directory.to_path_buf(),
+                config,
+                resources,
+                segments,
+                log_start_offset,
+                log_end_offset,
+                leader_epochs,
+                flush,
+                prepared: Arc::new(PreparedSlot::default()),
+            },
+            report,
+        ))
+    }
+
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.topic_partition
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Replaces the configuration (a topic config change); it applies from the next roll.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// The log end offset (LEO): the offset the next appended record gets.
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset
+    }
+
+    /// Everything below this offset is on disk (fsynced).
+    pub fn recovery_point(&self) -> i64 {
+        self.flush
+            .recovery_point
+            .load(Ordering::Acquire)
+            .min(self.log_end_offset)
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.keys().copied().collect()
+    }
+
+    /// Total bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments
+            .values()
+            .map(|segment| u64::from(segment.size()))
+            .sum()
+    }
+
+    pub fn leader_epochs(&self) -> &LeaderEpochCache {
+        &self.leader_epochs
+    }
+
+    /// Kafka's OffsetForLeaderEpoch answer: `(epoch, end offset)`.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.leader_epochs
+            .end_offset_for(epoch, self.log_end_offset)
+    }
+
+    fn active(&mut self) -> &mut Segment {
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    fn active_ref(&self) -> &Segment {
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    /// Appends one or more whole v2 batches (already validated by the caller: CRC,
+    /// records). A leader append writes base offsets (and leader epoch, and for
+    /// LogAppendTime topics the max timestamp and CRC) into `batches` in place. All
+    /// batches land in one segment, or none does.
+    pub fn append(
+        &mut self,
+        batches: &mut [u8],
+        options: &AppendOptions,
+    ) -> Result<AppendInfo, LogError> {
+        let parsed = parse_append(batches)?;
+        let log_append_time = options.origin == AppendOrigin::Leader
+            && self.config.message_timestamp_type == TimestampType::LogAppendTime;
+        let mut next_offset = self.log_end_offset;
+        let mut append_batches = Vec::with_capacity(parsed.batches.len());
+        let mut previous_last: Option<i64> = None;
+        for (at, header) in &parsed.batches {
+            let size = header.size as usize;
+            let batch = &mut batches[*at..*at + size];
+            let (_, last_offset) = match options.origin {
+                AppendOrigin::Leader => {
+                    let base = next_offset;
+                    segment::set_base_offset(batch, base);
+                    if let Some(epoch) = options.leader_epoch {
+                        segment::set_partition_leader_epoch(batch, epoch);
+                    }
+                    (base, base + (header.last_offset - header.base_offset))
+                }
+                AppendOrigin::Replica => {
+                    let floor = previous_last.map_or(self.log_end_offset, |last| last + 1);
+                    if header.base_offset < floor {
+                        return Err(LogError::UnexpectedAppendOffset {
+                            first_offset: header.base_offset,
+                            log_end_offset: self.log_end_offset,
+                        });
+                    }
+                    (header.base_offset, header.last_offset)
+                }
+            };
+            let max_timestamp = if log_append_time {
+                segment::set_log_append_time(batch, options.now_ms);
+                options.now_ms
+            } else {
+                header.max_timestamp
+            };
+            previous_last = Some(last_offset);
+            next_offset = last_offset + 1;
+            append_batches.push(AppendBatch {
+                offset_in_buffer: *at as u32,
+                size: header.size,
+                last_offset,
+                max_timestamp,
+            });
+        }
+        let first_header = parsed.batches[0].1;
+        let first_offset = match options.origin {
+            AppendOrigin::Leader => self.log_end_offset,
+            AppendOrigin::Replica => first_header.base_offset,
+        };
+        let last_offset = next_offset - 1;
+        let max_timestamp = append_batches
+            .iter()
+            .map(|batch| batch.max_timestamp)
+            .max()
+            .unwrap_or(NO_TIMESTAMP);
+        self.maybe_roll(
+            batches.len() as u64,
+            max_timestamp,
+            first_offset,
+            last_offset,
+            options.now_ms,
+        )?;
+
+        let chunk = u64::from(self.config.preallocate_chunk_bytes);
+        self.active().append(batches, &append_batches, chunk)?;
+        self.log_end_offset = next_offset;
+        for (_, header) in &parsed.batches {
+            let epoch = match (options.origin, options.leader_epoch) {
+                (AppendOrigin::Leader, Some(epoch)) => epoch,
+                _ => header.partition_leader_epoch,
+            };
+            if epoch >= 0
+                && self
+                    .leader_epochs
+                    .latest_epoch()
+                    .is_none_or(|latest| epoch > latest)
+            {
+                let start = match options.origin {
+                    AppendOrigin::Leader => first_offset,
+                    AppendOrigin::Replica => header.base_offset,
+                };
+                self.leader_epochs.assign(epoch, start);
+                self.epochs_changed();
+            }
+        }
+        self.after_append(options.now_ms);
+        Ok(AppendInfo {
+            base_offset: first_offset,
+            last_offset,
+            log_append_time_ms: if log_append_time { options.now_ms } else { -1 },
+            log_start_offset: self.log_start_offset,
+        })
+    }
+
+    fn epochs_changed(&self) {
+        self.flush.pending.lock().unwrap().epochs = Some(self.leader_epochs.entries().to_vec());
+        self.schedule_flush_job();
+    }
+
+    fn schedule_flush_job(&self) {
+        if !self.flush.scheduled.swap(true, Ordering::AcqRel) {
+            self.resources
+                .background
+                .send(Job::Flush(self.flush.clone()));
+        }
+    }
+
+    /// Publishes the new end offset for flushing and asks the background thread for what
+    /// the next appends will need: disk reserved ahead, the next segment's files, a flush.
+    fn after_append(&mut self, now_ms: i64) {
+        let log_end_offset = self.log_end_offset;
+        self.flush.pending.lock().unwrap().log_end_offset = log_end_offset;
+        let unflushed = log_end_offset - self.flush.recovery_point.load(Ordering::Acquire);
+        if unflushed >= self.config.flush_messages {
+            self.schedule_flush_job();
+        }
+        let chunk = u64::from(self.config.preallocate_chunk_bytes);
+        let config = self.config.clone();
+        let active = self.active();
+        if let Some(target) = active.reservation_wanted(chunk) {
+            let file = active.log_file().clone();
+            self.resources.background.send(Job::Reserve(file, target));
+        }
+        let active = self.active();
+        let nearly_full = u64::from(active.size()) * 4 >= u64::from(config.segment_bytes) * 3;
+        let nearly_old = active
+            .time_waited_for_roll(now_ms, now_ms)
+            .is_ok_and(|waited| waited * 4 >= (config.segment_ms - active.roll_jitter_ms()) * 3);
+        if (nearly_full || nearly_old) && !self.prepared.requested.swap(true, Ordering::AcqRel) {
+            self.resources.background.send(Job::Prepare {
+                directory: self.directory.clone(),
+                config,
+                slot: self.prepared.clone(),
+            });
+        }
+    }
+
+    /// Kafka's `shouldRoll`: the batches would pass `segment.bytes`, the first batch is older
+    /// than `segment.ms` minus jitter, an index is full, or an offset would not fit.
+    fn maybe_roll(
+        &mut self,
+        append_bytes: u64,
+        max_timestamp: i64,
+        first_offset: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> io::Result<()> {
+        let segment_bytes = u64::from(self.config.segment_bytes);
+        let segment_ms = self.config.segment_ms;
+        let active = self.active();
+        let size = u64::from(active.size());
+        if size == 0 {
+            return Ok(());
+        }
+        let waited = active.time_waited_for_roll(now_ms, max_timestamp)?;
+        let should_roll = size + append_bytes > segment_bytes
+            || waited > segment_ms - active.roll_jitter_ms()
+            || active.index_is_full()
+            || relative_offset(active.base_offset(), last_offset).is_none();
+        if should_roll {
+            self.roll(first_offset.max(self.log_end_offset), now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment and starts a new one at `base_offset`.
+    fn roll(&mut self, base_offset: i64, now_ms: i64) -> io::Result<()> {
+        self.active().close_for_appends()?;
+        let prepared = self.prepared.take();
+        let segment = Segment::create(
+            &self.directory,
+            base_offset,
+            &self.config,
+            &self.resources.budget,
+            now_ms,
+            prepared,
+        )?;
+        {
+            let mut pending = self.flush.pending.lock().unwrap();
+            pending
+                .segments
+                .push((base_offset, segment.files_to_flush()));
+            pending.directory_version += 1;
+        }
+        self.segments.insert(base_offset, segment);
+        // Kafka flushes the closed segment right after a roll, off the append path.
+        self.schedule_flush_job();
+        Ok(())
+    }
+
+    /// Rolls now if the active segment is older than `segment.ms` (Kafka checks on append
+    /// only; a broker may call this from a timer so idle partitions roll too).
+    pub fn roll_if_old(&mut self, now_ms: i64) -> Result<bool, LogError> {
+        let end = self.log_end_offset;
+        let segment_ms = self.config.segment_ms;
+        let active = self.active();
+        if active.size() == 0 {
+            return Ok(false);
+        }
+        if active.time_waited_for_roll(now_ms, NO_TIMESTAMP.max(now_ms))?
+            > segment_ms - active.roll_jitter_ms()
+        {
+            self.roll(end, now_ms)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Reads whole batches starting with the one holding `offset`, at most `max_bytes`
+    /// (but always the whole first batch) and none at or beyond `upper_bound` (the high
+    /// watermark or last stable offset; the log end offset when `None`). Data comes from
+    /// one segment: the caller fetches again for more.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        upper_bound: Option<i64>,
+    ) -> Result<ReadResult, LogError> {
+        if offset < self.log_start_offset || offset > self.log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset,
+            });
+        }
+        let upper = upper_bound
+            .unwrap_or(self.log_end_offset)
+            .min(self.log_end_offset);
+        let empty = ReadResult {
+            slice: None,
+            first_batch_offset: offset,
+            next_offset: offset,
+        };
+        if offset >= upper {
+            return Ok(empty);
+        }
+        let floor = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map_or(i64::MIN, |(&base, _)| base);
+        let mut segments = self.segments.range(floor..).peekable();
+        while let Some((&base, segment)) = segments.next() {
+            if base >= upper {
+                break;
+            }
+            let Some(first) = segment.translate_offset(offset.max(base))? else {
+                continue;
+            };
+            if first.last_offset >= upper {
+                return Ok(empty);
+            }
+            let segment_end_offset = segments
+                .peek()
+                .map_or(self.log_end_offset, |(&next, _)| next);
+            let max_position = if upper < segment_end_offset {
+                segment
+                    .translate_offset(upper)?
+                    .map_or(u64::from(segment.size()), |header| {
+                        u64::from(header.position)
+                    })
+            } else {
+                u64::from(segment.size())
+            };
+            let limit = max_position.min(u64::from(first.position) + u64::from(max_bytes));
+            let (end, next_offset) = segment.extent_from(first, limit)?;
+            return Ok(ReadResult {
+                slice: Some(
+                    segment.slice(u64::from(first.position), end - u64::from(first.position)),
+                ),
+                first_batch_offset: first.base_offset,
+                next_offset,
+            });
+        }
+        Ok(empty)
+    }
+
+    /// ListOffsets: the offset (and timestamp, epoch) for `spec`; `None` when no record
+    /// qualifies (Kafka answers offset -1).
+    pub fn offset_for(&mut self, spec: OffsetSpec) -> Result<Option<TimestampAndOffset>, LogError> {
+        match spec {
+            OffsetSpec::Earliest | OffsetSpec::EarliestLocal => Ok(Some(TimestampAndOffset {
+                timestamp: NO_TIMESTAMP,
+                offset: self.log_start_offset,
+                leader_epoch: self.leader_epochs.epoch_for_offset(self.log_start_offset),
+            })),
+            OffsetSpec::Latest => Ok(Some(TimestampAndOffset {
+                timestamp: NO_TIMESTAMP,
+                offset: self.log_end_offset,
+                leader_epoch: self.leader_epochs.latest_epoch(),
+            })),
+            OffsetSpec::MaxTimestamp => self.max_timestamp_offset(),
+            OffsetSpec::Timestamp(target) => self.offset_for_timestamp(target),
+        }
+    }
+
+    fn max_timestamp_offset(&mut self) -> Result<Option<TimestampAndOffset>, LogError> {
+        if self.log_end_offset == self.log_start_offset {
+            return Ok(None);
+        }
+        let mut best: Option<(i64, i64, i64)> = None; // (timestamp, offset, segment base)
+        for (&base, segment) in self.segments.iter_mut() {
+            let largest = segment.max_timestamp_so_far()?;
+            if segment.size() > 0
+                && best.is_none_or(|(timestamp, _, _)| largest.timestamp > timestamp)
+            {
+                best = Some((largest.timestamp, largest.offset, base));
+            }
+        }
+        let Some((timestamp, offset, base)) = best else {
+            return Ok(None);
+        };
+        let segment = &self.segments[&base];
+        let start = segment.lookup_offset(offset)?;
+        let mut found = None;
+        let decompressor = self.resources.decompressor.as_deref();
+        segment.for_each_batch_from(u64::from(start.position), |header| {
+            if header.max_timestamp != timestamp {
+                return Ok(true);
+            }
+            let record_offset = if header.is_log_append_time() {
+                header.base_offset
+            } else {
+                let bytes = segment.read_batch(header)?;
+                crate::records::offset_of_timestamp(&bytes, header, timestamp, decompressor)?
+                    .unwrap_or(header.last_offset)
+            };
+            found = Some(TimestampAndOffset {
+                timestamp,
+                offset: record_offset,
+                leader_epoch: (header.partition_leader_epoch >= 0)
+                    .then_some(header.partition_leader_epoch),
+            });
+            Ok(false)
+        })?;
+        Ok(found)
+    }
+
+    fn offset_for_timestamp(
+        &mut self,
+        target: i64,
+    ) -> Result<Option<TimestampAndOffset>, LogError> {
+        let starting_offset = self.log_start_offset;
+        let mut chosen = None;
+        for (&base, segment) in self.segments.iter_mut() {
+            if segment.size() > 0 && segment.largest_timestamp()? >= target {
+                chosen = Some(base);
+                break;
+            }
+        }
+        let Some(base) = chosen else {
+            return Ok(None);
+        };
+        let segment = &self.segments[&base];
+        let entry = segment.lookup_timestamp(target)?;
+        let start = segment.lookup_offset(entry.offset.max(starting_offset))?;
+        let decompressor = self.resources.decompressor.as_deref();
+        let mut found = None;
+        segment.for_each_batch_from(u64::from(start.position), |header| {
+            if header.last_offset < starting_offset || header.max_timestamp < target {
+                return Ok(true);
+            }
+            let hit = if header.is_log_append_time() {
+                Some((
+                    header.max_timestamp,
+                    header.base_offset.max(starting_offset),
+                ))
+            } else {
+                let bytes = segment.read_batch(header)?;
+                crate::records::first_record_at_or_after(
+                    &bytes,
+                    header,
+                    target,
+                    starting_offset,
+                    decompressor,
+                )?
+            };
+            if let Some((timestamp, offset)) = hit {
+                found = Some(TimestampAndOffset {
+                    timestamp,
+                    offset,
+                    leader_epoch: (header.partition_leader_epoch >= 0)
+                        .then_some(header.partition_leader_epoch),
+                });
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    /// Follower truncation: removes every record at or above `offset` (index entries, and
+    /// whole later segments). Below the log start offset the log is emptied and restarts
+    /// at `offset`. Returns whether anything was removed.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<bool, LogError> {
+        if offset >= self.log_end_offset {
+            return Ok(false);
+        }
+        if offset < self.log_start_offset {
+            self.truncate_fully_and_start_at(offset)?;
+            return Ok(true);
+        }
+        let doomed: Vec<i64> = self
+            .segments
+            .range(offset + 1..)
+            .map(|(&base, _)| base)
+            .collect();
+        for base in doomed {
+            if self.segments.len() == 1 {
+                break;
+            }
+            self.delete_segment(base)?;
+        }
+        let config = self.config.clone();
+        let active = self.active();
+        active.truncate_to(offset)?;
+        active.reopen_for_appends(&config)?;
+        self.log_end_offset = offset;
+        if self.leader_epochs.truncate_from_end(offset) {
+            self.flush.pending.lock().unwrap().epochs = Some(self.leader_epochs.entries().to_vec());
+        }
+        self.reset_flush_state(offset);
+        Ok(true)
+    }
+
+    /// Deletes every segment and starts an empty log at `offset` (Kafka's
+    /// `truncateFullyAndStartAt`).
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        for base in bases {
+            self.delete_segment(base)?;
+        }
+        let segment = Segment::create(
+            &self.directory,
+            offset,
+            &self.config,
+            &self.resources.budget,
+            crate::background::now_ms(),
+            None,
+        )?;
+        self.segments.insert(offset, segment);
+        self.log_end_offset = offset;
+        self.log_start_offset = offset;
+        self.leader_epochs.clear();
+        self.flush.pending.lock().unwrap().epochs = Some(Vec::new());
+        self.reset_flush_state(offset);
+        Ok(())
+    }
+
+    fn reset_flush_state(&mut self, log_end_offset: i64) {
+        let mut pending = self.flush.pending.lock().unwrap();
+        pending.generation += 1;
+        pending.log_end_offset = log_end_offset;
+        pending.directory_version += 1;
+        let recovery_point = self
+            .flush
+            .recovery_point
+            .load(Ordering::Acquire)
+            .min(log_end_offset);
+        self.flush
+            .recovery_point
+            .store(recovery_point, Ordering::Release);
+        let unflushed_from = self
+            .segments
+            .range(..=recovery_point)
+            .next_back()
+            .map_or(i64::MIN, |(&base, _)| base);
+        pending.segments = self
+            .segments
+            .range(unflushed_from..)
+            .map(|(&base, segment)| (base, segment.files_to_flush()))
+            .collect();
+    }
+
+    fn delete_segment(&mut self, base: i64) -> io::Result<DeletedSegment> {
+        let segment = self.segments.remove(&base).expect("segment exists");
+        let deleted = DeletedSegment {
+            base_offset: base,
+            size_bytes: segment.size(),
+        };
+        let file = segment.delete()?;
+        // The last reference (ours, unless a reader holds a slice) unlinks the file; let
+        // that happen on the background thread.
+        self.resources.background.send(Job::Release(Box::new(file)));
+        let mut pending = self.flush.pending.lock().unwrap();
+        pending
+            .segments
+            .retain(|(pending_base, _)| *pending_base != base);
+        pending.directory_version += 1;
+        Ok(deleted)
+    }
+
+    /// Moves the log start offset forward (DeleteRecords, or a leader's start offset seen
+    /// by a follower) and deletes the segments wholly below it.
+    pub fn increment_log_start_offset(
+        &mut self,
+        new_log_start_offset: i64,
+        high_watermark: i64,
+    ) -> Result<Vec<DeletedSegment>, LogError> {
+        if new_log_start_offset > high_watermark {
+            return Err(LogError::LogStartOffsetAboveHighWatermark {
+                offset: new_log_start_offset,
+                high_watermark,
+            });
+        }
+        if new_log_start_offset <= self.log_start_offset {
+            return Ok(Vec::new());
+        }
+        self.log_start_offset = new_log_start_offset;
+        if self.leader_epochs.truncate_from_start(new_log_start_offset) {
+            self.epochs_changed();
+        }
+        self.delete_log_start_offset_breached_segments(high_watermark)
+    }
+
+    /// Deletes segments whose every offset is below the log start offset.
+    pub fn delete_log_start_offset_breached_segments(
+        &mut self,
+        high_watermark: i64,
+    ) -> Result<Vec<DeletedSegment>, LogError> {
+        let log_start_offset = self.log_start_offset;
+        self.delete_segments_while(high_watermark, |_, next_base| {
+            next_base.is_some_and(|next| next <= log_start_offset)
+        })
+    }
+
+    /// `retention.ms`: deletes the oldest segments whose largest timestamp is older than
+    /// `now_ms - retention.ms`.
+    pub fn delete_retention_ms_breached_segments(
+        &mut self,
+        now_ms: i64,
+        high_watermark: i64,
+    ) -> Result<Vec<DeletedSegment>, LogError> {
+        let retention_ms = self.config.retention_ms;
+        if retention_ms < 0 {
+            return Ok(Vec::new());
+        }
+        self.delete_segments_while(high_watermark, |segment, _| {
+            segment
+                .largest_timestamp()
+                .is_ok_and(|largest| now_ms - largest > retention_ms)
+        })
+    }
+
+    /// `retention.bytes`: deletes the oldest segments while the log is larger.
+    pub fn delete_retention_size_breached_segments(
+        &mut self,
+        high_watermark: i64,
+    ) -> Result<Vec<DeletedSegment>, LogError> {
+        let retention_bytes = self.config.retention_bytes;
+        let size = self.size_bytes() as i64;
+        if retention_bytes < 0 || size < retention_bytes {
+            return Ok(Vec::new());
+        }
+        let mut excess = size - retention_bytes;
+        self.delete_segments_while(high_watermark, |segment, _| {
+            let segment_size = i64::from(segment.size());
+            if excess - segment_size >= 0 {
+                excess -= segment_size;
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Kafka's `deleteOldSegments` for a `delete` cleanup policy: retention by time, by
+    /// size, and the log start offset, in that order.
+    pub fn delete_old_segments(
+        &mut self,
+        now_ms: i64,
+        high_watermark: i64,
+    ) -> Result<Vec<DeletedSegment>, LogError> {
+        let mut deleted = self.delete_retention_ms_breached_segments(now_ms, high_watermark)?;
+        deleted.extend(self.delete_retention_size_breached_segments(high_watermark)?);
+        deleted.extend(self.delete_log_start_offset_breached_segments(high_watermark)?);
+        Ok(deleted)
+    }
+
+    /// Kafka's `deletableSegments` + `deleteSegments`: the oldest segments, in order, while
+    /// `predicate` holds and the segment lies wholly below the high watermark; an empty
+    /// active segment is never deleted, and if every segment goes a new one is rolled
+    /// first so the log keeps an active segment.
+    fn delete_segments_while<F>(
+        &mut self,
+        high_watermark: i64,
+        mut predicate: F,
+    ) -> Result<Vec<DeletedSegment>, LogError>
+    where
+        F: FnMut(&mut Segment, Option<i64>) -> bool,
+    {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let mut deletable = Vec::new();
+        for (index, &base) in bases.iter().enumerate() {
+            let next_base = bases.get(index + 1).copied();
+            let upper_bound = next_base.unwrap_or(self.log_end_offset);
+            let segment = self.segments.get_mut(&base).expect("listed");
+            let is_last_and_empty = next_base.is_none() && segment.size() == 0;
+            if high_watermark >= upper_bound && !is_last_and_empty && predicate(segment, next_base)
+            {
+                deletable.push(base);
+            } else {
+                break;
+            }
+        }
+        if deletable.is_empty() {
+            return Ok(Vec::new());
+        }
+        if deletable.len() == self.segments.len() {
+            self.roll(self.log_end_offset, crate::background::now_ms())?;
+        }
+        let mut deleted = Vec::with_capacity(deletable.len());
+        for base in deletable {
+            deleted.push(self.delete_segment(base)?);
+        }
+        let first_base = *self.segments.keys().next().expect("one segment remains");
+        if first_base > self.log_start_offset {
+            self.log_start_offset = first_base;
+            if self.leader_epochs.truncate_from_start(first_base) {
+                self.epochs_changed();
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// fsyncs everything appended so far on the calling thread and moves the recovery
+    /// point to the log end offset. The broker calls it from a worker, never the JS thread.
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.flush.flush()?;
+        Ok(())
+    }
+
+    /// Asks the background thread to flush.
+    pub fn request_flush(&self) {
+        self.schedule_flush_job();
+    }
+
+    /// Closes the log cleanly: the active segment is trimmed like a closed one, everything
+    /// is fsynced and the leader epoch checkpoint written. The caller then writes the
+    /// log-dir checkpoints and, once every log is closed, the clean-shutdown marker.
+    pub fn close(mut self) -> Result<LogOffsets, LogError> {
+        self.active().close_for_appends()?;
+        self.flush.pending.lock().unwrap().epochs = Some(self.leader_epochs.entries().to_vec());
+        self.flush.flush()?;
+        if let Some(prepared) = self.prepared.take() {
+            prepared.discard();
+        }
+        Ok(LogOffsets {
+            log_start_offset: self.log_start_offset,
+            log_end_offset: self.log_end_offset,
+            recovery_point: self.recovery_point(),
+        })
+    }
+
+    /// The offsets a log-dir checkpoint records.
+    pub fn offsets(&self) -> LogOffsets {
+        LogOffsets {
+            log_start_offset: self.log_start_offset,
+            log_end_offset: self.log_end_offset,
+            recovery_point: self.recovery_point(),
+        }
+    }
+
+    /// Index and log paths of the active segment, for tests and tools.
+    pub fn active_segment_paths(&self) -> [PathBuf; 3] {
+        let active = self.active_ref();
+        [
+            active.path(LOG_SUFFIX),
+            active.path(INDEX_SUFFIX),
+            active.path(TIME_INDEX_SUFFIX),
+        ]
+    }
+
+    /// Index entry counts of the segment with `base_offset` (offset index, time index).
+    pub fn index_entry_counts(&self, base_offset: i64) -> Option<(usize, usize)> {
+        self.segments
+            .get(&base_offset)
+            .map(|segment| (segment.offset_index_entries(), segment.time_index_entries()))
+    }
+
+    /// Deletes the log's directory (topic deletion). Outstanding slices keep reading.
+    pub fn delete_directory(mut self) -> Result<(), LogError> {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        for base in bases {
+            self.delete_segment(base)?;
+        }
+        if let Some(prepared) = self.prepared.take() {
+            prepared.discard();
+        }
+        // Deleted `.log` files may still be open by readers; they live on unlinked.
+        for entry in fs::read_dir(&self.directory)? {
+            let path = entry?.path();
+            if !path.to_string_lossy().ends_with(DELETED_SUFFIX) {
+                let _ = fs::remove_file(&path);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Offsets of a log for the log-dir checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOffsets {
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    pub recovery_point: i64,
+}
+
+/// Removes leftovers of an earlier run (`.deleted`, `.tmp`, `.cleaned` files, indexes
+/// without a log) and returns the base offsets of the `.log` files.
+fn clean_directory(directory: &Path) -> io::Result<Vec<i64>> {
+    let mut base_offsets = Vec::new();
+    let mut indexes = Vec::new();
+    for entry in fs::read_dir(directory)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(DELETED_SUFFIX) || name.ends_with(".tmp") || name.ends_with(".cleaned") {
+            fs::remove_file(entry.path())?;
+            continue;
+        }
+        if let Some(base) = parse_segment_name(&name, LOG_SUFFIX) {
+            base_offsets.push(base);
+        } else if let Some(base) = parse_segment_name(&name, INDEX_SUFFIX)
+            .or_else(|| parse_segment_name(&name, TIME_INDEX_SUFFIX))
+        {
+            indexes.push((base, entry.path()));
+        }
+    }
+    base_offsets.sort_unstable();
+    for (base, path) in indexes {
+        if base_offsets.binary_search(&base).is_err() {
+            fs::remove_file(path)?;
+        }
+    }
+    Ok(base_offsets)
+}
+
+fn parse_segment_name(name: &str, suffix: &str) -> Option<i64> {
+    let stem = name.strip_suffix(suffix)?;
+    if stem.len() != 20 || !stem.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
