@@ -10,6 +10,7 @@ pub mod config;
 pub mod crc32c;
 pub mod leader_epoch;
 pub mod log;
+pub mod log_dir;
 pub mod map_budget;
 pub mod offset_index;
 pub mod partition_metadata;
