@@ -5,6 +5,7 @@
 //! TypeScript side imports them only through `src/native.ts`.
 
 pub mod codec;
+pub mod log;
 
 use napi_derive::napi;
 use sluice_storage::record_batch::{self, RecordBatchError};

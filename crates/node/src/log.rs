@@ -1,0 +1,1424 @@
+//! Binding of the partition log (`sluice_storage::log`) and of a log directory
+//! (`sluice_storage::log_dir`).
+//!
+//! Threads: `append`, `read`, `readCopy`, `offsetFor` and the getters run on the JS
+//! thread (a memcpy into the mapped active segment; index lookups and `pread`s of batch
+//! headers, normally from the page cache). Everything that may wait on the disk — open
+//! with recovery, close, truncation, retention, flush, rolling, deletion — is an
+//! `AsyncTask` on the libuv pool and returns a Promise.
+//!
+//! A log is one `Mutex<Option<Log>>` shared by its JS object and its tasks (`None` once
+//! closed or deleted). The JS thread never waits for that mutex: it takes it with
+//! `try_lock` and throws `LOG_BUSY` while a task holds it. `src/log/partition-log.ts`
+//! runs one task at a time per log and refuses synchronous calls while one is pending,
+//! so a broker sees `LOG_BUSY` from its own ordering, never from a race.
+//!
+//! Numbers: offsets and timestamps that come from the log are `bigint` (int64, as in the
+//! protocol codec); sizes, counts and the broker's clock (`nowMs`) are `number`.
+//! Configuration values that Kafka keeps as longs (`segment.ms`, `retention.bytes`, …) are
+//! `number`s too; `Infinity` (or anything ≥ 2^63) means Kafka's `Long.MAX_VALUE`.
+//!
+//! Errors: every failure is a JS `Error` whose message starts with a stable code and a
+//! colon (`OFFSET_OUT_OF_RANGE: offset 9 is out of range [0, 5]`); `src/native.ts` turns
+//! the prefix into `LogError.code`. The codes and the Kafka errors they stand for:
+//!
+//! | code | LogError | Kafka error |
+//! |---|---|---|
+//! | `OFFSET_OUT_OF_RANGE` | `OffsetOutOfRange` | OFFSET_OUT_OF_RANGE |
+//! | `CORRUPT_MESSAGE` | `InvalidBatch` | CORRUPT_MESSAGE |
+//! | `EMPTY_APPEND` | `EmptyAppend` | INVALID_RECORD (the validator stops these first) |
+//! | `UNEXPECTED_APPEND_OFFSET` | `UnexpectedAppendOffset` | UNKNOWN_SERVER_ERROR (a replica bug) |
+//! | `LOG_START_OFFSET_ABOVE_HIGH_WATERMARK` | `LogStartOffsetAboveHighWatermark` | OFFSET_OUT_OF_RANGE |
+//! | `STORAGE_ERROR` | `Io` | KAFKA_STORAGE_ERROR |
+//! | `LOG_CLOSED` | (binding) the log was closed or deleted | NOT_LEADER_OR_FOLLOWER |
+//! | `LOG_BUSY` | (binding) a task holds the log | (a broker bug: wait for the task) |
+//! | `INVALID_ARGUMENT` | (binding) a bad argument | (a broker bug) |
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+
+use napi::bindgen_prelude::{AsyncTask, BigInt, Buffer, BufferSlice, Env, Task, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+use sluice_storage::background::LogResources;
+use sluice_storage::checkpoint::TopicPartition;
+use sluice_storage::compression::{decompress, Compression, CompressionError};
+use sluice_storage::config::{LogConfig, TimestampType};
+use sluice_storage::log::{
+    AppendInfo, AppendOptions, AppendOrigin, DeletedSegment, Log, LogError, LogOffsets, OffsetSpec,
+    OpenOptions, OpenReport, TimestampAndOffset,
+};
+use sluice_storage::log_dir::{LogDirectory, OpenProgress};
+use sluice_storage::map_budget::DEFAULT_MAX_MAPS;
+use sluice_storage::partition_metadata::{read_partition_metadata, write_partition_metadata, Uuid};
+use sluice_storage::segment::FileSlice;
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+const OFFSET_OUT_OF_RANGE: &str = "OFFSET_OUT_OF_RANGE";
+const CORRUPT_MESSAGE: &str = "CORRUPT_MESSAGE";
+const EMPTY_APPEND: &str = "EMPTY_APPEND";
+const UNEXPECTED_APPEND_OFFSET: &str = "UNEXPECTED_APPEND_OFFSET";
+const LOG_START_OFFSET_ABOVE_HIGH_WATERMARK: &str = "LOG_START_OFFSET_ABOVE_HIGH_WATERMARK";
+const STORAGE_ERROR: &str = "STORAGE_ERROR";
+const LOG_CLOSED: &str = "LOG_CLOSED";
+const LOG_BUSY: &str = "LOG_BUSY";
+const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
+
+fn coded(code: &str, message: impl std::fmt::Display) -> napi::Error {
+    let status = if code == INVALID_ARGUMENT {
+        Status::InvalidArg
+    } else {
+        Status::GenericFailure
+    };
+    napi::Error::new(status, format!("{code}: {message}"))
+}
+
+fn code_of(error: &LogError) -> &'static str {
+    match error {
+        LogError::OffsetOutOfRange { .. } => OFFSET_OUT_OF_RANGE,
+        LogError::InvalidBatch(_) => CORRUPT_MESSAGE,
+        LogError::EmptyAppend => EMPTY_APPEND,
+        LogError::UnexpectedAppendOffset { .. } => UNEXPECTED_APPEND_OFFSET,
+        LogError::LogStartOffsetAboveHighWatermark { .. } => LOG_START_OFFSET_ABOVE_HIGH_WATERMARK,
+        LogError::Io(_) => STORAGE_ERROR,
+    }
+}
+
+fn thrown(error: LogError) -> napi::Error {
+    coded(code_of(&error), error)
+}
+
+fn invalid(message: impl std::fmt::Display) -> napi::Error {
+    coded(INVALID_ARGUMENT, message)
+}
+
+/// An int64 from a JS bigint; anything outside int64 is a bad argument.
+fn long_of(value: &BigInt, what: &str) -> napi::Result<i64> {
+    match value.get_i64() {
+        (long, true) => Ok(long),
+        _ => Err(invalid(format!("{what} does not fit an int64"))),
+    }
+}
+
+/// A Kafka long config from a JS number: whole numbers only; `Infinity` and anything at
+/// or past 2^63 is `i64::MAX` (Kafka's "never").
+fn config_long(value: f64, what: &str) -> napi::Result<i64> {
+    if value.is_nan() || value.fract() != 0.0 && value.is_finite() {
+        return Err(invalid(format!(
+            "{what} must be a whole number, got {value}"
+        )));
+    }
+    if value >= 9.223_372_036_854_776e18 {
+        return Ok(i64::MAX);
+    }
+    if value < -9.223_372_036_854_776e18 {
+        return Ok(i64::MIN);
+    }
+    Ok(value as i64)
+}
+
+/// The broker's clock in ms from a JS number (`Date.now()`).
+fn clock_ms(value: f64) -> napi::Result<i64> {
+    if !value.is_finite() {
+        return Err(invalid(format!(
+            "nowMs must be a finite number, got {value}"
+        )));
+    }
+    Ok(value as i64)
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared resources and configuration
+
+/// Most bytes a timestamp lookup decompresses from one batch (as `LogResources::with_defaults`).
+const LOOKUP_DECOMPRESSED_BYTES_MAX: u64 = 256 * 1024 * 1024;
+
+/// Finds the exact record of a timestamp lookup inside a compressed batch.
+fn decompress_for_lookups(codec: i16, compressed: &[u8]) -> std::io::Result<Vec<u8>> {
+    let invalid_data =
+        |error: CompressionError| std::io::Error::new(std::io::ErrorKind::InvalidData, error);
+    let compression = Compression::from_attributes(codec).map_err(invalid_data)?;
+    decompress(compression, compressed, LOOKUP_DECOMPRESSED_BYTES_MAX).map_err(invalid_data)
+}
+
+/// What every log of a broker shares: the memory-map budget and the storage background
+/// thread (fsync, disk reservation, next-segment preparation, file release). One per
+/// process; the thread stops when the last log using it and this object are gone.
+#[napi(js_name = "LogResources")]
+pub struct NativeLogResources {
+    inner: Arc<LogResources>,
+}
+
+#[napi]
+impl NativeLogResources {
+    /// `maxMaps`: the most memory maps all logs may hold together (default 32,768, half of
+    /// Linux's default `vm.max_map_count`).
+    #[napi(constructor)]
+    pub fn new(max_maps: Option<u32>) -> Self {
+        let max_maps = max_maps.map_or(DEFAULT_MAX_MAPS, |maps| maps.max(8) as usize);
+        Self {
+            inner: LogResources::new(max_maps, Some(Box::new(decompress_for_lookups))),
+        }
+    }
+
+    /// Errors of background jobs (fsync, reservation, preparation) since the last call.
+    #[napi]
+    pub fn take_background_errors(&self) -> Vec<String> {
+        self.inner.take_background_errors()
+    }
+}
+
+/// A partition's configuration: Kafka's topic configs (absent fields take Kafka's
+/// defaults). Long-valued ones are numbers; `Infinity` means `Long.MAX_VALUE`.
+#[napi(object)]
+#[derive(Default, Clone)]
+pub struct LogConfigInput {
+    /// `segment.bytes`
+    pub segment_bytes: Option<u32>,
+    /// `segment.ms`
+    pub segment_ms: Option<f64>,
+    /// `segment.jitter.ms`
+    pub segment_jitter_ms: Option<f64>,
+    /// `segment.index.bytes`
+    pub segment_index_bytes: Option<u32>,
+    /// `index.interval.bytes`
+    pub index_interval_bytes: Option<u32>,
+    /// `flush.messages`
+    pub flush_messages: Option<f64>,
+    /// `flush.ms`
+    pub flush_ms: Option<f64>,
+    /// `retention.ms` (-1: forever)
+    pub retention_ms: Option<f64>,
+    /// `retention.bytes` (-1: no limit)
+    pub retention_bytes: Option<f64>,
+    /// `message.timestamp.type`: `CreateTime` or `LogAppendTime`
+    pub message_timestamp_type: Option<String>,
+    /// Bytes of the active `.log` reserved on disk ahead of the write position.
+    pub preallocate_chunk_bytes: Option<u32>,
+}
+
+fn config_of(input: &LogConfigInput) -> napi::Result<LogConfig> {
+    let defaults = LogConfig::default();
+    let long = |value: Option<f64>, default: i64, what: &str| {
+        value.map_or(Ok(default), |value| config_long(value, what))
+    };
+    let message_timestamp_type = match input.message_timestamp_type.as_deref() {
+        None | Some("CreateTime") => TimestampType::CreateTime,
+        Some("LogAppendTime") => TimestampType::LogAppendTime,
+        Some(other) => {
+            return Err(invalid(format!(
+                "unknown message.timestamp.type {other:?} (CreateTime, LogAppendTime)"
+            )))
+        }
+    };
+    Ok(LogConfig {
+        segment_bytes: input.segment_bytes.unwrap_or(defaults.segment_bytes),
+        segment_ms: long(input.segment_ms, defaults.segment_ms, "segment.ms")?,
+        segment_jitter_ms: long(
+            input.segment_jitter_ms,
+            defaults.segment_jitter_ms,
+            "segment.jitter.ms",
+        )?,
+        segment_index_bytes: input
+            .segment_index_bytes
+            .unwrap_or(defaults.segment_index_bytes),
+        index_interval_bytes: input
+            .index_interval_bytes
+            .unwrap_or(defaults.index_interval_bytes),
+        flush_messages: long(
+            input.flush_messages,
+            defaults.flush_messages,
+            "flush.messages",
+        )?,
+        flush_ms: long(input.flush_ms, defaults.flush_ms, "flush.ms")?,
+        retention_ms: long(input.retention_ms, defaults.retention_ms, "retention.ms")?,
+        retention_bytes: long(
+            input.retention_bytes,
+            defaults.retention_bytes,
+            "retention.bytes",
+        )?,
+        message_timestamp_type,
+        preallocate_chunk_bytes: input
+            .preallocate_chunk_bytes
+            .unwrap_or(defaults.preallocate_chunk_bytes),
+    })
+}
+
+fn topic_id_of(text: &str) -> napi::Result<Uuid> {
+    Uuid::from_base64(text).ok_or_else(|| {
+        invalid(format!(
+            "topic id {text:?} is not a Kafka Uuid (22 characters of URL-safe base64)"
+        ))
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared state of one log
+
+pub struct LogState {
+    log: Mutex<Option<Log>>,
+    topic: String,
+    partition: i32,
+    directory: PathBuf,
+    topic_id: Mutex<Option<String>>,
+    /// Published after every operation, so the getters answer while a task holds the log.
+    log_start_offset: AtomicI64,
+    log_end_offset: AtomicI64,
+    report: OpenReport,
+}
+
+impl LogState {
+    fn new(log: Log, report: OpenReport, topic_id: Option<Uuid>) -> Arc<Self> {
+        let partition = log.topic_partition().clone();
+        let state = Self {
+            topic: partition.topic,
+            partition: partition.partition,
+            directory: log.directory().to_path_buf(),
+            topic_id: Mutex::new(topic_id.map(|id| id.to_base64())),
+            log_start_offset: AtomicI64::new(log.log_start_offset()),
+            log_end_offset: AtomicI64::new(log.log_end_offset()),
+            report,
+            log: Mutex::new(Some(log)),
+        };
+        Arc::new(state)
+    }
+
+    fn publish(&self, log: &Log) {
+        self.log_start_offset
+            .store(log.log_start_offset(), Ordering::Release);
+        self.log_end_offset
+            .store(log.log_end_offset(), Ordering::Release);
+    }
+
+    /// The log for the JS thread: never waits.
+    fn try_log(&self) -> napi::Result<MutexGuard<'_, Option<Log>>> {
+        let guard = match self.log.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::WouldBlock) => {
+                return Err(coded(
+                    LOG_BUSY,
+                    format!(
+                        "{}-{} is held by an operation in progress; await it first",
+                        self.topic, self.partition
+                    ),
+                ))
+            }
+            Err(TryLockError::Poisoned(_)) => return Err(self.poisoned()),
+        };
+        if guard.is_none() {
+            return Err(self.closed());
+        }
+        Ok(guard)
+    }
+
+    /// The log for a task on the libuv pool: may wait for another task.
+    fn wait_log(&self) -> napi::Result<MutexGuard<'_, Option<Log>>> {
+        self.log.lock().map_err(|_| self.poisoned())
+    }
+
+    fn closed(&self) -> napi::Error {
+        coded(
+            LOG_CLOSED,
+            format!("{}-{} is closed", self.topic, self.partition),
+        )
+    }
+
+    fn poisoned(&self) -> napi::Error {
+        coded(
+            STORAGE_ERROR,
+            format!(
+                "{}-{}: an earlier operation panicked; the log is unusable",
+                self.topic, self.partition
+            ),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Results
+
+/// What a Produce response needs from an append.
+#[napi(object, object_from_js = false)]
+pub struct AppendResult {
+    pub base_offset: BigInt,
+    pub last_offset: BigInt,
+    /// The stamped time for LogAppendTime topics, -1 otherwise.
+    pub log_append_time_ms: BigInt,
+    pub log_start_offset: BigInt,
+}
+
+impl From<AppendInfo> for AppendResult {
+    fn from(info: AppendInfo) -> Self {
+        Self {
+            base_offset: info.base_offset.into(),
+            last_offset: info.last_offset.into(),
+            log_append_time_ms: info.log_append_time_ms.into(),
+            log_start_offset: info.log_start_offset.into(),
+        }
+    }
+}
+
+/// How an append is made.
+#[napi(object)]
+pub struct AppendOptionsInput {
+    /// The broker's clock (`Date.now()`): LogAppendTime and time-based rolling.
+    pub now_ms: f64,
+    /// Stamped into each batch on a leader append.
+    pub leader_epoch: Option<i32>,
+    /// `leader` (default: assign offsets) or `replica` (keep the leader's offsets).
+    pub origin: Option<String>,
+}
+
+fn append_options_of(input: &AppendOptionsInput) -> napi::Result<AppendOptions> {
+    let now_ms = clock_ms(input.now_ms)?;
+    let origin = match input.origin.as_deref() {
+        None | Some("leader") => AppendOrigin::Leader,
+        Some("replica") => AppendOrigin::Replica,
+        Some(other) => {
+            return Err(invalid(format!(
+                "unknown append origin {other:?} (leader, replica)"
+            )))
+        }
+    };
+    Ok(AppendOptions {
+        origin,
+        now_ms,
+        leader_epoch: match origin {
+            AppendOrigin::Leader => input.leader_epoch,
+            AppendOrigin::Replica => None,
+        },
+    })
+}
+
+/// A ListOffsets answer.
+#[napi(object, object_from_js = false)]
+pub struct TimestampAndOffsetResult {
+    pub timestamp: BigInt,
+    pub offset: BigInt,
+    pub leader_epoch: Option<i32>,
+}
+
+impl From<TimestampAndOffset> for TimestampAndOffsetResult {
+    fn from(found: TimestampAndOffset) -> Self {
+        Self {
+            timestamp: found.timestamp.into(),
+            offset: found.offset.into(),
+            leader_epoch: found.leader_epoch,
+        }
+    }
+}
+
+/// A segment removed by retention, the log start offset or truncation.
+#[napi(object, object_from_js = false)]
+pub struct DeletedSegmentResult {
+    pub base_offset: BigInt,
+    pub size_bytes: u32,
+}
+
+fn deleted_of(deleted: Vec<DeletedSegment>) -> Vec<DeletedSegmentResult> {
+    deleted
+        .into_iter()
+        .map(|segment| DeletedSegmentResult {
+            base_offset: segment.base_offset.into(),
+            size_bytes: segment.size_bytes,
+        })
+        .collect()
+}
+
+/// The offsets a closed log leaves in the log-dir checkpoints.
+#[napi(object, object_from_js = false)]
+pub struct LogOffsetsResult {
+    pub log_start_offset: BigInt,
+    pub log_end_offset: BigInt,
+    pub recovery_point: BigInt,
+}
+
+impl From<LogOffsets> for LogOffsetsResult {
+    fn from(offsets: LogOffsets) -> Self {
+        Self {
+            log_start_offset: offsets.log_start_offset.into(),
+            log_end_offset: offsets.log_end_offset.into(),
+            recovery_point: offsets.recovery_point.into(),
+        }
+    }
+}
+
+/// What opening the log found and did.
+#[napi(object, object_from_js = false)]
+pub struct OpenReportResult {
+    pub segments: u32,
+    pub recovered_segments: u32,
+    pub rebuilt_indexes: u32,
+    pub truncated_bytes: f64,
+    pub deleted_segments: u32,
+}
+
+impl From<OpenReport> for OpenReportResult {
+    fn from(report: OpenReport) -> Self {
+        Self {
+            segments: report.segments as u32,
+            recovered_segments: report.recovered_segments as u32,
+            rebuilt_indexes: report.rebuilt_indexes as u32,
+            truncated_bytes: report.truncated_bytes as f64,
+            deleted_segments: report.deleted_segments as u32,
+        }
+    }
+}
+
+/// A copy of whole batches read from the log.
+#[napi(object, object_from_js = false)]
+pub struct ReadCopyResult {
+    /// Whole batches; empty when nothing lies at or after the offset below the bound.
+    pub bytes: Buffer,
+    /// Base offset of the first batch returned (it may start before the offset asked for).
+    pub first_batch_offset: BigInt,
+    /// The offset after the last batch returned.
+    pub next_offset: BigInt,
+}
+
+// ---------------------------------------------------------------------------------------
+// File slices
+
+/// Whole batches of one segment as `(fd, position, length)`, for `sendfile`. It holds a
+/// reference to the segment file, so the descriptor and the bytes stay valid — even if
+/// the segment is deleted or truncated meanwhile — until `release()` (or garbage
+/// collection). Empty (`length` 0, `fd` -1) when there was nothing to read.
+#[napi]
+pub struct LogSlice {
+    slice: Option<FileSlice>,
+    first_batch_offset: i64,
+    next_offset: i64,
+}
+
+#[napi]
+impl LogSlice {
+    /// The segment file's descriptor; -1 when empty or released.
+    #[napi(getter)]
+    pub fn fd(&self) -> i32 {
+        self.slice.as_ref().map_or(-1, FileSlice::raw_fd)
+    }
+
+    #[napi(getter)]
+    pub fn position(&self) -> f64 {
+        self.slice
+            .as_ref()
+            .map_or(0.0, |slice| slice.position() as f64)
+    }
+
+    #[napi(getter)]
+    pub fn length(&self) -> u32 {
+        self.slice.as_ref().map_or(0, |slice| slice.len() as u32)
+    }
+
+    #[napi(getter)]
+    pub fn first_batch_offset(&self) -> BigInt {
+        self.first_batch_offset.into()
+    }
+
+    #[napi(getter)]
+    pub fn next_offset(&self) -> BigInt {
+        self.next_offset.into()
+    }
+
+    /// Copies the bytes (empty when empty or released).
+    #[napi]
+    pub fn to_buffer(&self) -> napi::Result<Buffer> {
+        let bytes = match &self.slice {
+            Some(slice) => slice
+                .to_vec()
+                .map_err(|error| coded(STORAGE_ERROR, error))?,
+            None => Vec::new(),
+        };
+        Ok(bytes.into())
+    }
+
+    /// Drops the reference to the segment file; `fd` must not be used afterwards.
+    #[napi]
+    pub fn release(&mut self) {
+        self.slice = None;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tasks on the libuv pool
+
+type Operation<T> = Box<dyn FnOnce(&LogState, &mut Option<Log>) -> napi::Result<T> + Send>;
+
+/// One slow operation on a log, run on the libuv pool with the log held.
+pub struct LogTask<T: Send + 'static> {
+    state: Arc<LogState>,
+    operation: Option<Operation<T>>,
+}
+
+impl<T> Task for LogTask<T>
+where
+    T: Send + 'static + napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName,
+{
+    type Output = T;
+    type JsValue = T;
+
+    fn compute(&mut self) -> napi::Result<T> {
+        let operation = self.operation.take().expect("a task runs once");
+        let mut log = self.state.wait_log()?;
+        let result = operation(&self.state, &mut log);
+        if let Some(log) = log.as_ref() {
+            self.state.publish(log);
+        }
+        result
+    }
+
+    fn resolve(&mut self, _env: Env, output: T) -> napi::Result<T> {
+        Ok(output)
+    }
+}
+
+fn task<T, F>(state: &Arc<LogState>, operation: F) -> AsyncTask<LogTask<T>>
+where
+    T: Send + 'static + napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName,
+    F: FnOnce(&LogState, &mut Option<Log>) -> napi::Result<T> + Send + 'static,
+{
+    AsyncTask::new(LogTask {
+        state: state.clone(),
+        operation: Some(Box::new(operation)),
+    })
+}
+
+/// Runs `operation` on the open log, or fails with `LOG_CLOSED`.
+fn on_open<T>(
+    state: &LogState,
+    log: &mut Option<Log>,
+    operation: impl FnOnce(&mut Log) -> Result<T, LogError>,
+) -> napi::Result<T> {
+    let log = log.as_mut().ok_or_else(|| state.closed())?;
+    operation(log).map_err(thrown)
+}
+
+// ---------------------------------------------------------------------------------------
+// The log
+
+/// One partition log (`<log.dir>/<topic>-<partition>/`) in Kafka's on-disk format.
+#[napi]
+pub struct NativeLog {
+    state: Arc<LogState>,
+}
+
+#[napi]
+impl NativeLog {
+    #[napi(getter)]
+    pub fn topic(&self) -> String {
+        self.state.topic.clone()
+    }
+
+    #[napi(getter)]
+    pub fn partition(&self) -> i32 {
+        self.state.partition
+    }
+
+    /// The partition directory.
+    #[napi(getter)]
+    pub fn directory(&self) -> String {
+        self.state.directory.to_string_lossy().into_owned()
+    }
+
+    /// The topic id from `partition.metadata` (Kafka's printed Uuid), null if none.
+    #[napi(getter)]
+    pub fn topic_id(&self) -> Option<String> {
+        self.state.topic_id.lock().ok().and_then(|id| id.clone())
+    }
+
+    /// What opening found: segments, recovered segments, rebuilt indexes, cut bytes.
+    #[napi(getter)]
+    pub fn open_report(&self) -> OpenReportResult {
+        self.state.report.into()
+    }
+
+    /// False once closed or deleted.
+    #[napi(getter)]
+    pub fn is_open(&self) -> bool {
+        match self.state.log.try_lock() {
+            Ok(log) => log.is_some(),
+            Err(TryLockError::WouldBlock) => true,
+            Err(TryLockError::Poisoned(_)) => false,
+        }
+    }
+
+    /// As of the last finished operation (readable while a task runs).
+    #[napi(getter)]
+    pub fn log_start_offset(&self) -> BigInt {
+        self.state.log_start_offset.load(Ordering::Acquire).into()
+    }
+
+    /// The offset the next record gets (as of the last finished operation).
+    #[napi(getter)]
+    pub fn log_end_offset(&self) -> BigInt {
+        self.state.log_end_offset.load(Ordering::Acquire).into()
+    }
+
+    /// Everything below this offset is fsynced.
+    #[napi(getter)]
+    pub fn recovery_point(&self) -> napi::Result<BigInt> {
+        let log = self.state.try_log()?;
+        Ok(log.as_ref().expect("open").recovery_point().into())
+    }
+
+    /// Bytes in all segments.
+    #[napi(getter)]
+    pub fn size_bytes(&self) -> napi::Result<f64> {
+        let log = self.state.try_log()?;
+        Ok(log.as_ref().expect("open").size_bytes() as f64)
+    }
+
+    #[napi(getter)]
+    pub fn segment_base_offsets(&self) -> napi::Result<Vec<BigInt>> {
+        let log = self.state.try_log()?;
+        Ok(log
+            .as_ref()
+            .expect("open")
+            .segment_base_offsets()
+            .into_iter()
+            .map(BigInt::from)
+            .collect())
+    }
+
+    /// Appends whole v2 batches (validated by the caller). A leader append writes the
+    /// base offsets, the leader epoch and (LogAppendTime) the max timestamp and CRC into
+    /// `batches` in place, as Kafka does; the same bytes land in the segment.
+    #[napi]
+    pub fn append(
+        &self,
+        mut batches: BufferSlice,
+        options: AppendOptionsInput,
+    ) -> napi::Result<AppendResult> {
+        let options = append_options_of(&options)?;
+        let mut guard = self.state.try_log()?;
+        let log = guard.as_mut().expect("open");
+        let info = log.append(&mut batches, &options).map_err(thrown);
+        self.state.publish(log);
+        info.map(AppendResult::from)
+    }
+
+    /// Whole batches from the one holding `offset`, at most `maxBytes` (the first batch
+    /// always whole), none at or past `upperBound` (default: the log end offset), from
+    /// one segment, as a file slice. Below the log start or past the log end:
+    /// `OFFSET_OUT_OF_RANGE`.
+    #[napi]
+    pub fn read(
+        &self,
+        offset: BigInt,
+        max_bytes: u32,
+        upper_bound: Option<BigInt>,
+    ) -> napi::Result<LogSlice> {
+        let offset = long_of(&offset, "offset")?;
+        let upper_bound = upper_bound
+            .map(|bound| long_of(&bound, "upperBound"))
+            .transpose()?;
+        let guard = self.state.try_log()?;
+        let read = guard
+            .as_ref()
+            .expect("open")
+            .read(offset, max_bytes, upper_bound)
+            .map_err(thrown)?;
+        Ok(LogSlice {
+            slice: read.slice,
+            first_batch_offset: read.first_batch_offset,
+            next_offset: read.next_offset,
+        })
+    }
+
+    /// `read`, copied into a Buffer.
+    #[napi]
+    pub fn read_copy(
+        &self,
+        offset: BigInt,
+        max_bytes: u32,
+        upper_bound: Option<BigInt>,
+    ) -> napi::Result<ReadCopyResult> {
+        let slice = self.read(offset, max_bytes, upper_bound)?;
+        Ok(ReadCopyResult {
+            bytes: slice.to_buffer()?,
+            first_batch_offset: slice.first_batch_offset.into(),
+            next_offset: slice.next_offset.into(),
+        })
+    }
+
+    /// ListOffsets with Kafka's timestamp argument: -2 earliest, -1 latest, -3 the record
+    /// with the largest timestamp, -4 earliest local, otherwise the first record whose
+    /// timestamp is at least this. Null when no record qualifies.
+    #[napi]
+    pub fn offset_for(&self, timestamp: BigInt) -> napi::Result<Option<TimestampAndOffsetResult>> {
+        let spec = match long_of(&timestamp, "timestamp")? {
+            -1 => OffsetSpec::Latest,
+            -2 => OffsetSpec::Earliest,
+            -3 => OffsetSpec::MaxTimestamp,
+            -4 => OffsetSpec::EarliestLocal,
+            target if target >= 0 => OffsetSpec::Timestamp(target),
+            other => {
+                return Err(invalid(format!(
+                    "unsupported ListOffsets timestamp {other}"
+                )))
+            }
+        };
+        let mut guard = self.state.try_log()?;
+        let found = guard
+            .as_mut()
+            .expect("open")
+            .offset_for(spec)
+            .map_err(thrown)?;
+        Ok(found.map(TimestampAndOffsetResult::from))
+    }
+
+    /// OffsetForLeaderEpoch: `[epoch, end offset]` (`[-1, -1]` when unknown).
+    #[napi]
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> napi::Result<Vec<BigInt>> {
+        let guard = self.state.try_log()?;
+        let (epoch, offset) = guard.as_ref().expect("open").end_offset_for_epoch(epoch);
+        Ok(vec![i64::from(epoch).into(), offset.into()])
+    }
+
+    /// Follower truncation: removes every record at or above `offset`. Resolves to
+    /// whether anything was removed.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn truncate_to(&self, offset: BigInt) -> napi::Result<AsyncTask<LogTask<bool>>> {
+        let offset = long_of(&offset, "offset")?;
+        Ok(task(&self.state, move |state, log| {
+            on_open(state, log, |log| log.truncate_to(offset))
+        }))
+    }
+
+    /// Deletes every segment and starts an empty log at `offset`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn truncate_fully_and_start_at(
+        &self,
+        offset: BigInt,
+    ) -> napi::Result<AsyncTask<LogTask<()>>> {
+        let offset = long_of(&offset, "offset")?;
+        Ok(task(&self.state, move |state, log| {
+            on_open(state, log, |log| log.truncate_fully_and_start_at(offset))
+        }))
+    }
+
+    /// DeleteRecords (or a leader's start offset seen by a follower): moves the log start
+    /// offset and deletes the segments wholly below it.
+    #[napi(ts_return_type = "Promise<DeletedSegmentResult[]>")]
+    pub fn increment_log_start_offset(
+        &self,
+        offset: BigInt,
+        high_watermark: BigInt,
+    ) -> napi::Result<AsyncTask<LogTask<Vec<DeletedSegmentResult>>>> {
+        let offset = long_of(&offset, "offset")?;
+        let high_watermark = long_of(&high_watermark, "highWatermark")?;
+        Ok(task(&self.state, move |state, log| {
+            on_open(state, log, |log| {
+                log.increment_log_start_offset(offset, high_watermark)
+            })
+            .map(deleted_of)
+        }))
+    }
+
+    /// Retention (`retention.ms`, `retention.bytes`, then the log start offset), for
+    /// segments wholly below the high watermark.
+    #[napi(ts_return_type = "Promise<DeletedSegmentResult[]>")]
+    pub fn delete_old_segments(
+        &self,
+        now_ms: f64,
+        high_watermark: BigInt,
+    ) -> napi::Result<AsyncTask<LogTask<Vec<DeletedSegmentResult>>>> {
+        let now_ms = clock_ms(now_ms)?;
+        let high_watermark = long_of(&high_watermark, "highWatermark")?;
+        Ok(task(&self.state, move |state, log| {
+            on_open(state, log, |log| {
+                log.delete_old_segments(now_ms, high_watermark)
+            })
+            .map(deleted_of)
+        }))
+    }
+
+    /// Rolls the active segment if it is older than `segment.ms` (for idle partitions).
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn roll_if_old(&self, now_ms: f64) -> napi::Result<AsyncTask<LogTask<bool>>> {
+        let now_ms = clock_ms(now_ms)?;
+        Ok(task(&self.state, move |state, log| {
+            on_open(state, log, |log| log.roll_if_old(now_ms))
+        }))
+    }
+
+    /// fsyncs everything appended so far and moves the recovery point to the log end.
+    /// Routine flushing (`flush.ms`, `flush.messages`, after a roll) is the background
+    /// thread's; this is for callers that must know the data is on disk.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush(&self) -> AsyncTask<LogTask<()>> {
+        task(&self.state, |state, log| {
+            on_open(state, log, |log| log.flush())
+        })
+    }
+
+    /// Closes the log cleanly (active segment trimmed, everything fsynced, leader epochs
+    /// written). Writes no log-dir checkpoint or marker: `NativeLogDirectory.closeAll`
+    /// does that for a whole directory.
+    #[napi(ts_return_type = "Promise<LogOffsetsResult>")]
+    pub fn close(&self) -> AsyncTask<LogTask<LogOffsetsResult>> {
+        task(&self.state, |state, log| {
+            let log = log.take().ok_or_else(|| state.closed())?;
+            log.close().map(LogOffsetsResult::from).map_err(thrown)
+        })
+    }
+
+    /// Deletes the partition directory (topic deletion); slices already handed out keep
+    /// reading the deleted files.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn delete_directory(&self) -> AsyncTask<LogTask<()>> {
+        task(&self.state, |state, log| {
+            let log = log.take().ok_or_else(|| state.closed())?;
+            log.delete_directory().map_err(thrown)?;
+            std::fs::remove_dir(&state.directory).map_err(|error| {
+                coded(
+                    STORAGE_ERROR,
+                    format!("remove {}: {error}", state.directory.display()),
+                )
+            })
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Opening one log
+
+/// Checkpointed state for opening one log; absent fields: a fresh, unclean open that
+/// recovers every segment.
+#[napi(object)]
+pub struct OpenLogOptions {
+    pub recovery_point: Option<BigInt>,
+    pub log_start_offset: Option<BigInt>,
+    pub had_clean_shutdown: Option<bool>,
+    pub now_ms: Option<f64>,
+    /// Written to `partition.metadata` when the directory has none.
+    pub topic_id: Option<String>,
+}
+
+pub struct OpenLogTask {
+    directory: PathBuf,
+    partition: TopicPartition,
+    config: LogConfig,
+    resources: Arc<LogResources>,
+    options: OpenOptions,
+    topic_id: Option<Uuid>,
+}
+
+fn open_one(
+    directory: &Path,
+    partition: TopicPartition,
+    config: LogConfig,
+    resources: Arc<LogResources>,
+    options: OpenOptions,
+    topic_id: Option<Uuid>,
+) -> napi::Result<Arc<LogState>> {
+    let (log, report) = Log::open(
+        directory,
+        partition,
+        config,
+        resources,
+        options,
+        &AtomicU64::new(0),
+    )
+    .map_err(thrown)?;
+    let storage_error = |error: std::io::Error| {
+        coded(
+            STORAGE_ERROR,
+            format!("{}: partition.metadata: {error}", directory.display()),
+        )
+    };
+    let mut stored = read_partition_metadata(directory).map_err(storage_error)?;
+    if stored.is_none() {
+        if let Some(topic_id) = topic_id {
+            write_partition_metadata(directory, topic_id).map_err(storage_error)?;
+            stored = Some(topic_id);
+        }
+    }
+    Ok(LogState::new(log, report, stored))
+}
+
+#[napi]
+impl Task for OpenLogTask {
+    type Output = Arc<LogState>;
+    type JsValue = NativeLog;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        open_one(
+            &self.directory,
+            self.partition.clone(),
+            self.config.clone(),
+            self.resources.clone(),
+            self.options,
+            self.topic_id,
+        )
+    }
+
+    fn resolve(&mut self, _env: Env, state: Self::Output) -> napi::Result<NativeLog> {
+        Ok(NativeLog { state })
+    }
+}
+
+/// Opens (or creates) the log of `topic`/`partition` in `directory` (the partition
+/// directory itself) on the libuv pool, recovering what the options say is unclean.
+#[napi]
+pub fn open_log(
+    directory: String,
+    topic: String,
+    partition: i32,
+    resources: &NativeLogResources,
+    config: Option<LogConfigInput>,
+    options: Option<OpenLogOptions>,
+) -> napi::Result<AsyncTask<OpenLogTask>> {
+    let config = config_of(&config.unwrap_or_default())?;
+    let options = options.unwrap_or(OpenLogOptions {
+        recovery_point: None,
+        log_start_offset: None,
+        had_clean_shutdown: None,
+        now_ms: None,
+        topic_id: None,
+    });
+    let now_ms = options
+        .now_ms
+        .map_or(Ok(sluice_storage::background::now_ms()), clock_ms)?;
+    let open_options = OpenOptions {
+        recovery_point: options
+            .recovery_point
+            .as_ref()
+            .map_or(Ok(0), |offset| long_of(offset, "recoveryPoint"))?,
+        log_start_offset: options
+            .log_start_offset
+            .as_ref()
+            .map_or(Ok(0), |offset| long_of(offset, "logStartOffset"))?,
+        had_clean_shutdown: options.had_clean_shutdown.unwrap_or(false),
+        now_ms,
+    };
+    let topic_id = options.topic_id.as_deref().map(topic_id_of).transpose()?;
+    if topic.is_empty() || partition < 0 {
+        return Err(invalid(format!(
+            "bad topic partition {topic:?}-{partition}"
+        )));
+    }
+    Ok(AsyncTask::new(OpenLogTask {
+        directory: PathBuf::from(directory),
+        partition: TopicPartition::new(topic, partition),
+        config,
+        resources: resources.inner.clone(),
+        options: open_options,
+        topic_id,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
+// A log directory
+
+/// A topic's configuration in a log directory.
+#[napi(object)]
+pub struct TopicConfigInput {
+    pub topic: String,
+    pub config: LogConfigInput,
+}
+
+/// Progress of opening a log directory, reported after each partition.
+#[napi(object)]
+pub struct OpenProgressInfo {
+    pub partitions_done: u32,
+    pub partitions_total: u32,
+    pub bytes_scanned: f64,
+}
+
+/// How to open a log directory.
+#[napi(object)]
+pub struct OpenLogDirectoryOptions {
+    /// Configuration of every partition whose topic has none in `topicConfigs`.
+    pub default_config: Option<LogConfigInput>,
+    pub topic_configs: Option<Vec<TopicConfigInput>>,
+    /// Partitions opened in parallel (default 1; Kafka's `num.recovery.threads.per.data.dir`).
+    pub threads: Option<u32>,
+}
+
+/// A partition that failed to open.
+#[napi(object, object_from_js = false)]
+pub struct OpenFailure {
+    pub topic: String,
+    pub partition: i32,
+    pub message: String,
+}
+
+type ProgressCallback =
+    ThreadsafeFunction<OpenProgressInfo, Unknown<'static>, OpenProgressInfo, Status, false>;
+
+pub struct OpenLogDirectoryTask {
+    path: PathBuf,
+    resources: Arc<LogResources>,
+    default_config: LogConfig,
+    topic_configs: Vec<(String, LogConfig)>,
+    threads: usize,
+    progress: Option<Arc<ProgressCallback>>,
+}
+
+pub struct OpenedDirectory {
+    had_clean_shutdown: bool,
+    logs: Vec<Arc<LogState>>,
+    failures: Vec<(TopicPartition, String)>,
+}
+
+#[napi]
+impl Task for OpenLogDirectoryTask {
+    type Output = OpenedDirectory;
+    type JsValue = NativeLogDirectory;
+
+    fn compute(&mut self) -> napi::Result<OpenedDirectory> {
+        let directory = LogDirectory::new(&self.path);
+        let had_clean_shutdown = directory.had_clean_shutdown();
+        let config_for = |partition: &TopicPartition| {
+            self.topic_configs
+                .iter()
+                .find(|(topic, _)| *topic == partition.topic)
+                .map_or_else(|| self.default_config.clone(), |(_, config)| config.clone())
+        };
+        let progress = |progress: OpenProgress| {
+            if let Some(callback) = &self.progress {
+                callback.call(
+                    OpenProgressInfo {
+                        partitions_done: progress.partitions_done as u32,
+                        partitions_total: progress.partitions_total as u32,
+                        bytes_scanned: progress.bytes_scanned as f64,
+                    },
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }
+        };
+        let opened = directory
+            .open_all(&config_for, &self.resources, self.threads, &progress)
+            .map_err(|error| {
+                coded(
+                    STORAGE_ERROR,
+                    format!("open log directory {}: {error}", self.path.display()),
+                )
+            })?;
+        let mut logs = Vec::new();
+        let mut failures = Vec::new();
+        for (partition, result) in opened {
+            let path = directory.partition_path(&partition);
+            match result {
+                Ok((log, report)) => {
+                    let topic_id = read_partition_metadata(&path).ok().flatten();
+                    logs.push(LogState::new(log, report, topic_id));
+                }
+                Err(error) => failures.push((partition, format!("{}: {error}", code_of(&error)))),
+            }
+        }
+        Ok(OpenedDirectory {
+            had_clean_shutdown,
+            logs,
+            failures,
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, opened: OpenedDirectory) -> napi::Result<NativeLogDirectory> {
+        Ok(NativeLogDirectory {
+            path: self.path.clone(),
+            resources: self.resources.clone(),
+            had_clean_shutdown: opened.had_clean_shutdown,
+            logs: Arc::new(Mutex::new(opened.logs)),
+            failures: opened
+                .failures
+                .into_iter()
+                .map(|(partition, message)| OpenFailure {
+                    topic: partition.topic,
+                    partition: partition.partition,
+                    message,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Opens every `<topic>-<partition>` directory of a log directory on `threads` threads
+/// (on the libuv pool), trusting the files after a clean shutdown and recovering from the
+/// checkpointed recovery points otherwise. `onProgress` is called after each partition
+/// (on the JS thread, possibly after the promise settles).
+#[napi(
+    ts_args_type = "path: string, resources: LogResources, options?: OpenLogDirectoryOptions | undefined | null, onProgress?: ((progress: OpenProgressInfo) => void) | undefined | null"
+)]
+pub fn open_log_directory(
+    path: String,
+    resources: &NativeLogResources,
+    options: Option<OpenLogDirectoryOptions>,
+    on_progress: Option<ProgressCallback>,
+) -> napi::Result<AsyncTask<OpenLogDirectoryTask>> {
+    let options = options.unwrap_or(OpenLogDirectoryOptions {
+        default_config: None,
+        topic_configs: None,
+        threads: None,
+    });
+    let default_config = config_of(&options.default_config.unwrap_or_default())?;
+    let topic_configs = options
+        .topic_configs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|topic| Ok((topic.topic, config_of(&topic.config)?)))
+        .collect::<napi::Result<Vec<_>>>()?;
+    Ok(AsyncTask::new(OpenLogDirectoryTask {
+        path: PathBuf::from(path),
+        resources: resources.inner.clone(),
+        default_config,
+        topic_configs,
+        threads: options.threads.unwrap_or(1).clamp(1, 64) as usize,
+        progress: on_progress.map(Arc::new),
+    }))
+}
+
+/// An open log directory: its logs, those it creates, and the clean shutdown of all.
+#[napi]
+pub struct NativeLogDirectory {
+    path: PathBuf,
+    resources: Arc<LogResources>,
+    had_clean_shutdown: bool,
+    logs: Arc<Mutex<Vec<Arc<LogState>>>>,
+    failures: Vec<OpenFailure>,
+}
+
+#[napi]
+impl NativeLogDirectory {
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.path.to_string_lossy().into_owned()
+    }
+
+    /// Whether the directory held the clean-shutdown marker when it was opened.
+    #[napi(getter)]
+    pub fn had_clean_shutdown(&self) -> bool {
+        self.had_clean_shutdown
+    }
+
+    /// Partitions that failed to open (their logs are not in `logs()`).
+    #[napi(getter)]
+    pub fn failures(&self) -> Vec<OpenFailure> {
+        self.failures
+            .iter()
+            .map(|failure| OpenFailure {
+                topic: failure.topic.clone(),
+                partition: failure.partition,
+                message: failure.message.clone(),
+            })
+            .collect()
+    }
+
+    /// The logs opened or created here, sorted by topic and partition (each call makes
+    /// new JS objects over the same logs).
+    #[napi]
+    pub fn logs(&self) -> napi::Result<Vec<NativeLog>> {
+        let logs = self
+            .logs
+            .lock()
+            .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?;
+        Ok(logs
+            .iter()
+            .map(|state| NativeLog {
+                state: state.clone(),
+            })
+            .collect())
+    }
+
+    /// Creates (or opens, if it exists) the log of a new partition and writes its
+    /// `partition.metadata`.
+    #[napi(ts_return_type = "Promise<NativeLog>")]
+    pub fn create_log(
+        &self,
+        topic: String,
+        partition: i32,
+        topic_id: Option<String>,
+        config: Option<LogConfigInput>,
+    ) -> napi::Result<AsyncTask<CreateLogTask>> {
+        if topic.is_empty() || partition < 0 {
+            return Err(invalid(format!(
+                "bad topic partition {topic:?}-{partition}"
+            )));
+        }
+        let partition = TopicPartition::new(topic, partition);
+        let exists = self
+            .logs
+            .lock()
+            .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?
+            .iter()
+            .any(|state| state.topic == partition.topic && state.partition == partition.partition);
+        if exists {
+            return Err(invalid(format!(
+                "{} is already open",
+                partition.directory_name()
+            )));
+        }
+        Ok(AsyncTask::new(CreateLogTask {
+            open: OpenLogTask {
+                directory: LogDirectory::new(&self.path).partition_path(&partition),
+                partition,
+                config: config_of(&config.unwrap_or_default())?,
+                resources: self.resources.clone(),
+                options: OpenOptions::fresh(sluice_storage::background::now_ms()),
+                topic_id: topic_id.as_deref().map(topic_id_of).transpose()?,
+            },
+            logs: self.logs.clone(),
+        }))
+    }
+
+    /// Closes every open log here (in parallel on `threads` threads), writes the
+    /// recovery-point and log-start-offset checkpoints, then `.kafka_cleanshutdown` if
+    /// every log closed. Logs closed or deleted on their own are left out of the
+    /// checkpoints (the next start recovers them).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close_all(
+        &self,
+        broker_epoch: Option<BigInt>,
+        threads: Option<u32>,
+    ) -> napi::Result<AsyncTask<CloseAllTask>> {
+        Ok(AsyncTask::new(CloseAllTask {
+            path: self.path.clone(),
+            logs: self.logs.clone(),
+            broker_epoch: broker_epoch
+                .as_ref()
+                .map_or(Ok(-1), |epoch| long_of(epoch, "brokerEpoch"))?,
+            threads: threads.unwrap_or(1).clamp(1, 64) as usize,
+        }))
+    }
+}
+
+pub struct CreateLogTask {
+    open: OpenLogTask,
+    logs: Arc<Mutex<Vec<Arc<LogState>>>>,
+}
+
+#[napi]
+impl Task for CreateLogTask {
+    type Output = Arc<LogState>;
+    type JsValue = NativeLog;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let state = self.open.compute()?;
+        let mut logs = self
+            .logs
+            .lock()
+            .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?;
+        logs.push(state.clone());
+        logs.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        Ok(state)
+    }
+
+    fn resolve(&mut self, _env: Env, state: Self::Output) -> napi::Result<NativeLog> {
+        Ok(NativeLog { state })
+    }
+}
+
+pub struct CloseAllTask {
+    path: PathBuf,
+    logs: Arc<Mutex<Vec<Arc<LogState>>>>,
+    broker_epoch: i64,
+    threads: usize,
+}
+
+#[napi]
+impl Task for CloseAllTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        let states = self
+            .logs
+            .lock()
+            .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?
+            .clone();
+        let mut logs = Vec::with_capacity(states.len());
+        for state in &states {
+            if let Some(log) = state.wait_log()?.take() {
+                logs.push(log);
+            }
+        }
+        LogDirectory::new(&self.path)
+            .close_all(logs, self.threads, self.broker_epoch)
+            .map_err(thrown)
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_storage::record_batch::RecordBatchError;
+
+    #[test]
+    fn every_log_error_has_its_code_in_front_of_its_message() {
+        let cases = [
+            (
+                LogError::OffsetOutOfRange {
+                    offset: 9,
+                    log_start_offset: 0,
+                    log_end_offset: 5,
+                },
+                OFFSET_OUT_OF_RANGE,
+            ),
+            (
+                LogError::InvalidBatch(RecordBatchError::TooShort { buffer_bytes: 3 }),
+                CORRUPT_MESSAGE,
+            ),
+            (LogError::EmptyAppend, EMPTY_APPEND),
+            (
+                LogError::UnexpectedAppendOffset {
+                    first_offset: 1,
+                    log_end_offset: 4,
+                },
+                UNEXPECTED_APPEND_OFFSET,
+            ),
+            (
+                LogError::LogStartOffsetAboveHighWatermark {
+                    offset: 7,
+                    high_watermark: 3,
+                },
+                LOG_START_OFFSET_ABOVE_HIGH_WATERMARK,
+            ),
+            (
+                LogError::Io(std::io::Error::other("disk on fire")),
+                STORAGE_ERROR,
+            ),
+        ];
+        for (error, code) in cases {
+            let message = error.to_string();
+            let thrown = thrown(error);
+            assert_eq!(thrown.reason, format!("{code}: {message}"));
+        }
+    }
+
+    #[test]
+    fn kafka_long_configs_take_infinity_as_long_max() {
+        assert_eq!(config_long(f64::INFINITY, "flush.ms").unwrap(), i64::MAX);
+        assert_eq!(config_long(9.3e18, "flush.ms").unwrap(), i64::MAX);
+        assert_eq!(config_long(-1.0, "retention.ms").unwrap(), -1);
+        assert_eq!(
+            config_long(604_800_000.0, "segment.ms").unwrap(),
+            604_800_000
+        );
+        assert!(config_long(1.5, "segment.ms").is_err());
+        assert!(config_long(f64::NAN, "segment.ms").is_err());
+    }
+
+    #[test]
+    fn an_empty_config_is_kafkas_defaults() {
+        let config = config_of(&LogConfigInput::default()).unwrap();
+        let defaults = LogConfig::default();
+        assert_eq!(config.segment_bytes, defaults.segment_bytes);
+        assert_eq!(config.segment_ms, defaults.segment_ms);
+        assert_eq!(config.retention_bytes, defaults.retention_bytes);
+        assert_eq!(config.flush_ms, i64::MAX);
+        let bad = LogConfigInput {
+            message_timestamp_type: Some("WallClock".into()),
+            ..LogConfigInput::default()
+        };
+        assert!(config_of(&bad).is_err());
+    }
+}
