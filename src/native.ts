@@ -78,3 +78,159 @@ export type ProduceValidation = ReturnType<Binding["validateProduceBatches"]>;
  * in `summary.converted`. Returns a value; throws only for a bad config.
  */
 export const validateProduceBatches: (bytes: Uint8Array, config: ProduceValidationConfig, nowMs: number) => ProduceValidation = binding.validateProduceBatches;
+
+// ---------------------------------------------------------------------------------------------
+// The partition log (crates/node/src/log.rs). src/log/partition-log.ts and log-manager.ts wrap
+// these; the rest of the code uses those. Offsets and timestamps read from the log are bigint,
+// sizes and the clock (nowMs) are numbers.
+
+/**
+ * Stable codes of log failures, and the Kafka error each stands for: OFFSET_OUT_OF_RANGE and
+ * LOG_START_OFFSET_ABOVE_HIGH_WATERMARK → OFFSET_OUT_OF_RANGE, CORRUPT_MESSAGE → CORRUPT_MESSAGE,
+ * EMPTY_APPEND → INVALID_RECORD, STORAGE_ERROR → KAFKA_STORAGE_ERROR, LOG_CLOSED →
+ * NOT_LEADER_OR_FOLLOWER; UNEXPECTED_APPEND_OFFSET, LOG_BUSY and INVALID_ARGUMENT are broker bugs
+ * (UNKNOWN_SERVER_ERROR).
+ */
+export const logErrorCodes = [
+  "OFFSET_OUT_OF_RANGE",
+  "CORRUPT_MESSAGE",
+  "EMPTY_APPEND",
+  "UNEXPECTED_APPEND_OFFSET",
+  "LOG_START_OFFSET_ABOVE_HIGH_WATERMARK",
+  "STORAGE_ERROR",
+  "LOG_CLOSED",
+  "LOG_BUSY",
+  "INVALID_ARGUMENT",
+] as const;
+
+export type LogErrorCode = (typeof logErrorCodes)[number];
+
+/** A failed log operation, with a stable `code` to branch on. */
+export class LogError extends Error {
+  readonly code: LogErrorCode;
+  constructor(code: LogErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LogError";
+    this.code = code;
+  }
+}
+
+const logErrorPrefix = new RegExp(`^(${logErrorCodes.join("|")}): `);
+
+/**
+ * The binding's errors carry their code as a message prefix ("OFFSET_OUT_OF_RANGE: offset 9 is
+ * out of range [0, 5]"); this turns one into a LogError. Anything else passes through unchanged.
+ */
+export function asLogError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof LogError) return error;
+  const match = logErrorPrefix.exec(error.message);
+  if (match === null) return error;
+  return new LogError(match[1] as LogErrorCode, error.message, { cause: error });
+}
+
+/** Runs a synchronous call into the log binding, throwing LogErrors. */
+export function callLog<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw asLogError(error);
+  }
+}
+
+/** Awaits an asynchronous call into the log binding, rejecting with LogErrors. */
+export async function awaitLog<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw asLogError(error);
+  }
+}
+
+/** What every log of a broker shares: the memory-map budget and the storage background thread. */
+export const LogResources: Binding["LogResources"] = binding.LogResources;
+export type LogResources = InstanceType<Binding["LogResources"]>;
+/** One native partition log; use PartitionLog (src/log/partition-log.ts). */
+export type NativeLog = InstanceType<Binding["NativeLog"]>;
+/** An open log directory; use LogManager (src/log/log-manager.ts). */
+export type NativeLogDirectory = InstanceType<Binding["NativeLogDirectory"]>;
+/**
+ * Whole batches of one segment as (fd, position, length) for sendfile, holding the segment file
+ * open until `release()` (or garbage collection), even if the segment is deleted meanwhile.
+ */
+export type LogSlice = InstanceType<Binding["LogSlice"]>;
+/** Kafka's topic configs of one partition log; absent fields take Kafka's defaults, Infinity is Long.MAX_VALUE. */
+export interface LogConfig {
+  /** `segment.bytes` */
+  readonly segmentBytes?: number;
+  /** `segment.ms` */
+  readonly segmentMs?: number;
+  /** `segment.jitter.ms` */
+  readonly segmentJitterMs?: number;
+  /** `segment.index.bytes` */
+  readonly segmentIndexBytes?: number;
+  /** `index.interval.bytes` */
+  readonly indexIntervalBytes?: number;
+  /** `flush.messages` */
+  readonly flushMessages?: number;
+  /** `flush.ms` */
+  readonly flushMs?: number;
+  /** `retention.ms` (-1: forever) */
+  readonly retentionMs?: number;
+  /** `retention.bytes` (-1: no limit) */
+  readonly retentionBytes?: number;
+  /** `message.timestamp.type` */
+  readonly messageTimestampType?: "CreateTime" | "LogAppendTime";
+  /** Bytes of the active `.log` reserved on disk ahead of the write position (Sluice's own). */
+  readonly preallocateChunkBytes?: number;
+}
+export type LogAppendResult = ReturnType<NativeLog["append"]>;
+export type LogReadCopy = ReturnType<NativeLog["readCopy"]>;
+export type LogTimestampAndOffset = NonNullable<ReturnType<NativeLog["offsetFor"]>>;
+export type LogOpenReport = NativeLog["openReport"];
+export type LogOffsets = Awaited<ReturnType<NativeLog["close"]>>;
+export type DeletedSegment = Awaited<ReturnType<NativeLog["deleteOldSegments"]>>[number];
+export type LogOpenProgress = Parameters<NonNullable<Parameters<Binding["openLogDirectory"]>[3]>>[0];
+
+/** Checkpointed state for opening one log; absent: a fresh, unclean open that recovers every segment. */
+export interface OpenLogOptions {
+  readonly recoveryPoint?: bigint;
+  readonly logStartOffset?: bigint;
+  readonly hadCleanShutdown?: boolean;
+  readonly nowMs?: number;
+  /** Written to `partition.metadata` when the directory has none (Kafka's printed Uuid). */
+  readonly topicId?: string;
+}
+
+/** Opens (or creates) one partition log in `directory` (the `<topic>-<partition>` directory) on the libuv pool. */
+export function openNativeLog(
+  directory: string,
+  topic: string,
+  partition: number,
+  resources: LogResources,
+  config: LogConfig = {},
+  options: OpenLogOptions = {},
+): Promise<NativeLog> {
+  return awaitLog(() => binding.openLog(directory, topic, partition, resources, config, options));
+}
+
+export interface OpenLogDirectoryOptions {
+  readonly defaultConfig?: LogConfig;
+  readonly topicConfigs?: readonly { topic: string; config: LogConfig }[];
+  /** Partitions opened in parallel (Kafka's num.recovery.threads.per.data.dir); 1 by default. */
+  readonly threads?: number;
+}
+
+/**
+ * Opens every `<topic>-<partition>` directory of a log directory on the libuv pool: trusting the
+ * files after a clean shutdown, recovering from the checkpointed recovery points otherwise.
+ * `onProgress` runs on the JS thread after each partition (possibly after the promise settles).
+ */
+export function openNativeLogDirectory(
+  path: string,
+  resources: LogResources,
+  options: OpenLogDirectoryOptions = {},
+  onProgress?: (progress: LogOpenProgress) => void,
+): Promise<NativeLogDirectory> {
+  const nativeOptions = { ...options, topicConfigs: options.topicConfigs === undefined ? undefined : [...options.topicConfigs] };
+  return awaitLog(() => binding.openLogDirectory(path, resources, nativeOptions, onProgress));
+}

@@ -320,6 +320,19 @@ impl LogState {
         self.log.lock().map_err(|_| self.poisoned())
     }
 
+    fn is(&self, partition: &TopicPartition) -> bool {
+        self.topic == partition.topic && self.partition == partition.partition
+    }
+
+    /// Open, or held by a task (so not yet known to be closed).
+    fn is_open(&self) -> bool {
+        match self.log.try_lock() {
+            Ok(log) => log.is_some(),
+            Err(TryLockError::WouldBlock) => true,
+            Err(TryLockError::Poisoned(_)) => false,
+        }
+    }
+
     fn closed(&self) -> napi::Error {
         coded(
             LOG_CLOSED,
@@ -639,11 +652,7 @@ impl NativeLog {
     /// False once closed or deleted.
     #[napi(getter)]
     pub fn is_open(&self) -> bool {
-        match self.state.log.try_lock() {
-            Ok(log) => log.is_some(),
-            Err(TryLockError::WouldBlock) => true,
-            Err(TryLockError::Poisoned(_)) => false,
-        }
+        self.state.is_open()
     }
 
     /// As of the last finished operation (readable while a task runs).
@@ -1072,6 +1081,12 @@ impl Task for OpenLogDirectoryTask {
     type JsValue = NativeLogDirectory;
 
     fn compute(&mut self) -> napi::Result<OpenedDirectory> {
+        std::fs::create_dir_all(&self.path).map_err(|error| {
+            coded(
+                STORAGE_ERROR,
+                format!("create log directory {}: {error}", self.path.display()),
+            )
+        })?;
         let directory = LogDirectory::new(&self.path);
         let had_clean_shutdown = directory.had_clean_shutdown();
         let config_for = |partition: &TopicPartition| {
@@ -1138,10 +1153,10 @@ impl Task for OpenLogDirectoryTask {
     }
 }
 
-/// Opens every `<topic>-<partition>` directory of a log directory on `threads` threads
-/// (on the libuv pool), trusting the files after a clean shutdown and recovering from the
-/// checkpointed recovery points otherwise. `onProgress` is called after each partition
-/// (on the JS thread, possibly after the promise settles).
+/// Opens (creating it if missing) every `<topic>-<partition>` directory of a log directory
+/// on `threads` threads (on the libuv pool), trusting the files after a clean shutdown and
+/// recovering from the checkpointed recovery points otherwise. `onProgress` is called after
+/// each partition (on the JS thread, possibly after the promise settles).
 #[napi(
     ts_args_type = "path: string, resources: LogResources, options?: OpenLogDirectoryOptions | undefined | null, onProgress?: ((progress: OpenProgressInfo) => void) | undefined | null"
 )]
@@ -1209,8 +1224,8 @@ impl NativeLogDirectory {
             .collect()
     }
 
-    /// The logs opened or created here, sorted by topic and partition (each call makes
-    /// new JS objects over the same logs).
+    /// The open logs opened or created here, sorted by topic and partition (each call
+    /// makes new JS objects over the same logs).
     #[napi]
     pub fn logs(&self) -> napi::Result<Vec<NativeLog>> {
         let logs = self
@@ -1219,6 +1234,7 @@ impl NativeLogDirectory {
             .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?;
         Ok(logs
             .iter()
+            .filter(|state| state.is_open())
             .map(|state| NativeLog {
                 state: state.clone(),
             })
@@ -1246,7 +1262,7 @@ impl NativeLogDirectory {
             .lock()
             .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?
             .iter()
-            .any(|state| state.topic == partition.topic && state.partition == partition.partition);
+            .any(|state| state.is(&partition) && state.is_open());
         if exists {
             return Err(invalid(format!(
                 "{} is already open",
@@ -1303,6 +1319,8 @@ impl Task for CreateLogTask {
             .logs
             .lock()
             .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?;
+        // A closed or deleted log of the same partition is replaced.
+        logs.retain(|other| !other.is(&self.open.partition) || other.is_open());
         logs.push(state.clone());
         logs.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         Ok(state)
