@@ -14,8 +14,10 @@
 //!
 //! The crash story: a clean shutdown closes every log (trimmed, fsynced), writes the
 //! checkpoints, then the marker. At start the marker says whether to trust the files as
-//! they are; it is removed once the logs are open, so a crash from then on is seen as
-//! unclean and the next start recovers every partition from its recovery point.
+//! they are; it is removed before the logs are opened (opening dirties the active
+//! segments: reserved ahead, indexes grown), so a crash from then on, even while opening,
+//! is seen as unclean and the next start recovers every partition from its recovery
+//! point (Kafka's order too, KAFKA-10471).
 
 use std::collections::HashMap;
 use std::fs;
@@ -196,7 +198,8 @@ impl LogDirectory {
 
     /// Opens every partition on `threads` threads, reporting progress after each. The
     /// clean-shutdown marker decides between trusting the files and recovering from the
-    /// checkpointed recovery points; it is removed once all logs are open.
+    /// checkpointed recovery points; it is removed before any log is opened, because
+    /// opening makes the files differ from a clean shutdown's.
     pub fn open_all(
         &self,
         config_for: &(dyn Fn(&TopicPartition) -> LogConfig + Sync),
@@ -205,6 +208,7 @@ impl LogDirectory {
         progress: &(dyn Fn(OpenProgress) + Sync),
     ) -> io::Result<Vec<OpenedLog>> {
         let had_clean_shutdown = self.had_clean_shutdown();
+        self.remove_clean_shutdown()?;
         let recovery_points: HashMap<_, _> =
             read_offset_checkpoint(&self.path.join(RECOVERY_POINT_CHECKPOINT))?
                 .into_iter()
@@ -253,7 +257,6 @@ impl LogDirectory {
                 });
             }
         });
-        self.remove_clean_shutdown()?;
         Ok(results
             .into_inner()
             .unwrap()
