@@ -368,6 +368,27 @@ describe("PartitionLog", () => {
     expect(progress.at(-1)).toBe(1);
   });
 
+  it("opening and closing logs and releasing slices leaks no file descriptors", async () => {
+    const openDescriptors = () => readdirSync("/proc/self/fd").length;
+    const warm = await openLog({ segmentBytes: 4096 });
+    await warm.close();
+    // The background thread may still be preparing a next segment for a closed log.
+    await resources.waitForBackground();
+    const before = openDescriptors();
+    for (let round = 0; round < 20; round++) {
+      const log = await openLog({ segmentBytes: 4096 });
+      log.append(buildRecordBatch({ records: records(20, round * 20) }), { nowMs });
+      const slices = Array.from({ length: 50 }, (_, index) => log.read(BigInt(index % 20), 1 << 20));
+      for (const slice of slices) slice.release();
+      await log.close();
+    }
+    const reopened = await openLog({ segmentBytes: 4096 });
+    expect(reopened.segmentBaseOffsets.length).toBeGreaterThan(3);
+    await reopened.close();
+    await resources.waitForBackground();
+    expect(openDescriptors()).toBe(before);
+  });
+
   it("LogManager opens every partition directory, creates and deletes partitions", async () => {
     const logDir = join(root, `case-${directoryCount}`);
     const manager = await LogManager.open(logDir, { topicConfigs: { small: { segmentBytes: 1024 } }, threads: 2 });
@@ -382,8 +403,14 @@ describe("PartitionLog", () => {
     await expect(manager.createPartition("small", 0)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     expect(manager.get("small", 0)?.segmentBaseOffsets.length).toBeGreaterThan(1);
     expect(manager.get("big-topic-name", 3)?.segmentBaseOffsets).toEqual([0n]);
+    const held = manager.get("small", 1)!.read(0n, 1 << 20);
+    const heldBytes = held.toBuffer();
     await manager.deletePartition("small", 1);
     expect(existsSync(join(logDir, "small-1"))).toBe(false);
+    const afterDelete = Buffer.alloc(held.length);
+    readSync(held.fd, afterDelete, 0, held.length, held.position);
+    expect(afterDelete.equals(heldBytes)).toBe(true);
+    held.release();
     await manager.close();
 
     const reopened = await LogManager.open(logDir, { topicConfigs: { small: { segmentBytes: 1024 } } });

@@ -170,6 +170,33 @@ impl NativeLogResources {
     pub fn take_background_errors(&self) -> Vec<String> {
         self.inner.take_background_errors()
     }
+
+    /// Resolves once every background job queued so far has run (for shutdown and tests).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn wait_for_background(&self) -> AsyncTask<WaitForBackgroundTask> {
+        AsyncTask::new(WaitForBackgroundTask {
+            resources: self.inner.clone(),
+        })
+    }
+}
+
+pub struct WaitForBackgroundTask {
+    resources: Arc<LogResources>,
+}
+
+#[napi]
+impl Task for WaitForBackgroundTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.resources.wait_for_background();
+        Ok(())
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
+        Ok(())
+    }
 }
 
 /// A partition's configuration: Kafka's topic configs (absent fields take Kafka's
@@ -883,7 +910,11 @@ impl NativeLog {
         task(&self.state, |state, log| {
             let log = log.take().ok_or_else(|| state.closed())?;
             log.delete_directory().map_err(thrown)?;
-            std::fs::remove_dir(&state.directory).map_err(|error| {
+            // `Log::delete_directory` leaves the `.deleted` segment files for the background
+            // thread to unlink once no reader holds them, and the directory with them; a
+            // directory left behind would come back as an empty partition at the next start.
+            // Unlinking them now is safe: open descriptors keep reading unlinked files.
+            std::fs::remove_dir_all(&state.directory).map_err(|error| {
                 coded(
                     STORAGE_ERROR,
                     format!("remove {}: {error}", state.directory.display()),
