@@ -32,11 +32,9 @@ use std::io::{self, Read, Write};
 
 use crate::crc32c::crc32c;
 use crate::record_batch::{
-    RecordBatchError, RecordBatchView, CRC_START_OFFSET, HEADER_BYTES, LOG_OVERHEAD_BYTES, MAGIC_V2,
+    RecordBatchError, RecordBatchView, COMPRESSION_ATTRIBUTE_MASK, CRC_OFFSET, CRC_START_OFFSET,
+    HEADER_BYTES, LOG_OVERHEAD_BYTES, MAGIC_V2,
 };
-
-/// Bits 0-2 of a batch's (or a legacy message's) attributes: the compression codec.
-pub const COMPRESSION_CODEC_MASK: i16 = 0x07;
 
 /// zstd frames may ask for a window up to 2^27 bytes (128 MiB), libzstd's default limit,
 /// which zstd-jni (Kafka) also keeps: producers at levels 19-22 need it.
@@ -50,9 +48,6 @@ const XERIAL_SNAPPY_VERSION: i32 = 1;
 const XERIAL_SNAPPY_BLOCK_BYTES: usize = 32 * 1024;
 
 const LZ4_FRAME_MAGIC: [u8; 4] = 0x184D_2204u32.to_le_bytes();
-
-/// Byte offsets of the header fields [`write_batch`] fills in.
-const CRC_OFFSET: usize = 17;
 
 /// A codec a record batch's attributes can name, with Kafka's ids and names
 /// (`compression.type` values).
@@ -91,7 +86,7 @@ impl Compression {
 
     /// The codec named by the low three bits of `attributes`; ids 5-7 are unknown.
     pub fn from_attributes(attributes: i16) -> Result<Self, CompressionError> {
-        let id = (attributes & COMPRESSION_CODEC_MASK) as u8;
+        let id = (attributes & COMPRESSION_ATTRIBUTE_MASK) as u8;
         Self::from_id(id).ok_or(CompressionError::UnknownCodec { id })
     }
 
@@ -673,7 +668,8 @@ pub fn write_batch(
     let total_bytes = HEADER_BYTES + records.len();
     let batch_length = i32::try_from(total_bytes - LOG_OVERHEAD_BYTES)
         .map_err(|_| CompressionError::BatchTooLarge { bytes: total_bytes })?;
-    let attributes = (header.attributes & !COMPRESSION_CODEC_MASK) | i16::from(compression.id());
+    let attributes =
+        (header.attributes & !COMPRESSION_ATTRIBUTE_MASK) | i16::from(compression.id());
     let mut batch = Vec::with_capacity(total_bytes);
     batch.extend_from_slice(&header.base_offset.to_be_bytes());
     batch.extend_from_slice(&batch_length.to_be_bytes());

@@ -40,19 +40,28 @@ pub const MAGIC_V2: i8 = 2;
 /// The first byte covered by the CRC.
 pub const CRC_START_OFFSET: usize = 21;
 
-const BASE_OFFSET_OFFSET: usize = 0;
-const BATCH_LENGTH_OFFSET: usize = 8;
-const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
-const MAGIC_OFFSET: usize = 16;
-const CRC_OFFSET: usize = 17;
-const ATTRIBUTES_OFFSET: usize = 21;
-const LAST_OFFSET_DELTA_OFFSET: usize = 23;
-const BASE_TIMESTAMP_OFFSET: usize = 27;
-const MAX_TIMESTAMP_OFFSET: usize = 35;
-const PRODUCER_ID_OFFSET: usize = 43;
-const PRODUCER_EPOCH_OFFSET: usize = 51;
-const BASE_SEQUENCE_OFFSET: usize = 53;
-const RECORDS_COUNT_OFFSET: usize = 57;
+pub const BASE_OFFSET_OFFSET: usize = 0;
+pub const BATCH_LENGTH_OFFSET: usize = 8;
+pub const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+pub const MAGIC_OFFSET: usize = 16;
+pub const CRC_OFFSET: usize = 17;
+pub const ATTRIBUTES_OFFSET: usize = 21;
+pub const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+pub const BASE_TIMESTAMP_OFFSET: usize = 27;
+pub const MAX_TIMESTAMP_OFFSET: usize = 35;
+pub const PRODUCER_ID_OFFSET: usize = 43;
+pub const PRODUCER_EPOCH_OFFSET: usize = 51;
+pub const BASE_SEQUENCE_OFFSET: usize = 53;
+pub const RECORDS_COUNT_OFFSET: usize = 57;
+
+/// Attribute bits 0-2: the compression codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
+pub const COMPRESSION_ATTRIBUTE_MASK: i16 = 0x07;
+/// Attribute bit 3: timestamps are LogAppendTime (set) or CreateTime.
+pub const TIMESTAMP_TYPE_ATTRIBUTE: i16 = 0x08;
+/// Attribute bit 4: the batch is part of a transaction.
+pub const TRANSACTIONAL_ATTRIBUTE: i16 = 0x10;
+/// Attribute bit 5: the batch holds control records (transaction markers).
+pub const CONTROL_ATTRIBUTE: i16 = 0x20;
 
 /// Why bytes are not a valid record batch v2. Bad input from a client or a torn write on
 /// disk, never a programmer error: callers turn it into a Kafka error code

@@ -35,7 +35,12 @@ use crate::crc32c::crc32c;
 use crate::leader_epoch::LeaderEpochCache;
 use crate::map_budget::{Evict, MapBudget};
 use crate::offset_index::{self, relative_offset, OffsetIndexView, OffsetPosition};
-use crate::record_batch::{RecordBatchView, HEADER_BYTES, LOG_OVERHEAD_BYTES, MAGIC_V2};
+use crate::record_batch::{
+    RecordBatchView, ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_TIMESTAMP_OFFSET,
+    BATCH_LENGTH_OFFSET, COMPRESSION_ATTRIBUTE_MASK, CRC_OFFSET, HEADER_BYTES,
+    LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, MAGIC_OFFSET, MAGIC_V2, MAX_TIMESTAMP_OFFSET,
+    PARTITION_LEADER_EPOCH_OFFSET, TIMESTAMP_TYPE_ATTRIBUTE,
+};
 use crate::time_index::{self, TimeIndexView, TimestampOffset, NO_TIMESTAMP};
 
 pub const LOG_SUFFIX: &str = ".log";
@@ -49,13 +54,6 @@ pub fn segment_file_name(base_offset: i64, suffix: &str) -> String {
 }
 
 // Field positions of the record batch v2 header (see record_batch.rs).
-pub(crate) const BASE_OFFSET_AT: usize = 0;
-pub(crate) const PARTITION_LEADER_EPOCH_AT: usize = 12;
-pub(crate) const CRC_AT: usize = 17;
-pub(crate) const ATTRIBUTES_AT: usize = 21;
-pub(crate) const MAX_TIMESTAMP_AT: usize = 35;
-pub(crate) const TIMESTAMP_TYPE_ATTRIBUTE: i16 = 1 << 3;
-const COMPRESSION_ATTRIBUTE_MASK: i16 = 0x07;
 
 /// The header fields the log needs, read without touching the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,29 +74,33 @@ impl BatchHeader {
     /// Parses the first `HEADER_BYTES` of `bytes`. `None` if they cannot start a v2 batch
     /// (wrong magic, a length shorter than a header, a negative last offset delta).
     pub fn parse(bytes: &[u8], position: u32) -> Option<Self> {
-        if bytes.len() < HEADER_BYTES || bytes[16] as i8 != MAGIC_V2 {
+        if bytes.len() < HEADER_BYTES || bytes[MAGIC_OFFSET] as i8 != MAGIC_V2 {
             return None;
         }
         let read_i64 = |at: usize| i64::from_be_bytes(bytes[at..at + 8].try_into().unwrap());
         let read_i32 = |at: usize| i32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-        let batch_length = read_i32(8);
+        let batch_length = read_i32(BATCH_LENGTH_OFFSET);
         if batch_length < (HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32 {
             return None;
         }
-        let last_offset_delta = read_i32(23);
+        let last_offset_delta = read_i32(LAST_OFFSET_DELTA_OFFSET);
         if last_offset_delta < 0 {
             return None;
         }
-        let base_offset = read_i64(0);
+        let base_offset = read_i64(BASE_OFFSET_OFFSET);
         Some(Self {
             position,
             size: (batch_length as u32).checked_add(LOG_OVERHEAD_BYTES as u32)?,
             base_offset,
             last_offset: base_offset.checked_add(i64::from(last_offset_delta))?,
-            partition_leader_epoch: read_i32(12),
-            attributes: i16::from_be_bytes(bytes[21..23].try_into().unwrap()),
-            base_timestamp: read_i64(27),
-            max_timestamp: read_i64(35),
+            partition_leader_epoch: read_i32(PARTITION_LEADER_EPOCH_OFFSET),
+            attributes: i16::from_be_bytes(
+                bytes[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
+                    .try_into()
+                    .unwrap(),
+            ),
+            base_timestamp: read_i64(BASE_TIMESTAMP_OFFSET),
+            max_timestamp: read_i64(MAX_TIMESTAMP_OFFSET),
         })
     }
 
@@ -1350,20 +1352,23 @@ fn file_modified_ms(path: &Path) -> Option<i64> {
 /// Stamps a batch's max timestamp with the log append time, sets the timestamp type
 /// attribute and recomputes the CRC (Kafka's `setMaxTimestamp(LOG_APPEND_TIME, now)`).
 pub(crate) fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
-    let attributes =
-        i16::from_be_bytes(batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].try_into().unwrap());
-    batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2]
+    let attributes = i16::from_be_bytes(
+        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
+            .try_into()
+            .unwrap(),
+    );
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2]
         .copy_from_slice(&(attributes | TIMESTAMP_TYPE_ATTRIBUTE).to_be_bytes());
-    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now_ms.to_be_bytes());
-    let crc = crc32c(&batch[ATTRIBUTES_AT..]);
-    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 pub(crate) fn set_base_offset(batch: &mut [u8], base_offset: i64) {
-    batch[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&base_offset.to_be_bytes());
+    batch[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
 pub(crate) fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
-    batch[PARTITION_LEADER_EPOCH_AT..PARTITION_LEADER_EPOCH_AT + 4]
+    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
         .copy_from_slice(&epoch.to_be_bytes());
 }

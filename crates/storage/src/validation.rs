@@ -37,18 +37,15 @@ pub mod records;
 use std::fmt;
 
 use crate::compression::{Compression, CompressionError, Decompressor};
-use crate::record_batch::{RecordBatchView, HEADER_BYTES, LOG_OVERHEAD_BYTES, MAGIC_V2};
+use crate::record_batch::{
+    RecordBatchView, CONTROL_ATTRIBUTE, HEADER_BYTES, LOG_OVERHEAD_BYTES, MAGIC_OFFSET, MAGIC_V2,
+    TIMESTAMP_TYPE_ATTRIBUTE, TRANSACTIONAL_ATTRIBUTE,
+};
 
 use self::records::{read_record_shape, ByteSource, RecordReadError, SliceSource, StreamSource};
 
 /// Smallest value of a batch's size field Kafka's framing accepts (a magic 0 message).
 pub const LEGACY_RECORD_OVERHEAD_V0: i32 = 14;
-/// Offset of the magic byte in any batch or legacy message.
-const MAGIC_OFFSET: usize = 16;
-const TIMESTAMP_TYPE_FLAG: i16 = 0x08;
-const TRANSACTIONAL_FLAG: i16 = 0x10;
-const CONTROL_FLAG: i16 = 0x20;
-
 /// `message.timestamp.type`, and the timestamp type bit of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampType {
@@ -517,7 +514,7 @@ fn validate_batch_v2(
             "Inconsistent batch offset range [0, {last_offset_delta}] and count of records {count}"
         )));
     }
-    let is_control = attributes & CONTROL_FLAG != 0;
+    let is_control = attributes & CONTROL_ATTRIBUTE != 0;
     if is_control {
         return Err(invalid(
             "Clients are not allowed to write control records".to_string(),
@@ -530,7 +527,7 @@ fn validate_batch_v2(
             "Invalid sequence number {base_sequence} in record batch with producerId {producer_id}"
         )));
     }
-    let timestamp_type = if attributes & TIMESTAMP_TYPE_FLAG != 0 {
+    let timestamp_type = if attributes & TIMESTAMP_TYPE_ATTRIBUTE != 0 {
         TimestampType::LogAppendTime
     } else {
         TimestampType::CreateTime
@@ -565,7 +562,7 @@ fn validate_batch_v2(
         producer_epoch: view.producer_epoch(),
         base_sequence,
         last_sequence: last_sequence(base_sequence, last_offset_delta),
-        is_transactional: attributes & TRANSACTIONAL_FLAG != 0,
+        is_transactional: attributes & TRANSACTIONAL_ATTRIBUTE != 0,
         is_control,
         timestamp_type,
         max_timestamp: maxima.0,

@@ -107,7 +107,7 @@ fn a_valid_batch_in_every_codec_is_summarized() {
 #[test]
 fn a_transactional_batch_and_a_sequence_near_the_top_are_reported_as_kafka_does() {
     let mut header = header(3);
-    header.attributes = TRANSACTIONAL_FLAG;
+    header.attributes = TRANSACTIONAL_ATTRIBUTE;
     header.base_sequence = i32::MAX - 1;
     let summary = validate_produce_batches(
         &custom(header, &records(3), Compression::None),
@@ -327,7 +327,7 @@ fn count_and_last_offset_delta_must_agree_and_be_positive() {
 #[test]
 fn producers_may_not_write_control_batches() {
     let bytes = patched(&batch(1, Compression::None), |b| {
-        b[22] |= CONTROL_FLAG as u8
+        b[22] |= CONTROL_ATTRIBUTE as u8
     });
     assert_rejected(
         &bytes,
@@ -588,7 +588,7 @@ fn timestamp_errors_win_over_key_errors_and_all_are_listed() {
 #[test]
 fn producers_may_not_send_log_append_time() {
     let mut header = header(2);
-    header.attributes = TIMESTAMP_TYPE_FLAG;
+    header.attributes = TIMESTAMP_TYPE_ATTRIBUTE;
     header.base_timestamp = -1;
     header.max_timestamp = -1;
     let bytes = custom(header, &keyless(2, &[], |_| 0), Compression::None);
