@@ -18,24 +18,7 @@ use std::io;
 use crate::background::Decompressor;
 use crate::record_batch::HEADER_BYTES;
 use crate::segment::BatchHeader;
-
-fn read_varlong(bytes: &[u8], at: &mut usize) -> Option<i64> {
-    let mut value: u64 = 0;
-    let mut shift = 0;
-    loop {
-        let byte = *bytes.get(*at)?;
-        *at += 1;
-        value |= u64::from(byte & 0x7F) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
-    Some((value >> 1) as i64 ^ -((value & 1) as i64))
-}
+use crate::validation::records::{read_record_shape, ByteSource, SliceSource};
 
 fn records_of<'a>(
     batch: &'a [u8],
@@ -52,34 +35,21 @@ fn records_of<'a>(
     }
 }
 
-/// Calls `visit(timestamp, offset)` for each record until it returns `false`.
+/// Calls `visit(timestamp, offset)` for each record until it returns `false` or a record
+/// cannot be read (the log validated every batch on append, so that means a damaged one).
 fn walk(records: &[u8], header: &BatchHeader, mut visit: impl FnMut(i64, i64) -> bool) {
-    let mut at = 0usize;
-    while at < records.len() {
-        let Some(length) = read_varlong(records, &mut at) else {
+    let mut source = SliceSource::new(records);
+    while !matches!(source.at_end(), Ok(true) | Err(_)) {
+        let Ok(record) = read_record_shape(&mut source) else {
             return;
         };
-        let body_start = at;
-        let mut cursor = at + 1; // attributes
-        let (Some(timestamp_delta), Some(offset_delta)) = (
-            read_varlong(records, &mut cursor),
-            read_varlong(records, &mut cursor),
-        ) else {
-            return;
-        };
+        let timestamp = header.base_timestamp.wrapping_add(record.timestamp_delta);
         if !visit(
-            header.base_timestamp.wrapping_add(timestamp_delta),
-            header.base_offset + offset_delta,
+            timestamp,
+            header.base_offset + i64::from(record.offset_delta),
         ) {
             return;
         }
-        let Some(next) = usize::try_from(length)
-            .ok()
-            .and_then(|l| body_start.checked_add(l))
-        else {
-            return;
-        };
-        at = next;
     }
 }
 
@@ -128,28 +98,4 @@ pub(crate) fn offset_of_timestamp(
         true
     });
     Ok(found)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn varlongs_are_zigzag() {
-        for (bytes, value) in [
-            (&[0x00][..], 0i64),
-            (&[0x01][..], -1),
-            (&[0x02][..], 1),
-            (&[0xAC, 0x02][..], 150),
-            (
-                &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01][..],
-                i64::MIN,
-            ),
-        ] {
-            let mut at = 0;
-            assert_eq!(read_varlong(bytes, &mut at), Some(value));
-            assert_eq!(at, bytes.len());
-        }
-        assert_eq!(read_varlong(&[0x80], &mut 0), None);
-    }
 }

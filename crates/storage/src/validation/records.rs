@@ -378,3 +378,36 @@ pub fn write_varlong(out: &mut Vec<u8>, value: i64) {
     }
     out.push(zigzag as u8);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_varlong(bytes: &[u8]) -> Result<i64, RecordReadError> {
+        let mut source = SliceSource::new(bytes);
+        let mut body = BodyReader {
+            source: &mut source,
+            left: bytes.len() as u64,
+        };
+        let value = body.varlong()?;
+        assert_eq!(body.left, 0, "the whole varlong was consumed");
+        Ok(value)
+    }
+
+    #[test]
+    fn varlongs_are_zigzag() {
+        for (bytes, value) in [
+            (&[0x00][..], 0i64),
+            (&[0x01][..], -1),
+            (&[0x02][..], 1),
+            (&[0xAC, 0x02][..], 150),
+            (
+                &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01][..],
+                i64::MIN,
+            ),
+        ] {
+            assert_eq!(read_varlong(bytes), Ok(value));
+        }
+        assert!(read_varlong(&[0x80]).is_err());
+    }
+}
