@@ -15,11 +15,7 @@ import {
   ControlRecordType,
   decodeControlRecordKey,
   decodeRecords,
-  LOG_OVERHEAD_BYTES,
-  RECORD_BATCH_HEADER_SIZE_BYTES,
-  RECORD_BATCH_LENGTH_MIN_BYTES,
-  RECORD_BATCH_MAGIC,
-  RecordBatchLayout,
+  RecordBatchDecodeError,
   type RecordBatchView,
   recordBatchAt,
 } from "../protocol/records.js";
@@ -67,16 +63,18 @@ function siblingLog(file: string): string {
   return join(dirname(file), `${basename(file).split(".")[0]}.log`);
 }
 
-/** The valid batches at the start of a segment, and where the valid bytes end. */
+/** The valid batches at the start of a segment, and where the valid bytes end (a torn write or preallocated space follows). */
 function validBatches(log: Buffer): { batches: RecordBatchView[]; validBytes: number } {
   const batches: RecordBatchView[] = [];
   let position = 0;
-  while (log.length - position >= RECORD_BATCH_HEADER_SIZE_BYTES) {
-    const length = log.readInt32BE(position + RecordBatchLayout.BATCH_LENGTH);
-    // A zero or short length is where a torn write or preallocated space begins.
-    if (length < RECORD_BATCH_LENGTH_MIN_BYTES || position + LOG_OVERHEAD_BYTES + length > log.length) break;
-    if (log.readInt8(position + RecordBatchLayout.MAGIC) !== RECORD_BATCH_MAGIC) break;
-    const batch = recordBatchAt(log, position);
+  while (position < log.length) {
+    let batch: RecordBatchView;
+    try {
+      batch = recordBatchAt(log, position);
+    } catch (error) {
+      if (error instanceof RecordBatchDecodeError) break;
+      throw error;
+    }
     batches.push(batch);
     position = batch.end;
   }
