@@ -887,7 +887,7 @@ function main(): void {
   const requestHeader = mergeMessage(must(current.get("RequestHeader")), old.get("RequestHeader"));
   const responseHeader = mergeMessage(must(current.get("ResponseHeader")), old.get("ResponseHeader"));
   files.set("headers.ts", generateFile([requestHeader, responseHeader]));
-  files.set("index.ts", generateIndex(apis));
+  files.set("index.ts", generateIndex(apis, [requestHeader, responseHeader]));
 
   if (check) {
     const existing = existsSync(outDir) ? readdirSync(outDir).filter((f) => f.endsWith(".ts")) : [];
@@ -916,7 +916,7 @@ function must<T>(value: T | undefined): T {
   return value;
 }
 
-function generateIndex(apis: ApiEntry[]): string {
+function generateIndex(apis: ApiEntry[], headerMessages: Message[]): string {
   const c = new Code();
   c.line(HEADER);
   c.line("// The table of every API Sluice's codec serves: the union of Kafka 4.1.1's and 3.9.0's versions.");
@@ -982,12 +982,11 @@ function generateIndex(apis: ApiEntry[]): string {
   c.line();
   c.line("/** Every generated message codec by spec name (requests, responses and headers). */");
   c.line("export const messagesByName: ReadonlyMap<string, MessageCodec & { versions: readonly number[] }> = new Map([");
-  c.line(
-    '  ["RequestHeader", { name: "RequestHeader", read: headers.readRequestHeader, write: headers.writeRequestHeader as MessageCodec["write"], create: headers.defaultRequestHeader, versions: [0, 1, 2] }],',
-  );
-  c.line(
-    '  ["ResponseHeader", { name: "ResponseHeader", read: headers.readResponseHeader, write: headers.writeResponseHeader as MessageCodec["write"], create: headers.defaultResponseHeader, versions: [0, 1] }],',
-  );
+  for (const h of headerMessages) {
+    c.line(
+      `  ["${h.name}", { name: "${h.name}", read: headers.read${h.name}, write: headers.write${h.name} as MessageCodec["write"], create: headers.default${h.name}, versions: [${h.validVersions.join(", ")}] }],`,
+    );
+  }
   c.line("  ...apis.flatMap((api) => {");
   c.line("    const versions = Array.from({ length: api.maxVersion - api.minVersion + 1 }, (_, i) => api.minVersion + i);");
   c.line("    return [");
