@@ -1,0 +1,652 @@
+// Sluice against Apache Kafka 4.1.1 with Kafka's own perf tools, one broker at a time on the same
+// machine: ProducerPerformance (max throughput and a fixed rate) and EndToEndLatency, 1 partition,
+// 100 B and 1 KB records, acks=1 and acks=all; plus start-to-serving, RSS, broker CPU per record and
+// shutdown time. How to run and what the figures mean: bench/README.md.
+//
+//   npm run bench:broker -- [--broker kafka|sluice|both] [--quick] [--records N] [--latency-records N]
+//                           [--rate R] [--warmup-records N] [--baseline bench/results/<file>.json]
+//                           [--sluice-override key=value]... [--keep]
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { freePort, kafkaVersion, runJavaTool, startKafka } from "../test/helpers/kafka.js";
+import {
+  cpuSeconds,
+  type MemoryKiB,
+  machineCpuSeconds,
+  memoryKiB,
+  RssSampler,
+  staleBuildWarning,
+  startSluice,
+  waitUntilServing,
+} from "../test/helpers/sluice.js";
+
+type BrokerKind = "kafka" | "sluice";
+type Acks = "1" | "all";
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const { values: flags } = parseArgs({
+  options: {
+    broker: { type: "string", default: "both" },
+    quick: { type: "boolean", default: false },
+    records: { type: "string" },
+    "latency-records": { type: "string" },
+    rate: { type: "string" },
+    "warmup-records": { type: "string" },
+    baseline: { type: "string" },
+    "sluice-override": { type: "string", multiple: true, default: [] },
+    keep: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (flags.help) {
+  process.stdout.write(
+    [
+      "npm run bench:broker -- [options]",
+      "  --broker kafka|sluice|both   which brokers, one at a time (default both: Kafka first)",
+      "  --quick                      fewer records: 200k per throughput run, 2k latency round trips, 3 s at the fixed rate",
+      "  --records N                  records per ProducerPerformance max-throughput run (default 1,000,000)",
+      "  --latency-records N          EndToEndLatency round trips per run (default 10,000)",
+      "  --rate R                     records/s of the fixed-rate ProducerPerformance runs (default 10,000; 10 s, or 3 s with --quick)",
+      "  --warmup-records N           unreported 100 B acks=1 run first, for the JIT (default records/5, at most 200,000)",
+      "  --baseline FILE              take the Kafka figures for the ratio table from an earlier results file",
+      "  --sluice-override key=value  passed to `bin/sluice start --override` (repeatable)",
+      "  --keep                       keep the brokers' temp dirs",
+      "",
+    ].join("\n"),
+  );
+  process.exit(0);
+}
+
+function count(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const value = Number(text.replaceAll("_", ""));
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer, not ${text}`);
+  return value;
+}
+
+const brokers: BrokerKind[] =
+  flags.broker === "both" ? ["kafka", "sluice"] : flags.broker === "kafka" || flags.broker === "sluice" ? [flags.broker] : usage(`--broker ${flags.broker}`);
+const quick = flags.quick;
+const records = count(flags.records, quick ? 200_000 : 1_000_000, "records");
+const latencyRecords = count(flags["latency-records"], quick ? 2_000 : 10_000, "latency-records");
+const fixedRate = count(flags.rate, 10_000, "rate");
+const fixedRateRecords = fixedRate * (quick ? 3 : 10);
+const warmupRecords = count(flags["warmup-records"], Math.min(200_000, Math.ceil(records / 5)), "warmup-records");
+const sluiceOverrides = Object.fromEntries(
+  flags["sluice-override"].map((pair) => {
+    const at = pair.indexOf("=");
+    if (at <= 0) usage(`--sluice-override ${pair} (expected key=value)`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }),
+);
+const recordSizes = [100, 1024];
+const acksModes: Acks[] = ["1", "all"];
+/** kafka-server-start.sh's default KAFKA_HEAP_OPTS: -Xmx1G -Xms1G. */
+const kafkaBrokerHeap = "1g";
+/** The tools' heap, as kafka-producer-perf-test.sh (-Xmx512M); set by runJavaTool. */
+const toolHeap = "512m";
+
+function usage(problem: string): never {
+  process.stderr.write(`bench:broker: bad option ${problem}; see --help\n`);
+  process.exit(2);
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Brokers behind one face
+
+interface RunningBroker {
+  kind: BrokerKind;
+  bootstrap: string;
+  pid: number;
+  startupMs: number;
+  /** What the broker's own harness reports, for reference (Kafka: Metadata served, polled every 100 ms). */
+  harnessStartupMs?: number;
+  cpuSeconds(): number | null;
+  memory(): MemoryKiB | null;
+  /** SIGTERM and wait; the time it took and how it ended. */
+  stop(): Promise<{ stopMs: number; exitCode: number | null; clean: boolean; error?: string }>;
+  kill(): Promise<void>;
+  workDir: string;
+}
+
+async function launch(kind: BrokerKind, workDir: string): Promise<RunningBroker> {
+  if (kind === "sluice") {
+    const stale = staleBuildWarning();
+    if (stale) log(`warning: ${stale}`);
+    const sluice = await startSluice({ workDir, overrides: sluiceOverrides, startTimeoutMs: 60_000 });
+    return {
+      kind,
+      bootstrap: sluice.bootstrap,
+      pid: sluice.pid,
+      startupMs: sluice.startupMs,
+      cpuSeconds: () => sluice.cpuSeconds(),
+      memory: () => sluice.memoryKiB(),
+      async stop() {
+        const started = performance.now();
+        const exitCode = await sluice.stop();
+        return { stopMs: performance.now() - started, exitCode, clean: exitCode === 0 };
+      },
+      kill: () => sluice.kill(),
+      workDir,
+    };
+  }
+  // startKafka formats the log dir (a JVM of its own) before spawning the broker and polls Metadata
+  // every 100 ms. For the same measure as Sluice's, probe ApiVersions every 5 ms alongside it and
+  // count from the broker's spawn, which is startKafka's resolution minus its startupMs.
+  const port = await freePort();
+  let giveUp = false;
+  const probe = waitUntilServing(port, { intervalMs: 5, timeoutMs: 180_000, abort: () => (giveUp ? "startKafka failed" : null) });
+  probe.catch(() => {});
+  let kafka: Awaited<ReturnType<typeof startKafka>>;
+  try {
+    kafka = await startKafka({ port, workDir, heap: kafkaBrokerHeap });
+  } catch (error) {
+    giveUp = true;
+    throw error;
+  }
+  const spawnedAt = performance.now() - kafka.startupMs;
+  const servingAt = await probe;
+  return {
+    kind,
+    bootstrap: kafka.bootstrap,
+    pid: kafka.pid,
+    startupMs: servingAt - spawnedAt,
+    harnessStartupMs: kafka.startupMs,
+    cpuSeconds: () => cpuSeconds(kafka.pid),
+    memory: () => memoryKiB(kafka.pid),
+    async stop() {
+      const started = performance.now();
+      try {
+        await kafka.stop();
+        return { stopMs: performance.now() - started, exitCode: 0, clean: true };
+      } catch (error) {
+        return { stopMs: performance.now() - started, exitCode: null, clean: false, error: (error as Error).message.slice(0, 500) };
+      }
+    },
+    kill: () => kafka.kill(),
+    workDir,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools and their output
+
+interface ProducerFigures {
+  records: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  avgLatencyMs: number;
+  maxLatencyMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+}
+
+const producerSummary =
+  /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th\./g;
+
+/** The final summary line of ProducerPerformance (it also prints one like it every 5 s, without the percentiles). */
+function parseProducerPerformance(stdout: string): ProducerFigures | null {
+  const last = [...stdout.matchAll(producerSummary)].at(-1);
+  if (!last) return null;
+  const n = last.slice(1).map(Number);
+  return { records: n[0], recordsPerSec: n[1], mbPerSec: n[2], avgLatencyMs: n[3], maxLatencyMs: n[4], p50Ms: n[5], p95Ms: n[6], p99Ms: n[7], p999Ms: n[8] };
+}
+
+interface LatencyFigures {
+  avgMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+}
+
+/** EndToEndLatency: "Avg latency: X ms" (from nanoseconds) and "Percentiles: 50th = a, 99th = b, 99.9th = c" (whole ms, truncated). */
+function parseEndToEndLatency(stdout: string): LatencyFigures | null {
+  const avg = /Avg latency: ([\d.]+) ms/.exec(stdout);
+  const percentiles = /Percentiles: 50th = (\d+), 99th = (\d+), 99\.9th = (\d+)/.exec(stdout);
+  if (!avg || !percentiles) return null;
+  return { avgMs: Number(avg[1]), p50Ms: Number(percentiles[1]), p99Ms: Number(percentiles[2]), p999Ms: Number(percentiles[3]) };
+}
+
+function toolTimeoutMs(n: number, perRecordMs: number): number {
+  return 180_000 + Math.ceil(n * perRecordMs);
+}
+
+async function createTopic(broker: RunningBroker, topic: string): Promise<string | null> {
+  const result = await runJavaTool(
+    "org.apache.kafka.tools.TopicCommand",
+    ["--bootstrap-server", broker.bootstrap, "--create", "--if-not-exists", "--topic", topic, "--partitions", "1", "--replication-factor", "1"],
+    { quickStart: true, heap: "256m", timeoutMs: 120_000 },
+  );
+  if (result.code === 0) return null;
+  const problem = `TopicCommand --create ${topic} exited with ${result.code}: ${(result.stderr || result.stdout).trim().split("\n").slice(-3).join(" | ")}`;
+  if (broker.kind === "kafka") throw new Error(problem);
+  return problem; // Sluice: the tools' own metadata requests may auto-create it
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+interface Measured {
+  /** Broker CPU seconds (utime + stime) over the run. */
+  brokerCpuSeconds: number;
+  /** brokerCpuSeconds per million records. */
+  brokerCpuSecondsPerMillion: number;
+  wallSeconds: number;
+  /** Busy share of the whole machine (all cores, everything running) over the run, 0–1. */
+  machineBusy: number;
+  /** Peak VmRSS of the broker sampled every 100 ms during the run. */
+  peakRssKiB: number;
+}
+
+interface ScenarioResult extends Measured {
+  name: string;
+  kind: "throughput" | "fixed-rate" | "end-to-end";
+  recordSize: number;
+  acks: Acks;
+  records: number;
+  topic: string;
+  producer?: ProducerFigures;
+  latency?: LatencyFigures;
+  error?: string;
+  topicWarning?: string;
+}
+
+async function measured(broker: RunningBroker, recordCount: number, run: () => Promise<void>): Promise<Measured> {
+  const sampler = new RssSampler(broker.pid, 100);
+  const cpuBefore = broker.cpuSeconds() ?? Number.NaN;
+  const machineBefore = machineCpuSeconds();
+  const started = performance.now();
+  try {
+    await run();
+  } finally {
+    sampler.stop();
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  const cpuAfter = broker.cpuSeconds() ?? Number.NaN;
+  const machineAfter = machineCpuSeconds();
+  const brokerCpuSeconds = cpuAfter - cpuBefore;
+  return {
+    brokerCpuSeconds,
+    brokerCpuSecondsPerMillion: (brokerCpuSeconds / recordCount) * 1e6,
+    wallSeconds,
+    machineBusy: (machineAfter.busy - machineBefore.busy) / Math.max(1e-9, machineAfter.total - machineBefore.total),
+    peakRssKiB: sampler.peakKiB,
+  };
+}
+
+async function producerRun(
+  broker: RunningBroker,
+  spec: { name: string; kind: "throughput" | "fixed-rate"; recordSize: number; acks: Acks; records: number; throughput: number; props?: string[] },
+): Promise<ScenarioResult> {
+  const topic = `perf-${spec.name}`;
+  const topicWarning = (await createTopic(broker, topic)) ?? undefined;
+  let producer: ProducerFigures | undefined;
+  let error: string | undefined;
+  const args = [
+    "--topic",
+    topic,
+    "--num-records",
+    String(spec.records),
+    "--record-size",
+    String(spec.recordSize),
+    "--throughput",
+    String(spec.throughput),
+    "--producer-props",
+    `bootstrap.servers=${broker.bootstrap}`,
+    `acks=${spec.acks}`,
+    ...(spec.props ?? []),
+  ];
+  const figures = await measured(broker, spec.records, async () => {
+    const result = await runJavaTool("org.apache.kafka.tools.ProducerPerformance", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 2) }).catch(
+      (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
+    );
+    producer = parseProducerPerformance(result.stdout) ?? undefined;
+    if (result.code !== 0 || !producer) error = `ProducerPerformance exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+  });
+  return {
+    name: spec.name,
+    kind: spec.kind,
+    recordSize: spec.recordSize,
+    acks: spec.acks,
+    records: spec.records,
+    topic,
+    producer,
+    error,
+    topicWarning,
+    ...figures,
+  };
+}
+
+async function endToEndRun(broker: RunningBroker, spec: { name: string; recordSize: number; acks: Acks; records: number }): Promise<ScenarioResult> {
+  const topic = `e2e-${spec.name}`;
+  const topicWarning = (await createTopic(broker, topic)) ?? undefined;
+  let latency: LatencyFigures | undefined;
+  let error: string | undefined;
+  const args = [broker.bootstrap, topic, String(spec.records), spec.acks, String(spec.recordSize)];
+  const figures = await measured(broker, spec.records, async () => {
+    const result = await runJavaTool("org.apache.kafka.tools.EndToEndLatency", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 50) }).catch(
+      (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
+    );
+    latency = parseEndToEndLatency(result.stdout) ?? undefined;
+    if (result.code !== 0 || !latency) error = `EndToEndLatency exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+  });
+  return {
+    name: spec.name,
+    kind: "end-to-end",
+    recordSize: spec.recordSize,
+    acks: spec.acks,
+    records: spec.records,
+    topic,
+    latency,
+    error,
+    topicWarning,
+    ...figures,
+  };
+}
+
+function tail(text: string): string {
+  return text.trim().split("\n").slice(-4).join(" | ").slice(-800);
+}
+
+const sizeName = (size: number) => (size >= 1024 ? `${size / 1024}kb` : `${size}b`);
+
+interface BrokerResult {
+  broker: BrokerKind;
+  version: string;
+  pid: number;
+  /** Spawn → first valid ApiVersions answer (probed every 5 ms). */
+  startupMs: number;
+  harnessStartupMs?: number;
+  rssAfterStartKiB: number | null;
+  /** Highest VmRSS sampled during the scenarios (warm-up excluded). */
+  peakRssUnderLoadKiB: number;
+  /** VmHWM just before shutdown: the peak over the broker's whole life. */
+  hwmKiB: number | null;
+  /** Broker CPU seconds from spawn to serving. */
+  startupCpuSeconds: number | null;
+  totalCpuSeconds: number | null;
+  stopMs: number;
+  exitCode: number | null;
+  cleanShutdown: boolean;
+  stopError?: string;
+  /** Unreported runs first, for the JIT and the consumer-offsets topic EndToEndLatency's final commit creates. */
+  warmup: ScenarioResult[];
+  /** Broker CPU over 2 s with no clients, after the warm-up, as a share of one core. */
+  idleCpuShare: number | null;
+  scenarios: ScenarioResult[];
+  error?: string;
+}
+
+async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
+  const workDir = await mkdtemp(join(tmpdir(), `bench-${kind}-`));
+  log(`\n== ${kind}: starting (work dir ${workDir})`);
+  const broker = await launch(kind, workDir);
+  const result: BrokerResult = {
+    broker: kind,
+    version: kind === "kafka" ? kafkaVersion : "",
+    pid: broker.pid,
+    startupMs: broker.startupMs,
+    harnessStartupMs: broker.harnessStartupMs,
+    rssAfterStartKiB: broker.memory()?.rss ?? null,
+    peakRssUnderLoadKiB: 0,
+    hwmKiB: null,
+    startupCpuSeconds: broker.cpuSeconds(),
+    totalCpuSeconds: null,
+    stopMs: 0,
+    exitCode: null,
+    cleanShutdown: false,
+    warmup: [],
+    idleCpuShare: null,
+    scenarios: [],
+  };
+  log(`   serving after ${result.startupMs.toFixed(0)} ms, RSS ${mib(result.rssAfterStartKiB)} MiB`);
+  try {
+    if (warmupRecords > 0) {
+      const roundTrips = Math.min(500, latencyRecords);
+      log(`   warm-up: ProducerPerformance ${warmupRecords} × 100 B acks=1, EndToEndLatency ${roundTrips} × 100 B acks=1 (not reported)`);
+      result.warmup.push(
+        await producerRun(broker, { name: "warmup", kind: "throughput", recordSize: 100, acks: "1", records: warmupRecords, throughput: -1 }),
+        await endToEndRun(broker, { name: "warmup", recordSize: 100, acks: "1", records: roundTrips }),
+      );
+      for (const run of result.warmup) if (run.error) log(`   warm-up ${describe(run)}`);
+    }
+    const idleFrom = broker.cpuSeconds();
+    await new Promise((wake) => setTimeout(wake, 2_000));
+    const idleTo = broker.cpuSeconds();
+    result.idleCpuShare = idleFrom === null || idleTo === null ? null : (idleTo - idleFrom) / 2;
+    log(`   idle: ${fixed((result.idleCpuShare ?? Number.NaN) * 100, 1)}% of a core`);
+    const plan: (() => Promise<ScenarioResult>)[] = [];
+    for (const recordSize of recordSizes) {
+      for (const acks of acksModes) {
+        plan.push(() => producerRun(broker, { name: `${sizeName(recordSize)}-acks${acks}`, kind: "throughput", recordSize, acks, records, throughput: -1 }));
+      }
+    }
+    for (const acks of acksModes) {
+      // linger.ms=0: at a fixed rate the client's 5 ms default linger would dominate the latency.
+      plan.push(() =>
+        producerRun(broker, {
+          name: `rate${fixedRate}-100b-acks${acks}`,
+          kind: "fixed-rate",
+          recordSize: 100,
+          acks,
+          records: fixedRateRecords,
+          throughput: fixedRate,
+          props: ["linger.ms=0"],
+        }),
+      );
+    }
+    for (const recordSize of recordSizes) {
+      for (const acks of acksModes) {
+        plan.push(() => endToEndRun(broker, { name: `${sizeName(recordSize)}-acks${acks}`, recordSize, acks, records: latencyRecords }));
+      }
+    }
+    for (const step of plan) {
+      const scenario = await step();
+      result.scenarios.push(scenario);
+      result.peakRssUnderLoadKiB = Math.max(result.peakRssUnderLoadKiB, scenario.peakRssKiB);
+      log(`   ${describe(scenario)}`);
+    }
+  } catch (error) {
+    result.error = (error as Error).message;
+    log(`   failed: ${result.error}`);
+  } finally {
+    result.hwmKiB = broker.memory()?.hwm ?? null;
+    result.totalCpuSeconds = broker.cpuSeconds();
+    const stopped = await broker.stop();
+    Object.assign(result, { stopMs: stopped.stopMs, exitCode: stopped.exitCode, cleanShutdown: stopped.clean, stopError: stopped.error });
+    log(`   stopped in ${stopped.stopMs.toFixed(0)} ms (exit ${stopped.exitCode}${stopped.clean ? ", clean" : ", NOT clean"})`);
+    if (!flags.keep) await rm(workDir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+function describe(s: ScenarioResult): string {
+  const cpu = `broker CPU ${s.brokerCpuSeconds.toFixed(2)} s (${s.brokerCpuSecondsPerMillion.toFixed(2)} s/M), machine ${(s.machineBusy * 100).toFixed(0)}% busy`;
+  if (s.error) return `${s.kind} ${s.name}: ERROR ${s.error}`;
+  if (s.producer) return `${s.kind} ${s.name}: ${s.producer.recordsPerSec.toFixed(0)} rec/s, p99 ${s.producer.p99Ms} ms; ${cpu}`;
+  if (s.latency) return `${s.kind} ${s.name}: avg ${s.latency.avgMs} ms, p99 ${s.latency.p99Ms} ms; ${cpu}`;
+  return `${s.kind} ${s.name}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const mib = (kib: number | null | undefined) => (kib === null || kib === undefined ? "–" : (kib / 1024).toFixed(0));
+const fixed = (value: number | undefined, digits: number) => (value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits));
+const thousands = (value: number | undefined) => (value === undefined ? "–" : Math.round(value).toLocaleString("en-US"));
+
+function brokerTable(result: BrokerResult): string {
+  const lines = [
+    `### ${result.broker}${result.version ? ` ${result.version}` : ""}`,
+    "",
+    `Start to serving ${result.startupMs.toFixed(0)} ms${result.harnessStartupMs !== undefined ? ` (startKafka's Metadata probe: ${result.harnessStartupMs} ms)` : ""}, ` +
+      `CPU to start ${fixed(result.startupCpuSeconds ?? undefined, 2)} s, idle CPU ${fixed((result.idleCpuShare ?? Number.NaN) * 100, 1)}% of a core; RSS after start ${mib(result.rssAfterStartKiB)} MiB, ` +
+      `peak RSS under load ${mib(result.peakRssUnderLoadKiB)} MiB, VmHWM ${mib(result.hwmKiB)} MiB; ` +
+      `shutdown ${result.stopMs.toFixed(0)} ms (exit ${result.exitCode}${result.cleanShutdown ? ", clean" : ", not clean"}); broker CPU in all ${fixed(result.totalCpuSeconds ?? undefined, 1)} s.`,
+    "",
+    "| Producer (ProducerPerformance) | records | records/s | MB/s | avg ms | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU s | CPU s / M records | peak RSS MiB | machine busy |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const s of result.scenarios.filter((scenario) => scenario.kind !== "end-to-end")) {
+    const p = s.producer;
+    lines.push(
+      `| ${s.kind === "fixed-rate" ? `${thousands(fixedRate)}/s` : "max"} ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(p?.recordsPerSec)} | ${fixed(p?.mbPerSec, 2)} | ${fixed(p?.avgLatencyMs, 2)} | ${p?.p50Ms ?? "–"} | ${p?.p99Ms ?? "–"} | ${p?.p999Ms ?? "–"} | ${fixed(p?.maxLatencyMs, 0)} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${mib(s.peakRssKiB)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
+    );
+  }
+  lines.push(
+    "",
+    "| End to end (EndToEndLatency, one record at a time) | round trips | avg ms | p50 ms | p99 ms | p99.9 ms | broker CPU s / M | machine busy |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const s of result.scenarios.filter((scenario) => scenario.kind === "end-to-end")) {
+    const l = s.latency;
+    lines.push(
+      `| ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${fixed(l?.avgMs, 3)} | ${l?.p50Ms ?? "–"} | ${l?.p99Ms ?? "–"} | ${l?.p999Ms ?? "–"} | ${fixed(s.brokerCpuSecondsPerMillion, 1)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
+    );
+  }
+  const errors = result.scenarios.filter((s) => s.error || s.topicWarning);
+  if (result.error || errors.length > 0) {
+    lines.push("", "Problems:");
+    if (result.error) lines.push(`- ${result.error}`);
+    for (const s of errors) lines.push(`- ${s.kind} ${s.name}: ${s.error ?? ""}${s.topicWarning ? ` (topic: ${s.topicWarning})` : ""}`);
+  }
+  return lines.join("\n");
+}
+
+interface Ratio {
+  figure: string;
+  kafka: number | null;
+  sluice: number | null;
+  /** sluice / kafka */
+  ratio: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+function ratios(kafka: BrokerResult, sluice: BrokerResult): Ratio[] {
+  const rows: Ratio[] = [];
+  const add = (figure: string, k: number | null | undefined, s: number | null | undefined, target: string, ok?: (ratio: number, s: number) => boolean) => {
+    const usable = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v);
+    const ratio = usable(k) && usable(s) && k !== 0 ? s / k : null;
+    rows.push({
+      figure,
+      kafka: usable(k) ? k : null,
+      sluice: usable(s) ? s : null,
+      ratio,
+      target,
+      met: ok && ratio !== null && usable(s) ? ok(ratio, s) : null,
+    });
+  };
+  add("start to serving (ms)", kafka.startupMs, sluice.startupMs, "≤ 250 ms", (_, s) => s <= 250);
+  for (const k of kafka.scenarios) {
+    const s = sluice.scenarios.find((candidate) => candidate.kind === k.kind && candidate.name === k.name);
+    if (k.kind === "throughput") {
+      const label = `max ${k.recordSize} B acks=${k.acks}`;
+      add(`${label}: records/s`, k.producer?.recordsPerSec, s?.producer?.recordsPerSec, "≥ 1.5×", (r) => r >= 1.5);
+      add(`${label}: broker CPU s / M records`, k.brokerCpuSecondsPerMillion, s?.brokerCpuSecondsPerMillion, "≤ 0.5×", (r) => r <= 0.5);
+    } else if (k.kind === "fixed-rate") {
+      const label = `${fixedRate}/s 100 B acks=${k.acks}`;
+      add(`${label}: producer p99 (ms)`, k.producer?.p99Ms, s?.producer?.p99Ms, "≤ 0.5×", (r) => r <= 0.5);
+      add(`${label}: producer avg (ms)`, k.producer?.avgLatencyMs, s?.producer?.avgLatencyMs, "");
+      add(`${label}: broker CPU s / M records`, k.brokerCpuSecondsPerMillion, s?.brokerCpuSecondsPerMillion, "≤ 0.5×", (r) => r <= 0.5);
+    } else {
+      const label = `end-to-end ${k.recordSize} B acks=${k.acks}`;
+      add(`${label}: p99 (ms)`, k.latency?.p99Ms, s?.latency?.p99Ms, "≤ 0.5×", (r) => r <= 0.5);
+      add(`${label}: avg (ms)`, k.latency?.avgMs, s?.latency?.avgMs, "");
+    }
+  }
+  add("peak RSS under load (MiB)", kafka.peakRssUnderLoadKiB / 1024, sluice.peakRssUnderLoadKiB / 1024, "≤ 0.25×", (r) => r <= 0.25);
+  add("RSS after start (MiB)", (kafka.rssAfterStartKiB ?? Number.NaN) / 1024, (sluice.rssAfterStartKiB ?? Number.NaN) / 1024, "");
+  add("shutdown (ms)", kafka.stopMs, sluice.stopMs, "");
+  return rows;
+}
+
+function ratioTable(rows: Ratio[]): string {
+  const value = (v: number | null) => (v === null ? "–" : Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(2));
+  const lines = ["### Sluice / Kafka", "", "| figure | Kafka | Sluice | Sluice/Kafka | target | met |", "| --- | ---: | ---: | ---: | --- | --- |"];
+  for (const row of rows) {
+    lines.push(
+      `| ${row.figure} | ${value(row.kafka)} | ${value(row.sluice)} | ${row.ratio === null ? "–" : `${row.ratio.toFixed(2)}×`} | ${row.target} | ${row.met === null ? "" : row.met ? "yes" : "no"} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+const startedAt = new Date();
+const environment = {
+  startedAt: startedAt.toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? "",
+  memoryMiB: Math.round(totalmem() / 2 ** 20),
+  loadAverageAtStart: loadavg(),
+  settings: {
+    quick,
+    records,
+    latencyRecords,
+    fixedRate,
+    fixedRateRecords,
+    warmupRecords,
+    kafkaBrokerHeap: `-Xms${kafkaBrokerHeap} -Xmx${kafkaBrokerHeap}`,
+    toolHeap: `-Xmx${toolHeap}`,
+    toolJvmFlags: "kafkaPerformanceJvmFlags (kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS)",
+    sluiceOverrides,
+  },
+};
+log(
+  `bench:broker ${brokers.join(" then ")}: ${records} records per throughput run, ${latencyRecords} end-to-end round trips, ` +
+    `${fixedRateRecords} records at ${fixedRate}/s, warm-up ${warmupRecords}; load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(" ")}`,
+);
+
+const results: Partial<Record<BrokerKind, BrokerResult>> = {};
+for (const kind of brokers) {
+  try {
+    results[kind] = await benchBroker(kind);
+  } catch (error) {
+    log(`\n${kind} could not be benchmarked: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
+}
+
+let baselineKafka: BrokerResult | undefined;
+if (flags.baseline) {
+  const baseline = JSON.parse(await readFile(flags.baseline, "utf8")) as { results?: Partial<Record<BrokerKind, BrokerResult>> };
+  baselineKafka = baseline.results?.kafka;
+  if (!baselineKafka) log(`warning: ${flags.baseline} has no Kafka results`);
+}
+const kafkaForRatios = results.kafka ?? baselineKafka;
+const ratioRows = kafkaForRatios && results.sluice ? ratios(kafkaForRatios, results.sluice) : undefined;
+
+const report: string[] = [`## Sluice vs Apache Kafka ${kafkaVersion} (${startedAt.toISOString()}${quick ? ", quick" : ""})`, ""];
+for (const kind of brokers) {
+  const result = results[kind];
+  if (result) report.push(brokerTable(result), "");
+}
+if (ratioRows) report.push(`${ratioTable(ratioRows)}${results.kafka ? "" : `\n\nKafka figures from ${flags.baseline}.`}`, "");
+process.stdout.write(`\n${report.join("\n")}\n`);
+
+const resultsDir = new URL("./results/", import.meta.url);
+await mkdir(resultsDir, { recursive: true });
+const file = new URL(
+  `${startedAt
+    .toISOString()
+    .replaceAll(":", "-")
+    .replace(/\.\d+Z$/, "Z")}.json`,
+  resultsDir,
+);
+await writeFile(file, `${JSON.stringify({ environment, results, baseline: flags.baseline, ratios: ratioRows }, null, 2)}\n`);
+log(`results written to ${file.pathname}`);
