@@ -1,6 +1,24 @@
 //! Sluice network I/O: the reactor side of the broker that owns client sockets.
 //!
 //! Pure Rust with no napi dependency; `crates/node` is the thin binding that exposes it
-//! to the TypeScript control plane.
+//! to the TypeScript control plane. Start with [`Server`]: it binds the listeners, frames
+//! requests ([`framing`]), hands them to JS as an event stream ([`event`]), and writes
+//! [`Response`]s in request order per connection ([`response_queue`]) with `writev` and
+//! `sendfile` ([`transmit`]).
 
+mod acceptor;
+pub mod config;
+mod connection;
+pub mod event;
 pub mod framing;
+mod reactor;
+mod registry;
+pub mod response;
+mod response_queue;
+mod server;
+mod transmit;
+
+pub use config::{ListenerConfig, ServerConfig};
+pub use event::{decode_events, CloseReason, Event};
+pub use response::{FileRegion, OwnedFileRegion, Part, Response};
+pub use server::{BoundListener, Server, Stats};

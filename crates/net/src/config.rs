@@ -1,0 +1,86 @@
+//! What a [`Server`](crate::Server) is told at start: its listeners, Kafka's socket-server
+//! configs, and the bounds that make reading stop (backpressure).
+//!
+//! Every limit names its unit last. Kafka's own configs keep Kafka's defaults; the
+//! backpressure bounds are Sluice's, chosen so that a well-behaved pipelining client
+//! (librdkafka keeps up to 1,000,000 requests in flight per connection by default, in
+//! practice a few hundred) never meets them, while a flood costs bounded memory.
+
+use std::time::Duration;
+
+/// Kafka's `socket.request.max.bytes` default: 100 MiB.
+pub const REQUEST_BYTES_MAX_DEFAULT: usize = 100 * 1024 * 1024;
+
+/// Requests of one connection delivered to JS and not yet answered (or answered but still
+/// waiting behind an earlier one) above which that connection stops being read.
+pub const IN_FLIGHT_REQUESTS_PER_CONNECTION_MAX_DEFAULT: usize = 1000;
+
+/// Response bytes (owned byte parts, not file regions) a connection holds but has not
+/// written yet, above which it stops being read: 64 MiB.
+pub const QUEUED_RESPONSE_BYTES_PER_CONNECTION_MAX_DEFAULT: usize = 64 * 1024 * 1024;
+
+/// Bytes of request frames delivered to JS (or queued for it) and not yet answered, across
+/// the whole broker, above which every connection stops being read: 512 MiB.
+pub const QUEUED_REQUEST_BYTES_MAX_DEFAULT: usize = 512 * 1024 * 1024;
+
+/// One entry of Kafka's `listeners`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// The listener name (`PLAINTEXT`), reported with each accepted connection.
+    pub name: String,
+    /// Host or address to bind; empty binds every IPv4 interface.
+    pub host: String,
+    /// 0 binds an ephemeral port; see [`Server::bound_listeners`](crate::Server::bound_listeners).
+    pub port: u16,
+}
+
+/// The configuration of one [`Server`](crate::Server).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listeners: Vec<ListenerConfig>,
+    /// `num.network.threads`: reactor threads, each owning a share of the connections.
+    pub network_threads: usize,
+    /// `socket.request.max.bytes`: a larger size prefix closes the connection before
+    /// anything is allocated for the frame.
+    pub request_bytes_max: usize,
+    /// `socket.send.buffer.bytes` (`SO_SNDBUF`); `None` keeps the OS default (Kafka's -1).
+    pub socket_send_buffer_bytes: Option<usize>,
+    /// `socket.receive.buffer.bytes` (`SO_RCVBUF`); `None` keeps the OS default (Kafka's -1).
+    pub socket_receive_buffer_bytes: Option<usize>,
+    /// `max.connections`: at this many open connections the acceptor stops accepting (new
+    /// clients wait in the listen backlog) until one closes.
+    pub connections_max: usize,
+    /// `max.connections.per.ip`: a new connection from an address that already has this
+    /// many is closed at once.
+    pub connections_per_ip_max: usize,
+    /// `connections.max.idle.ms`: a connection with no bytes read or written for this long,
+    /// and nothing in flight, is closed. `None` never closes idle connections.
+    pub connections_idle_max: Option<Duration>,
+    /// See [`IN_FLIGHT_REQUESTS_PER_CONNECTION_MAX_DEFAULT`].
+    pub in_flight_requests_per_connection_max: usize,
+    /// See [`QUEUED_RESPONSE_BYTES_PER_CONNECTION_MAX_DEFAULT`].
+    pub queued_response_bytes_per_connection_max: usize,
+    /// See [`QUEUED_REQUEST_BYTES_MAX_DEFAULT`].
+    pub queued_request_bytes_max: usize,
+}
+
+impl ServerConfig {
+    /// Kafka's defaults for one listener (`num.network.threads` 3, idle 10 minutes,
+    /// 100 KiB socket buffers, no connection limits).
+    pub fn new(listeners: Vec<ListenerConfig>) -> Self {
+        Self {
+            listeners,
+            network_threads: 3,
+            request_bytes_max: REQUEST_BYTES_MAX_DEFAULT,
+            socket_send_buffer_bytes: Some(100 * 1024),
+            socket_receive_buffer_bytes: Some(100 * 1024),
+            connections_max: i32::MAX as usize,
+            connections_per_ip_max: i32::MAX as usize,
+            connections_idle_max: Some(Duration::from_millis(600_000)),
+            in_flight_requests_per_connection_max: IN_FLIGHT_REQUESTS_PER_CONNECTION_MAX_DEFAULT,
+            queued_response_bytes_per_connection_max:
+                QUEUED_RESPONSE_BYTES_PER_CONNECTION_MAX_DEFAULT,
+            queued_request_bytes_max: QUEUED_REQUEST_BYTES_MAX_DEFAULT,
+        }
+    }
+}

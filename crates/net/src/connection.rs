@@ -1,0 +1,99 @@
+//! One client connection as its reactor sees it: the socket, the frame decoder, and the
+//! ordered responses.
+
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::framing::{FrameDecoder, FrameError};
+use crate::response_queue::ResponseQueue;
+use crate::transmit::WriteProgress;
+
+/// The result of one read from the socket.
+#[derive(Debug)]
+pub(crate) enum ReadOutcome {
+    /// Bytes came in (frames they completed are in the output).
+    Read,
+    /// Nothing more to read until the next readable event.
+    WouldBlock,
+    /// The client closed its side.
+    PeerClosed,
+}
+
+#[derive(Debug)]
+#[allow(dead_code)] // The payloads are for Debug output.
+pub(crate) enum ReadError {
+    /// A size prefix that is negative or over `socket.request.max.bytes`.
+    Frame(FrameError),
+    Io(io::Error),
+}
+
+pub(crate) struct Connection {
+    pub(crate) id: u32,
+    stream: TcpStream,
+    decoder: FrameDecoder,
+    pub(crate) responses: ResponseQueue,
+    /// A readable edge arrived and reading has not hit `WouldBlock` since. With
+    /// edge-triggered polling no new event comes until then, so a connection paused by
+    /// backpressure is remembered here and read again when it resumes.
+    pub(crate) readable: bool,
+    /// Queued in the reactor's list of connections to read (at most once).
+    pub(crate) read_scheduled: bool,
+    /// Last byte read or written, for `connections.max.idle.ms`.
+    pub(crate) last_activity: Instant,
+}
+
+impl Connection {
+    pub(crate) fn new(id: u32, stream: TcpStream, request_bytes_max: usize, now: Instant) -> Self {
+        Self {
+            id,
+            stream,
+            decoder: FrameDecoder::new(request_bytes_max),
+            responses: ResponseQueue::default(),
+            readable: false,
+            read_scheduled: false,
+            last_activity: now,
+        }
+    }
+
+    pub(crate) fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// One `read` into `buffer`; every frame it completes is appended to `frames`.
+    pub(crate) fn read_once(
+        &mut self,
+        buffer: &mut [u8],
+        frames: &mut Vec<Vec<u8>>,
+        now: Instant,
+    ) -> Result<ReadOutcome, ReadError> {
+        let count = loop {
+            match self.stream.read(buffer) {
+                Ok(0) => return Ok(ReadOutcome::PeerClosed),
+                Ok(count) => break count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(ReadOutcome::WouldBlock)
+                }
+                Err(error) => return Err(ReadError::Io(error)),
+            }
+        };
+        self.last_activity = now;
+        self.decoder
+            .decode(&buffer[..count], frames)
+            .map_err(ReadError::Frame)?;
+        Ok(ReadOutcome::Read)
+    }
+
+    /// Writes queued response parts until done or the socket would block.
+    pub(crate) fn flush(&mut self, now: Instant) -> io::Result<WriteProgress> {
+        let socket = self.stream.as_raw_fd();
+        let progress = self.responses.outgoing().write_to(socket)?;
+        if progress.bytes_written > 0 {
+            self.last_activity = now;
+        }
+        Ok(progress)
+    }
+}

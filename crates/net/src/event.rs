@@ -1,0 +1,295 @@
+//! Events from the reactors to JS, packed into one byte stream.
+//!
+//! Reactor threads append events to a shared queue; JS takes everything queued in one
+//! call ([`Server::drain_events`](crate::Server::drain_events)) after one wake-up, so a
+//! burst of many frames costs one crossing into JS. The stream is a sequence of records,
+//! all integers little-endian:
+//!
+//! ```text
+//! kind        u8    1 Opened, 2 Frame, 3 Closed
+//! connection  u32
+//! Opened:  listener_index u16, peer_port u16, ip_length u8, ip (UTF-8, ip_length bytes)
+//! Frame:   seq u32, length u32, frame (length bytes: the payload after the size prefix)
+//! Closed:  reason u8 (a CloseReason)
+//! ```
+//!
+//! Per connection the order is always Opened, Frames in seq order, Closed: each connection
+//! lives on one reactor, which appends its events in the order they happen. A connection id
+//! is reused only after its Closed event is in the queue.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+pub const EVENT_OPENED: u8 = 1;
+pub const EVENT_FRAME: u8 = 2;
+pub const EVENT_CLOSED: u8 = 3;
+
+/// Why a connection closed; the code is the byte in a Closed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum CloseReason {
+    /// The client closed (or reset) the connection.
+    PeerClosed = 0,
+    /// No bytes read or written for `connections.max.idle.ms`, with nothing in flight.
+    Idle = 1,
+    /// A size prefix that is negative or over `socket.request.max.bytes`.
+    InvalidFrame = 2,
+    /// JS asked for it ([`Server::close`](crate::Server::close)).
+    ClosedByServer = 3,
+    /// A socket error, or a file region that came up short (the file was truncated).
+    IoError = 4,
+    /// The server shut down.
+    Shutdown = 5,
+}
+
+impl CloseReason {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => Self::PeerClosed,
+            1 => Self::Idle,
+            2 => Self::InvalidFrame,
+            3 => Self::ClosedByServer,
+            4 => Self::IoError,
+            5 => Self::Shutdown,
+            _ => return None,
+        })
+    }
+}
+
+pub(crate) fn encode_opened(
+    out: &mut Vec<u8>,
+    connection: u32,
+    listener_index: u16,
+    peer: SocketAddr,
+) {
+    let ip = peer.ip().to_string();
+    out.push(EVENT_OPENED);
+    out.extend_from_slice(&connection.to_le_bytes());
+    out.extend_from_slice(&listener_index.to_le_bytes());
+    out.extend_from_slice(&peer.port().to_le_bytes());
+    // An IPv6 address prints in at most 45 characters, so the length fits a u8.
+    out.push(ip.len() as u8);
+    out.extend_from_slice(ip.as_bytes());
+}
+
+pub(crate) fn encode_frame(out: &mut Vec<u8>, connection: u32, seq: u32, frame: &[u8]) {
+    // Frames are bounded by socket.request.max.bytes, an i32.
+    let length = u32::try_from(frame.len()).expect("a frame is shorter than 4 GiB");
+    out.reserve(13 + frame.len());
+    out.push(EVENT_FRAME);
+    out.extend_from_slice(&connection.to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(frame);
+}
+
+pub(crate) fn encode_closed(out: &mut Vec<u8>, connection: u32, reason: CloseReason) {
+    out.push(EVENT_CLOSED);
+    out.extend_from_slice(&connection.to_le_bytes());
+    out.push(reason.code());
+}
+
+/// One decoded record of the event stream (for tests and Rust consumers; JS parses the
+/// bytes itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Opened {
+        connection: u32,
+        listener_index: u16,
+        peer_ip: String,
+        peer_port: u16,
+    },
+    Frame {
+        connection: u32,
+        seq: u32,
+        frame: Vec<u8>,
+    },
+    Closed {
+        connection: u32,
+        reason: CloseReason,
+    },
+}
+
+/// Decodes a whole drained event stream. Panics on malformed input: the stream is produced
+/// by this crate, so a bad one is a bug.
+pub fn decode_events(mut bytes: &[u8]) -> Vec<Event> {
+    fn take<'a>(bytes: &mut &'a [u8], count: usize) -> &'a [u8] {
+        let (head, tail) = bytes.split_at(count);
+        *bytes = tail;
+        head
+    }
+    fn u16_of(bytes: &mut &[u8]) -> u16 {
+        u16::from_le_bytes(take(bytes, 2).try_into().unwrap())
+    }
+    fn u32_of(bytes: &mut &[u8]) -> u32 {
+        u32::from_le_bytes(take(bytes, 4).try_into().unwrap())
+    }
+    let mut events = Vec::new();
+    while !bytes.is_empty() {
+        let kind = take(&mut bytes, 1)[0];
+        let connection = u32_of(&mut bytes);
+        events.push(match kind {
+            EVENT_OPENED => {
+                let listener_index = u16_of(&mut bytes);
+                let peer_port = u16_of(&mut bytes);
+                let ip_length = take(&mut bytes, 1)[0] as usize;
+                let peer_ip = String::from_utf8(take(&mut bytes, ip_length).to_vec()).unwrap();
+                Event::Opened {
+                    connection,
+                    listener_index,
+                    peer_ip,
+                    peer_port,
+                }
+            }
+            EVENT_FRAME => {
+                let seq = u32_of(&mut bytes);
+                let length = u32_of(&mut bytes) as usize;
+                let frame = take(&mut bytes, length).to_vec();
+                Event::Frame {
+                    connection,
+                    seq,
+                    frame,
+                }
+            }
+            EVENT_CLOSED => Event::Closed {
+                connection,
+                reason: CloseReason::from_code(take(&mut bytes, 1)[0]).expect("a close reason"),
+            },
+            other => panic!("unknown event kind {other}"),
+        });
+    }
+    events
+}
+
+/// The queue of encoded events between the reactors and JS, with the wake-up protocol:
+/// the wake callback runs once when the queue goes from drained to non-empty, and not
+/// again until JS drains it. Both the flag and the bytes live under one lock, so a wake
+/// can never be lost between a drain and the next publish.
+pub(crate) struct EventQueue {
+    state: Mutex<QueueState>,
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    bytes: Vec<u8>,
+    wake_pending: bool,
+}
+
+impl EventQueue {
+    pub(crate) fn new(wake: Box<dyn Fn() + Send + Sync>) -> Self {
+        Self {
+            state: Mutex::new(QueueState::default()),
+            wake,
+        }
+    }
+
+    /// Moves a reactor's batch of encoded events to the end of the queue, leaving `batch`
+    /// empty (with some capacity to reuse).
+    pub(crate) fn publish(&self, batch: &mut Vec<u8>) {
+        if batch.is_empty() {
+            return;
+        }
+        let wake = {
+            let mut state = self.state.lock().expect("event queue lock");
+            if state.bytes.is_empty() {
+                std::mem::swap(&mut state.bytes, batch);
+            } else {
+                state.bytes.extend_from_slice(batch);
+            }
+            !std::mem::replace(&mut state.wake_pending, true)
+        };
+        batch.clear();
+        if wake {
+            (self.wake)();
+        }
+    }
+
+    /// Takes everything queued; the next publish wakes JS again.
+    pub(crate) fn drain(&self) -> Option<Vec<u8>> {
+        let mut state = self.state.lock().expect("event queue lock");
+        state.wake_pending = false;
+        if state.bytes.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut state.bytes))
+        }
+    }
+
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.state.lock().expect("event queue lock").bytes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn events_round_trip_through_the_byte_stream() {
+        let mut bytes = Vec::new();
+        encode_opened(&mut bytes, 7, 1, "127.0.0.1:5555".parse().unwrap());
+        encode_frame(&mut bytes, 7, 0, b"request");
+        encode_frame(&mut bytes, 7, 1, b"");
+        encode_opened(&mut bytes, 8, 0, "[::1]:80".parse().unwrap());
+        encode_closed(&mut bytes, 7, CloseReason::Idle);
+        assert_eq!(
+            decode_events(&bytes),
+            vec![
+                Event::Opened {
+                    connection: 7,
+                    listener_index: 1,
+                    peer_ip: "127.0.0.1".into(),
+                    peer_port: 5555
+                },
+                Event::Frame {
+                    connection: 7,
+                    seq: 0,
+                    frame: b"request".to_vec()
+                },
+                Event::Frame {
+                    connection: 7,
+                    seq: 1,
+                    frame: Vec::new()
+                },
+                Event::Opened {
+                    connection: 8,
+                    listener_index: 0,
+                    peer_ip: "::1".into(),
+                    peer_port: 80
+                },
+                Event::Closed {
+                    connection: 7,
+                    reason: CloseReason::Idle
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn one_wake_until_drained_then_the_next_publish_wakes_again() {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let queue = EventQueue::new(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        let mut batch = Vec::new();
+        for connection in 0..3 {
+            encode_closed(&mut batch, connection, CloseReason::PeerClosed);
+            queue.publish(&mut batch);
+            assert!(batch.is_empty());
+        }
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        assert_eq!(decode_events(&queue.drain().unwrap()).len(), 3);
+        assert_eq!(queue.drain(), None);
+        encode_closed(&mut batch, 9, CloseReason::PeerClosed);
+        queue.publish(&mut batch);
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+}

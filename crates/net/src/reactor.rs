@@ -1,0 +1,431 @@
+//! A reactor thread: owns a share of the connections, reads and frames requests, writes
+//! responses in order, and enforces the per-connection limits and idle timeout.
+//!
+//! Each turn of the loop: poll (edge-triggered), take the commands other threads sent,
+//! write what became ready, read what is readable and allowed, sweep idle connections,
+//! then publish the turn's events to JS in one batch. A connection stops being read (but
+//! keeps being written) while it has too many requests in flight, too many response bytes
+//! queued, or the whole broker has too many request bytes queued; it is read again as soon
+//! as the bound clears, by whichever event clears it.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::connection::{Connection, ReadError, ReadOutcome};
+use crate::event::{encode_closed, encode_frame, encode_opened, CloseReason};
+use crate::response::Response;
+use crate::server::Shared;
+
+const WAKER: Token = Token(usize::MAX);
+
+/// Bytes asked of one `read`. Shared by all connections of a reactor: the decoder copies
+/// what it keeps, so an idle connection holds no read buffer.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Reads of one connection per turn before the others get theirs (fairness). The
+/// per-connection bounds are checked before each read, so they are exceeded by at most
+/// the frames of one read.
+const READS_PER_TURN_MAX: usize = 4;
+
+/// How often idle connections are looked for, as a fraction of the idle timeout, within
+/// bounds: a connection is closed between 1 and 1.25 idle timeouts after its last byte.
+const IDLE_SWEEPS_PER_TIMEOUT: u32 = 4;
+const IDLE_SWEEP_INTERVAL_MIN: Duration = Duration::from_millis(5);
+const IDLE_SWEEP_INTERVAL_MAX: Duration = Duration::from_secs(1);
+
+/// What other threads ask of a reactor.
+pub(crate) enum Command {
+    /// A connection the acceptor admitted.
+    Adopt {
+        id: u32,
+        listener_index: u16,
+        peer: SocketAddr,
+        stream: TcpStream,
+    },
+    /// JS's answer to request `seq`; `None` for a request without a response.
+    Complete {
+        connection: u32,
+        seq: u32,
+        response: Option<Response>,
+    },
+    Close {
+        connection: u32,
+    },
+    /// The broker-wide request bytes fell below their bound: read paused connections.
+    Resume,
+    /// Stop reading; close each connection once its responses are written, and every
+    /// connection at `deadline`; then exit.
+    Shutdown {
+        deadline: Instant,
+    },
+}
+
+/// The other threads' way to reach a reactor: a command queue and a waker. The waker
+/// fires only when the queue goes from empty to non-empty; the reactor takes the whole
+/// queue each turn.
+pub(crate) struct ReactorHandle {
+    commands: Mutex<Vec<Command>>,
+    waker: Waker,
+}
+
+impl ReactorHandle {
+    pub(crate) fn new(poll: &Poll) -> io::Result<Self> {
+        Ok(Self {
+            commands: Mutex::new(Vec::new()),
+            waker: Waker::new(poll.registry(), WAKER)?,
+        })
+    }
+
+    pub(crate) fn send(&self, command: Command) {
+        let first = {
+            let mut commands = self.commands.lock().expect("reactor command lock");
+            commands.push(command);
+            commands.len() == 1
+        };
+        if first {
+            // Fails only when the reactor has exited; the command is moot then.
+            let _ = self.waker.wake();
+        }
+    }
+
+    fn take(&self, into: &mut Vec<Command>) {
+        std::mem::swap(
+            &mut *self.commands.lock().expect("reactor command lock"),
+            into,
+        );
+    }
+}
+
+pub(crate) struct Reactor {
+    index: usize,
+    shared: Arc<Shared>,
+    poll: Poll,
+    connections: HashMap<u32, Connection>,
+    /// Connections to read this turn (each at most once, see `Connection::read_scheduled`).
+    read_list: VecDeque<u32>,
+    /// Connections with something new to write (duplicates are harmless).
+    flush_list: Vec<u32>,
+    /// This turn's encoded events, published at the end of the turn.
+    batch: Vec<u8>,
+    /// Ids closed this turn: they leave the registry (and may be reused) only after their
+    /// Closed event is published, so JS never sees an id reopen before it closed.
+    closed: Vec<u32>,
+    read_buffer: Box<[u8]>,
+    frames: Vec<Vec<u8>>,
+    shutdown_deadline: Option<Instant>,
+    next_idle_sweep: Option<Instant>,
+}
+
+impl Reactor {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, poll: Poll) -> Self {
+        let next_idle_sweep = shared
+            .config
+            .connections_idle_max
+            .map(|idle| Instant::now() + idle_sweep_interval(idle));
+        Self {
+            index,
+            shared,
+            poll,
+            connections: HashMap::new(),
+            read_list: VecDeque::new(),
+            flush_list: Vec::new(),
+            batch: Vec::new(),
+            closed: Vec::new(),
+            read_buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
+            frames: Vec::new(),
+            shutdown_deadline: None,
+            next_idle_sweep,
+        }
+    }
+
+    /// Runs until shut down and every connection is closed.
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut commands = Vec::new();
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => panic!("reactor poll failed: {error}"),
+            }
+            let now = Instant::now();
+            for event in &events {
+                if event.token() == WAKER {
+                    continue;
+                }
+                let id = event.token().0 as u32;
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    if let Some(connection) = self.connections.get_mut(&id) {
+                        connection.readable = true;
+                    }
+                    self.schedule_read(id);
+                }
+                if event.is_writable() {
+                    self.flush_list.push(id);
+                }
+            }
+            self.shared.reactors[self.index].take(&mut commands);
+            for command in commands.drain(..) {
+                self.handle(command, now);
+            }
+            self.flush_pending(now);
+            self.read_scheduled(now);
+            self.sweep_idle(now);
+            self.progress_shutdown(now);
+            self.publish();
+            if self.shutdown_deadline.is_some() && self.connections.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.read_list.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        [self.next_idle_sweep, self.shutdown_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|deadline| deadline.saturating_duration_since(now))
+    }
+
+    fn handle(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Adopt {
+                id,
+                listener_index,
+                peer,
+                stream,
+            } => self.adopt(id, listener_index, peer, stream, now),
+            Command::Complete {
+                connection,
+                seq,
+                response,
+            } => self.complete(connection, seq, response),
+            Command::Close { connection } => self.close(connection, CloseReason::ClosedByServer),
+            Command::Resume => {
+                let ids: Vec<u32> = self.connections.keys().copied().collect();
+                for id in ids {
+                    self.schedule_read(id);
+                }
+            }
+            Command::Shutdown { deadline } => self.shutdown_deadline = Some(deadline),
+        }
+    }
+
+    fn adopt(
+        &mut self,
+        id: u32,
+        listener_index: u16,
+        peer: SocketAddr,
+        mut stream: TcpStream,
+        now: Instant,
+    ) {
+        encode_opened(&mut self.batch, id, listener_index, peer);
+        // Edge-triggered; registering a socket that already has bytes reports it readable.
+        let registered = self.poll.registry().register(
+            &mut stream,
+            Token(id as usize),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        let connection = Connection::new(id, stream, self.shared.config.request_bytes_max, now);
+        self.connections.insert(id, connection);
+        if registered.is_err() {
+            self.close(id, CloseReason::IoError);
+        }
+    }
+
+    fn complete(&mut self, id: u32, seq: u32, response: Option<Response>) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return; // Closed meanwhile: the response is dropped.
+        };
+        let queued_before = connection.responses.queued_response_bytes();
+        // A rejected completion (unknown or repeated seq) is a JS bug with no one to
+        // report it to on this thread; ignoring it keeps the other responses flowing.
+        let Ok(request_bytes) = connection.responses.complete(seq, response) else {
+            return;
+        };
+        let queued_after = connection.responses.queued_response_bytes();
+        let has_outgoing = connection.responses.has_outgoing();
+        self.shared
+            .adjust_queued_response_bytes(queued_before, queued_after);
+        self.shared.release_request_bytes(request_bytes);
+        if has_outgoing {
+            self.flush_list.push(id);
+        }
+        self.schedule_read(id);
+    }
+
+    fn schedule_read(&mut self, id: u32) {
+        if let Some(connection) = self.connections.get_mut(&id) {
+            if connection.readable && !connection.read_scheduled {
+                connection.read_scheduled = true;
+                self.read_list.push_back(id);
+            }
+        }
+    }
+
+    fn flush_pending(&mut self, now: Instant) {
+        let mut flush_list = std::mem::take(&mut self.flush_list);
+        for id in flush_list.drain(..) {
+            let Some(connection) = self.connections.get_mut(&id) else {
+                continue;
+            };
+            if !connection.responses.has_outgoing() {
+                continue;
+            }
+            let queued_before = connection.responses.queued_response_bytes();
+            let result = connection.flush(now);
+            let queued_after = connection.responses.queued_response_bytes();
+            self.shared
+                .adjust_queued_response_bytes(queued_before, queued_after);
+            match result {
+                // Written bytes may have brought the connection under its bound.
+                Ok(progress) if progress.bytes_written > 0 => self.schedule_read(id),
+                Ok(_) => {}
+                Err(_) => self.close(id, CloseReason::IoError),
+            }
+        }
+        self.flush_list = flush_list;
+    }
+
+    fn read_scheduled(&mut self, now: Instant) {
+        for _ in 0..self.read_list.len() {
+            let Some(id) = self.read_list.pop_front() else {
+                break;
+            };
+            if let Some(connection) = self.connections.get_mut(&id) {
+                connection.read_scheduled = false;
+                self.read_connection(id, now);
+            }
+        }
+    }
+
+    /// Reads a connection until it would block, its turn is over, or a bound stops it.
+    fn read_connection(&mut self, id: u32, now: Instant) {
+        let shutting_down = self.shutdown_deadline.is_some();
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        let mut close_reason = None;
+        for _ in 0..READS_PER_TURN_MAX {
+            if shutting_down || !self.shared.may_read(connection) {
+                return; // Still readable; scheduled again when the bound clears.
+            }
+            let result = connection.read_once(&mut self.read_buffer, &mut self.frames, now);
+            // Frames completed before a bad prefix or the end of the stream still count.
+            for frame in self.frames.drain(..) {
+                let seq = connection.responses.admit(frame.len());
+                self.shared
+                    .queued_request_bytes
+                    .fetch_add(frame.len(), Ordering::SeqCst);
+                encode_frame(&mut self.batch, id, seq, &frame);
+            }
+            match result {
+                Ok(ReadOutcome::Read) => {}
+                Ok(ReadOutcome::WouldBlock) => {
+                    connection.readable = false;
+                    return;
+                }
+                Ok(ReadOutcome::PeerClosed) => close_reason = Some(CloseReason::PeerClosed),
+                Err(ReadError::Frame(_)) => close_reason = Some(CloseReason::InvalidFrame),
+                Err(ReadError::Io(error)) => close_reason = Some(close_reason_of(&error)),
+            }
+            if close_reason.is_some() {
+                break;
+            }
+        }
+        match close_reason {
+            Some(reason) => self.close(id, reason),
+            None => self.schedule_read(id),
+        }
+    }
+
+    fn sweep_idle(&mut self, now: Instant) {
+        let (Some(idle_max), Some(next)) = (
+            self.shared.config.connections_idle_max,
+            self.next_idle_sweep,
+        ) else {
+            return;
+        };
+        if now < next {
+            return;
+        }
+        self.next_idle_sweep = Some(now + idle_sweep_interval(idle_max));
+        let idle: Vec<u32> = self
+            .connections
+            .values()
+            .filter(|connection| {
+                connection.responses.is_quiescent()
+                    && now.saturating_duration_since(connection.last_activity) >= idle_max
+            })
+            .map(|connection| connection.id)
+            .collect();
+        for id in idle {
+            self.close(id, CloseReason::Idle);
+        }
+    }
+
+    fn progress_shutdown(&mut self, now: Instant) {
+        let Some(deadline) = self.shutdown_deadline else {
+            return;
+        };
+        let done: Vec<u32> = self
+            .connections
+            .values()
+            .filter(|connection| now >= deadline || connection.responses.is_quiescent())
+            .map(|connection| connection.id)
+            .collect();
+        for id in done {
+            self.close(id, CloseReason::Shutdown);
+        }
+    }
+
+    /// Closes now; queued responses are dropped and late ones will be ignored.
+    fn close(&mut self, id: u32, reason: CloseReason) {
+        let Some(mut connection) = self.connections.remove(&id) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(connection.stream_mut());
+        self.shared
+            .adjust_queued_response_bytes(connection.responses.queued_response_bytes(), 0);
+        self.shared
+            .release_request_bytes(connection.responses.waiting_request_bytes());
+        drop(connection);
+        encode_closed(&mut self.batch, id, reason);
+        self.closed.push(id);
+        self.shared.counters.closed[reason.code() as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn publish(&mut self) {
+        self.shared.events.publish(&mut self.batch);
+        if !self.closed.is_empty() {
+            if self.shared.registry.remove(&self.closed) {
+                self.shared.acceptor.wake();
+            }
+            self.closed.clear();
+        }
+    }
+}
+
+fn idle_sweep_interval(idle_max: Duration) -> Duration {
+    (idle_max / IDLE_SWEEPS_PER_TIMEOUT).clamp(IDLE_SWEEP_INTERVAL_MIN, IDLE_SWEEP_INTERVAL_MAX)
+}
+
+fn close_reason_of(error: &io::Error) -> CloseReason {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            CloseReason::PeerClosed
+        }
+        _ => CloseReason::IoError,
+    }
+}

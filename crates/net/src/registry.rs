@@ -1,0 +1,142 @@
+//! Which connections are open: their ids, their reactor, and how many each client address
+//! holds (`max.connections.per.ip`). Shared by the acceptor (admits), the reactors (remove)
+//! and the JS thread (looks up the reactor of a connection to send it a response).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    reactor: usize,
+    ip: IpAddr,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    connections: HashMap<u32, Entry>,
+    per_ip: HashMap<IpAddr, usize>,
+    next_id: u32,
+    /// The acceptor stopped at `max.connections` and waits for a removal to wake it.
+    acceptor_waiting: bool,
+}
+
+/// Why a new connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The address already holds `max.connections.per.ip` connections.
+    PerIpLimit,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    state: Mutex<State>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("connection registry lock")
+    }
+
+    /// Gives a new connection from `ip` an id that no open connection has.
+    pub(crate) fn admit(
+        &self,
+        ip: IpAddr,
+        per_ip_max: usize,
+        reactor: usize,
+    ) -> Result<u32, Refusal> {
+        let mut state = self.lock();
+        let held = state.per_ip.get(&ip).copied().unwrap_or(0);
+        if held >= per_ip_max {
+            return Err(Refusal::PerIpLimit);
+        }
+        // Fewer than 2^32 connections are open, so a free id is always found.
+        let mut id = state.next_id;
+        while state.connections.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        state.next_id = id.wrapping_add(1);
+        state.connections.insert(id, Entry { reactor, ip });
+        *state.per_ip.entry(ip).or_insert(0) += 1;
+        Ok(id)
+    }
+
+    /// Removes closed connections. Returns true when the acceptor was waiting for room
+    /// (the caller wakes it).
+    pub(crate) fn remove(&self, ids: &[u32]) -> bool {
+        let mut state = self.lock();
+        for id in ids {
+            let Some(entry) = state.connections.remove(id) else {
+                continue;
+            };
+            let held = state
+                .per_ip
+                .get_mut(&entry.ip)
+                .expect("every open connection counts for its address");
+            *held -= 1;
+            if *held == 0 {
+                state.per_ip.remove(&entry.ip);
+            }
+        }
+        !ids.is_empty() && std::mem::replace(&mut state.acceptor_waiting, false)
+    }
+
+    pub(crate) fn reactor_of(&self, id: u32) -> Option<usize> {
+        self.lock().connections.get(&id).map(|entry| entry.reactor)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().connections.len()
+    }
+
+    /// True when there is room for another connection; otherwise records that the
+    /// acceptor waits, so the next removal wakes it (checked and recorded under one lock,
+    /// so a removal cannot slip between).
+    pub(crate) fn has_room_or_wait(&self, connections_max: usize) -> bool {
+        let mut state = self.lock();
+        let room = state.connections.len() < connections_max;
+        state.acceptor_waiting = !room;
+        room
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_among_open_connections_across_wrap_around() {
+        let registry = Registry::default();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        registry.lock().next_id = u32::MAX;
+        assert_eq!(registry.admit(ip, 10, 0), Ok(u32::MAX));
+        assert_eq!(registry.admit(ip, 10, 1), Ok(0));
+        registry.lock().next_id = u32::MAX;
+        assert_eq!(registry.admit(ip, 10, 0), Ok(1), "skips the open ids");
+        assert_eq!(registry.reactor_of(0), Some(1));
+    }
+
+    #[test]
+    fn an_address_at_its_limit_is_refused_until_one_of_its_connections_closes() {
+        let registry = Registry::default();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let first = registry.admit(ip, 2, 0).unwrap();
+        registry.admit(ip, 2, 0).unwrap();
+        assert_eq!(registry.admit(ip, 2, 0), Err(Refusal::PerIpLimit));
+        assert!(registry.admit(other, 2, 0).is_ok());
+        registry.remove(&[first]);
+        assert!(registry.admit(ip, 2, 0).is_ok());
+    }
+
+    #[test]
+    fn a_removal_reports_that_the_waiting_acceptor_needs_waking() {
+        let registry = Registry::default();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let id = registry.admit(ip, 10, 0).unwrap();
+        assert!(!registry.has_room_or_wait(1));
+        assert!(registry.remove(&[id]));
+        assert!(registry.has_room_or_wait(1));
+        assert!(!registry.remove(&[]));
+    }
+}

@@ -1,0 +1,345 @@
+//! The network server: binds the listeners, runs the acceptor and reactor threads, and is
+//! the JS thread's handle on them (responses, closes, events, shutdown).
+//!
+//! Threads: one acceptor polling every listener, and `num.network.threads` reactors, each
+//! with its own epoll instance and its own connections. The JS thread never touches a
+//! client socket: it sends commands to a connection's reactor and drains events.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::Poll;
+
+use crate::acceptor::{Acceptor, AcceptorHandle};
+use crate::config::{ListenerConfig, ServerConfig};
+use crate::connection::Connection;
+use crate::event::EventQueue;
+use crate::reactor::{Command, Reactor, ReactorHandle};
+use crate::registry::Registry;
+use crate::response::Response;
+
+/// A listener as bound: `address` carries the actual port when 0 was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundListener {
+    pub name: String,
+    pub host: String,
+    pub address: SocketAddr,
+}
+
+/// A snapshot of the server's gauges and counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub connections: usize,
+    /// Request bytes delivered (or queued) to JS and not yet answered.
+    pub queued_request_bytes: usize,
+    /// Owned response bytes submitted and not yet written, all connections.
+    pub queued_response_bytes: usize,
+    /// Bytes of events waiting for JS to drain them.
+    pub queued_event_bytes: usize,
+    /// Whether reading stopped because of `queued_request_bytes` (cleared on resume).
+    pub reads_paused: bool,
+    pub connections_accepted_total: u64,
+    pub connections_refused_per_ip_total: u64,
+    /// Closed connections, indexed by [`CloseReason`](crate::CloseReason) code.
+    pub connections_closed_total: [u64; 6],
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) refused_per_ip: AtomicU64,
+    pub(crate) closed: [AtomicU64; 6],
+}
+
+/// State every thread of the server shares.
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    pub(crate) registry: Registry,
+    pub(crate) events: EventQueue,
+    pub(crate) reactors: Vec<ReactorHandle>,
+    pub(crate) acceptor: AcceptorHandle,
+    /// Request bytes delivered to JS and not yet answered, all connections.
+    pub(crate) queued_request_bytes: AtomicUsize,
+    pub(crate) queued_response_bytes: AtomicUsize,
+    /// Set by a reactor that stopped reading on `queued_request_bytes`; whoever brings
+    /// the count back under the bound clears it and tells every reactor to resume.
+    reads_paused: AtomicBool,
+    pub(crate) counters: Counters,
+}
+
+impl Shared {
+    /// Whether `connection` may be read now: under its in-flight and response-bytes
+    /// bounds, and the broker under its request-bytes bound.
+    pub(crate) fn may_read(&self, connection: &Connection) -> bool {
+        let config = &self.config;
+        connection.responses.in_flight() < config.in_flight_requests_per_connection_max
+            && connection.responses.queued_response_bytes()
+                <= config.queued_response_bytes_per_connection_max
+            && self.may_read_globally()
+    }
+
+    fn may_read_globally(&self) -> bool {
+        let bound = self.config.queued_request_bytes_max;
+        if self.queued_request_bytes.load(Ordering::SeqCst) < bound {
+            return true;
+        }
+        // Publish the pause, then look again: a release that raced with us either sees
+        // the flag (and resumes everyone) or is seen here.
+        self.reads_paused.store(true, Ordering::SeqCst);
+        self.queued_request_bytes.load(Ordering::SeqCst) < bound
+    }
+
+    pub(crate) fn release_request_bytes(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let after = self.queued_request_bytes.fetch_sub(bytes, Ordering::SeqCst) - bytes;
+        if after < self.config.queued_request_bytes_max
+            && self.reads_paused.swap(false, Ordering::SeqCst)
+        {
+            for reactor in &self.reactors {
+                reactor.send(Command::Resume);
+            }
+        }
+    }
+
+    pub(crate) fn adjust_queued_response_bytes(&self, before: usize, after: usize) {
+        if after > before {
+            self.queued_response_bytes
+                .fetch_add(after - before, Ordering::Relaxed);
+        } else if before > after {
+            self.queued_response_bytes
+                .fetch_sub(before - after, Ordering::Relaxed);
+        }
+    }
+}
+
+struct Threads {
+    reactors: Vec<JoinHandle<()>>,
+}
+
+/// A running network server. Dropping it shuts it down at once (no grace period).
+pub struct Server {
+    shared: Arc<Shared>,
+    bound: Vec<BoundListener>,
+    threads: Mutex<Option<Threads>>,
+    acceptor_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Server {
+    /// Binds every listener and starts the threads. `wake` runs on a reactor thread when
+    /// events become available after a drain (once, until the next drain).
+    pub fn start(
+        config: ServerConfig,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> io::Result<Server> {
+        if config.network_threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "num.network.threads must be at least 1",
+            ));
+        }
+        let (listeners, bound) = bind_all(&config.listeners)?;
+        let acceptor_poll = Poll::new()?;
+        let reactor_polls = (0..config.network_threads)
+            .map(|_| Poll::new())
+            .collect::<io::Result<Vec<_>>>()?;
+        let reactors = reactor_polls
+            .iter()
+            .map(ReactorHandle::new)
+            .collect::<io::Result<Vec<_>>>()?;
+        let shared = Arc::new(Shared {
+            config,
+            registry: Registry::default(),
+            events: EventQueue::new(Box::new(wake)),
+            reactors,
+            acceptor: AcceptorHandle::new(&acceptor_poll)?,
+            queued_request_bytes: AtomicUsize::new(0),
+            queued_response_bytes: AtomicUsize::new(0),
+            reads_paused: AtomicBool::new(false),
+            counters: Counters::default(),
+        });
+        let acceptor = Acceptor::new(shared.clone(), acceptor_poll, listeners)?;
+        let mut reactor_threads = Vec::new();
+        for (index, poll) in reactor_polls.into_iter().enumerate() {
+            let reactor = Reactor::new(index, shared.clone(), poll);
+            reactor_threads.push(
+                std::thread::Builder::new()
+                    .name(format!("sluice-net-{index}"))
+                    .spawn(move || reactor.run())?,
+            );
+        }
+        let acceptor_thread = std::thread::Builder::new()
+            .name("sluice-acceptor".into())
+            .spawn(move || acceptor.run())?;
+        Ok(Server {
+            shared,
+            bound,
+            threads: Mutex::new(Some(Threads {
+                reactors: reactor_threads,
+            })),
+            acceptor_thread: Mutex::new(Some(acceptor_thread)),
+        })
+    }
+
+    pub fn bound_listeners(&self) -> &[BoundListener] {
+        &self.bound
+    }
+
+    /// Everything queued since the last drain, as one encoded event stream (see
+    /// [`crate::event`]); `None` when nothing is queued.
+    pub fn drain_events(&self) -> Option<Vec<u8>> {
+        self.shared.events.drain()
+    }
+
+    /// Submits the response to request `seq` of `connection`; it is written after every
+    /// earlier seq of the connection. False when the connection is not open.
+    pub fn respond(&self, connection: u32, seq: u32, response: Response) -> bool {
+        self.send(
+            connection,
+            Command::Complete {
+                connection,
+                seq,
+                response: Some(response),
+            },
+        )
+    }
+
+    /// Completes request `seq` of `connection` without a response (acks=0 produce).
+    pub fn skip(&self, connection: u32, seq: u32) -> bool {
+        self.send(
+            connection,
+            Command::Complete {
+                connection,
+                seq,
+                response: None,
+            },
+        )
+    }
+
+    /// Closes `connection` now, dropping its queued responses; its Closed event follows.
+    pub fn close(&self, connection: u32) -> bool {
+        self.send(connection, Command::Close { connection })
+    }
+
+    fn send(&self, connection: u32, command: Command) -> bool {
+        match self.shared.registry.reactor_of(connection) {
+            Some(reactor) => {
+                self.shared.reactors[reactor].send(command);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes the listeners (and returns once they are closed); open connections go on.
+    pub fn stop_accepting(&self) {
+        let thread = self
+            .acceptor_thread
+            .lock()
+            .expect("acceptor thread lock")
+            .take();
+        if let Some(thread) = thread {
+            self.shared.acceptor.stop();
+            thread.join().expect("the acceptor thread does not panic");
+        }
+    }
+
+    /// Stops accepting and reading, waits until every connection has written the responses
+    /// to the requests already delivered (JS must still answer them) or `timeout` passes,
+    /// then closes every connection and joins the threads. Blocks; later calls return at
+    /// once.
+    pub fn shutdown(&self, timeout: Duration) {
+        let mut threads = self.threads.lock().expect("server threads lock");
+        let Some(threads) = threads.take() else {
+            return;
+        };
+        self.stop_accepting();
+        let deadline = Instant::now() + timeout;
+        for reactor in &self.shared.reactors {
+            reactor.send(Command::Shutdown { deadline });
+        }
+        for thread in threads.reactors {
+            thread.join().expect("reactor threads do not panic");
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let shared = &self.shared;
+        let counters = &shared.counters;
+        Stats {
+            connections: shared.registry.len(),
+            queued_request_bytes: shared.queued_request_bytes.load(Ordering::SeqCst),
+            queued_response_bytes: shared.queued_response_bytes.load(Ordering::Relaxed),
+            queued_event_bytes: shared.events.queued_bytes(),
+            reads_paused: shared.reads_paused.load(Ordering::SeqCst),
+            connections_accepted_total: counters.accepted.load(Ordering::Relaxed),
+            connections_refused_per_ip_total: counters.refused_per_ip.load(Ordering::Relaxed),
+            connections_closed_total: std::array::from_fn(|index| {
+                counters.closed[index].load(Ordering::Relaxed)
+            }),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown(Duration::ZERO);
+    }
+}
+
+fn bind_all(configs: &[ListenerConfig]) -> io::Result<(Vec<TcpListener>, Vec<BoundListener>)> {
+    let mut listeners = Vec::new();
+    let mut bound = Vec::new();
+    for config in configs {
+        let listener = bind(config)?;
+        bound.push(BoundListener {
+            name: config.name.clone(),
+            host: config.host.clone(),
+            address: listener.local_addr()?,
+        });
+        listeners.push(listener);
+    }
+    Ok((listeners, bound))
+}
+
+fn bind(config: &ListenerConfig) -> io::Result<TcpListener> {
+    let failed = |error: io::Error| {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot bind listener {} to {}:{}: {}{error}",
+                config.name,
+                config.host,
+                config.port,
+                error_code_prefix(&error)
+            ),
+        )
+    };
+    let host = if config.host.is_empty() {
+        "0.0.0.0"
+    } else {
+        config.host.as_str()
+    };
+    let address = (host, config.port)
+        .to_socket_addrs()
+        .map_err(failed)?
+        .next()
+        .ok_or_else(|| failed(io::Error::new(io::ErrorKind::NotFound, "no address")))?;
+    TcpListener::bind(address).map_err(failed)
+}
+
+/// The errno name Node users know (`EADDRINUSE: `), for the errors binding can hit.
+fn error_code_prefix(error: &io::Error) -> &'static str {
+    match error.raw_os_error() {
+        Some(libc::EADDRINUSE) => "EADDRINUSE: ",
+        Some(libc::EADDRNOTAVAIL) => "EADDRNOTAVAIL: ",
+        Some(libc::EACCES) => "EACCES: ",
+        _ => "",
+    }
+}
