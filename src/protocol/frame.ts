@@ -8,7 +8,7 @@
 import type { RequestHeader, ResponseHeader } from "./generated/headers.js";
 import { type ApiDescriptor, apiByKey, headers } from "./generated/index.js";
 import { ProtocolDecodeError, Reader } from "./reader.js";
-import { Writer } from "./writer.js";
+import { type Part, Writer } from "./writer.js";
 
 export const API_VERSIONS_KEY = 18;
 
@@ -86,6 +86,22 @@ export function encodeResponse(api: ApiDescriptor, version: number, correlationI
   headers.writeResponseHeader(writer, header, responseHeaderVersion(api, version));
   api.response.write(writer, body, version);
   return writer.finishParts();
+}
+
+/**
+ * Encodes a whole response frame for the network layer: the 4-byte size prefix, then the
+ * header and body as parts, file slices (records of a Fetch response) passed through.
+ */
+export function encodeResponseFrame(api: ApiDescriptor, version: number, correlationId: number, body: unknown): Part[] {
+  const writer = new Writer(512);
+  writer.int32(0);
+  const header: ResponseHeader = { correlationId, unknownTaggedFields: undefined };
+  headers.writeResponseHeader(writer, header, responseHeaderVersion(api, version));
+  api.response.write(writer, body, version);
+  const size = writer.length - 4;
+  const parts = writer.finishOutput();
+  (parts[0] as Buffer).writeInt32BE(size, 0);
+  return parts;
 }
 
 /** Decodes a response frame (for the inter-broker client and tests). */

@@ -18,13 +18,25 @@ export class ProtocolEncodeError extends Error {
 /** Payloads at least this large are attached as parts rather than copied. */
 const ZERO_COPY_BYTES_MIN = 4096;
 
+/**
+ * A part whose bytes the writer never sees: a file slice the network layer sends with
+ * sendfile (a LogSlice). Only its length is known here; it is passed through in order.
+ */
+export interface ExternalPart {
+  readonly length: number;
+}
+
+/** An encoded message's parts: byte buffers and external parts, in order. */
+export type Part = Buffer | ExternalPart;
+
 export class Writer {
   private buf: Buffer;
   private position = 0;
   /** Start of the bytes in `buf` not yet handed to `parts`. */
   private chunkStart = 0;
-  private parts: Buffer[] = [];
+  private parts: Part[] = [];
   private partsBytes = 0;
+  private externalParts = 0;
 
   constructor(initialBytes = 256) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -130,19 +142,34 @@ export class Writer {
     this.buf.set(bytes, at);
   }
 
-  /** Appends bytes without copying when they are large; the caller must not modify them afterwards. */
-  attach(bytes: Buffer): void {
+  /**
+   * Appends bytes without copying when they are large; the caller must not modify them
+   * afterwards. An external part (a file slice) is always passed through as its own part.
+   */
+  attach(bytes: Buffer | ExternalPart): void {
+    if (!Buffer.isBuffer(bytes)) {
+      this.flushChunk();
+      this.parts.push(bytes);
+      this.partsBytes += bytes.length;
+      this.externalParts++;
+      return;
+    }
     if (bytes.length < ZERO_COPY_BYTES_MIN) {
       this.raw(bytes);
       return;
     }
+    this.flushChunk();
+    this.parts.push(bytes);
+    this.partsBytes += bytes.length;
+  }
+
+  /** Hands the bytes written since the last part to `parts`. */
+  private flushChunk(): void {
     if (this.position > this.chunkStart) {
       this.parts.push(this.buf.subarray(this.chunkStart, this.position));
       this.partsBytes += this.position - this.chunkStart;
       this.chunkStart = this.position;
     }
-    this.parts.push(bytes);
-    this.partsBytes += bytes.length;
   }
 
   private stringBytes(value: string, field: string): number {
@@ -193,8 +220,11 @@ export class Writer {
     this.raw(value);
   }
 
-  /** Record sets: same framing as bytes, but attached without a copy. */
-  records(value: Buffer | null): void {
+  /**
+   * Record sets: same framing as bytes, but attached without a copy. A Fetch response may
+   * pass a file slice (an ExternalPart) where the generated types say Buffer.
+   */
+  records(value: Buffer | ExternalPart | null): void {
     if (value === null) {
       this.int32(-1);
       return;
@@ -203,7 +233,7 @@ export class Writer {
     this.attach(value);
   }
 
-  compactRecords(value: Buffer | null): void {
+  compactRecords(value: Buffer | ExternalPart | null): void {
     if (value === null) {
       this.unsignedVarint(0);
       return;
@@ -214,6 +244,12 @@ export class Writer {
 
   /** The written bytes as a list of buffers, in order (no copy of attached parts). */
   finishParts(): Buffer[] {
+    if (this.externalParts > 0) throw new ProtocolEncodeError("the message holds file slices: use finishOutput()");
+    return this.finishOutput() as Buffer[];
+  }
+
+  /** The written parts in order, external parts (file slices) included. */
+  finishOutput(): Part[] {
     const parts = this.parts.slice();
     if (this.position > this.chunkStart) parts.push(this.buf.subarray(this.chunkStart, this.position));
     return parts;
