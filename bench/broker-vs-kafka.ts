@@ -5,10 +5,11 @@
 //
 //   npm run bench:broker -- [--broker kafka|sluice|both] [--quick] [--records N] [--latency-records N]
 //                           [--rate R] [--warmup-records N] [--baseline bench/results/<file>.json]
-//                           [--sluice-override key=value]... [--keep]
+//                           [--sluice-override key=value]... [--sluice-from-source] [--keep]
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { freePort, kafkaVersion, runJavaTool, startKafka } from "../test/helpers/kafka.js";
 import {
@@ -38,6 +39,7 @@ const { values: flags } = parseArgs({
     "warmup-records": { type: "string" },
     baseline: { type: "string" },
     "sluice-override": { type: "string", multiple: true, default: [] },
+    "sluice-from-source": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -55,6 +57,7 @@ if (flags.help) {
       "  --warmup-records N           unreported 100 B acks=1 run first, for the JIT (default records/5, at most 200,000)",
       "  --baseline FILE              take the Kafka figures for the ratio table from an earlier results file",
       "  --sluice-override key=value  passed to `bin/sluice start --override` (repeatable)",
+      "  --sluice-from-source         run src/cli/main.ts with tsx instead of bin/sluice (dist/); start-up then includes tsx",
       "  --keep                       keep the brokers' temp dirs",
       "",
     ].join("\n"),
@@ -118,9 +121,15 @@ interface RunningBroker {
 
 async function launch(kind: BrokerKind, workDir: string): Promise<RunningBroker> {
   if (kind === "sluice") {
-    const stale = staleBuildWarning();
+    const fromSource = flags["sluice-from-source"];
+    const stale = fromSource ? null : staleBuildWarning();
     if (stale) log(`warning: ${stale}`);
-    const sluice = await startSluice({ workDir, overrides: sluiceOverrides, startTimeoutMs: 60_000 });
+    const sluice = await startSluice({
+      workDir,
+      overrides: sluiceOverrides,
+      startTimeoutMs: 60_000,
+      ...(fromSource ? { script: fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)), nodeArgs: ["--import", "tsx"] } : {}),
+    });
     return {
       kind,
       bootstrap: sluice.bootstrap,
@@ -389,7 +398,13 @@ interface BrokerResult {
 async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
   const workDir = await mkdtemp(join(tmpdir(), `bench-${kind}-`));
   log(`\n== ${kind}: starting (work dir ${workDir})`);
-  const broker = await launch(kind, workDir);
+  let broker: RunningBroker;
+  try {
+    broker = await launch(kind, workDir);
+  } catch (error) {
+    if (!flags.keep) await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
   const result: BrokerResult = {
     broker: kind,
     version: kind === "kafka" ? kafkaVersion : "",
@@ -603,6 +618,7 @@ const environment = {
     toolHeap: `-Xmx${toolHeap}`,
     toolJvmFlags: "kafkaPerformanceJvmFlags (kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS)",
     sluiceOverrides,
+    sluiceFromSource: flags["sluice-from-source"],
   },
 };
 log(
@@ -621,6 +637,8 @@ for (const kind of brokers) {
     process.exitCode = 1;
   }
 }
+
+if (Object.keys(results).length === 0) process.exit(1);
 
 let baselineKafka: BrokerResult | undefined;
 if (flags.baseline) {

@@ -245,6 +245,11 @@ export interface StartSluiceOptions {
   env?: NodeJS.ProcessEnv;
   /** More arguments for node itself (before bin/sluice), e.g. ["--max-old-space-size=256"]. */
   nodeArgs?: string[];
+  /**
+   * The script node runs instead of bin/sluice, e.g. src/cli/main.ts with nodeArgs ["--import", "tsx"]
+   * to run the sources without a build (tsx then adds its compile time to startupMs).
+   */
+  script?: string;
   /** Fails if it does not answer ApiVersions within this long: 30 s by default. */
   startTimeoutMs?: number;
   /** Readiness poll interval: 5 ms by default. */
@@ -320,9 +325,10 @@ export async function startSluice(options: StartSluiceOptions = {}): Promise<Slu
   await mkdir(workDir, { recursive: true });
   const logDir = options.logDir ?? join(workDir, "data");
   await mkdir(logDir, { recursive: true });
-  if (!existsSync(builtCli)) throw new Error(`cannot start Sluice: ${staleBuildWarning()}`);
+  const script = options.script ?? sluiceBin;
+  if (!options.script && !existsSync(builtCli)) throw new Error(`cannot start Sluice: ${staleBuildWarning()}`);
 
-  const args = [...(options.nodeArgs ?? []), sluiceBin, "start"];
+  const args = [...(options.nodeArgs ?? []), script, "start"];
   if (options.configFile) args.push("--config", options.configFile);
   const overrides: Record<string, string | number | boolean> = {
     listeners: `PLAINTEXT://127.0.0.1:${port}`,
@@ -366,7 +372,7 @@ export async function startSluice(options: StartSluiceOptions = {}): Promise<Slu
       intervalMs: options.probeIntervalMs ?? 5,
       timeoutMs: options.startTimeoutMs ?? 30_000,
       abort: () => {
-        if (spawnError) return `could not spawn ${process.execPath} ${sluiceBin}: ${spawnError.message}`;
+        if (spawnError) return `could not spawn ${process.execPath} ${script}: ${spawnError.message}`;
         if (!exit) return null;
         const noStart = /unknown command '?start'?/i.test(stderr) ? " (this bin/sluice has no `start` command yet)" : "";
         return `Sluice exited during startup${noStart} (${JSON.stringify(exit)}); output ends with:\n${output()}`;
