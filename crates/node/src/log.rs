@@ -29,10 +29,16 @@
 //! | `EMPTY_APPEND` | `EmptyAppend` | INVALID_RECORD (the validator stops these first) |
 //! | `UNEXPECTED_APPEND_OFFSET` | `UnexpectedAppendOffset` | UNKNOWN_SERVER_ERROR (a replica bug) |
 //! | `LOG_START_OFFSET_ABOVE_HIGH_WATERMARK` | `LogStartOffsetAboveHighWatermark` | OFFSET_OUT_OF_RANGE |
+//! | `OUT_OF_ORDER_SEQUENCE_NUMBER` | `ProducerState(OutOfOrderSequence)` | OUT_OF_ORDER_SEQUENCE_NUMBER |
+//! | `INVALID_PRODUCER_EPOCH` | `ProducerState(InvalidProducerEpoch)` | INVALID_PRODUCER_EPOCH |
+//! | `INVALID_TXN_STATE` | `ProducerState(InvalidTxnState)` | INVALID_TXN_STATE |
 //! | `STORAGE_ERROR` | `Io` | KAFKA_STORAGE_ERROR |
 //! | `LOG_CLOSED` | (binding) the log was closed or deleted | NOT_LEADER_OR_FOLLOWER |
 //! | `LOG_BUSY` | (binding) a task holds the log | (a broker bug: wait for the task) |
 //! | `INVALID_ARGUMENT` | (binding) a bad argument | (a broker bug) |
+//!
+//! No append fails with UNKNOWN_PRODUCER_ID: Kafka 4.1's broker never answers a produce
+//! with it (a producer the partition does not know may start at any sequence).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -53,6 +59,7 @@ use sluice_storage::log::{
 use sluice_storage::log_dir::{LogDirectory, OpenProgress};
 use sluice_storage::map_budget::DEFAULT_MAX_MAPS;
 use sluice_storage::partition_metadata::{read_partition_metadata, write_partition_metadata, Uuid};
+use sluice_storage::producer_state::ProducerStateEntry;
 use sluice_storage::segment::FileSlice;
 
 // ---------------------------------------------------------------------------------------
@@ -84,6 +91,9 @@ fn code_of(error: &LogError) -> &'static str {
         LogError::EmptyAppend => EMPTY_APPEND,
         LogError::UnexpectedAppendOffset { .. } => UNEXPECTED_APPEND_OFFSET,
         LogError::LogStartOffsetAboveHighWatermark { .. } => LOG_START_OFFSET_ABOVE_HIGH_WATERMARK,
+        // Kafka's error names: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+        // INVALID_TXN_STATE.
+        LogError::ProducerState(error) => error.kafka_error(),
         LogError::Io(_) => STORAGE_ERROR,
     }
 }
@@ -226,6 +236,8 @@ pub struct LogConfigInput {
     pub message_timestamp_type: Option<String>,
     /// Bytes of the active `.log` reserved on disk ahead of the write position.
     pub preallocate_chunk_bytes: Option<u32>,
+    /// `producer.id.expiration.ms` (Kafka's broker config; default one day)
+    pub producer_id_expiration_ms: Option<f64>,
 }
 
 fn config_of(input: &LogConfigInput) -> napi::Result<LogConfig> {
@@ -272,6 +284,11 @@ fn config_of(input: &LogConfigInput) -> napi::Result<LogConfig> {
         preallocate_chunk_bytes: input
             .preallocate_chunk_bytes
             .unwrap_or(defaults.preallocate_chunk_bytes),
+        producer_id_expiration_ms: long(
+            input.producer_id_expiration_ms,
+            defaults.producer_id_expiration_ms,
+            "producer.id.expiration.ms",
+        )?,
     })
 }
 
@@ -386,9 +403,13 @@ impl LogState {
 pub struct AppendResult {
     pub base_offset: BigInt,
     pub last_offset: BigInt,
-    /// The stamped time for LogAppendTime topics, -1 otherwise.
+    /// The stamped time for LogAppendTime topics, -1 otherwise; for a duplicate, the
+    /// original batch's max timestamp (what Kafka answers).
     pub log_append_time_ms: BigInt,
     pub log_start_offset: BigInt,
+    /// An idempotent producer's retry of a batch already in the log: nothing was
+    /// appended, and the offsets are the original batch's (Kafka answers NONE with them).
+    pub duplicate: bool,
 }
 
 impl From<AppendInfo> for AppendResult {
@@ -398,6 +419,61 @@ impl From<AppendInfo> for AppendResult {
             last_offset: info.last_offset.into(),
             log_append_time_ms: info.log_append_time_ms.into(),
             log_start_offset: info.log_start_offset.into(),
+            duplicate: info.duplicate,
+        }
+    }
+}
+
+/// The state of one idempotent (or transactional) producer on this partition.
+#[napi(object, object_from_js = false)]
+pub struct ProducerStateResult {
+    pub producer_id: BigInt,
+    pub producer_epoch: i32,
+    /// -1 when no batch of the current epoch is known.
+    pub last_sequence: i32,
+    /// Offset of the last batch's last record (-1 when none).
+    pub last_offset: BigInt,
+    /// Max timestamp of the last batch (Kafka's `lastTimestamp`).
+    pub last_timestamp: BigInt,
+    /// -1 when no end-transaction marker was seen.
+    pub coordinator_epoch: i32,
+    /// First offset of the open transaction, null when none.
+    pub current_txn_first_offset: Option<BigInt>,
+    /// Sequence ranges and offsets of the cached batches (at most 5, oldest first).
+    pub batches: Vec<ProducerBatchResult>,
+}
+
+/// One cached batch of a producer (what a duplicate is answered with).
+#[napi(object, object_from_js = false)]
+pub struct ProducerBatchResult {
+    pub first_sequence: i32,
+    pub last_sequence: i32,
+    pub first_offset: BigInt,
+    pub last_offset: BigInt,
+    pub timestamp: BigInt,
+}
+
+impl From<ProducerStateEntry> for ProducerStateResult {
+    fn from(entry: ProducerStateEntry) -> Self {
+        Self {
+            producer_id: entry.producer_id.into(),
+            producer_epoch: i32::from(entry.producer_epoch),
+            last_sequence: entry.last_sequence(),
+            last_offset: entry.last_data_offset().into(),
+            last_timestamp: entry.last_timestamp.into(),
+            coordinator_epoch: entry.coordinator_epoch,
+            current_txn_first_offset: entry.current_txn_first_offset.map(BigInt::from),
+            batches: entry
+                .batches()
+                .iter()
+                .map(|batch| ProducerBatchResult {
+                    first_sequence: batch.first_sequence(),
+                    last_sequence: batch.last_sequence,
+                    first_offset: batch.first_offset().into(),
+                    last_offset: batch.last_offset.into(),
+                    timestamp: batch.timestamp.into(),
+                })
+                .collect(),
         }
     }
 }
@@ -409,7 +485,9 @@ pub struct AppendOptionsInput {
     pub now_ms: f64,
     /// Stamped into each batch on a leader append.
     pub leader_epoch: Option<i32>,
-    /// `leader` (default: assign offsets) or `replica` (keep the leader's offsets).
+    /// `leader` (default: a client's produce; assign offsets, check idempotent
+    /// producers), `coordinator` (the broker's own write: assign offsets, check producer
+    /// epochs only) or `replica` (keep the leader's offsets, check nothing).
     pub origin: Option<String>,
 }
 
@@ -417,19 +495,21 @@ fn append_options_of(input: &AppendOptionsInput) -> napi::Result<AppendOptions> 
     let now_ms = clock_ms(input.now_ms)?;
     let origin = match input.origin.as_deref() {
         None | Some("leader") => AppendOrigin::Leader,
+        Some("coordinator") => AppendOrigin::Coordinator,
         Some("replica") => AppendOrigin::Replica,
         Some(other) => {
             return Err(invalid(format!(
-                "unknown append origin {other:?} (leader, replica)"
+                "unknown append origin {other:?} (leader, coordinator, replica)"
             )))
         }
     };
     Ok(AppendOptions {
         origin,
         now_ms,
-        leader_epoch: match origin {
-            AppendOrigin::Leader => input.leader_epoch,
-            AppendOrigin::Replica => None,
+        leader_epoch: if origin.assigns_offsets() {
+            input.leader_epoch
+        } else {
+            None
         },
     })
 }
@@ -495,6 +575,12 @@ pub struct OpenReportResult {
     pub rebuilt_indexes: u32,
     pub truncated_bytes: f64,
     pub deleted_segments: u32,
+    /// Producer state snapshots that failed their checks and were deleted.
+    pub corrupt_snapshots: u32,
+    /// Batch headers read to rebuild the producer state past the newest snapshot.
+    pub producer_state_batches_scanned: f64,
+    /// Producers known after opening.
+    pub producers: u32,
 }
 
 impl From<OpenReport> for OpenReportResult {
@@ -505,6 +591,9 @@ impl From<OpenReport> for OpenReportResult {
             rebuilt_indexes: report.rebuilt_indexes as u32,
             truncated_bytes: report.truncated_bytes as f64,
             deleted_segments: report.deleted_segments as u32,
+            corrupt_snapshots: report.corrupt_snapshots as u32,
+            producer_state_batches_scanned: report.producer_state_batches_scanned as f64,
+            producers: report.producers as u32,
         }
     }
 }
@@ -735,6 +824,53 @@ impl NativeLog {
         let info = log.append(&mut batches, &options).map_err(thrown);
         self.state.publish(log);
         info.map(AppendResult::from)
+    }
+
+    /// Every producer this partition keeps state for, by producer id (DescribeProducers).
+    #[napi]
+    pub fn producer_states(&self) -> napi::Result<Vec<ProducerStateResult>> {
+        let guard = self.state.try_log()?;
+        Ok(guard
+            .as_ref()
+            .expect("open")
+            .producer_states()
+            .into_iter()
+            .map(ProducerStateResult::from)
+            .collect())
+    }
+
+    /// The last sequence `producerId` wrote here, -1 if none is known.
+    #[napi]
+    pub fn last_sequence_for(&self, producer_id: BigInt) -> napi::Result<i32> {
+        let producer_id = long_of(&producer_id, "producerId")?;
+        let guard = self.state.try_log()?;
+        Ok(guard.as_ref().expect("open").last_sequence_for(producer_id))
+    }
+
+    /// Forgets producers idle longer than `producerIdExpirationMs` (by their last batch's
+    /// timestamp) with no transaction open; returns how many. In memory only: the broker
+    /// calls it every `producer.id.expiration.check.interval.ms` (Kafka: 10 minutes).
+    #[napi]
+    pub fn remove_expired_producers(&self, now_ms: f64) -> napi::Result<u32> {
+        let now_ms = clock_ms(now_ms)?;
+        let mut guard = self.state.try_log()?;
+        Ok(guard
+            .as_mut()
+            .expect("open")
+            .remove_expired_producers(now_ms) as u32)
+    }
+
+    /// Offsets of the producer state `.snapshot` files in the partition directory.
+    #[napi(getter)]
+    pub fn producer_snapshot_offsets(&self) -> napi::Result<Vec<BigInt>> {
+        let guard = self.state.try_log()?;
+        Ok(guard
+            .as_ref()
+            .expect("open")
+            .producer_snapshot_offsets()
+            .into_iter()
+            .map(BigInt::from)
+            .collect())
     }
 
     /// Whole batches from the one holding `offset`, at most `maxBytes` (the first batch
@@ -1399,6 +1535,7 @@ impl Task for CloseAllTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_storage::producer_state::ProducerStateError;
     use sluice_storage::record_batch::RecordBatchError;
 
     #[test]
@@ -1430,6 +1567,33 @@ mod tests {
                     high_watermark: 3,
                 },
                 LOG_START_OFFSET_ABOVE_HIGH_WATERMARK,
+            ),
+            (
+                LogError::ProducerState(ProducerStateError::OutOfOrderSequence {
+                    producer_id: 1,
+                    producer_epoch: 0,
+                    first_sequence: 5,
+                    current_last_sequence: 2,
+                    current_epoch: 0,
+                    offset: 3,
+                }),
+                "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ),
+            (
+                LogError::ProducerState(ProducerStateError::InvalidProducerEpoch {
+                    producer_id: 1,
+                    producer_epoch: 0,
+                    current_epoch: 1,
+                    offset: 3,
+                }),
+                "INVALID_PRODUCER_EPOCH",
+            ),
+            (
+                LogError::ProducerState(ProducerStateError::InvalidTxnState {
+                    producer_id: 1,
+                    offset: 3,
+                }),
+                "INVALID_TXN_STATE",
             ),
             (
                 LogError::Io(std::io::Error::other("disk on fire")),

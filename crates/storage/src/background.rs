@@ -111,6 +111,9 @@ pub(crate) struct PendingFlush {
     pub directory_synced_version: u64,
     /// Leader epoch entries not yet written to `leader-epoch-checkpoint`.
     pub epochs: Option<Vec<EpochEntry>>,
+    /// Producer state snapshots written at a roll and not yet fsynced (Kafka too writes
+    /// them under the log's lock and fsyncs them with the flush that follows the roll).
+    pub snapshots: Vec<PathBuf>,
 }
 
 impl FlushState {
@@ -131,8 +134,17 @@ impl FlushState {
     /// the start.
     pub fn flush(&self) -> io::Result<()> {
         let _one_at_a_time = self.flushing.lock().unwrap();
-        let (generation, target, files, newest_base, directory_version, sync_directory_now, epochs) = {
-            let pending = self.pending.lock().unwrap();
+        let (
+            generation,
+            target,
+            files,
+            newest_base,
+            directory_version,
+            sync_directory_now,
+            epochs,
+            snapshots,
+        ) = {
+            let mut pending = self.pending.lock().unwrap();
             let files: Vec<Arc<SegmentFile>> = pending
                 .segments
                 .iter()
@@ -146,10 +158,25 @@ impl FlushState {
                 pending.directory_version,
                 pending.directory_synced_version != pending.directory_version,
                 pending.epochs.clone(),
+                std::mem::take(&mut pending.snapshots),
             )
         };
         for file in &files {
             file.file().sync_data()?;
+        }
+        for snapshot in &snapshots {
+            // A snapshot deleted meanwhile (truncation, retention) needs no fsync.
+            match std::fs::File::open(snapshot).and_then(|file| file.sync_all()) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                    self.pending
+                        .lock()
+                        .unwrap()
+                        .snapshots
+                        .extend(snapshots.iter().cloned());
+                    return Err(error);
+                }
+                _ => {}
+            }
         }
         if sync_directory_now {
             sync_directory(&self.directory)?;

@@ -45,6 +45,10 @@ pub struct LogConfig {
     /// to an unreserved page of a full disk would kill the process with SIGBUS; reserving in
     /// chunks, not whole segments, keeps 100,000 partitions from reserving 100 TB.
     pub preallocate_chunk_bytes: u32,
+    /// `producer.id.expiration.ms` (a broker config in Kafka): a producer id whose last
+    /// batch is older than this, with no transaction open, is forgotten by
+    /// `Log::remove_expired_producers` and left out when a snapshot is loaded. Kafka: 1 day.
+    pub producer_id_expiration_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -61,6 +65,7 @@ impl Default for LogConfig {
             retention_bytes: -1,
             message_timestamp_type: TimestampType::CreateTime,
             preallocate_chunk_bytes: 8 * MEBIBYTE,
+            producer_id_expiration_ms: crate::producer_state::DEFAULT_PRODUCER_ID_EXPIRATION_MS,
         }
     }
 }
@@ -97,6 +102,7 @@ mod tests {
         assert_eq!(config.index_interval_bytes, 4096);
         assert_eq!(config.retention_ms, 604_800_000);
         assert_eq!(config.retention_bytes, -1);
+        assert_eq!(config.producer_id_expiration_ms, 86_400_000);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!   00000000000000368769.timeindex
 //!   leader-epoch-checkpoint          see leader_epoch.rs
 //!   partition.metadata               see partition_metadata.rs
+//!   00000000000000368769.snapshot    producer state as of that offset, see producer_state.rs
 //!   next-segment.{log,index,timeindex}.tmp   the next segment, prepared ahead of a roll
 //!   <name>.deleted                   a deleted segment file still read by someone
 //! ```
@@ -32,6 +33,10 @@ use crate::checkpoint::TopicPartition;
 use crate::config::{LogConfig, TimestampType};
 use crate::leader_epoch::{LeaderEpochCache, LeaderEpochCheckpointFile};
 use crate::offset_index::relative_offset;
+use crate::producer_state::{
+    BatchMetadata, ProducerBatch, ProducerOrigin, ProducerStateEntry, ProducerStateError,
+    ProducerStateManager,
+};
 use crate::record_batch::{RecordBatchError, RecordBatchView, LOG_OVERHEAD_BYTES};
 use crate::segment::{
     self, AppendBatch, BatchHeader, FileSlice, Segment, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX,
@@ -63,6 +68,9 @@ pub enum LogError {
         offset: i64,
         high_watermark: i64,
     },
+    /// An idempotent producer's batch refused: OUT_OF_ORDER_SEQUENCE_NUMBER,
+    /// INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE (`ProducerStateError::kafka_error`).
+    ProducerState(ProducerStateError),
     Io(io::Error),
 }
 
@@ -94,6 +102,7 @@ impl fmt::Display for LogError {
                 formatter,
                 "log start offset {offset} would pass the high watermark {high_watermark}"
             ),
+            Self::ProducerState(error) => write!(formatter, "{error}"),
             Self::Io(error) => write!(formatter, "log I/O error: {error}"),
         }
     }
@@ -107,11 +116,34 @@ impl From<io::Error> for LogError {
     }
 }
 
-/// Who is appending: a leader assigns offsets; a follower copies the leader's.
+/// Who is appending: a leader assigns offsets; a follower copies the leader's. Also
+/// decides the producer state checks (Kafka's `AppendOrigin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendOrigin {
+    /// A produce request from a client (Kafka's CLIENT): offsets assigned; idempotent
+    /// batches checked for duplicates, epoch and sequence.
     Leader,
+    /// The broker's own write as leader, e.g. a coordinator's (Kafka's COORDINATOR):
+    /// offsets assigned; producer epochs checked, sequences not.
+    Coordinator,
+    /// A follower copying the leader (Kafka's REPLICATION): offsets kept; producer state
+    /// updated, nothing refused.
     Replica,
+}
+
+impl AppendOrigin {
+    /// Whether the log assigns offsets (and stamps the leader epoch).
+    pub fn assigns_offsets(self) -> bool {
+        self != Self::Replica
+    }
+
+    fn producer_origin(self) -> ProducerOrigin {
+        match self {
+            Self::Leader => ProducerOrigin::Client,
+            Self::Coordinator => ProducerOrigin::Coordinator,
+            Self::Replica => ProducerOrigin::Replication,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -146,9 +178,13 @@ impl AppendOptions {
 pub struct AppendInfo {
     pub base_offset: i64,
     pub last_offset: i64,
-    /// The stamped time for LogAppendTime topics, -1 otherwise.
+    /// The stamped time for LogAppendTime topics, -1 otherwise. For a duplicate: the
+    /// original batch's max timestamp, whatever the timestamp type (Kafka answers that).
     pub log_append_time_ms: i64,
     pub log_start_offset: i64,
+    /// A client's idempotent batch that was already appended: nothing was written, and
+    /// the offsets are the original batch's (Kafka answers NONE with them).
+    pub duplicate: bool,
 }
 
 /// The result of a read: whole batches from one segment.
@@ -208,6 +244,13 @@ pub struct OpenReport {
     pub rebuilt_indexes: usize,
     pub truncated_bytes: u64,
     pub deleted_segments: usize,
+    /// Producer state snapshots that failed their checks and were deleted (an older one,
+    /// or the log, was used instead).
+    pub corrupt_snapshots: usize,
+    /// Batch headers read to rebuild the producer state past the newest snapshot.
+    pub producer_state_batches_scanned: u64,
+    /// Producers known after opening.
+    pub producers: usize,
 }
 
 /// How to open a log: checkpointed offsets and whether the last shutdown was clean.
@@ -242,6 +285,7 @@ pub struct Log {
     leader_epochs: LeaderEpochCache,
     flush: Arc<FlushState>,
     prepared: Arc<PreparedSlot>,
+    producer_state: ProducerStateManager,
 }
 
 /// Batches parsed from an append buffer.
@@ -370,6 +414,20 @@ impl Log {
         };
         report.segments = segments.len();
 
+        let mut producer_state =
+            ProducerStateManager::new(directory, config.producer_id_expiration_ms)?;
+        let bases: Vec<i64> = segments.keys().copied().collect();
+        producer_state.remove_stray_snapshots(&bases)?;
+        report.producer_state_batches_scanned = rebuild_producer_state(
+            &mut producer_state,
+            &segments,
+            log_start_offset,
+            log_end_offset,
+            now,
+        )?;
+        report.corrupt_snapshots = producer_state.corrupt_snapshots();
+        report.producers = producer_state.producer_id_count();
+
         let flush = Arc::new(FlushState::new(
             directory.to_path_buf(),
             config.flush_ms,
@@ -408,6 +466,7 @@ impl Log {
                 leader_epochs,
                 flush,
                 prepared: Arc::new(PreparedSlot::default()),
+                producer_state,
             },
             report,
         ))
@@ -425,8 +484,11 @@ impl Log {
         &self.config
     }
 
-    /// Replaces the configuration (a topic config change); it applies from the next roll.
+    /// Replaces the configuration (a topic config change); it applies from the next roll
+    /// (`producer_id_expiration_ms` at once).
     pub fn set_config(&mut self, config: LogConfig) {
+        self.producer_state
+            .set_producer_id_expiration_ms(config.producer_id_expiration_ms);
         self.config = config;
     }
 
@@ -491,47 +553,43 @@ impl Log {
     /// records). A leader append writes base offsets (and leader epoch, and for
     /// LogAppendTime topics the max timestamp and CRC) into `batches` in place. All
     /// batches land in one segment, or none does.
+    ///
+    /// Batches with a producer id go through the producer state first (Kafka's
+    /// `analyzeAndValidateProducerState`), before anything is written: a client's batch
+    /// that repeats one of the producer's last 5 answers with the original offsets and
+    /// `duplicate: true` and writes nothing; an older epoch or a sequence out of order
+    /// fails the whole append with `LogError::ProducerState`. The state changes only once
+    /// the batches are in the segment.
     pub fn append(
         &mut self,
         batches: &mut [u8],
         options: &AppendOptions,
     ) -> Result<AppendInfo, LogError> {
         let parsed = parse_append(batches)?;
-        let log_append_time = options.origin == AppendOrigin::Leader
-            && self.config.message_timestamp_type == TimestampType::LogAppendTime;
+        let assigns_offsets = options.origin.assigns_offsets();
+        let log_append_time =
+            assigns_offsets && self.config.message_timestamp_type == TimestampType::LogAppendTime;
+        // Where every batch goes, without touching the buffer yet.
         let mut next_offset = self.log_end_offset;
         let mut append_batches = Vec::with_capacity(parsed.batches.len());
-        let mut previous_last: Option<i64> = None;
         for (at, header) in &parsed.batches {
-            let size = header.size as usize;
-            let batch = &mut batches[*at..*at + size];
-            let (_, last_offset) = match options.origin {
-                AppendOrigin::Leader => {
-                    let base = next_offset;
-                    segment::set_base_offset(batch, base);
-                    if let Some(epoch) = options.leader_epoch {
-                        segment::set_partition_leader_epoch(batch, epoch);
-                    }
-                    (base, base + (header.last_offset - header.base_offset))
+            let last_offset = if assigns_offsets {
+                next_offset + (header.last_offset - header.base_offset)
+            } else {
+                // Increasing, from the log end offset on.
+                if header.base_offset < next_offset {
+                    return Err(LogError::UnexpectedAppendOffset {
+                        first_offset: header.base_offset,
+                        log_end_offset: self.log_end_offset,
+                    });
                 }
-                AppendOrigin::Replica => {
-                    let floor = previous_last.map_or(self.log_end_offset, |last| last + 1);
-                    if header.base_offset < floor {
-                        return Err(LogError::UnexpectedAppendOffset {
-                            first_offset: header.base_offset,
-                            log_end_offset: self.log_end_offset,
-                        });
-                    }
-                    (header.base_offset, header.last_offset)
-                }
+                header.last_offset
             };
             let max_timestamp = if log_append_time {
-                segment::set_log_append_time(batch, options.now_ms);
                 options.now_ms
             } else {
                 header.max_timestamp
             };
-            previous_last = Some(last_offset);
             next_offset = last_offset + 1;
             append_batches.push(AppendBatch {
                 offset_in_buffer: *at as u32,
@@ -540,10 +598,48 @@ impl Log {
                 max_timestamp,
             });
         }
+        let producer_batches =
+            parsed
+                .batches
+                .iter()
+                .zip(&append_batches)
+                .map(|((_, header), placed)| ProducerBatch {
+                    producer_id: header.producer_id,
+                    producer_epoch: header.producer_epoch,
+                    base_sequence: header.base_sequence,
+                    first_offset: placed.last_offset - (header.last_offset - header.base_offset),
+                    last_offset: placed.last_offset,
+                    last_offset_delta: header.last_offset_delta(),
+                    max_timestamp: placed.max_timestamp,
+                    is_transactional: header.is_transactional(),
+                    is_control: header.is_control(),
+                });
+        let duplicate = self
+            .producer_state
+            .analyze_append(producer_batches, options.origin.producer_origin())
+            .map_err(LogError::ProducerState)?;
+        if let Some(original) = duplicate {
+            return Ok(self.duplicate_info(&original));
+        }
+
+        for ((at, header), placed) in parsed.batches.iter().zip(&append_batches) {
+            let batch = &mut batches[*at..*at + header.size as usize];
+            if assigns_offsets {
+                let base = placed.last_offset - (header.last_offset - header.base_offset);
+                segment::set_base_offset(batch, base);
+                if let Some(epoch) = options.leader_epoch {
+                    segment::set_partition_leader_epoch(batch, epoch);
+                }
+            }
+            if log_append_time {
+                segment::set_log_append_time(batch, options.now_ms);
+            }
+        }
         let first_header = parsed.batches[0].1;
-        let first_offset = match options.origin {
-            AppendOrigin::Leader => self.log_end_offset,
-            AppendOrigin::Replica => first_header.base_offset,
+        let first_offset = if assigns_offsets {
+            self.log_end_offset
+        } else {
+            first_header.base_offset
         };
         let last_offset = next_offset - 1;
         let max_timestamp = append_batches
@@ -551,20 +647,29 @@ impl Log {
             .map(|batch| batch.max_timestamp)
             .max()
             .unwrap_or(NO_TIMESTAMP);
-        self.maybe_roll(
-            batches.len() as u64,
-            max_timestamp,
-            first_offset,
-            last_offset,
-            options.now_ms,
-        )?;
-
-        let chunk = u64::from(self.config.preallocate_chunk_bytes);
-        self.active().append(batches, &append_batches, chunk)?;
+        let written = self
+            .maybe_roll(
+                batches.len() as u64,
+                max_timestamp,
+                first_offset,
+                last_offset,
+                options.now_ms,
+            )
+            .and_then(|()| {
+                let chunk = u64::from(self.config.preallocate_chunk_bytes);
+                self.active().append(batches, &append_batches, chunk)
+            });
+        if let Err(error) = written {
+            self.producer_state.abandon_append();
+            return Err(error.into());
+        }
         self.log_end_offset = next_offset;
+        // Kafka moves the map end offset on every append, idempotent or not, so a snapshot
+        // is always as of the log end.
+        self.producer_state.commit_append(next_offset);
         for (_, header) in &parsed.batches {
-            let epoch = match (options.origin, options.leader_epoch) {
-                (AppendOrigin::Leader, Some(epoch)) => epoch,
+            let epoch = match (assigns_offsets, options.leader_epoch) {
+                (true, Some(epoch)) => epoch,
                 _ => header.partition_leader_epoch,
             };
             if epoch >= 0
@@ -573,9 +678,10 @@ impl Log {
                     .latest_epoch()
                     .is_none_or(|latest| epoch > latest)
             {
-                let start = match options.origin {
-                    AppendOrigin::Leader => first_offset,
-                    AppendOrigin::Replica => header.base_offset,
+                let start = if assigns_offsets {
+                    first_offset
+                } else {
+                    header.base_offset
                 };
                 self.leader_epochs.assign(epoch, start);
                 self.epochs_changed();
@@ -587,7 +693,76 @@ impl Log {
             last_offset,
             log_append_time_ms: if log_append_time { options.now_ms } else { -1 },
             log_start_offset: self.log_start_offset,
+            duplicate: false,
         })
+    }
+
+    /// Kafka's answer to a duplicate: the original batch's offsets, and its timestamp as
+    /// the log append time.
+    fn duplicate_info(&self, original: &BatchMetadata) -> AppendInfo {
+        AppendInfo {
+            base_offset: original.first_offset(),
+            last_offset: original.last_offset,
+            log_append_time_ms: original.timestamp,
+            log_start_offset: self.log_start_offset,
+            duplicate: true,
+        }
+    }
+
+    /// The state of every producer of this partition, by producer id (for
+    /// DescribeProducers and tests).
+    pub fn producer_states(&self) -> Vec<ProducerStateEntry> {
+        self.producer_state.active_producers()
+    }
+
+    /// The state of one producer, if the partition has any.
+    pub fn producer_state(&self, producer_id: i64) -> Option<ProducerStateEntry> {
+        self.producer_state.last_entry(producer_id).copied()
+    }
+
+    /// The last sequence `producer_id` wrote here (-1 if none is known).
+    pub fn last_sequence_for(&self, producer_id: i64) -> i32 {
+        self.producer_state.last_entry(producer_id).map_or(
+            crate::producer_state::NO_SEQUENCE,
+            ProducerStateEntry::last_sequence,
+        )
+    }
+
+    /// Offsets of the producer state `.snapshot` files.
+    pub fn producer_snapshot_offsets(&self) -> Vec<i64> {
+        self.producer_state.snapshot_offsets()
+    }
+
+    /// Forgets producers idle longer than `producer_id_expiration_ms` (Kafka runs this
+    /// every `producer.id.expiration.check.interval.ms`, 10 minutes). Returns how many.
+    pub fn remove_expired_producers(&mut self, now_ms: i64) -> usize {
+        self.producer_state.remove_expired_producers(now_ms)
+    }
+
+    /// Writes a producer state snapshot at the log end offset (fsynced) if none is there.
+    pub fn take_producer_snapshot(&mut self) -> Result<(), LogError> {
+        self.producer_state
+            .update_map_end_offset(self.log_end_offset);
+        self.producer_state.take_snapshot(true)?;
+        Ok(())
+    }
+
+    /// Kafka's `minSnapshotsOffsetToRetain`: snapshots from the segment before the active
+    /// one, and from the segment before the one holding the recovery point, are kept.
+    fn min_snapshots_offset_to_retain(&self) -> i64 {
+        let active_base = self.active_ref().base_offset();
+        let two_segments_min = self
+            .segments
+            .range(..active_base)
+            .next_back()
+            .map_or(active_base, |(&base, _)| base);
+        let recovery_point = self.recovery_point();
+        let recovery_point_offset = self
+            .segments
+            .range(..recovery_point)
+            .next_back()
+            .map_or(recovery_point, |(&base, _)| base);
+        recovery_point_offset.min(two_segments_min)
     }
 
     fn epochs_changed(&self) {
@@ -681,6 +856,17 @@ impl Log {
             pending.directory_version += 1;
         }
         self.segments.insert(base_offset, segment);
+        // A producer state snapshot as of the new segment's base offset, so recovering
+        // that segment can start from it (Kafka's roll). Written here without an fsync;
+        // the flush below fsyncs it, as Kafka's does.
+        self.producer_state.update_map_end_offset(base_offset);
+        if let Some(snapshot) = self.producer_state.take_snapshot(false)? {
+            let mut pending = self.flush.pending.lock().unwrap();
+            pending.snapshots.push(snapshot);
+            pending.directory_version += 1;
+        }
+        let keep_from = self.min_snapshots_offset_to_retain();
+        self.producer_state.delete_snapshots_before(keep_from)?;
         // Kafka flushes the closed segment right after a roll, off the append path.
         self.schedule_flush_job();
         Ok(())
@@ -918,6 +1104,16 @@ impl Log {
             self.flush.pending.lock().unwrap().epochs = Some(self.leader_epochs.entries().to_vec());
         }
         self.reset_flush_state(offset);
+        // Kafka's `rebuildProducerState(offset)`: snapshots above the offset go, the state
+        // is reloaded from the newest remaining one and the log replayed up to the offset.
+        rebuild_producer_state(
+            &mut self.producer_state,
+            &self.segments,
+            self.log_start_offset,
+            offset,
+            crate::background::now_ms(),
+        )?;
+        crate::checkpoint::sync_directory(&self.directory)?;
         Ok(true)
     }
 
@@ -942,6 +1138,15 @@ impl Log {
         self.leader_epochs.clear();
         self.flush.pending.lock().unwrap().epochs = Some(Vec::new());
         self.reset_flush_state(offset);
+        self.producer_state.truncate_fully_and_start_at(offset)?;
+        rebuild_producer_state(
+            &mut self.producer_state,
+            &self.segments,
+            offset,
+            offset,
+            crate::background::now_ms(),
+        )?;
+        crate::checkpoint::sync_directory(&self.directory)?;
         Ok(())
     }
 
@@ -977,6 +1182,8 @@ impl Log {
             size_bytes: segment.size(),
         };
         let file = segment.delete()?;
+        // The producer snapshot taken when this segment was rolled in goes with it.
+        self.producer_state.delete_snapshot(base)?;
         // The last reference (ours, unless a reader holds a slice) unlinks the file; let
         // that happen on the background thread.
         self.resources.background.send(Job::Release(Box::new(file)));
@@ -1008,6 +1215,8 @@ impl Log {
         if self.leader_epochs.truncate_from_start(new_log_start_offset) {
             self.epochs_changed();
         }
+        self.producer_state
+            .on_log_start_offset_incremented(new_log_start_offset);
         self.delete_log_start_offset_breached_segments(high_watermark)
     }
 
@@ -1117,6 +1326,8 @@ impl Log {
             if self.leader_epochs.truncate_from_start(first_base) {
                 self.epochs_changed();
             }
+            self.producer_state
+                .on_log_start_offset_incremented(first_base);
         }
         Ok(deleted)
     }
@@ -1134,12 +1345,17 @@ impl Log {
     }
 
     /// Closes the log cleanly: the active segment is trimmed like a closed one, everything
-    /// is fsynced and the leader epoch checkpoint written. The caller then writes the
+    /// is fsynced, the leader epoch checkpoint and a producer state snapshot at the log end
+    /// offset written. The caller then writes the
     /// log-dir checkpoints and, once every log is closed, the clean-shutdown marker.
     pub fn close(mut self) -> Result<LogOffsets, LogError> {
         self.active().close_for_appends()?;
         self.flush.pending.lock().unwrap().epochs = Some(self.leader_epochs.entries().to_vec());
         self.flush.flush()?;
+        // Kafka's close: a snapshot at the log end offset, so the next open reads no log.
+        self.take_producer_snapshot()?;
+        let keep_from = self.min_snapshots_offset_to_retain();
+        self.producer_state.delete_snapshots_before(keep_from)?;
         if let Some(prepared) = self.prepared.take() {
             prepared.discard();
         }
@@ -1202,6 +1418,91 @@ pub struct LogOffsets {
     pub log_start_offset: i64,
     pub log_end_offset: i64,
     pub recovery_point: i64,
+}
+
+/// Kafka's `UnifiedLog.rebuildProducerState`: brings the producer state to `last_offset`
+/// (the log end offset). Snapshots above it (or at/below the log start) are deleted; the
+/// newest remaining one is loaded (a corrupt one is deleted and the next older tried) and
+/// the batch headers from its offset up to `last_offset` are replayed — no record is
+/// decoded. Without a usable snapshot the replay starts at the log start offset. (Kafka
+/// skips that full replay after a clean shutdown, taking the missing snapshots as a broker
+/// upgrade; Sluice replays, so no producer is forgotten, at the cost of one header scan.)
+/// Snapshots are taken at the base offsets of the last two segments when the replay
+/// passes them, and at `last_offset`. Returns the batch headers read.
+fn rebuild_producer_state(
+    state: &mut ProducerStateManager,
+    segments: &BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    last_offset: i64,
+    now_ms: i64,
+) -> io::Result<u64> {
+    let mut offsets_to_snapshot = Vec::with_capacity(3);
+    if let Some(&last_base) = segments.keys().next_back() {
+        if let Some(&lower) = segments
+            .range(..last_base)
+            .next_back()
+            .map(|(base, _)| base)
+        {
+            offsets_to_snapshot.push(lower);
+        }
+        offsets_to_snapshot.push(last_base);
+    }
+    let is_empty_before_truncation = state.is_empty() && state.map_end_offset() >= last_offset;
+    state.truncate_and_reload(log_start_offset, last_offset, now_ms)?;
+    let mut scanned = 0u64;
+    if last_offset > state.map_end_offset() && !is_empty_before_truncation {
+        let from = state.map_end_offset();
+        let first_segment = segments
+            .range(..=from)
+            .next_back()
+            .map_or(i64::MIN, |(&base, _)| base);
+        let segment_of_last_offset = segments
+            .range(..=last_offset)
+            .next_back()
+            .map(|(&base, _)| base);
+        for (&base, segment) in segments.range(first_segment..last_offset) {
+            let start = base.max(state.map_end_offset()).max(log_start_offset);
+            state.update_map_end_offset(start);
+            if offsets_to_snapshot.contains(&base) {
+                state.take_snapshot(true)?;
+            }
+            let max_position = if segment_of_last_offset == Some(base) {
+                segment
+                    .translate_offset(last_offset)?
+                    .map_or(u64::from(segment.size()), |header| {
+                        u64::from(header.position)
+                    })
+            } else {
+                u64::from(segment.size())
+            };
+            let Some(first) = segment.translate_offset(start)? else {
+                continue;
+            };
+            segment.for_each_batch_from(u64::from(first.position), |header| {
+                if header.end() > max_position {
+                    return Ok(false);
+                }
+                scanned += 1;
+                if header.producer_id >= 0 {
+                    state.load_batch(&ProducerBatch {
+                        producer_id: header.producer_id,
+                        producer_epoch: header.producer_epoch,
+                        base_sequence: header.base_sequence,
+                        first_offset: header.base_offset,
+                        last_offset: header.last_offset,
+                        last_offset_delta: header.last_offset_delta(),
+                        max_timestamp: header.max_timestamp,
+                        is_transactional: header.is_transactional(),
+                        is_control: header.is_control(),
+                    });
+                }
+                Ok(true)
+            })?;
+        }
+    }
+    state.update_map_end_offset(last_offset);
+    state.take_snapshot(true)?;
+    Ok(scanned)
 }
 
 /// Removes leftovers of an earlier run (`.deleted`, `.tmp`, `.cleaned` files, indexes

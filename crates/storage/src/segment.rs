@@ -36,10 +36,11 @@ use crate::leader_epoch::LeaderEpochCache;
 use crate::map_budget::{Evict, MapBudget};
 use crate::offset_index::{self, relative_offset, OffsetIndexView, OffsetPosition};
 use crate::record_batch::{
-    RecordBatchView, ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_TIMESTAMP_OFFSET,
-    BATCH_LENGTH_OFFSET, COMPRESSION_ATTRIBUTE_MASK, CRC_OFFSET, HEADER_BYTES,
-    LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, MAGIC_OFFSET, MAGIC_V2, MAX_TIMESTAMP_OFFSET,
-    PARTITION_LEADER_EPOCH_OFFSET, TIMESTAMP_TYPE_ATTRIBUTE,
+    RecordBatchView, ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_SEQUENCE_OFFSET,
+    BASE_TIMESTAMP_OFFSET, BATCH_LENGTH_OFFSET, COMPRESSION_ATTRIBUTE_MASK, CONTROL_ATTRIBUTE,
+    CRC_OFFSET, HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, MAGIC_OFFSET, MAGIC_V2,
+    MAX_TIMESTAMP_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET,
+    TIMESTAMP_TYPE_ATTRIBUTE, TRANSACTIONAL_ATTRIBUTE,
 };
 use crate::time_index::{self, TimeIndexView, TimestampOffset, NO_TIMESTAMP};
 
@@ -68,6 +69,11 @@ pub struct BatchHeader {
     pub attributes: i16,
     pub base_timestamp: i64,
     pub max_timestamp: i64,
+    /// -1 for a batch without idempotence.
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// -1 without a sequence.
+    pub base_sequence: i32,
 }
 
 impl BatchHeader {
@@ -101,7 +107,27 @@ impl BatchHeader {
             ),
             base_timestamp: read_i64(BASE_TIMESTAMP_OFFSET),
             max_timestamp: read_i64(MAX_TIMESTAMP_OFFSET),
+            producer_id: read_i64(PRODUCER_ID_OFFSET),
+            producer_epoch: i16::from_be_bytes(
+                bytes[PRODUCER_EPOCH_OFFSET..PRODUCER_EPOCH_OFFSET + 2]
+                    .try_into()
+                    .unwrap(),
+            ),
+            base_sequence: read_i32(BASE_SEQUENCE_OFFSET),
         })
+    }
+
+    /// The header's last offset delta (last offset minus base offset).
+    pub fn last_offset_delta(&self) -> i32 {
+        (self.last_offset - self.base_offset) as i32
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_ATTRIBUTE != 0
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_ATTRIBUTE != 0
     }
 
     pub fn end(&self) -> u64 {
