@@ -234,3 +234,17 @@ export function openNativeLogDirectory(
   const nativeOptions = { ...options, topicConfigs: options.topicConfigs === undefined ? undefined : [...options.topicConfigs] };
   return awaitLog(() => binding.openLogDirectory(path, resources, nativeOptions, onProgress));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The network server (crates/node/src/net.rs): reactor threads own the client sockets. Use
+// Network (src/server/network.ts); it parses the event stream that `drain()` returns.
+
+/** Listeners, Kafka's socket-server configs, optional overrides of the backpressure bounds. */
+export type NetServerOptions = ConstructorParameters<Binding["NetServer"]>[0];
+/** One entry of `listeners` (and of `boundListeners()`, with the actual port). */
+export type NetListener = NetServerOptions["listeners"][number];
+/** The native server; `new NetServer(options, onWake)` binds and starts the threads. */
+export const NetServer: Binding["NetServer"] = binding.NetServer;
+export type NetServer = InstanceType<Binding["NetServer"]>;
+/** Gauges and counters of the network server. */
+export type NetStats = ReturnType<NetServer["stats"]>;

@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod log;
+pub mod net;
 
 use napi_derive::napi;
 use sluice_storage::record_batch::{self, RecordBatchError};

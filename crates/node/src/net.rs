@@ -1,0 +1,269 @@
+//! Binding of the network server (`sluice_net::Server`) as the JS class `NetServer`.
+//!
+//! Reactor threads own the sockets; JS is woken through `onWake` (a weak threadsafe
+//! function: it never keeps the event loop alive by itself) and then calls `drain()` for
+//! everything queued, packed in one Buffer (format in `sluice_net::event`). Responses come
+//! back with `respond(connection, seq, parts)`; byte parts are copied at once, log slices
+//! keep their segment file open until written.
+
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{
+    AsyncTask, Buffer, BufferSlice, ClassInstance, Either, Env, Task, Unknown,
+};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+use sluice_net::{ListenerConfig, OwnedFileRegion, Response, Server, ServerConfig};
+
+use crate::log::LogSlice;
+
+/// One entry of `listeners`.
+#[napi(object)]
+pub struct NetListener {
+    pub name: String,
+    /// Host or address to bind; empty binds every IPv4 interface.
+    pub host: String,
+    /// 0 asks for an ephemeral port (see `boundListeners()`).
+    pub port: u32,
+}
+
+/// Kafka's socket-server configs, and optional overrides of Sluice's backpressure bounds.
+#[napi(object)]
+pub struct NetServerOptions {
+    pub listeners: Vec<NetListener>,
+    /// `num.network.threads`
+    pub num_network_threads: u32,
+    /// `socket.request.max.bytes`
+    pub socket_request_max_bytes: u32,
+    /// `socket.send.buffer.bytes`; -1: the OS default.
+    pub socket_send_buffer_bytes: i32,
+    /// `socket.receive.buffer.bytes`; -1: the OS default.
+    pub socket_receive_buffer_bytes: i32,
+    /// `max.connections`
+    pub max_connections: u32,
+    /// `max.connections.per.ip`
+    pub max_connections_per_ip: u32,
+    /// `connections.max.idle.ms`; negative: never close idle connections.
+    pub connections_max_idle_ms: f64,
+    /// Requests in flight on one connection above which it is not read (default 1000).
+    pub in_flight_requests_per_connection_max: Option<u32>,
+    /// Unwritten response bytes of one connection above which it is not read (default 64 MiB).
+    pub queued_response_bytes_per_connection_max: Option<f64>,
+    /// Unanswered request bytes of the broker above which nothing is read (default 512 MiB).
+    pub queued_request_bytes_max: Option<f64>,
+}
+
+/// Gauges and counters of the network server.
+#[napi(object)]
+pub struct NetStats {
+    pub connections: u32,
+    pub queued_request_bytes: f64,
+    pub queued_response_bytes: f64,
+    pub queued_event_bytes: f64,
+    pub reads_paused: bool,
+    pub connections_accepted_total: f64,
+    pub connections_refused_per_ip_total: f64,
+    /// Closed connections by close reason code (index 0..5).
+    pub connections_closed_total: Vec<f64>,
+}
+
+type WakeCallback = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
+
+/// The broker's network server: listeners, reactor threads, ordered responses.
+#[napi]
+pub struct NetServer {
+    server: Arc<Server>,
+}
+
+#[napi]
+impl NetServer {
+    /// Binds every listener (throws naming the listener, host and port, e.g. EADDRINUSE)
+    /// and starts the threads. `onWake` runs when events are waiting after a `drain()`.
+    #[napi(constructor)]
+    pub fn new(
+        options: NetServerOptions,
+        #[napi(ts_arg_type = "() => void")] on_wake: WakeCallback,
+    ) -> napi::Result<Self> {
+        let config = config_of(options)?;
+        let server = Server::start(config, move || {
+            on_wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        })
+        .map_err(|error| napi::Error::from_reason(error.to_string()))?;
+        Ok(Self {
+            server: Arc::new(server),
+        })
+    }
+
+    /// The listeners with their actual ports.
+    #[napi]
+    pub fn bound_listeners(&self) -> Vec<NetListener> {
+        self.server
+            .bound_listeners()
+            .iter()
+            .map(|listener| NetListener {
+                name: listener.name.clone(),
+                host: listener.host.clone(),
+                port: u32::from(listener.address.port()),
+            })
+            .collect()
+    }
+
+    /// Every event queued since the last drain, in one Buffer; null when none.
+    #[napi]
+    pub fn drain(&self) -> Option<Buffer> {
+        self.server.drain_events().map(Buffer::from)
+    }
+
+    /// Submits the response to request `seq` of `connection`, written after every earlier
+    /// seq. Buffers are copied now; a LogSlice is duplicated, so the caller may release it.
+    /// False (and nothing sent) when the connection is not open.
+    #[napi]
+    pub fn respond(
+        &self,
+        connection: u32,
+        seq: u32,
+        parts: Vec<Either<BufferSlice, ClassInstance<LogSlice>>>,
+    ) -> napi::Result<bool> {
+        let mut response = Response::new();
+        for part in parts {
+            match part {
+                Either::A(bytes) => response.push_bytes(&bytes),
+                Either::B(slice) => push_slice(&mut response, &slice)?,
+            }
+        }
+        Ok(self.server.respond(connection, seq, response))
+    }
+
+    /// Completes request `seq` of `connection` with no response (acks=0 produce).
+    #[napi]
+    pub fn skip(&self, connection: u32, seq: u32) -> bool {
+        self.server.skip(connection, seq)
+    }
+
+    /// Closes `connection` now, dropping its queued responses; a Closed event follows.
+    #[napi]
+    pub fn close(&self, connection: u32) -> bool {
+        self.server.close(connection)
+    }
+
+    /// Closes the listeners; open connections go on.
+    #[napi]
+    pub fn stop_accepting(&self) {
+        self.server.stop_accepting();
+    }
+
+    /// Stops accepting and reading, waits (off the JS thread) until the responses to every
+    /// delivered request are written or `timeoutMs` passes, then closes every connection.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn shutdown(&self, timeout_ms: f64) -> AsyncTask<ShutdownTask> {
+        AsyncTask::new(ShutdownTask {
+            server: self.server.clone(),
+            timeout: Duration::from_secs_f64(timeout_ms.max(0.0) / 1000.0),
+        })
+    }
+
+    #[napi]
+    pub fn stats(&self) -> NetStats {
+        let stats = self.server.stats();
+        NetStats {
+            connections: stats.connections as u32,
+            queued_request_bytes: stats.queued_request_bytes as f64,
+            queued_response_bytes: stats.queued_response_bytes as f64,
+            queued_event_bytes: stats.queued_event_bytes as f64,
+            reads_paused: stats.reads_paused,
+            connections_accepted_total: stats.connections_accepted_total as f64,
+            connections_refused_per_ip_total: stats.connections_refused_per_ip_total as f64,
+            connections_closed_total: stats
+                .connections_closed_total
+                .iter()
+                .map(|&count| count as f64)
+                .collect(),
+        }
+    }
+}
+
+/// Shuts the server down on the libuv pool.
+pub struct ShutdownTask {
+    server: Arc<Server>,
+    timeout: Duration,
+}
+
+impl Task for ShutdownTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.server.shutdown(self.timeout);
+        Ok(())
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+/// A slice's descriptor is duplicated: the duplicate keeps the segment's open file
+/// description (and so its bytes, even if the segment is deleted) alive until written,
+/// whatever JS does with the LogSlice meanwhile.
+fn push_slice(response: &mut Response, slice: &LogSlice) -> napi::Result<()> {
+    let length = u64::from(slice.length());
+    let fd = slice.fd();
+    if length == 0 || fd < 0 {
+        return Ok(()); // Empty or released: nothing to send.
+    }
+    // SAFETY: the LogSlice holds its segment file open while we borrow it.
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }
+        .try_clone_to_owned()
+        .map_err(|error| {
+            napi::Error::from_reason(format!("duplicate log slice descriptor: {error}"))
+        })?;
+    response.push_file(Box::new(OwnedFileRegion::new(
+        owned,
+        slice.position() as u64,
+        length,
+    )));
+    Ok(())
+}
+
+fn config_of(options: NetServerOptions) -> napi::Result<ServerConfig> {
+    let listeners = options
+        .listeners
+        .into_iter()
+        .map(|listener| {
+            let port = u16::try_from(listener.port).map_err(|_| {
+                napi::Error::from_reason(format!(
+                    "listener {} port {} is out of range",
+                    listener.name, listener.port
+                ))
+            })?;
+            Ok(ListenerConfig {
+                name: listener.name,
+                host: listener.host,
+                port,
+            })
+        })
+        .collect::<napi::Result<Vec<_>>>()?;
+    let buffer_bytes = |bytes: i32| usize::try_from(bytes).ok().filter(|&bytes| bytes > 0);
+    let mut config = ServerConfig::new(listeners);
+    config.network_threads = options.num_network_threads as usize;
+    config.request_bytes_max = options.socket_request_max_bytes as usize;
+    config.socket_send_buffer_bytes = buffer_bytes(options.socket_send_buffer_bytes);
+    config.socket_receive_buffer_bytes = buffer_bytes(options.socket_receive_buffer_bytes);
+    config.connections_max = options.max_connections as usize;
+    config.connections_per_ip_max = options.max_connections_per_ip as usize;
+    config.connections_idle_max = (options.connections_max_idle_ms >= 0.0)
+        .then(|| Duration::from_secs_f64(options.connections_max_idle_ms / 1000.0));
+    if let Some(max) = options.in_flight_requests_per_connection_max {
+        config.in_flight_requests_per_connection_max = max as usize;
+    }
+    if let Some(max) = options.queued_response_bytes_per_connection_max {
+        config.queued_response_bytes_per_connection_max = max as usize;
+    }
+    if let Some(max) = options.queued_request_bytes_max {
+        config.queued_request_bytes_max = max as usize;
+    }
+    Ok(config)
+}
