@@ -145,3 +145,21 @@ pub fn batch_offsets(bytes: &[u8]) -> Vec<(i64, i64)> {
     assert_eq!(at, bytes.len(), "whole batches only");
     out
 }
+
+/// `batch_of(count, value_bytes, timestamp)` from an idempotent producer: producer id,
+/// epoch and base sequence set (CRC recomputed).
+pub fn producer_batch(
+    producer_id: i64,
+    epoch: i16,
+    base_sequence: i32,
+    count: usize,
+    timestamp: i64,
+) -> Vec<u8> {
+    let mut out = batch_of(count, 20, timestamp);
+    out[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    out[51..53].copy_from_slice(&epoch.to_be_bytes());
+    out[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = crc32c(&out[21..]);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    out
+}
