@@ -311,13 +311,11 @@ export const throttledReplicas: Validator = {
   },
 };
 
-/** host:port, host possibly an [IPv6] literal; null when malformed (Utils.getHost/getPort). */
+/** Utils.getHost/getPort: [scheme://]host:port, host possibly an [IPv6] literal or empty; null when malformed. */
 export function splitHostPort(address: string): { host: string; port: number } | null {
-  const match = /^(?:\[([0-9a-fA-F:.%\w]*)\]|([^\s:[\]]*|[0-9a-fA-F:.]*?)):(\d+)$/.exec(address);
-  if (!match) return null;
-  const port = Number(match[3]);
-  if (!Number.isSafeInteger(port) || port > 65535) return null;
-  return { host: match[1] ?? match[2], port };
+  const match = /^(?:[0-9a-zA-Z\-%._]*:\/\/)?\[?([0-9a-zA-Z\-%._:]*)]?:([0-9]+)$/.exec(address);
+  if (!match || Number(match[2]) > 2 ** 31 - 1) return null;
+  return { host: match[1], port: Number(match[2]) };
 }
 
 /** QuorumConfig.ControllerQuorumVotersValidator: id@host:port entries. */
@@ -341,7 +339,7 @@ export const quorumBootstrapServers: Validator = {
   description: "non-empty list",
   validate(name, value) {
     for (const entry of (value as readonly string[] | null) ?? []) {
-      if (splitHostPort(entry) === null || splitHostPort(entry)?.host === "") {
+      if (splitHostPort(entry) === null) {
         throw new ConfigError(name, `Failed to parse host name from ${entry} for the configuration ${name}. Each entry should be in the form "{host}:{port}"`);
       }
     }

@@ -277,7 +277,7 @@ export function applyIncrementalAlter(
         const key = topicConfigKeys.get(name);
         if (key?.type !== "LIST") throw new ConfigError(name, `Can't ${opNames[op]} to key ${name} because its type is not LIST.`);
         const base = result[name] ?? key.defaultValue ?? "";
-        const parts = base === "" ? [] : base.split(",");
+        const parts = base.split(",").filter((part) => part !== "");
         for (const item of (value ?? "").split(",")) {
           if (op === AlterConfigOp.APPEND) {
             if (!parts.includes(item)) parts.push(item);
