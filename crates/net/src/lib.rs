@@ -3,8 +3,12 @@
 //! Pure Rust with no napi dependency; `crates/node` is the thin binding that exposes it
 //! to the TypeScript control plane. Start with [`Server`]: it binds the listeners, frames
 //! requests ([`framing`]), hands them to JS as an event stream ([`event`]), and writes
-//! [`Response`]s in request order per connection ([`response_queue`]) with `writev` and
-//! `sendfile` ([`transmit`]).
+//! [`Response`]s in request order per connection (`response_queue`) with `writev` and
+//! `sendfile` (`transmit`).
+//!
+//! Threads and their modules: `acceptor` (listeners, `max.connections`, per-IP limits),
+//! `reactor` (one per `num.network.threads`: sockets, backpressure, idle timeout),
+//! `connection` (one socket's decoder and responses), `registry` (open connection ids).
 
 mod acceptor;
 pub mod config;

@@ -401,6 +401,7 @@ impl Reactor {
         self.shared
             .release_request_bytes(connection.responses.waiting_request_bytes());
         drop(connection);
+        self.shared.registry.retire(id);
         encode_closed(&mut self.batch, id, reason);
         self.closed.push(id);
         self.shared.counters.closed[reason.code() as usize].fetch_add(1, Ordering::Relaxed);

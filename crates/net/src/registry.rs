@@ -10,6 +10,9 @@ use std::sync::Mutex;
 struct Entry {
     reactor: usize,
     ip: IpAddr,
+    /// Closed, but its Closed event may not be published yet: the id is not reused (nor
+    /// its address's slot freed) until [`Registry::remove`].
+    retired: bool,
 }
 
 #[derive(Debug, Default)]
@@ -17,6 +20,7 @@ struct State {
     connections: HashMap<u32, Entry>,
     per_ip: HashMap<IpAddr, usize>,
     next_id: u32,
+    retired: usize,
     /// The acceptor stopped at `max.connections` and waits for a removal to wake it.
     acceptor_waiting: bool,
 }
@@ -56,12 +60,31 @@ impl Registry {
             id = id.wrapping_add(1);
         }
         state.next_id = id.wrapping_add(1);
-        state.connections.insert(id, Entry { reactor, ip });
+        state.connections.insert(
+            id,
+            Entry {
+                reactor,
+                ip,
+                retired: false,
+            },
+        );
         *state.per_ip.entry(ip).or_insert(0) += 1;
         Ok(id)
     }
 
-    /// Removes closed connections. Returns true when the acceptor was waiting for room
+    /// Marks a connection closed: commands for it are refused from now on.
+    pub(crate) fn retire(&self, id: u32) {
+        let mut state = self.lock();
+        if let Some(entry) = state.connections.get_mut(&id) {
+            if !entry.retired {
+                entry.retired = true;
+                state.retired += 1;
+            }
+        }
+    }
+
+    /// Frees the ids of closed connections once their Closed events are published.
+    /// Returns true when the acceptor was waiting for room
     /// (the caller wakes it).
     pub(crate) fn remove(&self, ids: &[u32]) -> bool {
         let mut state = self.lock();
@@ -69,6 +92,9 @@ impl Registry {
             let Some(entry) = state.connections.remove(id) else {
                 continue;
             };
+            if entry.retired {
+                state.retired -= 1;
+            }
             let held = state
                 .per_ip
                 .get_mut(&entry.ip)
@@ -82,11 +108,15 @@ impl Registry {
     }
 
     pub(crate) fn reactor_of(&self, id: u32) -> Option<usize> {
-        self.lock().connections.get(&id).map(|entry| entry.reactor)
+        let state = self.lock();
+        let entry = state.connections.get(&id)?;
+        (!entry.retired).then_some(entry.reactor)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.lock().connections.len()
+    /// Open connections (not counting closed ones whose ids are not freed yet).
+    pub(crate) fn open_count(&self) -> usize {
+        let state = self.lock();
+        state.connections.len() - state.retired
     }
 
     /// True when there is room for another connection; otherwise records that the
@@ -125,6 +155,10 @@ mod tests {
         registry.admit(ip, 2, 0).unwrap();
         assert_eq!(registry.admit(ip, 2, 0), Err(Refusal::PerIpLimit));
         assert!(registry.admit(other, 2, 0).is_ok());
+        registry.retire(first);
+        assert_eq!(registry.reactor_of(first), None);
+        assert_eq!(registry.open_count(), 2);
+        assert_eq!(registry.admit(ip, 2, 0), Err(Refusal::PerIpLimit));
         registry.remove(&[first]);
         assert!(registry.admit(ip, 2, 0).is_ok());
     }

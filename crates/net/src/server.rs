@@ -273,7 +273,7 @@ impl Server {
         let shared = &self.shared;
         let counters = &shared.counters;
         Stats {
-            connections: shared.registry.len(),
+            connections: shared.registry.open_count(),
             queued_request_bytes: shared.queued_request_bytes.load(Ordering::SeqCst),
             queued_response_bytes: shared.queued_response_bytes.load(Ordering::Relaxed),
             queued_event_bytes: shared.events.queued_bytes(),
