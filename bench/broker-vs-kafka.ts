@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { freePort, kafkaVersion, runJavaTool, startKafka } from "../test/helpers/kafka.js";
 import {
+  ChildCpuSampler,
   cpuSeconds,
   type MemoryKiB,
   machineCpuSeconds,
@@ -252,6 +253,10 @@ interface Measured {
   wallSeconds: number;
   /** Busy share of the whole machine (all cores, everything running) over the run, 0–1. */
   machineBusy: number;
+  /** CPU seconds of the tool's JVM (the client) over the run. */
+  clientCpuSeconds: number;
+  /** CPU seconds of everything else on the machine (other work, this script): busy − broker − client. */
+  otherCpuSeconds: number;
   /** Peak VmRSS of the broker sampled every 100 ms during the run. */
   peakRssKiB: number;
 }
@@ -271,6 +276,7 @@ interface ScenarioResult extends Measured {
 
 async function measured(broker: RunningBroker, recordCount: number, run: () => Promise<void>): Promise<Measured> {
   const sampler = new RssSampler(broker.pid, 100);
+  const clients = new ChildCpuSampler(process.pid, 100);
   const cpuBefore = broker.cpuSeconds() ?? Number.NaN;
   const machineBefore = machineCpuSeconds();
   const started = performance.now();
@@ -279,6 +285,7 @@ async function measured(broker: RunningBroker, recordCount: number, run: () => P
   } finally {
     sampler.stop();
   }
+  const clientCpuSeconds = clients.stop([broker.pid]);
   const wallSeconds = (performance.now() - started) / 1000;
   const cpuAfter = broker.cpuSeconds() ?? Number.NaN;
   const machineAfter = machineCpuSeconds();
@@ -288,6 +295,8 @@ async function measured(broker: RunningBroker, recordCount: number, run: () => P
     brokerCpuSecondsPerMillion: (brokerCpuSeconds / recordCount) * 1e6,
     wallSeconds,
     machineBusy: (machineAfter.busy - machineBefore.busy) / Math.max(1e-9, machineAfter.total - machineBefore.total),
+    clientCpuSeconds,
+    otherCpuSeconds: machineAfter.busy - machineBefore.busy - brokerCpuSeconds - clientCpuSeconds,
     peakRssKiB: sampler.peakKiB,
   };
 }
@@ -485,7 +494,7 @@ async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
 }
 
 function describe(s: ScenarioResult): string {
-  const cpu = `broker CPU ${s.brokerCpuSeconds.toFixed(2)} s (${s.brokerCpuSecondsPerMillion.toFixed(2)} s/M), machine ${(s.machineBusy * 100).toFixed(0)}% busy`;
+  const cpu = `broker CPU ${s.brokerCpuSeconds.toFixed(2)} s (${s.brokerCpuSecondsPerMillion.toFixed(2)} s/M), client ${s.clientCpuSeconds.toFixed(2)} s, others ${s.otherCpuSeconds.toFixed(2)} s, machine ${(s.machineBusy * 100).toFixed(0)}% busy`;
   if (s.error) return `${s.kind} ${s.name}: ERROR ${s.error}`;
   if (s.producer) return `${s.kind} ${s.name}: ${s.producer.recordsPerSec.toFixed(0)} rec/s, p99 ${s.producer.p99Ms} ms; ${cpu}`;
   if (s.latency) return `${s.kind} ${s.name}: avg ${s.latency.avgMs} ms, p99 ${s.latency.p99Ms} ms; ${cpu}`;
@@ -508,24 +517,24 @@ function brokerTable(result: BrokerResult): string {
       `peak RSS under load ${mib(result.peakRssUnderLoadKiB)} MiB, VmHWM ${mib(result.hwmKiB)} MiB; ` +
       `shutdown ${result.stopMs.toFixed(0)} ms (exit ${result.exitCode}${result.cleanShutdown ? ", clean" : ", not clean"}); broker CPU in all ${fixed(result.totalCpuSeconds ?? undefined, 1)} s.`,
     "",
-    "| Producer (ProducerPerformance) | records | records/s | MB/s | avg ms | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU s | CPU s / M records | peak RSS MiB | machine busy |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| Producer (ProducerPerformance) | records | records/s | MB/s | avg ms | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU s | CPU s / M records | client CPU s | others CPU s | peak RSS MiB | machine busy |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const s of result.scenarios.filter((scenario) => scenario.kind !== "end-to-end")) {
     const p = s.producer;
     lines.push(
-      `| ${s.kind === "fixed-rate" ? `${thousands(fixedRate)}/s` : "max"} ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(p?.recordsPerSec)} | ${fixed(p?.mbPerSec, 2)} | ${fixed(p?.avgLatencyMs, 2)} | ${p?.p50Ms ?? "–"} | ${p?.p99Ms ?? "–"} | ${p?.p999Ms ?? "–"} | ${fixed(p?.maxLatencyMs, 0)} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${mib(s.peakRssKiB)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
+      `| ${s.kind === "fixed-rate" ? `${thousands(fixedRate)}/s` : "max"} ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(p?.recordsPerSec)} | ${fixed(p?.mbPerSec, 2)} | ${fixed(p?.avgLatencyMs, 2)} | ${p?.p50Ms ?? "–"} | ${p?.p99Ms ?? "–"} | ${p?.p999Ms ?? "–"} | ${fixed(p?.maxLatencyMs, 0)} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${fixed(s.otherCpuSeconds, 2)} | ${mib(s.peakRssKiB)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
     );
   }
   lines.push(
     "",
-    "| End to end (EndToEndLatency, one record at a time) | round trips | avg ms | p50 ms | p99 ms | p99.9 ms | broker CPU s / M | machine busy |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| End to end (EndToEndLatency, one record at a time) | round trips | avg ms | p50 ms | p99 ms | p99.9 ms | broker CPU s | client CPU s | others CPU s | machine busy |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
   for (const s of result.scenarios.filter((scenario) => scenario.kind === "end-to-end")) {
     const l = s.latency;
     lines.push(
-      `| ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${fixed(l?.avgMs, 3)} | ${l?.p50Ms ?? "–"} | ${l?.p99Ms ?? "–"} | ${l?.p999Ms ?? "–"} | ${fixed(s.brokerCpuSecondsPerMillion, 1)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
+      `| ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${fixed(l?.avgMs, 3)} | ${l?.p50Ms ?? "–"} | ${l?.p99Ms ?? "–"} | ${l?.p999Ms ?? "–"} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${fixed(s.otherCpuSeconds, 2)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
     );
   }
   const errors = result.scenarios.filter((s) => s.error || s.topicWarning);
@@ -627,6 +636,8 @@ log(
       .map((v) => v.toFixed(2))
       .join(" ")}`,
 );
+
+if (loadavg()[0] > 1) log(`warning: the machine is busy already (load average ${loadavg()[0].toFixed(2)}); see the "others CPU s" columns`);
 
 const results: Partial<Record<BrokerKind, BrokerResult>> = {};
 for (const kind of brokers) {

@@ -121,6 +121,57 @@ export class RssSampler {
   }
 }
 
+/** The pids whose parent is `parentPid` (from /proc/<pid>/stat). */
+export function childPids(parentPid: number): number[] {
+  const children: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const fields = statFields(Number(name));
+    if (fields && Number(fields[1]) === parentPid) children.push(Number(name));
+  }
+  return children;
+}
+
+/**
+ * CPU seconds used by the child processes of `parentPid` (by default this process: e.g. the JVMs
+ * runJavaTool starts) while sampling, polled every `intervalMs`. A child's CPU after the last poll
+ * before it exits is missed (at most one interval's worth).
+ */
+export class ChildCpuSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+
+  constructor(
+    private readonly parentPid = process.pid,
+    intervalMs = 100,
+  ) {
+    // Children already running count from now, not from their start.
+    for (const pid of childPids(parentPid)) {
+      const cpu = cpuSeconds(pid);
+      if (cpu !== null) this.first.set(pid, cpu);
+    }
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    for (const pid of childPids(this.parentPid)) {
+      const cpu = cpuSeconds(pid);
+      if (cpu !== null) this.last.set(pid, cpu);
+    }
+  }
+
+  /** Stops; the CPU seconds the children used meanwhile, excluding `exclude` (e.g. a broker that is a child too). */
+  stop(exclude: number[] = []): number {
+    this.sample();
+    clearInterval(this.timer);
+    let total = 0;
+    for (const [pid, cpu] of this.last) if (!exclude.includes(pid)) total += cpu - (this.first.get(pid) ?? 0);
+    return total;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // "Serving" = a Kafka ApiVersions request gets a valid answer over TCP
 
