@@ -41,37 +41,50 @@ function configError(run: () => unknown): ConfigError {
   throw new Error("expected a ConfigError");
 }
 
+const propertiesSample = [
+  "# a comment",
+  "! another",
+  "   ",
+  "a=1",
+  "b = 2 ",
+  "c:3",
+  "d 4",
+  "e\t=\t5",
+  "f",
+  "g=",
+  "  h = x=y:z",
+  "key\\ with\\:colon\\=eq = v",
+  "tabs=\\t\\n\\r\\f\\\\",
+  "unicode=caf\\u00e9 \\u2603",
+  "other=\\q\\#",
+  "long=one, \\",
+  "     two, \\",
+  "  three",
+  "even=ends with two\\\\",
+  "next=line",
+  "#not=a value",
+  "  # indented comment",
+  "dup=first",
+  "dup=second",
+  "i::j",
+  "k==l",
+  "crlf=yes\r\nmac=cr\rlast=at eof\\",
+].join("\n");
+
+// More texts to read with Java's Properties.load too.
+const propertiesTexts = [
+  propertiesSample,
+  "# comment \\\nx=1",
+  "a\\\n\n  b=2",
+  "\\ lead=1\n=empty key\n:also\nk\\=v=w",
+  "x=1\\\n   # not a comment\ny=2",
+  "bad=\\u12G4",
+  "t=\\u00",
+];
+
 describe("parseProperties", () => {
   it("reads Java's separators, comments, escapes and continuations", () => {
-    const text = [
-      "# a comment",
-      "! another",
-      "   ",
-      "a=1",
-      "b = 2 ",
-      "c:3",
-      "d 4",
-      "e\t=\t5",
-      "f",
-      "g=",
-      "  h = x=y:z",
-      "key\\ with\\:colon\\=eq = v",
-      "tabs=\\t\\n\\r\\f\\\\",
-      "unicode=caf\\u00e9 \\u2603",
-      "other=\\q\\#",
-      "long=one, \\",
-      "     two, \\",
-      "  three",
-      "even=ends with two\\\\",
-      "next=line",
-      "#not=a value",
-      "  # indented comment",
-      "dup=first",
-      "dup=second",
-      "i::j",
-      "k==l",
-      "crlf=yes\r\nmac=cr\rlast=at eof\\",
-    ].join("\n");
+    const text = propertiesSample;
     const map = parseProperties(text);
     expect(Object.fromEntries(map)).toEqual({
       a: "1",
@@ -364,6 +377,7 @@ interface KafkaAnswers {
   topicConfigs: (string | null)[];
   topicNames: (string | null)[];
   collisions: boolean[];
+  properties: ({ map: Record<string, string> } | { error: string })[];
 }
 
 // A configuration Kafka itself accepts (it needs its controller settings), and Sluice too.
@@ -551,6 +565,7 @@ describe("against Kafka 4.1.1", () => {
       topicConfigs: topicConfigCases,
       topicNames,
       collisions: collisionPairs,
+      properties: propertiesTexts,
     };
     const run = await runJavaTool("sluice.kafka.ConfigReference", [], { quickStart: true, input: JSON.stringify(request), logLevel: "ERROR" });
     if (run.code !== 0) throw new Error(`ConfigReference failed (${run.code}):\n${run.stderr}`);
@@ -664,6 +679,17 @@ describe("against Kafka 4.1.1", () => {
       }
       expect(ours, JSON.stringify(entries)).toBe(kafka.topicConfigs[index]);
     });
+  });
+
+  it("reads .properties text as java.util.Properties.load does", () => {
+    const ours = propertiesTexts.map((text) => {
+      try {
+        return { map: Object.fromEntries([...parseProperties(text)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    });
+    expect(ours).toEqual(kafka.properties);
   });
 
   it("validates topic names and collisions as Kafka does", () => {

@@ -61,6 +61,8 @@ import org.apache.kafka.storage.internals.log.LogConfig;
  *       LogConfig.validate (names and values).
  *   <li>{@code "topicNames": [name, ...]} → {@code "topicNames": [null | message, ...]}:
  *       Topic.validate; and {@code "collisions": [[a, b], ...]} → booleans (Topic.hasCollision).
+ *   <li>{@code "properties": [text, ...]} → {@code "properties": [{"map": {key: value}} | {"error":
+ *       message}, ...]}: java.util.Properties.load of each text.
  * </ul>
  */
 public final class ConfigReference {
@@ -108,6 +110,22 @@ public final class ConfigReference {
           out.addNull();
         } catch (Exception e) {
           out.add(e.getMessage());
+        }
+      }
+    }
+    if (request.has("properties")) {
+      ArrayNode out = answer.putArray("properties");
+      for (JsonNode item : request.get("properties")) {
+        ObjectNode result = out.addObject();
+        try {
+          Properties properties = new Properties();
+          properties.load(new java.io.StringReader(item.asText()));
+          ObjectNode map = result.putObject("map");
+          for (String name : new java.util.TreeSet<>(properties.stringPropertyNames())) {
+            map.put(name, properties.getProperty(name));
+          }
+        } catch (Exception e) {
+          result.put("error", e.getMessage());
         }
       }
     }
