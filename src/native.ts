@@ -89,7 +89,10 @@ export const validateProduceBatches: (bytes: Uint8Array, config: ProduceValidati
  * LOG_START_OFFSET_ABOVE_HIGH_WATERMARK → OFFSET_OUT_OF_RANGE, CORRUPT_MESSAGE → CORRUPT_MESSAGE,
  * EMPTY_APPEND → INVALID_RECORD, STORAGE_ERROR → KAFKA_STORAGE_ERROR, LOG_CLOSED →
  * NOT_LEADER_OR_FOLLOWER; UNEXPECTED_APPEND_OFFSET, LOG_BUSY and INVALID_ARGUMENT are broker bugs
- * (UNKNOWN_SERVER_ERROR).
+ * (UNKNOWN_SERVER_ERROR). The idempotent-producer refusals of an append carry Kafka's own error
+ * names: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE (Kafka 4.1 never
+ * answers a produce with UNKNOWN_PRODUCER_ID, so neither does the log). A retried batch is not an
+ * error: the append result says `duplicate: true` with the original offsets.
  */
 export const logErrorCodes = [
   "OFFSET_OUT_OF_RANGE",
@@ -97,6 +100,9 @@ export const logErrorCodes = [
   "EMPTY_APPEND",
   "UNEXPECTED_APPEND_OFFSET",
   "LOG_START_OFFSET_ABOVE_HIGH_WATERMARK",
+  "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  "INVALID_PRODUCER_EPOCH",
+  "INVALID_TXN_STATE",
   "STORAGE_ERROR",
   "LOG_CLOSED",
   "LOG_BUSY",
@@ -182,8 +188,13 @@ export interface LogConfig {
   readonly messageTimestampType?: "CreateTime" | "LogAppendTime";
   /** Bytes of the active `.log` reserved on disk ahead of the write position (Sluice's own). */
   readonly preallocateChunkBytes?: number;
+  /** `producer.id.expiration.ms` (a broker config in Kafka; one day by default). */
+  readonly producerIdExpirationMs?: number;
 }
+/** An append's offsets; `duplicate`: an idempotent retry answered with the original batch's offsets, nothing written. */
 export type LogAppendResult = ReturnType<NativeLog["append"]>;
+/** One idempotent producer's state on a partition (epoch, last sequence, its last 5 batches). */
+export type LogProducerState = ReturnType<NativeLog["producerStates"]>[number];
 export type LogReadCopy = ReturnType<NativeLog["readCopy"]>;
 export type LogTimestampAndOffset = NonNullable<ReturnType<NativeLog["offsetFor"]>>;
 export type LogOpenReport = NativeLog["openReport"];

@@ -21,6 +21,7 @@ import {
   LogError,
   type LogOffsets,
   type LogOpenReport,
+  type LogProducerState,
   type LogReadCopy,
   type LogResources,
   type LogSlice,
@@ -36,8 +37,12 @@ export interface LogAppendOptions {
   readonly nowMs: number;
   /** Stamped into each batch's partitionLeaderEpoch on a leader append. */
   readonly leaderEpoch?: number;
-  /** "leader" (default) assigns offsets; "replica" keeps the leader's. */
-  readonly origin?: "leader" | "replica";
+  /**
+   * "leader" (default): a client's produce — offsets assigned, idempotent batches checked
+   * (duplicate, epoch, sequence); "coordinator": the broker's own write — offsets assigned,
+   * producer epochs checked; "replica": the leader's offsets kept, nothing refused.
+   */
+  readonly origin?: "leader" | "coordinator" | "replica";
 }
 
 /** ListOffsets targets: Kafka's special timestamps by name, or a real timestamp. */
@@ -131,9 +136,39 @@ export class PartitionLog {
    * Appends whole record batches v2 that produce validation accepted. A leader append writes
    * base offsets, the leader epoch and (LogAppendTime) the max timestamp and CRC into `batches`
    * in place, as Kafka does; all batches land in one segment or none does.
+   *
+   * Batches with a producer id are checked against the partition's producer state first, as
+   * Kafka's log does: a retry of one of the producer's last 5 batches returns `duplicate: true`
+   * with that batch's offsets (and its max timestamp as `logAppendTimeMs`) and writes nothing —
+   * Kafka answers it with error NONE; an older epoch throws INVALID_PRODUCER_EPOCH, a sequence
+   * gap or a new epoch not starting at 0 OUT_OF_ORDER_SEQUENCE_NUMBER, and nothing is written.
    */
   append(batches: Buffer, options: LogAppendOptions): LogAppendResult {
     return this.#sync(() => this.#native.append(batches, options));
+  }
+
+  /** Every producer the partition keeps state for, by producer id (DescribeProducers). */
+  producerStates(): LogProducerState[] {
+    return this.#sync(() => this.#native.producerStates());
+  }
+
+  /** The last sequence `producerId` wrote here, -1 if none is known. */
+  lastSequenceFor(producerId: bigint): number {
+    return this.#sync(() => this.#native.lastSequenceFor(producerId));
+  }
+
+  /**
+   * Forgets producers idle longer than `producerIdExpirationMs` (by their last batch's
+   * timestamp) with no transaction open; returns how many. In memory: the broker calls it every
+   * `producer.id.expiration.check.interval.ms` (Kafka: 10 minutes).
+   */
+  removeExpiredProducers(nowMs: number): number {
+    return this.#sync(() => this.#native.removeExpiredProducers(nowMs));
+  }
+
+  /** Offsets of the producer state `.snapshot` files in the partition directory. */
+  get producerSnapshotOffsets(): bigint[] {
+    return this.#sync(() => this.#native.producerSnapshotOffsets);
   }
 
   /**
