@@ -26,6 +26,21 @@ export function createProgram(): Command {
     });
 
   program
+    .command("start")
+    .description("run a broker (Kafka's server.properties keys; with no config: localhost:9092, data in ./data)")
+    .option("-c, --config <file>", "a Kafka server.properties file")
+    .option(
+      "-o, --override <key=value>",
+      "set a config key (repeatable), over the file",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .action(async (flags: { config?: string; override: string[] }) => {
+      const { start } = await import("./start.js");
+      await start({ config: flags.config, override: flags.override });
+    });
+
+  program
     .command("dump-log")
     .description("print the batches and records of log segments and their indexes, as Kafka's kafka-dump-log.sh does")
     .argument("<files...>", ".log, .index or .timeindex files")

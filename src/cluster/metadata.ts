@@ -1,0 +1,173 @@
+// The cluster metadata of a single-node broker: cluster id, topics (name, id, partition
+// count, config overrides) and the producer id blocks handed out so far.
+//
+// Kafka keeps this in the KRaft metadata log (__cluster_metadata); a single node keeps it in
+// one JSON document, `sluice-metadata.json` in the first log directory, replaced atomically
+// (write a temporary file, fsync it, rename it over the old one, fsync the directory) after
+// every change and before the change is acknowledged. A cluster (issue: etcd) replaces this
+// store, not its callers.
+
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+
+export const METADATA_FILE = "sluice-metadata.json";
+const FORMAT_VERSION = 1;
+
+/** Kafka's Uuid.randomUuid(): 16 random bytes printed as unpadded base64url, never zero nor starting with '-'. */
+export function randomKafkaUuid(): string {
+  for (;;) {
+    const bytes = randomBytes(16);
+    const text = bytes.toString("base64url");
+    if (text.startsWith("-")) continue;
+    // Uuid.ZERO_UUID and Uuid.METADATA_TOPIC_ID (0...01) are reserved.
+    if (bytes.subarray(0, 15).every((b) => b === 0) && bytes[15] <= 1) continue;
+    return text;
+  }
+}
+
+export interface TopicState {
+  readonly name: string;
+  readonly id: string;
+  partitions: number;
+  /** Topic config overrides (Kafka's names), as strings. */
+  configs: Record<string, string>;
+}
+
+interface Document {
+  version: number;
+  clusterId: string;
+  /** Producer ids below this have been handed out (or reserved) already. */
+  nextProducerId: string;
+  topics: TopicState[];
+}
+
+export class MetadataStore {
+  readonly #path: string;
+  readonly #directory: string;
+  #document: Document;
+  readonly #byName = new Map<string, TopicState>();
+  readonly #byId = new Map<string, TopicState>();
+  /** Saves run one at a time, in order. */
+  #saving: Promise<void> = Promise.resolve();
+
+  private constructor(directory: string, document: Document) {
+    this.#directory = directory;
+    this.#path = join(directory, METADATA_FILE);
+    this.#document = document;
+    for (const topic of document.topics) this.#index(topic);
+  }
+
+  /** Loads the store from `directory` (a log directory), creating it with `clusterId` when absent. */
+  static async open(directory: string, clusterId: string): Promise<MetadataStore> {
+    await mkdir(directory, { recursive: true });
+    let text: string | null = null;
+    try {
+      text = await readFile(join(directory, METADATA_FILE), "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    if (text === null) {
+      const store = new MetadataStore(directory, { version: FORMAT_VERSION, clusterId, nextProducerId: "0", topics: [] });
+      await store.save();
+      return store;
+    }
+    const document = JSON.parse(text) as Document;
+    if (document.version !== FORMAT_VERSION) throw new Error(`${METADATA_FILE}: unsupported format version ${document.version}`);
+    if (document.clusterId !== clusterId) {
+      throw new Error(`${METADATA_FILE} belongs to cluster ${document.clusterId}, but meta.properties says ${clusterId}`);
+    }
+    return new MetadataStore(directory, document);
+  }
+
+  get clusterId(): string {
+    return this.#document.clusterId;
+  }
+
+  topics(): readonly TopicState[] {
+    return this.#document.topics;
+  }
+
+  topic(name: string): TopicState | undefined {
+    return this.#byName.get(name);
+  }
+
+  topicById(id: string): TopicState | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Records a new topic (the caller validated it) and persists it. */
+  async createTopic(name: string, partitions: number, configs: Record<string, string>, topicId?: string): Promise<TopicState> {
+    if (this.#byName.has(name)) throw new Error(`topic ${name} exists`);
+    let id = topicId ?? randomKafkaUuid();
+    while (this.#byId.has(id)) id = randomKafkaUuid();
+    const topic: TopicState = { name, id, partitions, configs: { ...configs } };
+    this.#document.topics.push(topic);
+    this.#index(topic);
+    await this.save();
+    return topic;
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const topic = this.#byName.get(name);
+    if (topic === undefined) return;
+    this.#document.topics = this.#document.topics.filter((t) => t !== topic);
+    this.#byName.delete(name);
+    this.#byId.delete(topic.id);
+    await this.save();
+  }
+
+  async setPartitionCount(name: string, partitions: number): Promise<void> {
+    const topic = this.#byName.get(name);
+    if (topic === undefined) throw new Error(`no topic ${name}`);
+    topic.partitions = partitions;
+    await this.save();
+  }
+
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const topic = this.#byName.get(name);
+    if (topic === undefined) throw new Error(`no topic ${name}`);
+    topic.configs = { ...configs };
+    await this.save();
+  }
+
+  /** Reserves `count` producer ids and returns the first; persisted before it is returned. */
+  async allocateProducerIds(count: number): Promise<bigint> {
+    const first = BigInt(this.#document.nextProducerId);
+    this.#document.nextProducerId = (first + BigInt(count)).toString();
+    await this.save();
+    return first;
+  }
+
+  #index(topic: TopicState): void {
+    this.#byName.set(topic.name, topic);
+    this.#byId.set(topic.id, topic);
+  }
+
+  /** Writes the document atomically; resolves once it is durable. */
+  save(): Promise<void> {
+    const text = `${JSON.stringify(this.#document, null, 2)}\n`;
+    const next = this.#saving.then(() => writeDurably(this.#directory, this.#path, text));
+    this.#saving = next.catch(() => {});
+    return next;
+  }
+}
+
+/** Replaces `path` with `text`: temporary file, fsync, rename, fsync of the directory. */
+export async function writeDurably(directory: string, path: string, text: string): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, "w");
+  try {
+    await file.writeFile(text, "utf8");
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+  const dir = await open(directory, "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

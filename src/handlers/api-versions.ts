@@ -1,0 +1,47 @@
+// ApiVersions (key 18): which APIs and versions this broker serves — read from the handler
+// registry, so an API is advertised exactly when and as far as a handler serves it — and the
+// feature levels, which Kafka 4 clients use to choose protocols:
+//   metadata.version    7 (3.3-IV3) .. 27 (4.1-IV1), finalized at 27, like a Kafka 4.1 cluster.
+//   transaction.version 0 only: transactions are not served yet, so a client must not pick the
+//                       KIP-890 protocol (level 2). Level 0 features are not listed as finalized.
+//   group.version       0 only: no KIP-848 consumer groups yet (ConsumerGroupHeartbeat is not
+//                       served), so clients stay on the classic protocol.
+// A request of a version above ours never reaches here: the dispatcher answers it with v0 and
+// UNSUPPORTED_VERSION (KIP-511).
+
+import { ErrorCode } from "../protocol/errors.js";
+import type { ApiVersionsRequest, ApiVersionsResponse } from "../protocol/generated/api-versions.js";
+import { defineHandler } from "../server/registry.js";
+
+export const METADATA_VERSION = { min: 7, max: 27 } as const;
+
+const supportedFeatures = [
+  { name: "group.version", minVersion: 0, maxVersion: 0 },
+  { name: "metadata.version", minVersion: METADATA_VERSION.min, maxVersion: METADATA_VERSION.max },
+  { name: "transaction.version", minVersion: 0, maxVersion: 0 },
+];
+
+const finalizedFeatures = [{ name: "metadata.version", minVersionLevel: METADATA_VERSION.max, maxVersionLevel: METADATA_VERSION.max }];
+
+/** KIP-511's rule for client software names and versions. */
+const SOFTWARE_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
+
+export const apiVersions = defineHandler<ApiVersionsRequest, ApiVersionsResponse>(18, { min: 0, max: 4 }, (context, request) => {
+  const response: ApiVersionsResponse = {
+    errorCode: ErrorCode.NONE,
+    apiKeys: context.broker.registry.served(),
+    throttleTimeMs: 0,
+    supportedFeatures,
+    finalizedFeaturesEpoch: 0n,
+    finalizedFeatures,
+    zkMigrationReady: false,
+  };
+  if (context.apiVersion >= 3) {
+    if (!SOFTWARE_PATTERN.test(request.clientSoftwareName) || !SOFTWARE_PATTERN.test(request.clientSoftwareVersion)) {
+      return { ...response, errorCode: ErrorCode.INVALID_REQUEST, apiKeys: [] };
+    }
+    context.connection.clientSoftwareName = request.clientSoftwareName;
+    context.connection.clientSoftwareVersion = request.clientSoftwareVersion;
+  }
+  return response;
+});

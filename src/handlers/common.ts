@@ -1,0 +1,53 @@
+// Small pieces the handlers share: Kafka's error codes for log failures, the zero Uuid, the
+// authorized-operations bit sets reported while there is no authorizer.
+
+import { LogError, type LogErrorCode } from "../native.js";
+import { ErrorCode, KafkaError } from "../protocol/errors.js";
+import type { Broker, Endpoint } from "../server/broker.js";
+import type { RequestContext } from "../server/context.js";
+
+/** Uuid.ZERO_UUID as Kafka prints it. */
+export const ZERO_UUID = "AAAAAAAAAAAAAAAAAAAAAA";
+
+/** Int32.MIN_VALUE: "authorized operations were not requested". */
+export const OPERATIONS_NOT_REQUESTED = -2147483648;
+
+const bits = (ops: number[]) => ops.reduce((sum, op) => sum | (1 << op), 0);
+/** Without an authorizer every principal may do everything a topic supports (AclOperation codes). */
+export const TOPIC_OPERATIONS = bits([3, 4, 5, 6, 7, 8, 10, 11]);
+export const CLUSTER_OPERATIONS = bits([5, 7, 8, 9, 10, 11, 12, 13, 14]);
+
+const logErrorToKafka: Partial<Record<LogErrorCode | string, number>> = {
+  OFFSET_OUT_OF_RANGE: ErrorCode.OFFSET_OUT_OF_RANGE,
+  LOG_START_OFFSET_ABOVE_HIGH_WATERMARK: ErrorCode.OFFSET_OUT_OF_RANGE,
+  CORRUPT_MESSAGE: ErrorCode.CORRUPT_MESSAGE,
+  EMPTY_APPEND: ErrorCode.INVALID_RECORD,
+  STORAGE_ERROR: ErrorCode.KAFKA_STORAGE_ERROR,
+  LOG_CLOSED: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  INVALID_PRODUCER_EPOCH: ErrorCode.INVALID_PRODUCER_EPOCH,
+  UNKNOWN_PRODUCER_ID: ErrorCode.UNKNOWN_PRODUCER_ID,
+  DUPLICATE_SEQUENCE_NUMBER: ErrorCode.DUPLICATE_SEQUENCE_NUMBER,
+  RECORD_LIST_TOO_LARGE: ErrorCode.RECORD_LIST_TOO_LARGE,
+};
+
+/**
+ * Kafka's error code for a failure of a partition operation: LogError codes map 1:1, a
+ * KafkaError keeps its code, anything else is UNKNOWN_SERVER_ERROR (logged by the caller).
+ */
+export function errorCodeOf(error: unknown): number {
+  if (error instanceof KafkaError) return error.code;
+  if (error instanceof LogError) return logErrorToKafka[error.code] ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+  return ErrorCode.UNKNOWN_SERVER_ERROR;
+}
+
+/** Logs a failure that maps to UNKNOWN_SERVER_ERROR (the client sees no detail). */
+export function reportUnexpected(context: RequestContext, error: unknown, what: string): void {
+  if (errorCodeOf(error) === ErrorCode.UNKNOWN_SERVER_ERROR) context.broker.logger.error({ err: error, what }, "unexpected failure");
+}
+
+/** The advertised endpoint for the listener a request came in on (Kafka answers per listener). */
+export function endpointFor(broker: Broker, listener: string): Endpoint {
+  const endpoints = broker.advertisedEndpoints;
+  return endpoints.find((endpoint) => endpoint.name === listener) ?? endpoints[0];
+}

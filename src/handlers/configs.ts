@@ -1,0 +1,198 @@
+// DescribeConfigs (key 32), AlterConfigs (key 33) and IncrementalAlterConfigs (key 44) for
+// topics and this broker, with Kafka's sources, synonyms and errors.
+//
+// Topic configs are overrides kept in the cluster metadata (persisted before the answer).
+// Broker configs are static (server.properties and --override): they can be described, and
+// altering them is INVALID_CONFIG, as Kafka answers for a config that is not dynamic.
+
+import {
+  applyIncrementalAlter,
+  ConfigError,
+  type DescribedConfig,
+  describeBrokerConfigs,
+  describeTopicConfigs,
+  validateTopicConfigs,
+  validateTopicName,
+} from "../config/index.js";
+import { ErrorCode } from "../protocol/errors.js";
+import type { AlterConfigsRequest, AlterConfigsResponse } from "../protocol/generated/alter-configs.js";
+import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from "../protocol/generated/describe-configs.js";
+import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from "../protocol/generated/incremental-alter-configs.js";
+import type { Broker, Topic } from "../server/broker.js";
+import type { RequestContext } from "../server/context.js";
+import { defineHandler } from "../server/registry.js";
+
+/** ConfigResource.Type codes. */
+export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
+
+interface Outcome {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+const ok: Outcome = { errorCode: ErrorCode.NONE, errorMessage: null };
+
+function fail(errorCode: number, errorMessage: string): Outcome {
+  return { errorCode, errorMessage };
+}
+
+/** The topic a resource names, or why it cannot be used. */
+function topicOf(broker: Broker, name: string): Topic | Outcome {
+  const problem = validateTopicName(name);
+  if (problem !== null) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
+  return broker.topic(name) ?? fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
+}
+
+/** Checks that a BROKER resource names this broker ("" is the cluster-wide default). */
+function brokerResource(broker: Broker, name: string): Outcome | null {
+  if (name === "") return null;
+  if (!/^-?\d+$/.test(name)) return fail(ErrorCode.INVALID_REQUEST, `Broker id must be an integer, but it is: ${name}`);
+  if (Number(name) !== broker.nodeId)
+    return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.nodeId} or empty string, but received ${name}`);
+  return null;
+}
+
+function configErrorOutcome(error: unknown): Outcome {
+  if (error instanceof ConfigError) return fail(error.error === "INVALID_REQUEST" ? ErrorCode.INVALID_REQUEST : ErrorCode.INVALID_CONFIG, error.message);
+  throw error;
+}
+
+/** Resources named twice in one alter request are refused (Kafka: INVALID_REQUEST). */
+function duplicates(resources: readonly { resourceType: number; resourceName: string }[]): Set<string> {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const resource of resources) {
+    const key = `${resource.resourceType}:${resource.resourceName}`;
+    if (seen.has(key)) twice.add(key);
+    seen.add(key);
+  }
+  return twice;
+}
+
+export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeConfigsResponse>(32, { min: 0, max: 4 }, (context, request) => {
+  const { broker } = context;
+  const opts = {
+    includeSynonyms: context.apiVersion >= 1 && request.includeSynonyms,
+    includeDocumentation: context.apiVersion >= 3 && request.includeDocumentation,
+  };
+  // isDefault exists only in v0 (configSource replaced it).
+  const forVersion = (configs: DescribedConfig[]) => (context.apiVersion === 0 ? configs : configs.map((config) => ({ ...config, isDefault: false })));
+  const results = request.resources.map((resource): DescribeConfigsResponseDescribeConfigsResult => {
+    const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+    try {
+      if (resource.resourceType === ResourceType.TOPIC) {
+        const topic = topicOf(broker, resource.resourceName);
+        if ("errorCode" in topic) return { ...base, ...topic, configs: [] };
+        return { ...base, ...ok, configs: forVersion(describeTopicConfigs(topic.state.configs, broker.config, resource.configurationKeys, opts)) };
+      }
+      if (resource.resourceType === ResourceType.BROKER) {
+        const problem = brokerResource(broker, resource.resourceName);
+        if (problem !== null) return { ...base, ...problem, configs: [] };
+        // The cluster-wide dynamic defaults ("") are empty: Sluice has no dynamic broker configs yet.
+        const configs = resource.resourceName === "" ? [] : describeBrokerConfigs(broker.config, resource.configurationKeys, opts);
+        return { ...base, ...ok, configs: forVersion(configs) };
+      }
+      return { ...base, ...fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`), configs: [] };
+    } catch (error) {
+      broker.logger.error({ err: error, resource: base }, "describe configs failed");
+      return { ...base, errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: null, configs: [] };
+    }
+  });
+  return { throttleTimeMs: 0, results };
+});
+
+/** Checks and (unless validateOnly) stores new overrides for a topic resource. */
+async function alterTopic(
+  context: RequestContext,
+  name: string,
+  compute: (current: Record<string, string>) => Record<string, string>,
+  validateOnly: boolean,
+): Promise<Outcome> {
+  const topic = topicOf(context.broker, name);
+  if ("errorCode" in topic) return topic;
+  let next: Record<string, string>;
+  try {
+    next = compute(topic.state.configs);
+  } catch (error) {
+    return configErrorOutcome(error);
+  }
+  if (!validateOnly) await context.broker.setTopicConfigs(name, next);
+  return ok;
+}
+
+function brokerAlter(broker: Broker, name: string, keys: readonly string[]): Outcome {
+  const problem = brokerResource(broker, name);
+  if (problem !== null) return problem;
+  return fail(ErrorCode.INVALID_CONFIG, `Cannot update these configs dynamically: ${JSON.stringify([...keys].sort())}; Sluice's broker configs are static`);
+}
+
+export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsResponse>(33, { min: 0, max: 2 }, async (context, request) => {
+  const twice = duplicates(request.resources);
+  const responses = [];
+  for (const resource of request.resources) {
+    const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+    let outcome: Outcome;
+    if (twice.has(`${resource.resourceType}:${resource.resourceName}`)) {
+      outcome = fail(ErrorCode.INVALID_REQUEST, "Duplicate resource.");
+    } else if (resource.resourceType === ResourceType.TOPIC) {
+      outcome = await alterTopic(
+        context,
+        resource.resourceName,
+        () => {
+          const next: Record<string, string> = {};
+          for (const config of resource.configs) {
+            if (config.value === null) throw new ConfigError(config.name, `Null value not supported for topic configs: ${config.name}`, "INVALID_REQUEST");
+            next[config.name] = config.value;
+          }
+          validateTopicConfigs(next, context.broker.config);
+          return next;
+        },
+        request.validateOnly,
+      );
+    } else if (resource.resourceType === ResourceType.BROKER) {
+      outcome = brokerAlter(
+        context.broker,
+        resource.resourceName,
+        resource.configs.map((c) => c.name),
+      );
+    } else {
+      outcome = fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);
+    }
+    responses.push({ ...base, ...outcome });
+  }
+  return { throttleTimeMs: 0, responses };
+});
+
+export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>(
+  44,
+  { min: 0, max: 1 },
+  async (context, request) => {
+    const twice = duplicates(request.resources);
+    const responses = [];
+    for (const resource of request.resources) {
+      const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+      let outcome: Outcome;
+      if (twice.has(`${resource.resourceType}:${resource.resourceName}`)) {
+        outcome = fail(ErrorCode.INVALID_REQUEST, "Duplicate resource.");
+      } else if (resource.resourceType === ResourceType.TOPIC) {
+        const ops = resource.configs.map((config) => ({ name: config.name, op: config.configOperation, value: config.value }));
+        outcome = await alterTopic(
+          context,
+          resource.resourceName,
+          (current) => applyIncrementalAlter(current, ops, context.broker.config),
+          request.validateOnly,
+        );
+      } else if (resource.resourceType === ResourceType.BROKER) {
+        outcome = brokerAlter(
+          context.broker,
+          resource.resourceName,
+          resource.configs.map((c) => c.name),
+        );
+      } else {
+        outcome = fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);
+      }
+      responses.push({ ...base, ...outcome });
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+);

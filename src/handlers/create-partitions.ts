@@ -1,0 +1,83 @@
+// CreatePartitions (key 37), versions 0-3: grow a topic to `count` partitions (never shrink:
+// INVALID_PARTITIONS with Kafka's messages), optionally with explicit assignments, which on
+// a single node must name exactly this broker (INVALID_REPLICA_ASSIGNMENT otherwise).
+
+import { ErrorCode } from "../protocol/errors.js";
+import type {
+  CreatePartitionsRequest,
+  CreatePartitionsRequestCreatePartitionsTopic,
+  CreatePartitionsResponse,
+} from "../protocol/generated/create-partitions.js";
+import type { Broker } from "../server/broker.js";
+import { defineHandler } from "../server/registry.js";
+import { errorCodeOf } from "./common.js";
+
+function check(broker: Broker, wanted: CreatePartitionsRequestCreatePartitionsTopic): { errorCode: number; errorMessage: string | null } | null {
+  const topic = broker.topic(wanted.name);
+  if (topic === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${wanted.name}' does not exist.` };
+  const current = topic.partitions.length;
+  if (wanted.count < current) {
+    return {
+      errorCode: ErrorCode.INVALID_PARTITIONS,
+      errorMessage: `The topic ${wanted.name} currently has ${current} partition(s); ${wanted.count} would not be an increase.`,
+    };
+  }
+  if (wanted.count === current) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic already has ${current} partition(s).` };
+  if (wanted.assignments !== null) {
+    if (wanted.assignments.length !== wanted.count - current) {
+      return {
+        errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+        errorMessage: `Attempted to add ${wanted.count - current} additional partition(s), but only ${wanted.assignments.length} assignment(s) were specified.`,
+      };
+    }
+    for (const assignment of wanted.assignments) {
+      const unknown = assignment.brokerIds.find((id) => id !== broker.nodeId);
+      if (unknown !== undefined)
+        return {
+          errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          errorMessage: `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`,
+        };
+      if (assignment.brokerIds.length !== 1) {
+        return {
+          errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          errorMessage: `The manual partition assignment includes a partition with ${assignment.brokerIds.length} replica(s), but this is not consistent with previous partitions, which have 1 replica(s).`,
+        };
+      }
+    }
+  }
+  return null;
+}
+
+export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePartitionsResponse>(
+  37,
+  { min: 0, max: 3 },
+  async (context, request) => {
+    const { broker } = context;
+    const counts = new Map<string, number>();
+    for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+    const results = [];
+    for (const wanted of request.topics) {
+      if ((counts.get(wanted.name) ?? 0) > 1) {
+        results.push({ name: wanted.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: "Duplicate topic name." });
+        continue;
+      }
+      const problem = check(broker, wanted);
+      if (problem !== null) {
+        results.push({ name: wanted.name, ...problem });
+        continue;
+      }
+      if (!request.validateOnly) {
+        try {
+          await broker.createPartitions(wanted.name, wanted.count);
+        } catch (error) {
+          broker.logger.error({ err: error, topic: wanted.name }, "adding partitions failed");
+          results.push({ name: wanted.name, errorCode: errorCodeOf(error), errorMessage: null });
+          continue;
+        }
+      }
+      results.push({ name: wanted.name, errorCode: ErrorCode.NONE, errorMessage: null });
+    }
+    return { throttleTimeMs: 0, results };
+  },
+  (_context, request, errorCode) => ({ throttleTimeMs: 0, results: request.topics.map((t) => ({ name: t.name, errorCode, errorMessage: null })) }),
+);

@@ -1,0 +1,142 @@
+// CreateTopics (key 19), versions 2-7, with Kafka's validation and messages: topic names
+// (INVALID_TOPIC_EXCEPTION), duplicates in one request (INVALID_REQUEST), existing topics
+// (TOPIC_ALREADY_EXISTS), partition counts (INVALID_PARTITIONS), replication factors — a
+// single node holds one replica, so anything above 1 is INVALID_REPLICATION_FACTOR —, manual
+// assignments (INVALID_REPLICA_ASSIGNMENT) and topic configs (INVALID_CONFIG). validateOnly
+// checks everything and creates nothing. v5+ answers with the topic's resulting configs.
+
+import { ConfigError, describeTopicConfigs, validateTopicConfigs, validateTopicName } from "../config/index.js";
+import { ErrorCode } from "../protocol/errors.js";
+import type {
+  CreateTopicsRequest,
+  CreateTopicsRequestCreatableTopic,
+  CreateTopicsResponse,
+  CreateTopicsResponseCreatableTopicResult,
+} from "../protocol/generated/create-topics.js";
+import type { Broker } from "../server/broker.js";
+import { defineHandler } from "../server/registry.js";
+import { errorCodeOf, ZERO_UUID } from "./common.js";
+
+function failure(name: string, errorCode: number, errorMessage: string | null): CreateTopicsResponseCreatableTopicResult {
+  return { name, topicId: ZERO_UUID, errorCode, errorMessage, topicConfigErrorCode: ErrorCode.NONE, numPartitions: -1, replicationFactor: -1, configs: null };
+}
+
+/** The topic's partitions, replication factor and config overrides, or why it cannot be created. */
+function check(
+  broker: Broker,
+  topic: CreatableTopicRequest,
+): { partitions: number; replicationFactor: number; configs: Record<string, string> } | { errorCode: number; message: string } {
+  const nameProblem = validateTopicName(topic.name);
+  if (nameProblem !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, message: nameProblem };
+  if (broker.hasTopic(topic.name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, message: `Topic '${topic.name}' already exists.` };
+  let partitions = topic.numPartitions;
+  let replicationFactor = topic.replicationFactor;
+  if (topic.assignments.length > 0) {
+    if (partitions !== -1 || replicationFactor !== -1) {
+      return {
+        errorCode: ErrorCode.INVALID_REQUEST,
+        message: "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
+      };
+    }
+    const sorted = [...topic.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
+    for (const [i, assignment] of sorted.entries()) {
+      if (assignment.partitionIndex !== i) {
+        return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, message: "Partitions should be a consecutive 0-based integer sequence" };
+      }
+      if (assignment.brokerIds.length === 0) {
+        return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, message: `The manual partition assignment includes an empty replica list.` };
+      }
+      const unknown = assignment.brokerIds.find((id) => id !== broker.nodeId);
+      if (unknown !== undefined) {
+        return {
+          errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          message: `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`,
+        };
+      }
+      if (new Set(assignment.brokerIds).size !== assignment.brokerIds.length) {
+        return {
+          errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          message: `The manual partition assignment includes the broker ${assignment.brokerIds[0]} more than once.`,
+        };
+      }
+    }
+    partitions = sorted.length;
+    replicationFactor = sorted[0].brokerIds.length;
+  } else {
+    if (partitions === -1) partitions = broker.config.numPartitions;
+    if (replicationFactor === -1) replicationFactor = broker.config.defaultReplicationFactor;
+    if (partitions <= 0) return { errorCode: ErrorCode.INVALID_PARTITIONS, message: "Number of partitions was set to an invalid non-positive value." };
+    if (replicationFactor <= 0) {
+      return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, message: "Replication factor must be larger than 0, or -1 to use the default value." };
+    }
+    if (replicationFactor > 1) {
+      return {
+        errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+        message: `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`,
+      };
+    }
+  }
+  const configs: Record<string, string> = {};
+  for (const config of topic.configs) {
+    if (config.value === null) return { errorCode: ErrorCode.INVALID_CONFIG, message: `Null value not supported for topic configs: ${config.name}` };
+    configs[config.name] = config.value;
+  }
+  try {
+    validateTopicConfigs(configs);
+  } catch (error) {
+    if (error instanceof ConfigError) return { errorCode: ErrorCode.INVALID_CONFIG, message: error.message };
+    throw error;
+  }
+  return { partitions, replicationFactor, configs };
+}
+
+type CreatableTopicRequest = CreateTopicsRequestCreatableTopic;
+
+export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsResponse>(
+  19,
+  { min: 2, max: 7 },
+  async (context, request) => {
+    const { broker, apiVersion } = context;
+    const counts = new Map<string, number>();
+    for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+    const results = await Promise.all(
+      request.topics.map(async (topic): Promise<CreateTopicsResponseCreatableTopicResult> => {
+        if ((counts.get(topic.name) ?? 0) > 1) return failure(topic.name, ErrorCode.INVALID_REQUEST, "Duplicate topic name.");
+        const checked = check(broker, topic);
+        if ("errorCode" in checked) return failure(topic.name, checked.errorCode, checked.message);
+        let topicId = ZERO_UUID;
+        if (!request.validateOnly) {
+          try {
+            topicId = (await broker.createTopic(topic.name, checked.partitions, checked.configs)).state.id;
+          } catch (error) {
+            const code = errorCodeOf(error);
+            if (code === ErrorCode.UNKNOWN_SERVER_ERROR) broker.logger.error({ err: error, topic: topic.name }, "topic creation failed");
+            return failure(topic.name, code, code === ErrorCode.UNKNOWN_SERVER_ERROR ? null : (error as Error).message);
+          }
+        }
+        const configs =
+          apiVersion >= 5
+            ? describeTopicConfigs(checked.configs, broker.config, null, { includeSynonyms: false, includeDocumentation: false }).map((config) => ({
+                name: config.name,
+                value: config.value,
+                readOnly: config.readOnly,
+                configSource: config.configSource,
+                isSensitive: config.isSensitive,
+              }))
+            : null;
+        return {
+          name: topic.name,
+          topicId,
+          errorCode: ErrorCode.NONE,
+          errorMessage: null,
+          topicConfigErrorCode: ErrorCode.NONE,
+          numPartitions: checked.partitions,
+          replicationFactor: checked.replicationFactor,
+          configs,
+        };
+      }),
+    );
+    return { throttleTimeMs: 0, topics: results };
+  },
+  (_context, request, errorCode) => ({ throttleTimeMs: 0, topics: request.topics.map((topic) => failure(topic.name, errorCode, null)) }),
+);

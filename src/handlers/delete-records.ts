@@ -1,0 +1,54 @@
+// DeleteRecords (key 21), versions 0-2: move a partition's log start offset forward (Kafka's
+// kafka-delete-records). -1 means the high watermark; an offset above the high watermark
+// or otherwise negative is OFFSET_OUT_OF_RANGE. The answer is the new low watermark (log
+// start offset); whole segments below it are deleted in the background.
+
+import { ErrorCode } from "../protocol/errors.js";
+import type { DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponseDeleteRecordsPartitionResult } from "../protocol/generated/delete-records.js";
+import { defineHandler } from "../server/registry.js";
+import { errorCodeOf, reportUnexpected } from "./common.js";
+
+const answer = (partitionIndex: number, errorCode: number, lowWatermark = -1n): DeleteRecordsResponseDeleteRecordsPartitionResult => ({
+  partitionIndex,
+  lowWatermark,
+  errorCode,
+});
+
+export const deleteRecords = defineHandler<DeleteRecordsRequest, DeleteRecordsResponse>(
+  21,
+  { min: 0, max: 2 },
+  async (context, request) => {
+    const { broker } = context;
+    const topics = [];
+    for (const wantedTopic of request.topics) {
+      const topic = broker.topic(wantedTopic.name);
+      const partitions = [];
+      for (const wanted of wantedTopic.partitions) {
+        const partition = topic?.partitions[wanted.partitionIndex];
+        if (partition === undefined) {
+          partitions.push(answer(wanted.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+          continue;
+        }
+        const highWatermark = partition.highWatermark;
+        const offset = wanted.offset === -1n ? highWatermark : wanted.offset;
+        if (offset < 0n || offset > highWatermark) {
+          partitions.push(answer(wanted.partitionIndex, ErrorCode.OFFSET_OUT_OF_RANGE));
+          continue;
+        }
+        try {
+          if (offset > partition.logStartOffset) await partition.log.incrementLogStartOffset(offset, highWatermark);
+          partitions.push(answer(wanted.partitionIndex, ErrorCode.NONE, partition.logStartOffset));
+        } catch (error) {
+          reportUnexpected(context, error, `delete records of ${partition}`);
+          partitions.push(answer(wanted.partitionIndex, errorCodeOf(error)));
+        }
+      }
+      topics.push({ name: wantedTopic.name, partitions });
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+  (_context, request, errorCode) => ({
+    throttleTimeMs: 0,
+    topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => answer(p.partitionIndex, errorCode)) })),
+  }),
+);

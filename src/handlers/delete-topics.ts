@@ -1,0 +1,57 @@
+// DeleteTopics (key 20), versions 1-6: by name (v0-5) or by name or topic id (v6+). Unknown
+// topics are UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID by id); delete.topic.enable=false
+// is TOPIC_DELETION_DISABLED. The topic disappears from metadata first, then its partition
+// directories are deleted.
+
+import { ErrorCode } from "../protocol/errors.js";
+import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from "../protocol/generated/delete-topics.js";
+import { defineHandler } from "../server/registry.js";
+import { errorCodeOf, ZERO_UUID } from "./common.js";
+
+export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsResponse>(
+  20,
+  { min: 1, max: 6 },
+  async (context, request) => {
+    const { broker, apiVersion } = context;
+    const wanted = apiVersion >= 6 ? request.topics : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+    const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
+    for (const entry of wanted) {
+      const byId = entry.name === null;
+      if (entry.name !== null && entry.topicId !== ZERO_UUID) {
+        responses.push({
+          name: entry.name,
+          topicId: entry.topicId,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: "Topic name and topic ID can not both be specified.",
+        });
+        continue;
+      }
+      const topic = byId ? broker.topicById(entry.topicId) : broker.topic(entry.name as string);
+      if (topic === undefined) {
+        const errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        responses.push({ name: entry.name, topicId: entry.topicId, errorCode, errorMessage: null });
+        continue;
+      }
+      const result = { name: topic.state.name, topicId: topic.state.id };
+      if (!broker.config.deleteTopicEnable) {
+        responses.push({ ...result, errorCode: ErrorCode.TOPIC_DELETION_DISABLED, errorMessage: "Topic deletion is disabled." });
+        continue;
+      }
+      try {
+        await broker.deleteTopic(topic.state.name);
+        responses.push({ ...result, errorCode: ErrorCode.NONE, errorMessage: null });
+      } catch (error) {
+        broker.logger.error({ err: error, topic: topic.state.name }, "topic deletion failed");
+        responses.push({ ...result, errorCode: errorCodeOf(error), errorMessage: null });
+      }
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+  (_context, request, errorCode) => ({
+    throttleTimeMs: 0,
+    responses: [
+      ...request.topics.map((t) => ({ name: t.name, topicId: t.topicId, errorCode, errorMessage: null })),
+      ...request.topicNames.map((name) => ({ name, topicId: ZERO_UUID, errorCode, errorMessage: null })),
+    ],
+  }),
+);

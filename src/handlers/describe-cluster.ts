@@ -1,0 +1,37 @@
+// DescribeCluster (key 60), versions 0-2: the cluster id, this node as the only broker and
+// as the controller (a single node is both), on the requesting listener's endpoint.
+// endpointType 2 (controllers) is not served on a broker listener: UNSUPPORTED_ENDPOINT_TYPE.
+
+import { ErrorCode } from "../protocol/errors.js";
+import type { DescribeClusterRequest, DescribeClusterResponse } from "../protocol/generated/describe-cluster.js";
+import { defineHandler } from "../server/registry.js";
+import { CLUSTER_OPERATIONS, endpointFor, OPERATIONS_NOT_REQUESTED } from "./common.js";
+
+const BROKERS = 1;
+
+export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClusterResponse>(60, { min: 0, max: 2 }, (context, request) => {
+  const { broker } = context;
+  const endpointType = context.apiVersion >= 1 ? request.endpointType : BROKERS;
+  const base = {
+    throttleTimeMs: 0,
+    endpointType,
+    clusterId: broker.clusterId,
+    controllerId: broker.nodeId,
+    clusterAuthorizedOperations: request.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+  };
+  if (endpointType !== BROKERS) {
+    return {
+      ...base,
+      errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
+      errorMessage: "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER",
+      brokers: [],
+    };
+  }
+  const endpoint = endpointFor(broker, context.connection.listener);
+  return {
+    ...base,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    brokers: [{ brokerId: broker.nodeId, host: endpoint.host, port: endpoint.port, rack: broker.config.brokerRack, isFenced: false }],
+  };
+});

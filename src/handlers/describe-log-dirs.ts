@@ -1,0 +1,33 @@
+// DescribeLogDirs (key 35), versions 1-4: each log directory with the size of every
+// partition in it (all partitions for a null topic list), and (v4+) the file system's total
+// and usable bytes.
+
+import { statfs } from "node:fs/promises";
+import { ErrorCode } from "../protocol/errors.js";
+import type { DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsResponseDescribeLogDirsTopic } from "../protocol/generated/describe-log-dirs.js";
+import { defineHandler } from "../server/registry.js";
+
+export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>(35, { min: 1, max: 4 }, async (context, request) => {
+  const { broker } = context;
+  const logDir = broker.logDirs[0];
+  const topics: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
+  const wanted = request.topics === null ? null : new Map(request.topics.map((t) => [t.topic, new Set(t.partitions)]));
+  for (const topic of broker.topics()) {
+    const partitions = wanted === null ? null : wanted.get(topic.state.name);
+    if (wanted !== null && partitions === undefined) continue;
+    const described = topic.partitions
+      .filter((partition) => partitions == null || partitions.has(partition.index))
+      .map((partition) => ({ partitionIndex: partition.index, partitionSize: BigInt(partition.log.sizeBytes), offsetLag: 0n, isFutureKey: false }));
+    if (described.length > 0) topics.push({ name: topic.state.name, partitions: described });
+  }
+  let totalBytes = -1n;
+  let usableBytes = -1n;
+  try {
+    const fs = await statfs(logDir, { bigint: true });
+    totalBytes = fs.blocks * fs.bsize;
+    usableBytes = fs.bavail * fs.bsize;
+  } catch (error) {
+    broker.logger.warn({ err: error, logDir }, "statfs failed");
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results: [{ errorCode: ErrorCode.NONE, logDir, topics, totalBytes, usableBytes }] };
+});

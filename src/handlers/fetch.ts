@@ -1,0 +1,330 @@
+// Fetch (key 1), versions 4-18: consumers reading records.
+//
+// Records leave as file slices (sendfile from the segment, never copied through JS). Kafka's
+// rules: at most partitionMaxBytes per partition and maxBytes per response, except that the
+// first partition with data returns at least its first whole batch (KIP-74) even when larger;
+// a partition whose first batch does not fit the remaining budget returns no records. Reads
+// stop at the high watermark (read_uncommitted) or the last stable offset (read_committed);
+// an offset below the log start or past the log end is OFFSET_OUT_OF_RANGE.
+//
+// Long poll: when the response would carry fewer than minBytes and no partition has an
+// error, the request parks on its partitions until appends bring minBytes or maxWaitMs
+// passes, then reads again. Incremental fetch sessions: src/server/fetch-session.ts.
+
+import type { Partition } from "../log/partition.js";
+import type { LogSlice } from "../native.js";
+import { ErrorCode } from "../protocol/errors.js";
+import type {
+  FetchRequest,
+  FetchRequestFetchPartition,
+  FetchResponse,
+  FetchResponseFetchableTopicResponse,
+  FetchResponsePartitionData,
+} from "../protocol/generated/fetch.js";
+import type { Broker } from "../server/broker.js";
+import type { RequestContext } from "../server/context.js";
+import { FetchSession, FINAL_EPOCH, INITIAL_EPOCH, type SessionPartition } from "../server/fetch-session.js";
+import { defineHandler } from "../server/registry.js";
+import { errorCodeOf, reportUnexpected, ZERO_UUID } from "./common.js";
+
+const EMPTY = Buffer.alloc(0);
+const READ_COMMITTED = 1;
+
+/** One partition to read, whether it came from the request or from the session. */
+interface Target {
+  readonly topic: string;
+  readonly topicId: string;
+  readonly partition: number;
+  readonly fetchOffset: bigint;
+  readonly partitionMaxBytes: number;
+  readonly currentLeaderEpoch: number;
+  /** The session entry to update with what the response tells (incremental sessions). */
+  readonly cached: SessionPartition | null;
+}
+
+/** What reading one target produced. */
+interface Result {
+  readonly target: Target;
+  readonly errorCode: number;
+  readonly partition: Partition | null;
+  readonly highWatermark: bigint;
+  readonly lastStableOffset: bigint;
+  readonly logStartOffset: bigint;
+  readonly records: LogSlice | null;
+}
+
+function resolvePartition(broker: Broker, target: Target, byId: boolean): Partition | number {
+  const topic = byId ? broker.topicById(target.topicId) : broker.topic(target.topic);
+  if (topic === undefined) return byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+  return topic.partitions[target.partition] ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+function failed(target: Target, errorCode: number): Result {
+  return { target, errorCode, partition: null, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: null };
+}
+
+/** Reads every target in order within the response budget. */
+function readAll(
+  context: RequestContext,
+  request: FetchRequest,
+  targets: readonly Target[],
+  byId: boolean,
+): { results: Result[]; bytes: number; errors: boolean } {
+  const results: Result[] = [];
+  let remaining = context.apiVersion >= 3 ? request.maxBytes : 0x7fffffff;
+  let bytes = 0;
+  let errors = false;
+  for (const target of targets) {
+    const resolved = resolvePartition(context.broker, target, byId);
+    if (typeof resolved === "number") {
+      results.push(failed(target, resolved));
+      errors = true;
+      continue;
+    }
+    const partition = resolved;
+    if (target.currentLeaderEpoch >= 0 && target.currentLeaderEpoch !== partition.leaderEpoch) {
+      results.push(failed(target, target.currentLeaderEpoch < partition.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH));
+      errors = true;
+      continue;
+    }
+    const highWatermark = partition.highWatermark;
+    const lastStableOffset = partition.lastStableOffset;
+    const logStartOffset = partition.logStartOffset;
+    const upperBound = request.isolationLevel === READ_COMMITTED ? lastStableOffset : highWatermark;
+    let records: LogSlice | null = null;
+    let errorCode: number = ErrorCode.NONE;
+    if (target.fetchOffset < logStartOffset || target.fetchOffset > partition.log.logEndOffset) {
+      errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      errors = true;
+    } else if (target.fetchOffset < upperBound && remaining > 0) {
+      const limit = Math.min(target.partitionMaxBytes, remaining);
+      try {
+        records = partition.log.read(target.fetchOffset, Math.max(limit, 1), upperBound);
+        // KIP-74: only the first partition with data may exceed the budget.
+        if (records.length > limit && bytes > 0) {
+          records.release();
+          records = null;
+        }
+      } catch (error) {
+        reportUnexpected(context, error, `fetch from ${partition}`);
+        errorCode = errorCodeOf(error);
+        errors = true;
+      }
+      if (records !== null) {
+        remaining -= records.length;
+        bytes += records.length;
+      }
+    }
+    results.push({ target, errorCode, partition, highWatermark, lastStableOffset, logStartOffset, records });
+  }
+  return { results, bytes, errors };
+}
+
+function release(results: readonly Result[]): void {
+  for (const result of results) result.records?.release();
+}
+
+/** Builds the response: in an incremental session only partitions with news, grouped by topic. */
+function respond(
+  context: RequestContext,
+  request: FetchRequest,
+  results: readonly Result[],
+  session: FetchSession | null,
+  incremental: boolean,
+): FetchResponse {
+  const version = context.apiVersion;
+  const abortedTransactions = request.isolationLevel === READ_COMMITTED ? [] : null;
+  const topics: FetchResponseFetchableTopicResponse[] = [];
+  let current: FetchResponseFetchableTopicResponse | null = null;
+  for (const result of results) {
+    const { target, records } = result;
+    const length = records?.length ?? 0;
+    const cached = target.cached;
+    if (incremental && cached !== null) {
+      const news =
+        length > 0 ||
+        result.errorCode !== ErrorCode.NONE ||
+        cached.highWatermark !== result.highWatermark ||
+        cached.lastStableOffset !== result.lastStableOffset ||
+        cached.logStartOffset !== result.logStartOffset;
+      if (!news) {
+        records?.release();
+        continue;
+      }
+    }
+    if (cached !== null) {
+      cached.highWatermark = result.highWatermark;
+      cached.lastStableOffset = result.lastStableOffset;
+      cached.logStartOffset = result.logStartOffset;
+      if (length > 0 && session !== null) {
+        // Fairness: partitions that just returned data go to the back of the session's order.
+        const key = FetchSession.key(session.usesTopicIds, cached.topic, cached.topicId, cached.partition);
+        session.partitions.delete(key);
+        session.partitions.set(key, cached);
+      }
+    }
+    const data: FetchResponsePartitionData = {
+      partitionIndex: target.partition,
+      errorCode: result.errorCode,
+      highWatermark: result.highWatermark,
+      lastStableOffset: result.lastStableOffset,
+      logStartOffset: result.logStartOffset,
+      divergingEpoch: { epoch: -1, endOffset: -1n },
+      currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      snapshotId: { endOffset: -1n, epoch: -1 },
+      abortedTransactions,
+      preferredReadReplica: -1,
+      // A file slice goes out with sendfile; the writer passes it through as its own part.
+      records: length > 0 ? (records as unknown as Buffer) : EMPTY,
+    };
+    if (length === 0) records?.release();
+    const sameTopic = current !== null && (version >= 13 ? current.topicId === target.topicId : current.topic === target.topic);
+    if (!sameTopic || current === null) {
+      current = { topic: version >= 13 ? "" : target.topic, topicId: version >= 13 ? target.topicId : ZERO_UUID, partitions: [] };
+      topics.push(current);
+    }
+    current.partitions.push(data);
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses: topics, nodeEndpoints: [] };
+}
+
+function targetOf(topic: string, topicId: string, p: FetchRequestFetchPartition, cached: SessionPartition | null): Target {
+  return {
+    topic,
+    topicId,
+    partition: p.partition,
+    fetchOffset: p.fetchOffset,
+    partitionMaxBytes: p.partitionMaxBytes,
+    currentLeaderEpoch: p.currentLeaderEpoch,
+    cached,
+  };
+}
+
+function sessionPartition(topic: string, topicId: string, p: FetchRequestFetchPartition): SessionPartition {
+  return {
+    topic,
+    topicId,
+    partition: p.partition,
+    fetchOffset: p.fetchOffset,
+    partitionMaxBytes: p.partitionMaxBytes,
+    currentLeaderEpoch: p.currentLeaderEpoch,
+    lastFetchedEpoch: p.lastFetchedEpoch,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+  };
+}
+
+function errorResponse(errorCode: number, sessionId = 0): FetchResponse {
+  return { throttleTimeMs: 0, errorCode, sessionId, responses: [], nodeEndpoints: [] };
+}
+
+/** Names for topic ids (v13+) so sessions and responses know both. */
+function topicNames(broker: Broker, byId: boolean, topic: string, topicId: string): { topic: string; topicId: string } {
+  if (byId) return { topic: broker.topicById(topicId)?.state.name ?? "", topicId };
+  return { topic, topicId: broker.topic(topic)?.state.id ?? ZERO_UUID };
+}
+
+export const fetch = defineHandler<FetchRequest, FetchResponse>(
+  1,
+  { min: 4, max: 18 },
+  (context, request) => {
+    const { broker, apiVersion } = context;
+    const byId = apiVersion >= 13;
+    const now = context.receivedAtMs;
+    const cache = broker.fetchSessions;
+    let session: FetchSession | null = null;
+    let incremental = false;
+    const targets: Target[] = [];
+
+    if (apiVersion < 7 || request.sessionEpoch === FINAL_EPOCH || request.sessionEpoch === INITIAL_EPOCH) {
+      if (apiVersion >= 7 && request.sessionId !== 0) cache.remove(request.sessionId);
+      if (apiVersion >= 7 && request.sessionEpoch === INITIAL_EPOCH) session = cache.create(byId, now);
+      for (const t of request.topics) {
+        const names = topicNames(broker, byId, t.topic, t.topicId);
+        for (const p of t.partitions) {
+          const cached = session === null ? null : sessionPartition(names.topic, names.topicId, p);
+          if (session !== null && cached !== null) session.partitions.set(FetchSession.key(byId, names.topic, names.topicId, p.partition), cached);
+          targets.push(targetOf(names.topic, names.topicId, p, cached));
+        }
+      }
+      if (session !== null) {
+        // A full request's response carries every partition; the session expects epoch 1 next.
+        session.epoch = 1;
+      }
+    } else {
+      const found = cache.get(request.sessionId);
+      if (found === undefined) return errorResponse(ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+      if (found.epoch !== request.sessionEpoch) return errorResponse(ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+      if (found.usesTopicIds !== byId) return errorResponse(ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR);
+      session = found;
+      incremental = true;
+      cache.touch(session, now);
+      session.epoch = session.epoch === 0x7fffffff ? 1 : session.epoch + 1;
+      for (const t of request.topics) {
+        const names = topicNames(broker, byId, t.topic, t.topicId);
+        for (const p of t.partitions) {
+          const key = FetchSession.key(byId, names.topic, names.topicId, p.partition);
+          const cached = session.partitions.get(key);
+          if (cached === undefined) {
+            session.partitions.set(key, sessionPartition(names.topic, names.topicId, p));
+          } else {
+            cached.fetchOffset = p.fetchOffset;
+            cached.partitionMaxBytes = p.partitionMaxBytes;
+            cached.currentLeaderEpoch = p.currentLeaderEpoch;
+            cached.lastFetchedEpoch = p.lastFetchedEpoch;
+          }
+        }
+      }
+      for (const forgotten of request.forgottenTopicsData) {
+        const names = topicNames(broker, byId, forgotten.topic, forgotten.topicId);
+        for (const partition of forgotten.partitions) session.partitions.delete(FetchSession.key(byId, names.topic, names.topicId, partition));
+      }
+      for (const cached of session.partitions.values()) {
+        targets.push({ ...cached, cached });
+      }
+    }
+
+    const first = readAll(context, request, targets, byId);
+    if (request.maxWaitMs <= 0 || targets.length === 0 || first.bytes >= request.minBytes || first.errors || broker.stopping) {
+      return respond(context, request, first.results, session, incremental);
+    }
+    release(first.results);
+    return park(context, request, targets, byId, first.bytes).then(() =>
+      respond(context, request, readAll(context, request, targets, byId).results, session, incremental),
+    );
+  },
+  (_context, request, errorCode) => errorResponse(errorCode, request.sessionId),
+);
+
+/** Waits until appends to the fetched partitions add up to minBytes, or maxWaitMs passes. */
+function park(context: RequestContext, request: FetchRequest, targets: readonly Target[], byId: boolean, bytesAlready: number): Promise<void> {
+  const { broker } = context;
+  return new Promise((resolve) => {
+    const partitions = new Set<Partition>();
+    for (const target of targets) {
+      const resolved = resolvePartition(broker, target, byId);
+      if (typeof resolved !== "number") partitions.add(resolved);
+    }
+    let bytes = bytesAlready;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      for (const partition of partitions) partition.removeWaiter(waiter);
+      broker.parkedFetches.delete(finish);
+      // Let the append that woke us answer its producer first.
+      setImmediate(resolve);
+    };
+    const waiter = {
+      onAppend(_partition: Partition, appended: number) {
+        bytes += appended;
+        if (bytes >= request.minBytes || appended === 0) finish();
+      },
+    };
+    const timer = setTimeout(finish, request.maxWaitMs);
+    for (const partition of partitions) partition.addWaiter(waiter);
+    broker.parkedFetches.add(finish);
+  });
+}

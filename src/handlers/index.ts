@@ -1,0 +1,42 @@
+// Every request handler the broker serves. ApiVersions advertises exactly these, with the
+// versions each declares; an API not listed here is not advertised and its requests close
+// the connection.
+
+import type { Handler } from "../server/registry.js";
+import { apiVersions } from "./api-versions.js";
+import { alterConfigs, describeConfigs, incrementalAlterConfigs } from "./configs.js";
+import { createPartitions } from "./create-partitions.js";
+import { createTopics } from "./create-topics.js";
+import { deleteRecords } from "./delete-records.js";
+import { deleteTopics } from "./delete-topics.js";
+import { describeCluster } from "./describe-cluster.js";
+import { describeLogDirs } from "./describe-log-dirs.js";
+import { describeTopicPartitions } from "./describe-topic-partitions.js";
+import { fetch } from "./fetch.js";
+import { findCoordinator } from "./find-coordinator.js";
+import { initProducerId } from "./init-producer-id.js";
+import { listOffsets } from "./list-offsets.js";
+import { metadata } from "./metadata.js";
+import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
+import { produce } from "./produce.js";
+
+export const allHandlers: readonly Handler<never, unknown>[] = [
+  produce,
+  fetch,
+  listOffsets,
+  metadata,
+  findCoordinator,
+  initProducerId,
+  offsetForLeaderEpoch,
+  apiVersions,
+  describeTopicPartitions,
+  createTopics,
+  deleteTopics,
+  deleteRecords,
+  createPartitions,
+  describeLogDirs,
+  describeCluster,
+  describeConfigs,
+  alterConfigs,
+  incrementalAlterConfigs,
+] as unknown as Handler<never, unknown>[];

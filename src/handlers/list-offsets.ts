@@ -1,0 +1,107 @@
+// ListOffsets (key 2), versions 0-10: the offset for a timestamp. Kafka's special timestamps:
+// -1 latest (the high watermark, or the last stable offset for read_committed), -2 earliest
+// (log start), -3 the record with the largest timestamp (v7+), -4 earliest local (v8+; no
+// tiered storage, so the log start), -5 latest tiered and -6 earliest pending upload (no
+// tiered storage: not found). A real timestamp gives the first offset whose record timestamp
+// is at or after it, or -1 when there is none. v0 answers with a list of old-style offsets.
+
+import type { Partition } from "../log/partition.js";
+import { ErrorCode } from "../protocol/errors.js";
+import type {
+  ListOffsetsRequest,
+  ListOffsetsRequestListOffsetsPartition,
+  ListOffsetsResponse,
+  ListOffsetsResponseListOffsetsPartitionResponse,
+} from "../protocol/generated/list-offsets.js";
+import type { RequestContext } from "../server/context.js";
+import { defineHandler } from "../server/registry.js";
+import { errorCodeOf, reportUnexpected } from "./common.js";
+
+const LATEST = -1n;
+const EARLIEST = -2n;
+const MAX_TIMESTAMP = -3n;
+const EARLIEST_LOCAL = -4n;
+const READ_COMMITTED = 1;
+
+/** A partition's answer with only the fields `version` has: old-style offsets in v0, the leader epoch from v4. */
+function answer(
+  index: number,
+  errorCode: number,
+  timestamp = -1n,
+  offset = -1n,
+  leaderEpoch = -1,
+  version = 1,
+): ListOffsetsResponseListOffsetsPartitionResponse {
+  if (version === 0) return { partitionIndex: index, errorCode, oldStyleOffsets: offset >= 0n ? [offset] : [], timestamp: -1n, offset: -1n, leaderEpoch: -1 };
+  return { partitionIndex: index, errorCode, oldStyleOffsets: [], timestamp, offset, leaderEpoch: version >= 4 ? leaderEpoch : -1 };
+}
+
+function lookUp(
+  context: RequestContext,
+  partition: Partition,
+  request: ListOffsetsRequest,
+  wanted: ListOffsetsRequestListOffsetsPartition,
+): ListOffsetsResponseListOffsetsPartitionResponse {
+  const version = context.apiVersion;
+  const index = wanted.partitionIndex;
+  if (wanted.currentLeaderEpoch >= 0 && wanted.currentLeaderEpoch !== partition.leaderEpoch) {
+    return answer(
+      index,
+      wanted.currentLeaderEpoch < partition.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH,
+      -1n,
+      -1n,
+      -1,
+      version,
+    );
+  }
+  const timestamp = wanted.timestamp;
+  const epoch = partition.leaderEpoch;
+  if (timestamp === LATEST) {
+    const offset = request.isolationLevel === READ_COMMITTED ? partition.lastStableOffset : partition.highWatermark;
+    return answer(index, ErrorCode.NONE, -1n, offset, epoch, version);
+  }
+  if (timestamp === EARLIEST || timestamp === EARLIEST_LOCAL) {
+    const found = partition.log.offsetFor("earliest");
+    return answer(index, ErrorCode.NONE, -1n, partition.logStartOffset, found?.leaderEpoch ?? epoch, version);
+  }
+  if (timestamp === MAX_TIMESTAMP) {
+    const found = partition.log.offsetFor("max-timestamp");
+    if (found === null) return answer(index, ErrorCode.NONE, -1n, -1n, -1, version);
+    return answer(index, ErrorCode.NONE, found.timestamp, found.offset, found.leaderEpoch ?? -1, version);
+  }
+  if (timestamp < 0n) return answer(index, ErrorCode.NONE, -1n, -1n, -1, version);
+  const found = partition.log.offsetFor({ timestamp });
+  if (found === null || found.offset >= partition.highWatermark) return answer(index, ErrorCode.NONE, -1n, -1n, -1, version);
+  return answer(index, ErrorCode.NONE, found.timestamp, found.offset, found.leaderEpoch ?? -1, version);
+}
+
+export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse>(
+  2,
+  { min: 0, max: 10 },
+  (context, request) => {
+    const { broker } = context;
+    return {
+      throttleTimeMs: 0,
+      topics: request.topics.map((wantedTopic) => {
+        const topic = broker.topic(wantedTopic.name);
+        return {
+          name: wantedTopic.name,
+          partitions: wantedTopic.partitions.map((wanted) => {
+            const partition = topic?.partitions[wanted.partitionIndex];
+            if (partition === undefined) return answer(wanted.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+            try {
+              return lookUp(context, partition, request, wanted);
+            } catch (error) {
+              reportUnexpected(context, error, `list offsets of ${partition}`);
+              return answer(wanted.partitionIndex, errorCodeOf(error));
+            }
+          }),
+        };
+      }),
+    };
+  },
+  (_context, request, errorCode) => ({
+    throttleTimeMs: 0,
+    topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => answer(p.partitionIndex, errorCode)) })),
+  }),
+);

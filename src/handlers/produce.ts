@@ -1,0 +1,142 @@
+// Produce (key 0), versions 0-13: validate each partition's record batches as Kafka's
+// LogValidator does (natively), then append them as bytes.
+//
+// acks 0, 1 and -1 are accepted (anything else is INVALID_REQUIRED_ACKS). On a single node
+// the ISR is this broker, so acks=-1 is satisfied by the append itself — unless the topic's
+// min.insync.replicas is above 1, which is NOT_ENOUGH_REPLICAS as in Kafka. acks=0 gets no
+// response; if any partition failed, the connection is closed instead, so the client
+// notices (Kafka does the same). Idempotent batches go through the log's producer state: a
+// duplicate is answered NONE with the offsets of the original batch, as Kafka does.
+// Produce v0-2 (magic 0/1 message sets) is up-converted to record batch v2 before append.
+
+import type { CompressionCodec } from "../native.js";
+import { recompressBatch, validateProduceBatches } from "../native.js";
+import { ErrorCode } from "../protocol/errors.js";
+import type {
+  ProduceRequest,
+  ProduceRequestPartitionProduceData,
+  ProduceResponse,
+  ProduceResponsePartitionProduceResponse,
+  ProduceResponseTopicProduceResponse,
+} from "../protocol/generated/produce.js";
+import type { Topic } from "../server/broker.js";
+import type { RequestContext } from "../server/context.js";
+import { defineHandler, NO_RESPONSE } from "../server/registry.js";
+import { errorCodeOf, reportUnexpected, ZERO_UUID } from "./common.js";
+
+const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
+
+function partitionError(index: number, errorCode: number, errorMessage: string | null = null): ProduceResponsePartitionProduceResponse {
+  return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage, currentLeader: NO_LEADER };
+}
+
+/** The codec a topic's compression.type asks for, or null to keep the producer's. */
+function targetCodec(topic: Topic): CompressionCodec | null {
+  const type = topic.config.compressionType;
+  if (type === "producer") return null;
+  return type === "uncompressed" ? "none" : (type as CompressionCodec);
+}
+
+function compressionLevel(topic: Topic, codec: CompressionCodec): number | undefined {
+  if (codec === "gzip") return topic.config.compressionGzipLevel;
+  if (codec === "lz4") return topic.config.compressionLz4Level;
+  if (codec === "zstd") return topic.config.compressionZstdLevel;
+  return undefined;
+}
+
+function producePartition(
+  context: RequestContext,
+  topic: Topic,
+  data: ProduceRequestPartitionProduceData,
+  acks: number,
+): ProduceResponsePartitionProduceResponse {
+  const partition = topic.partitions[data.index];
+  if (partition === undefined) return partitionError(data.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  if (acks === -1 && topic.config.minInsyncReplicas > 1) {
+    return partitionError(
+      data.index,
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      `The size of the current ISR Set(${context.broker.nodeId}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
+    );
+  }
+  if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
+  const now = Date.now();
+  const validation = validateProduceBatches(data.records, { ...topic.validation, produceVersion: context.apiVersion }, now);
+  if (validation.error != null) {
+    const error = validation.error;
+    return {
+      ...partitionError(data.index, error.errorCode, error.message),
+      recordErrors: error.recordErrors.map((record) => ({ batchIndex: record.recordIndex, batchIndexErrorMessage: record.message })),
+    };
+  }
+  const summary = validation.summary!;
+  let batches = summary.converted ?? data.records;
+  const codec = targetCodec(topic);
+  if (codec !== null && summary.batches.some((batch) => batch.compression !== codec)) {
+    batches = Buffer.concat(
+      summary.batches.map((batch) => {
+        const bytes = batches.subarray(batch.position, batch.position + batch.sizeBytes);
+        return batch.compression === codec ? bytes : recompressBatch(bytes, codec, compressionLevel(topic, codec));
+      }),
+    );
+  }
+  try {
+    const result = partition.log.append(batches, { nowMs: now, leaderEpoch: partition.leaderEpoch });
+    partition.appended(batches.length);
+    return {
+      index: data.index,
+      errorCode: ErrorCode.NONE,
+      baseOffset: result.baseOffset,
+      logAppendTimeMs: result.logAppendTimeMs,
+      logStartOffset: result.logStartOffset,
+      recordErrors: [],
+      errorMessage: null,
+      currentLeader: NO_LEADER,
+    };
+  } catch (error) {
+    reportUnexpected(context, error, `append to ${partition}`);
+    return partitionError(
+      data.index,
+      errorCodeOf(error),
+      error instanceof Error && errorCodeOf(error) !== ErrorCode.UNKNOWN_SERVER_ERROR ? error.message : null,
+    );
+  }
+}
+
+export const produce = defineHandler<ProduceRequest, ProduceResponse>(
+  0,
+  { min: 0, max: 13 },
+  (context, request) => {
+    const { broker, apiVersion } = context;
+    const byId = apiVersion >= 13;
+    const acks = request.acks;
+    const validAcks = acks === 0 || acks === 1 || acks === -1;
+    let failures = 0;
+    const responses: ProduceResponseTopicProduceResponse[] = request.topicData.map((topicData) => {
+      const topic = byId ? broker.topicById(topicData.topicId) : broker.topic(topicData.name);
+      const partitionResponses = topicData.partitionData.map((data) => {
+        let response: ProduceResponsePartitionProduceResponse;
+        if (!validAcks) response = partitionError(data.index, ErrorCode.INVALID_REQUIRED_ACKS);
+        else if (topic === undefined) response = partitionError(data.index, byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        else response = producePartition(context, topic, data, acks);
+        if (response.errorCode !== ErrorCode.NONE) failures++;
+        return response;
+      });
+      return { name: byId ? "" : topicData.name, topicId: byId ? topicData.topicId : ZERO_UUID, partitionResponses };
+    });
+    if (acks === 0) {
+      if (failures > 0) broker.network.close(context.connection.id);
+      return NO_RESPONSE;
+    }
+    return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+  },
+  (_context, request, errorCode) => ({
+    responses: request.topicData.map((topicData) => ({
+      name: topicData.name,
+      topicId: topicData.topicId,
+      partitionResponses: topicData.partitionData.map((data) => partitionError(data.index, errorCode)),
+    })),
+    throttleTimeMs: 0,
+    nodeEndpoints: [],
+  }),
+);

@@ -1,0 +1,211 @@
+// From frames to handlers and back: the reactor hands complete frames to onFrame(); each is
+// decoded with the generated codec, checked against the handler registry, answered by its
+// handler (now or later, in any order — the reactor writes responses in request order), and
+// the response frame goes back as parts (bytes and file slices).
+//
+// Kafka's rules for bad requests: an ApiVersions request of a version this broker does not
+// serve gets a v0 answer with UNSUPPORTED_VERSION and the ApiVersions range (KIP-511); any
+// other unknown API key, unsupported version or undecodable request closes the connection.
+// A handler failure becomes the handler's error response (UNKNOWN_SERVER_ERROR for anything
+// unexpected, with no internal detail) or, without one, closes the connection.
+
+import type { Logger } from "pino";
+import { ErrorCode, KafkaError } from "../protocol/errors.js";
+import { API_VERSIONS_KEY, decodeRequest, encodeResponseFrame, peekRequestHeader, UnsupportedRequestError } from "../protocol/frame.js";
+import type { ApiVersionsResponse } from "../protocol/generated/api-versions.js";
+import { type ApiDescriptor, apiByKey } from "../protocol/generated/index.js";
+import { ProtocolDecodeError } from "../protocol/reader.js";
+import type { Part } from "../protocol/writer.js";
+import type { Broker } from "./broker.js";
+import { ANONYMOUS, Connection, type RequestContext } from "./context.js";
+import type { NetworkHandler, ResponsePart } from "./network.js";
+import { type Handler, NO_RESPONSE } from "./registry.js";
+
+interface Releasable {
+  release(): void;
+}
+
+/** Parts that are not byte buffers are file slices to release once the reactor holds them. */
+function releaseSlices(parts: readonly Part[]): void {
+  for (const part of parts) if (!Buffer.isBuffer(part)) (part as unknown as Releasable).release();
+}
+
+const closeReasons = ["peer closed", "idle", "invalid frame", "closed by server", "I/O error", "shutdown"];
+
+export class Dispatcher implements NetworkHandler {
+  readonly #connections = new Map<number, Connection>();
+  #inFlight = 0;
+  #whenIdle: (() => void) | null = null;
+
+  constructor(
+    readonly broker: Broker,
+    readonly logger: Logger,
+  ) {}
+
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  onOpen(id: number, listener: string, host: string, port: number): void {
+    this.#connections.set(id, new Connection(id, listener, host, port));
+  }
+
+  onClose(id: number, reason: number): void {
+    const connection = this.#connections.get(id);
+    if (connection === undefined) return;
+    connection.closed = true;
+    this.#connections.delete(id);
+    if (this.logger.isLevelEnabled("debug")) this.logger.debug({ connection: `${connection}`, reason: closeReasons[reason] ?? reason }, "connection closed");
+  }
+
+  onError(error: unknown): void {
+    this.logger.error({ err: error }, "request dispatch failed");
+  }
+
+  onFrame(id: number, seq: number, frame: Buffer): void {
+    const connection = this.#connections.get(id);
+    if (connection === undefined) return;
+    const receivedAtMs = Date.now();
+    let header: { apiKey: number; apiVersion: number; correlationId: number };
+    try {
+      header = peekRequestHeader(frame);
+    } catch {
+      this.#close(connection, `request of ${frame.length} bytes is shorter than a request header`);
+      return;
+    }
+    const handler = this.broker.registry.get(header.apiKey);
+    if (handler === undefined || header.apiVersion < handler.minVersion || header.apiVersion > handler.maxVersion) {
+      if (header.apiKey === API_VERSIONS_KEY && handler !== undefined && header.apiVersion > handler.maxVersion) {
+        this.#send(connection, seq, handler.api, 0, header.correlationId, this.#unsupportedApiVersions(handler));
+        return;
+      }
+      const api = apiByKey[header.apiKey];
+      const what = api === undefined ? `unknown API key ${header.apiKey}` : `${api.name} version ${header.apiVersion} is not supported`;
+      this.#close(connection, what);
+      return;
+    }
+    let decoded: ReturnType<typeof decodeRequest>;
+    try {
+      decoded = decodeRequest(frame);
+    } catch (error) {
+      if (error instanceof ProtocolDecodeError || error instanceof UnsupportedRequestError) {
+        this.#close(connection, `malformed ${handler.api.name} v${header.apiVersion} request: ${error.message}`);
+        return;
+      }
+      throw error;
+    }
+    const context: RequestContext = {
+      broker: this.broker,
+      connection,
+      header: decoded.header,
+      apiVersion: header.apiVersion,
+      principal: ANONYMOUS,
+      receivedAtMs,
+    };
+    connection.inFlight++;
+    this.#inFlight++;
+    let result: unknown;
+    try {
+      result = handler.handle(context, decoded.body);
+    } catch (error) {
+      this.#failed(context, seq, handler, decoded.body, error);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (response) => this.#complete(context, seq, handler, response),
+        (error: unknown) => this.#failed(context, seq, handler, decoded.body, error),
+      );
+    } else {
+      this.#complete(context, seq, handler, result);
+    }
+  }
+
+  /** Resolves when no request is in flight any more, or after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#whenIdle = null;
+        this.logger.warn({ inFlight: this.#inFlight }, "requests still in flight at shutdown");
+        resolve();
+      }, timeoutMs);
+      this.#whenIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #finished(connection: Connection): void {
+    connection.inFlight--;
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#whenIdle !== null) {
+      const whenIdle = this.#whenIdle;
+      this.#whenIdle = null;
+      whenIdle();
+    }
+  }
+
+  #complete(context: RequestContext, seq: number, handler: Handler, response: unknown): void {
+    this.#finished(context.connection);
+    if (response === NO_RESPONSE) {
+      if (!context.connection.closed) this.broker.network.skip(context.connection.id, seq);
+      return;
+    }
+    this.#send(context.connection, seq, handler.api, context.apiVersion, context.header.correlationId, response);
+  }
+
+  #failed(context: RequestContext, seq: number, handler: Handler, request: unknown, error: unknown): void {
+    this.#finished(context.connection);
+    const kafkaError = error instanceof KafkaError ? error : null;
+    const code = kafkaError?.code ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+    if (kafkaError === null) {
+      this.logger.error({ err: error, api: handler.api.name, version: context.apiVersion, connection: `${context.connection}` }, "request failed");
+    }
+    if (handler.errorResponse === undefined) {
+      this.#close(context.connection, `${handler.api.name} failed: ${kafkaError?.errorName ?? "UNKNOWN_SERVER_ERROR"}`);
+      return;
+    }
+    let response: unknown;
+    try {
+      response = handler.errorResponse(context, request as never, code);
+    } catch (secondary) {
+      this.logger.error({ err: secondary, api: handler.api.name }, "error response failed");
+      this.#close(context.connection, `${handler.api.name} failed`);
+      return;
+    }
+    this.#send(context.connection, seq, handler.api, context.apiVersion, context.header.correlationId, response);
+  }
+
+  #send(connection: Connection, seq: number, api: ApiDescriptor, version: number, correlationId: number, body: unknown): void {
+    let parts: Part[];
+    try {
+      parts = encodeResponseFrame(api, version, correlationId, body);
+    } catch (error) {
+      this.logger.error({ err: error, api: api.name, version }, "response could not be encoded");
+      this.#close(connection, `${api.name} v${version} response could not be encoded`);
+      return;
+    }
+    if (!connection.closed) this.broker.network.respond(connection.id, seq, parts as unknown as readonly ResponsePart[]);
+    releaseSlices(parts);
+  }
+
+  #close(connection: Connection, why: string): void {
+    this.logger.info({ connection: `${connection}`, reason: why }, "closing connection");
+    if (!connection.closed) this.broker.network.close(connection.id);
+  }
+
+  /** KIP-511: the answer to an ApiVersions request of a version this broker does not know. */
+  #unsupportedApiVersions(handler: Handler): ApiVersionsResponse {
+    return {
+      errorCode: ErrorCode.UNSUPPORTED_VERSION,
+      apiKeys: [{ apiKey: API_VERSIONS_KEY, minVersion: handler.minVersion, maxVersion: handler.maxVersion }],
+      throttleTimeMs: 0,
+      supportedFeatures: [],
+      finalizedFeaturesEpoch: -1n,
+      finalizedFeatures: [],
+      zkMigrationReady: false,
+    };
+  }
+}
