@@ -62,12 +62,13 @@ impl Connection {
         &mut self.stream
     }
 
-    /// One `read` into `buffer`; every frame it completes is appended to `frames`.
+    /// One `read` into `buffer`; each frame it completes goes to `on_frame` with the
+    /// connection's responses (to admit it), in order, also when a bad prefix follows.
     pub(crate) fn read_once(
         &mut self,
         buffer: &mut [u8],
-        frames: &mut Vec<Vec<u8>>,
         now: Instant,
+        mut on_frame: impl FnMut(&mut ResponseQueue, &[u8]),
     ) -> Result<ReadOutcome, ReadError> {
         let count = loop {
             match self.stream.read(buffer) {
@@ -81,8 +82,11 @@ impl Connection {
             }
         };
         self.last_activity = now;
+        let responses = &mut self.responses;
         self.decoder
-            .decode(&buffer[..count], frames)
+            .decode_each(&buffer[..count], |frame| {
+                on_frame(responses, frame.as_slice())
+            })
             .map_err(ReadError::Frame)?;
         Ok(ReadOutcome::Read)
     }

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! A socket read can end anywhere: inside the size prefix, inside a payload, or after many
-//! whole frames. [`FrameDecoder`] keeps the state between reads and hands out each payload
-//! as its own `Vec<u8>`, copied once from the read buffer. The size is checked against
+//! whole frames. [`FrameDecoder`] keeps the state between reads and hands out each payload,
+//! either lent straight from the read buffer (a frame wholly inside one read) or assembled
+//! in its own buffer (a frame spread over reads). The size is checked against
 //! `request_bytes_max` (Kafka's `socket.request.max.bytes`) as soon as its four bytes are
 //! in, before any memory is reserved for the payload, so a hostile prefix cannot make the
 //! broker allocate 2 GB.
@@ -49,6 +50,31 @@ impl fmt::Display for FrameError {
 }
 
 impl std::error::Error for FrameError {}
+
+/// A frame handed out by [`FrameDecoder::decode_each`].
+#[derive(Debug)]
+pub enum FrameBytes<'a> {
+    /// Lent from the input: the whole frame came in one read.
+    Borrowed(&'a [u8]),
+    /// Assembled from several reads.
+    Owned(Vec<u8>),
+}
+
+impl FrameBytes<'_> {
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Borrowed(bytes) => bytes,
+            Self::Owned(bytes) => bytes,
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            Self::Borrowed(bytes) => bytes.to_vec(),
+            Self::Owned(bytes) => bytes,
+        }
+    }
+}
 
 /// Turns the bytes of successive socket reads into whole frame payloads.
 #[derive(Debug)]
@@ -92,23 +118,54 @@ impl FrameDecoder {
     ///
     /// On error, the frames completed before the bad prefix are already in `frames`, and
     /// every later call returns the same error.
-    pub fn decode(
+    pub fn decode(&mut self, input: &[u8], frames: &mut Vec<Vec<u8>>) -> Result<(), FrameError> {
+        self.decode_each(input, |frame| frames.push(frame.into_vec()))
+    }
+
+    /// Consumes one read's worth of `input`, handing each frame it completes to `on_frame`
+    /// in order. A frame wholly inside `input` is lent straight out of it (no copy); one
+    /// spread over reads comes out of the decoder's buffer. Errors as [`Self::decode`].
+    pub fn decode_each(
         &mut self,
         mut input: &[u8],
-        frames: &mut Vec<Vec<u8>>,
+        mut on_frame: impl FnMut(FrameBytes<'_>),
     ) -> Result<(), FrameError> {
         if let Some(failure) = self.failure {
             return Err(failure);
         }
         while !input.is_empty() {
+            if self.payload_size_bytes.is_none() && self.prefix_filled_bytes == 0 {
+                if let Some((size_bytes, rest)) = self.whole_frame_prefix(input)? {
+                    on_frame(FrameBytes::Borrowed(&rest[..size_bytes]));
+                    input = &rest[size_bytes..];
+                    continue;
+                }
+            }
             let consumed = match self.payload_size_bytes {
                 None => self.read_prefix(input)?,
                 Some(size_bytes) => self.read_payload(input, size_bytes),
             };
             input = &input[consumed..];
-            self.emit_if_complete(frames);
+            if self.payload_size_bytes == Some(self.payload.len()) {
+                self.payload_size_bytes = None;
+                on_frame(FrameBytes::Owned(std::mem::take(&mut self.payload)));
+            }
         }
         Ok(())
+    }
+
+    /// When `input` starts with a whole frame, its checked size and the bytes after the
+    /// prefix; `None` when the frame (or its prefix) continues past `input`.
+    fn whole_frame_prefix<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<Option<(usize, &'a [u8])>, FrameError> {
+        let Some((prefix, rest)) = input.split_first_chunk::<SIZE_PREFIX_BYTES>() else {
+            return Ok(None);
+        };
+        let size = i32::from_be_bytes(*prefix);
+        let size_bytes = self.check_size(size)?;
+        Ok((rest.len() >= size_bytes).then_some((size_bytes, rest)))
     }
 
     fn read_prefix(&mut self, input: &[u8]) -> Result<usize, FrameError> {
@@ -130,14 +187,6 @@ impl FrameDecoder {
         let taken = (size_bytes - self.payload.len()).min(input.len());
         self.payload.extend_from_slice(&input[..taken]);
         taken
-    }
-
-    /// A zero-size frame completes as soon as its prefix does, hence a check after every step.
-    fn emit_if_complete(&mut self, frames: &mut Vec<Vec<u8>>) {
-        if self.payload_size_bytes == Some(self.payload.len()) {
-            frames.push(std::mem::take(&mut self.payload));
-            self.payload_size_bytes = None;
-        }
     }
 
     fn check_size(&mut self, size: i32) -> Result<usize, FrameError> {
@@ -224,6 +273,32 @@ mod tests {
         let reads: Vec<&[u8]> = stream.chunks(1).collect();
         let mut decoder = FrameDecoder::new(REQUEST_BYTES_MAX);
         assert_eq!(decode_all(&mut decoder, &reads), payloads());
+    }
+
+    #[test]
+    fn frames_wholly_inside_a_read_are_lent_and_frames_spread_over_reads_are_assembled() {
+        let mut decoder = FrameDecoder::new(REQUEST_BYTES_MAX);
+        let mut stream = stream_of(&[b"whole".to_vec(), b"spread".to_vec()]);
+        stream.truncate(stream.len() - 2);
+        let mut seen = Vec::new();
+        decoder
+            .decode_each(&stream, |frame| seen.push(frame.into_vec()))
+            .unwrap();
+        decoder
+            .decode_each(b"ad", |frame| {
+                assert!(matches!(frame, FrameBytes::Owned(_)));
+                seen.push(frame.into_vec());
+            })
+            .unwrap();
+        assert_eq!(seen, vec![b"whole".to_vec(), b"spread".to_vec()]);
+
+        let mut lent = 0;
+        decoder
+            .decode_each(&stream_of(&payloads()), |frame| {
+                lent += usize::from(matches!(frame, FrameBytes::Borrowed(_)));
+            })
+            .unwrap();
+        assert_eq!(lent, payloads().len());
     }
 
     #[test]

@@ -118,7 +118,6 @@ pub(crate) struct Reactor {
     /// Closed event is published, so JS never sees an id reopen before it closed.
     closed: Vec<u32>,
     read_buffer: Box<[u8]>,
-    frames: Vec<Vec<u8>>,
     shutdown_deadline: Option<Instant>,
     next_idle_sweep: Option<Instant>,
 }
@@ -139,7 +138,6 @@ impl Reactor {
             batch: Vec::new(),
             closed: Vec::new(),
             read_buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
-            frames: Vec::new(),
             shutdown_deadline: None,
             next_idle_sweep,
         }
@@ -321,15 +319,14 @@ impl Reactor {
             if shutting_down || !self.shared.may_read(connection) {
                 return; // Still readable; scheduled again when the bound clears.
             }
-            let result = connection.read_once(&mut self.read_buffer, &mut self.frames, now);
             // Frames completed before a bad prefix or the end of the stream still count.
-            for frame in self.frames.drain(..) {
-                let seq = connection.responses.admit(frame.len());
+            let result = connection.read_once(&mut self.read_buffer, now, |responses, frame| {
+                let seq = responses.admit(frame.len());
                 self.shared
                     .queued_request_bytes
                     .fetch_add(frame.len(), Ordering::SeqCst);
-                encode_frame(&mut self.batch, id, seq, &frame);
-            }
+                encode_frame(&mut self.batch, id, seq, frame);
+            });
             match result {
                 Ok(ReadOutcome::Read) => {}
                 Ok(ReadOutcome::WouldBlock) => {
