@@ -42,6 +42,7 @@ const { values: flags } = parseArgs({
     "sluice-override": { type: "string", multiple: true, default: [] },
     "sluice-from-source": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    report: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -60,6 +61,7 @@ if (flags.help) {
       "  --sluice-override key=value  passed to `bin/sluice start --override` (repeatable)",
       "  --sluice-from-source         run src/cli/main.ts with tsx instead of bin/sluice (dist/); start-up then includes tsx",
       "  --keep                       keep the brokers' temp dirs",
+      "  --report FILE                run nothing: print the tables of an earlier results file (with --baseline: its Kafka figures)",
       "",
     ].join("\n"),
   );
@@ -267,6 +269,8 @@ interface ScenarioResult extends Measured {
   recordSize: number;
   acks: Acks;
   records: number;
+  /** Records/s asked of a fixed-rate run. */
+  rate?: number;
   topic: string;
   producer?: ProducerFigures;
   latency?: LatencyFigures;
@@ -336,6 +340,7 @@ async function producerRun(
     recordSize: spec.recordSize,
     acks: spec.acks,
     records: spec.records,
+    rate: spec.throughput > 0 ? spec.throughput : undefined,
     topic,
     producer,
     error,
@@ -504,6 +509,7 @@ function describe(s: ScenarioResult): string {
 // ---------------------------------------------------------------------------------------------
 // Report
 
+const rateOf = (s: ScenarioResult) => s.rate ?? Number(/^rate(\d+)/.exec(s.name)?.[1]);
 const mib = (kib: number | null | undefined) => (kib === null || kib === undefined ? "–" : (kib / 1024).toFixed(0));
 const fixed = (value: number | undefined, digits: number) => (value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits));
 const thousands = (value: number | undefined) => (value === undefined ? "–" : Math.round(value).toLocaleString("en-US"));
@@ -523,7 +529,7 @@ function brokerTable(result: BrokerResult): string {
   for (const s of result.scenarios.filter((scenario) => scenario.kind !== "end-to-end")) {
     const p = s.producer;
     lines.push(
-      `| ${s.kind === "fixed-rate" ? `${thousands(fixedRate)}/s` : "max"} ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(p?.recordsPerSec)} | ${fixed(p?.mbPerSec, 2)} | ${fixed(p?.avgLatencyMs, 2)} | ${p?.p50Ms ?? "–"} | ${p?.p99Ms ?? "–"} | ${p?.p999Ms ?? "–"} | ${fixed(p?.maxLatencyMs, 0)} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${fixed(s.otherCpuSeconds, 2)} | ${mib(s.peakRssKiB)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
+      `| ${s.kind === "fixed-rate" ? `${thousands(rateOf(s))}/s` : "max"} ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(p?.recordsPerSec)} | ${fixed(p?.mbPerSec, 2)} | ${fixed(p?.avgLatencyMs, 2)} | ${p?.p50Ms ?? "–"} | ${p?.p99Ms ?? "–"} | ${p?.p999Ms ?? "–"} | ${fixed(p?.maxLatencyMs, 0)} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${fixed(s.otherCpuSeconds, 2)} | ${mib(s.peakRssKiB)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
     );
   }
   lines.push(
@@ -572,13 +578,15 @@ function ratios(kafka: BrokerResult, sluice: BrokerResult): Ratio[] {
   };
   add("start to serving (ms)", kafka.startupMs, sluice.startupMs, "≤ 250 ms", (_, s) => s <= 250);
   for (const k of kafka.scenarios) {
-    const s = sluice.scenarios.find((candidate) => candidate.kind === k.kind && candidate.name === k.name);
+    const found = sluice.scenarios.find((candidate) => candidate.kind === k.kind && candidate.name === k.name);
+    // A failed run's CPU and memory say nothing: compare only runs that both completed.
+    const s = found?.error || k.error ? undefined : found;
     if (k.kind === "throughput") {
       const label = `max ${k.recordSize} B acks=${k.acks}`;
       add(`${label}: records/s`, k.producer?.recordsPerSec, s?.producer?.recordsPerSec, "≥ 1.5×", (r) => r >= 1.5);
       add(`${label}: broker CPU s / M records`, k.brokerCpuSecondsPerMillion, s?.brokerCpuSecondsPerMillion, "≤ 0.5×", (r) => r <= 0.5);
     } else if (k.kind === "fixed-rate") {
-      const label = `${fixedRate}/s 100 B acks=${k.acks}`;
+      const label = `${thousands(rateOf(k))}/s ${k.recordSize} B acks=${k.acks}`;
       add(`${label}: producer p99 (ms)`, k.producer?.p99Ms, s?.producer?.p99Ms, "≤ 0.5×", (r) => r <= 0.5);
       add(`${label}: producer avg (ms)`, k.producer?.avgLatencyMs, s?.producer?.avgLatencyMs, "");
       add(`${label}: broker CPU s / M records`, k.brokerCpuSecondsPerMillion, s?.brokerCpuSecondsPerMillion, "≤ 0.5×", (r) => r <= 0.5);
@@ -639,8 +647,13 @@ log(
 
 if (loadavg()[0] > 1) log(`warning: the machine is busy already (load average ${loadavg()[0].toFixed(2)}); see the "others CPU s" columns`);
 
-const results: Partial<Record<BrokerKind, BrokerResult>> = {};
-for (const kind of brokers) {
+interface ResultsFile {
+  environment?: typeof environment;
+  results?: Partial<Record<BrokerKind, BrokerResult>>;
+}
+const reported = flags.report ? (JSON.parse(await readFile(flags.report, "utf8")) as ResultsFile) : undefined;
+const results: Partial<Record<BrokerKind, BrokerResult>> = reported?.results ?? {};
+for (const kind of reported ? [] : brokers) {
   try {
     results[kind] = await benchBroker(kind);
   } catch (error) {
@@ -653,20 +666,23 @@ if (Object.keys(results).length === 0) process.exit(1);
 
 let baselineKafka: BrokerResult | undefined;
 if (flags.baseline) {
-  const baseline = JSON.parse(await readFile(flags.baseline, "utf8")) as { results?: Partial<Record<BrokerKind, BrokerResult>> };
+  const baseline = JSON.parse(await readFile(flags.baseline, "utf8")) as ResultsFile;
   baselineKafka = baseline.results?.kafka;
   if (!baselineKafka) log(`warning: ${flags.baseline} has no Kafka results`);
 }
-const kafkaForRatios = results.kafka ?? baselineKafka;
+const kafkaForRatios = baselineKafka ?? results.kafka;
 const ratioRows = kafkaForRatios && results.sluice ? ratios(kafkaForRatios, results.sluice) : undefined;
 
-const report: string[] = [`## Sluice vs Apache Kafka ${kafkaVersion} (${startedAt.toISOString()}${quick ? ", quick" : ""})`, ""];
-for (const kind of brokers) {
+const shownStart = reported?.environment?.startedAt ?? startedAt.toISOString();
+const shownQuick = reported?.environment?.settings.quick ?? quick;
+const report: string[] = [`## Sluice vs Apache Kafka ${kafkaVersion} (${shownStart}${shownQuick ? ", quick" : ""})`, ""];
+for (const kind of reported ? (["kafka", "sluice"] as const) : brokers) {
   const result = results[kind];
   if (result) report.push(brokerTable(result), "");
 }
-if (ratioRows) report.push(`${ratioTable(ratioRows)}${results.kafka ? "" : `\n\nKafka figures from ${flags.baseline}.`}`, "");
+if (ratioRows) report.push(`${ratioTable(ratioRows)}${baselineKafka ? `\n\nKafka figures from ${flags.baseline}.` : ""}`, "");
 process.stdout.write(`\n${report.join("\n")}\n`);
+if (reported) process.exit(0);
 
 const resultsDir = new URL("./results/", import.meta.url);
 await mkdir(resultsDir, { recursive: true });
