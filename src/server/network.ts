@@ -34,8 +34,8 @@ export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 export type NetworkOptions = NetServerOptions;
 export type { NetListener, NetStats };
 
-/** A response part: bytes (copied at once) or a log slice (sent with sendfile; may be released after respond()). */
-export type ResponsePart = Buffer | LogSlice;
+/** A response part: bytes (a Buffer or any Uint8Array, copied at once) or a log slice (sent with sendfile; may be released after respond()). */
+export type ResponsePart = Uint8Array | LogSlice;
 
 /** What the network tells the broker. Called on the JS thread, in event order. */
 export interface NetworkHandler {
@@ -79,7 +79,7 @@ export class Network {
 
   /** Answers request `seq` of `connection`; written after every earlier seq. False when the connection is gone. */
   respond(connection: number, seq: number, parts: readonly ResponsePart[]): boolean {
-    return this.#server.respond(connection, seq, parts as ResponsePart[]);
+    return this.#server.respond(connection, seq, parts as (Buffer | LogSlice)[]);
   }
 
   /** Completes request `seq` without a response (acks=0 produce); it still holds its place in the order. */

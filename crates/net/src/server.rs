@@ -246,7 +246,8 @@ impl Server {
             .take();
         if let Some(thread) = thread {
             self.shared.acceptor.stop();
-            thread.join().expect("the acceptor thread does not panic");
+            // A thread that panicked has printed why; shutting down goes on regardless.
+            let _ = thread.join();
         }
     }
 
@@ -265,7 +266,7 @@ impl Server {
             reactor.send(Command::Shutdown { deadline });
         }
         for thread in threads.reactors {
-            thread.join().expect("reactor threads do not panic");
+            let _ = thread.join();
         }
     }
 
