@@ -1,0 +1,107 @@
+// A minimal Kafka protocol client over a raw socket, built on Sluice's generated codec: for
+// tests that need exact requests (every API version, malformed frames, pipelining) rather
+// than what a client library chooses to send.
+
+import { connect, type Socket } from "node:net";
+import { decodeResponse, encodeRequest } from "../../src/protocol/frame.js";
+import { apiByKey } from "../../src/protocol/generated/index.js";
+
+interface Pending {
+  apiKey: number;
+  version: number;
+  resolve: (body: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+export class TestClient {
+  readonly #socket: Socket;
+  readonly #pending = new Map<number, Pending>();
+  #received = Buffer.alloc(0);
+  #nextCorrelationId = 1;
+  #closed: Promise<void>;
+  closedAt: number | null = null;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    this.#closed = new Promise((resolve) => {
+      socket.on("close", () => {
+        this.closedAt = Date.now();
+        for (const pending of this.#pending.values()) pending.reject(new Error("connection closed"));
+        this.#pending.clear();
+        resolve();
+      });
+    });
+    socket.on("error", () => {});
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+  }
+
+  static connect(port: number, host = "127.0.0.1"): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host }, () => resolve(new TestClient(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  /** Sends one request and resolves with the decoded response body. */
+  request<T = Record<string, unknown>>(apiKey: number, version: number, body: Record<string, unknown> = {}, clientId = "sluice-test"): Promise<T> {
+    const api = apiByKey[apiKey];
+    if (api === undefined) throw new Error(`no API ${apiKey}`);
+    const correlationId = this.#nextCorrelationId++;
+    const full = { ...(api.request.create() as Record<string, unknown>), ...body };
+    const frame = encodeRequest(api, version, { correlationId, clientId, unknownTaggedFields: undefined }, full);
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(frame.length);
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(correlationId, { apiKey, version, resolve: resolve as (body: unknown) => void, reject });
+      this.#socket.write(Buffer.concat([prefix, frame]));
+    });
+  }
+
+  /** Writes bytes as they are (for malformed input). */
+  writeRaw(bytes: Buffer): void {
+    this.#socket.write(bytes);
+  }
+
+  /** Resolves when the broker closes the connection. */
+  closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Raw response frames that matched no pending request (kept for inspection). */
+  readonly unmatched: Buffer[] = [];
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#received = this.#received.length === 0 ? chunk : Buffer.concat([this.#received, chunk]);
+    while (this.#received.length >= 4) {
+      const size = this.#received.readInt32BE(0);
+      if (this.#received.length < 4 + size) return;
+      const frame = this.#received.subarray(4, 4 + size);
+      this.#received = this.#received.subarray(4 + size);
+      const correlationId = frame.readInt32BE(0);
+      const pending = this.#pending.get(correlationId);
+      if (pending === undefined) {
+        this.unmatched.push(Buffer.from(frame));
+        continue;
+      }
+      this.#pending.delete(correlationId);
+      try {
+        const api = apiByKey[pending.apiKey];
+        // ApiVersions answers an unsupported version with v0 (KIP-511).
+        let decoded: { body: unknown };
+        try {
+          decoded = decodeResponse(api, pending.version, Buffer.from(frame));
+        } catch (error) {
+          if (pending.apiKey !== 18) throw error;
+          decoded = decodeResponse(api, 0, Buffer.from(frame));
+        }
+        pending.resolve(decoded.body);
+      } catch (error) {
+        pending.reject(error as Error);
+      }
+    }
+  }
+}
