@@ -91,10 +91,11 @@ impl Connection {
         Ok(ReadOutcome::Read)
     }
 
-    /// Writes queued response parts until done or the socket would block.
-    pub(crate) fn flush(&mut self, now: Instant) -> io::Result<WriteProgress> {
+    /// Writes queued response parts until done, the socket would block, or about
+    /// `budget_bytes` are written.
+    pub(crate) fn flush(&mut self, now: Instant, budget_bytes: u64) -> io::Result<WriteProgress> {
         let socket = self.stream.as_raw_fd();
-        let progress = self.responses.outgoing().write_to(socket)?;
+        let progress = self.responses.outgoing().write_to(socket, budget_bytes)?;
         if progress.bytes_written > 0 {
             self.last_activity = now;
         }

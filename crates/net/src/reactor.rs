@@ -22,6 +22,7 @@ use crate::connection::{Connection, ReadError, ReadOutcome};
 use crate::event::{encode_closed, encode_frame, encode_opened, CloseReason};
 use crate::response::Response;
 use crate::server::Shared;
+use crate::transmit::WriteStop;
 
 const WAKER: Token = Token(usize::MAX);
 
@@ -33,6 +34,10 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// per-connection bounds are checked before each read, so they are exceeded by at most
 /// the frames of one read.
 const READS_PER_TURN_MAX: usize = 4;
+
+/// Bytes written to one connection per turn before the others get theirs (fairness: a
+/// large fetch response to a fast client must not stall the reactor's other clients).
+const WRITE_BYTES_PER_TURN_MAX: u64 = 4 * 1024 * 1024;
 
 /// How often idle connections are looked for, as a fraction of the idle timeout, within
 /// bounds: a connection is closed between 1 and 1.25 idle timeouts after its last byte.
@@ -112,6 +117,9 @@ pub(crate) struct Reactor {
     read_list: VecDeque<u32>,
     /// Connections with something new to write (duplicates are harmless).
     flush_list: Vec<u32>,
+    /// Connections that spent their write budget with the socket still writable: no
+    /// event will come for them, so they are written again next turn.
+    flush_next_turn: Vec<u32>,
     /// This turn's encoded events, published at the end of the turn.
     batch: Vec<u8>,
     /// Ids closed this turn: they leave the registry (and may be reused) only after their
@@ -135,6 +143,7 @@ impl Reactor {
             connections: HashMap::new(),
             read_list: VecDeque::new(),
             flush_list: Vec::new(),
+            flush_next_turn: Vec::new(),
             batch: Vec::new(),
             closed: Vec::new(),
             read_buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
@@ -155,6 +164,7 @@ impl Reactor {
                 Err(error) => panic!("reactor poll failed: {error}"),
             }
             let now = Instant::now();
+            self.flush_list.append(&mut self.flush_next_turn);
             for event in &events {
                 if event.token() == WAKER {
                     continue;
@@ -186,7 +196,7 @@ impl Reactor {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.read_list.is_empty() {
+        if !self.read_list.is_empty() || !self.flush_next_turn.is_empty() {
             return Some(Duration::ZERO);
         }
         [self.next_idle_sweep, self.shutdown_deadline]
@@ -282,15 +292,23 @@ impl Reactor {
                 continue;
             }
             let queued_before = connection.responses.queued_response_bytes();
-            let result = connection.flush(now);
+            let result = connection.flush(now, WRITE_BYTES_PER_TURN_MAX);
             let queued_after = connection.responses.queued_response_bytes();
             self.shared
                 .adjust_queued_response_bytes(queued_before, queued_after);
-            match result {
+            let progress = match result {
+                Ok(progress) => progress,
+                Err(_) => {
+                    self.close(id, CloseReason::IoError);
+                    continue;
+                }
+            };
+            if progress.stop == WriteStop::BudgetSpent {
+                self.flush_next_turn.push(id);
+            }
+            if progress.bytes_written > 0 {
                 // Written bytes may have brought the connection under its bound.
-                Ok(progress) if progress.bytes_written > 0 => self.schedule_read(id),
-                Ok(_) => {}
-                Err(_) => self.close(id, CloseReason::IoError),
+                self.schedule_read(id);
             }
         }
         self.flush_list = flush_list;

@@ -322,11 +322,9 @@ fn bind(config: &ListenerConfig) -> io::Result<TcpListener> {
             ),
         )
     };
-    let host = if config.host.is_empty() {
-        "0.0.0.0"
-    } else {
-        config.host.as_str()
-    };
+    // Kafka writes IPv6 listener hosts in brackets (`PLAINTEXT://[::1]:9092`).
+    let host = config.host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
     let address = (host, config.port)
         .to_socket_addrs()
         .map_err(failed)?

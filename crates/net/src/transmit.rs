@@ -17,12 +17,23 @@ const IOVECS_PER_WRITE_MAX: usize = 64;
 /// Bytes asked of one `sendfile` call: Linux moves at most 0x7ffff000 per call anyway.
 const SENDFILE_CHUNK_BYTES_MAX: u64 = 0x7fff_f000;
 
+/// Why a call to [`Outgoing::write_to`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteStop {
+    /// Everything queued is written.
+    Drained,
+    /// The socket buffer is full; a writable event will come.
+    WouldBlock,
+    /// The budget is spent with more to write and room in the socket: no event will come,
+    /// so the caller must write again soon.
+    BudgetSpent,
+}
+
 /// What a call to [`Outgoing::write_to`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WriteProgress {
     pub bytes_written: u64,
-    /// True when the queue is empty; false when the socket would block.
-    pub drained: bool,
+    pub stop: WriteStop,
 }
 
 /// Parts ready to go on the wire, in order.
@@ -51,17 +62,28 @@ impl Outgoing {
         self.buffered_bytes
     }
 
-    /// Writes until the queue is empty or the socket would block. A file that ends before
-    /// its region does (truncated under us) is an `UnexpectedEof` error: the connection
-    /// must close rather than send a short response.
-    pub(crate) fn write_to(&mut self, socket: RawFd) -> io::Result<WriteProgress> {
+    /// Writes until the queue is empty, the socket would block, or about `budget_bytes`
+    /// are written (one system call may go past it). A file that ends before its region
+    /// does (truncated under us) is an `UnexpectedEof` error: the connection must close
+    /// rather than send a short response.
+    pub(crate) fn write_to(
+        &mut self,
+        socket: RawFd,
+        budget_bytes: u64,
+    ) -> io::Result<WriteProgress> {
         let mut bytes_written = 0;
         loop {
+            if bytes_written >= budget_bytes && !self.parts.is_empty() {
+                return Ok(WriteProgress {
+                    bytes_written,
+                    stop: WriteStop::BudgetSpent,
+                });
+            }
             let written = match self.parts.front() {
                 None => {
                     return Ok(WriteProgress {
                         bytes_written,
-                        drained: true,
+                        stop: WriteStop::Drained,
                     })
                 }
                 Some(Part::Bytes(_)) => self.send_bytes(socket),
@@ -76,7 +98,7 @@ impl Outgoing {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     return Ok(WriteProgress {
                         bytes_written,
-                        drained: false,
+                        stop: WriteStop::WouldBlock,
                     })
                 }
                 Err(error) => return Err(error),
@@ -187,4 +209,85 @@ fn truncated(region: &dyn FileRegion, already_written: u64) -> io::Error {
             region.len()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::response::OwnedFileRegion;
+    use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::net::UnixStream;
+
+    fn file_part(content: &[u8], position: u64, length: u64) -> Part {
+        let path = std::env::temp_dir().join(format!(
+            "sluice-transmit-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(content)
+            .unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        Part::File(Box::new(OwnedFileRegion::new(
+            OwnedFd::from(file),
+            position,
+            length,
+        )))
+    }
+
+    #[test]
+    fn a_spent_budget_stops_between_system_calls_and_the_next_call_goes_on() {
+        let (writer, mut reader) = UnixStream::pair().unwrap();
+        let mut outgoing = Outgoing::default();
+        outgoing.push(Part::Bytes(b"head ".to_vec()));
+        outgoing.push(Part::Bytes(b"more ".to_vec()));
+        outgoing.push(file_part(b"..file bytes..", 2, 10));
+        outgoing.push(Part::Bytes(b" tail".to_vec()));
+        assert_eq!(outgoing.buffered_bytes(), 15);
+
+        let first = outgoing.write_to(writer.as_raw_fd(), 1).unwrap();
+        assert_eq!(first.bytes_written, 10, "both byte parts in one sendmsg");
+        assert_eq!(first.stop, WriteStop::BudgetSpent);
+        let rest = outgoing.write_to(writer.as_raw_fd(), u64::MAX).unwrap();
+        assert_eq!(rest.stop, WriteStop::Drained);
+        assert!(outgoing.is_empty());
+        assert_eq!(outgoing.buffered_bytes(), 0);
+
+        drop(writer);
+        let mut received = String::new();
+        reader.read_to_string(&mut received).unwrap();
+        assert_eq!(received, "head more file bytes tail");
+    }
+
+    #[test]
+    fn a_full_socket_stops_the_write_and_it_resumes_mid_part() {
+        let (writer, mut reader) = UnixStream::pair().unwrap();
+        writer.set_nonblocking(true).unwrap();
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|index| (index % 241) as u8).collect();
+        let file_bytes: Vec<u8> = (0..3_000_000u32).map(|index| (index % 239) as u8).collect();
+        let mut outgoing = Outgoing::default();
+        outgoing.push(Part::Bytes(bytes.clone()));
+        outgoing.push(file_part(&file_bytes, 0, file_bytes.len() as u64));
+        let expected = [bytes, file_bytes].concat();
+
+        let mut received = Vec::new();
+        let mut chunk = vec![0u8; 100_000];
+        let mut stops = Vec::new();
+        loop {
+            let progress = outgoing.write_to(writer.as_raw_fd(), u64::MAX).unwrap();
+            stops.push(progress.stop);
+            if progress.stop == WriteStop::Drained {
+                break;
+            }
+            let count = reader.read(&mut chunk).unwrap();
+            received.extend_from_slice(&chunk[..count]);
+        }
+        drop(writer);
+        reader.read_to_end(&mut received).unwrap();
+        assert!(stops.contains(&WriteStop::WouldBlock));
+        assert!(received == expected);
+    }
 }
