@@ -131,7 +131,7 @@ async function launch(kind: BrokerKind, workDir: string): Promise<RunningBroker>
       workDir,
       overrides: sluiceOverrides,
       startTimeoutMs: 60_000,
-      ...(fromSource ? { script: fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)), nodeArgs: ["--import", "tsx"] } : {}),
+      ...(fromSource ? { script: fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)), nodeArgs: ["--import", import.meta.resolve("tsx")] } : {}),
     });
     return {
       kind,
@@ -275,6 +275,8 @@ interface ScenarioResult extends Measured {
   producer?: ProducerFigures;
   latency?: LatencyFigures;
   error?: string;
+  /** The tool printed its figures but then exited non-zero (e.g. EndToEndLatency's final offset commit failed). */
+  toolWarning?: string;
   topicWarning?: string;
 }
 
@@ -313,6 +315,7 @@ async function producerRun(
   const topicWarning = (await createTopic(broker, topic)) ?? undefined;
   let producer: ProducerFigures | undefined;
   let error: string | undefined;
+  let toolWarning: string | undefined;
   const args = [
     "--topic",
     topic,
@@ -332,7 +335,9 @@ async function producerRun(
       (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
     );
     producer = parseProducerPerformance(result.stdout) ?? undefined;
-    if (result.code !== 0 || !producer) error = `ProducerPerformance exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    const problem = `ProducerPerformance exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    if (!producer) error = problem;
+    else if (result.code !== 0) toolWarning = problem;
   });
   return {
     name: spec.name,
@@ -344,6 +349,7 @@ async function producerRun(
     topic,
     producer,
     error,
+    toolWarning,
     topicWarning,
     ...figures,
   };
@@ -354,13 +360,16 @@ async function endToEndRun(broker: RunningBroker, spec: { name: string; recordSi
   const topicWarning = (await createTopic(broker, topic)) ?? undefined;
   let latency: LatencyFigures | undefined;
   let error: string | undefined;
+  let toolWarning: string | undefined;
   const args = [broker.bootstrap, topic, String(spec.records), spec.acks, String(spec.recordSize)];
   const figures = await measured(broker, spec.records, async () => {
     const result = await runJavaTool("org.apache.kafka.tools.EndToEndLatency", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 50) }).catch(
       (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
     );
     latency = parseEndToEndLatency(result.stdout) ?? undefined;
-    if (result.code !== 0 || !latency) error = `EndToEndLatency exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    const problem = `EndToEndLatency exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    if (!latency) error = problem;
+    else if (result.code !== 0) toolWarning = problem;
   });
   return {
     name: spec.name,
@@ -371,6 +380,7 @@ async function endToEndRun(broker: RunningBroker, spec: { name: string; recordSi
     topic,
     latency,
     error,
+    toolWarning,
     topicWarning,
     ...figures,
   };
@@ -544,11 +554,14 @@ function brokerTable(result: BrokerResult): string {
       `| ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${fixed(l?.avgMs, 3)} | ${l?.p50Ms ?? "–"} | ${l?.p99Ms ?? "–"} | ${l?.p999Ms ?? "–"} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${fixed(s.otherCpuSeconds, 2)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
     );
   }
-  const errors = result.scenarios.filter((s) => s.error || s.topicWarning);
+  const errors = [...(result.warmup ?? []), ...result.scenarios].filter((s) => s.error || s.toolWarning || s.topicWarning);
   if (result.error || errors.length > 0) {
     lines.push("", "Problems:");
     if (result.error) lines.push(`- ${result.error}`);
-    for (const s of errors) lines.push(`- ${s.kind} ${s.name}: ${s.error ?? ""}${s.topicWarning ? ` (topic: ${s.topicWarning})` : ""}`);
+    for (const s of errors) {
+      const what = [s.error, s.toolWarning && `after its figures: ${s.toolWarning}`, s.topicWarning && `topic: ${s.topicWarning}`].filter(Boolean);
+      lines.push(`- ${s.kind} ${s.name}${s.name === "warmup" ? " (warm-up)" : ""}: ${what.join("; ")}`);
+    }
   }
   return lines.join("\n");
 }

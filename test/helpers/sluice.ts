@@ -297,7 +297,7 @@ export interface StartSluiceOptions {
   /** More arguments for node itself (before bin/sluice), e.g. ["--max-old-space-size=256"]. */
   nodeArgs?: string[];
   /**
-   * The script node runs instead of bin/sluice, e.g. src/cli/main.ts with nodeArgs ["--import", "tsx"]
+   * The script node runs instead of bin/sluice, e.g. src/cli/main.ts with nodeArgs ["--import", import.meta.resolve("tsx")] (resolved here: the broker runs in workDir)
    * to run the sources without a build (tsx then adds its compile time to startupMs).
    */
   script?: string;
