@@ -652,20 +652,21 @@ const environment = {
     sluiceFromSource: flags["sluice-from-source"],
   },
 };
-log(
-  `bench:broker ${brokers.join(" then ")}: ${records} records per throughput run, ${latencyRecords} end-to-end round trips, ` +
-    `${fixedRateRecords} records at ${fixedRate}/s, warm-up ${warmupRecords}; load average ${loadavg()
-      .map((v) => v.toFixed(2))
-      .join(" ")}`,
-);
-
-if (loadavg()[0] > 1) log(`warning: the machine is busy already (load average ${loadavg()[0].toFixed(2)}); see the "others CPU s" columns`);
-
 interface ResultsFile {
   environment?: typeof environment;
   results?: Partial<Record<BrokerKind, BrokerResult>>;
 }
 const reported = flags.report ? (JSON.parse(await readFile(flags.report, "utf8")) as ResultsFile) : undefined;
+if (!reported) {
+  log(
+    `bench:broker ${brokers.join(" then ")}: ${records} records per throughput run, ${latencyRecords} end-to-end round trips, ` +
+      `${fixedRateRecords} records at ${fixedRate}/s, warm-up ${warmupRecords}; load average ${loadavg()
+        .map((v) => v.toFixed(2))
+        .join(" ")}`,
+  );
+
+  if (loadavg()[0] > 1) log(`warning: the machine is busy already (load average ${loadavg()[0].toFixed(2)}); see the "others CPU s" columns`);
+}
 const results: Partial<Record<BrokerKind, BrokerResult>> = reported?.results ?? {};
 for (const kind of reported ? [] : brokers) {
   try {
