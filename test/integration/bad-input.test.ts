@@ -1,0 +1,156 @@
+// Malformed and hostile input gets Kafka's answer or a closed connection — never a crash —
+// and other connections keep being served meanwhile.
+
+import { rm } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildRecordBatch } from "../../src/protocol/records.js";
+import { TestClient } from "../helpers/client.js";
+import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+
+let broker: SluiceBroker;
+
+beforeAll(async () => {
+  broker = await startSluice({
+    overrides: { "socket.request.max.bytes": 1048576, "connections.max.idle.ms": 1500, "max.connections.per.ip": 40 },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  expect(await broker?.stop()).toBe(0);
+  await rm(broker.workDir, { recursive: true, force: true });
+});
+
+/** Sends `bytes` on a new connection and resolves once the broker closes it. */
+function sendAndAwaitClose(bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect({ port: broker.port, host: "127.0.0.1" }, () => socket.write(bytes));
+    socket.on("error", () => {});
+    socket.on("close", () => resolve());
+    setTimeout(() => reject(new Error("the broker did not close the connection")), 10_000).unref();
+  });
+}
+
+function frame(body: Buffer): Buffer {
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(body.length);
+  return Buffer.concat([prefix, body]);
+}
+
+/** A request header (v1) for apiKey/version with correlation id 7 and client id "bad". */
+function header(apiKey: number, version: number): Buffer {
+  const bytes = Buffer.alloc(8 + 2 + 3);
+  bytes.writeInt16BE(apiKey, 0);
+  bytes.writeInt16BE(version, 2);
+  bytes.writeInt32BE(7, 4);
+  bytes.writeInt16BE(3, 8);
+  bytes.write("bad", 10);
+  return bytes;
+}
+
+/** The broker still answers a well-formed request on a fresh connection. */
+async function stillServing(): Promise<void> {
+  const client = await TestClient.connect(broker.port);
+  const response = await client.request<{ errorCode: number }>(18, 3, { clientSoftwareName: "probe", clientSoftwareVersion: "1" });
+  expect(response.errorCode).toBe(0);
+  client.close();
+}
+
+describe("malformed frames", () => {
+  const cases: [string, Buffer][] = [
+    ["a 2 GB size prefix", Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0])],
+    ["a size over socket.request.max.bytes", Buffer.from([0x00, 0x20, 0x00, 0x00])],
+    ["a negative size", Buffer.from([0xff, 0xff, 0xff, 0xf0])],
+    ["a frame shorter than a request header", frame(Buffer.from([0, 18, 0]))],
+    ["an unknown API key", frame(header(999, 0))],
+    ["an API the broker does not serve (JoinGroup)", frame(Buffer.concat([header(11, 5), Buffer.alloc(32)]))],
+    ["an unsupported Produce version", frame(header(0, 99))],
+    ["a Metadata v4 request with a huge array count", frame(Buffer.concat([header(3, 4), Buffer.from([0x7f, 0xff, 0xff, 0xff, 0])]))],
+    ["a Produce v9 request cut short", frame(Buffer.concat([header(0, 9).subarray(0, 8), Buffer.from([0x04, 0x62, 0x61, 0x64, 0x00, 0x00, 0xff])]))],
+    ["random bytes", frame(Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff)))],
+  ];
+  for (const [name, bytes] of cases) {
+    it(`closes the connection on ${name}, and keeps serving others`, async () => {
+      await sendAndAwaitClose(bytes);
+      await stillServing();
+    });
+  }
+
+  it("a client that sends half a frame and stalls blocks nobody, and is closed when idle", async () => {
+    const stalled = connect({ port: broker.port, host: "127.0.0.1" });
+    stalled.on("error", () => {});
+    const closed = new Promise<void>((resolve) => stalled.on("close", () => resolve()));
+    await new Promise<void>((resolve) => stalled.on("connect", () => resolve()));
+    stalled.write(Buffer.concat([Buffer.from([0, 0, 0, 100]), header(18, 0)]));
+    // Others are served while the half frame sits there.
+    for (let i = 0; i < 3; i++) await stillServing();
+    await closed; // connections.max.idle.ms = 1500
+  });
+
+  it("bad records get Kafka's per-partition error, not a closed connection", async () => {
+    const client = await TestClient.connect(broker.port);
+    await client.request(19, 7, {
+      topics: [{ name: "bad-records", numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 1000,
+      validateOnly: false,
+    });
+    const good = buildRecordBatch({ baseTimestamp: BigInt(Date.now()), records: [{ value: Buffer.from("fine") }] });
+    const corrupt = Buffer.from(good);
+    corrupt[corrupt.length - 1] ^= 0xff; // breaks the CRC
+    const produce = async (records: Buffer) => {
+      const response = await client.request<{ responses: { partitionResponses: { errorCode: number }[] }[] }>(0, 9, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 1000,
+        topicData: [
+          { name: "bad-records", partitionData: [{ index: 0, records }] },
+          { name: "no-such-topic", partitionData: [{ index: 0, records: good }] },
+        ],
+      });
+      return response.responses.map((topic) => topic.partitionResponses[0].errorCode);
+    };
+    expect(await produce(corrupt)).toEqual([2 /* CORRUPT_MESSAGE */, 3 /* UNKNOWN_TOPIC_OR_PARTITION */]);
+    expect(await produce(good)).toEqual([0, 3]);
+    const badAcks = await client.request<{ responses: { partitionResponses: { errorCode: number }[] }[] }>(0, 9, {
+      transactionalId: null,
+      acks: 2,
+      timeoutMs: 1000,
+      topicData: [{ name: "bad-records", partitionData: [{ index: 0, records: good }] }],
+    });
+    expect(badAcks.responses[0].partitionResponses[0].errorCode).toBe(21); // INVALID_REQUIRED_ACKS
+    client.close();
+  });
+
+  it("refuses connections beyond max.connections.per.ip and recovers when they close", async () => {
+    const sockets: Socket[] = [];
+    let closedEarly = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, () => {
+        return new Promise<void>((resolve) => {
+          const socket = connect({ port: broker.port, host: "127.0.0.1" });
+          socket.on("error", () => {});
+          socket.on("close", () => {
+            closedEarly++;
+            resolve();
+          });
+          socket.on("connect", () => {
+            sockets.push(socket);
+            setTimeout(resolve, 300);
+          });
+        });
+      }),
+    );
+    expect(closedEarly).toBeGreaterThanOrEqual(10);
+    for (const socket of sockets) socket.destroy();
+    await expect
+      .poll(async () => {
+        try {
+          await stillServing();
+          return true;
+        } catch {
+          return false;
+        }
+      })
+      .toBe(true);
+  });
+});
