@@ -319,4 +319,38 @@ describe("Network", () => {
     expect(network.respond(connection, 0, [Buffer.from("late")])).toBe(false);
     expect(network.stats().connections).toBe(0);
   });
+
+  it("a handler that throws gets onError and the rest of the batch is still delivered", async () => {
+    const recorder = new Recorder();
+    const errors: unknown[] = [];
+    const handler: NetworkHandler = {
+      onOpen: (...args) => recorder.onOpen(...args),
+      onClose: (...args) => recorder.onClose(...args),
+      onFrame: (connection, seq, frame) => {
+        recorder.onFrame(connection, seq, frame);
+        if (seq === 0) throw new Error("handler bug");
+      },
+      onError: (error) => errors.push(error),
+    };
+    const network = new Network(options(), handler);
+    networks.push(network);
+    const kafka = await client(network.boundListeners()[0]?.port as number);
+    kafka.send(request(0, "first"), request(1, "second"));
+    await recorder.until(() => recorder.frames.length === 2);
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain("handler bug");
+  });
+
+  it("counts connections and the request bytes waiting for an answer", async () => {
+    const recorder = new Recorder();
+    const { network, port } = start(recorder);
+    const kafka = await client(port);
+    kafka.send(request(0, "twelve bytes"));
+    await recorder.until(() => recorder.frames.length === 1);
+    expect(network.stats()).toMatchObject({ connections: 1, queuedRequestBytes: 20, connectionsAcceptedTotal: 1 });
+    const { connection, seq, frame } = recorder.frames[0] as Frame;
+    network.respond(connection, seq, [echoResponse(frame)]);
+    await kafka.frames(1);
+    expect(network.stats().queuedRequestBytes).toBe(0);
+  });
 });
