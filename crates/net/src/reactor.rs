@@ -416,7 +416,9 @@ impl Reactor {
         self.shared
             .release_request_bytes(connection.responses.waiting_request_bytes());
         drop(connection);
-        self.shared.registry.retire(id);
+        if self.shared.registry.retire(id) {
+            self.shared.acceptor.wake();
+        }
         encode_closed(&mut self.batch, id, reason);
         self.closed.push(id);
         self.shared.counters.closed[reason.code() as usize].fetch_add(1, Ordering::Relaxed);
@@ -425,9 +427,7 @@ impl Reactor {
     fn publish(&mut self) {
         self.shared.events.publish(&mut self.batch);
         if !self.closed.is_empty() {
-            if self.shared.registry.remove(&self.closed) {
-                self.shared.acceptor.wake();
-            }
+            self.shared.registry.remove(&self.closed);
             self.closed.clear();
         }
     }

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 struct Entry {
     reactor: usize,
     ip: IpAddr,
-    /// Closed, but its Closed event may not be published yet: the id is not reused (nor
-    /// its address's slot freed) until [`Registry::remove`].
+    /// Closed, but its Closed event may not be published yet: the id is not reused until
+    /// [`Registry::remove`].
     retired: bool,
 }
 
@@ -72,39 +72,43 @@ impl Registry {
         Ok(id)
     }
 
-    /// Marks a connection closed: commands for it are refused from now on.
-    pub(crate) fn retire(&self, id: u32) {
+    /// Marks a connection closed: commands for it are refused, and its place counts no more
+    /// against `max.connections` and its address's limit. Returns true when the acceptor
+    /// was waiting for room (the caller wakes it).
+    pub(crate) fn retire(&self, id: u32) -> bool {
         let mut state = self.lock();
-        if let Some(entry) = state.connections.get_mut(&id) {
-            if !entry.retired {
-                entry.retired = true;
-                state.retired += 1;
-            }
+        let Some(entry) = state.connections.get_mut(&id) else {
+            return false;
+        };
+        if entry.retired {
+            return false;
         }
+        entry.retired = true;
+        let ip = entry.ip;
+        state.retired += 1;
+        let held = state
+            .per_ip
+            .get_mut(&ip)
+            .expect("every open connection counts for its address");
+        *held -= 1;
+        if *held == 0 {
+            state.per_ip.remove(&ip);
+        }
+        std::mem::replace(&mut state.acceptor_waiting, false)
     }
 
-    /// Frees the ids of closed connections once their Closed events are published.
-    /// Returns true when the acceptor was waiting for room
-    /// (the caller wakes it).
-    pub(crate) fn remove(&self, ids: &[u32]) -> bool {
+    /// Frees the ids of retired connections once their Closed events are published.
+    pub(crate) fn remove(&self, ids: &[u32]) {
         let mut state = self.lock();
         for id in ids {
-            let Some(entry) = state.connections.remove(id) else {
-                continue;
-            };
-            if entry.retired {
+            if let Some(entry) = state.connections.remove(id) {
+                debug_assert!(
+                    entry.retired,
+                    "a connection is retired before it is removed"
+                );
                 state.retired -= 1;
             }
-            let held = state
-                .per_ip
-                .get_mut(&entry.ip)
-                .expect("every open connection counts for its address");
-            *held -= 1;
-            if *held == 0 {
-                state.per_ip.remove(&entry.ip);
-            }
         }
-        !ids.is_empty() && std::mem::replace(&mut state.acceptor_waiting, false)
     }
 
     pub(crate) fn reactor_of(&self, id: u32) -> Option<usize> {
@@ -124,7 +128,7 @@ impl Registry {
     /// so a removal cannot slip between).
     pub(crate) fn has_room_or_wait(&self, connections_max: usize) -> bool {
         let mut state = self.lock();
-        let room = state.connections.len() < connections_max;
+        let room = state.connections.len() - state.retired < connections_max;
         state.acceptor_waiting = !room;
         room
     }
@@ -158,9 +162,9 @@ mod tests {
         registry.retire(first);
         assert_eq!(registry.reactor_of(first), None);
         assert_eq!(registry.open_count(), 2);
-        assert_eq!(registry.admit(ip, 2, 0), Err(Refusal::PerIpLimit));
-        registry.remove(&[first]);
         assert!(registry.admit(ip, 2, 0).is_ok());
+        registry.remove(&[first]);
+        assert_eq!(registry.open_count(), 3);
     }
 
     #[test]
@@ -169,8 +173,10 @@ mod tests {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let id = registry.admit(ip, 10, 0).unwrap();
         assert!(!registry.has_room_or_wait(1));
-        assert!(registry.remove(&[id]));
+        assert!(registry.retire(id));
         assert!(registry.has_room_or_wait(1));
-        assert!(!registry.remove(&[]));
+        assert!(!registry.retire(id));
+        registry.remove(&[id]);
+        assert_eq!(registry.admit(ip, 10, 0), Ok(id + 1));
     }
 }
