@@ -187,6 +187,11 @@ export class PartitionLog {
     return this.#sync(() => this.#native.readCopy(offset, maxBytes, upperBound));
   }
 
+  /** Replaces the topic configuration (AlterConfigs); segment settings apply from the next roll. */
+  setConfig(config: LogConfig): void {
+    this.#sync(() => this.#native.setConfig(config));
+  }
+
   /** ListOffsets: the offset (with timestamp and leader epoch) for `spec`, null when no record qualifies. */
   offsetFor(spec: OffsetSpec): LogTimestampAndOffset | null {
     if (typeof spec !== "string" && spec.timestamp < 0n) {

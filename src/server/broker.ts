@@ -16,7 +16,7 @@ import { effectiveTopicConfig, toLogConfig, toProduceValidationConfig } from "..
 import { allHandlers } from "../handlers/index.js";
 import { LogManager } from "../log/log-manager.js";
 import { Partition } from "../log/partition.js";
-import type { ProduceValidationConfig } from "../native.js";
+import type { LogConfig, ProduceValidationConfig } from "../native.js";
 import { KafkaError } from "../protocol/errors.js";
 import { Dispatcher } from "./dispatch.js";
 import { FetchSessionCache } from "./fetch-session.js";
@@ -42,6 +42,11 @@ export interface Endpoint {
 const PRODUCER_ID_BLOCK = 1000;
 /** How long shutdown waits for in-flight requests (parked fetches are answered at once). */
 const SHUTDOWN_DRAIN_MS = 30_000;
+
+/** The storage settings of a topic's partition logs. */
+function logConfigFor(topic: TopicConfig, broker: BrokerConfig): LogConfig {
+  return { ...toLogConfig(topic), producerIdExpirationMs: broker.producerIdExpirationMs };
+}
 
 export class Broker {
   readonly registry: HandlerRegistry;
@@ -87,9 +92,9 @@ export class Broker {
     await mkdir(logDir, { recursive: true });
     const { clusterId } = await ensureMetaProperties([logDir], config.nodeId);
     const metadata = await MetadataStore.open(logDir, clusterId);
-    const topicConfigs = Object.fromEntries(metadata.topics().map((topic) => [topic.name, toLogConfig(effectiveTopicConfig(topic.configs, config))]));
+    const topicConfigs = Object.fromEntries(metadata.topics().map((topic) => [topic.name, logConfigFor(effectiveTopicConfig(topic.configs, config), config)]));
     const logManager = await LogManager.open(logDir, {
-      defaultConfig: toLogConfig(effectiveTopicConfig({}, config)),
+      defaultConfig: logConfigFor(effectiveTopicConfig({}, config), config),
       topicConfigs,
       threads: config.numRecoveryThreadsPerDataDir,
     });
@@ -205,6 +210,11 @@ export class Broker {
     await this.metadata.setTopicConfigs(name, configs);
     topic.config = effectiveTopicConfig(configs, this.config);
     topic.validation = toProduceValidationConfig(topic.config);
+    const logConfig = logConfigFor(topic.config, this.config);
+    for (const partition of topic.partitions) {
+      await partition.log.idle();
+      partition.log.setConfig(logConfig);
+    }
     this.logger.info({ topic: name, configs }, "updated topic configs");
   }
 
@@ -294,7 +304,8 @@ export class Broker {
     const { name, id } = topic.state;
     for (let index = topic.partitions.length; index < topic.state.partitions; index++) {
       const log =
-        this.#logManager.get(name, index) ?? (await this.#logManager.createPartition(name, index, { topicId: id, config: toLogConfig(topic.config) }));
+        this.#logManager.get(name, index) ??
+        (await this.#logManager.createPartition(name, index, { topicId: id, config: logConfigFor(topic.config, this.config) }));
       topic.partitions.push(new Partition(name, id, index, log));
     }
   }
@@ -328,6 +339,22 @@ export class Broker {
   #startTimers(): void {
     const retentionCheck = this.config.logRetentionCheckIntervalMs;
     this.#timers.push(setInterval(() => void this.#enforceRetention(), retentionCheck).unref());
+    this.#timers.push(setInterval(() => this.#expireProducers(), this.config.producerIdExpirationCheckIntervalMs).unref());
+  }
+
+  /** Forgets idempotent producers idle for longer than producer.id.expiration.ms (Kafka: every 10 minutes). */
+  #expireProducers(): void {
+    const now = Date.now();
+    for (const topic of this.#topics.values()) {
+      for (const partition of topic.partitions) {
+        if (partition.log.busy) continue;
+        try {
+          partition.log.removeExpiredProducers(now);
+        } catch (error) {
+          this.logger.error({ err: error, partition: `${partition}` }, "producer expiration failed");
+        }
+      }
+    }
   }
 
   /** Deletes segments past retention.ms / retention.bytes and rolls segments older than segment.ms. */

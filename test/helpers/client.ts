@@ -16,7 +16,7 @@ interface Pending {
 export class TestClient {
   readonly #socket: Socket;
   readonly #pending = new Map<number, Pending>();
-  #received = Buffer.alloc(0);
+  #received: Buffer = Buffer.alloc(0);
   #nextCorrelationId = 1;
   #closed: Promise<void>;
   closedAt: number | null = null;
@@ -90,6 +90,7 @@ export class TestClient {
       this.#pending.delete(correlationId);
       try {
         const api = apiByKey[pending.apiKey];
+        if (api === undefined) throw new Error(`no API ${pending.apiKey}`);
         // ApiVersions answers an unsupported version with v0 (KIP-511).
         let decoded: { body: unknown };
         try {

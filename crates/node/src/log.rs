@@ -623,6 +623,13 @@ pub struct LogSlice {
     next_offset: i64,
 }
 
+impl LogSlice {
+    /// The slice itself (None once released), for the network layer to send with sendfile.
+    pub(crate) fn file_slice(&self) -> Option<&FileSlice> {
+        self.slice.as_ref()
+    }
+}
+
 #[napi]
 impl LogSlice {
     /// The segment file's descriptor; -1 when empty or released.
@@ -824,6 +831,16 @@ impl NativeLog {
         let info = log.append(&mut batches, &options).map_err(thrown);
         self.state.publish(log);
         info.map(AppendResult::from)
+    }
+
+    /// Replaces the log's topic configuration (AlterConfigs): retention applies at the next
+    /// check, segment settings from the next roll.
+    #[napi]
+    pub fn set_config(&self, config: LogConfigInput) -> napi::Result<()> {
+        let config = config_of(&config)?;
+        let mut guard = self.state.try_log()?;
+        guard.as_mut().expect("open").set_config(config);
+        Ok(())
     }
 
     /// Every producer this partition keeps state for, by producer id (DescribeProducers).

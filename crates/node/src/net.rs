@@ -6,7 +6,7 @@
 //! back with `respond(connection, seq, parts)`; byte parts are copied at once, log slices
 //! keep their segment file open until written.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,8 @@ use napi::bindgen_prelude::{
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
-use sluice_net::{ListenerConfig, OwnedFileRegion, Response, Server, ServerConfig};
+use sluice_net::{FileRegion, ListenerConfig, Response, Server, ServerConfig};
+use sluice_storage::segment::FileSlice;
 
 use crate::log::LogSlice;
 
@@ -209,23 +210,33 @@ impl Task for ShutdownTask {
 /// description (and so its bytes, even if the segment is deleted) alive until written,
 /// whatever JS does with the LogSlice meanwhile.
 fn push_slice(response: &mut Response, slice: &LogSlice) -> napi::Result<()> {
-    let length = u64::from(slice.length());
-    let fd = slice.fd();
-    if length == 0 || fd < 0 {
-        return Ok(()); // Empty or released: nothing to send.
+    let Some(file_slice) = slice.file_slice() else {
+        return Ok(()); // Released: nothing to send.
+    };
+    if file_slice.is_empty() {
+        return Ok(());
     }
-    // SAFETY: the LogSlice holds its segment file open while we borrow it.
-    let owned = unsafe { BorrowedFd::borrow_raw(fd) }
-        .try_clone_to_owned()
-        .map_err(|error| {
-            napi::Error::from_reason(format!("duplicate log slice descriptor: {error}"))
-        })?;
-    response.push_file(Box::new(OwnedFileRegion::new(
-        owned,
-        slice.position() as u64,
-        length,
-    )));
+    // A clone shares the segment file (no syscall) and is counted by the storage engine as an
+    // outstanding slice, so the file stays readable until the reactor has sent it.
+    response.push_file(Box::new(SegmentRegion(file_slice.clone())));
     Ok(())
+}
+
+/// A log slice as the reactor sends it: sendfile from the segment file.
+struct SegmentRegion(FileSlice);
+
+impl FileRegion for SegmentRegion {
+    fn fd(&self) -> RawFd {
+        self.0.raw_fd()
+    }
+
+    fn position(&self) -> u64 {
+        self.0.position()
+    }
+
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
 }
 
 fn config_of(options: NetServerOptions) -> napi::Result<ServerConfig> {
