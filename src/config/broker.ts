@@ -19,7 +19,7 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["advertised.listeners", null],
   ["listener.security.protocol.map", "Sluice serves PLAINTEXT only: a listener mapped to another protocol is refused."],
   ["controller.listener.names", "Listeners named here are not served (Sluice has no controller quorum)."],
-  ["log.dirs", null],
+  ["log.dirs", "Only the first directory is used for now."],
   ["log.dir", null],
   ["broker.rack", null],
   ["num.network.threads", null],
@@ -37,7 +37,6 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["log.retention.check.interval.ms", null],
   ["producer.id.expiration.ms", null],
   ["producer.id.expiration.check.interval.ms", null],
-  ["group.initial.rebalance.delay.ms", null],
   ["offsets.topic.replication.factor", "Sluice is a single node: values above 1 are treated as 1."],
   ["transaction.state.log.replication.factor", "Sluice is a single node: values above 1 are treated as 1."],
   // Broker defaults of topic configs (their topic-level twins are in topic.ts).
@@ -60,6 +59,11 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["log.message.timestamp.after.max.ms", null],
   ["log.cleanup.policy", "compact requires keys on produce, but logs are not compacted yet."],
   ["message.max.bytes", null],
+  ["compression.type", null],
+  ["compression.gzip.level", null],
+  ["compression.lz4.level", null],
+  ["compression.zstd.level", null],
+  ["max.incremental.fetch.session.cache.slots", null],
   ["min.insync.replicas", "Sluice is a single node with one replica: acks=all succeeds while min.insync.replicas <= 1."],
 ]);
 

@@ -21,6 +21,10 @@ const honouredTopicKeys = new Map<string, string | null>([
   ["message.timestamp.type", null],
   ["message.timestamp.before.max.ms", null],
   ["message.timestamp.after.max.ms", null],
+  ["compression.type", "Batches in another codec are recompressed on produce, as Kafka does."],
+  ["compression.gzip.level", null],
+  ["compression.lz4.level", null],
+  ["compression.zstd.level", null],
   ["cleanup.policy", "compact makes keys mandatory on produce; the log cleaner is not implemented, so nothing is compacted."],
   ["min.insync.replicas", "Sluice has one replica per partition: acks=all fails with NOT_ENOUGH_REPLICAS when this is above 1."],
 ]);
