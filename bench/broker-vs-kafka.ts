@@ -94,6 +94,8 @@ const recordSizes = [100, 1024];
 const acksModes: Acks[] = ["1", "all"];
 /** kafka-server-start.sh's default KAFKA_HEAP_OPTS: -Xmx1G -Xms1G. */
 const kafkaBrokerHeap = "1g";
+/** Given to EndToEndLatency's producer and consumer (both brokers). */
+const endToEndProperties = { "default.api.timeout.ms": "5000" };
 /** The tools' heap, as kafka-producer-perf-test.sh (-Xmx512M); set by runJavaTool. */
 const toolHeap = "512m";
 
@@ -119,6 +121,8 @@ interface RunningBroker {
   /** SIGTERM and wait; the time it took and how it ended. */
   stop(): Promise<{ stopMs: number; exitCode?: number | null; clean: boolean; error?: string }>;
   kill(): Promise<void>;
+  /** The end of what the broker wrote to stdout and stderr. */
+  output(): string;
   workDir: string;
 }
 
@@ -146,6 +150,7 @@ async function launch(kind: BrokerKind, workDir: string): Promise<RunningBroker>
         return { stopMs: performance.now() - started, exitCode, clean: exitCode === 0 };
       },
       kill: () => sluice.kill(),
+      output: () => `${sluice.stdout()}${sluice.stderr()}`.slice(-6000),
       workDir,
     };
   }
@@ -183,6 +188,7 @@ async function launch(kind: BrokerKind, workDir: string): Promise<RunningBroker>
       }
     },
     kill: () => kafka.kill(),
+    output: () => kafka.output().slice(-6000),
     workDir,
   };
 }
@@ -261,6 +267,8 @@ interface Measured {
   otherCpuSeconds: number;
   /** Peak VmRSS of the broker sampled every 100 ms during the run. */
   peakRssKiB: number;
+  /** Peak RssAnon: the same without resident pages of mapped files (mmap'd logs and indexes). */
+  peakAnonKiB: number;
 }
 
 interface ScenarioResult extends Measured {
@@ -304,6 +312,7 @@ async function measured(broker: RunningBroker, recordCount: number, run: () => P
     clientCpuSeconds,
     otherCpuSeconds: machineAfter.busy - machineBefore.busy - brokerCpuSeconds - clientCpuSeconds,
     peakRssKiB: sampler.peakKiB,
+    peakAnonKiB: sampler.peakAnonKiB,
   };
 }
 
@@ -361,7 +370,17 @@ async function endToEndRun(broker: RunningBroker, spec: { name: string; recordSi
   let latency: LatencyFigures | undefined;
   let error: string | undefined;
   let toolWarning: string | undefined;
-  const args = [broker.bootstrap, topic, String(spec.records), spec.acks, String(spec.recordSize)];
+  // EndToEndLatency commits the consumer's offsets once at the end (after printing its figures); a
+  // broker without OffsetCommit would hold it for the default 60 s. Its optional properties file
+  // goes to both its producer and its consumer.
+  const properties = join(broker.workDir, "end-to-end-latency.properties");
+  await writeFile(
+    properties,
+    Object.entries(endToEndProperties)
+      .map(([key, value]) => `${key}=${value}\n`)
+      .join(""),
+  );
+  const args = [broker.bootstrap, topic, String(spec.records), spec.acks, String(spec.recordSize), properties];
   const figures = await measured(broker, spec.records, async () => {
     const result = await runJavaTool("org.apache.kafka.tools.EndToEndLatency", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 50) }).catch(
       (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
@@ -402,6 +421,8 @@ interface BrokerResult {
   rssAfterStartKiB: number | null;
   /** Highest VmRSS sampled during the scenarios (warm-up excluded). */
   peakRssUnderLoadKiB: number;
+  /** Highest RssAnon sampled during the measured runs. */
+  peakAnonUnderLoadKiB: number;
   /** VmHWM just before shutdown: the peak over the broker's whole life. */
   hwmKiB: number | null;
   /** Broker CPU seconds from spawn to serving. */
@@ -438,6 +459,7 @@ async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
     harnessStartupMs: broker.harnessStartupMs,
     rssAfterStartKiB: broker.memory()?.rss ?? null,
     peakRssUnderLoadKiB: 0,
+    peakAnonUnderLoadKiB: 0,
     hwmKiB: null,
     startupCpuSeconds: broker.cpuSeconds(),
     totalCpuSeconds: null,
@@ -491,7 +513,11 @@ async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
     for (const step of plan) {
       const scenario = await step();
       result.scenarios.push(scenario);
+      if (broker.cpuSeconds() === null) {
+        throw new Error(`the broker exited during ${scenario.kind} ${scenario.name}; its output ends with:\n${broker.output()}`);
+      }
       result.peakRssUnderLoadKiB = Math.max(result.peakRssUnderLoadKiB, scenario.peakRssKiB);
+      result.peakAnonUnderLoadKiB = Math.max(result.peakAnonUnderLoadKiB, scenario.peakAnonKiB);
       log(`   ${describe(scenario)}`);
     }
   } catch (error) {
@@ -531,7 +557,7 @@ function brokerTable(result: BrokerResult): string {
     "",
     `Start to serving ${result.startupMs.toFixed(0)} ms${result.harnessStartupMs !== undefined ? ` (startKafka's Metadata probe: ${result.harnessStartupMs} ms)` : ""}, ` +
       `CPU to start ${fixed(result.startupCpuSeconds ?? undefined, 2)} s, idle CPU ${fixed((result.idleCpuShare ?? Number.NaN) * 100, 1)}% of a core; RSS after start ${mib(result.rssAfterStartKiB)} MiB, ` +
-      `peak RSS under load ${mib(result.peakRssUnderLoadKiB)} MiB, VmHWM ${mib(result.hwmKiB)} MiB; ` +
+      `peak RSS under load ${mib(result.peakRssUnderLoadKiB)} MiB (anonymous ${mib(result.peakAnonUnderLoadKiB)} MiB, the rest mapped files), VmHWM ${mib(result.hwmKiB)} MiB; ` +
       `shutdown ${result.stopMs.toFixed(0)} ms (${exitText(result.exitCode)}${result.cleanShutdown ? "clean" : "not clean"}); broker CPU in all ${fixed(result.totalCpuSeconds ?? undefined, 1)} s.`,
     "",
     "| Producer (ProducerPerformance) | records | records/s | MB/s | avg ms | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU s | CPU s / M records | client CPU s | others CPU s | peak RSS MiB | machine busy |",
@@ -611,6 +637,7 @@ function ratios(kafka: BrokerResult, sluice: BrokerResult): Ratio[] {
     }
   }
   add("peak RSS under load (MiB)", kafka.peakRssUnderLoadKiB / 1024, sluice.peakRssUnderLoadKiB / 1024, "≤ 0.25×", (r) => r <= 0.25);
+  add("peak anonymous RSS under load (MiB)", (kafka.peakAnonUnderLoadKiB ?? Number.NaN) / 1024, (sluice.peakAnonUnderLoadKiB ?? Number.NaN) / 1024, "");
   add("RSS after start (MiB)", (kafka.rssAfterStartKiB ?? Number.NaN) / 1024, (sluice.rssAfterStartKiB ?? Number.NaN) / 1024, "");
   add("shutdown (ms)", kafka.stopMs, sluice.stopMs, "");
   return rows;
@@ -649,6 +676,7 @@ const environment = {
     toolHeap: `-Xmx${toolHeap}`,
     toolJvmFlags: "kafkaPerformanceJvmFlags (kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS)",
     sluiceOverrides,
+    endToEndProperties,
     sluiceFromSource: flags["sluice-from-source"],
   },
 };

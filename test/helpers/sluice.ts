@@ -63,15 +63,19 @@ export interface MemoryKiB {
   rss: number;
   /** VmHWM: the peak resident size over the process's life so far. */
   hwm: number;
+  /** RssAnon: heap, stacks, anonymous mappings. */
+  anon: number;
+  /** RssFile: resident pages of mapped files (e.g. mmap'd segments and indexes, shared libraries). */
+  file: number;
 }
 
-/** VmRSS and VmHWM of a process in KiB (/proc/<pid>/status), or null if it is gone. */
+/** VmRSS, VmHWM, RssAnon and RssFile of a process in KiB (/proc/<pid>/status), or null if it is gone. */
 export function memoryKiB(pid: number): MemoryKiB | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(status);
-    return rss && hwm ? { rss: Number(rss[1]), hwm: Number(hwm[1]) } : null;
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? Number.NaN);
+    const memory = { rss: field("VmRSS"), hwm: field("VmHWM"), anon: field("RssAnon"), file: field("RssFile") };
+    return Number.isNaN(memory.rss) ? null : memory;
   } catch {
     return null;
   }
@@ -94,6 +98,8 @@ export function machineCpuSeconds(): { busy: number; total: number } {
 export class RssSampler {
   private timer: NodeJS.Timeout | undefined;
   peakKiB = 0;
+  /** Peak RssAnon (memory the process itself allocated, without mapped files). */
+  peakAnonKiB = 0;
   samples = 0;
 
   constructor(
@@ -110,6 +116,7 @@ export class RssSampler {
     if (!memory) return;
     this.samples++;
     if (memory.rss > this.peakKiB) this.peakKiB = memory.rss;
+    if (memory.anon > this.peakAnonKiB) this.peakAnonKiB = memory.anon;
   }
 
   /** Takes a last sample and stops; returns the peak VmRSS seen, in KiB. */
