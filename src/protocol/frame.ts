@@ -54,7 +54,8 @@ export function peekRequestHeader(frame: Buffer): { apiKey: number; apiVersion: 
 /**
  * Decodes a request frame. Throws UnsupportedRequestError for an unknown API key or version
  * (the caller decides between Kafka's error answer and closing), ProtocolDecodeError for
- * malformed bytes. Record sets in the body are slices of `frame`, not copies.
+ * malformed bytes; trailing bytes after the body are ignored, as Kafka does. Record sets in
+ * the body are slices of `frame`, not copies.
  */
 export function decodeRequest(frame: Buffer): DecodedRequest {
   const { apiKey, apiVersion, correlationId } = peekRequestHeader(frame);
@@ -66,7 +67,8 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
   const reader = new Reader(frame);
   const header = headers.readRequestHeader(reader, requestHeaderVersion(api, apiVersion));
   const body = api.request.read(reader, apiVersion);
-  if (reader.remaining() !== 0) throw new ProtocolDecodeError(`${reader.remaining()} bytes left after ${api.name} v${apiVersion} request`);
+  // Bytes after the body are ignored, as Kafka's broker does (RequestContext.parseRequest
+  // reads the message and never checks what is left): librdkafka 2.x sends some.
   return { api, header, body };
 }
 

@@ -112,6 +112,15 @@ describe("frames and header versions", () => {
     expect(records?.buffer).toBe(frame.buffer); // a view into the frame, not a copy
   });
 
+  it("bytes after a request body are ignored, as Kafka's broker ignores them", () => {
+    const body = defaultProduceRequest();
+    body.acks = 1;
+    const frame = encodeRequest(produce, 9, { correlationId: 43, clientId: "trailing", unknownTaggedFields: undefined }, body);
+    const decoded = decodeRequest(Buffer.concat([frame, Buffer.from([1, 2, 3])]));
+    expect(decoded.header.correlationId).toBe(43);
+    expect((decoded.body as typeof body).acks).toBe(1);
+  });
+
   it("an unknown API key or an unsupported version is reported with the correlation id", () => {
     const unknown = Buffer.from([0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0xff, 0xff]);
     expect(() => decodeRequest(unknown)).toThrow(UnsupportedRequestError);
