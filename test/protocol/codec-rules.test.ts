@@ -115,7 +115,7 @@ describe("frames and header versions", () => {
   it("bytes after a request body are ignored, as Kafka's broker ignores them", () => {
     const body = defaultProduceRequest();
     body.acks = 1;
-    const frame = encodeRequest(produce, 9, { correlationId: 43, clientId: "trailing", unknownTaggedFields: undefined }, body);
+    const frame = encodeRequest(api(0), 9, { correlationId: 43, clientId: "trailing", unknownTaggedFields: undefined }, body);
     const decoded = decodeRequest(Buffer.concat([frame, Buffer.from([1, 2, 3])]));
     expect(decoded.header.correlationId).toBe(43);
     expect((decoded.body as typeof body).acks).toBe(1);
