@@ -384,6 +384,30 @@ struct ActiveFiles {
 }
 
 /// The maps of one segment; dropped (unmapped) by the map budget when idle.
+/// Written bytes of the active segment are dropped from the process's page tables in steps
+/// of this size. Reads never go through the log map (sendfile and pread read the page
+/// cache), so keeping written pages mapped only inflates RSS: without this a broker under
+/// load shows every recently written byte as resident memory.
+const RELEASE_STEP_BYTES: u64 = 8 << 20;
+
+/// `MADV_DONTNEED` on the whole steps of the map that the append [position, end) completed.
+fn release_written_pages(map: &mut MmapMut, position: u64, end: u64) {
+    let from = position / RELEASE_STEP_BYTES * RELEASE_STEP_BYTES;
+    let to = end / RELEASE_STEP_BYTES * RELEASE_STEP_BYTES;
+    if to > from {
+        // SAFETY: the map is MAP_SHARED over the segment file, so MADV_DONTNEED only unmaps
+        // the pages: their contents (dirty or not) stay in the page cache and reach the file
+        // as usual; a later access maps them again. Nothing is lost, unlike a private map.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                from as usize,
+                (to - from) as usize,
+            )
+        };
+    }
+}
+
 pub(crate) struct SegmentMaps {
     log: Option<MmapMut>,
     offset_index: Option<MmapMut>,
@@ -928,6 +952,7 @@ impl Segment {
             match maps.log.as_mut() {
                 Some(map) if end <= map.len() as u64 => {
                     map[position as usize..end as usize].copy_from_slice(bytes);
+                    release_written_pages(map, position, end);
                 }
                 _ => log.file().write_all_at(bytes, position)?,
             }
