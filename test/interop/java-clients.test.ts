@@ -111,8 +111,11 @@ describe("Kafka 4.1.1 Java clients against Sluice", () => {
     });
   };
 
-  const consume = async (args: string[] = []): Promise<{ records: Consumed[]; end: Record<string, number>; beginning: Record<string, number> }> => {
-    const run = await runJavaTool("sluice.kafka.Consume", ["--bootstrap", broker.bootstrap, "--topic", topic, ...args], {
+  const consume = async (
+    args: string[] = [],
+    topicName = topic,
+  ): Promise<{ records: Consumed[]; end: Record<string, number>; beginning: Record<string, number> }> => {
+    const run = await runJavaTool("sluice.kafka.Consume", ["--bootstrap", broker.bootstrap, "--topic", topicName, ...args], {
       quickStart: true,
       heap: "256m",
     });
@@ -207,6 +210,74 @@ describe("Kafka 4.1.1 Java clients against Sluice", () => {
     const counts = [0, 1, 2].map((p) => produced.filter(({ ack }) => ack.partition === p).length);
     expect(end).toEqual({ 0: counts[0], 1: counts[1], 2: counts[2] });
     expect(beginning).toEqual({ 0: 0, 1: 0, 2: 0 });
+  });
+
+  it("reads the same with isolation.level=read_committed and with fetch sizes smaller than a batch", async () => {
+    const committed = await consume(["--property", "isolation.level=read_committed"]);
+    expect(sorted(committed.records)).toEqual(expectedRecords([0, 1, 2]));
+    // Kafka returns the first batch of a partition even when it is larger than the limits.
+    const small = await consume(["--property", "max.partition.fetch.bytes=256", "--property", "fetch.max.bytes=512"]);
+    expect(sorted(small.records)).toEqual(expectedRecords([0, 1, 2]));
+  });
+
+  it("producers with acks=0 and acks=1 (not idempotent): acks=1 gets offsets, acks=0 gets -1, the consumer reads both", async () => {
+    const acksTopic = "java-acks";
+    await admin({ op: "createTopics", topics: [{ name: acksTopic, partitions: 1 }] });
+    const records = (label: string): JavaProducerRecord[] =>
+      Array.from({ length: 50 }, (_, i) => ({ key: `${label}-${i}`, value: `${label} value ${i}`, headers: [["acks", label]], timestamp: fixedBase + i }));
+    const one = await produceWithJava({
+      bootstrap: broker.bootstrap,
+      topic: acksTopic,
+      records: records("one"),
+      compression: "gzip",
+      acks: 1,
+      idempotent: false,
+    });
+    expect(one.offsets).toEqual(Array.from({ length: 50 }, (_, i) => ({ partition: 0, offset: i, timestamp: fixedBase + i })));
+    const zero = await produceWithJava({
+      bootstrap: broker.bootstrap,
+      topic: acksTopic,
+      records: records("zero"),
+      compression: "lz4",
+      acks: 0,
+      idempotent: false,
+    });
+    // acks=0: the producer never hears the offset.
+    expect(zero.offsets.map((ack) => ack.offset)).toEqual(Array.from({ length: 50 }, () => -1));
+    const { records: read } = await consume([], acksTopic);
+    expect(read.map(({ offset, key, value, headers, timestamp }) => ({ offset, key, value, headers, timestamp }))).toEqual(
+      [...records("one"), ...records("zero")].map((record, offset) => ({
+        offset,
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+        timestamp: record.timestamp,
+      })),
+    );
+  });
+
+  it("a message.timestamp.type=LogAppendTime topic: the broker's clock replaces CreateTime, in plain and compressed batches", async () => {
+    const appendTopic = "java-log-append-time";
+    const [created] = await admin({
+      op: "createTopics",
+      topics: [{ name: appendTopic, partitions: 1, configs: { "message.timestamp.type": "LogAppendTime" } }],
+    });
+    expect(created).toEqual({ [appendTopic]: null });
+    const acked: ProducedRecord[] = [];
+    for (const codec of ["none", "zstd"] as const) {
+      const records = Array.from({ length: 20 }, (_, i) => ({ key: `${codec}-${i}`, value: `${codec} ${i}`, timestamp: fixedBase + i }));
+      const before = Date.now();
+      const { offsets } = await produceWithJava({ bootstrap: broker.bootstrap, topic: appendTopic, records, compression: codec });
+      for (const ack of offsets) {
+        expect(ack.timestamp).toBeGreaterThanOrEqual(before);
+        expect(ack.timestamp).toBeLessThanOrEqual(Date.now());
+      }
+      acked.push(...offsets);
+    }
+    const { records: read } = await consume([], appendTopic);
+    expect(read.map(({ offset, timestamp, timestampType }) => ({ offset, timestamp, timestampType }))).toEqual(
+      acked.map(({ offset, timestamp }) => ({ offset, timestamp, timestampType: "LogAppendTime" })),
+    );
   });
 
   it("seeks to an offset in one assigned partition", async () => {
@@ -358,7 +429,7 @@ describe("Kafka 4.1.1 Java clients against Sluice", () => {
     );
     expect(created).toEqual({ doomed: null });
     expect(deleted).toEqual({ doomed: null, "never-existed": expect.stringMatching(/^UnknownTopicOrPartitionException: /) });
-    expect(topics).toEqual([topic]);
+    expect(topics).toEqual(["java-acks", topic, "java-log-append-time"]);
   });
 
   // Last: the active segment is reserved ahead on disk while the broker runs (docs/storage.md), so
