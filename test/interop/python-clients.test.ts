@@ -181,11 +181,17 @@ describe.skipIf(skipKafkaPython && skipConfluent)("Python clients against Sluice
   const byPosition = (a: { partition: number; offset: number }, b: { partition: number; offset: number }) => a.partition - b.partition || a.offset - b.offset;
 
   /** Reads `partitions` from `from` with assign() and compares every record with what was produced. */
-  const expectConsumed = async (client: "kp" | "ck", topic: string, partitions: number[], from: "beginning" | number = "beginning") => {
+  const expectConsumed = async (
+    client: "kp" | "ck",
+    topic: string,
+    partitions: number[],
+    from: "beginning" | number = "beginning",
+    config: Record<string, unknown> = {},
+  ) => {
     const want = (produced.get(topic) ?? [])
       .filter((record) => partitions.includes(record.partition) && (from === "beginning" || record.offset >= from))
       .sort(byPosition);
-    const [records] = (await ok({ op: `${client}.consume`, topic, partitions, count: want.length, from })) as [Consumed[]];
+    const [records] = (await ok({ op: `${client}.consume`, topic, partitions, count: want.length, from, config })) as [Consumed[]];
     records.sort(byPosition);
     // CreateTime: 0 in kafka-python, 1 (TIMESTAMP_CREATE_TIME) in confluent-kafka.
     const createTime = client === "kp" ? 0 : 1;
@@ -259,6 +265,7 @@ describe.skipIf(skipKafkaPython && skipConfluent)("Python clients against Sluice
       });
       const records = await expectConsumed("kp", topic, [0, 1, 2, 3]);
       expect(records.length).toBe(60 * (kafkaPythonCodecs.length + 1) + 200);
+      await expectConsumed("kp", topic, [0, 1, 2, 3], "beginning", { check_crcs: true, fetch_max_bytes: 1024, max_partition_fetch_bytes: 512 });
     });
 
     it("seeks to an offset in one partition", async () => {
@@ -376,6 +383,17 @@ describe.skipIf(skipKafkaPython && skipConfluent)("Python clients against Sluice
       expect(records.length).toBe(400);
       const fromOffset = await expectConsumed("ck", topic, [1], 100);
       expect(fromOffset[0].offset).toBe(100);
+      // CRCs checked by the client, and fetch limits smaller than a batch (the first batch still comes).
+      await expectConsumed("ck", topic, [0, 1, 2], "beginning", { "check.crcs": true, "message.max.bytes": 1000, "fetch.max.bytes": 1024, "max.partition.fetch.bytes": 512 });
+    });
+
+    it("describes the cluster (AdminClient.describe_cluster)", async () => {
+      const [cluster] = await ok({ op: "ck.describeCluster" });
+      expect(cluster).toEqual({
+        clusterId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+        controller: 1,
+        nodes: [{ id: 1, host: "127.0.0.1", port: broker.port }],
+      });
     });
 
     it("lists offsets: earliest, latest, max timestamp, and for timestamps", async () => {

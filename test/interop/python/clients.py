@@ -24,6 +24,7 @@ kafka-python ops ("kp." prefix) and confluent-kafka ops ("ck." prefix):
   kp.listOffsets / ck.listOffsets {"topic", "partition", "spec": "earliest"|"latest"|
                "maxTimestamp"|"timestamp", "timestamp"} -> {"offset", "timestamp"}
   ck.incrementalAlterConfigs {"topic", "ops": [["SET"|"DELETE"|"APPEND"|"SUBTRACT", key, value]]}
+  ck.describeCluster {} -> {"clusterId", "controller", "nodes": [{"id", "host", "port"}]}
   ck.describeTopics {"topics": [names]} -> {name: {"partitions": [{"id", "leader", "replicas", "isr"}]}}
 """
 
@@ -345,6 +346,15 @@ def ck_list_topics(bootstrap, op):
     return sorted(ck_admin(bootstrap).list_topics(timeout=30).topics.keys())
 
 
+def ck_describe_cluster(bootstrap, op):
+    cluster = ck_admin(bootstrap).describe_cluster().result(timeout=30)
+    return {
+        "clusterId": cluster.cluster_id,
+        "controller": cluster.controller.id if cluster.controller else None,
+        "nodes": sorted(({"id": n.id, "host": n.host, "port": n.port} for n in cluster.nodes), key=lambda n: n["id"]),
+    }
+
+
 def ck_describe_topics(bootstrap, op):
     from confluent_kafka import TopicCollection
 
@@ -425,6 +435,7 @@ OPS = {
     "ck.createTopics": ck_create_topics,
     "ck.deleteTopics": ck_delete_topics,
     "ck.listTopics": ck_list_topics,
+    "ck.describeCluster": ck_describe_cluster,
     "ck.describeTopics": ck_describe_topics,
     "ck.describeConfigs": ck_describe_configs,
     "ck.incrementalAlterConfigs": ck_incremental_alter_configs,
