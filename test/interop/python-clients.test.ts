@@ -384,7 +384,12 @@ describe.skipIf(skipKafkaPython && skipConfluent)("Python clients against Sluice
       const fromOffset = await expectConsumed("ck", topic, [1], 100);
       expect(fromOffset[0].offset).toBe(100);
       // CRCs checked by the client, and fetch limits smaller than a batch (the first batch still comes).
-      await expectConsumed("ck", topic, [0, 1, 2], "beginning", { "check.crcs": true, "message.max.bytes": 1000, "fetch.max.bytes": 1024, "max.partition.fetch.bytes": 512 });
+      await expectConsumed("ck", topic, [0, 1, 2], "beginning", {
+        "check.crcs": true,
+        "message.max.bytes": 1000,
+        "fetch.max.bytes": 1024,
+        "max.partition.fetch.bytes": 512,
+      });
     });
 
     it("describes the cluster (AdminClient.describe_cluster)", async () => {
