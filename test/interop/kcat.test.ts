@@ -309,6 +309,30 @@ describe.skipIf(skip)(skip ? `kcat against Sluice (skipped: ${missing})` : "kcat
     });
   });
 
+  it("refusals reach the client: a record over max.message.bytes, an unknown partition, a fetch past the end (auto.offset.reset=error) and its reset", async () => {
+    const topic = "kcat-refusals";
+    await produce(topic, 0, ["a:1", "b:2"]);
+    const tooLarge = await run(
+      "kcat",
+      ["-b", broker.bootstrap, "-P", "-t", topic, "-p", "1", "-K:", "-X", "message.max.bytes=3000000"],
+      `big:${"x".repeat(1_500_000)}\n`,
+    );
+    expect(tooLarge.code).toBe(1);
+    expect(tooLarge.stderr).toContain("Delivery failed for message: Broker: Message size too large");
+    const unknownPartition = await run("kcat", ["-b", broker.bootstrap, "-P", "-t", topic, "-p", "7"], "v\n");
+    expect(unknownPartition.code).toBe(1);
+    expect(unknownPartition.stderr).toContain("Local: Unknown partition");
+    const pastEnd = await run("kcat", ["-b", broker.bootstrap, "-C", "-t", topic, "-p", "0", "-o", "1000", "-e", "-X", "auto.offset.reset=error"]);
+    expect(pastEnd.code).toBe(1);
+    expect(pastEnd.stderr).toContain("Broker: Offset out of range");
+    const reset = await consume(topic, ["-p", "0", "-o", "1000", "-X", "auto.offset.reset=smallest"]);
+    expect(reset.map((r) => [r.offset, r.key, r.payload])).toEqual([
+      [0, "a", "1"],
+      [1, "b", "2"],
+    ]);
+    await expectTopic(topic);
+  });
+
   it("-L lists the broker, its controller role and every topic's partitions with leader, replicas and ISR", async () => {
     const metadata = JSON.parse(await kcat(["-L", "-J"])) as {
       originating_broker: { id: number; name: string };
@@ -320,7 +344,7 @@ describe.skipIf(skip)(skip ? `kcat against Sluice (skipped: ${missing})` : "kcat
     expect(metadata.controllerid).toBe(1);
     expect(metadata.brokers).toEqual([{ id: 1, name: broker.bootstrap }]);
     const names = metadata.topics.map((topic) => topic.topic).sort();
-    expect(names).toEqual([...codecs.map((codec) => `kcat-${codec}`), "kcat-delimited", "kcat-idempotent", "kcat-times"].sort());
+    expect(names).toEqual([...codecs.map((codec) => `kcat-${codec}`), "kcat-delimited", "kcat-idempotent", "kcat-refusals", "kcat-times"].sort());
     for (const topic of metadata.topics) {
       expect(topic.error).toBeUndefined();
       expect(topic.partitions.sort((a, b) => a.partition - b.partition)).toEqual(
