@@ -5,7 +5,7 @@
 // altered and described with their synonyms, broker configs described; records written by the
 // console producer (keys, headers, null markers, compression) read back by the console consumer on
 // an assigned partition (no group: consumer groups do not exist yet); offsets for -1/-2/-3 and for
-// timestamps; records deleted and the low watermark read back.
+// timestamps; records deleted and the low watermark read back; log dirs (kafka-log-dirs.sh).
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -274,6 +274,31 @@ describe("Kafka 4.1.1's tools against Sluice", () => {
         expect(record.timestamp).toBeGreaterThanOrEqual(expected[i].after);
         expect(record.timestamp).toBeLessThanOrEqual(expected[i].before);
       }
+    });
+
+    it("kafka-log-dirs --describe (LogDirsCommand) lists the partitions in the broker's log dir with their sizes", async () => {
+      const stdout = await ok("org.apache.kafka.tools.LogDirsCommand", ["--describe", "--topic-list", "console,tools"]);
+      const json = JSON.parse(lines(stdout).at(-1)!) as {
+        version: number;
+        brokers: {
+          broker: number;
+          logDirs: { logDir: string; error: string | null; partitions: { partition: string; size: number; offsetLag: number; isFuture: boolean }[] }[];
+        }[];
+      };
+      expect(json.version).toBe(1);
+      expect(json.brokers.map((b) => b.broker)).toEqual([1]);
+      const [dir] = json.brokers[0].logDirs;
+      expect(json.brokers[0].logDirs.length).toBe(1);
+      expect(dir.logDir).toBe(broker.logDir);
+      expect(dir.error).toBeNull();
+      const partitions = [...dir.partitions].sort((a, b) => a.partition.localeCompare(b.partition));
+      expect(partitions.map(({ partition, offsetLag, isFuture }) => ({ partition, offsetLag, isFuture }))).toEqual(
+        ["console-0", "tools-0", "tools-1", "tools-2"].map((partition) => ({ partition, offsetLag: 0, isFuture: false })),
+      );
+      // Two batches of a few small records: more than their headers, far less than a segment's reservation.
+      expect(partitions[0].size).toBeGreaterThan(2 * 61);
+      expect(partitions[0].size).toBeLessThan(4096);
+      expect(partitions.slice(1).map((p) => p.size)).toEqual([0, 0, 0]);
     });
 
     it("kafka-console-consumer --offset N --max-messages M reads from N", async () => {
