@@ -202,6 +202,19 @@ export type LogOffsets = Awaited<ReturnType<NativeLog["close"]>>;
 export type DeletedSegment = Awaited<ReturnType<NativeLog["deleteOldSegments"]>>[number];
 export type LogOpenProgress = Parameters<NonNullable<Parameters<Binding["openLogDirectory"]>[3]>>[0];
 
+/** `meta.properties` of a log directory (cluster id, node id, directory id). */
+export type MetaProperties = import("../native/index.js").MetaProperties;
+
+/** Reads `<directory>/meta.properties` (null when absent). Synchronous: for start-up only. */
+export function readMetaProperties(directory: string): MetaProperties | null {
+  return callLog(() => binding.readMetaProperties(directory));
+}
+
+/** Writes `<directory>/meta.properties` atomically. Synchronous: for start-up only. */
+export function writeMetaProperties(directory: string, meta: MetaProperties): void {
+  callLog(() => binding.writeMetaProperties(directory, meta));
+}
+
 /** Checkpointed state for opening one log; absent: a fresh, unclean open that recovers every segment. */
 export interface OpenLogOptions {
   readonly recoveryPoint?: bigint;

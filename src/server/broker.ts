@@ -90,7 +90,7 @@ export class Broker {
     if (logDirs.length > 1) logger.warn({ logDirs }, "only the first of log.dirs is used by this version");
     const logDir = logDirs[0];
     await mkdir(logDir, { recursive: true });
-    const { clusterId } = await ensureMetaProperties([logDir], config.nodeId);
+    const { clusterId } = ensureMetaProperties([logDir], config.nodeId);
     const metadata = await MetadataStore.open(logDir, clusterId);
     const topicConfigs = Object.fromEntries(metadata.topics().map((topic) => [topic.name, logConfigFor(effectiveTopicConfig(topic.configs, config), config)]));
     const logManager = await LogManager.open(logDir, {

@@ -56,7 +56,7 @@ use sluice_storage::log::{
     AppendInfo, AppendOptions, AppendOrigin, DeletedSegment, Log, LogError, LogOffsets, OffsetSpec,
     OpenOptions, OpenReport, TimestampAndOffset,
 };
-use sluice_storage::log_dir::{LogDirectory, OpenProgress};
+use sluice_storage::log_dir::{LogDirectory, MetaProperties, OpenProgress};
 use sluice_storage::map_budget::DEFAULT_MAX_MAPS;
 use sluice_storage::partition_metadata::{read_partition_metadata, write_partition_metadata, Uuid};
 use sluice_storage::producer_state::ProducerStateEntry;
@@ -298,6 +298,51 @@ fn topic_id_of(text: &str) -> napi::Result<Uuid> {
             "topic id {text:?} is not a Kafka Uuid (22 characters of URL-safe base64)"
         ))
     })
+}
+
+/// `meta.properties` of a log directory: the identity of the cluster and node it belongs to.
+#[napi(object, js_name = "MetaProperties")]
+pub struct MetaPropertiesValue {
+    pub version: u32,
+    pub cluster_id: String,
+    pub node_id: i32,
+    /// Kafka's printed Uuid; absent in version 0 files.
+    pub directory_id: Option<String>,
+}
+
+fn meta_error(directory: &str, error: std::io::Error) -> napi::Error {
+    coded(
+        STORAGE_ERROR,
+        format!("{directory}: meta.properties: {error}"),
+    )
+}
+
+/// Reads `<directory>/meta.properties`; null when the file does not exist.
+#[napi]
+pub fn read_meta_properties(directory: String) -> napi::Result<Option<MetaPropertiesValue>> {
+    let meta = LogDirectory::new(&directory)
+        .read_meta_properties()
+        .map_err(|error| meta_error(&directory, error))?;
+    Ok(meta.map(|meta| MetaPropertiesValue {
+        version: meta.version,
+        cluster_id: meta.cluster_id,
+        node_id: meta.node_id,
+        directory_id: meta.directory_id.map(|id| id.to_string()),
+    }))
+}
+
+/// Writes `<directory>/meta.properties` atomically (temporary file, fsync, rename).
+#[napi]
+pub fn write_meta_properties(directory: String, meta: MetaPropertiesValue) -> napi::Result<()> {
+    let directory_id = meta.directory_id.as_deref().map(topic_id_of).transpose()?;
+    LogDirectory::new(&directory)
+        .write_meta_properties(&MetaProperties {
+            version: meta.version,
+            cluster_id: meta.cluster_id,
+            node_id: meta.node_id,
+            directory_id,
+        })
+        .map_err(|error| meta_error(&directory, error))
 }
 
 // ---------------------------------------------------------------------------------------
