@@ -6,8 +6,7 @@ import { ErrorCode, KafkaError } from "../protocol/errors.js";
 import type { Broker, Endpoint } from "../server/broker.js";
 import type { RequestContext } from "../server/context.js";
 
-/** Uuid.ZERO_UUID as Kafka prints it. */
-export const ZERO_UUID = "AAAAAAAAAAAAAAAAAAAAAA";
+export { ZERO_UUID } from "../protocol/runtime.js";
 
 /** Int32.MIN_VALUE: "authorized operations were not requested". */
 export const OPERATIONS_NOT_REQUESTED = -2147483648;

@@ -18,7 +18,7 @@ import { ProtocolDecodeError } from "../protocol/reader.js";
 import type { Part } from "../protocol/writer.js";
 import type { Broker } from "./broker.js";
 import { ANONYMOUS, Connection, type RequestContext } from "./context.js";
-import type { NetworkHandler, ResponsePart } from "./network.js";
+import { CloseReason, type NetworkHandler, type ResponsePart } from "./network.js";
 import { type Handler, NO_RESPONSE } from "./registry.js";
 
 interface Releasable {
@@ -30,7 +30,8 @@ function releaseSlices(parts: readonly Part[]): void {
   for (const part of parts) if (!Buffer.isBuffer(part)) (part as unknown as Releasable).release();
 }
 
-const closeReasons = ["peer closed", "idle", "invalid frame", "closed by server", "I/O error", "shutdown"];
+/** CloseReason codes by name, for logs. */
+const closeReasonNames = new Map<number, string>(Object.entries(CloseReason).map(([name, code]) => [code, name]));
 
 export class Dispatcher implements NetworkHandler {
   readonly #connections = new Map<number, Connection>();
@@ -55,7 +56,8 @@ export class Dispatcher implements NetworkHandler {
     if (connection === undefined) return;
     connection.closed = true;
     this.#connections.delete(id);
-    if (this.logger.isLevelEnabled("debug")) this.logger.debug({ connection: `${connection}`, reason: closeReasons[reason] ?? reason }, "connection closed");
+    if (this.logger.isLevelEnabled("debug"))
+      this.logger.debug({ connection: `${connection}`, reason: closeReasonNames.get(reason) ?? reason }, "connection closed");
   }
 
   onError(error: unknown): void {

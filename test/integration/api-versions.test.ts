@@ -94,7 +94,7 @@ function requestFor(apiKey: number, version: number): Record<string, unknown> {
                 { topicId: ZERO, name: "versions-missing" },
               ],
         allowAutoTopicCreation: version < 4,
-        includeTopicAuthorizedOperations: version >= 8 && version <= 10 ? true : false,
+        includeTopicAuthorizedOperations: version >= 8 && version <= 10,
       };
     case 10:
       return version >= 4 ? { keyType: 0, coordinatorKeys: ["group-a"] } : { key: "group-a", keyType: 0 };

@@ -5,10 +5,10 @@
 import { rm } from "node:fs/promises";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recompressBatch } from "../../src/native.js";
 import { ErrorCode } from "../../src/protocol/errors.js";
-import { batches, buildRecordBatch, decodeRecords, type KafkaRecord } from "../../src/protocol/records.js";
+import { buildRecordBatch } from "../../src/protocol/records.js";
 import { TestClient } from "../helpers/client.js";
+import { recordsOf } from "../helpers/records.js";
 import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
@@ -35,18 +35,6 @@ interface FetchedPartition {
   highWatermark: bigint;
   logStartOffset: bigint;
   records: Buffer | null;
-}
-
-/** Every record in a record set, compressed batches decompressed. */
-function recordsOf(bytes: Buffer | null): KafkaRecord[] {
-  if (bytes === null || bytes.length === 0) return [];
-  const out: KafkaRecord[] = [];
-  for (const batch of batches(bytes)) {
-    const bytes = batch.buffer.subarray(batch.position, batch.position + 12 + batch.batchLength);
-    const plain = batch.compressionName === "none" ? batch : [...batches(recompressBatch(bytes, "none"))][0];
-    out.push(...decodeRecords(plain));
-  }
-  return out;
 }
 
 async function fetchFrom(

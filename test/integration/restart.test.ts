@@ -7,10 +7,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { recompressBatch } from "../../src/native.js";
-import { batches, buildRecordBatch, decodeRecords, type KafkaRecord } from "../../src/protocol/records.js";
+import { buildRecordBatch } from "../../src/protocol/records.js";
 import { TestClient } from "../helpers/client.js";
 import { freePort } from "../helpers/kafka.js";
+import { recordsOf } from "../helpers/records.js";
 import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 const workDir = await mkdtemp(join(tmpdir(), "sluice-restart-"));
@@ -22,16 +22,6 @@ afterAll(async () => {
 });
 
 const start = () => startSluice({ port, logDir, workDir });
-
-function recordsOf(bytes: Buffer | null): KafkaRecord[] {
-  if (bytes === null || bytes.length === 0) return [];
-  const out: KafkaRecord[] = [];
-  for (const batch of batches(bytes)) {
-    const whole = batch.buffer.subarray(batch.position, batch.position + 12 + batch.batchLength);
-    out.push(...decodeRecords(batch.compressionName === "none" ? batch : [...batches(recompressBatch(whole, "none"))][0]));
-  }
-  return out;
-}
 
 async function readAll(broker: SluiceBroker, topic: string): Promise<{ offsets: number[]; values: string[]; highWatermark: bigint }> {
   const client = await TestClient.connect(broker.port);

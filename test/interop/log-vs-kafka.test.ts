@@ -16,7 +16,7 @@ import { dumpFiles } from "../../src/log/dump.js";
 import { LogManager } from "../../src/log/log-manager.js";
 import { PartitionLog } from "../../src/log/partition-log.js";
 import { crc32c, LogResources, recompressBatch } from "../../src/native.js";
-import { batches, buildRecordBatch, decodeRecords, type KafkaRecord, type RecordInput } from "../../src/protocol/records.js";
+import { batches, buildRecordBatch, type KafkaRecord, type RecordInput } from "../../src/protocol/records.js";
 import {
   type DumpResult,
   dumpLogSegments,
@@ -27,6 +27,7 @@ import {
   runJavaTool,
   startKafka,
 } from "../helpers/kafka.js";
+import { recordsOf } from "../helpers/records.js";
 
 const codecs: KafkaCompression[] = ["none", "gzip", "snappy", "lz4", "zstd"];
 const setupTimeoutMs = 300_000;
@@ -57,18 +58,6 @@ const headerPairs = (j: number): [string, string | null][] =>
       ],
     ] as [string, string | null][][]
   )[j % 3] ?? [];
-
-/** Decompresses (when needed) and decodes every batch of `bytes`, checking each CRC. */
-function recordsOf(bytes: Buffer): KafkaRecord[] {
-  const found: KafkaRecord[] = [];
-  for (const batch of batches(bytes)) {
-    expect(batch.isCrcValid(crc32c)).toBe(true);
-    const whole = bytes.subarray(batch.position, batch.end);
-    const plain = batch.compression === 0 ? batch : batches(recompressBatch(whole, "none")).next().value!;
-    found.push(...decodeRecords(plain));
-  }
-  return found;
-}
 
 /** Every batch from `from` to the log end, segment by segment. */
 function readAll(log: PartitionLog, from = 0n): Buffer {
