@@ -14,11 +14,11 @@ import { describeLogDirs } from "./describe-log-dirs.js";
 import { describeTopicPartitions } from "./describe-topic-partitions.js";
 import { fetch } from "./fetch.js";
 import { findCoordinator } from "./find-coordinator.js";
-import { initProducerId } from "./init-producer-id.js";
 import { listOffsets } from "./list-offsets.js";
 import { metadata } from "./metadata.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
+import { initProducerId } from "./transaction/init-producer-id.js";
 
 export const allHandlers: readonly Handler<never, unknown>[] = [
   produce,

@@ -9,6 +9,7 @@
 // duplicate is answered NONE with the offsets of the original batch, as Kafka does.
 // Produce v0-2 (magic 0/1 message sets) is up-converted to record batch v2 before append.
 
+import type { TopicMetadata } from "../cluster/metadata-cache.js";
 import type { CompressionCodec } from "../native.js";
 import { recompressBatch, validateProduceBatches } from "../native.js";
 import { ErrorCode } from "../protocol/errors.js";
@@ -19,7 +20,6 @@ import type {
   ProduceResponsePartitionProduceResponse,
   ProduceResponseTopicProduceResponse,
 } from "../protocol/generated/produce.js";
-import type { Topic } from "../server/broker.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler, NO_RESPONSE } from "../server/registry.js";
 import { errorCodeOf, reportUnexpected, ZERO_UUID } from "./common.js";
@@ -31,13 +31,13 @@ function partitionError(index: number, errorCode: number, errorMessage: string |
 }
 
 /** The codec a topic's compression.type asks for, or null to keep the producer's. */
-function targetCodec(topic: Topic): CompressionCodec | null {
+function targetCodec(topic: TopicMetadata): CompressionCodec | null {
   const type = topic.config.compressionType;
   if (type === "producer") return null;
   return type === "uncompressed" ? "none" : (type as CompressionCodec);
 }
 
-function compressionLevel(topic: Topic, codec: CompressionCodec): number | undefined {
+function compressionLevel(topic: TopicMetadata, codec: CompressionCodec): number | undefined {
   if (codec === "gzip") return topic.config.compressionGzipLevel;
   if (codec === "lz4") return topic.config.compressionLz4Level;
   if (codec === "zstd") return topic.config.compressionZstdLevel;
@@ -46,17 +46,17 @@ function compressionLevel(topic: Topic, codec: CompressionCodec): number | undef
 
 function producePartition(
   context: RequestContext,
-  topic: Topic,
+  topic: TopicMetadata,
   data: ProduceRequestPartitionProduceData,
   acks: number,
 ): ProduceResponsePartitionProduceResponse {
-  const partition = topic.partitions[data.index];
-  if (partition === undefined) return partitionError(data.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const partition = context.partitions.lookup(topic.name, data.index);
+  if (typeof partition === "number") return partitionError(data.index, partition);
   if (acks === -1 && topic.config.minInsyncReplicas > 1) {
     return partitionError(
       data.index,
       ErrorCode.NOT_ENOUGH_REPLICAS,
-      `The size of the current ISR Set(${context.broker.nodeId}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
+      `The size of the current ISR Set(${context.nodeId}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
     );
   }
   if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
@@ -81,8 +81,7 @@ function producePartition(
     );
   }
   try {
-    const result = partition.log.append(batches, { nowMs: now, leaderEpoch: partition.leaderEpoch });
-    partition.appended(batches.length);
+    const result = partition.appendRecordsToLeader(batches, now);
     return {
       index: data.index,
       errorCode: ErrorCode.NONE,
@@ -107,13 +106,13 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
   0,
   { min: 0, max: 13 },
   (context, request) => {
-    const { broker, apiVersion } = context;
+    const { metadata, apiVersion } = context;
     const byId = apiVersion >= 13;
     const acks = request.acks;
     const validAcks = acks === 0 || acks === 1 || acks === -1;
     let failures = 0;
     const responses: ProduceResponseTopicProduceResponse[] = request.topicData.map((topicData) => {
-      const topic = byId ? broker.topicById(topicData.topicId) : broker.topic(topicData.name);
+      const topic = byId ? metadata.topicById(topicData.topicId) : metadata.topic(topicData.name);
       const partitionResponses = topicData.partitionData.map((data) => {
         let response: ProduceResponsePartitionProduceResponse;
         if (!validAcks) response = partitionError(data.index, ErrorCode.INVALID_REQUIRED_ACKS);
@@ -125,7 +124,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
       return { name: byId ? "" : topicData.name, topicId: byId ? topicData.topicId : ZERO_UUID, partitionResponses };
     });
     if (acks === 0) {
-      if (failures > 0) broker.network.close(context.connection.id);
+      if (failures > 0) context.connections.close(context.connection, `acks=0 produce failed for ${failures} partition(s)`);
       return NO_RESPONSE;
     }
     return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
