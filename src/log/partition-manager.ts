@@ -9,7 +9,8 @@
 //   partition known but not hosted here        NOT_LEADER_OR_FOLLOWER
 //   current leader epoch older than ours       FENCED_LEADER_EPOCH
 //   current leader epoch newer than ours       UNKNOWN_LEADER_EPOCH
-// (-1 as the current leader epoch skips the epoch check, as in Kafka.)
+// (A negative current leader epoch — -1 from clients that do not know it — skips the epoch
+// check, as Kafka's optionalEpoch does.)
 //
 // Appends wake the long polls themselves (Partition.appendRecordsToLeader); waitForAppends
 // parks a Fetch on its partitions, and close() answers every parked one at shutdown.
@@ -23,7 +24,7 @@ import { type AppendWaiter, Partition } from "./partition.js";
 /** A hosted partition a request may use, or the Kafka error code that says why it may not. */
 export type PartitionOrError = Partition | number;
 
-/** Kafka's RecordBatch.NO_PARTITION_LEADER_EPOCH: the request does not check the epoch. */
+/** Kafka's RecordBatch.NO_PARTITION_LEADER_EPOCH: the request does not check the epoch (any negative value does not). */
 export const NO_LEADER_EPOCH = -1;
 
 const key = (topic: string, index: number) => `${topic}-${index}`;
@@ -69,7 +70,7 @@ export class PartitionManager {
     if (partition === undefined) {
       return this.#metadata.partition(topic, index) === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER;
     }
-    if (currentLeaderEpoch === NO_LEADER_EPOCH || currentLeaderEpoch === partition.leaderEpoch) return partition;
+    if (currentLeaderEpoch < 0 || currentLeaderEpoch === partition.leaderEpoch) return partition;
     return currentLeaderEpoch < partition.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
   }
 

@@ -1,31 +1,22 @@
-// The broker: the composition root. It builds the services (src/server/context.ts lists them),
-// starts the network and stops everything in order; it holds no broker state of its own and
-// handlers never see it.
+// The broker: the composition root. It builds the services (services.ts; context.ts lists
+// them), starts the network and stops everything in order; it holds no broker state of its
+// own and handlers never see it.
 //
-// Start:    meta.properties of every log dir → metadata store → logs opened (recovered if
-//           unclean) → topics reconciled with the partition directories and hosted → log
-//           scheduler → network listening → this broker registered with its endpoints.
+// Start:    the services over the first log dir (services.ts: metadata store, logs, topics
+//           hosted, log scheduler) → network listening → this broker registered in the
+//           metadata cache with its advertised endpoints.
 // Shutdown: stop accepting → answer parked long polls → wait for in-flight requests → flush
 //           the responses → close logs (scheduler stopped, checkpoints, clean-shutdown marker).
 
-import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
-import { ensureMetaProperties } from "../cluster/meta-properties.js";
-import { MetadataStore } from "../cluster/metadata.js";
-import { type Endpoint, MetadataCache } from "../cluster/metadata-cache.js";
-import { logConfigFor, TopicManager } from "../cluster/topic-manager.js";
+import type { Endpoint } from "../cluster/metadata-cache.js";
 import type { BrokerConfig } from "../config/index.js";
-import { effectiveTopicConfig } from "../config/index.js";
-import { ProducerIdManager } from "../coordinator/transaction/producer-id-manager.js";
-import { allHandlers } from "../handlers/index.js";
-import { LogManager } from "../log/log-manager.js";
-import { PartitionManager } from "../log/partition-manager.js";
+import type { LogManager } from "../log/log-manager.js";
 import type { BrokerServices } from "./context.js";
 import { Dispatcher } from "./dispatch.js";
-import { FetchSessionCache } from "./fetch-session.js";
 import { Network } from "./network.js";
-import { HandlerRegistry } from "./registry.js";
+import { openServices } from "./services.js";
 
 /** How long shutdown waits for in-flight requests (parked fetches are answered at once). */
 const SHUTDOWN_DRAIN_MS = 30_000;
@@ -53,50 +44,17 @@ export class Broker {
     const startedAtMs = Date.now();
     const logDirs = config.logDirs.map((dir) => resolve(dir));
     if (logDirs.length > 1) logger.warn({ logDirs }, "only the first of log.dirs is used by this version");
-    const logDir = logDirs[0];
-    await mkdir(logDir, { recursive: true });
-    const { clusterId } = ensureMetaProperties([logDir], config.nodeId);
-    const store = await MetadataStore.open(logDir, clusterId);
-
-    const topicLogConfigs = Object.fromEntries(store.topics().map((topic) => [topic.name, logConfigFor(effectiveTopicConfig(topic.configs, config), config)]));
-    const logs = await LogManager.open(logDir, {
-      defaultConfig: logConfigFor(effectiveTopicConfig({}, config), config),
-      topicConfigs: topicLogConfigs,
-      threads: config.numRecoveryThreadsPerDataDir,
-    });
-    logger.info({ logDir, clusterId, cleanShutdown: logs.hadCleanShutdown, partitions: logs.logs().length }, "log directory open");
-
-    const metadata = new MetadataCache(clusterId, config.nodeId);
-    const partitions = new PartitionManager(logs, metadata);
-    const topics = new TopicManager({ config, store, metadata, partitions, logs, logger });
-    const fetchSessions = new FetchSessionCache(Number(config.get("max.incremental.fetch.session.cache.slots") ?? 1000));
-    topics.onTopicDeleted((topic) => fetchSessions.forgetTopic(topic.name, topic.id));
-    await topics.load();
-    logs.startScheduler({
-      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
-      producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs,
-      highWatermarkOf: (log) => partitions.get(log.topic, log.partition)?.highWatermark ?? null,
-      logger,
-    });
-
-    const handlers = new HandlerRegistry();
-    for (const handler of allHandlers) handlers.register(handler);
-    const dispatcher = new Dispatcher({
-      config,
-      logger,
-      metadata,
-      partitions,
-      topics,
-      fetchSessions,
-      producerIds: new ProducerIdManager(store),
-      handlers,
-    });
+    const { services, logs } = await openServices(config, logger, logDirs[0]);
+    const dispatcher = new Dispatcher(services);
+    // The network's first events arrive on a later turn of the event loop, so this broker is
+    // in the metadata cache (below) before any request reaches the dispatcher.
     const network = startNetwork(config, dispatcher);
     dispatcher.attach(network);
-    metadata.putBroker({ nodeId: config.nodeId, rack: config.brokerRack, endpoints: advertisedEndpoints(config, network) });
+    const endpoints = advertisedEndpoints(config, network);
+    services.metadata.putBroker({ nodeId: config.nodeId, rack: config.brokerRack, endpoints });
 
     const broker = new Broker(dispatcher.services, logs, dispatcher, network);
-    logger.info({ listeners: metadata.broker(config.nodeId)?.endpoints, startupMs: Date.now() - startedAtMs }, "Sluice broker started");
+    logger.info({ listeners: endpoints, startupMs: Date.now() - startedAtMs }, "Sluice broker started");
     return broker;
   }
 
