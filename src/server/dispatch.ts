@@ -19,6 +19,7 @@ import type { Part } from "../protocol/writer.js";
 import { ANONYMOUS, type BrokerServices, Connection, type ConnectionControl, RequestContext } from "./context.js";
 import { CloseReason, type Network, type NetworkHandler, type ResponsePart } from "./network.js";
 import { type Handler, NO_RESPONSE } from "./registry.js";
+import type { LocalServices } from "./services.js";
 
 interface Releasable {
   release(): void;
@@ -44,7 +45,7 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
   #inFlight = 0;
   #whenIdle: (() => void) | null = null;
 
-  constructor(services: Omit<BrokerServices, "connections">) {
+  constructor(services: LocalServices) {
     this.#services = { ...services, connections: this };
     this.logger = services.logger;
   }
@@ -64,7 +65,8 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     return this.#network;
   }
 
-  get connections(): number {
+  /** Open client connections. */
+  get openConnections(): number {
     return this.#connections.size;
   }
 
