@@ -130,13 +130,18 @@ export class LogManager {
     return this.#scheduler;
   }
 
+  /** Stops the periodic passes; resolves once a running one has finished. */
+  async stopScheduler(): Promise<void> {
+    await this.#scheduler?.stop();
+  }
+
   /**
    * Clean shutdown: stops the scheduler, waits for pending operations, closes every log, writes
    * the offset checkpoints, then `.kafka_cleanshutdown` (with `brokerEpoch`) so the next start
    * trusts the files.
    */
   async close(brokerEpoch = -1n): Promise<void> {
-    await this.#scheduler?.stop();
+    await this.stopScheduler();
     const logs = [...this.#logs.values()];
     await Promise.all(logs.map((log) => log.idle()));
     this.#logs.clear();

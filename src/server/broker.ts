@@ -5,8 +5,9 @@
 // Start:    the services over the first log dir (services.ts: metadata store, logs, topics
 //           hosted, log scheduler) → network listening → this broker registered in the
 //           metadata cache with its advertised endpoints.
-// Shutdown: stop accepting → answer parked long polls → wait for in-flight requests → flush
-//           the responses → close logs (scheduler stopped, checkpoints, clean-shutdown marker).
+// Shutdown: stop accepting and the log scheduler → answer parked long polls → wait for
+//           in-flight requests → flush the responses → close logs (checkpoints, clean-shutdown
+//           marker).
 
 import { resolve } from "node:path";
 import type { Logger } from "pino";
@@ -69,9 +70,12 @@ export class Broker {
     const started = Date.now();
     logger.info({ reason }, "shutting down");
     this.#network.stopAccepting();
+    // No new retention or expiration pass starts; one running finishes before the logs close.
+    const backgroundStopped = this.#logs.stopScheduler();
     partitions.close();
     await this.#dispatcher.drain(SHUTDOWN_DRAIN_MS);
     await this.#network.shutdown(SHUTDOWN_FLUSH_MS);
+    await backgroundStopped;
     await this.#logs.close();
     logger.info({ shutdownMs: Date.now() - started }, "shut down cleanly");
   }
