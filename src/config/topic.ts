@@ -1,7 +1,7 @@
 // Topic configs: Kafka 4.1's topic config keys (LogConfig), their broker synonyms (retention.ms ←
 // log.retention.ms, log.retention.minutes, log.retention.hours; ...), validation, the effective
 // config of a topic, DescribeConfigs for a topic and IncrementalAlterConfigs' operations.
-import type { LogConfig, ProduceValidationConfig } from "../native.js";
+import { type CompressionCodec, type LogConfig, ProduceSettings, type ProduceValidationConfig } from "../native.js";
 import { type BrokerConfig, brokerSynonyms, type DescribedConfig, type DescribeOptions, selectKeys } from "./broker.js";
 import { ConfigError, type ConfigKey, ConfigSource, configTypeId, keysFromRows, type ParsedValue, parseDefault, parseType, parseValue } from "./defs.js";
 import { kafkaTopicKeys } from "./kafka-defs.js";
@@ -199,6 +199,26 @@ export function toProduceValidationConfig(topic: TopicConfig): ProduceValidation
     timestampAfterMaxMs: safeLong(topic.messageTimestampAfterMaxMs),
     compacted: topic.cleanupPolicy.includes("compact"),
   };
+}
+
+/** The codec a topic's compression.type stores batches with, or undefined to keep the producer's. */
+function storedCodec(topic: TopicConfig): CompressionCodec | undefined {
+  const type = topic.compressionType;
+  if (type === "producer") return undefined;
+  return type === "uncompressed" ? "none" : (type as CompressionCodec);
+}
+
+function compressionLevel(topic: TopicConfig, codec: CompressionCodec | undefined): number | undefined {
+  if (codec === "gzip") return topic.compressionGzipLevel;
+  if (codec === "lz4") return topic.compressionLz4Level;
+  if (codec === "zstd") return topic.compressionZstdLevel;
+  return undefined;
+}
+
+/** A topic's native produce settings (validation and stored codec), made once per topic config. */
+export function toProduceSettings(topic: TopicConfig): ProduceSettings {
+  const codec = storedCodec(topic);
+  return new ProduceSettings(toProduceValidationConfig(topic), codec, compressionLevel(topic, codec));
 }
 
 /**

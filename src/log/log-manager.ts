@@ -6,7 +6,7 @@
 //          partition is recovered from its checkpointed recovery point. Any partition that fails
 //          to open fails the whole directory (Kafka takes such a directory offline).
 // create / delete partitions: a new partition's directory gets `partition.metadata` (topic id).
-// close(): waits for each log's pending operations, closes every log, writes the recovery-point
+// close(): waits for each log's operations in flight, closes every log, writes the recovery-point
 //          and log-start-offset checkpoints, then the clean-shutdown marker.
 //
 // File formats and the crash story: docs/storage.md.
@@ -110,7 +110,7 @@ export class LogManager {
    */
   async close(brokerEpoch = -1n): Promise<void> {
     const logs = [...this.#logs.values()];
-    await Promise.all(logs.map((log) => log.idle()));
+    await Promise.all(logs.map((log) => log.settled()));
     this.#logs.clear();
     await awaitLog(() => this.#directory.closeAll(brokerEpoch, this.#threads));
   }

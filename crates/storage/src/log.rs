@@ -1339,6 +1339,12 @@ impl Log {
         Ok(())
     }
 
+    /// A handle that flushes this log without holding it: the caller releases the log's
+    /// lock and fsyncs through the handle, so appends and reads go on meanwhile.
+    pub fn flusher(&self) -> LogFlusher {
+        LogFlusher(self.flush.clone())
+    }
+
     /// Asks the background thread to flush.
     pub fn request_flush(&self) {
         self.schedule_flush_job();
@@ -1408,6 +1414,17 @@ impl Log {
                 let _ = fs::remove_file(&path);
             }
         }
+        Ok(())
+    }
+}
+
+/// Flushes one log from any thread, without the log itself (see [`Log::flusher`]).
+pub struct LogFlusher(Arc<FlushState>);
+
+impl LogFlusher {
+    /// fsyncs everything appended before the call and moves the recovery point to it.
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.0.flush()?;
         Ok(())
     }
 }
