@@ -190,6 +190,8 @@ export interface LogConfig {
   readonly preallocateChunkBytes?: number;
   /** `producer.id.expiration.ms` (a broker config in Kafka; one day by default). */
   readonly producerIdExpirationMs?: number;
+  /** `file.delete.delay.ms`: deleted segments stay renamed `.deleted` this long before they are unlinked. */
+  readonly fileDeleteDelayMs?: number;
 }
 /**
  * A topic's produce settings (validation and the codec `compression.type` asks for), made once

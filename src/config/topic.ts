@@ -26,6 +26,7 @@ const honouredTopicKeys = new Map<string, string | null>([
   ["compression.lz4.level", null],
   ["compression.zstd.level", null],
   ["cleanup.policy", "compact makes keys mandatory on produce; the log cleaner is not implemented, so nothing is compacted."],
+  ["file.delete.delay.ms", "Deleted segments stay renamed .deleted this long; readers keep reading them meanwhile."],
   ["min.insync.replicas", "Sluice has one replica per partition: acks=all fails with NOT_ENOUGH_REPLICAS when this is above 1."],
 ]);
 
@@ -183,6 +184,7 @@ export function toLogConfig(topic: TopicConfig): LogConfig {
     retentionMs: topic.retentionMs,
     retentionBytes: topic.retentionBytes,
     messageTimestampType: topic.messageTimestampType,
+    fileDeleteDelayMs: topic.fileDeleteDelayMs,
   };
 }
 

@@ -185,6 +185,8 @@ pub struct LogConfigInput {
     pub preallocate_chunk_bytes: Option<u32>,
     /// `producer.id.expiration.ms` (Kafka's broker config; default one day)
     pub producer_id_expiration_ms: Option<f64>,
+    /// `file.delete.delay.ms`: deleted segments stay renamed `.deleted` this long (60 s).
+    pub file_delete_delay_ms: Option<f64>,
 }
 
 fn config_of(input: &LogConfigInput) -> Result<LogConfig, NativeError> {
@@ -235,6 +237,11 @@ fn config_of(input: &LogConfigInput) -> Result<LogConfig, NativeError> {
             input.producer_id_expiration_ms,
             defaults.producer_id_expiration_ms,
             "producer.id.expiration.ms",
+        )?,
+        file_delete_delay_ms: long(
+            input.file_delete_delay_ms,
+            defaults.file_delete_delay_ms,
+            "file.delete.delay.ms",
         )?,
     })
 }

@@ -1186,7 +1186,16 @@ impl Log {
         self.producer_state.delete_snapshot(base)?;
         // The last reference (ours, unless a reader holds a slice) unlinks the file; let
         // that happen on the background thread.
-        self.resources.background.send(Job::Release(Box::new(file)));
+        let delay_ms = u64::try_from(self.config.file_delete_delay_ms).unwrap_or(0);
+        let at = std::time::Instant::now()
+            .checked_add(std::time::Duration::from_millis(delay_ms))
+            .unwrap_or_else(|| {
+                std::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365)
+            });
+        self.resources.background.send(Job::Release {
+            at,
+            contents: Box::new(file),
+        });
         let mut pending = self.flush.pending.lock().unwrap();
         pending
             .segments
