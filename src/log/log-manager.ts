@@ -105,6 +105,16 @@ export class LogManager {
   }
 
   /**
+   * Writes the recovery-point and log-start-offset checkpoints of every open log (and the
+   * high-watermark checkpoint from `highWatermarks` when given) off the JS thread, as Kafka does
+   * every `log.flush.offset.checkpoint.interval.ms`: a crash then recovers each partition from its
+   * last flushed offset instead of its first segment. Resolves to the partitions written.
+   */
+  checkpoint(highWatermarks?: readonly { topic: string; partition: number; highWatermark: bigint }[]): Promise<number> {
+    return awaitLog(() => this.#directory.writeCheckpoints(highWatermarks === undefined ? undefined : [...highWatermarks]));
+  }
+
+  /**
    * Clean shutdown: waits for pending operations, closes every log, writes the offset checkpoints,
    * then `.kafka_cleanshutdown` (with `brokerEpoch`) so the next start trusts the files.
    */

@@ -440,4 +440,31 @@ describe("PartitionLog", () => {
     expect(recreated.logEndOffset).toBe(0n);
     await reopened.close();
   });
+
+  it("LogManager writes Kafka's offset checkpoints while running, and a crash recovers from them", async () => {
+    const logDir = join(root, `case-${directoryCount++}-checkpoints`);
+    const topicConfigs = { orders: { segmentBytes: 1024 } };
+    const manager = await LogManager.open(logDir, { topicConfigs });
+    const log = await manager.createPartition("orders", 2);
+    for (let index = 0; index < 10; index++) log.append(buildRecordBatch({ records: records(4, index * 4) }), { nowMs });
+    await log.flush();
+    await log.incrementLogStartOffset(4n, 40n);
+    expect(await manager.checkpoint([{ topic: "orders", partition: 2, highWatermark: 40n }])).toBe(1);
+    // Kafka's format: version 0, the entry count, then "topic partition offset" lines.
+    expect(readFileSync(join(logDir, "recovery-point-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 40\n");
+    expect(readFileSync(join(logDir, "log-start-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 4\n");
+    expect(readFileSync(join(logDir, "replication-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 40\n");
+    // No clean shutdown: a second LogManager opens the directory as after a crash, trusting the
+    // checkpointed recovery point (only the segment holding it is scanned, as in Kafka) and log
+    // start offset.
+    const recovered = await LogManager.open(logDir, { topicConfigs });
+    const reopened = recovered.get("orders", 2)!;
+    expect(recovered.hadCleanShutdown).toBe(false);
+    expect(reopened.logStartOffset).toBe(4n);
+    expect(reopened.logEndOffset).toBe(40n);
+    expect(reopened.openReport.segments).toBeGreaterThan(2);
+    expect(reopened.openReport.recoveredSegments).toBe(1);
+    await recovered.close();
+    await manager.close();
+  });
 });
