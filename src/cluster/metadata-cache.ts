@@ -12,7 +12,7 @@
 // fills them from the controller without changing a reader.
 
 import type { TopicConfig } from "../config/index.js";
-import type { ProduceValidationConfig } from "../native.js";
+import type { ProduceSettings } from "../native.js";
 
 /** A listener's advertised address (advertised.listeners, with the real port for port 0). */
 export interface Endpoint {
@@ -48,8 +48,8 @@ export interface TopicMetadata {
   readonly overrides: Readonly<Record<string, string>>;
   /** The effective configuration: overrides over the broker's defaults. */
   readonly config: TopicConfig;
-  /** Produce validation settings derived from `config` (without the request's version). */
-  readonly validation: ProduceValidationConfig;
+  /** Native produce settings (validation, stored codec) derived from `config`. */
+  readonly produceSettings: ProduceSettings;
 }
 
 export class MetadataCache {

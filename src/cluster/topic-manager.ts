@@ -13,7 +13,7 @@
 
 import type { Logger } from "pino";
 import type { BrokerConfig, TopicConfig } from "../config/index.js";
-import { effectiveTopicConfig, toLogConfig, toProduceValidationConfig } from "../config/index.js";
+import { effectiveTopicConfig, toLogConfig, toProduceSettings } from "../config/index.js";
 import type { LogManager } from "../log/log-manager.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { LogConfig } from "../native.js";
@@ -138,7 +138,7 @@ export class TopicManager {
     if (state === undefined) throw new Error(`no topic ${name}`);
     await store.setTopicConfigs(name, configs);
     const topic = this.#snapshot(state);
-    await logs.setTopicConfig(name, logConfigFor(topic.config, brokerConfig));
+    logs.setTopicConfig(name, logConfigFor(topic.config, brokerConfig));
     metadata.putTopic(topic);
     logger.info({ topic: name, configs }, "updated topic configs");
   }
@@ -176,7 +176,7 @@ export class TopicManager {
       partitions,
       overrides: { ...state.configs },
       config,
-      validation: toProduceValidationConfig(config),
+      produceSettings: toProduceSettings(config),
     };
   }
 }

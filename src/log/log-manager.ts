@@ -7,8 +7,9 @@
 //          to open fails the whole directory (Kafka takes such a directory offline).
 // create / delete partitions: a new partition's directory gets `partition.metadata` (topic id).
 // setTopicConfig(): a topic's new configuration, for its open logs and the partitions created later.
+// checkpoint(): the recovery-point and log-start-offset checkpoints while the broker runs.
 // startScheduler(): the periodic work on the logs (retention, producer expiration: log-scheduler.ts).
-// close(): stops the scheduler, waits for each log's pending operations, closes every log,
+// close(): stops the scheduler, waits for each log's operations in flight, closes every log,
 //          writes the recovery-point and log-start-offset checkpoints, then the clean-shutdown
 //          marker.
 //
@@ -113,13 +114,19 @@ export class LogManager {
    * Replaces a topic's configuration: every open log of the topic takes it (segment settings
    * from the next roll), and so do partitions of it created later.
    */
-  async setTopicConfig(topic: string, config: LogConfig): Promise<void> {
+  setTopicConfig(topic: string, config: LogConfig): void {
     this.#topicConfigs.set(topic, config);
-    for (const log of this.#logs.values()) {
-      if (log.topic !== topic) continue;
-      await log.idle();
-      log.setConfig(config);
-    }
+    for (const log of this.#logs.values()) if (log.topic === topic) log.setConfig(config);
+  }
+
+  /**
+   * Writes the recovery-point and log-start-offset checkpoints of every open log (and the
+   * high-watermark checkpoint from `highWatermarks` when given) off the JS thread, as Kafka does
+   * every `log.flush.offset.checkpoint.interval.ms`: a crash then recovers each partition from its
+   * last flushed offset instead of its first segment. Resolves to the partitions written.
+   */
+  checkpoint(highWatermarks?: readonly { topic: string; partition: number; highWatermark: bigint }[]): Promise<number> {
+    return awaitLog(() => this.#directory.writeCheckpoints(highWatermarks === undefined ? undefined : [...highWatermarks]));
   }
 
   /** Starts the periodic retention and producer-expiration passes over every open log. */
@@ -136,14 +143,14 @@ export class LogManager {
   }
 
   /**
-   * Clean shutdown: stops the scheduler, waits for pending operations, closes every log, writes
-   * the offset checkpoints, then `.kafka_cleanshutdown` (with `brokerEpoch`) so the next start
-   * trusts the files.
+   * Clean shutdown: stops the scheduler, waits for operations in flight, closes every log,
+   * writes the offset checkpoints, then `.kafka_cleanshutdown` (with `brokerEpoch`) so the next
+   * start trusts the files.
    */
   async close(brokerEpoch = -1n): Promise<void> {
     await this.stopScheduler();
     const logs = [...this.#logs.values()];
-    await Promise.all(logs.map((log) => log.idle()));
+    await Promise.all(logs.map((log) => log.settled()));
     this.#logs.clear();
     await awaitLog(() => this.#directory.closeAll(brokerEpoch, this.#threads));
   }

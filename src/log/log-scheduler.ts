@@ -85,8 +85,7 @@ export class LogScheduler {
   expireProducers(): void {
     const now = this.#now();
     for (const log of this.#logs()) {
-      // A log with a slow operation pending cannot be read synchronously; the next pass gets it.
-      if (log.busy || !log.isOpen) continue;
+      if (!log.isOpen) continue;
       try {
         log.removeExpiredProducers(now);
       } catch (error) {

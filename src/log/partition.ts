@@ -6,7 +6,7 @@
 // committed as soon as it is in the log: the high watermark is the log end offset, and
 // acks=-1 waits for nothing more than acks=1 (min.insync.replicas above 1 fails instead).
 
-import type { LogAppendResult } from "../native.js";
+import type { ProduceAppendResult, ProduceSettings } from "../native.js";
 import type { PartitionLog } from "./partition-log.js";
 
 /** A parked Fetch, told how many bytes each append adds to a partition it waits on (0: stop waiting). */
@@ -41,13 +41,15 @@ export class Partition {
   }
 
   /**
-   * Appends a client's validated record batches as the leader (offsets and the leader epoch
-   * written into `batches` in place; see PartitionLog.append) and wakes the long polls parked
-   * here. Throws a LogError when nothing was appended.
+   * A client's produce to this leader, in one native call (PartitionLog.appendProduce):
+   * validates `records` with the topic's `settings`, recompresses, assigns offsets and the
+   * leader epoch, appends, and wakes the long polls parked here when bytes were appended.
+   * Records that fail validation come back as Kafka's error code; a refused append (producer
+   * state, I/O) throws a LogError.
    */
-  appendRecordsToLeader(batches: Buffer, nowMs: number): LogAppendResult {
-    const result = this.log.append(batches, { nowMs, leaderEpoch: this.leaderEpoch });
-    this.#wake(batches.length);
+  appendRecordsToLeader(records: Buffer, settings: ProduceSettings, produceVersion: number, nowMs: number): ProduceAppendResult {
+    const result = this.log.appendProduce(records, settings, produceVersion, nowMs, this.leaderEpoch);
+    if (result.appendedBytes > 0) this.#wake(result.appendedBytes);
     return result;
   }
 

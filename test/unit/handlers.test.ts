@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TopicMetadata } from "../../src/cluster/metadata-cache.js";
-import { loadBrokerConfig } from "../../src/config/index.js";
+import { loadBrokerConfig, toProduceSettings } from "../../src/config/index.js";
 import { fetch } from "../../src/handlers/fetch.js";
 import { listOffsets } from "../../src/handlers/list-offsets.js";
 import { metadata } from "../../src/handlers/metadata.js";
@@ -320,7 +320,7 @@ function foreignTopic(name: string, id: string, leaderId: number): TopicMetadata
     isInternal: false,
     overrides: {},
     config,
-    validation: {},
+    produceSettings: toProduceSettings(config),
     partitions: [0, 1].map((index) => ({
       topic: name,
       topicId: id,
