@@ -8,7 +8,8 @@
 // create / delete partitions: a new partition's directory gets `partition.metadata` (topic id).
 // setTopicConfig(): a topic's new configuration, for its open logs and the partitions created later.
 // checkpoint(): the recovery-point and log-start-offset checkpoints while the broker runs.
-// startScheduler(): the periodic work on the logs (retention, producer expiration: log-scheduler.ts).
+// startScheduler(): the periodic work on the logs (retention, checkpoints, producer expiration:
+//          log-scheduler.ts).
 // close(): stops the scheduler, waits for each log's operations in flight, closes every log,
 //          writes the recovery-point and log-start-offset checkpoints, then the clean-shutdown
 //          marker.
@@ -129,10 +130,10 @@ export class LogManager {
     return awaitLog(() => this.#directory.writeCheckpoints(highWatermarks === undefined ? undefined : [...highWatermarks]));
   }
 
-  /** Starts the periodic retention and producer-expiration passes over every open log. */
+  /** Starts the periodic retention, checkpoint and producer-expiration passes (log-scheduler.ts). */
   startScheduler(options: LogSchedulerOptions): LogScheduler {
     if (this.#scheduler !== null) throw new Error("the log scheduler is already started");
-    this.#scheduler = new LogScheduler(() => this.logs(), options);
+    this.#scheduler = new LogScheduler(this, options);
     this.#scheduler.start();
     return this.#scheduler;
   }

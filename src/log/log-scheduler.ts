@@ -5,21 +5,33 @@
 //   retention             log.retention.check.interval.ms (5 min)    rolls segments older than segment.ms,
 //                                                                    deletes segments past retention.ms /
 //                                                                    retention.bytes / the log start offset
+//   checkpoint            log.flush.offset.checkpoint.interval.ms    writes recovery-point-offset-checkpoint,
+//                         (1 min; 0: only at close)                  log-start-offset-checkpoint and
+//                                                                    replication-offset-checkpoint (high
+//                                                                    watermarks) off the JS thread, so a crash
+//                                                                    recovers from the last flush
 //   producer expiration   producer.id.expiration.check.interval.ms   forgets idempotent producers idle for
 //                         (10 min)                                   longer than producer.id.expiration.ms
 //
 // Not here: flushing (flush.ms / flush.messages) is the storage background thread's, per log
-// (crates/storage); the recovery-point and log-start-offset checkpoints are written when the
-// directory closes (LogManager.close) — periodic checkpoints need a native call that does not
-// exist yet. A task that fails for one partition is logged and the others go on.
-//
-// A pass never overlaps the previous one of the same task; stop() waits for a running pass.
+// (crates/storage). A task that fails for one partition is logged and the others go on.
+// A pass never overlaps the previous one of the same task; stop() waits for running passes.
 
 import type { Logger } from "pino";
 import type { PartitionLog } from "./partition-log.js";
 
+/** What the scheduler works on: the LogManager. */
+export interface ScheduledLogDirectory {
+  /** The open logs, at the time of each pass. */
+  logs(): readonly PartitionLog[];
+  /** Writes the directory's offset checkpoints (with these high watermarks). */
+  checkpoint(highWatermarks: readonly { topic: string; partition: number; highWatermark: bigint }[]): Promise<number>;
+}
+
 export interface LogSchedulerOptions {
   readonly retentionCheckIntervalMs: number;
+  /** 0 or less: checkpoints are written only when the directory closes. */
+  readonly checkpointIntervalMs: number;
   readonly producerIdExpirationCheckIntervalMs: number;
   /**
    * The high watermark of a log (retention never deletes at or above it), null when this broker
@@ -31,44 +43,67 @@ export interface LogSchedulerOptions {
   readonly now?: () => number;
 }
 
+/** A periodic async task whose passes never overlap: a pass asked for while one runs joins it. */
+class Task {
+  #running: Promise<void> | null = null;
+
+  constructor(readonly pass: () => Promise<void>) {}
+
+  run(): Promise<void> {
+    this.#running ??= this.pass().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  /** Resolves once the running pass (if any) has finished. */
+  async finished(): Promise<void> {
+    await this.#running;
+  }
+}
+
 export class LogScheduler {
-  readonly #logs: () => readonly PartitionLog[];
+  readonly #directory: ScheduledLogDirectory;
   readonly #options: LogSchedulerOptions;
   readonly #now: () => number;
   readonly #timers: NodeJS.Timeout[] = [];
-  #retention: Promise<void> | null = null;
+  readonly #retention = new Task(() => this.#retentionPass());
+  readonly #checkpoint = new Task(() => this.#checkpointPass());
 
-  /** `logs` lists the open logs at the time of each pass. */
-  constructor(logs: () => readonly PartitionLog[], options: LogSchedulerOptions) {
-    this.#logs = logs;
+  constructor(directory: ScheduledLogDirectory, options: LogSchedulerOptions) {
+    this.#directory = directory;
     this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
   start(): void {
     if (this.#timers.length > 0) return;
-    this.#timers.push(setInterval(() => void this.enforceRetention(), this.#options.retentionCheckIntervalMs).unref());
-    this.#timers.push(setInterval(() => this.expireProducers(), this.#options.producerIdExpirationCheckIntervalMs).unref());
+    const { retentionCheckIntervalMs, checkpointIntervalMs, producerIdExpirationCheckIntervalMs } = this.#options;
+    this.#timers.push(setInterval(() => void this.enforceRetention(), retentionCheckIntervalMs).unref());
+    if (checkpointIntervalMs > 0) this.#timers.push(setInterval(() => void this.checkpoint(), checkpointIntervalMs).unref());
+    this.#timers.push(setInterval(() => this.expireProducers(), producerIdExpirationCheckIntervalMs).unref());
   }
 
-  /** Stops the timers; resolves once a running retention pass has finished. */
+  /** Stops the timers; resolves once running passes have finished. */
   async stop(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers.length = 0;
-    await this.#retention;
+    await Promise.all([this.#retention.finished(), this.#checkpoint.finished()]);
   }
 
   /** One retention pass over every log (a second call while one runs joins it). */
   enforceRetention(): Promise<void> {
-    this.#retention ??= this.#retentionPass().finally(() => {
-      this.#retention = null;
-    });
-    return this.#retention;
+    return this.#retention.run();
+  }
+
+  /** Writes the offset checkpoints now (a second call while one runs joins it). */
+  checkpoint(): Promise<void> {
+    return this.#checkpoint.run();
   }
 
   async #retentionPass(): Promise<void> {
     const now = this.#now();
-    for (const log of this.#logs()) {
+    for (const log of this.#directory.logs()) {
       const highWatermark = this.#options.highWatermarkOf(log);
       if (highWatermark === null || !log.isOpen) continue;
       try {
@@ -81,10 +116,23 @@ export class LogScheduler {
     }
   }
 
+  async #checkpointPass(): Promise<void> {
+    const highWatermarks = [];
+    for (const log of this.#directory.logs()) {
+      const highWatermark = this.#options.highWatermarkOf(log);
+      if (highWatermark !== null) highWatermarks.push({ topic: log.topic, partition: log.partition, highWatermark });
+    }
+    try {
+      await this.#directory.checkpoint(highWatermarks);
+    } catch (error) {
+      this.#options.logger.error({ err: error }, "writing the offset checkpoints failed");
+    }
+  }
+
   /** Forgets expired idempotent producers in every log (in memory, on the JS thread). */
   expireProducers(): void {
     const now = this.#now();
-    for (const log of this.#logs()) {
+    for (const log of this.#directory.logs()) {
       if (!log.isOpen) continue;
       try {
         log.removeExpiredProducers(now);

@@ -4,7 +4,7 @@
 //
 // Order: meta.properties → metadata store → logs opened (recovered if unclean) → metadata
 // cache, partition manager, topic manager → topics reconciled with the partition directories
-// and hosted → log scheduler started.
+// and hosted → log scheduler started (retention, checkpoints, producer expiration).
 
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
@@ -53,6 +53,7 @@ export async function openServices(config: BrokerConfig, logger: Logger, logDir:
   await topics.load();
   logs.startScheduler({
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+    checkpointIntervalMs: config.logFlushOffsetCheckpointIntervalMs,
     producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs,
     highWatermarkOf: (log) => partitions.get(log.topic, log.partition)?.highWatermark ?? null,
     logger,

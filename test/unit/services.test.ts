@@ -2,7 +2,7 @@
 // scheduler (retention over real partition logs, bounded by the high watermark the partition
 // manager reports).
 
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -89,8 +89,9 @@ describe("LogScheduler", () => {
     const hosted = await filledLog("retained");
     const unhosted = await filledLog("not-hosted");
     const segmentsBefore = unhosted.segmentBaseOffsets.length;
-    const scheduler = new LogScheduler(() => logs.logs(), {
+    const scheduler = new LogScheduler(logs, {
       retentionCheckIntervalMs: 300_000,
+      checkpointIntervalMs: 0,
       producerIdExpirationCheckIntervalMs: 600_000,
       // Only "retained" is a partition this broker hosts; the other's high watermark is unknown.
       highWatermarkOf: (log) => (log.topic === "retained" ? log.logEndOffset : null),
@@ -106,9 +107,31 @@ describe("LogScheduler", () => {
     await scheduler.stop();
   });
 
-  it("a second retention pass asked for while one runs joins it", async () => {
-    const scheduler = new LogScheduler(() => logs.logs(), {
+  it("a checkpoint pass writes Kafka's offset checkpoints with the high watermarks the partitions report", async () => {
+    const log = await logs.createPartition("checkpointed", 0);
+    log.append(buildRecordBatch({ records: [{ key: null, value: Buffer.from("v"), headers: [], timestamp: 1_000n }] }), { nowMs });
+    await log.flush();
+    const scheduler = new LogScheduler(logs, {
       retentionCheckIntervalMs: 300_000,
+      checkpointIntervalMs: 0,
+      producerIdExpirationCheckIntervalMs: 600_000,
+      highWatermarkOf: (each) => (each.topic === "checkpointed" ? each.logEndOffset : null),
+      logger,
+      now: () => nowMs,
+    });
+    await scheduler.checkpoint();
+    const lines = async (file: string) => (await readFile(join(directory, file), "utf8")).split("\n");
+    expect(await lines("recovery-point-offset-checkpoint")).toContain("checkpointed 0 1");
+    expect(await lines("log-start-offset-checkpoint")).toContain("checkpointed 0 0");
+    // Only the partition whose high watermark is known: "0" (version), "1" (entries), the entry.
+    expect(await lines("replication-offset-checkpoint")).toEqual(["0", "1", "checkpointed 0 1", ""]);
+    await scheduler.stop();
+  });
+
+  it("a second retention pass asked for while one runs joins it", async () => {
+    const scheduler = new LogScheduler(logs, {
+      retentionCheckIntervalMs: 300_000,
+      checkpointIntervalMs: 0,
       producerIdExpirationCheckIntervalMs: 600_000,
       highWatermarkOf: (log) => log.logEndOffset,
       logger,
