@@ -85,14 +85,12 @@ export const validateProduceBatches: (bytes: Uint8Array, config: ProduceValidati
 // sizes and the clock (nowMs) are numbers.
 
 /**
- * Stable codes of log failures, and the Kafka error each stands for: OFFSET_OUT_OF_RANGE and
- * LOG_START_OFFSET_ABOVE_HIGH_WATERMARK → OFFSET_OUT_OF_RANGE, CORRUPT_MESSAGE → CORRUPT_MESSAGE,
- * EMPTY_APPEND → INVALID_RECORD, STORAGE_ERROR → KAFKA_STORAGE_ERROR, LOG_CLOSED →
- * NOT_LEADER_OR_FOLLOWER; UNEXPECTED_APPEND_OFFSET, LOG_BUSY and INVALID_ARGUMENT are broker bugs
- * (UNKNOWN_SERVER_ERROR). The idempotent-producer refusals of an append carry Kafka's own error
- * names: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE (Kafka 4.1 never
- * answers a produce with UNKNOWN_PRODUCER_ID, so neither does the log). A retried batch is not an
- * error: the append result says `duplicate: true` with the original offsets.
+ * Stable codes of log failures (crates/node/src/errors.rs), carried by the binding's errors in
+ * their `code` property; src/handlers/common.ts maps each to a Kafka error in one exhaustive
+ * table. The idempotent-producer refusals of an append carry Kafka's own error names:
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE (Kafka never answers a
+ * produce with UNKNOWN_PRODUCER_ID, so neither does the log). A retried batch is not an error:
+ * the append result says `duplicate: true` with the original offsets.
  */
 export const logErrorCodes = [
   "OFFSET_OUT_OF_RANGE",
@@ -105,11 +103,13 @@ export const logErrorCodes = [
   "INVALID_TXN_STATE",
   "STORAGE_ERROR",
   "LOG_CLOSED",
-  "LOG_BUSY",
   "INVALID_ARGUMENT",
 ] as const;
 
 export type LogErrorCode = (typeof logErrorCodes)[number];
+
+/** The codes the binding itself says it throws (test/unit/errors.test.ts compares them with logErrorCodes). */
+export const nativeErrorCodes: () => string[] = binding.nativeErrorCodes;
 
 /** A failed log operation, with a stable `code` to branch on. */
 export class LogError extends Error {
@@ -121,17 +121,17 @@ export class LogError extends Error {
   }
 }
 
-const logErrorPrefix = new RegExp(`^(${logErrorCodes.join("|")}): `);
+const knownCodes: ReadonlySet<string> = new Set(logErrorCodes);
 
 /**
- * The binding's errors carry their code as a message prefix ("OFFSET_OUT_OF_RANGE: offset 9 is
- * out of range [0, 5]"); this turns one into a LogError. Anything else passes through unchanged.
+ * The binding's errors carry their code in `code` (set by napi-rs); this turns one into a
+ * LogError. Anything else (a bug, a napi type error) passes through unchanged.
  */
 export function asLogError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof LogError) return error;
-  const match = logErrorPrefix.exec(error.message);
-  if (match === null) return error;
-  return new LogError(match[1] as LogErrorCode, error.message, { cause: error });
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string" || !knownCodes.has(code)) return error;
+  return new LogError(code as LogErrorCode, error.message, { cause: error });
 }
 
 /** Runs a synchronous call into the log binding, throwing LogErrors. */
@@ -190,7 +190,17 @@ export interface LogConfig {
   readonly preallocateChunkBytes?: number;
   /** `producer.id.expiration.ms` (a broker config in Kafka; one day by default). */
   readonly producerIdExpirationMs?: number;
+  /** `file.delete.delay.ms`: deleted segments stay renamed `.deleted` this long before they are unlinked. */
+  readonly fileDeleteDelayMs?: number;
 }
+/**
+ * A topic's produce settings (validation and the codec `compression.type` asks for), made once
+ * per topic configuration and passed to every produce append.
+ */
+export const ProduceSettings: Binding["ProduceSettings"] = binding.ProduceSettings;
+export type ProduceSettings = InstanceType<Binding["ProduceSettings"]>;
+/** The outcome of a produce append: Kafka's error code (0) with offsets, or the validation failure. */
+export type ProduceAppendResult = ReturnType<NativeLog["appendProduce"]>;
 /** An append's offsets; `duplicate`: an idempotent retry answered with the original batch's offsets, nothing written. */
 export type LogAppendResult = ReturnType<NativeLog["append"]>;
 /** One idempotent producer's state on a partition (epoch, last sequence, its last 5 batches). */

@@ -55,6 +55,7 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["log.retention.hours", null],
   ["log.retention.bytes", null],
   ["log.message.timestamp.type", null],
+  ["log.segment.delete.delay.ms", null],
   ["log.message.timestamp.before.max.ms", null],
   ["log.message.timestamp.after.max.ms", null],
   ["log.cleanup.policy", "compact requires keys on produce, but logs are not compacted yet."],

@@ -31,6 +31,7 @@ export {
   type IncrementalAlterOp,
   type TopicConfig,
   toLogConfig,
+  toProduceSettings,
   toProduceValidationConfig,
   topicConfigDefs,
   topicConfigKeys,

@@ -1,7 +1,7 @@
 // Topic configs: Kafka 4.1's topic config keys (LogConfig), their broker synonyms (retention.ms ←
 // log.retention.ms, log.retention.minutes, log.retention.hours; ...), validation, the effective
 // config of a topic, DescribeConfigs for a topic and IncrementalAlterConfigs' operations.
-import type { LogConfig, ProduceValidationConfig } from "../native.js";
+import { type CompressionCodec, type LogConfig, ProduceSettings, type ProduceValidationConfig } from "../native.js";
 import { type BrokerConfig, brokerSynonyms, type DescribedConfig, type DescribeOptions, selectKeys } from "./broker.js";
 import { ConfigError, type ConfigKey, ConfigSource, configTypeId, keysFromRows, type ParsedValue, parseDefault, parseType, parseValue } from "./defs.js";
 import { kafkaTopicKeys } from "./kafka-defs.js";
@@ -26,6 +26,7 @@ const honouredTopicKeys = new Map<string, string | null>([
   ["compression.lz4.level", null],
   ["compression.zstd.level", null],
   ["cleanup.policy", "compact makes keys mandatory on produce; the log cleaner is not implemented, so nothing is compacted."],
+  ["file.delete.delay.ms", "Deleted segments stay renamed .deleted this long; readers keep reading them meanwhile."],
   ["min.insync.replicas", "Sluice has one replica per partition: acks=all fails with NOT_ENOUGH_REPLICAS when this is above 1."],
 ]);
 
@@ -183,6 +184,7 @@ export function toLogConfig(topic: TopicConfig): LogConfig {
     retentionMs: topic.retentionMs,
     retentionBytes: topic.retentionBytes,
     messageTimestampType: topic.messageTimestampType,
+    fileDeleteDelayMs: topic.fileDeleteDelayMs,
   };
 }
 
@@ -199,6 +201,26 @@ export function toProduceValidationConfig(topic: TopicConfig): ProduceValidation
     timestampAfterMaxMs: safeLong(topic.messageTimestampAfterMaxMs),
     compacted: topic.cleanupPolicy.includes("compact"),
   };
+}
+
+/** The codec a topic's compression.type stores batches with, or undefined to keep the producer's. */
+function storedCodec(topic: TopicConfig): CompressionCodec | undefined {
+  const type = topic.compressionType;
+  if (type === "producer") return undefined;
+  return type === "uncompressed" ? "none" : (type as CompressionCodec);
+}
+
+function compressionLevel(topic: TopicConfig, codec: CompressionCodec | undefined): number | undefined {
+  if (codec === "gzip") return topic.compressionGzipLevel;
+  if (codec === "lz4") return topic.compressionLz4Level;
+  if (codec === "zstd") return topic.compressionZstdLevel;
+  return undefined;
+}
+
+/** A topic's native produce settings (validation and stored codec), made once per topic config. */
+export function toProduceSettings(topic: TopicConfig): ProduceSettings {
+  const codec = storedCodec(topic);
+  return new ProduceSettings(toProduceValidationConfig(topic), codec, compressionLevel(topic, codec));
 }
 
 /**

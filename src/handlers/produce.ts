@@ -1,5 +1,6 @@
-// Produce (key 0), versions 0-13: validate each partition's record batches as Kafka's
-// LogValidator does (natively), then append them as bytes.
+// Produce (key 0), versions 0-13: each partition's records go to the log in one native call
+// (PartitionLog.appendProduce) that validates them as Kafka's LogValidator does, recompresses
+// to the topic's compression.type, assigns offsets and appends.
 //
 // acks 0, 1 and -1 are accepted (anything else is INVALID_REQUIRED_ACKS). On a single node
 // the ISR is this broker, so acks=-1 is satisfied by the append itself — unless the topic's
@@ -9,8 +10,6 @@
 // duplicate is answered NONE with the offsets of the original batch, as Kafka does.
 // Produce v0-2 (magic 0/1 message sets) is up-converted to record batch v2 before append.
 
-import type { CompressionCodec } from "../native.js";
-import { recompressBatch, validateProduceBatches } from "../native.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type {
   ProduceRequest,
@@ -30,20 +29,6 @@ function partitionError(index: number, errorCode: number, errorMessage: string |
   return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage, currentLeader: NO_LEADER };
 }
 
-/** The codec a topic's compression.type asks for, or null to keep the producer's. */
-function targetCodec(topic: Topic): CompressionCodec | null {
-  const type = topic.config.compressionType;
-  if (type === "producer") return null;
-  return type === "uncompressed" ? "none" : (type as CompressionCodec);
-}
-
-function compressionLevel(topic: Topic, codec: CompressionCodec): number | undefined {
-  if (codec === "gzip") return topic.config.compressionGzipLevel;
-  if (codec === "lz4") return topic.config.compressionLz4Level;
-  if (codec === "zstd") return topic.config.compressionZstdLevel;
-  return undefined;
-}
-
 function producePartition(
   context: RequestContext,
   topic: Topic,
@@ -60,29 +45,15 @@ function producePartition(
     );
   }
   if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
-  const now = Date.now();
-  const validation = validateProduceBatches(data.records, { ...topic.validation, produceVersion: context.apiVersion }, now);
-  if (validation.error != null) {
-    const error = validation.error;
-    return {
-      ...partitionError(data.index, error.errorCode, error.message),
-      recordErrors: error.recordErrors.map((record) => ({ batchIndex: record.recordIndex, batchIndexErrorMessage: record.message })),
-    };
-  }
-  const summary = validation.summary!;
-  let batches = summary.converted ?? data.records;
-  const codec = targetCodec(topic);
-  if (codec !== null && summary.batches.some((batch) => batch.compression !== codec)) {
-    batches = Buffer.concat(
-      summary.batches.map((batch) => {
-        const bytes = batches.subarray(batch.position, batch.position + batch.sizeBytes);
-        return batch.compression === codec ? bytes : recompressBatch(bytes, codec, compressionLevel(topic, codec));
-      }),
-    );
-  }
   try {
-    const result = partition.log.append(batches, { nowMs: now, leaderEpoch: partition.leaderEpoch });
-    partition.appended(batches.length);
+    const result = partition.log.appendProduce(data.records, topic.produceSettings, context.apiVersion, Date.now(), partition.leaderEpoch);
+    if (result.errorCode !== ErrorCode.NONE) {
+      return {
+        ...partitionError(data.index, result.errorCode, result.errorMessage ?? null),
+        recordErrors: result.recordErrors.map((record) => ({ batchIndex: record.recordIndex, batchIndexErrorMessage: record.message })),
+      };
+    }
+    if (result.appendedBytes > 0) partition.appended(result.appendedBytes);
     return {
       index: data.index,
       errorCode: ErrorCode.NONE,

@@ -6,7 +6,7 @@
 //          partition is recovered from its checkpointed recovery point. Any partition that fails
 //          to open fails the whole directory (Kafka takes such a directory offline).
 // create / delete partitions: a new partition's directory gets `partition.metadata` (topic id).
-// close(): waits for each log's pending operations, closes every log, writes the recovery-point
+// close(): waits for each log's operations in flight, closes every log, writes the recovery-point
 //          and log-start-offset checkpoints, then the clean-shutdown marker.
 //
 // File formats and the crash story: docs/storage.md.
@@ -105,12 +105,22 @@ export class LogManager {
   }
 
   /**
+   * Writes the recovery-point and log-start-offset checkpoints of every open log (and the
+   * high-watermark checkpoint from `highWatermarks` when given) off the JS thread, as Kafka does
+   * every `log.flush.offset.checkpoint.interval.ms`: a crash then recovers each partition from its
+   * last flushed offset instead of its first segment. Resolves to the partitions written.
+   */
+  checkpoint(highWatermarks?: readonly { topic: string; partition: number; highWatermark: bigint }[]): Promise<number> {
+    return awaitLog(() => this.#directory.writeCheckpoints(highWatermarks === undefined ? undefined : [...highWatermarks]));
+  }
+
+  /**
    * Clean shutdown: waits for pending operations, closes every log, writes the offset checkpoints,
    * then `.kafka_cleanshutdown` (with `brokerEpoch`) so the next start trusts the files.
    */
   async close(brokerEpoch = -1n): Promise<void> {
     const logs = [...this.#logs.values()];
-    await Promise.all(logs.map((log) => log.idle()));
+    await Promise.all(logs.map((log) => log.settled()));
     this.#logs.clear();
     await awaitLog(() => this.#directory.closeAll(brokerEpoch, this.#threads));
   }

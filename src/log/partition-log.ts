@@ -2,12 +2,12 @@
 // a typed wrapper over the Rust log (crates/node/src/log.rs, crates/storage/src/log.rs), which
 // does all the work.
 //
-// Threads and ordering: append, read, readCopy and offsetFor run on the JS thread (a memcpy into
-// the mapped segment; index lookups and header reads, normally from the page cache). The slow
-// operations — truncation, retention, flush, roll, close, delete — run on the libuv pool and
-// return promises; they run one at a time per log, in call order. While one is pending, the
-// synchronous calls throw LogError LOG_BUSY instead of making the JS thread wait for the disk:
-// a caller that may overlap them awaits `idle()` first.
+// Threads: append, appendProduce, read, readCopy and offsetFor run on the JS thread (a memcpy into
+// the mapped segment; index lookups and header reads, normally from the page cache). The operations
+// that may touch the disk — truncation, retention, flush, roll, close, delete — run on the libuv
+// pool and return promises. Both kinds take the native log's lock for a short critical section
+// only (fsyncs and unlinks happen outside it), so they interleave freely: a retention pass, a roll,
+// a flush or a DeleteRecords never makes an append or a read fail or wait for the disk.
 //
 // Offsets and timestamps read from the log are bigint; sizes and the clock (nowMs) are numbers.
 // Every failure is a LogError with a stable code (src/native.ts lists them and their Kafka errors).
@@ -29,6 +29,8 @@ import {
   type NativeLog,
   type OpenLogOptions,
   openNativeLog,
+  type ProduceAppendResult,
+  type ProduceSettings,
 } from "../native.js";
 
 /** How an append is made. */
@@ -60,9 +62,8 @@ export interface OpenPartitionLogOptions extends OpenLogOptions {
 
 export class PartitionLog {
   readonly #native: NativeLog;
-  /** The last slow operation queued; the next one starts when it settles. */
-  #tail: Promise<unknown> = Promise.resolve();
-  #pending = 0;
+  /** Operations on the libuv pool not yet settled (close() waits for them). */
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   /** Opens (or creates) a partition log in `directory` (its `<topic>-<partition>` directory). */
   static async open(directory: string, options: OpenPartitionLogOptions): Promise<PartitionLog> {
@@ -103,33 +104,28 @@ export class PartitionLog {
     return this.#native.isOpen;
   }
 
-  /** Whether a slow operation is pending (synchronous calls would throw LOG_BUSY). */
-  get busy(): boolean {
-    return this.#pending > 0;
-  }
-
-  /** As of the last finished operation; readable while one is pending. */
+  /** The offset of the first record kept. */
   get logStartOffset(): bigint {
     return this.#native.logStartOffset;
   }
 
-  /** The offset the next record gets, as of the last finished operation. */
+  /** The offset the next record gets. */
   get logEndOffset(): bigint {
     return this.#native.logEndOffset;
   }
 
   /** Everything below this offset is fsynced. */
   get recoveryPoint(): bigint {
-    return this.#sync(() => this.#native.recoveryPoint);
+    return callLog(() => this.#native.recoveryPoint);
   }
 
   /** Bytes in all segments. */
   get sizeBytes(): number {
-    return this.#sync(() => this.#native.sizeBytes);
+    return callLog(() => this.#native.sizeBytes);
   }
 
   get segmentBaseOffsets(): bigint[] {
-    return this.#sync(() => this.#native.segmentBaseOffsets);
+    return callLog(() => this.#native.segmentBaseOffsets);
   }
 
   /**
@@ -144,17 +140,30 @@ export class PartitionLog {
    * gap or a new epoch not starting at 0 OUT_OF_ORDER_SEQUENCE_NUMBER, and nothing is written.
    */
   append(batches: Buffer, options: LogAppendOptions): LogAppendResult {
-    return this.#sync(() => this.#native.append(batches, options));
+    return callLog(() => this.#native.append(batches, options));
+  }
+
+  /**
+   * A leader's produce append in one native call, as Kafka's LogValidator and log append do it:
+   * validates one partition's records of a ProduceRequest of `produceVersion` with the topic's
+   * `settings`, up-converts magic 0/1, recompresses to the topic's `compression.type`, assigns
+   * offsets (stamping the leader epoch and LogAppendTime in place) and appends. Records that fail
+   * validation come back as Kafka's error code with its message and record errors; a refused append
+   * (producer state, I/O) throws a LogError. Idempotent retries come back `duplicate` with the
+   * original offsets, as with `append`.
+   */
+  appendProduce(records: Buffer, settings: ProduceSettings, produceVersion: number, nowMs: number, leaderEpoch: number): ProduceAppendResult {
+    return callLog(() => this.#native.appendProduce(records, settings, produceVersion, nowMs, leaderEpoch));
   }
 
   /** Every producer the partition keeps state for, by producer id (DescribeProducers). */
   producerStates(): LogProducerState[] {
-    return this.#sync(() => this.#native.producerStates());
+    return callLog(() => this.#native.producerStates());
   }
 
   /** The last sequence `producerId` wrote here, -1 if none is known. */
   lastSequenceFor(producerId: bigint): number {
-    return this.#sync(() => this.#native.lastSequenceFor(producerId));
+    return callLog(() => this.#native.lastSequenceFor(producerId));
   }
 
   /**
@@ -163,12 +172,12 @@ export class PartitionLog {
    * `producer.id.expiration.check.interval.ms` (Kafka: 10 minutes).
    */
   removeExpiredProducers(nowMs: number): number {
-    return this.#sync(() => this.#native.removeExpiredProducers(nowMs));
+    return callLog(() => this.#native.removeExpiredProducers(nowMs));
   }
 
   /** Offsets of the producer state `.snapshot` files in the partition directory. */
   get producerSnapshotOffsets(): bigint[] {
-    return this.#sync(() => this.#native.producerSnapshotOffsets);
+    return callLog(() => this.#native.producerSnapshotOffsets);
   }
 
   /**
@@ -179,17 +188,17 @@ export class PartitionLog {
    * OFFSET_OUT_OF_RANGE.
    */
   read(offset: bigint, maxBytes: number, upperBound?: bigint): LogSlice {
-    return this.#sync(() => this.#native.read(offset, maxBytes, upperBound));
+    return callLog(() => this.#native.read(offset, maxBytes, upperBound));
   }
 
   /** `read`, copied into a Buffer (no release needed). */
   readCopy(offset: bigint, maxBytes: number, upperBound?: bigint): LogReadCopy {
-    return this.#sync(() => this.#native.readCopy(offset, maxBytes, upperBound));
+    return callLog(() => this.#native.readCopy(offset, maxBytes, upperBound));
   }
 
   /** Replaces the topic configuration (AlterConfigs); segment settings apply from the next roll. */
   setConfig(config: LogConfig): void {
-    this.#sync(() => this.#native.setConfig(config));
+    callLog(() => this.#native.setConfig(config));
   }
 
   /** ListOffsets: the offset (with timestamp and leader epoch) for `spec`, null when no record qualifies. */
@@ -198,12 +207,12 @@ export class PartitionLog {
       throw new LogError("INVALID_ARGUMENT", `INVALID_ARGUMENT: a timestamp to look up must not be negative, got ${spec.timestamp}`);
     }
     const timestamp = typeof spec === "string" ? listOffsetsTimestamps[spec] : spec.timestamp;
-    return this.#sync(() => this.#native.offsetFor(timestamp));
+    return callLog(() => this.#native.offsetFor(timestamp));
   }
 
   /** OffsetForLeaderEpoch: the largest epoch ≤ `epoch` and its end offset (-1, -1 when unknown). */
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: bigint } {
-    const [foundEpoch, endOffset] = this.#sync(() => this.#native.endOffsetForEpoch(epoch));
+    const [foundEpoch, endOffset] = callLog(() => this.#native.endOffsetForEpoch(epoch));
     return { epoch: Number(foundEpoch), endOffset };
   }
 
@@ -250,22 +259,16 @@ export class PartitionLog {
     return this.#slow(() => this.#native.deleteDirectory());
   }
 
-  /** Resolves once no slow operation is pending. */
-  async idle(): Promise<void> {
-    while (this.#pending > 0) await this.#tail;
-  }
-
-  #sync<T>(call: () => T): T {
-    if (this.#pending > 0) {
-      throw new LogError("LOG_BUSY", `LOG_BUSY: ${this.topic}-${this.partition} has a slow operation pending; await idle() first`);
-    }
-    return callLog(call);
+  /** Resolves once every operation started on the libuv pool so far has settled. */
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   #slow<T>(start: () => Promise<T>): Promise<T> {
-    this.#pending++;
-    const run = this.#tail.then(() => awaitLog(start)).finally(() => this.#pending--);
-    this.#tail = run.catch(() => undefined);
+    const run = awaitLog(start);
+    const tracked = run.finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+    tracked.catch(() => undefined);
     return run;
   }
 }

@@ -12,11 +12,11 @@ import type { Logger } from "pino";
 import { ensureMetaProperties } from "../cluster/meta-properties.js";
 import { MetadataStore, type MetadataStore as MetadataStoreType, type TopicState } from "../cluster/metadata.js";
 import type { BrokerConfig, TopicConfig } from "../config/index.js";
-import { effectiveTopicConfig, toLogConfig, toProduceValidationConfig } from "../config/index.js";
+import { effectiveTopicConfig, toLogConfig, toProduceSettings } from "../config/index.js";
 import { allHandlers } from "../handlers/index.js";
 import { LogManager } from "../log/log-manager.js";
 import { Partition } from "../log/partition.js";
-import type { LogConfig, ProduceValidationConfig } from "../native.js";
+import type { LogConfig, ProduceSettings } from "../native.js";
 import { KafkaError } from "../protocol/errors.js";
 import { Dispatcher } from "./dispatch.js";
 import { FetchSessionCache } from "./fetch-session.js";
@@ -28,8 +28,8 @@ export interface Topic {
   readonly state: TopicState;
   readonly partitions: Partition[];
   config: TopicConfig;
-  /** Produce validation settings derived from `config` (without the request's version). */
-  validation: ProduceValidationConfig;
+  /** Native produce settings (validation, stored codec) derived from `config`. */
+  produceSettings: ProduceSettings;
 }
 
 export interface Endpoint {
@@ -209,12 +209,9 @@ export class Broker {
     if (topic === undefined) throw new Error(`no topic ${name}`);
     await this.metadata.setTopicConfigs(name, configs);
     topic.config = effectiveTopicConfig(configs, this.config);
-    topic.validation = toProduceValidationConfig(topic.config);
+    topic.produceSettings = toProduceSettings(topic.config);
     const logConfig = logConfigFor(topic.config, this.config);
-    for (const partition of topic.partitions) {
-      await partition.log.idle();
-      partition.log.setConfig(logConfig);
-    }
+    for (const partition of topic.partitions) partition.log.setConfig(logConfig);
     this.logger.info({ topic: name, configs }, "updated topic configs");
   }
 
@@ -284,7 +281,7 @@ export class Broker {
 
   #makeTopic(state: TopicState): Topic {
     const config = effectiveTopicConfig(state.configs, this.config);
-    return { state, partitions: [], config, validation: toProduceValidationConfig(config) };
+    return { state, partitions: [], config, produceSettings: toProduceSettings(config) };
   }
 
   /** Makes a topic visible to requests (once its partitions exist). */
@@ -347,7 +344,6 @@ export class Broker {
     const now = Date.now();
     for (const topic of this.#topics.values()) {
       for (const partition of topic.partitions) {
-        if (partition.log.busy) continue;
         try {
           partition.log.removeExpiredProducers(now);
         } catch (error) {

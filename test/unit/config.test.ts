@@ -251,6 +251,7 @@ describe("topic configs", () => {
       retentionMs: 1000,
       retentionBytes: -1,
       messageTimestampType: "LogAppendTime",
+      fileDeleteDelayMs: 60_000,
     });
     expect(toProduceValidationConfig(topic)).toEqual({
       maxMessageBytes: 1_048_588,

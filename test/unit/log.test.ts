@@ -275,7 +275,7 @@ describe("PartitionLog", () => {
       }
     })();
     expect(outOfRange).toBeInstanceOf(LogError);
-    expect(outOfRange).toMatchObject({ code: "OFFSET_OUT_OF_RANGE", message: "OFFSET_OUT_OF_RANGE: offset 4 is out of range [0, 3]" });
+    expect(outOfRange).toMatchObject({ code: "OFFSET_OUT_OF_RANGE", message: "offset 4 is out of range [0, 3]" });
     expect(() => log.append(Buffer.from("not a batch at all, surely"), { nowMs })).toThrow(expect.objectContaining({ code: "CORRUPT_MESSAGE" }));
     expect(() => log.append(Buffer.alloc(0), { nowMs })).toThrow(expect.objectContaining({ code: "EMPTY_APPEND" }));
     expect(() => log.read(-1n, 100)).toThrow(expect.objectContaining({ code: "OFFSET_OUT_OF_RANGE" }));
@@ -286,20 +286,38 @@ describe("PartitionLog", () => {
     await expect(log.flush()).rejects.toMatchObject({ code: "LOG_CLOSED" });
   });
 
-  it("refuses synchronous calls while a slow operation is pending instead of blocking, and runs slow ones in order", async () => {
-    const log = await openLog();
-    log.append(buildRecordBatch({ records: records(4, 0) }), { nowMs });
-    const flushed = log.flush();
-    const truncated = log.truncateTo(2n);
-    expect(flushed).toBeInstanceOf(Promise);
-    expect(log.busy).toBe(true);
-    expect(() => log.append(buildRecordBatch({ records: records(1, 0) }), { nowMs })).toThrow(expect.objectContaining({ code: "LOG_BUSY" }));
-    expect(log.logEndOffset).toBe(4n);
-    await log.idle();
-    await Promise.all([flushed, truncated]);
-    expect(log.busy).toBe(false);
-    expect(log.logEndOffset).toBe(2n);
-    expect(log.recoveryPoint).toBe(2n);
+  it("appends and reads go on while flushes, rolls, retention and DeleteRecords are in flight", async () => {
+    const log = await openLog({ segmentBytes: 4096, retentionBytes: 8192, segmentMs: 1 });
+    const value = Buffer.alloc(200, 1);
+    let appended = 0;
+    const append = () => {
+      log.append(buildRecordBatch({ records: [{ value, timestamp: BigInt(nowMs) }] }), { nowMs });
+      appended++;
+    };
+    for (let index = 0; index < 40; index++) append();
+    const background: Promise<unknown>[] = [];
+    for (let round = 0; round < 20; round++) {
+      background.push(log.flush(), log.rollIfOld(Date.now() + 10), log.deleteOldSegments(Date.now(), log.logEndOffset));
+      if (round % 5 === 0) background.push(log.incrementLogStartOffset(log.logStartOffset + 1n, log.logEndOffset));
+      // Not one of these throws while the operations above are queued or running.
+      append();
+      const slice = log.read(log.logEndOffset - 1n, 1 << 20);
+      expect(slice.length).toBeGreaterThan(0);
+      slice.release();
+    }
+    const results = await Promise.allSettled(background);
+    expect(results.filter((result) => result.status === "rejected")).toEqual([]);
+    expect(log.logEndOffset).toBe(BigInt(appended));
+    expect(log.logStartOffset).toBeGreaterThan(0n);
+    // Whatever retention left is readable, in order, up to the end.
+    let offset = log.logStartOffset;
+    while (offset < log.logEndOffset) {
+      const read = log.readCopy(offset, 1 << 20);
+      expect(read.firstBatchOffset).toBeLessThanOrEqual(offset);
+      offset = read.nextOffset;
+    }
+    await log.flush();
+    expect(log.recoveryPoint).toBe(log.logEndOffset);
     await log.close();
   });
 
@@ -421,5 +439,32 @@ describe("PartitionLog", () => {
     const recreated = await reopened.createPartition("small", 1);
     expect(recreated.logEndOffset).toBe(0n);
     await reopened.close();
+  });
+
+  it("LogManager writes Kafka's offset checkpoints while running, and a crash recovers from them", async () => {
+    const logDir = join(root, `case-${directoryCount++}-checkpoints`);
+    const topicConfigs = { orders: { segmentBytes: 1024 } };
+    const manager = await LogManager.open(logDir, { topicConfigs });
+    const log = await manager.createPartition("orders", 2);
+    for (let index = 0; index < 10; index++) log.append(buildRecordBatch({ records: records(4, index * 4) }), { nowMs });
+    await log.flush();
+    await log.incrementLogStartOffset(4n, 40n);
+    expect(await manager.checkpoint([{ topic: "orders", partition: 2, highWatermark: 40n }])).toBe(1);
+    // Kafka's format: version 0, the entry count, then "topic partition offset" lines.
+    expect(readFileSync(join(logDir, "recovery-point-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 40\n");
+    expect(readFileSync(join(logDir, "log-start-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 4\n");
+    expect(readFileSync(join(logDir, "replication-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 40\n");
+    // No clean shutdown: a second LogManager opens the directory as after a crash, trusting the
+    // checkpointed recovery point (only the segment holding it is scanned, as in Kafka) and log
+    // start offset.
+    const recovered = await LogManager.open(logDir, { topicConfigs });
+    const reopened = recovered.get("orders", 2)!;
+    expect(recovered.hadCleanShutdown).toBe(false);
+    expect(reopened.logStartOffset).toBe(4n);
+    expect(reopened.logEndOffset).toBe(40n);
+    expect(reopened.openReport.segments).toBeGreaterThan(2);
+    expect(reopened.openReport.recoveredSegments).toBe(1);
+    await recovered.close();
+    await manager.close();
   });
 });

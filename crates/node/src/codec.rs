@@ -159,7 +159,7 @@ fn timestamp_type_name(timestamp_type: TimestampType) -> String {
     .to_string()
 }
 
-fn config_of(config: ProduceValidationConfig) -> napi::Result<ValidationConfig> {
+pub(crate) fn config_of(config: ProduceValidationConfig) -> napi::Result<ValidationConfig> {
     let defaults = ValidationConfig::kafka_defaults();
     let max_message_bytes = config
         .max_message_bytes
@@ -230,7 +230,7 @@ fn summary_of(summary: ValidationSummary) -> ProduceValidationSummary {
     }
 }
 
-fn error_of(error: ValidationError) -> ProduceValidationError {
+pub(crate) fn error_of(error: ValidationError) -> ProduceValidationError {
     ProduceValidationError {
         error_code: i32::from(error.error.code()),
         error_name: error.error.name().to_string(),

@@ -5,6 +5,7 @@
 //! TypeScript side imports them only through `src/native.ts`.
 
 pub mod codec;
+pub mod errors;
 pub mod log;
 pub mod net;
 

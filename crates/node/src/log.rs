@@ -8,45 +8,35 @@
 //! `AsyncTask` on the libuv pool and returns a Promise.
 //!
 //! A log is one `Mutex<Option<Log>>` shared by its JS object and its tasks (`None` once
-//! closed or deleted). The JS thread never waits for that mutex: it takes it with
-//! `try_lock` and throws `LOG_BUSY` while a task holds it. `src/log/partition-log.ts`
-//! runs one task at a time per log and refuses synchronous calls while one is pending,
-//! so a broker sees `LOG_BUSY` from its own ordering, never from a race.
+//! closed or deleted). Every holder keeps it for a short critical section only — an
+//! append's memcpy, an index lookup, a segment rename or map swap — never for an fsync, a
+//! scan or an unlink: a flush takes the log's flush handle and fsyncs without the log,
+//! close and delete take the log out of the mutex first, deleted segments are unlinked by
+//! the storage background thread. So the JS thread simply locks: it may wait for another
+//! short critical section, never for the disk, and background work (retention, rolls,
+//! flushes, DeleteRecords, checkpoints) never makes a request fail.
 //!
 //! Numbers: offsets and timestamps that come from the log are `bigint` (int64, as in the
 //! protocol codec); sizes, counts and the broker's clock (`nowMs`) are `number`.
 //! Configuration values that Kafka keeps as longs (`segment.ms`, `retention.bytes`, …) are
 //! `number`s too; `Infinity` (or anything ≥ 2^63) means Kafka's `Long.MAX_VALUE`.
 //!
-//! Errors: every failure is a JS `Error` whose message starts with a stable code and a
-//! colon (`OFFSET_OUT_OF_RANGE: offset 9 is out of range [0, 5]`); `src/native.ts` turns
-//! the prefix into `LogError.code`. The codes and the Kafka errors they stand for:
-//!
-//! | code | LogError | Kafka error |
-//! |---|---|---|
-//! | `OFFSET_OUT_OF_RANGE` | `OffsetOutOfRange` | OFFSET_OUT_OF_RANGE |
-//! | `CORRUPT_MESSAGE` | `InvalidBatch` | CORRUPT_MESSAGE |
-//! | `EMPTY_APPEND` | `EmptyAppend` | INVALID_RECORD (the validator stops these first) |
-//! | `UNEXPECTED_APPEND_OFFSET` | `UnexpectedAppendOffset` | UNKNOWN_SERVER_ERROR (a replica bug) |
-//! | `LOG_START_OFFSET_ABOVE_HIGH_WATERMARK` | `LogStartOffsetAboveHighWatermark` | OFFSET_OUT_OF_RANGE |
-//! | `OUT_OF_ORDER_SEQUENCE_NUMBER` | `ProducerState(OutOfOrderSequence)` | OUT_OF_ORDER_SEQUENCE_NUMBER |
-//! | `INVALID_PRODUCER_EPOCH` | `ProducerState(InvalidProducerEpoch)` | INVALID_PRODUCER_EPOCH |
-//! | `INVALID_TXN_STATE` | `ProducerState(InvalidTxnState)` | INVALID_TXN_STATE |
-//! | `STORAGE_ERROR` | `Io` | KAFKA_STORAGE_ERROR |
-//! | `LOG_CLOSED` | (binding) the log was closed or deleted | NOT_LEADER_OR_FOLLOWER |
-//! | `LOG_BUSY` | (binding) a task holds the log | (a broker bug: wait for the task) |
-//! | `INVALID_ARGUMENT` | (binding) a bad argument | (a broker bug) |
+//! Errors: every failure is a JS `Error` whose `code` property napi-rs sets from
+//! [`ErrorCode`] (`crate::errors`: the codes, and the `LogError` each comes from).
 //!
 //! No append fails with UNKNOWN_PRODUCER_ID: Kafka 4.1's broker never answers a produce
 //! with it (a producer the partition does not know may start at any sequence).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::bindgen_prelude::{AsyncTask, BigInt, Buffer, BufferSlice, Env, Task, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
+
+use crate::codec::{ProduceRecordError, ProduceValidationConfig};
+use crate::errors::{coded, from_napi, invalid, settle, thrown, ErrorCode, NativeError};
 use napi_derive::napi;
 use sluice_storage::background::LogResources;
 use sluice_storage::checkpoint::TopicPartition;
@@ -59,55 +49,12 @@ use sluice_storage::log::{
 use sluice_storage::log_dir::{LogDirectory, MetaProperties, OpenProgress};
 use sluice_storage::map_budget::DEFAULT_MAX_MAPS;
 use sluice_storage::partition_metadata::{read_partition_metadata, write_partition_metadata, Uuid};
+use sluice_storage::produce::{prepare_produce, ProduceConfig};
 use sluice_storage::producer_state::ProducerStateEntry;
 use sluice_storage::segment::FileSlice;
 
-// ---------------------------------------------------------------------------------------
-// Errors
-
-const OFFSET_OUT_OF_RANGE: &str = "OFFSET_OUT_OF_RANGE";
-const CORRUPT_MESSAGE: &str = "CORRUPT_MESSAGE";
-const EMPTY_APPEND: &str = "EMPTY_APPEND";
-const UNEXPECTED_APPEND_OFFSET: &str = "UNEXPECTED_APPEND_OFFSET";
-const LOG_START_OFFSET_ABOVE_HIGH_WATERMARK: &str = "LOG_START_OFFSET_ABOVE_HIGH_WATERMARK";
-const STORAGE_ERROR: &str = "STORAGE_ERROR";
-const LOG_CLOSED: &str = "LOG_CLOSED";
-const LOG_BUSY: &str = "LOG_BUSY";
-const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
-
-fn coded(code: &str, message: impl std::fmt::Display) -> napi::Error {
-    let status = if code == INVALID_ARGUMENT {
-        Status::InvalidArg
-    } else {
-        Status::GenericFailure
-    };
-    napi::Error::new(status, format!("{code}: {message}"))
-}
-
-fn code_of(error: &LogError) -> &'static str {
-    match error {
-        LogError::OffsetOutOfRange { .. } => OFFSET_OUT_OF_RANGE,
-        LogError::InvalidBatch(_) => CORRUPT_MESSAGE,
-        LogError::EmptyAppend => EMPTY_APPEND,
-        LogError::UnexpectedAppendOffset { .. } => UNEXPECTED_APPEND_OFFSET,
-        LogError::LogStartOffsetAboveHighWatermark { .. } => LOG_START_OFFSET_ABOVE_HIGH_WATERMARK,
-        // Kafka's error names: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
-        // INVALID_TXN_STATE.
-        LogError::ProducerState(error) => error.kafka_error(),
-        LogError::Io(_) => STORAGE_ERROR,
-    }
-}
-
-fn thrown(error: LogError) -> napi::Error {
-    coded(code_of(&error), error)
-}
-
-fn invalid(message: impl std::fmt::Display) -> napi::Error {
-    coded(INVALID_ARGUMENT, message)
-}
-
 /// An int64 from a JS bigint; anything outside int64 is a bad argument.
-fn long_of(value: &BigInt, what: &str) -> napi::Result<i64> {
+fn long_of(value: &BigInt, what: &str) -> Result<i64, NativeError> {
     match value.get_i64() {
         (long, true) => Ok(long),
         _ => Err(invalid(format!("{what} does not fit an int64"))),
@@ -116,7 +63,7 @@ fn long_of(value: &BigInt, what: &str) -> napi::Result<i64> {
 
 /// A Kafka long config from a JS number: whole numbers only; `Infinity` and anything at
 /// or past 2^63 is `i64::MAX` (Kafka's "never").
-fn config_long(value: f64, what: &str) -> napi::Result<i64> {
+fn config_long(value: f64, what: &str) -> Result<i64, NativeError> {
     if value.is_nan() || value.fract() != 0.0 && value.is_finite() {
         return Err(invalid(format!(
             "{what} must be a whole number, got {value}"
@@ -132,7 +79,7 @@ fn config_long(value: f64, what: &str) -> napi::Result<i64> {
 }
 
 /// The broker's clock in ms from a JS number (`Date.now()`).
-fn clock_ms(value: f64) -> napi::Result<i64> {
+fn clock_ms(value: f64) -> Result<i64, NativeError> {
     if !value.is_finite() {
         return Err(invalid(format!(
             "nowMs must be a finite number, got {value}"
@@ -238,9 +185,11 @@ pub struct LogConfigInput {
     pub preallocate_chunk_bytes: Option<u32>,
     /// `producer.id.expiration.ms` (Kafka's broker config; default one day)
     pub producer_id_expiration_ms: Option<f64>,
+    /// `file.delete.delay.ms`: deleted segments stay renamed `.deleted` this long (60 s).
+    pub file_delete_delay_ms: Option<f64>,
 }
 
-fn config_of(input: &LogConfigInput) -> napi::Result<LogConfig> {
+fn config_of(input: &LogConfigInput) -> Result<LogConfig, NativeError> {
     let defaults = LogConfig::default();
     let long = |value: Option<f64>, default: i64, what: &str| {
         value.map_or(Ok(default), |value| config_long(value, what))
@@ -289,10 +238,15 @@ fn config_of(input: &LogConfigInput) -> napi::Result<LogConfig> {
             defaults.producer_id_expiration_ms,
             "producer.id.expiration.ms",
         )?,
+        file_delete_delay_ms: long(
+            input.file_delete_delay_ms,
+            defaults.file_delete_delay_ms,
+            "file.delete.delay.ms",
+        )?,
     })
 }
 
-fn topic_id_of(text: &str) -> napi::Result<Uuid> {
+fn topic_id_of(text: &str) -> Result<Uuid, NativeError> {
     Uuid::from_base64(text).ok_or_else(|| {
         invalid(format!(
             "topic id {text:?} is not a Kafka Uuid (22 characters of URL-safe base64)"
@@ -310,16 +264,16 @@ pub struct MetaPropertiesValue {
     pub directory_id: Option<String>,
 }
 
-fn meta_error(directory: &str, error: std::io::Error) -> napi::Error {
+fn meta_error(directory: &str, error: std::io::Error) -> NativeError {
     coded(
-        STORAGE_ERROR,
+        ErrorCode::StorageError,
         format!("{directory}: meta.properties: {error}"),
     )
 }
 
 /// Reads `<directory>/meta.properties`; null when the file does not exist.
 #[napi]
-pub fn read_meta_properties(directory: String) -> napi::Result<Option<MetaPropertiesValue>> {
+pub fn read_meta_properties(directory: String) -> Result<Option<MetaPropertiesValue>, NativeError> {
     let meta = LogDirectory::new(&directory)
         .read_meta_properties()
         .map_err(|error| meta_error(&directory, error))?;
@@ -333,7 +287,10 @@ pub fn read_meta_properties(directory: String) -> napi::Result<Option<MetaProper
 
 /// Writes `<directory>/meta.properties` atomically (temporary file, fsync, rename).
 #[napi]
-pub fn write_meta_properties(directory: String, meta: MetaPropertiesValue) -> napi::Result<()> {
+pub fn write_meta_properties(
+    directory: String,
+    meta: MetaPropertiesValue,
+) -> Result<(), NativeError> {
     let directory_id = meta.directory_id.as_deref().map(topic_id_of).transpose()?;
     LogDirectory::new(&directory)
         .write_meta_properties(&MetaProperties {
@@ -383,55 +340,45 @@ impl LogState {
             .store(log.log_end_offset(), Ordering::Release);
     }
 
-    /// The log for the JS thread: never waits.
-    fn try_log(&self) -> napi::Result<MutexGuard<'_, Option<Log>>> {
-        let guard = match self.log.try_lock() {
-            Ok(guard) => guard,
-            Err(TryLockError::WouldBlock) => {
-                return Err(coded(
-                    LOG_BUSY,
-                    format!(
-                        "{}-{} is held by an operation in progress; await it first",
-                        self.topic, self.partition
-                    ),
-                ))
-            }
-            Err(TryLockError::Poisoned(_)) => return Err(self.poisoned()),
-        };
+    /// The open log, for a short critical section (see the module comment): the JS
+    /// thread and tasks alike.
+    fn log(&self) -> Result<MutexGuard<'_, Option<Log>>, NativeError> {
+        let guard = self.lock()?;
         if guard.is_none() {
             return Err(self.closed());
         }
         Ok(guard)
     }
 
-    /// The log for a task on the libuv pool: may wait for another task.
-    fn wait_log(&self) -> napi::Result<MutexGuard<'_, Option<Log>>> {
+    /// The slot itself, open or not (close and delete take the log out of it).
+    fn lock(&self) -> Result<MutexGuard<'_, Option<Log>>, NativeError> {
         self.log.lock().map_err(|_| self.poisoned())
+    }
+
+    /// Takes the log out (close, delete): later calls fail with `LOG_CLOSED` at once,
+    /// and the slow part runs without the lock.
+    fn take(&self) -> Result<Log, NativeError> {
+        self.lock()?.take().ok_or_else(|| self.closed())
     }
 
     fn is(&self, partition: &TopicPartition) -> bool {
         self.topic == partition.topic && self.partition == partition.partition
     }
 
-    /// Open, or held by a task (so not yet known to be closed).
     fn is_open(&self) -> bool {
-        match self.log.try_lock() {
-            Ok(log) => log.is_some(),
-            Err(TryLockError::WouldBlock) => true,
-            Err(TryLockError::Poisoned(_)) => false,
-        }
+        self.log.lock().is_ok_and(|log| log.is_some())
     }
 
-    fn closed(&self) -> napi::Error {
+    fn closed(&self) -> NativeError {
         coded(
-            LOG_CLOSED,
+            ErrorCode::LogClosed,
             format!("{}-{} is closed", self.topic, self.partition),
         )
     }
 
-    fn poisoned(&self) -> napi::Error {
+    fn poisoned(&self) -> NativeError {
         coded(
-            STORAGE_ERROR,
+            ErrorCode::StorageError,
             format!(
                 "{}-{}: an earlier operation panicked; the log is unusable",
                 self.topic, self.partition
@@ -467,6 +414,69 @@ impl From<AppendInfo> for AppendResult {
             duplicate: info.duplicate,
         }
     }
+}
+
+/// A topic's settings for produce appends, made once per topic configuration (so an
+/// append converts no config object): validation (`max.message.bytes`, timestamps, keys on
+/// compacted topics, …) and the codec `compression.type` asks for.
+#[napi]
+pub struct ProduceSettings {
+    config: ProduceConfig,
+}
+
+#[napi]
+impl ProduceSettings {
+    /// `compression`: `none`, `gzip`, `snappy`, `lz4` or `zstd` to store every batch with
+    /// that codec, absent to keep the producer's (`compression.type=producer`);
+    /// `compressionLevel`: the codec's level from the topic config.
+    #[napi(constructor)]
+    pub fn new(
+        validation: ProduceValidationConfig,
+        compression: Option<String>,
+        compression_level: Option<i32>,
+    ) -> Result<Self, NativeError> {
+        let validation = crate::codec::config_of(validation).map_err(from_napi)?;
+        let target_compression = compression
+            .map(|name| {
+                Compression::from_name(&name).ok_or_else(|| {
+                    invalid(format!(
+                        "unknown compression codec {name:?} (none, gzip, snappy, lz4, zstd)"
+                    ))
+                })
+            })
+            .transpose()?;
+        if let Some(codec) = target_compression {
+            // Fails now, with the config, rather than on every produce.
+            sluice_storage::compression::compress(codec, b"", compression_level)
+                .map_err(|error| invalid(format!("compression level: {error}")))?;
+        }
+        Ok(Self {
+            config: ProduceConfig {
+                validation,
+                target_compression,
+                compression_level,
+            },
+        })
+    }
+}
+
+/// The outcome of a produce append: `errorCode` 0 with the offsets, or Kafka's error for
+/// records that failed validation (with a message and the records at fault).
+#[napi(object, object_from_js = false)]
+pub struct ProduceAppendResult {
+    pub error_code: i32,
+    pub error_message: Option<String>,
+    pub record_errors: Vec<ProduceRecordError>,
+    /// -1 when nothing was appended (an error, or Produce v0-2 without a whole batch).
+    pub base_offset: BigInt,
+    /// The stamped time for LogAppendTime topics, -1 otherwise; for a duplicate, the
+    /// original batch's max timestamp (what Kafka answers).
+    pub log_append_time_ms: BigInt,
+    pub log_start_offset: BigInt,
+    /// An idempotent producer's retry answered with the original batch's offsets.
+    pub duplicate: bool,
+    /// Bytes written to the log (0 for a duplicate), for waking long polls.
+    pub appended_bytes: u32,
 }
 
 /// The state of one idempotent (or transactional) producer on this partition.
@@ -536,7 +546,7 @@ pub struct AppendOptionsInput {
     pub origin: Option<String>,
 }
 
-fn append_options_of(input: &AppendOptionsInput) -> napi::Result<AppendOptions> {
+fn append_options_of(input: &AppendOptionsInput) -> Result<AppendOptions, NativeError> {
     let now_ms = clock_ms(input.now_ms)?;
     let origin = match input.origin.as_deref() {
         None | Some("leader") => AppendOrigin::Leader,
@@ -707,11 +717,11 @@ impl LogSlice {
 
     /// Copies the bytes (empty when empty or released).
     #[napi]
-    pub fn to_buffer(&self) -> napi::Result<Buffer> {
+    pub fn to_buffer(&self) -> Result<Buffer, NativeError> {
         let bytes = match &self.slice {
             Some(slice) => slice
                 .to_vec()
-                .map_err(|error| coded(STORAGE_ERROR, error))?,
+                .map_err(|error| coded(ErrorCode::StorageError, error))?,
             None => Vec::new(),
         };
         Ok(bytes.into())
@@ -727,9 +737,10 @@ impl LogSlice {
 // ---------------------------------------------------------------------------------------
 // Tasks on the libuv pool
 
-type Operation<T> = Box<dyn FnOnce(&LogState, &mut Option<Log>) -> napi::Result<T> + Send>;
+type Operation<T> = Box<dyn FnOnce(&LogState) -> Result<T, NativeError> + Send>;
 
-/// One slow operation on a log, run on the libuv pool with the log held.
+/// One operation on a log that may touch the disk, run on the libuv pool. It takes the
+/// log's lock itself, for its short critical sections only.
 pub struct LogTask<T: Send + 'static> {
     state: Arc<LogState>,
     operation: Option<Operation<T>>,
@@ -739,28 +750,23 @@ impl<T> Task for LogTask<T>
 where
     T: Send + 'static + napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName,
 {
-    type Output = T;
+    type Output = Result<T, NativeError>;
     type JsValue = T;
 
-    fn compute(&mut self) -> napi::Result<T> {
+    fn compute(&mut self) -> napi::Result<Result<T, NativeError>> {
         let operation = self.operation.take().expect("a task runs once");
-        let mut log = self.state.wait_log()?;
-        let result = operation(&self.state, &mut log);
-        if let Some(log) = log.as_ref() {
-            self.state.publish(log);
-        }
-        result
+        Ok(operation(&self.state))
     }
 
-    fn resolve(&mut self, _env: Env, output: T) -> napi::Result<T> {
-        Ok(output)
+    fn resolve(&mut self, env: Env, output: Result<T, NativeError>) -> napi::Result<T> {
+        settle(&env, output)
     }
 }
 
 fn task<T, F>(state: &Arc<LogState>, operation: F) -> AsyncTask<LogTask<T>>
 where
     T: Send + 'static + napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName,
-    F: FnOnce(&LogState, &mut Option<Log>) -> napi::Result<T> + Send + 'static,
+    F: FnOnce(&LogState) -> Result<T, NativeError> + Send + 'static,
 {
     AsyncTask::new(LogTask {
         state: state.clone(),
@@ -768,14 +774,17 @@ where
     })
 }
 
-/// Runs `operation` on the open log, or fails with `LOG_CLOSED`.
+/// Runs `operation` on the open log, holding it for exactly that long, then publishes
+/// the offsets the getters read.
 fn on_open<T>(
     state: &LogState,
-    log: &mut Option<Log>,
     operation: impl FnOnce(&mut Log) -> Result<T, LogError>,
-) -> napi::Result<T> {
-    let log = log.as_mut().ok_or_else(|| state.closed())?;
-    operation(log).map_err(thrown)
+) -> Result<T, NativeError> {
+    let mut guard = state.log()?;
+    let log = guard.as_mut().expect("open");
+    let result = operation(log).map_err(thrown);
+    state.publish(log);
+    result
 }
 
 // ---------------------------------------------------------------------------------------
@@ -837,21 +846,21 @@ impl NativeLog {
 
     /// Everything below this offset is fsynced.
     #[napi(getter)]
-    pub fn recovery_point(&self) -> napi::Result<BigInt> {
-        let log = self.state.try_log()?;
+    pub fn recovery_point(&self) -> Result<BigInt, NativeError> {
+        let log = self.state.log()?;
         Ok(log.as_ref().expect("open").recovery_point().into())
     }
 
     /// Bytes in all segments.
     #[napi(getter)]
-    pub fn size_bytes(&self) -> napi::Result<f64> {
-        let log = self.state.try_log()?;
+    pub fn size_bytes(&self) -> Result<f64, NativeError> {
+        let log = self.state.log()?;
         Ok(log.as_ref().expect("open").size_bytes() as f64)
     }
 
     #[napi(getter)]
-    pub fn segment_base_offsets(&self) -> napi::Result<Vec<BigInt>> {
-        let log = self.state.try_log()?;
+    pub fn segment_base_offsets(&self) -> Result<Vec<BigInt>, NativeError> {
+        let log = self.state.log()?;
         Ok(log
             .as_ref()
             .expect("open")
@@ -869,29 +878,97 @@ impl NativeLog {
         &self,
         mut batches: BufferSlice,
         options: AppendOptionsInput,
-    ) -> napi::Result<AppendResult> {
+    ) -> Result<AppendResult, NativeError> {
         let options = append_options_of(&options)?;
-        let mut guard = self.state.try_log()?;
+        let mut guard = self.state.log()?;
         let log = guard.as_mut().expect("open");
         let info = log.append(&mut batches, &options).map_err(thrown);
         self.state.publish(log);
         info.map(AppendResult::from)
     }
 
+    /// A leader's produce append in one call, as Kafka's LogValidator and log append:
+    /// validates `records` (one partition of a ProduceRequest of `produceVersion`),
+    /// up-converts magic 0/1, recompresses to the topic's codec, then appends with offsets,
+    /// the leader epoch and LogAppendTime stamped in place. Validation runs before the log
+    /// is locked; the lock covers the append alone. Refused records come back as a value
+    /// (Kafka's error code, message, record errors); a refused append (producer state,
+    /// I/O) throws with its code.
+    #[napi]
+    pub fn append_produce(
+        &self,
+        mut records: BufferSlice,
+        settings: &ProduceSettings,
+        produce_version: i32,
+        now_ms: f64,
+        leader_epoch: i32,
+    ) -> Result<ProduceAppendResult, NativeError> {
+        let now_ms = clock_ms(now_ms)?;
+        let mut config = settings.config.clone();
+        config.validation.produce_version = produce_version.clamp(0, i32::from(i16::MAX)) as i16;
+        let mut prepared = match prepare_produce(&records, &config, now_ms) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let error = crate::codec::error_of(error);
+                return Ok(ProduceAppendResult {
+                    error_code: error.error_code,
+                    error_message: Some(error.message),
+                    record_errors: error.record_errors,
+                    base_offset: (-1i64).into(),
+                    log_append_time_ms: (-1i64).into(),
+                    log_start_offset: (-1i64).into(),
+                    duplicate: false,
+                    appended_bytes: 0,
+                });
+            }
+        };
+        let options = AppendOptions::leader(now_ms, leader_epoch);
+        let appended_bytes = prepared.len() as u32;
+        let (info, log_start_offset) = {
+            let mut guard = self.state.log()?;
+            let log = guard.as_mut().expect("open");
+            let info = prepared.append_to(log, &mut records, &options);
+            self.state.publish(log);
+            (info.map_err(thrown)?, log.log_start_offset())
+        };
+        Ok(match info {
+            Some(info) => ProduceAppendResult {
+                error_code: 0,
+                error_message: None,
+                record_errors: Vec::new(),
+                base_offset: info.base_offset.into(),
+                log_append_time_ms: info.log_append_time_ms.into(),
+                log_start_offset: info.log_start_offset.into(),
+                duplicate: info.duplicate,
+                appended_bytes: if info.duplicate { 0 } else { appended_bytes },
+            },
+            None => ProduceAppendResult {
+                error_code: 0,
+                error_message: None,
+                record_errors: Vec::new(),
+                base_offset: (-1i64).into(),
+                log_append_time_ms: (-1i64).into(),
+                log_start_offset: log_start_offset.into(),
+                duplicate: false,
+                appended_bytes: 0,
+            },
+        })
+    }
+
     /// Replaces the log's topic configuration (AlterConfigs): retention applies at the next
     /// check, segment settings from the next roll.
     #[napi]
-    pub fn set_config(&self, config: LogConfigInput) -> napi::Result<()> {
+    pub fn set_config(&self, config: LogConfigInput) -> Result<(), NativeError> {
         let config = config_of(&config)?;
-        let mut guard = self.state.try_log()?;
+        let mut guard = self.state.log()?;
         guard.as_mut().expect("open").set_config(config);
         Ok(())
     }
 
     /// Every producer this partition keeps state for, by producer id (DescribeProducers).
     #[napi]
-    pub fn producer_states(&self) -> napi::Result<Vec<ProducerStateResult>> {
-        let guard = self.state.try_log()?;
+    pub fn producer_states(&self) -> Result<Vec<ProducerStateResult>, NativeError> {
+        let guard = self.state.log()?;
         Ok(guard
             .as_ref()
             .expect("open")
@@ -903,9 +980,9 @@ impl NativeLog {
 
     /// The last sequence `producerId` wrote here, -1 if none is known.
     #[napi]
-    pub fn last_sequence_for(&self, producer_id: BigInt) -> napi::Result<i32> {
+    pub fn last_sequence_for(&self, producer_id: BigInt) -> Result<i32, NativeError> {
         let producer_id = long_of(&producer_id, "producerId")?;
-        let guard = self.state.try_log()?;
+        let guard = self.state.log()?;
         Ok(guard.as_ref().expect("open").last_sequence_for(producer_id))
     }
 
@@ -913,9 +990,9 @@ impl NativeLog {
     /// timestamp) with no transaction open; returns how many. In memory only: the broker
     /// calls it every `producer.id.expiration.check.interval.ms` (Kafka: 10 minutes).
     #[napi]
-    pub fn remove_expired_producers(&self, now_ms: f64) -> napi::Result<u32> {
+    pub fn remove_expired_producers(&self, now_ms: f64) -> Result<u32, NativeError> {
         let now_ms = clock_ms(now_ms)?;
-        let mut guard = self.state.try_log()?;
+        let mut guard = self.state.log()?;
         Ok(guard
             .as_mut()
             .expect("open")
@@ -924,8 +1001,8 @@ impl NativeLog {
 
     /// Offsets of the producer state `.snapshot` files in the partition directory.
     #[napi(getter)]
-    pub fn producer_snapshot_offsets(&self) -> napi::Result<Vec<BigInt>> {
-        let guard = self.state.try_log()?;
+    pub fn producer_snapshot_offsets(&self) -> Result<Vec<BigInt>, NativeError> {
+        let guard = self.state.log()?;
         Ok(guard
             .as_ref()
             .expect("open")
@@ -945,12 +1022,12 @@ impl NativeLog {
         offset: BigInt,
         max_bytes: u32,
         upper_bound: Option<BigInt>,
-    ) -> napi::Result<LogSlice> {
+    ) -> Result<LogSlice, NativeError> {
         let offset = long_of(&offset, "offset")?;
         let upper_bound = upper_bound
             .map(|bound| long_of(&bound, "upperBound"))
             .transpose()?;
-        let guard = self.state.try_log()?;
+        let guard = self.state.log()?;
         let read = guard
             .as_ref()
             .expect("open")
@@ -970,7 +1047,7 @@ impl NativeLog {
         offset: BigInt,
         max_bytes: u32,
         upper_bound: Option<BigInt>,
-    ) -> napi::Result<ReadCopyResult> {
+    ) -> Result<ReadCopyResult, NativeError> {
         let slice = self.read(offset, max_bytes, upper_bound)?;
         Ok(ReadCopyResult {
             bytes: slice.to_buffer()?,
@@ -983,7 +1060,10 @@ impl NativeLog {
     /// with the largest timestamp, -4 earliest local, otherwise the first record whose
     /// timestamp is at least this. Null when no record qualifies.
     #[napi]
-    pub fn offset_for(&self, timestamp: BigInt) -> napi::Result<Option<TimestampAndOffsetResult>> {
+    pub fn offset_for(
+        &self,
+        timestamp: BigInt,
+    ) -> Result<Option<TimestampAndOffsetResult>, NativeError> {
         let spec = match long_of(&timestamp, "timestamp")? {
             -1 => OffsetSpec::Latest,
             -2 => OffsetSpec::Earliest,
@@ -996,7 +1076,7 @@ impl NativeLog {
                 )))
             }
         };
-        let mut guard = self.state.try_log()?;
+        let mut guard = self.state.log()?;
         let found = guard
             .as_mut()
             .expect("open")
@@ -1007,8 +1087,8 @@ impl NativeLog {
 
     /// OffsetForLeaderEpoch: `[epoch, end offset]` (`[-1, -1]` when unknown).
     #[napi]
-    pub fn end_offset_for_epoch(&self, epoch: i32) -> napi::Result<Vec<BigInt>> {
-        let guard = self.state.try_log()?;
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Result<Vec<BigInt>, NativeError> {
+        let guard = self.state.log()?;
         let (epoch, offset) = guard.as_ref().expect("open").end_offset_for_epoch(epoch);
         Ok(vec![i64::from(epoch).into(), offset.into()])
     }
@@ -1016,10 +1096,10 @@ impl NativeLog {
     /// Follower truncation: removes every record at or above `offset`. Resolves to
     /// whether anything was removed.
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn truncate_to(&self, offset: BigInt) -> napi::Result<AsyncTask<LogTask<bool>>> {
+    pub fn truncate_to(&self, offset: BigInt) -> Result<AsyncTask<LogTask<bool>>, NativeError> {
         let offset = long_of(&offset, "offset")?;
-        Ok(task(&self.state, move |state, log| {
-            on_open(state, log, |log| log.truncate_to(offset))
+        Ok(task(&self.state, move |state| {
+            on_open(state, |log| log.truncate_to(offset))
         }))
     }
 
@@ -1028,10 +1108,10 @@ impl NativeLog {
     pub fn truncate_fully_and_start_at(
         &self,
         offset: BigInt,
-    ) -> napi::Result<AsyncTask<LogTask<()>>> {
+    ) -> Result<AsyncTask<LogTask<()>>, NativeError> {
         let offset = long_of(&offset, "offset")?;
-        Ok(task(&self.state, move |state, log| {
-            on_open(state, log, |log| log.truncate_fully_and_start_at(offset))
+        Ok(task(&self.state, move |state| {
+            on_open(state, |log| log.truncate_fully_and_start_at(offset))
         }))
     }
 
@@ -1042,11 +1122,11 @@ impl NativeLog {
         &self,
         offset: BigInt,
         high_watermark: BigInt,
-    ) -> napi::Result<AsyncTask<LogTask<Vec<DeletedSegmentResult>>>> {
+    ) -> Result<AsyncTask<LogTask<Vec<DeletedSegmentResult>>>, NativeError> {
         let offset = long_of(&offset, "offset")?;
         let high_watermark = long_of(&high_watermark, "highWatermark")?;
-        Ok(task(&self.state, move |state, log| {
-            on_open(state, log, |log| {
+        Ok(task(&self.state, move |state| {
+            on_open(state, |log| {
                 log.increment_log_start_offset(offset, high_watermark)
             })
             .map(deleted_of)
@@ -1060,23 +1140,20 @@ impl NativeLog {
         &self,
         now_ms: f64,
         high_watermark: BigInt,
-    ) -> napi::Result<AsyncTask<LogTask<Vec<DeletedSegmentResult>>>> {
+    ) -> Result<AsyncTask<LogTask<Vec<DeletedSegmentResult>>>, NativeError> {
         let now_ms = clock_ms(now_ms)?;
         let high_watermark = long_of(&high_watermark, "highWatermark")?;
-        Ok(task(&self.state, move |state, log| {
-            on_open(state, log, |log| {
-                log.delete_old_segments(now_ms, high_watermark)
-            })
-            .map(deleted_of)
+        Ok(task(&self.state, move |state| {
+            on_open(state, |log| log.delete_old_segments(now_ms, high_watermark)).map(deleted_of)
         }))
     }
 
     /// Rolls the active segment if it is older than `segment.ms` (for idle partitions).
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn roll_if_old(&self, now_ms: f64) -> napi::Result<AsyncTask<LogTask<bool>>> {
+    pub fn roll_if_old(&self, now_ms: f64) -> Result<AsyncTask<LogTask<bool>>, NativeError> {
         let now_ms = clock_ms(now_ms)?;
-        Ok(task(&self.state, move |state, log| {
-            on_open(state, log, |log| log.roll_if_old(now_ms))
+        Ok(task(&self.state, move |state| {
+            on_open(state, |log| log.roll_if_old(now_ms))
         }))
     }
 
@@ -1085,8 +1162,10 @@ impl NativeLog {
     /// thread's; this is for callers that must know the data is on disk.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush(&self) -> AsyncTask<LogTask<()>> {
-        task(&self.state, |state, log| {
-            on_open(state, log, |log| log.flush())
+        task(&self.state, |state| {
+            // The flush handle is taken under the lock; the fsyncs run without it.
+            let flusher = state.log()?.as_ref().expect("open").flusher();
+            flusher.flush().map_err(thrown)
         })
     }
 
@@ -1095,8 +1174,8 @@ impl NativeLog {
     /// does that for a whole directory.
     #[napi(ts_return_type = "Promise<LogOffsetsResult>")]
     pub fn close(&self) -> AsyncTask<LogTask<LogOffsetsResult>> {
-        task(&self.state, |state, log| {
-            let log = log.take().ok_or_else(|| state.closed())?;
+        task(&self.state, |state| {
+            let log = state.take()?;
             log.close().map(LogOffsetsResult::from).map_err(thrown)
         })
     }
@@ -1105,8 +1184,8 @@ impl NativeLog {
     /// reading the deleted files.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn delete_directory(&self) -> AsyncTask<LogTask<()>> {
-        task(&self.state, |state, log| {
-            let log = log.take().ok_or_else(|| state.closed())?;
+        task(&self.state, |state| {
+            let log = state.take()?;
             log.delete_directory().map_err(thrown)?;
             // `Log::delete_directory` leaves the `.deleted` segment files for the background
             // thread to unlink once no reader holds them, and the directory with them; a
@@ -1114,7 +1193,7 @@ impl NativeLog {
             // Unlinking them now is safe: open descriptors keep reading unlinked files.
             std::fs::remove_dir_all(&state.directory).map_err(|error| {
                 coded(
-                    STORAGE_ERROR,
+                    ErrorCode::StorageError,
                     format!("remove {}: {error}", state.directory.display()),
                 )
             })
@@ -1153,7 +1232,7 @@ fn open_one(
     resources: Arc<LogResources>,
     options: OpenOptions,
     topic_id: Option<Uuid>,
-) -> napi::Result<Arc<LogState>> {
+) -> Result<Arc<LogState>, NativeError> {
     let (log, report) = Log::open(
         directory,
         partition,
@@ -1165,7 +1244,7 @@ fn open_one(
     .map_err(thrown)?;
     let storage_error = |error: std::io::Error| {
         coded(
-            STORAGE_ERROR,
+            ErrorCode::StorageError,
             format!("{}: partition.metadata: {error}", directory.display()),
         )
     };
@@ -1181,10 +1260,20 @@ fn open_one(
 
 #[napi]
 impl Task for OpenLogTask {
-    type Output = Arc<LogState>;
+    type Output = Result<Arc<LogState>, NativeError>;
     type JsValue = NativeLog;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(self.open())
+    }
+
+    fn resolve(&mut self, env: Env, state: Self::Output) -> napi::Result<NativeLog> {
+        settle(&env, state).map(|state| NativeLog { state })
+    }
+}
+
+impl OpenLogTask {
+    fn open(&self) -> Result<Arc<LogState>, NativeError> {
         open_one(
             &self.directory,
             self.partition.clone(),
@@ -1193,10 +1282,6 @@ impl Task for OpenLogTask {
             self.options,
             self.topic_id,
         )
-    }
-
-    fn resolve(&mut self, _env: Env, state: Self::Output) -> napi::Result<NativeLog> {
-        Ok(NativeLog { state })
     }
 }
 
@@ -1210,7 +1295,7 @@ pub fn open_log(
     resources: &NativeLogResources,
     config: Option<LogConfigInput>,
     options: Option<OpenLogOptions>,
-) -> napi::Result<AsyncTask<OpenLogTask>> {
+) -> Result<AsyncTask<OpenLogTask>, NativeError> {
     let config = config_of(&config.unwrap_or_default())?;
     let options = options.unwrap_or(OpenLogOptions {
         recovery_point: None,
@@ -1306,13 +1391,24 @@ pub struct OpenedDirectory {
 
 #[napi]
 impl Task for OpenLogDirectoryTask {
-    type Output = OpenedDirectory;
+    type Output = Result<OpenedDirectory, NativeError>;
     type JsValue = NativeLogDirectory;
 
-    fn compute(&mut self) -> napi::Result<OpenedDirectory> {
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(self.open())
+    }
+
+    fn resolve(&mut self, env: Env, opened: Self::Output) -> napi::Result<NativeLogDirectory> {
+        let opened = settle(&env, opened)?;
+        Ok(self.directory(opened))
+    }
+}
+
+impl OpenLogDirectoryTask {
+    fn open(&self) -> Result<OpenedDirectory, NativeError> {
         std::fs::create_dir_all(&self.path).map_err(|error| {
             coded(
-                STORAGE_ERROR,
+                ErrorCode::StorageError,
                 format!("create log directory {}: {error}", self.path.display()),
             )
         })?;
@@ -1340,7 +1436,7 @@ impl Task for OpenLogDirectoryTask {
             .open_all(&config_for, &self.resources, self.threads, &progress)
             .map_err(|error| {
                 coded(
-                    STORAGE_ERROR,
+                    ErrorCode::StorageError,
                     format!("open log directory {}: {error}", self.path.display()),
                 )
             })?;
@@ -1353,7 +1449,10 @@ impl Task for OpenLogDirectoryTask {
                     let topic_id = read_partition_metadata(&path).ok().flatten();
                     logs.push(LogState::new(log, report, topic_id));
                 }
-                Err(error) => failures.push((partition, format!("{}: {error}", code_of(&error)))),
+                Err(error) => failures.push((
+                    partition,
+                    format!("{}: {error}", ErrorCode::of(&error).name()),
+                )),
             }
         }
         Ok(OpenedDirectory {
@@ -1363,12 +1462,13 @@ impl Task for OpenLogDirectoryTask {
         })
     }
 
-    fn resolve(&mut self, _env: Env, opened: OpenedDirectory) -> napi::Result<NativeLogDirectory> {
-        Ok(NativeLogDirectory {
+    fn directory(&self, opened: OpenedDirectory) -> NativeLogDirectory {
+        NativeLogDirectory {
             path: self.path.clone(),
             resources: self.resources.clone(),
             had_clean_shutdown: opened.had_clean_shutdown,
             logs: Arc::new(Mutex::new(opened.logs)),
+            checkpoints: Arc::new(Mutex::new(())),
             failures: opened
                 .failures
                 .into_iter()
@@ -1378,7 +1478,7 @@ impl Task for OpenLogDirectoryTask {
                     message,
                 })
                 .collect(),
-        })
+        }
     }
 }
 
@@ -1394,7 +1494,7 @@ pub fn open_log_directory(
     resources: &NativeLogResources,
     options: Option<OpenLogDirectoryOptions>,
     on_progress: Option<ProgressCallback>,
-) -> napi::Result<AsyncTask<OpenLogDirectoryTask>> {
+) -> Result<AsyncTask<OpenLogDirectoryTask>, NativeError> {
     let options = options.unwrap_or(OpenLogDirectoryOptions {
         default_config: None,
         topic_configs: None,
@@ -1406,7 +1506,7 @@ pub fn open_log_directory(
         .unwrap_or_default()
         .into_iter()
         .map(|topic| Ok((topic.topic, config_of(&topic.config)?)))
-        .collect::<napi::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, NativeError>>()?;
     Ok(AsyncTask::new(OpenLogDirectoryTask {
         path: PathBuf::from(path),
         resources: resources.inner.clone(),
@@ -1425,6 +1525,8 @@ pub struct NativeLogDirectory {
     had_clean_shutdown: bool,
     logs: Arc<Mutex<Vec<Arc<LogState>>>>,
     failures: Vec<OpenFailure>,
+    /// One checkpoint writer at a time: the files are replaced through one temp file each.
+    checkpoints: Arc<Mutex<()>>,
 }
 
 #[napi]
@@ -1456,11 +1558,11 @@ impl NativeLogDirectory {
     /// The open logs opened or created here, sorted by topic and partition (each call
     /// makes new JS objects over the same logs).
     #[napi]
-    pub fn logs(&self) -> napi::Result<Vec<NativeLog>> {
+    pub fn logs(&self) -> Result<Vec<NativeLog>, NativeError> {
         let logs = self
             .logs
             .lock()
-            .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?;
+            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?;
         Ok(logs
             .iter()
             .filter(|state| state.is_open())
@@ -1479,7 +1581,7 @@ impl NativeLogDirectory {
         partition: i32,
         topic_id: Option<String>,
         config: Option<LogConfigInput>,
-    ) -> napi::Result<AsyncTask<CreateLogTask>> {
+    ) -> Result<AsyncTask<CreateLogTask>, NativeError> {
         if topic.is_empty() || partition < 0 {
             return Err(invalid(format!(
                 "bad topic partition {topic:?}-{partition}"
@@ -1489,7 +1591,7 @@ impl NativeLogDirectory {
         let exists = self
             .logs
             .lock()
-            .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?
+            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?
             .iter()
             .any(|state| state.is(&partition) && state.is_open());
         if exists {
@@ -1511,6 +1613,37 @@ impl NativeLogDirectory {
         }))
     }
 
+    /// Writes `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` for
+    /// every open log (and `replication-offset-checkpoint` from `highWatermarks` when
+    /// given) on the libuv pool, as Kafka does every
+    /// `log.flush.offset.checkpoint.interval.ms`, so a crash recovers from there rather
+    /// than from the start. Resolves to the number of partitions written.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn write_checkpoints(
+        &self,
+        high_watermarks: Option<Vec<HighWatermarkInput>>,
+    ) -> Result<AsyncTask<WriteCheckpointsTask>, NativeError> {
+        let high_watermarks = high_watermarks
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|entry| {
+                        Ok((
+                            TopicPartition::new(entry.topic, entry.partition),
+                            long_of(&entry.high_watermark, "highWatermark")?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, NativeError>>()
+            })
+            .transpose()?;
+        Ok(AsyncTask::new(WriteCheckpointsTask {
+            path: self.path.clone(),
+            logs: self.logs.clone(),
+            checkpoints: self.checkpoints.clone(),
+            high_watermarks,
+        }))
+    }
+
     /// Closes every open log here (in parallel on `threads` threads), writes the
     /// recovery-point and log-start-offset checkpoints, then `.kafka_cleanshutdown` if
     /// every log closed. Logs closed or deleted on their own are left out of the
@@ -1520,15 +1653,84 @@ impl NativeLogDirectory {
         &self,
         broker_epoch: Option<BigInt>,
         threads: Option<u32>,
-    ) -> napi::Result<AsyncTask<CloseAllTask>> {
+    ) -> Result<AsyncTask<CloseAllTask>, NativeError> {
         Ok(AsyncTask::new(CloseAllTask {
             path: self.path.clone(),
             logs: self.logs.clone(),
+            checkpoints: self.checkpoints.clone(),
             broker_epoch: broker_epoch
                 .as_ref()
                 .map_or(Ok(-1), |epoch| long_of(epoch, "brokerEpoch"))?,
             threads: threads.unwrap_or(1).clamp(1, 64) as usize,
         }))
+    }
+}
+
+/// A partition's high watermark for `replication-offset-checkpoint`.
+#[napi(object)]
+pub struct HighWatermarkInput {
+    pub topic: String,
+    pub partition: i32,
+    pub high_watermark: BigInt,
+}
+
+pub struct WriteCheckpointsTask {
+    path: PathBuf,
+    logs: Arc<Mutex<Vec<Arc<LogState>>>>,
+    checkpoints: Arc<Mutex<()>>,
+    high_watermarks: Option<Vec<(TopicPartition, i64)>>,
+}
+
+#[napi]
+impl Task for WriteCheckpointsTask {
+    type Output = Result<u32, NativeError>;
+    type JsValue = u32;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(self.write())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<u32> {
+        settle(&env, output)
+    }
+}
+
+impl WriteCheckpointsTask {
+    fn write(&self) -> Result<u32, NativeError> {
+        let _one_writer = self
+            .checkpoints
+            .lock()
+            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?;
+        let states = self
+            .logs
+            .lock()
+            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?
+            .clone();
+        // Each log is held just long enough to read three offsets.
+        let offsets: Vec<(TopicPartition, LogOffsets)> = states
+            .iter()
+            .filter_map(|state| {
+                let guard = state.log.lock().ok()?;
+                let log = guard.as_ref()?;
+                Some((log.topic_partition().clone(), log.offsets()))
+            })
+            .collect();
+        let directory = LogDirectory::new(&self.path);
+        let storage_error = |error: std::io::Error| {
+            coded(
+                ErrorCode::StorageError,
+                format!("write checkpoints in {}: {error}", self.path.display()),
+            )
+        };
+        directory
+            .write_offset_checkpoints(&offsets)
+            .map_err(storage_error)?;
+        if let Some(high_watermarks) = &self.high_watermarks {
+            directory
+                .write_high_watermarks(high_watermarks)
+                .map_err(storage_error)?;
+        }
+        Ok(offsets.len() as u32)
     }
 }
 
@@ -1539,58 +1741,75 @@ pub struct CreateLogTask {
 
 #[napi]
 impl Task for CreateLogTask {
-    type Output = Arc<LogState>;
+    type Output = Result<Arc<LogState>, NativeError>;
     type JsValue = NativeLog;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let state = self.open.compute()?;
+        Ok(self.create())
+    }
+
+    fn resolve(&mut self, env: Env, state: Self::Output) -> napi::Result<NativeLog> {
+        settle(&env, state).map(|state| NativeLog { state })
+    }
+}
+
+impl CreateLogTask {
+    fn create(&self) -> Result<Arc<LogState>, NativeError> {
+        let state = self.open.open()?;
         let mut logs = self
             .logs
             .lock()
-            .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?;
+            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?;
         // A closed or deleted log of the same partition is replaced.
         logs.retain(|other| !other.is(&self.open.partition) || other.is_open());
         logs.push(state.clone());
         logs.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         Ok(state)
     }
-
-    fn resolve(&mut self, _env: Env, state: Self::Output) -> napi::Result<NativeLog> {
-        Ok(NativeLog { state })
-    }
 }
 
 pub struct CloseAllTask {
     path: PathBuf,
     logs: Arc<Mutex<Vec<Arc<LogState>>>>,
+    checkpoints: Arc<Mutex<()>>,
     broker_epoch: i64,
     threads: usize,
 }
 
 #[napi]
 impl Task for CloseAllTask {
-    type Output = ();
+    type Output = Result<(), NativeError>;
     type JsValue = ();
 
-    fn compute(&mut self) -> napi::Result<()> {
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(self.close_all())
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
+        settle(&env, output)
+    }
+}
+
+impl CloseAllTask {
+    fn close_all(&self) -> Result<(), NativeError> {
+        let _one_writer = self
+            .checkpoints
+            .lock()
+            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?;
         let states = self
             .logs
             .lock()
-            .map_err(|_| coded(STORAGE_ERROR, "poisoned"))?
+            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?
             .clone();
         let mut logs = Vec::with_capacity(states.len());
         for state in &states {
-            if let Some(log) = state.wait_log()?.take() {
+            if let Some(log) = state.lock()?.take() {
                 logs.push(log);
             }
         }
         LogDirectory::new(&self.path)
             .close_all(logs, self.threads, self.broker_epoch)
             .map_err(thrown)
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
-        Ok(())
     }
 }
 
@@ -1601,7 +1820,7 @@ mod tests {
     use sluice_storage::record_batch::RecordBatchError;
 
     #[test]
-    fn every_log_error_has_its_code_in_front_of_its_message() {
+    fn every_log_error_has_a_code_and_keeps_its_message() {
         let cases = [
             (
                 LogError::OffsetOutOfRange {
@@ -1609,26 +1828,26 @@ mod tests {
                     log_start_offset: 0,
                     log_end_offset: 5,
                 },
-                OFFSET_OUT_OF_RANGE,
+                ErrorCode::OffsetOutOfRange,
             ),
             (
                 LogError::InvalidBatch(RecordBatchError::TooShort { buffer_bytes: 3 }),
-                CORRUPT_MESSAGE,
+                ErrorCode::CorruptMessage,
             ),
-            (LogError::EmptyAppend, EMPTY_APPEND),
+            (LogError::EmptyAppend, ErrorCode::EmptyAppend),
             (
                 LogError::UnexpectedAppendOffset {
                     first_offset: 1,
                     log_end_offset: 4,
                 },
-                UNEXPECTED_APPEND_OFFSET,
+                ErrorCode::UnexpectedAppendOffset,
             ),
             (
                 LogError::LogStartOffsetAboveHighWatermark {
                     offset: 7,
                     high_watermark: 3,
                 },
-                LOG_START_OFFSET_ABOVE_HIGH_WATERMARK,
+                ErrorCode::LogStartOffsetAboveHighWatermark,
             ),
             (
                 LogError::ProducerState(ProducerStateError::OutOfOrderSequence {
@@ -1639,7 +1858,7 @@ mod tests {
                     current_epoch: 0,
                     offset: 3,
                 }),
-                "OUT_OF_ORDER_SEQUENCE_NUMBER",
+                ErrorCode::OutOfOrderSequenceNumber,
             ),
             (
                 LogError::ProducerState(ProducerStateError::InvalidProducerEpoch {
@@ -1648,24 +1867,25 @@ mod tests {
                     current_epoch: 1,
                     offset: 3,
                 }),
-                "INVALID_PRODUCER_EPOCH",
+                ErrorCode::InvalidProducerEpoch,
             ),
             (
                 LogError::ProducerState(ProducerStateError::InvalidTxnState {
                     producer_id: 1,
                     offset: 3,
                 }),
-                "INVALID_TXN_STATE",
+                ErrorCode::InvalidTxnState,
             ),
             (
                 LogError::Io(std::io::Error::other("disk on fire")),
-                STORAGE_ERROR,
+                ErrorCode::StorageError,
             ),
         ];
         for (error, code) in cases {
             let message = error.to_string();
             let thrown = thrown(error);
-            assert_eq!(thrown.reason, format!("{code}: {message}"));
+            assert_eq!(thrown.status, code);
+            assert_eq!(thrown.reason, message);
         }
     }
 

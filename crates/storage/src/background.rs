@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::checkpoint::sync_directory;
 use crate::compression::{decompress, Compression, CompressionError};
@@ -230,8 +230,12 @@ pub(crate) enum Job {
         config: LogConfig,
         slot: Arc<PreparedSlot>,
     },
-    /// Drops its contents here: the last reference to a deleted segment file unlinks it.
-    Release(Box<dyn Any + Send>),
+    /// Drops its contents here once `at` has passed (`file.delete.delay.ms` after the
+    /// deletion): the last reference to a deleted segment file unlinks it.
+    Release {
+        at: Instant,
+        contents: Box<dyn Any + Send>,
+    },
     Register(Weak<FlushState>),
     Signal(mpsc::Sender<()>),
 }
@@ -254,14 +258,20 @@ impl Background {
             .name("sluice-storage-background".into())
             .spawn(move || {
                 let mut timed: Vec<Weak<FlushState>> = Vec::new();
+                let mut releases = DelayedReleases::default();
                 loop {
                     match receiver.recv_timeout(TICK) {
+                        Ok(Job::Release { at, contents }) => releases.push(at, contents),
                         Ok(job) => run(job, &mut timed, &thread_errors),
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => break,
                     }
+                    releases.release_due(Instant::now());
                     flush_by_time(&mut timed, &thread_errors);
                 }
+                // Stopping (the last log is gone): what is still waiting goes now, as
+                // Kafka's next start would delete leftover `.deleted` files anyway.
+                drop(releases);
             })
             .expect("spawn the storage background thread");
         Self {
@@ -284,6 +294,25 @@ impl Drop for Background {
         drop(self.sender.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Deleted segment files waiting for `file.delete.delay.ms`, soonest first.
+#[derive(Default)]
+struct DelayedReleases {
+    waiting: std::collections::VecDeque<(Instant, Box<dyn Any + Send>)>,
+}
+
+impl DelayedReleases {
+    fn push(&mut self, at: Instant, contents: Box<dyn Any + Send>) {
+        let index = self.waiting.partition_point(|(other, _)| *other <= at);
+        self.waiting.insert(index, (at, contents));
+    }
+
+    fn release_due(&mut self, now: Instant) {
+        while self.waiting.front().is_some_and(|(at, _)| *at <= now) {
+            drop(self.waiting.pop_front());
         }
     }
 }
@@ -333,7 +362,7 @@ fn run(job: Job, timed: &mut Vec<Weak<FlushState>>, errors: &Mutex<Vec<String>>)
                 );
             }
         },
-        Job::Release(contents) => drop(contents),
+        Job::Release { contents, .. } => drop(contents),
         Job::Register(state) => timed.push(state),
         Job::Signal(done) => {
             let _ = done.send(());

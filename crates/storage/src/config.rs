@@ -49,6 +49,10 @@ pub struct LogConfig {
     /// batch is older than this, with no transaction open, is forgotten by
     /// `Log::remove_expired_producers` and left out when a snapshot is loaded. Kafka: 1 day.
     pub producer_id_expiration_ms: i64,
+    /// `file.delete.delay.ms`: how long a deleted segment's files stay on disk, renamed
+    /// `.deleted`, before they are unlinked (readers hold open descriptors either way).
+    /// Kafka: 60 s.
+    pub file_delete_delay_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -66,6 +70,7 @@ impl Default for LogConfig {
             message_timestamp_type: TimestampType::CreateTime,
             preallocate_chunk_bytes: 8 * MEBIBYTE,
             producer_id_expiration_ms: crate::producer_state::DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+            file_delete_delay_ms: 60_000,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod log_dir;
 pub mod map_budget;
 pub mod offset_index;
 pub mod partition_metadata;
+pub mod produce;
 pub mod producer_state;
 pub mod record_batch;
 mod records;

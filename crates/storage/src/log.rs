@@ -1186,7 +1186,16 @@ impl Log {
         self.producer_state.delete_snapshot(base)?;
         // The last reference (ours, unless a reader holds a slice) unlinks the file; let
         // that happen on the background thread.
-        self.resources.background.send(Job::Release(Box::new(file)));
+        let delay_ms = u64::try_from(self.config.file_delete_delay_ms).unwrap_or(0);
+        let at = std::time::Instant::now()
+            .checked_add(std::time::Duration::from_millis(delay_ms))
+            .unwrap_or_else(|| {
+                std::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365)
+            });
+        self.resources.background.send(Job::Release {
+            at,
+            contents: Box::new(file),
+        });
         let mut pending = self.flush.pending.lock().unwrap();
         pending
             .segments
@@ -1339,6 +1348,12 @@ impl Log {
         Ok(())
     }
 
+    /// A handle that flushes this log without holding it: the caller releases the log's
+    /// lock and fsyncs through the handle, so appends and reads go on meanwhile.
+    pub fn flusher(&self) -> LogFlusher {
+        LogFlusher(self.flush.clone())
+    }
+
     /// Asks the background thread to flush.
     pub fn request_flush(&self) {
         self.schedule_flush_job();
@@ -1408,6 +1423,17 @@ impl Log {
                 let _ = fs::remove_file(&path);
             }
         }
+        Ok(())
+    }
+}
+
+/// Flushes one log from any thread, without the log itself (see [`Log::flusher`]).
+pub struct LogFlusher(Arc<FlushState>);
+
+impl LogFlusher {
+    /// fsyncs everything appended before the call and moves the recovery point to it.
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.0.flush()?;
         Ok(())
     }
 }

@@ -497,3 +497,51 @@ fn leader_epochs_are_assigned_on_append_and_answer_offset_for_leader_epoch() {
     let text = fs::read_to_string(directory.path().join("leader-epoch-checkpoint")).unwrap();
     assert_eq!(text, "0\n1\n1 0\n");
 }
+
+/// The `.log.deleted` files in the partition directory.
+fn deleted_files(directory: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".log.deleted"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn deleted_segments_wait_file_delete_delay_ms_renamed_before_they_are_unlinked() {
+    let directory = tempfile::tempdir().unwrap();
+    let resources = sluice_storage::background::LogResources::with_defaults();
+    let config = LogConfig {
+        retention_bytes: 100 * 1024,
+        file_delete_delay_ms: 2_000,
+        ..small_config()
+    };
+    let (mut log, _) = open_with(
+        directory.path(),
+        config,
+        sluice_storage::log::OpenOptions::fresh(NOW_MS),
+        resources.clone(),
+    );
+    for _ in 0..100 {
+        append(&mut log, &batch_of(2, 1000, NOW_MS));
+    }
+    let deleted = log
+        .delete_retention_size_breached_segments(log.log_end_offset())
+        .unwrap();
+    assert!(!deleted.is_empty());
+    resources.wait_for_background();
+    // Renamed at once, still on disk: Kafka's `.deleted` files.
+    let waiting = deleted_files(directory.path());
+    assert_eq!(waiting.len(), deleted.len(), "{waiting:?}");
+    // Unlinked by the background thread once the delay has passed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !deleted_files(directory.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the .deleted files were never unlinked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
