@@ -147,8 +147,9 @@ export interface SoakSummary {
   };
   /** The first problems found, in words (at most 50). */
   problems: string[];
-  /** Lines the broker logged as unexpected failures (a broker bug behind an UNKNOWN_SERVER_ERROR). */
+  /** Lines the broker logged as unexpected failures or failed retention checks (broker bugs), and the first 5. */
   brokerUnexpectedFailures: number;
+  brokerFailureLines: string[];
 }
 
 const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
@@ -157,7 +158,11 @@ function codeName(code: number): string {
   return errorByCode(code)?.name ?? `ERROR_${code}`;
 }
 
-/** One producer's records on one partition, by the producer's own sequence. */
+/**
+ * One producer's records on one partition, by the producer's own sequence: a status and base offset
+ * per batch (every batch has recordsPerBatch records) and a read flag per record, in typed arrays
+ * (about 1.4 bytes a record, so long runs fit in memory).
+ */
 class Stream {
   static readonly NONE = 0;
   static readonly IN_FLIGHT = 1;
@@ -168,9 +173,9 @@ class Stream {
   /** acks=0 on a connection the broker closed: may or may not be in the log. */
   static readonly UNKNOWN = 5;
 
-  status = new Uint8Array(1024);
-  offsets = new Float64Array(1024);
-  read = new Uint8Array(1024);
+  #status = new Uint8Array(64);
+  #baseOffsets = new Float64Array(64);
+  read = new Uint8Array(64 * recordsPerBatch);
   nextSeq = 0;
   lastReadSeq = -1;
 
@@ -180,23 +185,39 @@ class Stream {
     readonly partition: number,
   ) {}
 
-  /** Reserves `count` sequences and returns the first. */
-  take(count: number): number {
+  /** Reserves the sequences of one batch (recordsPerBatch records) and returns the first. */
+  take(): number {
     const first = this.nextSeq;
-    this.nextSeq += count;
-    if (this.nextSeq > this.status.length) {
-      const size = Math.max(this.nextSeq, this.status.length * 2);
+    this.nextSeq += recordsPerBatch;
+    const batch = first / recordsPerBatch;
+    if (batch >= this.#status.length) {
       const grow = <T extends Uint8Array | Float64Array>(old: T, make: (n: number) => T) => {
-        const bigger = make(size);
+        const bigger = make(old.length * 2);
         bigger.set(old);
         return bigger;
       };
-      this.status = grow(this.status, (n) => new Uint8Array(n));
-      this.offsets = grow(this.offsets, (n) => new Float64Array(n));
+      this.#status = grow(this.#status, (n) => new Uint8Array(n));
+      this.#baseOffsets = grow(this.#baseOffsets, (n) => new Float64Array(n));
       this.read = grow(this.read, (n) => new Uint8Array(n));
     }
-    this.status.fill(Stream.IN_FLIGHT, first, first + count);
+    this.#status[batch] = Stream.IN_FLIGHT;
     return first;
+  }
+
+  /** Sets the status of the batch starting at `first` (and, acknowledged, its base offset). */
+  settle(first: number, status: number, baseOffset = -1): void {
+    const batch = first / recordsPerBatch;
+    this.#status[batch] = status;
+    this.#baseOffsets[batch] = baseOffset;
+  }
+
+  statusOf(seq: number): number {
+    return this.#status[Math.floor(seq / recordsPerBatch)];
+  }
+
+  /** The offset an acknowledged record was given. */
+  offsetOf(seq: number): number {
+    return this.#baseOffsets[Math.floor(seq / recordsPerBatch)] + (seq % recordsPerBatch);
   }
 }
 
@@ -296,22 +317,22 @@ class Soak {
     if (spec.mode === "acks=0") {
       let client = await this.connect();
       /** What was sent on the current connection: if the broker closes it, none of it is certain. */
-      let sentHere: [Stream, number, number][] = [];
+      let sentHere: [Stream, number][] = [];
       let requests = 0;
       while (!this.stopping) {
         if (client.closedAt !== null) {
           this.error(where, "the broker closed the connection (a produce failed)");
-          for (const [stream, first, count] of sentHere) stream.status.fill(Stream.UNKNOWN, first, first + count);
+          for (const [stream, first] of sentHere) stream.settle(first, Stream.UNKNOWN);
           sentHere = [];
           client = await this.connect();
         }
         const partitionData = [];
         for (let i = 0; i < perRequest; i++) {
           const stream = streams[next++ % streams.length];
-          const first = stream.take(recordsPerBatch);
+          const first = stream.take();
           partitionData.push({ index: stream.partition, records: this.batch(stream, first, recordsPerBatch) });
-          stream.status.fill(Stream.SENT, first, first + recordsPerBatch);
-          sentHere.push([stream, first, recordsPerBatch]);
+          stream.settle(first, Stream.SENT);
+          sentHere.push([stream, first]);
           counts.sent += recordsPerBatch;
         }
         try {
@@ -341,7 +362,7 @@ class Soak {
       await sleep(50);
       if (client.closedAt !== null) {
         this.error(where, "the broker closed the connection (a produce failed)");
-        for (const [stream, first, count] of sentHere) stream.status.fill(Stream.UNKNOWN, first, first + count);
+        for (const [stream, first] of sentHere) stream.settle(first, Stream.UNKNOWN);
       }
       client.close();
       return;
@@ -392,7 +413,7 @@ class Soak {
       const partitionData = [];
       for (let i = 0; i < perRequest; i++) {
         const stream = streams[next++ % streams.length];
-        const first = stream.take(recordsPerBatch);
+        const first = stream.take();
         const idempotence = idempotent ? { producerId, producerEpoch, baseSequence: kafkaSequences[stream.partition] } : undefined;
         if (idempotent) kafkaSequences[stream.partition] += recordsPerBatch;
         partitionData.push({ index: stream.partition, records: this.batch(stream, first, recordsPerBatch, idempotence) });
@@ -400,11 +421,9 @@ class Soak {
         counts.sent += recordsPerBatch;
       }
       const settle = (stream: Stream, first: number, status: number, baseOffset?: number) => {
-        stream.status.fill(status, first, first + recordsPerBatch);
-        if (status === Stream.ACKED) {
-          counts.acked += recordsPerBatch;
-          for (let i = 0; i < recordsPerBatch; i++) stream.offsets[first + i] = baseOffset! + i;
-        } else counts.failed += recordsPerBatch;
+        stream.settle(first, status, baseOffset);
+        if (status === Stream.ACKED) counts.acked += recordsPerBatch;
+        else counts.failed += recordsPerBatch;
       };
       const request = client
         .request<{
@@ -611,10 +630,10 @@ class Soak {
       this.problem(`out of order at ${topic}-${partition}@${offset}: ${stream.producer} #${seq} after #${stream.lastReadSeq}`);
     }
     stream.lastReadSeq = Math.max(stream.lastReadSeq, seq);
-    const status = stream.status[seq];
-    if (status === Stream.ACKED && stream.offsets[seq] !== offset) {
+    const status = stream.statusOf(seq);
+    if (status === Stream.ACKED && stream.offsetOf(seq) !== offset) {
       this.misplaced++;
-      this.problem(`${stream.producer} #${seq} acknowledged at ${topic}-${partition}@${stream.offsets[seq]} but read at @${offset}`);
+      this.problem(`${stream.producer} #${seq} acknowledged at ${topic}-${partition}@${stream.offsetOf(seq)} but read at @${offset}`);
     }
     if (status === Stream.FAILED) this.failedButRead++;
   }
@@ -923,11 +942,11 @@ class Soak {
     for (const stream of this.streams.values()) {
       const ranges = this.skipped.get(`${stream.topic}/${stream.partition}`) ?? [];
       for (let seq = 0; seq < stream.nextSeq; seq++) {
-        const status = stream.status[seq];
+        const status = stream.statusOf(seq);
         if (status === Stream.SENT || status === Stream.UNKNOWN) acks0Sent++;
         if (stream.read[seq]) continue;
         if (status === Stream.ACKED) {
-          const offset = stream.offsets[seq];
+          const offset = stream.offsetOf(seq);
           if (ranges.some(([from, to]) => offset >= from && offset < to)) removedAcked++;
           else {
             lost++;
@@ -950,7 +969,7 @@ class Soak {
       totals.acked += counts.acked;
       totals.failed += counts.failed;
     }
-    const brokerOutput = this.broker.stdout() + this.broker.stderr();
+    const brokerFailures = `${this.broker.stdout()}\n${this.broker.stderr()}`.split("\n").filter((line) => /unexpected failure|retention check failed/.test(line));
     return {
       durationMs,
       produced: { ...totals, acks0Sent, byMode: this.byMode },
@@ -968,7 +987,8 @@ class Soak {
       legitimate: this.legitimate,
       work: { ...this.work, logStartOffsets },
       problems: this.problems,
-      brokerUnexpectedFailures: (brokerOutput.match(/unexpected failure|retention check failed/g) ?? []).length,
+      brokerUnexpectedFailures: brokerFailures.length,
+      brokerFailureLines: brokerFailures.slice(0, 5).map((line) => line.slice(0, 1000)),
     };
   }
 }
@@ -1026,6 +1046,7 @@ export function formatSummary(summary: SoakSummary): string {
     `  work meanwhile: ${summary.work.deleteRecords} DeleteRecords, ${summary.work.configChanges} config changes, ${summary.work.topicsCreated} topics created, ${summary.work.topicsDeleted} deleted (${summary.work.churnRecordsChecked} of their records read back)`,
     ...Object.entries(summary.work.logStartOffsets).map(([topic, offsets]) => `    ${topic} log start..end offsets: ${offsets}`),
     `  broker log lines "unexpected failure" / "retention check failed": ${summary.brokerUnexpectedFailures}`,
+    ...summary.brokerFailureLines.map((line) => `    ${line}`),
   ];
   if (summary.problems.length > 0) lines.push("  first problems:", ...summary.problems.slice(0, 20).map((p) => `    ${p}`));
   return lines.join("\n");
