@@ -969,7 +969,9 @@ class Soak {
       totals.acked += counts.acked;
       totals.failed += counts.failed;
     }
-    const brokerFailures = `${this.broker.stdout()}\n${this.broker.stderr()}`.split("\n").filter((line) => /unexpected failure|retention check failed/.test(line));
+    const brokerFailures = `${this.broker.stdout()}\n${this.broker.stderr()}`
+      .split("\n")
+      .filter((line) => /unexpected failure|retention check failed/.test(line));
     return {
       durationMs,
       produced: { ...totals, acks0Sent, byMode: this.byMode },
