@@ -349,8 +349,16 @@ class Soak {
           if (client.closedAt === null) client.close();
         }
         // Nothing answers acks=0, so nothing slows it down: a round trip every 10 requests keeps it
-        // at the pace of the other producers instead of filling the broker's socket buffers.
-        if (++requests % 10 === 0) await client.request(API.listOffsets, 7, listOffsetsBody(topic.name, [0], -1n)).catch(() => {});
+        // at the pace of the other producers instead of filling the broker's socket buffers. Once
+        // answered, every produce before it was handled without a failure (a failure closes the
+        // connection, and a connection's requests are handled in order): those records are due.
+        if (++requests % 10 === 0) {
+          const answered = await client.request(API.listOffsets, 7, listOffsetsBody(topic.name, [0], -1n)).then(
+            () => true,
+            () => false,
+          );
+          if (answered) sentHere = [];
+        }
       }
       // A request with an answer after the last acks=0 produce: once it is answered, the broker has
       // handled every produce before it (a connection's requests are handled in order).
