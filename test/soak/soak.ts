@@ -998,8 +998,18 @@ class Soak {
       work: { ...this.work, logStartOffsets },
       problems: this.problems,
       brokerUnexpectedFailures: brokerFailures.length,
-      brokerFailureLines: brokerFailures.slice(0, 5).map((line) => line.slice(0, 1000)),
+      brokerFailureLines: brokerFailures.slice(0, 5).map(briefLogLine),
     };
+  }
+}
+
+/** A broker log line (pino JSON) in brief: its message, the error's code and message, and what failed. */
+function briefLogLine(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { msg?: string; what?: string; partition?: string; err?: { code?: string; message?: string } };
+    return `${entry.msg}: ${entry.err?.code ?? ""} ${entry.err?.message ?? ""} (${entry.what ?? entry.partition ?? ""})`.slice(0, 300);
+  } catch {
+    return line.slice(0, 300);
   }
 }
 
