@@ -35,6 +35,7 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["default.replication.factor", "Sluice is a single node: only 1 (or -1, the broker default) is accepted for new topics."],
   ["num.recovery.threads.per.data.dir", null],
   ["log.retention.check.interval.ms", null],
+  ["log.flush.offset.checkpoint.interval.ms", "Also the interval of the log-start-offset and high-watermark checkpoints (written together)."],
   ["producer.id.expiration.ms", null],
   ["producer.id.expiration.check.interval.ms", null],
   ["offsets.topic.replication.factor", "Sluice is a single node: values above 1 are treated as 1."],
@@ -189,6 +190,8 @@ export class BrokerConfig {
   readonly minInsyncReplicas: number;
   readonly messageMaxBytes: number;
   readonly logRetentionCheckIntervalMs: number;
+  /** log.flush.offset.checkpoint.interval.ms: how often the offset checkpoints are written (0: only at close). */
+  readonly logFlushOffsetCheckpointIntervalMs: number;
   readonly logFlushIntervalMessages: number;
   /** log.flush.interval.ms, else log.flush.scheduler.interval.ms (Kafka's rule). */
   readonly logFlushIntervalMs: number;
@@ -289,6 +292,7 @@ export class BrokerConfig {
     this.minInsyncReplicas = this.int("min.insync.replicas");
     this.messageMaxBytes = this.int("message.max.bytes");
     this.logRetentionCheckIntervalMs = this.int("log.retention.check.interval.ms");
+    this.logFlushOffsetCheckpointIntervalMs = this.int("log.flush.offset.checkpoint.interval.ms");
     this.logFlushIntervalMessages = this.int("log.flush.interval.messages");
     this.logFlushIntervalMs = this.firstOf(["log.flush.interval.ms", "log.flush.scheduler.interval.ms"]);
     const retention = this.firstOf(["log.retention.ms", "log.retention.minutes", "log.retention.hours"]);

@@ -29,7 +29,7 @@ const SOFTWARE_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 export const apiVersions = defineHandler<ApiVersionsRequest, ApiVersionsResponse>(18, { min: 0, max: 4 }, (context, request) => {
   const response: ApiVersionsResponse = {
     errorCode: ErrorCode.NONE,
-    apiKeys: context.broker.registry.served(),
+    apiKeys: context.handlers.served(),
     throttleTimeMs: 0,
     supportedFeatures,
     finalizedFeaturesEpoch: 0n,

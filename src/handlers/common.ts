@@ -1,9 +1,9 @@
 // Small pieces the handlers share: Kafka's error codes for log failures, the zero Uuid, the
 // authorized-operations bit sets reported while there is no authorizer.
 
+import type { Endpoint } from "../cluster/metadata-cache.js";
 import { LogError, type LogErrorCode } from "../native.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
-import type { Broker, Endpoint } from "../server/broker.js";
 import type { RequestContext } from "../server/context.js";
 
 export { ZERO_UUID } from "../protocol/runtime.js";
@@ -48,11 +48,13 @@ export function errorCodeOf(error: unknown): number {
 
 /** Logs a failure that maps to UNKNOWN_SERVER_ERROR (the client sees no detail). */
 export function reportUnexpected(context: RequestContext, error: unknown, what: string): void {
-  if (errorCodeOf(error) === ErrorCode.UNKNOWN_SERVER_ERROR) context.broker.logger.error({ err: error, what }, "unexpected failure");
+  if (errorCodeOf(error) === ErrorCode.UNKNOWN_SERVER_ERROR) context.logger.error({ err: error, what }, "unexpected failure");
 }
 
-/** The advertised endpoint for the listener a request came in on (Kafka answers per listener). */
-export function endpointFor(broker: Broker, listener: string): Endpoint {
-  const endpoints = broker.advertisedEndpoints;
-  return endpoints.find((endpoint) => endpoint.name === listener) ?? endpoints[0];
+/** Every live broker with its advertised endpoint for the listener the request came in on (Kafka answers per listener). */
+export function brokersFor(context: RequestContext): { nodeId: number; endpoint: Endpoint; rack: string | null }[] {
+  return context.metadata.brokers().flatMap((broker) => {
+    const endpoint = context.metadata.endpointFor(broker.nodeId, context.connection.listener);
+    return endpoint === undefined ? [] : [{ nodeId: broker.nodeId, endpoint, rack: broker.rack }];
+  });
 }

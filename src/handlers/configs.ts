@@ -5,6 +5,7 @@
 // Broker configs are static (server.properties and --override): they can be described, and
 // altering them is INVALID_CONFIG, as Kafka answers for a config that is not dynamic.
 
+import type { TopicMetadata } from "../cluster/metadata-cache.js";
 import {
   applyIncrementalAlter,
   ConfigError,
@@ -18,7 +19,6 @@ import { ErrorCode } from "../protocol/errors.js";
 import type { AlterConfigsRequest, AlterConfigsResponse } from "../protocol/generated/alter-configs.js";
 import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from "../protocol/generated/describe-configs.js";
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from "../protocol/generated/incremental-alter-configs.js";
-import type { Broker, Topic } from "../server/broker.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
 
@@ -37,18 +37,18 @@ function fail(errorCode: number, errorMessage: string): Outcome {
 }
 
 /** The topic a resource names, or why it cannot be used. */
-function topicOf(broker: Broker, name: string): Topic | Outcome {
+function topicOf(context: RequestContext, name: string): TopicMetadata | Outcome {
   const problem = validateTopicName(name);
   if (problem !== null) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
-  return broker.topic(name) ?? fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
+  return context.metadata.topic(name) ?? fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
 }
 
 /** Checks that a BROKER resource names this broker ("" is the cluster-wide default). */
-function brokerResource(broker: Broker, name: string): Outcome | null {
+function brokerResource(context: RequestContext, name: string): Outcome | null {
   if (name === "") return null;
   if (!/^-?\d+$/.test(name)) return fail(ErrorCode.INVALID_REQUEST, `Broker id must be an integer, but it is: ${name}`);
-  if (Number(name) !== broker.nodeId)
-    return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.nodeId} or empty string, but received ${name}`);
+  if (Number(name) !== context.nodeId)
+    return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${context.nodeId} or empty string, but received ${name}`);
   return null;
 }
 
@@ -70,7 +70,7 @@ function duplicates(resources: readonly { resourceType: number; resourceName: st
 }
 
 export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeConfigsResponse>(32, { min: 0, max: 4 }, (context, request) => {
-  const { broker } = context;
+  const { config } = context;
   const opts = {
     includeSynonyms: context.apiVersion >= 1 && request.includeSynonyms,
     includeDocumentation: context.apiVersion >= 3 && request.includeDocumentation,
@@ -81,20 +81,20 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
     try {
       if (resource.resourceType === ResourceType.TOPIC) {
-        const topic = topicOf(broker, resource.resourceName);
+        const topic = topicOf(context, resource.resourceName);
         if ("errorCode" in topic) return { ...base, ...topic, configs: [] };
-        return { ...base, ...ok, configs: forVersion(describeTopicConfigs(topic.state.configs, broker.config, resource.configurationKeys, opts)) };
+        return { ...base, ...ok, configs: forVersion(describeTopicConfigs(topic.overrides, config, resource.configurationKeys, opts)) };
       }
       if (resource.resourceType === ResourceType.BROKER) {
-        const problem = brokerResource(broker, resource.resourceName);
+        const problem = brokerResource(context, resource.resourceName);
         if (problem !== null) return { ...base, ...problem, configs: [] };
         // The cluster-wide dynamic defaults ("") are empty: Sluice has no dynamic broker configs yet.
-        const configs = resource.resourceName === "" ? [] : describeBrokerConfigs(broker.config, resource.configurationKeys, opts);
+        const configs = resource.resourceName === "" ? [] : describeBrokerConfigs(config, resource.configurationKeys, opts);
         return { ...base, ...ok, configs: forVersion(configs) };
       }
       return { ...base, ...fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`), configs: [] };
     } catch (error) {
-      broker.logger.error({ err: error, resource: base }, "describe configs failed");
+      context.logger.error({ err: error, resource: base }, "describe configs failed");
       return { ...base, errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: null, configs: [] };
     }
   });
@@ -108,20 +108,20 @@ async function alterTopic(
   compute: (current: Record<string, string>) => Record<string, string>,
   validateOnly: boolean,
 ): Promise<Outcome> {
-  const topic = topicOf(context.broker, name);
+  const topic = topicOf(context, name);
   if ("errorCode" in topic) return topic;
   let next: Record<string, string>;
   try {
-    next = compute(topic.state.configs);
+    next = compute({ ...topic.overrides });
   } catch (error) {
     return configErrorOutcome(error);
   }
-  if (!validateOnly) await context.broker.setTopicConfigs(name, next);
+  if (!validateOnly) await context.topics.setConfigs(name, next);
   return ok;
 }
 
-function brokerAlter(broker: Broker, name: string, keys: readonly string[]): Outcome {
-  const problem = brokerResource(broker, name);
+function brokerAlter(context: RequestContext, name: string, keys: readonly string[]): Outcome {
+  const problem = brokerResource(context, name);
   if (problem !== null) return problem;
   return fail(ErrorCode.INVALID_CONFIG, `Cannot update these configs dynamically: ${JSON.stringify([...keys].sort())}; Sluice's broker configs are static`);
 }
@@ -144,14 +144,14 @@ export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsRespo
             if (config.value === null) throw new ConfigError(config.name, `Null value not supported for topic configs: ${config.name}`, "INVALID_REQUEST");
             next[config.name] = config.value;
           }
-          validateTopicConfigs(next, context.broker.config);
+          validateTopicConfigs(next, context.config);
           return next;
         },
         request.validateOnly,
       );
     } else if (resource.resourceType === ResourceType.BROKER) {
       outcome = brokerAlter(
-        context.broker,
+        context,
         resource.resourceName,
         resource.configs.map((c) => c.name),
       );
@@ -176,15 +176,10 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
         outcome = fail(ErrorCode.INVALID_REQUEST, "Duplicate resource.");
       } else if (resource.resourceType === ResourceType.TOPIC) {
         const ops = resource.configs.map((config) => ({ name: config.name, op: config.configOperation, value: config.value }));
-        outcome = await alterTopic(
-          context,
-          resource.resourceName,
-          (current) => applyIncrementalAlter(current, ops, context.broker.config),
-          request.validateOnly,
-        );
+        outcome = await alterTopic(context, resource.resourceName, (current) => applyIncrementalAlter(current, ops, context.config), request.validateOnly);
       } else if (resource.resourceType === ResourceType.BROKER) {
         outcome = brokerAlter(
-          context.broker,
+          context,
           resource.resourceName,
           resource.configs.map((c) => c.name),
         );

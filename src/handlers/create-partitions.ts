@@ -8,12 +8,12 @@ import type {
   CreatePartitionsRequestCreatePartitionsTopic,
   CreatePartitionsResponse,
 } from "../protocol/generated/create-partitions.js";
-import type { Broker } from "../server/broker.js";
+import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf } from "./common.js";
 
-function check(broker: Broker, wanted: CreatePartitionsRequestCreatePartitionsTopic): { errorCode: number; errorMessage: string | null } | null {
-  const topic = broker.topic(wanted.name);
+function check(context: RequestContext, wanted: CreatePartitionsRequestCreatePartitionsTopic): { errorCode: number; errorMessage: string | null } | null {
+  const topic = context.metadata.topic(wanted.name);
   if (topic === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${wanted.name}' does not exist.` };
   const current = topic.partitions.length;
   if (wanted.count < current) {
@@ -31,7 +31,7 @@ function check(broker: Broker, wanted: CreatePartitionsRequestCreatePartitionsTo
       };
     }
     for (const assignment of wanted.assignments) {
-      const unknown = assignment.brokerIds.find((id) => id !== broker.nodeId);
+      const unknown = assignment.brokerIds.find((id) => context.metadata.broker(id) === undefined);
       if (unknown !== undefined)
         return {
           errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
@@ -52,7 +52,6 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
   37,
   { min: 0, max: 3 },
   async (context, request) => {
-    const { broker } = context;
     const counts = new Map<string, number>();
     for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
     const results = [];
@@ -61,16 +60,16 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
         results.push({ name: wanted.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: "Duplicate topic name." });
         continue;
       }
-      const problem = check(broker, wanted);
+      const problem = check(context, wanted);
       if (problem !== null) {
         results.push({ name: wanted.name, ...problem });
         continue;
       }
       if (!request.validateOnly) {
         try {
-          await broker.createPartitions(wanted.name, wanted.count);
+          await context.topics.createPartitions(wanted.name, wanted.count);
         } catch (error) {
-          broker.logger.error({ err: error, topic: wanted.name }, "adding partitions failed");
+          context.logger.error({ err: error, topic: wanted.name }, "adding partitions failed");
           results.push({ name: wanted.name, errorCode: errorCodeOf(error), errorMessage: null });
           continue;
         }

@@ -13,7 +13,7 @@ import type {
   CreateTopicsResponse,
   CreateTopicsResponseCreatableTopicResult,
 } from "../protocol/generated/create-topics.js";
-import type { Broker } from "../server/broker.js";
+import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf, ZERO_UUID } from "./common.js";
 
@@ -23,12 +23,12 @@ function failure(name: string, errorCode: number, errorMessage: string | null): 
 
 /** The topic's partitions, replication factor and config overrides, or why it cannot be created. */
 function check(
-  broker: Broker,
+  context: RequestContext,
   topic: CreatableTopicRequest,
 ): { partitions: number; replicationFactor: number; configs: Record<string, string> } | { errorCode: number; message: string } {
   const nameProblem = validateTopicName(topic.name);
   if (nameProblem !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, message: nameProblem };
-  if (broker.hasTopic(topic.name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, message: `Topic '${topic.name}' already exists.` };
+  if (context.topics.exists(topic.name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, message: `Topic '${topic.name}' already exists.` };
   let partitions = topic.numPartitions;
   let replicationFactor = topic.replicationFactor;
   if (topic.assignments.length > 0) {
@@ -46,7 +46,7 @@ function check(
       if (assignment.brokerIds.length === 0) {
         return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, message: `The manual partition assignment includes an empty replica list.` };
       }
-      const unknown = assignment.brokerIds.find((id) => id !== broker.nodeId);
+      const unknown = assignment.brokerIds.find((id) => context.metadata.broker(id) === undefined);
       if (unknown !== undefined) {
         return {
           errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
@@ -63,8 +63,8 @@ function check(
     partitions = sorted.length;
     replicationFactor = sorted[0].brokerIds.length;
   } else {
-    if (partitions === -1) partitions = broker.config.numPartitions;
-    if (replicationFactor === -1) replicationFactor = broker.config.defaultReplicationFactor;
+    if (partitions === -1) partitions = context.config.numPartitions;
+    if (replicationFactor === -1) replicationFactor = context.config.defaultReplicationFactor;
     if (partitions <= 0) return { errorCode: ErrorCode.INVALID_PARTITIONS, message: "Number of partitions was set to an invalid non-positive value." };
     if (replicationFactor <= 0) {
       return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, message: "Replication factor must be larger than 0, or -1 to use the default value." };
@@ -96,27 +96,27 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
   19,
   { min: 2, max: 7 },
   async (context, request) => {
-    const { broker, apiVersion } = context;
+    const { topics, apiVersion } = context;
     const counts = new Map<string, number>();
     for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
     const results = await Promise.all(
       request.topics.map(async (topic): Promise<CreateTopicsResponseCreatableTopicResult> => {
         if ((counts.get(topic.name) ?? 0) > 1) return failure(topic.name, ErrorCode.INVALID_REQUEST, "Duplicate topic name.");
-        const checked = check(broker, topic);
+        const checked = check(context, topic);
         if ("errorCode" in checked) return failure(topic.name, checked.errorCode, checked.message);
         let topicId = ZERO_UUID;
         if (!request.validateOnly) {
           try {
-            topicId = (await broker.createTopic(topic.name, checked.partitions, checked.configs)).state.id;
+            topicId = (await topics.create(topic.name, checked.partitions, checked.configs)).id;
           } catch (error) {
             const code = errorCodeOf(error);
-            if (code === ErrorCode.UNKNOWN_SERVER_ERROR) broker.logger.error({ err: error, topic: topic.name }, "topic creation failed");
+            if (code === ErrorCode.UNKNOWN_SERVER_ERROR) context.logger.error({ err: error, topic: topic.name }, "topic creation failed");
             return failure(topic.name, code, code === ErrorCode.UNKNOWN_SERVER_ERROR ? null : (error as Error).message);
           }
         }
         const configs =
           apiVersion >= 5
-            ? describeTopicConfigs(checked.configs, broker.config, null, { includeSynonyms: false, includeDocumentation: false }).map((config) => ({
+            ? describeTopicConfigs(checked.configs, context.config, null, { includeSynonyms: false, includeDocumentation: false }).map((config) => ({
                 name: config.name,
                 value: config.value,
                 readOnly: config.readOnly,

@@ -18,15 +18,13 @@ export const deleteRecords = defineHandler<DeleteRecordsRequest, DeleteRecordsRe
   21,
   { min: 0, max: 2 },
   async (context, request) => {
-    const { broker } = context;
     const topics = [];
     for (const wantedTopic of request.topics) {
-      const topic = broker.topic(wantedTopic.name);
       const partitions = [];
       for (const wanted of wantedTopic.partitions) {
-        const partition = topic?.partitions[wanted.partitionIndex];
-        if (partition === undefined) {
-          partitions.push(answer(wanted.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        const partition = context.partitions.lookup(wantedTopic.name, wanted.partitionIndex);
+        if (typeof partition === "number") {
+          partitions.push(answer(wanted.partitionIndex, partition));
           continue;
         }
         const highWatermark = partition.highWatermark;

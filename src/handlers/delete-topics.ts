@@ -12,7 +12,7 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
   20,
   { min: 1, max: 6 },
   async (context, request) => {
-    const { broker, apiVersion } = context;
+    const { metadata, apiVersion } = context;
     const wanted = apiVersion >= 6 ? request.topics : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
     for (const entry of wanted) {
@@ -26,22 +26,22 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
         });
         continue;
       }
-      const topic = byId ? broker.topicById(entry.topicId) : broker.topic(entry.name as string);
+      const topic = byId ? metadata.topicById(entry.topicId) : metadata.topic(entry.name as string);
       if (topic === undefined) {
         const errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         responses.push({ name: entry.name, topicId: entry.topicId, errorCode, errorMessage: null });
         continue;
       }
-      const result = { name: topic.state.name, topicId: topic.state.id };
-      if (!broker.config.deleteTopicEnable) {
+      const result = { name: topic.name, topicId: topic.id };
+      if (!context.config.deleteTopicEnable) {
         responses.push({ ...result, errorCode: ErrorCode.TOPIC_DELETION_DISABLED, errorMessage: "Topic deletion is disabled." });
         continue;
       }
       try {
-        await broker.deleteTopic(topic.state.name);
+        await context.topics.delete(topic.name);
         responses.push({ ...result, errorCode: ErrorCode.NONE, errorMessage: null });
       } catch (error) {
-        broker.logger.error({ err: error, topic: topic.state.name }, "topic deletion failed");
+        context.logger.error({ err: error, topic: topic.name }, "topic deletion failed");
         responses.push({ ...result, errorCode: errorCodeOf(error), errorMessage: null });
       }
     }

@@ -5,18 +5,17 @@
 import { ErrorCode } from "../protocol/errors.js";
 import type { DescribeClusterRequest, DescribeClusterResponse } from "../protocol/generated/describe-cluster.js";
 import { defineHandler } from "../server/registry.js";
-import { CLUSTER_OPERATIONS, endpointFor, OPERATIONS_NOT_REQUESTED } from "./common.js";
+import { brokersFor, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED } from "./common.js";
 
 const BROKERS = 1;
 
 export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClusterResponse>(60, { min: 0, max: 2 }, (context, request) => {
-  const { broker } = context;
   const endpointType = context.apiVersion >= 1 ? request.endpointType : BROKERS;
   const base = {
     throttleTimeMs: 0,
     endpointType,
-    clusterId: broker.clusterId,
-    controllerId: broker.nodeId,
+    clusterId: context.metadata.clusterId,
+    controllerId: context.metadata.controllerId,
     clusterAuthorizedOperations: request.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
   };
   if (endpointType !== BROKERS) {
@@ -27,11 +26,10 @@ export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClu
       brokers: [],
     };
   }
-  const endpoint = endpointFor(broker, context.connection.listener);
   return {
     ...base,
     errorCode: ErrorCode.NONE,
     errorMessage: null,
-    brokers: [{ brokerId: broker.nodeId, host: endpoint.host, port: endpoint.port, rack: broker.config.brokerRack, isFenced: false }],
+    brokers: brokersFor(context).map(({ nodeId, endpoint, rack }) => ({ brokerId: nodeId, host: endpoint.host, port: endpoint.port, rack, isFenced: false })),
   };
 });

@@ -8,17 +8,18 @@ import type { DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsRe
 import { defineHandler } from "../server/registry.js";
 
 export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>(35, { min: 1, max: 4 }, async (context, request) => {
-  const { broker } = context;
-  const logDir = broker.logDirs[0];
+  const { metadata, partitions: hosted } = context;
+  const logDir = hosted.logDirectory;
   const topics: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
   const wanted = request.topics === null ? null : new Map(request.topics.map((t) => [t.topic, new Set(t.partitions)]));
-  for (const topic of broker.topics()) {
-    const partitions = wanted === null ? null : wanted.get(topic.state.name);
+  for (const topic of metadata.topics()) {
+    const partitions = wanted === null ? null : wanted.get(topic.name);
     if (wanted !== null && partitions === undefined) continue;
     const described = topic.partitions
       .filter((partition) => partitions == null || partitions.has(partition.index))
+      .flatMap((partition) => hosted.get(topic.name, partition.index) ?? [])
       .map((partition) => ({ partitionIndex: partition.index, partitionSize: BigInt(partition.log.sizeBytes), offsetLag: 0n, isFutureKey: false }));
-    if (described.length > 0) topics.push({ name: topic.state.name, partitions: described });
+    if (described.length > 0) topics.push({ name: topic.name, partitions: described });
   }
   let totalBytes = -1n;
   let usableBytes = -1n;
@@ -27,7 +28,7 @@ export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLog
     totalBytes = fs.blocks * fs.bsize;
     usableBytes = fs.bavail * fs.bsize;
   } catch (error) {
-    broker.logger.warn({ err: error, logDir }, "statfs failed");
+    context.logger.warn({ err: error, logDir }, "statfs failed");
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results: [{ errorCode: ErrorCode.NONE, logDir, topics, totalBytes, usableBytes }] };
 });

@@ -19,9 +19,8 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
   75,
   { min: 0, max: 0 },
   (context, request) => {
-    const { broker } = context;
-    const nodeId = broker.nodeId;
-    const names = request.topics.length === 0 ? [...broker.topics()].map((topic) => topic.state.name) : [...new Set(request.topics.map((topic) => topic.name))];
+    const { metadata } = context;
+    const names = request.topics.length === 0 ? [...metadata.topics()].map((topic) => topic.name) : [...new Set(request.topics.map((topic) => topic.name))];
     names.sort();
     const limit = Math.max(1, Math.min(request.responsePartitionLimit > 0 ? request.responsePartitionLimit : PARTITION_LIMIT, PARTITION_LIMIT));
     const cursor = request.cursor;
@@ -30,7 +29,7 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
     const topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[] = [];
     for (const name of names) {
       if (cursor !== null && name < cursor.topicName) continue;
-      const topic = broker.topic(name);
+      const topic = metadata.topic(name);
       if (topic === undefined) {
         topics.push({
           errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
@@ -57,17 +56,24 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
         partitions.push({
           errorCode: ErrorCode.NONE,
           partitionIndex: index,
-          leaderId: nodeId,
+          leaderId: partition.leaderId,
           leaderEpoch: partition.leaderEpoch,
-          replicaNodes: [nodeId],
-          isrNodes: [nodeId],
+          replicaNodes: [...partition.replicas],
+          isrNodes: [...partition.isr],
           eligibleLeaderReplicas: [],
           lastKnownElr: [],
-          offlineReplicas: [],
+          offlineReplicas: [...partition.offlineReplicas],
         });
         left--;
       }
-      topics.push({ errorCode: ErrorCode.NONE, name, topicId: topic.state.id, isInternal: false, partitions, topicAuthorizedOperations: TOPIC_OPERATIONS });
+      topics.push({
+        errorCode: ErrorCode.NONE,
+        name,
+        topicId: topic.id,
+        isInternal: topic.isInternal,
+        partitions,
+        topicAuthorizedOperations: TOPIC_OPERATIONS,
+      });
       if (nextCursor !== null) break;
     }
     return { throttleTimeMs: 0, topics, nextCursor };

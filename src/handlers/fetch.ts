@@ -8,8 +8,9 @@
 // an offset below the log start or past the log end is OFFSET_OUT_OF_RANGE.
 //
 // Long poll: when the response would carry fewer than minBytes and no partition has an
-// error, the request parks on its partitions until appends bring minBytes or maxWaitMs
-// passes, then reads again. Incremental fetch sessions: src/server/fetch-session.ts.
+// error, the request parks on its partitions (PartitionManager.waitForAppends) until appends
+// bring minBytes or maxWaitMs passes, then reads again. Incremental fetch sessions:
+// src/server/fetch-session.ts.
 
 import type { Partition } from "../log/partition.js";
 import type { LogSlice } from "../native.js";
@@ -21,7 +22,6 @@ import type {
   FetchResponseFetchableTopicResponse,
   FetchResponsePartitionData,
 } from "../protocol/generated/fetch.js";
-import type { Broker } from "../server/broker.js";
 import type { RequestContext } from "../server/context.js";
 import { FetchSession, FINAL_EPOCH, INITIAL_EPOCH, type SessionPartition } from "../server/fetch-session.js";
 import { defineHandler } from "../server/registry.js";
@@ -53,12 +53,6 @@ interface Result {
   readonly records: LogSlice | null;
 }
 
-function resolvePartition(broker: Broker, target: Target, byId: boolean): Partition | number {
-  const topic = byId ? broker.topicById(target.topicId) : broker.topic(target.topic);
-  if (topic === undefined) return byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-  return topic.partitions[target.partition] ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-}
-
 function failed(target: Target, errorCode: number): Result {
   return { target, errorCode, partition: null, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: null };
 }
@@ -75,15 +69,11 @@ function readAll(
   let bytes = 0;
   let errors = false;
   for (const target of targets) {
-    const resolved = resolvePartition(context.broker, target, byId);
-    if (typeof resolved === "number") {
-      results.push(failed(target, resolved));
-      errors = true;
-      continue;
-    }
-    const partition = resolved;
-    if (target.currentLeaderEpoch >= 0 && target.currentLeaderEpoch !== partition.leaderEpoch) {
-      results.push(failed(target, target.currentLeaderEpoch < partition.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH));
+    const partition = byId
+      ? context.partitions.lookupById(target.topicId, target.partition, target.currentLeaderEpoch)
+      : context.partitions.lookup(target.topic, target.partition, target.currentLeaderEpoch);
+    if (typeof partition === "number") {
+      results.push(failed(target, partition));
       errors = true;
       continue;
     }
@@ -220,19 +210,19 @@ function errorResponse(errorCode: number, sessionId = 0): FetchResponse {
 }
 
 /** Names for topic ids (v13+) so sessions and responses know both. */
-function topicNames(broker: Broker, byId: boolean, topic: string, topicId: string): { topic: string; topicId: string } {
-  if (byId) return { topic: broker.topicById(topicId)?.state.name ?? "", topicId };
-  return { topic, topicId: broker.topic(topic)?.state.id ?? ZERO_UUID };
+function topicNames(context: RequestContext, byId: boolean, topic: string, topicId: string): { topic: string; topicId: string } {
+  if (byId) return { topic: context.metadata.topicById(topicId)?.name ?? "", topicId };
+  return { topic, topicId: context.metadata.topic(topic)?.id ?? ZERO_UUID };
 }
 
 export const fetch = defineHandler<FetchRequest, FetchResponse>(
   1,
   { min: 4, max: 18 },
   (context, request) => {
-    const { broker, apiVersion } = context;
+    const { apiVersion } = context;
     const byId = apiVersion >= 13;
     const now = context.receivedAtMs;
-    const cache = broker.fetchSessions;
+    const cache = context.fetchSessions;
     let session: FetchSession | null = null;
     let incremental = false;
     const targets: Target[] = [];
@@ -241,7 +231,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
       if (apiVersion >= 7 && request.sessionId !== 0) cache.remove(request.sessionId);
       if (apiVersion >= 7 && request.sessionEpoch === INITIAL_EPOCH) session = cache.create(byId, now);
       for (const t of request.topics) {
-        const names = topicNames(broker, byId, t.topic, t.topicId);
+        const names = topicNames(context, byId, t.topic, t.topicId);
         for (const p of t.partitions) {
           const cached = session === null ? null : sessionPartition(names.topic, names.topicId, p);
           if (session !== null && cached !== null) session.partitions.set(FetchSession.key(byId, names.topic, names.topicId, p.partition), cached);
@@ -262,7 +252,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
       cache.touch(session, now);
       session.epoch = session.epoch === 0x7fffffff ? 1 : session.epoch + 1;
       for (const t of request.topics) {
-        const names = topicNames(broker, byId, t.topic, t.topicId);
+        const names = topicNames(context, byId, t.topic, t.topicId);
         for (const p of t.partitions) {
           const key = FetchSession.key(byId, names.topic, names.topicId, p.partition);
           const cached = session.partitions.get(key);
@@ -277,7 +267,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
         }
       }
       for (const forgotten of request.forgottenTopicsData) {
-        const names = topicNames(broker, byId, forgotten.topic, forgotten.topicId);
+        const names = topicNames(context, byId, forgotten.topic, forgotten.topicId);
         for (const partition of forgotten.partitions) session.partitions.delete(FetchSession.key(byId, names.topic, names.topicId, partition));
       }
       for (const cached of session.partitions.values()) {
@@ -286,45 +276,14 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
     }
 
     const first = readAll(context, request, targets, byId);
-    if (request.maxWaitMs <= 0 || targets.length === 0 || first.bytes >= request.minBytes || first.errors || broker.stopping) {
+    if (request.maxWaitMs <= 0 || targets.length === 0 || first.bytes >= request.minBytes || first.errors) {
       return respond(context, request, first.results, session, incremental);
     }
     release(first.results);
-    return park(context, request, targets, byId, first.bytes).then(() =>
-      respond(context, request, readAll(context, request, targets, byId).results, session, incremental),
-    );
+    const partitions = first.results.flatMap((result) => result.partition ?? []);
+    return context.partitions
+      .waitForAppends(partitions, request.minBytes, request.maxWaitMs, first.bytes)
+      .then(() => respond(context, request, readAll(context, request, targets, byId).results, session, incremental));
   },
   (_context, request, errorCode) => errorResponse(errorCode, request.sessionId),
 );
-
-/** Waits until appends to the fetched partitions add up to minBytes, or maxWaitMs passes. */
-function park(context: RequestContext, request: FetchRequest, targets: readonly Target[], byId: boolean, bytesAlready: number): Promise<void> {
-  const { broker } = context;
-  return new Promise((resolve) => {
-    const partitions = new Set<Partition>();
-    for (const target of targets) {
-      const resolved = resolvePartition(broker, target, byId);
-      if (typeof resolved !== "number") partitions.add(resolved);
-    }
-    let bytes = bytesAlready;
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      for (const partition of partitions) partition.removeWaiter(waiter);
-      broker.parkedFetches.delete(finish);
-      // Let the append that woke us answer its producer first.
-      setImmediate(resolve);
-    };
-    const waiter = {
-      onAppend(_partition: Partition, appended: number) {
-        bytes += appended;
-        if (bytes >= request.minBytes || appended === 0) finish();
-      },
-    };
-    const timer = setTimeout(finish, request.maxWaitMs);
-    for (const partition of partitions) partition.addWaiter(waiter);
-    broker.parkedFetches.add(finish);
-  });
-}

@@ -1,6 +1,14 @@
 // Every request handler the broker serves. ApiVersions advertises exactly these, with the
 // versions each declares; an API not listed here is not advertised and its requests close
 // the connection.
+//
+// Where a handler goes: one file per API, named for the API in kebab-case (produce.ts,
+// list-offsets.ts), starting with a header that names the API, its versions and what is not
+// done. APIs of the broker's data and admin plane sit here; APIs a coordinator answers go in
+// the coordinator's folder: transaction/ (InitProducerId; AddPartitionsToTxn, AddOffsetsToTxn,
+// EndTxn, TxnOffsetCommit, WriteTxnMarkers to come) and group/ (JoinGroup, SyncGroup,
+// Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ConsumerGroupHeartbeat, … to come).
+// Handlers use the services of their RequestContext (src/server/context.ts), never the broker.
 
 import type { Handler } from "../server/registry.js";
 import { apiVersions } from "./api-versions.js";
@@ -14,11 +22,11 @@ import { describeLogDirs } from "./describe-log-dirs.js";
 import { describeTopicPartitions } from "./describe-topic-partitions.js";
 import { fetch } from "./fetch.js";
 import { findCoordinator } from "./find-coordinator.js";
-import { initProducerId } from "./init-producer-id.js";
 import { listOffsets } from "./list-offsets.js";
 import { metadata } from "./metadata.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
+import { initProducerId } from "./transaction/init-producer-id.js";
 
 export const allHandlers: readonly Handler<never, unknown>[] = [
   produce,

@@ -44,16 +44,6 @@ function lookUp(
 ): ListOffsetsResponseListOffsetsPartitionResponse {
   const version = context.apiVersion;
   const index = wanted.partitionIndex;
-  if (wanted.currentLeaderEpoch >= 0 && wanted.currentLeaderEpoch !== partition.leaderEpoch) {
-    return answer(
-      index,
-      wanted.currentLeaderEpoch < partition.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH,
-      -1n,
-      -1n,
-      -1,
-      version,
-    );
-  }
   const timestamp = wanted.timestamp;
   const epoch = partition.leaderEpoch;
   if (timestamp === LATEST) {
@@ -79,16 +69,14 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
   2,
   { min: 0, max: 10 },
   (context, request) => {
-    const { broker } = context;
     return {
       throttleTimeMs: 0,
       topics: request.topics.map((wantedTopic) => {
-        const topic = broker.topic(wantedTopic.name);
         return {
           name: wantedTopic.name,
           partitions: wantedTopic.partitions.map((wanted) => {
-            const partition = topic?.partitions[wanted.partitionIndex];
-            if (partition === undefined) return answer(wanted.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+            const partition = context.partitions.lookup(wantedTopic.name, wanted.partitionIndex, wanted.currentLeaderEpoch);
+            if (typeof partition === "number") return answer(wanted.partitionIndex, partition, -1n, -1n, -1, context.apiVersion);
             try {
               return lookUp(context, partition, request, wanted);
             } catch (error) {

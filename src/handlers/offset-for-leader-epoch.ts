@@ -20,26 +20,20 @@ export const offsetForLeaderEpoch = defineHandler<OffsetForLeaderEpochRequest, O
   { min: 0, max: 4 },
   (context, request) => ({
     throttleTimeMs: 0,
-    topics: request.topics.map((wantedTopic) => {
-      const topic = context.broker.topic(wantedTopic.topic);
-      return {
-        topic: wantedTopic.topic,
-        partitions: wantedTopic.partitions.map((wanted) => {
-          const partition = topic?.partitions[wanted.partition];
-          if (partition === undefined) return answer(wanted.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-          if (wanted.currentLeaderEpoch >= 0 && wanted.currentLeaderEpoch !== partition.leaderEpoch) {
-            return answer(wanted.partition, wanted.currentLeaderEpoch < partition.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH);
-          }
-          try {
-            const { epoch, endOffset } = partition.log.endOffsetForEpoch(wanted.leaderEpoch);
-            return answer(wanted.partition, ErrorCode.NONE, epoch, endOffset);
-          } catch (error) {
-            reportUnexpected(context, error, `end offset for epoch of ${partition}`);
-            return answer(wanted.partition, errorCodeOf(error));
-          }
-        }),
-      };
-    }),
+    topics: request.topics.map((wantedTopic) => ({
+      topic: wantedTopic.topic,
+      partitions: wantedTopic.partitions.map((wanted) => {
+        const partition = context.partitions.lookup(wantedTopic.topic, wanted.partition, wanted.currentLeaderEpoch);
+        if (typeof partition === "number") return answer(wanted.partition, partition);
+        try {
+          const { epoch, endOffset } = partition.log.endOffsetForEpoch(wanted.leaderEpoch);
+          return answer(wanted.partition, ErrorCode.NONE, epoch, endOffset);
+        } catch (error) {
+          reportUnexpected(context, error, `end offset for epoch of ${partition}`);
+          return answer(wanted.partition, errorCodeOf(error));
+        }
+      }),
+    })),
   }),
   (_context, request, errorCode) => ({
     throttleTimeMs: 0,

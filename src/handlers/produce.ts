@@ -10,6 +10,7 @@
 // duplicate is answered NONE with the offsets of the original batch, as Kafka does.
 // Produce v0-2 (magic 0/1 message sets) is up-converted to record batch v2 before append.
 
+import type { TopicMetadata } from "../cluster/metadata-cache.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type {
   ProduceRequest,
@@ -18,7 +19,6 @@ import type {
   ProduceResponsePartitionProduceResponse,
   ProduceResponseTopicProduceResponse,
 } from "../protocol/generated/produce.js";
-import type { Topic } from "../server/broker.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler, NO_RESPONSE } from "../server/registry.js";
 import { errorCodeOf, reportUnexpected, ZERO_UUID } from "./common.js";
@@ -31,29 +31,28 @@ function partitionError(index: number, errorCode: number, errorMessage: string |
 
 function producePartition(
   context: RequestContext,
-  topic: Topic,
+  topic: TopicMetadata,
   data: ProduceRequestPartitionProduceData,
   acks: number,
 ): ProduceResponsePartitionProduceResponse {
-  const partition = topic.partitions[data.index];
-  if (partition === undefined) return partitionError(data.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const partition = context.partitions.lookup(topic.name, data.index);
+  if (typeof partition === "number") return partitionError(data.index, partition);
   if (acks === -1 && topic.config.minInsyncReplicas > 1) {
     return partitionError(
       data.index,
       ErrorCode.NOT_ENOUGH_REPLICAS,
-      `The size of the current ISR Set(${context.broker.nodeId}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
+      `The size of the current ISR Set(${context.nodeId}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
     );
   }
   if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
   try {
-    const result = partition.log.appendProduce(data.records, topic.produceSettings, context.apiVersion, Date.now(), partition.leaderEpoch);
+    const result = partition.appendRecordsToLeader(data.records, topic.produceSettings, context.apiVersion, Date.now());
     if (result.errorCode !== ErrorCode.NONE) {
       return {
         ...partitionError(data.index, result.errorCode, result.errorMessage ?? null),
         recordErrors: result.recordErrors.map((record) => ({ batchIndex: record.recordIndex, batchIndexErrorMessage: record.message })),
       };
     }
-    if (result.appendedBytes > 0) partition.appended(result.appendedBytes);
     return {
       index: data.index,
       errorCode: ErrorCode.NONE,
@@ -78,13 +77,13 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
   0,
   { min: 0, max: 13 },
   (context, request) => {
-    const { broker, apiVersion } = context;
+    const { metadata, apiVersion } = context;
     const byId = apiVersion >= 13;
     const acks = request.acks;
     const validAcks = acks === 0 || acks === 1 || acks === -1;
     let failures = 0;
     const responses: ProduceResponseTopicProduceResponse[] = request.topicData.map((topicData) => {
-      const topic = byId ? broker.topicById(topicData.topicId) : broker.topic(topicData.name);
+      const topic = byId ? metadata.topicById(topicData.topicId) : metadata.topic(topicData.name);
       const partitionResponses = topicData.partitionData.map((data) => {
         let response: ProduceResponsePartitionProduceResponse;
         if (!validAcks) response = partitionError(data.index, ErrorCode.INVALID_REQUIRED_ACKS);
@@ -96,7 +95,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
       return { name: byId ? "" : topicData.name, topicId: byId ? topicData.topicId : ZERO_UUID, partitionResponses };
     });
     if (acks === 0) {
-      if (failures > 0) broker.network.close(context.connection.id);
+      if (failures > 0) context.connections.close(context.connection, `acks=0 produce failed for ${failures} partition(s)`);
       return NO_RESPONSE;
     }
     return { responses, throttleTimeMs: 0, nodeEndpoints: [] };

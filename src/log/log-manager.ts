@@ -6,12 +6,18 @@
 //          partition is recovered from its checkpointed recovery point. Any partition that fails
 //          to open fails the whole directory (Kafka takes such a directory offline).
 // create / delete partitions: a new partition's directory gets `partition.metadata` (topic id).
-// close(): waits for each log's operations in flight, closes every log, writes the recovery-point
-//          and log-start-offset checkpoints, then the clean-shutdown marker.
+// setTopicConfig(): a topic's new configuration, for its open logs and the partitions created later.
+// checkpoint(): the recovery-point and log-start-offset checkpoints while the broker runs.
+// startScheduler(): the periodic work on the logs (retention, checkpoints, producer expiration:
+//          log-scheduler.ts).
+// close(): stops the scheduler, waits for each log's operations in flight, closes every log,
+//          writes the recovery-point and log-start-offset checkpoints, then the clean-shutdown
+//          marker.
 //
 // File formats and the crash story: docs/storage.md.
 
 import { awaitLog, type LogConfig, LogError, type LogOpenProgress, LogResources, type NativeLogDirectory, openNativeLogDirectory } from "../native.js";
+import { LogScheduler, type LogSchedulerOptions } from "./log-scheduler.js";
 import { PartitionLog } from "./partition-log.js";
 
 export interface LogManagerOptions {
@@ -32,8 +38,9 @@ export class LogManager {
   readonly #directory: NativeLogDirectory;
   readonly #logs = new Map<string, PartitionLog>();
   readonly #defaultConfig: LogConfig;
-  readonly #topicConfigs: Readonly<Record<string, LogConfig>>;
+  readonly #topicConfigs: Map<string, LogConfig>;
   readonly #threads: number;
+  #scheduler: LogScheduler | null = null;
   readonly resources: LogResources;
 
   /** Opens the log directory `path` (created if missing) and every partition log in it. */
@@ -58,7 +65,7 @@ export class LogManager {
     this.#directory = directory;
     this.resources = resources;
     this.#defaultConfig = options.defaultConfig ?? {};
-    this.#topicConfigs = options.topicConfigs ?? {};
+    this.#topicConfigs = new Map(Object.entries(options.topicConfigs ?? {}));
     this.#threads = options.threads ?? 1;
     for (const native of directory.logs()) this.#logs.set(key(native.topic, native.partition), new PartitionLog(native));
   }
@@ -89,7 +96,7 @@ export class LogManager {
     if (this.#logs.has(key(topic, partition))) {
       throw new LogError("INVALID_ARGUMENT", `INVALID_ARGUMENT: ${key(topic, partition)} is already open`);
     }
-    const config = options.config ?? this.#topicConfigs[topic] ?? this.#defaultConfig;
+    const config = options.config ?? this.#topicConfigs.get(topic) ?? this.#defaultConfig;
     const native = await awaitLog(() => this.#directory.createLog(topic, partition, options.topicId, config));
     const log = new PartitionLog(native);
     this.#logs.set(key(topic, partition), log);
@@ -105,6 +112,15 @@ export class LogManager {
   }
 
   /**
+   * Replaces a topic's configuration: every open log of the topic takes it (segment settings
+   * from the next roll), and so do partitions of it created later.
+   */
+  setTopicConfig(topic: string, config: LogConfig): void {
+    this.#topicConfigs.set(topic, config);
+    for (const log of this.#logs.values()) if (log.topic === topic) log.setConfig(config);
+  }
+
+  /**
    * Writes the recovery-point and log-start-offset checkpoints of every open log (and the
    * high-watermark checkpoint from `highWatermarks` when given) off the JS thread, as Kafka does
    * every `log.flush.offset.checkpoint.interval.ms`: a crash then recovers each partition from its
@@ -114,11 +130,26 @@ export class LogManager {
     return awaitLog(() => this.#directory.writeCheckpoints(highWatermarks === undefined ? undefined : [...highWatermarks]));
   }
 
+  /** Starts the periodic retention, checkpoint and producer-expiration passes (log-scheduler.ts). */
+  startScheduler(options: LogSchedulerOptions): LogScheduler {
+    if (this.#scheduler !== null) throw new Error("the log scheduler is already started");
+    this.#scheduler = new LogScheduler(this, options);
+    this.#scheduler.start();
+    return this.#scheduler;
+  }
+
+  /** Stops the periodic passes; resolves once a running one has finished. */
+  async stopScheduler(): Promise<void> {
+    await this.#scheduler?.stop();
+  }
+
   /**
-   * Clean shutdown: waits for pending operations, closes every log, writes the offset checkpoints,
-   * then `.kafka_cleanshutdown` (with `brokerEpoch`) so the next start trusts the files.
+   * Clean shutdown: stops the scheduler, waits for operations in flight, closes every log,
+   * writes the offset checkpoints, then `.kafka_cleanshutdown` (with `brokerEpoch`) so the next
+   * start trusts the files.
    */
   async close(brokerEpoch = -1n): Promise<void> {
+    await this.stopScheduler();
     const logs = [...this.#logs.values()];
     await Promise.all(logs.map((log) => log.settled()));
     this.#logs.clear();

@@ -168,7 +168,7 @@ export class PartitionLog {
 
   /**
    * Forgets producers idle longer than `producerIdExpirationMs` (by their last batch's
-   * timestamp) with no transaction open; returns how many. In memory: the broker calls it every
+   * timestamp) with no transaction open; returns how many. In memory: the log scheduler (log-scheduler.ts) calls it every
    * `producer.id.expiration.check.interval.ms` (Kafka: 10 minutes).
    */
   removeExpiredProducers(nowMs: number): number {

@@ -1,20 +1,20 @@
 // A partition this broker leads: its log, leader epoch and high watermark, and the long polls
-// (Fetch requests waiting for data) parked on it.
+// (Fetch requests waiting for data) parked on it. Requests reach it through the partition
+// manager (partition-manager.ts), which checks the leader epoch first.
 //
 // On a single node the replica set and the ISR are this broker alone, so an append is
 // committed as soon as it is in the log: the high watermark is the log end offset, and
 // acks=-1 waits for nothing more than acks=1 (min.insync.replicas above 1 fails instead).
 
+import type { ProduceAppendResult, ProduceSettings } from "../native.js";
 import type { PartitionLog } from "./partition-log.js";
 
-/** A parked Fetch, told how many bytes each append adds to a partition it waits on. */
+/** A parked Fetch, told how many bytes each append adds to a partition it waits on (0: stop waiting). */
 export interface AppendWaiter {
   onAppend(partition: Partition, bytes: number): void;
 }
 
 export class Partition {
-  /** Kafka starts a new partition's leader epoch at 0; a single node never changes leader. */
-  leaderEpoch = 0;
   readonly #waiters = new Set<AppendWaiter>();
 
   constructor(
@@ -22,6 +22,8 @@ export class Partition {
     readonly topicId: string,
     readonly index: number,
     readonly log: PartitionLog,
+    /** Kafka starts a new partition's leader epoch at 0; a single node never changes leader. */
+    readonly leaderEpoch = 0,
   ) {}
 
   /** Offsets below it are committed (replicated to the whole ISR: here, written to the log). */
@@ -38,6 +40,19 @@ export class Partition {
     return this.log.logStartOffset;
   }
 
+  /**
+   * A client's produce to this leader, in one native call (PartitionLog.appendProduce):
+   * validates `records` with the topic's `settings`, recompresses, assigns offsets and the
+   * leader epoch, appends, and wakes the long polls parked here when bytes were appended.
+   * Records that fail validation come back as Kafka's error code; a refused append (producer
+   * state, I/O) throws a LogError.
+   */
+  appendRecordsToLeader(records: Buffer, settings: ProduceSettings, produceVersion: number, nowMs: number): ProduceAppendResult {
+    const result = this.log.appendProduce(records, settings, produceVersion, nowMs, this.leaderEpoch);
+    if (result.appendedBytes > 0) this.#wake(result.appendedBytes);
+    return result;
+  }
+
   addWaiter(waiter: AppendWaiter): void {
     this.#waiters.add(waiter);
   }
@@ -46,8 +61,12 @@ export class Partition {
     this.#waiters.delete(waiter);
   }
 
-  /** Called after every append: wakes the long polls parked on this partition. */
-  appended(bytes: number): void {
+  /** Answers every long poll parked here now (the partition is going away). */
+  releaseWaiters(): void {
+    this.#wake(0);
+  }
+
+  #wake(bytes: number): void {
     if (this.#waiters.size === 0) return;
     for (const waiter of [...this.#waiters]) waiter.onAppend(this, bytes);
   }

@@ -1,8 +1,33 @@
-// What a handler knows about the request it answers: the header, the connection it came on,
-// who sent it (a principal placeholder until authentication exists), and the broker.
+// What a handler gets: the request (header, version, the connection it came on, who sent it —
+// a principal placeholder until authentication exists) and the broker's services by name,
+// never the broker itself (Redpanda's request_context: metadata_cache(), partition_manager(),
+// groups(), fetch_sessions(), authorized()).
+//
+//   service        type                 file                                          owns
+//   config         BrokerConfig         src/config/broker.ts                          server.properties, Kafka's defaults
+//   logger         Logger               (pino)                                        the broker's log
+//   metadata       MetadataCache        src/cluster/metadata-cache.ts                 brokers, topics, partitions (leader, ISR) of the cluster
+//   partitions     PartitionManager     src/log/partition-manager.ts                  hosted partitions: lookup + epoch check, long polls
+//   topics         TopicManager         src/cluster/topic-manager.ts                  create / delete / add partitions / set configs
+//   fetchSessions  FetchSessionCache    src/server/fetch-session.ts                   KIP-227 incremental fetch sessions
+//   producerIds    ProducerIdManager    src/coordinator/transaction/producer-id-manager.ts   producer id blocks
+//   connections    ConnectionControl    src/server/dispatch.ts                        closing a client connection
+//   handlers       HandlerRegistry      src/server/registry.ts                        the APIs served (ApiVersions)
+//
+// Services still to come get their field here when they exist (not before, as empty stubs):
+// `groups` (GroupCoordinator, src/coordinator/group/), `transactions` (TransactionCoordinator,
+// src/coordinator/transaction/, taking over producerIds), `authorizer` (src/security/, with the
+// principal from SASL), `quotas`.
 
+import type { Logger } from "pino";
+import type { MetadataCache } from "../cluster/metadata-cache.js";
+import type { TopicManager } from "../cluster/topic-manager.js";
+import type { BrokerConfig } from "../config/index.js";
+import type { ProducerIdManager } from "../coordinator/transaction/producer-id-manager.js";
+import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
-import type { Broker } from "./broker.js";
+import type { FetchSessionCache } from "./fetch-session.js";
+import type { HandlerRegistry } from "./registry.js";
 
 /** One client connection, as the JS side sees it (the socket itself lives in the reactor). */
 export class Connection {
@@ -25,15 +50,78 @@ export class Connection {
   }
 }
 
+/** Control over client connections (the reactor's sockets). */
+export interface ConnectionControl {
+  /** Closes `connection` now, dropping its unwritten responses; `reason` goes to the log. */
+  close(connection: Connection, reason: string): void;
+}
+
+/** The broker's services a request may use; see the table in the file comment. */
+export interface BrokerServices {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly metadata: MetadataCache;
+  readonly partitions: PartitionManager;
+  readonly topics: TopicManager;
+  readonly fetchSessions: FetchSessionCache;
+  readonly producerIds: ProducerIdManager;
+  readonly connections: ConnectionControl;
+  readonly handlers: HandlerRegistry;
+}
+
 /** Kafka's KafkaPrincipal of an unauthenticated PLAINTEXT connection. */
 export const ANONYMOUS = "User:ANONYMOUS";
 
-export interface RequestContext {
-  readonly broker: Broker;
-  readonly connection: Connection;
-  readonly header: RequestHeader;
-  readonly apiVersion: number;
-  readonly principal: string;
-  /** Date.now() when the frame was handed to JS. */
-  readonly receivedAtMs: number;
+/** One request and the services to answer it with. */
+export class RequestContext implements BrokerServices {
+  constructor(
+    readonly services: BrokerServices,
+    readonly connection: Connection,
+    readonly header: RequestHeader,
+    readonly apiVersion: number,
+    readonly principal: string,
+    /** Date.now() when the frame was handed to JS. */
+    readonly receivedAtMs: number,
+  ) {}
+
+  get config(): BrokerConfig {
+    return this.services.config;
+  }
+
+  get logger(): Logger {
+    return this.services.logger;
+  }
+
+  get metadata(): MetadataCache {
+    return this.services.metadata;
+  }
+
+  get partitions(): PartitionManager {
+    return this.services.partitions;
+  }
+
+  get topics(): TopicManager {
+    return this.services.topics;
+  }
+
+  get fetchSessions(): FetchSessionCache {
+    return this.services.fetchSessions;
+  }
+
+  get producerIds(): ProducerIdManager {
+    return this.services.producerIds;
+  }
+
+  get connections(): ConnectionControl {
+    return this.services.connections;
+  }
+
+  get handlers(): HandlerRegistry {
+    return this.services.handlers;
+  }
+
+  /** This broker's node id. */
+  get nodeId(): number {
+    return this.services.metadata.nodeId;
+  }
 }

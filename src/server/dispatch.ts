@@ -16,10 +16,10 @@ import type { ApiVersionsResponse } from "../protocol/generated/api-versions.js"
 import { type ApiDescriptor, apiByKey } from "../protocol/generated/index.js";
 import { ProtocolDecodeError } from "../protocol/reader.js";
 import type { Part } from "../protocol/writer.js";
-import type { Broker } from "./broker.js";
-import { ANONYMOUS, Connection, type RequestContext } from "./context.js";
-import { CloseReason, type NetworkHandler, type ResponsePart } from "./network.js";
+import { ANONYMOUS, type BrokerServices, Connection, type ConnectionControl, RequestContext } from "./context.js";
+import { CloseReason, type Network, type NetworkHandler, type ResponsePart } from "./network.js";
 import { type Handler, NO_RESPONSE } from "./registry.js";
+import type { LocalServices } from "./services.js";
 
 interface Releasable {
   release(): void;
@@ -33,17 +33,40 @@ function releaseSlices(parts: readonly Part[]): void {
 /** CloseReason codes by name, for logs. */
 const closeReasonNames = new Map<number, string>(Object.entries(CloseReason).map(([name, code]) => [code, name]));
 
-export class Dispatcher implements NetworkHandler {
+/** What the dispatcher needs of the network: answering requests and closing connections. */
+export type ResponseChannel = Pick<Network, "respond" | "skip" | "close">;
+
+/** Runs requests against the broker's services; is itself the services' ConnectionControl. */
+export class Dispatcher implements NetworkHandler, ConnectionControl {
   readonly #connections = new Map<number, Connection>();
+  readonly #services: BrokerServices;
+  readonly logger: Logger;
+  #network: ResponseChannel | null = null;
   #inFlight = 0;
   #whenIdle: (() => void) | null = null;
 
-  constructor(
-    readonly broker: Broker,
-    readonly logger: Logger,
-  ) {}
+  constructor(services: LocalServices) {
+    this.#services = { ...services, connections: this };
+    this.logger = services.logger;
+  }
 
-  get connections(): number {
+  /** The services handlers get, with this dispatcher as their connection control. */
+  get services(): BrokerServices {
+    return this.#services;
+  }
+
+  /** Connects the network the requests come from; before it, nothing can be answered. */
+  attach(network: ResponseChannel): void {
+    this.#network = network;
+  }
+
+  get #channel(): ResponseChannel {
+    if (this.#network === null) throw new Error("the dispatcher has no network attached");
+    return this.#network;
+  }
+
+  /** Open client connections. */
+  get openConnections(): number {
     return this.#connections.size;
   }
 
@@ -72,10 +95,10 @@ export class Dispatcher implements NetworkHandler {
     try {
       header = peekRequestHeader(frame);
     } catch {
-      this.#close(connection, `request of ${frame.length} bytes is shorter than a request header`);
+      this.close(connection, `request of ${frame.length} bytes is shorter than a request header`);
       return;
     }
-    const handler = this.broker.registry.get(header.apiKey);
+    const handler = this.#services.handlers.get(header.apiKey);
     if (handler === undefined || header.apiVersion < handler.minVersion || header.apiVersion > handler.maxVersion) {
       if (header.apiKey === API_VERSIONS_KEY && handler !== undefined && header.apiVersion > handler.maxVersion) {
         this.#send(connection, seq, handler.api, 0, header.correlationId, this.#unsupportedApiVersions(handler));
@@ -83,7 +106,7 @@ export class Dispatcher implements NetworkHandler {
       }
       const api = apiByKey[header.apiKey];
       const what = api === undefined ? `unknown API key ${header.apiKey}` : `${api.name} version ${header.apiVersion} is not supported`;
-      this.#close(connection, what);
+      this.close(connection, what);
       return;
     }
     let decoded: ReturnType<typeof decodeRequest>;
@@ -91,19 +114,12 @@ export class Dispatcher implements NetworkHandler {
       decoded = decodeRequest(frame);
     } catch (error) {
       if (error instanceof ProtocolDecodeError || error instanceof UnsupportedRequestError) {
-        this.#close(connection, `malformed ${handler.api.name} v${header.apiVersion} request: ${error.message}`);
+        this.close(connection, `malformed ${handler.api.name} v${header.apiVersion} request: ${error.message}`);
         return;
       }
       throw error;
     }
-    const context: RequestContext = {
-      broker: this.broker,
-      connection,
-      header: decoded.header,
-      apiVersion: header.apiVersion,
-      principal: ANONYMOUS,
-      receivedAtMs,
-    };
+    const context = new RequestContext(this.#services, connection, decoded.header, header.apiVersion, ANONYMOUS, receivedAtMs);
     connection.inFlight++;
     this.#inFlight++;
     let result: unknown;
@@ -152,7 +168,7 @@ export class Dispatcher implements NetworkHandler {
   #complete(context: RequestContext, seq: number, handler: Handler, response: unknown): void {
     this.#finished(context.connection);
     if (response === NO_RESPONSE) {
-      if (!context.connection.closed) this.broker.network.skip(context.connection.id, seq);
+      if (!context.connection.closed) this.#channel.skip(context.connection.id, seq);
       return;
     }
     this.#send(context.connection, seq, handler.api, context.apiVersion, context.header.correlationId, response);
@@ -166,7 +182,7 @@ export class Dispatcher implements NetworkHandler {
       this.logger.error({ err: error, api: handler.api.name, version: context.apiVersion, connection: `${context.connection}` }, "request failed");
     }
     if (handler.errorResponse === undefined) {
-      this.#close(context.connection, `${handler.api.name} failed: ${kafkaError?.errorName ?? "UNKNOWN_SERVER_ERROR"}`);
+      this.close(context.connection, `${handler.api.name} failed: ${kafkaError?.errorName ?? "UNKNOWN_SERVER_ERROR"}`);
       return;
     }
     let response: unknown;
@@ -174,7 +190,7 @@ export class Dispatcher implements NetworkHandler {
       response = handler.errorResponse(context, request as never, code);
     } catch (secondary) {
       this.logger.error({ err: secondary, api: handler.api.name }, "error response failed");
-      this.#close(context.connection, `${handler.api.name} failed`);
+      this.close(context.connection, `${handler.api.name} failed`);
       return;
     }
     this.#send(context.connection, seq, handler.api, context.apiVersion, context.header.correlationId, response);
@@ -186,16 +202,17 @@ export class Dispatcher implements NetworkHandler {
       parts = encodeResponseFrame(api, version, correlationId, body);
     } catch (error) {
       this.logger.error({ err: error, api: api.name, version }, "response could not be encoded");
-      this.#close(connection, `${api.name} v${version} response could not be encoded`);
+      this.close(connection, `${api.name} v${version} response could not be encoded`);
       return;
     }
-    if (!connection.closed) this.broker.network.respond(connection.id, seq, parts as unknown as readonly ResponsePart[]);
+    if (!connection.closed) this.#channel.respond(connection.id, seq, parts as unknown as readonly ResponsePart[]);
     releaseSlices(parts);
   }
 
-  #close(connection: Connection, why: string): void {
-    this.logger.info({ connection: `${connection}`, reason: why }, "closing connection");
-    if (!connection.closed) this.broker.network.close(connection.id);
+  /** Closes a connection now (ConnectionControl): a handler's decision or a bad request. */
+  close(connection: Connection, reason: string): void {
+    this.logger.info({ connection: `${connection}`, reason }, "closing connection");
+    if (!connection.closed) this.#channel.close(connection.id);
   }
 
   /** KIP-511: the answer to an ApiVersions request of a version this broker does not know. */

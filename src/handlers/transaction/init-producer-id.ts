@@ -5,9 +5,9 @@
 // id there is no state to bump an epoch in (Kafka does the same). Transactional ids need
 // the transaction coordinator, which does not exist yet: COORDINATOR_NOT_AVAILABLE.
 
-import { ErrorCode } from "../protocol/errors.js";
-import type { InitProducerIdRequest, InitProducerIdResponse } from "../protocol/generated/init-producer-id.js";
-import { defineHandler } from "../server/registry.js";
+import { ErrorCode } from "../../protocol/errors.js";
+import type { InitProducerIdRequest, InitProducerIdResponse } from "../../protocol/generated/init-producer-id.js";
+import { defineHandler } from "../../server/registry.js";
 
 function answer(errorCode: number, producerId = -1n, producerEpoch = -1): InitProducerIdResponse {
   return { throttleTimeMs: 0, errorCode, producerId, producerEpoch, ongoingTxnProducerId: -1n, ongoingTxnProducerEpoch: -1 };
@@ -19,7 +19,7 @@ export const initProducerId = defineHandler<InitProducerIdRequest, InitProducerI
   async (context, request) => {
     if ((request.producerId === -1n) !== (request.producerEpoch === -1)) return answer(ErrorCode.INVALID_REQUEST);
     if (request.transactionalId !== null) return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    const producerId = await context.broker.allocateProducerId();
+    const producerId = await context.producerIds.generateProducerId();
     return answer(ErrorCode.NONE, producerId, 0);
   },
   (_context, _request, errorCode) => answer(errorCode),

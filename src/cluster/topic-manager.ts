@@ -1,0 +1,182 @@
+// The topic manager: topic lifecycle — create (CreateTopics and Metadata's auto-create),
+// delete, add partitions, change configs — and the reconciliation at start between the
+// metadata store and the partition directories found on disk.
+//
+// Every change goes in this order: persisted in the metadata store → partitions hosted
+// (partition manager: logs opened or created, or deleted) → published in the metadata cache.
+// So a request sees a topic only once all of its partitions can be served, and a deleted
+// topic disappears from requests before its files do. Callers (handlers) validate names,
+// counts and configs first; this service only does.
+//
+// On a single node this broker leads every partition (leader epoch 0, replicas = ISR = this
+// node). A cluster moves these decisions to the controller, behind the same calls.
+
+import type { Logger } from "pino";
+import type { BrokerConfig, TopicConfig } from "../config/index.js";
+import { effectiveTopicConfig, toLogConfig, toProduceSettings } from "../config/index.js";
+import type { LogManager } from "../log/log-manager.js";
+import type { PartitionManager } from "../log/partition-manager.js";
+import type { LogConfig } from "../native.js";
+import { KafkaError } from "../protocol/errors.js";
+import type { MetadataStore, TopicState } from "./metadata.js";
+import type { MetadataCache, PartitionMetadata, TopicMetadata } from "./metadata-cache.js";
+
+export interface TopicManagerServices {
+  readonly config: BrokerConfig;
+  readonly store: MetadataStore;
+  readonly metadata: MetadataCache;
+  readonly partitions: PartitionManager;
+  readonly logs: LogManager;
+  readonly logger: Logger;
+}
+
+/** The storage settings of a topic's partition logs. */
+export function logConfigFor(topic: TopicConfig, broker: BrokerConfig): LogConfig {
+  return { ...toLogConfig(topic), producerIdExpirationMs: broker.producerIdExpirationMs };
+}
+
+export class TopicManager {
+  readonly #services: TopicManagerServices;
+  /** Topics being created: concurrent auto-creations of one name share one creation. */
+  readonly #creating = new Map<string, Promise<TopicMetadata>>();
+  readonly #deletionListeners: ((topic: TopicMetadata) => void)[] = [];
+
+  constructor(services: TopicManagerServices) {
+    this.#services = services;
+  }
+
+  /**
+   * Calls `listener` when a topic is deleted, after it left the metadata cache and before its
+   * partitions are deleted (fetch sessions forget it; group offsets will).
+   */
+  onTopicDeleted(listener: (topic: TopicMetadata) => void): void {
+    this.#deletionListeners.push(listener);
+  }
+
+  /** Whether a topic of this name exists or is being created. */
+  exists(name: string): boolean {
+    return this.#services.metadata.topic(name) !== undefined || this.#creating.has(name);
+  }
+
+  /** The effective configuration a topic would have with `overrides`. */
+  configFor(overrides: Readonly<Record<string, string>>): TopicConfig {
+    return effectiveTopicConfig(overrides, this.#services.config);
+  }
+
+  /**
+   * Start-up: publishes every topic of the metadata store, adopting partition directories it
+   * does not know (a Kafka log directory, or a topic created before the metadata file was
+   * written) as topics with their topic ids, and hosts every partition.
+   */
+  async load(): Promise<void> {
+    const { store, logs, logger } = this.#services;
+    const known = new Set(store.topics().map((topic) => topic.name));
+    const orphans = new Map<string, { id: string | null; partitions: number }>();
+    for (const log of logs.logs()) {
+      if (known.has(log.topic)) continue;
+      const entry = orphans.get(log.topic) ?? { id: log.topicId, partitions: 0 };
+      entry.partitions = Math.max(entry.partitions, log.partition + 1);
+      orphans.set(log.topic, entry);
+    }
+    for (const [name, { id, partitions }] of orphans) {
+      const state = await store.createTopic(name, partitions, {}, id ?? undefined);
+      logger.warn({ topic: name, topicId: state.id, partitions }, "adopted a topic found only in the log directory");
+    }
+    for (const state of store.topics()) await this.#host(state);
+  }
+
+  /**
+   * Creates a topic whose name, partitions and configs the caller validated;
+   * TOPIC_ALREADY_EXISTS if it exists or is being created.
+   */
+  create(name: string, partitions: number, configs: Record<string, string>): Promise<TopicMetadata> {
+    if (this.exists(name)) return Promise.reject(new KafkaError("TOPIC_ALREADY_EXISTS", `Topic '${name}' already exists.`));
+    const creating = this.#create(name, partitions, configs).finally(() => this.#creating.delete(name));
+    this.#creating.set(name, creating);
+    return creating;
+  }
+
+  /** Creates `name` with the broker's defaults (num.partitions) for a Metadata request that allows it. */
+  autoCreate(name: string): Promise<TopicMetadata> {
+    const existing = this.#services.metadata.topic(name);
+    if (existing !== undefined) return Promise.resolve(existing);
+    return this.#creating.get(name) ?? this.create(name, this.#services.config.numPartitions, {});
+  }
+
+  async #create(name: string, partitions: number, configs: Record<string, string>): Promise<TopicMetadata> {
+    const state = await this.#services.store.createTopic(name, partitions, configs);
+    const topic = await this.#host(state);
+    this.#services.logger.info({ topic: name, topicId: state.id, partitions, configs }, "created topic");
+    return topic;
+  }
+
+  /** Deletes a topic (nothing if it does not exist): gone from requests first, then from disk. */
+  async delete(name: string): Promise<void> {
+    const { store, metadata, partitions, logger } = this.#services;
+    const topic = metadata.removeTopic(name);
+    if (topic === undefined) return;
+    await store.deleteTopic(name);
+    for (const listener of this.#deletionListeners) listener(topic);
+    await partitions.deletePartitions(name);
+    logger.info({ topic: name, topicId: topic.id }, "deleted topic");
+  }
+
+  /** Grows a topic to `count` partitions (the caller checked it is more). */
+  async createPartitions(name: string, count: number): Promise<void> {
+    const { store, logger } = this.#services;
+    const state = store.topic(name);
+    if (state === undefined) throw new Error(`no topic ${name}`);
+    await store.setPartitionCount(name, count);
+    await this.#host(state);
+    logger.info({ topic: name, partitions: count }, "added partitions");
+  }
+
+  /** Replaces a topic's config overrides (validated by the caller); persisted first. */
+  async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const { store, metadata, logs, logger, config: brokerConfig } = this.#services;
+    const state = store.topic(name);
+    if (state === undefined) throw new Error(`no topic ${name}`);
+    await store.setTopicConfigs(name, configs);
+    const topic = this.#snapshot(state);
+    logs.setTopicConfig(name, logConfigFor(topic.config, brokerConfig));
+    metadata.putTopic(topic);
+    logger.info({ topic: name, configs }, "updated topic configs");
+  }
+
+  /** Hosts every partition of the stored topic, then publishes it. */
+  async #host(state: TopicState): Promise<TopicMetadata> {
+    const topic = this.#snapshot(state);
+    const logConfig = logConfigFor(topic.config, this.#services.config);
+    for (const partition of topic.partitions) await this.#services.partitions.becomeLeader(partition, logConfig);
+    this.#services.metadata.putTopic(topic);
+    return topic;
+  }
+
+  /** The metadata cache's view of a stored topic: this node leads every partition. */
+  #snapshot(state: TopicState): TopicMetadata {
+    const nodeId = this.#services.metadata.nodeId;
+    const config = this.configFor(state.configs);
+    const partitions: PartitionMetadata[] = [];
+    for (let index = 0; index < state.partitions; index++) {
+      partitions.push({
+        topic: state.name,
+        topicId: state.id,
+        index,
+        leaderId: nodeId,
+        leaderEpoch: 0,
+        replicas: [nodeId],
+        isr: [nodeId],
+        offlineReplicas: [],
+      });
+    }
+    return {
+      name: state.name,
+      id: state.id,
+      isInternal: false,
+      partitions,
+      overrides: { ...state.configs },
+      config,
+      produceSettings: toProduceSettings(config),
+    };
+  }
+}

@@ -1,0 +1,139 @@
+// The partition manager: the partitions this broker hosts (Kafka's ReplicaManager, Redpanda's
+// partition_manager) and the one place a request meets its partition.
+//
+// lookup / lookupById answer a request's (topic, partition, current leader epoch) with the
+// hosted Partition or Kafka's error code, in Kafka's order (ReplicaManager.getPartitionOrError,
+// then Partition.localLogWithEpochOrThrow):
+//   topic unknown to the metadata cache        UNKNOWN_TOPIC_OR_PARTITION (by id: UNKNOWN_TOPIC_ID)
+//   partition index past the topic's count     UNKNOWN_TOPIC_OR_PARTITION
+//   partition known but not hosted here        NOT_LEADER_OR_FOLLOWER
+//   current leader epoch older than ours       FENCED_LEADER_EPOCH
+//   current leader epoch newer than ours       UNKNOWN_LEADER_EPOCH
+// (A negative current leader epoch — -1 from clients that do not know it — skips the epoch
+// check, as Kafka's optionalEpoch does.)
+//
+// Appends wake the long polls themselves (Partition.appendRecordsToLeader); waitForAppends
+// parks a Fetch on its partitions, and close() answers every parked one at shutdown.
+
+import type { MetadataCache, PartitionMetadata } from "../cluster/metadata-cache.js";
+import type { LogConfig } from "../native.js";
+import { ErrorCode } from "../protocol/errors.js";
+import type { LogManager } from "./log-manager.js";
+import { type AppendWaiter, Partition } from "./partition.js";
+
+/** A hosted partition a request may use, or the Kafka error code that says why it may not. */
+export type PartitionOrError = Partition | number;
+
+/** Kafka's RecordBatch.NO_PARTITION_LEADER_EPOCH: the request does not check the epoch (any negative value does not). */
+export const NO_LEADER_EPOCH = -1;
+
+const key = (topic: string, index: number) => `${topic}-${index}`;
+
+export class PartitionManager {
+  readonly #partitions = new Map<string, Partition>();
+  readonly #logs: LogManager;
+  readonly #metadata: MetadataCache;
+  /** Parked long polls; each function answers its wait now. */
+  readonly #parked = new Set<() => void>();
+  #closed = false;
+
+  constructor(logs: LogManager, metadata: MetadataCache) {
+    this.#logs = logs;
+    this.#metadata = metadata;
+  }
+
+  /** The log directory the hosted partitions live in. */
+  get logDirectory(): string {
+    return this.#logs.path;
+  }
+
+  /** The hosted partition, without any check (background work, DescribeLogDirs). */
+  get(topic: string, index: number): Partition | undefined {
+    return this.#partitions.get(key(topic, index));
+  }
+
+  /** The partition of the topic named `topic` for a request, or Kafka's error (see the file comment). */
+  lookup(topic: string, index: number, currentLeaderEpoch = NO_LEADER_EPOCH): PartitionOrError {
+    if (this.#metadata.topic(topic) === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    return this.#hosted(topic, index, currentLeaderEpoch);
+  }
+
+  /** The partition of the topic with id `topicId` (requests v13+ of Fetch and Produce), or Kafka's error. */
+  lookupById(topicId: string, index: number, currentLeaderEpoch = NO_LEADER_EPOCH): PartitionOrError {
+    const topic = this.#metadata.topicById(topicId);
+    if (topic === undefined) return ErrorCode.UNKNOWN_TOPIC_ID;
+    return this.#hosted(topic.name, index, currentLeaderEpoch);
+  }
+
+  #hosted(topic: string, index: number, currentLeaderEpoch: number): PartitionOrError {
+    const partition = this.#partitions.get(key(topic, index));
+    if (partition === undefined) {
+      return this.#metadata.partition(topic, index) === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    }
+    if (currentLeaderEpoch < 0 || currentLeaderEpoch === partition.leaderEpoch) return partition;
+    return currentLeaderEpoch < partition.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+  }
+
+  /**
+   * Hosts `metadata`'s partition as its leader: opens its log (or creates it with the topic's
+   * `config`) and serves it from now on. Called by the topic manager before the partition is
+   * published in the metadata cache, so no request sees it half made.
+   */
+  async becomeLeader(metadata: PartitionMetadata, config: LogConfig): Promise<Partition> {
+    const existing = this.#partitions.get(key(metadata.topic, metadata.index));
+    if (existing !== undefined) return existing;
+    const log =
+      this.#logs.get(metadata.topic, metadata.index) ??
+      (await this.#logs.createPartition(metadata.topic, metadata.index, { topicId: metadata.topicId, config }));
+    const partition = new Partition(metadata.topic, metadata.topicId, metadata.index, log, metadata.leaderEpoch);
+    this.#partitions.set(key(metadata.topic, metadata.index), partition);
+    return partition;
+  }
+
+  /** Stops hosting every partition of `topic` and deletes their logs (topic deletion). */
+  async deletePartitions(topic: string): Promise<void> {
+    const partitions = [...this.#partitions.values()].filter((partition) => partition.topic === topic);
+    for (const partition of partitions) {
+      this.#partitions.delete(key(topic, partition.index));
+      partition.releaseWaiters();
+      await this.#logs.deletePartition(topic, partition.index);
+    }
+  }
+
+  /**
+   * Waits until appends to `partitions` add up to `minBytes` (counting `bytesAlready`), one of
+   * them goes away, `maxWaitMs` passes or the manager closes; then resolves (never rejects).
+   * Resolves in a later macrotask, so the append that woke it answers its producer first.
+   */
+  waitForAppends(partitions: Iterable<Partition>, minBytes: number, maxWaitMs: number, bytesAlready = 0): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waitedOn = new Set(partitions);
+      let bytes = bytesAlready;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        for (const partition of waitedOn) partition.removeWaiter(waiter);
+        this.#parked.delete(finish);
+        setImmediate(resolve);
+      };
+      const waiter: AppendWaiter = {
+        onAppend(_partition, appended) {
+          bytes += appended;
+          if (bytes >= minBytes || appended === 0) finish();
+        },
+      };
+      const timer = setTimeout(finish, maxWaitMs);
+      for (const partition of waitedOn) partition.addWaiter(waiter);
+      this.#parked.add(finish);
+    });
+  }
+
+  /** Shutdown: answers every parked long poll now; later waits resolve at once. */
+  close(): void {
+    this.#closed = true;
+    for (const answerNow of [...this.#parked]) answerNow();
+  }
+}
