@@ -51,9 +51,28 @@ export class TestClient {
     const frame = encodeRequest(api, version, { correlationId, clientId, unknownTaggedFields: undefined }, full);
     const prefix = Buffer.alloc(4);
     prefix.writeInt32BE(frame.length);
+    // A request after the close would wait for ever: nothing answers it, and nothing rejects it.
+    if (this.closedAt !== null || this.#socket.destroyed) return Promise.reject(new Error("connection closed"));
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(correlationId, { apiKey, version, resolve: resolve as (body: unknown) => void, reject });
       this.#socket.write(Buffer.concat([prefix, frame]));
+    });
+  }
+
+  /**
+   * Sends one request the broker does not answer (Produce with acks=0) and resolves once the
+   * socket has taken the bytes (so a caller that awaits it gets the socket's backpressure).
+   */
+  send(apiKey: number, version: number, body: Record<string, unknown> = {}, clientId = "sluice-test"): Promise<void> {
+    const api = apiByKey[apiKey];
+    if (api === undefined) throw new Error(`no API ${apiKey}`);
+    const correlationId = this.#nextCorrelationId++;
+    const full = { ...(api.request.create() as Record<string, unknown>), ...body };
+    const frame = encodeRequest(api, version, { correlationId, clientId, unknownTaggedFields: undefined }, full);
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(frame.length);
+    return new Promise<void>((resolve, reject) => {
+      this.#socket.write(Buffer.concat([prefix, frame]), (error) => (error ? reject(error) : resolve()));
     });
   }
 

@@ -3,8 +3,11 @@
 // idempotent), consumers with assign() and no group, reading back every record's partition,
 // offset, key, value, headers and timestamp; admin clients creating, describing, altering and
 // deleting topics and configs, deleting records, listing offsets for timestamps; and each client
-// reading what the other wrote. Skipped when a client is not installed, except under CI
-// (process.env.CI), where that fails.
+// reading what the other wrote. The clients run in test/interop/python/.venv, which
+// scripts/python-venv.mjs makes (here, before the tests are collected) from the pinned
+// test/interop/python/requirements.txt with the system's python3 ($PYTHON to use another): the
+// system Python's packages are never used or changed. Skipped when that cannot be done (no python3,
+// no venv module, offline), except under CI (process.env.CI), where that fails.
 import { spawn, spawnSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -13,24 +16,41 @@ import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 const ci = Boolean(process.env.CI);
 const script = fileURLToPath(new URL("./python/clients.py", import.meta.url));
-const python = process.env.PYTHON ?? "python3";
+
+interface PythonVenvModule {
+  /** Creates or updates test/interop/python/.venv if needed; returns its python; throws why it cannot. */
+  ensurePythonVenv(options?: { log?: (line: string) => void }): string;
+}
+const venvModuleUrl = new URL("../../scripts/python-venv.mjs", import.meta.url).href;
+const { ensurePythonVenv } = (await import(venvModuleUrl)) as PythonVenvModule;
+let python = "";
+let venvProblem: string | null = null;
+try {
+  python = ensurePythonVenv({ log: (line) => console.warn(line) });
+} catch (error) {
+  venvProblem = `no Python test environment: ${(error as Error).message}`;
+}
 
 function pythonCheck(code: string): boolean {
-  return spawnSync(python, ["-c", code], { encoding: "utf8" }).status === 0;
+  return venvProblem === null && spawnSync(python, ["-c", code], { encoding: "utf8" }).status === 0;
 }
 
 // kafka-python 3's admin API (list_partition_offsets, delete_records, dict results) is used.
-const kafkaPythonMissing = pythonCheck("import kafka; assert int(kafka.__version__.split('.')[0]) >= 3")
-  ? null
-  : `kafka-python 3 is not installed for ${python} (python3 -m pip install kafka-python)`;
-const confluentMissing = pythonCheck("import confluent_kafka.admin; assert confluent_kafka.admin.OffsetSpec")
-  ? null
-  : `confluent-kafka is not installed for ${python} (python3 -m pip install confluent-kafka)`;
+const kafkaPythonMissing =
+  venvProblem ??
+  (pythonCheck("import kafka; assert int(kafka.__version__.split('.')[0]) >= 3")
+    ? null
+    : `kafka-python 3 is not installed in ${python} (test/interop/python/requirements.txt; node scripts/python-venv.mjs --force)`);
+const confluentMissing =
+  venvProblem ??
+  (pythonCheck("import confluent_kafka.admin; assert confluent_kafka.admin.OffsetSpec")
+    ? null
+    : `confluent-kafka is not installed in ${python} (test/interop/python/requirements.txt; node scripts/python-venv.mjs --force)`);
 /** kafka-python's codecs with the libraries installed: gzip always, snappy/lz4/zstd need python-snappy, lz4, zstandard. */
 const kafkaPythonCodecs = ["gzip", "snappy", "lz4", "zstd"].filter(
   (codec) => kafkaPythonMissing === null && pythonCheck(`import kafka.codec as c; assert c.has_${codec}()`),
 );
-for (const missing of [kafkaPythonMissing, confluentMissing]) if (missing && !ci) console.warn(`test/interop/python-clients.test.ts: ${missing}`);
+for (const missing of new Set([kafkaPythonMissing, confluentMissing])) if (missing && !ci) console.warn(`test/interop/python-clients.test.ts: ${missing}`);
 const skipKafkaPython = kafkaPythonMissing !== null && !ci;
 const skipConfluent = confluentMissing !== null && !ci;
 
@@ -226,8 +246,9 @@ describe.skipIf(skipKafkaPython && skipConfluent)("Python clients against Sluice
     const topic = "kafka-python";
 
     beforeAll(() => {
-      if (kafkaPythonMissing) throw new Error(`${kafkaPythonMissing}: CI must have it (.ci/run installs it)`);
-      if (ci) expect(kafkaPythonCodecs).toEqual(["gzip", "snappy", "lz4", "zstd"]);
+      if (kafkaPythonMissing) throw new Error(`${kafkaPythonMissing}: CI must have it (scripts/python-venv.mjs)`);
+      // The venv has every codec's library (requirements.txt): all four, on every machine.
+      expect(kafkaPythonCodecs).toEqual(["gzip", "snappy", "lz4", "zstd"]);
     });
 
     it("creates a topic with configs, refuses a duplicate, describes its configs and adds partitions (KafkaAdminClient)", async () => {
@@ -324,7 +345,7 @@ describe.skipIf(skipKafkaPython && skipConfluent)("Python clients against Sluice
     const topic = "confluent-kafka";
 
     beforeAll(() => {
-      if (confluentMissing) throw new Error(`${confluentMissing}: CI must have it (.ci/run installs it)`);
+      if (confluentMissing) throw new Error(`${confluentMissing}: CI must have it (scripts/python-venv.mjs)`);
     });
 
     it("creates a topic, describes it and its configs, and alters configs incrementally (AdminClient)", async () => {
