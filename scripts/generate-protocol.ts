@@ -574,7 +574,7 @@ class MessageGenerator {
     c.line("let unknownTaggedFields: TaggedField[] | undefined;");
     if (flexible !== "no") {
       c.open(flexible === "yes" ? "{" : "if (flexible) {");
-      c.line("const taggedCount = r.unsignedVarint();");
+      c.line("const taggedCount = r.taggedFieldCount();");
       c.open("for (let t = 0; t < taggedCount; t++) {");
       c.line("const tag = r.unsignedVarint();");
       c.line("const size = r.taggedFieldSize();");
@@ -597,7 +597,7 @@ class MessageGenerator {
         }
         c.close();
       }
-      c.line("(unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });");
+      c.line("unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);");
       c.close();
       c.close();
     }

@@ -40,11 +40,11 @@ export function readConsumerGroupDescribeRequest(r: Reader, version: number): Co
   f_includeAuthorizedOperations = r.bool();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -225,11 +225,11 @@ export function readConsumerGroupDescribeResponse(r: Reader, version: number): C
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -255,11 +255,11 @@ function readConsumerGroupDescribeResponseTopicPartitions(r: Reader, version: nu
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -282,11 +282,11 @@ function readConsumerGroupDescribeResponseAssignment(r: Reader, version: number)
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -323,11 +323,11 @@ function readConsumerGroupDescribeResponseDescribedGroup(r: Reader, version: num
   f_authorizedOperations = r.int32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -378,11 +378,11 @@ function readConsumerGroupDescribeResponseMember(r: Reader, version: number): Co
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {

@@ -34,11 +34,11 @@ export function readExpireDelegationTokenRequest(r: Reader, version: number): Ex
   f_expiryTimePeriodMs = r.int64();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -94,11 +94,11 @@ export function readExpireDelegationTokenResponse(r: Reader, version: number): E
   f_throttleTimeMs = r.int32();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {

@@ -212,7 +212,7 @@ export function readFetchRequest(r: Reader, version: number): FetchRequest {
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
@@ -235,7 +235,7 @@ export function readFetchRequest(r: Reader, version: number): FetchRequest {
           break;
         }
       }
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -262,11 +262,11 @@ function readFetchRequestReplicaState(r: Reader, version: number): FetchRequestR
   f_replicaEpoch = r.int64();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -297,11 +297,11 @@ function readFetchRequestFetchTopic(r: Reader, version: number): FetchRequestFet
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -342,7 +342,7 @@ function readFetchRequestFetchPartition(r: Reader, version: number): FetchReques
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
@@ -365,7 +365,7 @@ function readFetchRequestFetchPartition(r: Reader, version: number): FetchReques
           break;
         }
       }
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -402,11 +402,11 @@ function readFetchRequestForgottenTopic(r: Reader, version: number): FetchReques
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -820,7 +820,7 @@ export function readFetchResponse(r: Reader, version: number): FetchResponse {
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
@@ -842,7 +842,7 @@ export function readFetchResponse(r: Reader, version: number): FetchResponse {
           break;
         }
       }
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -876,11 +876,11 @@ function readFetchResponseFetchableTopicResponse(r: Reader, version: number): Fe
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -941,7 +941,7 @@ function readFetchResponsePartitionData(r: Reader, version: number): FetchRespon
   f_records = readBytes(r, flexible ? r.compactBytesLength(true) : r.bytesLength(true), "slice");
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
@@ -972,7 +972,7 @@ function readFetchResponsePartitionData(r: Reader, version: number): FetchRespon
           break;
         }
       }
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -998,11 +998,11 @@ function readFetchResponseEpochEndOffset(r: Reader, version: number): FetchRespo
   f_endOffset = r.int64();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -1019,11 +1019,11 @@ function readFetchResponseLeaderIdAndEpoch(r: Reader, version: number): FetchRes
   f_leaderEpoch = r.int32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -1040,11 +1040,11 @@ function readFetchResponseSnapshotId(r: Reader, version: number): FetchResponseS
   f_epoch = r.int32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -1062,11 +1062,11 @@ function readFetchResponseAbortedTransaction(r: Reader, version: number): FetchR
   f_firstOffset = r.int64();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -1087,11 +1087,11 @@ function readFetchResponseNodeEndpoint(r: Reader, version: number): FetchRespons
   f_rack = r.compactNullableString();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {

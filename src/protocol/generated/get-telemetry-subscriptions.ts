@@ -28,11 +28,11 @@ export function readGetTelemetrySubscriptionsRequest(r: Reader, version: number)
   f_clientInstanceId = r.uuid();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -128,11 +128,11 @@ export function readGetTelemetrySubscriptionsResponse(r: Reader, version: number
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {

@@ -83,11 +83,11 @@ export function readIncrementalAlterConfigsRequest(r: Reader, version: number): 
   f_validateOnly = r.bool();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -114,11 +114,11 @@ function readIncrementalAlterConfigsRequestAlterConfigsResource(r: Reader, versi
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -139,11 +139,11 @@ function readIncrementalAlterConfigsRequestAlterableConfig(r: Reader, version: n
   f_value = flexible ? r.compactNullableString() : r.nullableString();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -258,11 +258,11 @@ export function readIncrementalAlterConfigsResponse(r: Reader, version: number):
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -284,11 +284,11 @@ function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(r: Read
   f_resourceName = flexible ? r.compactString() : r.string();
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {

@@ -52,11 +52,11 @@ export function readListGroupsRequest(r: Reader, version: number): ListGroupsReq
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -165,11 +165,11 @@ export function readListGroupsResponse(r: Reader, version: number): ListGroupsRe
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -196,11 +196,11 @@ function readListGroupsResponseListedGroup(r: Reader, version: number): ListGrou
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {

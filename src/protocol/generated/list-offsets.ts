@@ -97,11 +97,11 @@ export function readListOffsetsRequest(r: Reader, version: number): ListOffsetsR
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -128,11 +128,11 @@ function readListOffsetsRequestListOffsetsTopic(r: Reader, version: number): Lis
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -158,11 +158,11 @@ function readListOffsetsRequestListOffsetsPartition(r: Reader, version: number):
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -320,11 +320,11 @@ export function readListOffsetsResponse(r: Reader, version: number): ListOffsets
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -349,11 +349,11 @@ function readListOffsetsResponseListOffsetsTopicResponse(r: Reader, version: num
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -394,11 +394,11 @@ function readListOffsetsResponseListOffsetsPartitionResponse(r: Reader, version:
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   if (flexible) {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {

@@ -76,11 +76,11 @@ export function readReadShareGroupStateRequest(r: Reader, version: number): Read
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -104,11 +104,11 @@ function readReadShareGroupStateRequestReadStateData(r: Reader, version: number)
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -125,11 +125,11 @@ function readReadShareGroupStateRequestPartitionData(r: Reader, version: number)
   f_leaderEpoch = r.int32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -280,11 +280,11 @@ export function readReadShareGroupStateResponse(r: Reader, version: number): Rea
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -307,11 +307,11 @@ function readReadShareGroupStateResponseReadStateResult(r: Reader, version: numb
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -343,11 +343,11 @@ function readReadShareGroupStateResponsePartitionResult(r: Reader, version: numb
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -372,11 +372,11 @@ function readReadShareGroupStateResponseStateBatch(r: Reader, version: number): 
   f_deliveryCount = r.int16();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {

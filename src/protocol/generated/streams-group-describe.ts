@@ -40,11 +40,11 @@ export function readStreamsGroupDescribeRequest(r: Reader, version: number): Str
   f_includeAuthorizedOperations = r.bool();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -366,11 +366,11 @@ export function readStreamsGroupDescribeResponse(r: Reader, version: number): St
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -387,11 +387,11 @@ function readStreamsGroupDescribeResponseEndpoint(r: Reader, version: number): S
   f_port = r.uint16();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -410,11 +410,11 @@ function readStreamsGroupDescribeResponseTaskOffset(r: Reader, version: number):
   f_offset = r.int64();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -455,11 +455,11 @@ function readStreamsGroupDescribeResponseAssignment(r: Reader, version: number):
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -484,11 +484,11 @@ function readStreamsGroupDescribeResponseTaskIds(r: Reader, version: number): St
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -505,11 +505,11 @@ function readStreamsGroupDescribeResponseKeyValue(r: Reader, version: number): S
   f_value = r.compactString();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -537,11 +537,11 @@ function readStreamsGroupDescribeResponseTopicInfo(r: Reader, version: number): 
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -581,11 +581,11 @@ function readStreamsGroupDescribeResponseDescribedGroup(r: Reader, version: numb
   f_authorizedOperations = r.int32();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -619,11 +619,11 @@ function readStreamsGroupDescribeResponseTopology(r: Reader, version: number): S
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -674,11 +674,11 @@ function readStreamsGroupDescribeResponseSubtopology(r: Reader, version: number)
   }
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
@@ -745,11 +745,11 @@ function readStreamsGroupDescribeResponseMember(r: Reader, version: number): Str
   f_isClassic = r.bool();
   let unknownTaggedFields: TaggedField[] | undefined;
   {
-    const taggedCount = r.unsignedVarint();
+    const taggedCount = r.taggedFieldCount();
     for (let t = 0; t < taggedCount; t++) {
       const tag = r.unsignedVarint();
       const size = r.taggedFieldSize();
-      (unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });
+      unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);
     }
   }
   return {
