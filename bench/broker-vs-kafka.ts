@@ -1,4 +1,4 @@
-// Sluice against Apache Kafka 4.1.1 with Kafka's own perf tools, one broker at a time on the same
+// Sluice against Apache Kafka 4.4.0 with Kafka's own perf tools, one broker at a time on the same
 // machine: ProducerPerformance (max throughput and a fixed rate) and EndToEndLatency, 1 partition,
 // 100 B and 1 KB records, acks=1 and acks=all; plus start-to-serving, RSS, broker CPU per record and
 // shutdown time. How to run and what the figures mean: bench/README.md.

@@ -1,5 +1,5 @@
 // `sluice dump-log` against Kafka's own DumpLogSegments on the same files: segments written by a
-// real Apache Kafka 4.1.1 broker (every codec, keys, nulls, headers, idempotent sequences,
+// real Apache Kafka 4.4.0 broker (every codec, keys, nulls, headers, idempotent sequences,
 // several index entries) must print exactly the same text through both tools.
 
 import { readdirSync } from "node:fs";

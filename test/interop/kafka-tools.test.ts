@@ -1,4 +1,4 @@
-// Apache Kafka 4.1.1's command-line tools (the classes behind kafka-topics.sh, kafka-configs.sh,
+// Apache Kafka 4.4.0's command-line tools (the classes behind kafka-topics.sh, kafka-configs.sh,
 // kafka-console-producer.sh, kafka-console-consumer.sh, kafka-get-offsets.sh and
 // kafka-delete-records.sh, from Maven Central) against a running Sluice broker, their output checked
 // line by line: topics created with configs, described, listed, grown and deleted; topic configs
@@ -13,7 +13,7 @@ import { kafkaClasspath, runJavaTool } from "../helpers/kafka.js";
 import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 const topicCommand = "org.apache.kafka.tools.TopicCommand";
-const configCommand = "kafka.admin.ConfigCommand";
+const configCommand = "org.apache.kafka.tools.ConfigCommand";
 const consoleProducer = "org.apache.kafka.tools.ConsoleProducer";
 const consoleConsumer = "org.apache.kafka.tools.consumer.ConsoleConsumer";
 const getOffsetShell = "org.apache.kafka.tools.GetOffsetShell";
@@ -28,7 +28,7 @@ interface Printed {
   value: string;
 }
 
-describe("Kafka 4.1.1's tools against Sluice", () => {
+describe("Kafka 4.4.0's tools against Sluice", () => {
   let broker: SluiceBroker;
 
   const tool = async (mainClass: string, args: string[], input?: string) => {
