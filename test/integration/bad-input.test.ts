@@ -122,6 +122,50 @@ describe("malformed frames", () => {
     client.close();
   });
 
+  it("a CreateTopics or CreatePartitions asking for more than 10,000 partitions in all gets POLICY_VIOLATION for every topic, as Kafka 4.4's controller answers, and creates nothing", async () => {
+    const client = await TestClient.connect(broker.port);
+    const topic = (name: string, numPartitions: number) => ({ name, numPartitions, replicationFactor: 1, assignments: [], configs: [] });
+    type Created = { topics: { name: string; errorCode: number; errorMessage: string | null }[] };
+    const createTopics = (topics: ReturnType<typeof topic>[], validateOnly: boolean) =>
+      client.request<Created>(19, 7, { topics, timeoutMs: 1000, validateOnly });
+    const excessive = { errorCode: 44 /* POLICY_VIOLATION */, errorMessage: "Excessively large number of partitions per request." };
+
+    // The boundary, without creating 10,000 logs: validateOnly is checked after the limit, as in Kafka.
+    expect((await createTopics([topic("limit-a", 9_999), topic("limit-b", 1)], true)).topics.map((t) => t.errorCode)).toEqual([0, 0]);
+    expect((await createTopics([topic("limit-a", 10_000), topic("limit-b", 1)], true)).topics).toEqual(
+      [
+        { name: "limit-a", ...excessive },
+        { name: "limit-b", ...excessive },
+      ].map((expected) => expect.objectContaining(expected)),
+    );
+    const huge = await createTopics([topic("huge", 2_000_000_000), topic("small", 1)], false);
+    expect(huge.topics).toEqual([expect.objectContaining({ name: "huge", ...excessive }), expect.objectContaining({ name: "small", ...excessive })]);
+
+    await createTopics([topic("grow-me", 1)], false);
+    const grown = await client.request<{ results: { name: string; errorCode: number; errorMessage: string | null }[] }>(37, 3, {
+      topics: [{ name: "grow-me", count: 10_002, assignments: null }],
+      timeoutMs: 1000,
+      validateOnly: false,
+    });
+    expect(grown.results).toEqual([{ name: "grow-me", errorCode: 44, errorMessage: "Excessively large number of additional partitions per request." }]);
+
+    const metadata = await client.request<{ topics: { name: string; errorCode: number; partitions: unknown[] }[] }>(3, 12, {
+      topics: [
+        { name: "huge", topicId: "AAAAAAAAAAAAAAAAAAAAAA" },
+        { name: "small", topicId: "AAAAAAAAAAAAAAAAAAAAAA" },
+        { name: "grow-me", topicId: "AAAAAAAAAAAAAAAAAAAAAA" },
+      ],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    expect(metadata.topics.map((t) => [t.name, t.errorCode, t.partitions.length])).toEqual([
+      ["huge", 3, 0],
+      ["small", 3, 0],
+      ["grow-me", 0, 1],
+    ]);
+    client.close();
+  });
+
   it("refuses connections beyond max.connections.per.ip and recovers when they close", async () => {
     const sockets: Socket[] = [];
     let closedEarly = 0;
