@@ -69,20 +69,22 @@ function javaStringHash(text: string): number {
 }
 
 /**
- * The order in which a java.util.HashMap that got these string keys in this order iterates them:
- * by bucket (the spread hash masked to the table size, 16 doubled while more than 3/4 full), then
- * in insertion order within a bucket.
+ * The order in which a java.util.HashMap filled by computeIfAbsent with these string keys, in this
+ * order, iterates them: by bucket (the spread String.hashCode masked to the table size), and within
+ * a bucket newest first (computeIfAbsent puts a new node at the head of its bin; resizing keeps the
+ * order). The table starts at 16 and doubles when an insert finds it over 3/4 full. Checked against
+ * Java for 1 to 200 keys; buckets of 8 or more (treeified) are not modelled.
  */
 function javaHashMapOrder<T>(entries: readonly [string, T][]): [string, T][] {
   let capacity = 16;
-  while (entries.length > capacity * 0.75) capacity *= 2;
+  while (entries.length > capacity * 0.75 + 1) capacity *= 2;
   const bucket = (key: string) => {
     const hash = javaStringHash(key);
     return (hash ^ (hash >>> 16)) & (capacity - 1);
   };
   return entries
     .map((entry, index) => ({ entry, index, bucket: bucket(entry[0]) }))
-    .sort((a, b) => a.bucket - b.bucket || a.index - b.index)
+    .sort((a, b) => a.bucket - b.bucket || b.index - a.index)
     .map(({ entry }) => entry);
 }
 
