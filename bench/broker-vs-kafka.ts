@@ -1,4 +1,4 @@
-// Sluice against Apache Kafka 4.1.1 with Kafka's own perf tools, one broker at a time on the same
+// Sluice against Apache Kafka 4.4.0 with Kafka's own perf tools, one broker at a time on the same
 // machine: ProducerPerformance (max throughput and a fixed rate) and EndToEndLatency, 1 partition,
 // 100 B and 1 KB records, acks=1 and acks=all; plus start-to-serving, RSS, broker CPU per record and
 // shutdown time. How to run and what the figures mean: bench/README.md.
@@ -94,8 +94,11 @@ const recordSizes = [100, 1024];
 const acksModes: Acks[] = ["1", "all"];
 /** kafka-server-start.sh's default KAFKA_HEAP_OPTS: -Xmx1G -Xms1G. */
 const kafkaBrokerHeap = "1g";
-/** Given to EndToEndLatency's producer and consumer (both brokers). */
-const endToEndProperties = { "default.api.timeout.ms": "5000" };
+/**
+ * Given to EndToEndLatency's producer, consumer and (Kafka 4.4) admin client, on both brokers. The
+ * admin client refuses a default.api.timeout.ms below its request.timeout.ms (30 s by default).
+ */
+const endToEndProperties = { "default.api.timeout.ms": "5000", "request.timeout.ms": "5000" };
 /** The tools' heap, as kafka-producer-perf-test.sh (-Xmx512M); set by runJavaTool. */
 const toolHeap = "512m";
 
@@ -334,7 +337,8 @@ async function producerRun(
     String(spec.recordSize),
     "--throughput",
     String(spec.throughput),
-    "--producer-props",
+    // Kafka 4.4's name for --producer-props (deprecated).
+    "--command-property",
     `bootstrap.servers=${broker.bootstrap}`,
     `acks=${spec.acks}`,
     ...(spec.props ?? []),
@@ -380,7 +384,21 @@ async function endToEndRun(broker: RunningBroker, spec: { name: string; recordSi
       .map(([key, value]) => `${key}=${value}\n`)
       .join(""),
   );
-  const args = [broker.bootstrap, topic, String(spec.records), spec.acks, String(spec.recordSize), properties];
+  // Named arguments: Kafka 4.4 warns that the positional ones will go in 5.0.
+  const args = [
+    "--bootstrap-server",
+    broker.bootstrap,
+    "--topic",
+    topic,
+    "--num-records",
+    String(spec.records),
+    "--producer-acks",
+    spec.acks,
+    "--record-size",
+    String(spec.recordSize),
+    "--command-config",
+    properties,
+  ];
   const figures = await measured(broker, spec.records, async () => {
     const result = await runJavaTool("org.apache.kafka.tools.EndToEndLatency", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 50) }).catch(
       (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),

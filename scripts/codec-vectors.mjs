@@ -61,7 +61,7 @@ if (mvn.error || mvn.status !== 0) {
   fail("Maven and Java 17+ are needed to generate test/codec-vectors/out/ (Debian: apt-get install openjdk-17-jdk-headless maven)");
 }
 
-console.log("codec-vectors: generating test/codec-vectors/out/ with kafka-clients 4.1.1 (Maven) ...");
+console.log("codec-vectors: generating test/codec-vectors/out/ with kafka-clients 4.4.0 (Maven) ...");
 rmSync(outDir, { recursive: true, force: true });
 const strip = (chunk) => chunk.toString("utf8").replaceAll("\x1b[0m", "");
 const status = await new Promise((done) => {

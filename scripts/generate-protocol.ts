@@ -1,9 +1,9 @@
 // Generates src/protocol/generated/ from Kafka's own JSON message specs.
 //
-// Sources: ../shared/kafka-protocol/4.1.1/message/*.json first; for the versions that Kafka 4
-// dropped (KIP-896) the 3.9.0 specs supply the definition. For a version 4.1.1 lists, its
-// definition wins; 3.9.0 only adds versions 4.1.1 no longer lists. The two are merged field by
-// field (same names; the four fields 4.1.1 removed are slotted back in at their 3.9.0 position,
+// Sources: ../shared/kafka-protocol/4.4.0/message/*.json first; for the versions that Kafka 4
+// dropped (KIP-896) the 3.9.0 specs supply the definition. For a version 4.4.0 lists, its
+// definition wins; 3.9.0 only adds versions 4.4.0 no longer lists. The two are merged field by
+// field (same names; the fields 4.x removed are slotted back in at their 3.9.0 position,
 // present only in the old versions).
 //
 //   tsx scripts/generate-protocol.ts           write the files
@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const specRoot = resolve(root, "../shared/kafka-protocol");
-const newDir = join(specRoot, "4.1.1/message");
+const newDir = join(specRoot, "4.4.0/message");
 const oldDir = join(specRoot, "3.9.0/message");
 const outDir = join(root, "src/protocol/generated");
 
@@ -179,7 +179,7 @@ function convertField(raw: RawField, valid: Set<number>, max: number): Field {
   };
 }
 
-/** Adds the old (3.9.0-only) versions' definitions to fields converted from 4.1.1. */
+/** Adds the old (3.9.0-only) versions' definitions to fields converted from 4.4.0. */
 function mergeFields(current: Field[], old: RawField[] | undefined, oldValid: Set<number>, max: number): Field[] {
   if (old === undefined || oldValid.size === 0) return current;
   const merged = [...current];
@@ -574,7 +574,7 @@ class MessageGenerator {
     c.line("let unknownTaggedFields: TaggedField[] | undefined;");
     if (flexible !== "no") {
       c.open(flexible === "yes" ? "{" : "if (flexible) {");
-      c.line("const taggedCount = r.unsignedVarint();");
+      c.line("const taggedCount = r.taggedFieldCount();");
       c.open("for (let t = 0; t < taggedCount; t++) {");
       c.line("const tag = r.unsignedVarint();");
       c.line("const size = r.taggedFieldSize();");
@@ -597,7 +597,7 @@ class MessageGenerator {
         }
         c.close();
       }
-      c.line("(unknownTaggedFields ??= []).push({ tag, data: r.copy(size) });");
+      c.line("unknownTaggedFields = r.unknownTaggedField(unknownTaggedFields, tag, size);");
       c.close();
       c.close();
     }
@@ -840,7 +840,7 @@ function imports(code: string): string {
 
 function sourceNote(m: Message): string {
   const current = m.validVersions.filter((v) => !m.oldVersions.includes(v));
-  const parts = [`${m.name}: versions ${describeVersions(new Set(current))} from Kafka 4.1.1`];
+  const parts = [`${m.name}: versions ${describeVersions(new Set(current))} from Kafka 4.4.0`];
   if (m.oldVersions.length > 0) parts.push(`${describeVersions(new Set(m.oldVersions))} from Kafka 3.9.0`);
   return `// ${parts.join("; ")}.`;
 }
@@ -919,7 +919,7 @@ function must<T>(value: T | undefined): T {
 function generateIndex(apis: ApiEntry[], headerMessages: Message[]): string {
   const c = new Code();
   c.line(HEADER);
-  c.line("// The table of every API Sluice's codec serves: the union of Kafka 4.1.1's and 3.9.0's versions.");
+  c.line("// The table of every API Sluice's codec serves: the union of Kafka 4.4.0's and 3.9.0's versions.");
   c.line();
   c.line('import type { Reader } from "../reader.js";');
   c.line('import type { Writer } from "../writer.js";');

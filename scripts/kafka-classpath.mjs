@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// The Java classpath of the Apache Kafka 4.1.1 reference harness (test/kafka/): Kafka's broker,
+// The Java classpath of the Apache Kafka 4.4.0 reference harness (test/kafka/): Kafka's broker,
 // tools and client from Maven Central plus the helpers in test/kafka/src/main/java.
 //
 //   node scripts/kafka-classpath.mjs            print the classpath, building it first if needed
 //   node scripts/kafka-classpath.mjs --force    rebuild even if up to date
 //   node scripts/kafka-classpath.mjs --check    exit 1 unless up to date, build nothing
 //
-// Shell use: java -cp "$(node scripts/kafka-classpath.mjs)" kafka.tools.DumpLogSegments --files ...
+// Shell use: java -cp "$(node scripts/kafka-classpath.mjs)" org.apache.kafka.tools.DumpLogSegments --files ...
 // From TypeScript: kafkaClasspath() in test/helpers/kafka.ts (which imports this module).
 //
 // Building = `mvn compile` in test/kafka/: Maven resolves the jars into ~/.m2, compiles the helpers

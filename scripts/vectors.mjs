@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // (Re)generates the Kafka protocol test vectors in test/vectors/out/ by running the Java
-// generator in test/vectors/ (Maven, kafka-clients 4.1.1 + 3.9.1), unless out/ is up to date.
+// generator in test/vectors/ (Maven, kafka-clients 4.4.0 + 3.9.1), unless out/ is up to date.
 //
 //   node scripts/vectors.mjs            generate if out/ is missing or stale
 //   node scripts/vectors.mjs --force    always generate
@@ -46,14 +46,14 @@ function inputsHash() {
   };
   add(vectorsDir, join(vectorsDir, "pom.xml"));
   for (const p of files(join(vectorsDir, "src"))) add(vectorsDir, p);
-  for (const v of ["4.1.1", "3.9.0"]) {
+  for (const v of ["4.4.0", "3.9.0"]) {
     for (const p of files(join(specsDir, v, "message"))) if (p.endsWith(".json")) add(specsDir, p);
   }
   return h.digest("hex");
 }
 
-if (!existsSync(join(specsDir, "4.1.1", "message")) || !existsSync(join(specsDir, "3.9.0", "message"))) {
-  fail(`Kafka specs not found at ${specsDir} (expected 4.1.1/message/ and 3.9.0/message/; set SLUICE_KAFKA_PROTOCOL)`);
+if (!existsSync(join(specsDir, "4.4.0", "message")) || !existsSync(join(specsDir, "3.9.0", "message"))) {
+  fail(`Kafka specs not found at ${specsDir} (expected 4.4.0/message/ and 3.9.0/message/; set SLUICE_KAFKA_PROTOCOL)`);
 }
 
 const hash = inputsHash();
@@ -85,7 +85,7 @@ if (mvn.error || mvn.status !== 0) {
   fail("Maven is needed to generate test/vectors/out/ but `mvn` was not found or failed (Debian: apt-get install maven)");
 }
 
-console.log("vectors: generating test/vectors/out/ with Kafka 4.1.1 + 3.9.1 (Maven) ...");
+console.log("vectors: generating test/vectors/out/ with Kafka 4.4.0 + 3.9.1 (Maven) ...");
 const started = Date.now();
 rmSync(outDir, { recursive: true, force: true });
 // Debian's Maven prints bare ANSI resets (ESC[0m) even with -B and no TTY: strip them.

@@ -1,4 +1,4 @@
-// The broker's configuration: Kafka 4.1's server.properties keys (all of them, with Kafka's types,
+// The broker's configuration: Kafka 4.4's server.properties keys (all of them, with Kafka's types,
 // defaults and validators), loaded from a file and --override key=value, and described as Kafka's
 // DescribeConfigs describes a broker.
 import { readFileSync } from "node:fs";
@@ -69,7 +69,7 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["min.insync.replicas", "Sluice is a single node with one replica: acks=all succeeds while min.insync.replicas <= 1."],
 ]);
 
-/** Every Kafka 4.1 broker config key, by name. */
+/** Every Kafka 4.4 broker config key, by name. */
 export const brokerConfigKeys: ReadonlyMap<string, ConfigKey> = keysFromRows(kafkaBrokerKeys, honouredBrokerKeys, true);
 
 /**
@@ -84,6 +84,13 @@ export const embeddedBrokerDefaults: Readonly<Record<string, string>> = {
   listeners: "PLAINTEXT://localhost:9092",
   "log.dirs": "./data",
 };
+
+/**
+ * Keys Kafka requires that Sluice does not: Kafka 4.4 made controller.listener.names required
+ * (every KRaft node needs its controller listener); Sluice has no controller quorum, so a
+ * server.properties written for Sluice before 4.4 keeps working without it.
+ */
+const requiredByKafkaOnly: ReadonlySet<string> = new Set(["controller.listener.names"]);
 
 /** One listener: `NAME://host:port`. */
 export interface Listener {
@@ -232,7 +239,7 @@ export class BrokerConfig {
       if (key) this.parsed.set(name, parseValue(key, raw));
     }
     for (const key of brokerConfigKeys.values()) {
-      if (key.defaultValue === undefined && !this.parsed.has(key.name)) {
+      if (key.defaultValue === undefined && !this.parsed.has(key.name) && !requiredByKafkaOnly.has(key.name)) {
         throw new ConfigError(key.name, `Missing required configuration "${key.name}" which has no default value.`);
       }
     }
@@ -247,15 +254,15 @@ export class BrokerConfig {
     this.processRoles = this.list("process.roles");
     this.brokerRack = this.string("broker.rack");
     const protocols = parseProtocolMap(this.string("listener.security.protocol.map") ?? "");
-    this.controllerListenerNames = (this.string("controller.listener.names") ?? "")
+    this.controllerListenerNames = (this.text("controller.listener.names") ?? "")
       .split(",")
       .map((name) => name.trim().toUpperCase())
       .filter((name) => name !== "");
-    const listeners = parseListeners("listeners", this.string("listeners"), protocols, this.controllerListenerNames);
+    const listeners = parseListeners("listeners", this.text("listeners"), protocols, this.controllerListenerNames);
     this.listeners = listeners.map((listener) => (listener.host === "" ? { ...listener, host: "0.0.0.0" } : listener));
     this.brokerListeners = this.listeners.filter((listener) => !this.controllerListenerNames.includes(listener.name));
     const advertised = this.isSet("advertised.listeners")
-      ? parseListeners("advertised.listeners", this.string("advertised.listeners"), protocols, this.controllerListenerNames)
+      ? parseListeners("advertised.listeners", this.text("advertised.listeners"), protocols, this.controllerListenerNames)
       : listeners.filter((listener) => !this.controllerListenerNames.includes(listener.name));
     for (const listener of advertised) {
       if (!listeners.some((bound) => bound.name === listener.name)) {
@@ -269,7 +276,7 @@ export class BrokerConfig {
       }
     }
     this.advertisedListeners = advertised.map((listener) => (listener.host === "" ? { ...listener, host: hostname() } : listener));
-    const dirs = (this.string("log.dirs") ?? this.string("log.dir") ?? "")
+    const dirs = (this.text("log.dirs") ?? this.text("log.dir") ?? "")
       .split(",")
       .map((dir) => dir.trim())
       .filter((dir) => dir !== "");
@@ -415,7 +422,7 @@ export function loadBrokerConfig(options: LoadBrokerConfigOptions = {}): { confi
       warnings.push(
         prefixedKeys.test(name)
           ? `The configuration '${name}' was supplied but is not used by Sluice.`
-          : `Unknown configuration '${name}' (not a Kafka 4.1 broker config): ignored.`,
+          : `Unknown configuration '${name}' (not a Kafka 4.4 broker config): ignored.`,
       );
     } else if (!key.honoured) {
       unused.push(name);

@@ -259,13 +259,31 @@ export function oneOf(allowed: readonly string[], caseInsensitive = false): Vali
   };
 }
 
-/** ConfigDef.ValidList: every element one of `allowed` (an empty list is fine). */
-export function listOf(allowed: readonly string[]): Validator {
+/**
+ * ConfigDef.ValidList as of Kafka 4.4 (KIP-1161): null and an empty list pass only where the key
+ * allows them, no value twice, no empty value, and every value one of `allowed` (any value when
+ * `allowed` is empty).
+ */
+export function listOf(allowed: readonly string[], options: { emptyAllowed: boolean; nullAllowed: boolean }): Validator {
+  const description = allowed.length === 0 ? "" : `[${allowed.join(", ")}]`;
   return {
-    description: `[${allowed.join(", ")}]`,
+    description,
     validate(name, value) {
-      for (const item of (value as readonly string[] | null) ?? []) {
-        if (!allowed.includes(item)) throw invalidValue(name, item, `String must be one of: ${allowed.join(", ")}`);
+      if (value === null) {
+        if (options.nullAllowed) return;
+        throw new ConfigError(name, `Configuration '${name}' values must not be null.`);
+      }
+      const items = value as readonly string[];
+      if (!options.emptyAllowed && items.length === 0) {
+        throw new ConfigError(
+          name,
+          `Configuration '${name}' must not be empty. Valid values include: ${allowed.length === 0 ? "any non-empty value" : description}`,
+        );
+      }
+      if (new Set(items).size !== items.length) throw new ConfigError(name, `Configuration '${name}' values must not be duplicated.`);
+      for (const item of items) {
+        if (item === "") throw new ConfigError(name, `Configuration '${name}' values must not be empty.`);
+        if (allowed.length > 0 && !allowed.includes(item)) throw invalidValue(name, item, `String must be one of: ${allowed.join(", ")}`);
       }
     },
   };
@@ -361,8 +379,10 @@ export function validatorFromSpec(spec: string | null): Validator | null {
       return oneOf(rest.split(","));
     case "in-ci":
       return oneOf(rest.split(","), true);
-    case "list-in":
-      return listOf(rest.split(","));
+    case "list": {
+      const [flags, values] = [rest.slice(0, rest.indexOf(":")), rest.slice(rest.indexOf(":") + 1)];
+      return listOf(values === "" ? [] : values.split(","), { emptyAllowed: flags.includes("e"), nullAllowed: flags.includes("n") });
+    }
     case "non-empty":
       return nonEmptyString;
     case "non-null":

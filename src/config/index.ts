@@ -1,4 +1,4 @@
-// Broker and topic configuration with Kafka 4.1's names, types, defaults and validation.
+// Broker and topic configuration with Kafka 4.4's names, types, defaults and validation.
 export {
   BrokerConfig,
   brokerConfigKeys,

@@ -6,7 +6,7 @@ export const topicNameLengthMax = 249;
 const legalName = /^[a-zA-Z0-9._-]+$/;
 
 /**
- * null when `name` is a legal topic name, else Kafka 4.1's InvalidTopicException message
+ * null when `name` is a legal topic name, else Kafka 4.4's InvalidTopicException message
  * (Topic.validate): not empty, not "." or "..", at most 249 characters, only ASCII alphanumerics,
  * '.', '_' and '-'.
  */

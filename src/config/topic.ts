@@ -1,4 +1,4 @@
-// Topic configs: Kafka 4.1's topic config keys (LogConfig), their broker synonyms (retention.ms ←
+// Topic configs: Kafka 4.4's topic config keys (LogConfig), their broker synonyms (retention.ms ←
 // log.retention.ms, log.retention.minutes, log.retention.hours; ...), validation, the effective
 // config of a topic, DescribeConfigs for a topic and IncrementalAlterConfigs' operations.
 import { type CompressionCodec, type LogConfig, ProduceSettings, type ProduceValidationConfig } from "../native.js";
@@ -30,7 +30,7 @@ const honouredTopicKeys = new Map<string, string | null>([
   ["min.insync.replicas", "Sluice has one replica per partition: acks=all fails with NOT_ENOUGH_REPLICAS when this is above 1."],
 ]);
 
-/** Every Kafka 4.1 topic config key, by name; `synonyms` are its broker synonyms in Kafka's order. */
+/** Every Kafka 4.4 topic config key, by name; `synonyms` are its broker synonyms in Kafka's order. */
 export const topicConfigKeys: ReadonlyMap<string, ConfigKey> = keysFromRows(kafkaTopicKeys, honouredTopicKeys, false);
 
 /** The topic config definitions (every key, in name order). */

@@ -1,11 +1,14 @@
-// ApiVersions (key 18): which APIs and versions this broker serves — read from the handler
-// registry, so an API is advertised exactly when and as far as a handler serves it — and the
-// feature levels, which Kafka 4 clients use to choose protocols:
-//   metadata.version    7 (3.3-IV3) .. 27 (4.1-IV1), finalized at 27, like a Kafka 4.1 cluster.
+// ApiVersions (key 18), versions 0-5: which APIs and versions this broker serves — read from
+// the handler registry, so an API is advertised exactly when and as far as a handler serves it —
+// and the feature levels, which Kafka 4 clients use to choose protocols:
+//   metadata.version    7 (3.3-IV3) .. 33 (4.4-IV2), finalized at 33, like a Kafka 4.4 cluster
+//                       (MetadataVersion.MINIMUM_VERSION and latestProduction() of Kafka 4.4.0).
 //   transaction.version 0 only: transactions are not served yet, so a client must not pick the
 //                       KIP-890 protocol (level 2). Level 0 features are not listed as finalized.
 //   group.version       0 only: no KIP-848 consumer groups yet (ConsumerGroupHeartbeat is not
 //                       served), so clients stay on the classic protocol.
+// v5 (KIP-1242): a client that names the cluster and node it means to reach (ClusterId, NodeId)
+// and finds another gets REBOOTSTRAP_REQUIRED and nothing else, as Kafka 4.4's KafkaApis answers.
 // A request of a version above ours never reaches here: the dispatcher answers it with v0 and
 // UNSUPPORTED_VERSION (KIP-511).
 
@@ -13,7 +16,7 @@ import { ErrorCode } from "../protocol/errors.js";
 import type { ApiVersionsRequest, ApiVersionsResponse } from "../protocol/generated/api-versions.js";
 import { defineHandler } from "../server/registry.js";
 
-export const METADATA_VERSION = { min: 7, max: 27 } as const;
+export const METADATA_VERSION = { min: 7, max: 33 } as const;
 
 const supportedFeatures = [
   { name: "group.version", minVersion: 0, maxVersion: 0 },
@@ -26,7 +29,7 @@ const finalizedFeatures = [{ name: "metadata.version", minVersionLevel: METADATA
 /** KIP-511's rule for client software names and versions. */
 const SOFTWARE_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 
-export const apiVersions = defineHandler<ApiVersionsRequest, ApiVersionsResponse>(18, { min: 0, max: 4 }, (context, request) => {
+export const apiVersions = defineHandler<ApiVersionsRequest, ApiVersionsResponse>(18, { min: 0, max: 5 }, (context, request) => {
   const response: ApiVersionsResponse = {
     errorCode: ErrorCode.NONE,
     apiKeys: context.handlers.served(),
@@ -42,6 +45,12 @@ export const apiVersions = defineHandler<ApiVersionsRequest, ApiVersionsResponse
     }
     context.connection.clientSoftwareName = request.clientSoftwareName;
     context.connection.clientSoftwareVersion = request.clientSoftwareVersion;
+  }
+  if (context.apiVersion >= 5 && request.clusterId !== null) {
+    const { metadata } = context;
+    if (request.clusterId !== metadata.clusterId || request.nodeId !== metadata.nodeId) {
+      return { ...response, errorCode: ErrorCode.REBOOTSTRAP_REQUIRED, apiKeys: [], supportedFeatures: [], finalizedFeaturesEpoch: -1n, finalizedFeatures: [] };
+    }
   }
   return response;
 });

@@ -8,6 +8,13 @@ import type { RequestContext } from "../server/context.js";
 
 export { ZERO_UUID } from "../protocol/runtime.js";
 
+/**
+ * Kafka's controller refuses a CreateTopics or CreatePartitions request that would add more
+ * partitions than this in all (QuorumController.MAX_RECORDS_PER_USER_OP), with POLICY_VIOLATION
+ * for every topic: a request of a few bytes must not make the broker create millions of logs.
+ */
+export const PARTITIONS_PER_REQUEST_MAX = 10_000;
+
 /** Int32.MIN_VALUE: "authorized operations were not requested". */
 export const OPERATIONS_NOT_REQUESTED = -2147483648;
 

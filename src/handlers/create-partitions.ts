@@ -1,6 +1,7 @@
 // CreatePartitions (key 37), versions 0-3: grow a topic to `count` partitions (never shrink:
 // INVALID_PARTITIONS with Kafka's messages), optionally with explicit assignments, which on
-// a single node must name exactly this broker (INVALID_REPLICA_ASSIGNMENT otherwise).
+// a single node must name exactly this broker (INVALID_REPLICA_ASSIGNMENT otherwise). More
+// than PARTITIONS_PER_REQUEST_MAX new partitions in all: POLICY_VIOLATION for every topic.
 
 import { ErrorCode } from "../protocol/errors.js";
 import type {
@@ -10,7 +11,7 @@ import type {
 } from "../protocol/generated/create-partitions.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
-import { errorCodeOf } from "./common.js";
+import { errorCodeOf, PARTITIONS_PER_REQUEST_MAX } from "./common.js";
 
 function check(context: RequestContext, wanted: CreatePartitionsRequestCreatePartitionsTopic): { errorCode: number; errorMessage: string | null } | null {
   const topic = context.metadata.topic(wanted.name);
@@ -54,6 +55,16 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
   async (context, request) => {
     const counts = new Map<string, number>();
     for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+    // Kafka's ReplicationControlManager.validateTotalNumberOfPartitions, before anything else.
+    let partitionsAdded = 0;
+    for (const wanted of request.topics) {
+      const current = (counts.get(wanted.name) ?? 0) > 1 ? undefined : context.metadata.topic(wanted.name)?.partitions.length;
+      if (current !== undefined && wanted.count > current) partitionsAdded += wanted.count - current;
+    }
+    if (partitionsAdded > PARTITIONS_PER_REQUEST_MAX) {
+      const errorMessage = "Excessively large number of additional partitions per request.";
+      return { throttleTimeMs: 0, results: request.topics.map((t) => ({ name: t.name, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage })) };
+    }
     const results = [];
     for (const wanted of request.topics) {
       if ((counts.get(wanted.name) ?? 0) > 1) {

@@ -4,6 +4,7 @@
 // single node holds one replica, so anything above 1 is INVALID_REPLICATION_FACTOR —, manual
 // assignments (INVALID_REPLICA_ASSIGNMENT) and topic configs (INVALID_CONFIG). validateOnly
 // checks everything and creates nothing. v5+ answers with the topic's resulting configs.
+// More than PARTITIONS_PER_REQUEST_MAX partitions in all: POLICY_VIOLATION for every topic.
 
 import { ConfigError, describeTopicConfigs, validateTopicConfigs, validateTopicName } from "../config/index.js";
 import { ErrorCode } from "../protocol/errors.js";
@@ -15,7 +16,7 @@ import type {
 } from "../protocol/generated/create-topics.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
-import { errorCodeOf, ZERO_UUID } from "./common.js";
+import { errorCodeOf, PARTITIONS_PER_REQUEST_MAX, ZERO_UUID } from "./common.js";
 
 function failure(name: string, errorCode: number, errorMessage: string | null): CreateTopicsResponseCreatableTopicResult {
   return { name, topicId: ZERO_UUID, errorCode, errorMessage, topicConfigErrorCode: ErrorCode.NONE, numPartitions: -1, replicationFactor: -1, configs: null };
@@ -99,6 +100,18 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
     const { topics, apiVersion } = context;
     const counts = new Map<string, number>();
     for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+    // Kafka's ReplicationControlManager.validateTotalNumberOfPartitions, before anything else.
+    let partitionsRequested = 0;
+    for (const topic of request.topics) {
+      if ((counts.get(topic.name) ?? 0) > 1) continue;
+      if (topic.assignments.length > 0) partitionsRequested += topic.assignments.length;
+      else if (topic.numPartitions === -1) partitionsRequested += context.config.numPartitions;
+      else if (topic.numPartitions > 0) partitionsRequested += topic.numPartitions;
+    }
+    if (partitionsRequested > PARTITIONS_PER_REQUEST_MAX) {
+      const message = "Excessively large number of partitions per request.";
+      return { throttleTimeMs: 0, topics: request.topics.map((topic) => failure(topic.name, ErrorCode.POLICY_VIOLATION, message)) };
+    }
     const results = await Promise.all(
       request.topics.map(async (topic): Promise<CreateTopicsResponseCreatableTopicResult> => {
         if ((counts.get(topic.name) ?? 0) > 1) return failure(topic.name, ErrorCode.INVALID_REQUEST, "Duplicate topic name.");

@@ -1,13 +1,14 @@
-// DescribeLogDirs (key 35), versions 1-4: each log directory with the size of every
-// partition in it (all partitions for a null topic list), and (v4+) the file system's total
-// and usable bytes.
+// DescribeLogDirs (key 35), versions 1-5: each log directory with the size of every
+// partition in it (all partitions for a null topic list), (v4+) the file system's total
+// and usable bytes, and (v5+) whether the directory is cordoned (KIP-1066) — never: Sluice
+// has no cordoned log directories, so new partitions may always be placed in it.
 
 import { statfs } from "node:fs/promises";
 import { ErrorCode } from "../protocol/errors.js";
 import type { DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsResponseDescribeLogDirsTopic } from "../protocol/generated/describe-log-dirs.js";
 import { defineHandler } from "../server/registry.js";
 
-export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>(35, { min: 1, max: 4 }, async (context, request) => {
+export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>(35, { min: 1, max: 5 }, async (context, request) => {
   const { metadata, partitions: hosted } = context;
   const logDir = hosted.logDirectory;
   const topics: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
@@ -30,5 +31,5 @@ export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLog
   } catch (error) {
     context.logger.warn({ err: error, logDir }, "statfs failed");
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results: [{ errorCode: ErrorCode.NONE, logDir, topics, totalBytes, usableBytes }] };
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results: [{ errorCode: ErrorCode.NONE, logDir, topics, totalBytes, usableBytes, isCordoned: false }] };
 });

@@ -1,9 +1,10 @@
-// ListOffsets (key 2), versions 0-10: the offset for a timestamp. Kafka's special timestamps:
+// ListOffsets (key 2), versions 0-11: the offset for a timestamp. Kafka's special timestamps:
 // -1 latest (the high watermark, or the last stable offset for read_committed), -2 earliest
 // (log start), -3 the record with the largest timestamp (v7+), -4 earliest local (v8+; no
-// tiered storage, so the log start), -5 latest tiered and -6 earliest pending upload (no
-// tiered storage: not found). A real timestamp gives the first offset whose record timestamp
-// is at or after it, or -1 when there is none. v0 answers with a list of old-style offsets.
+// tiered storage, so the log start), -5 latest tiered (v9+) and -6 earliest pending upload
+// (v11+, KIP-1023; without tiered storage Kafka 4.4 answers both with offset -1). v11 adds no
+// field. A real timestamp gives the first offset whose record timestamp is at or after it, or
+// -1 when there is none. v0 answers with a list of old-style offsets.
 
 import type { Partition } from "../log/partition.js";
 import { ErrorCode } from "../protocol/errors.js";
@@ -67,7 +68,7 @@ function lookUp(
 
 export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse>(
   2,
-  { min: 0, max: 10 },
+  { min: 0, max: 11 },
   (context, request) => {
     return {
       throttleTimeMs: 0,

@@ -1,5 +1,5 @@
 /**
- * Kafka's error codes, in one place: every entry of Kafka 4.1.1's
+ * Kafka's error codes, in one place: every entry of Kafka 4.4.0's
  * `org.apache.kafka.common.protocol.Errors`, with its code, name, whether it is
  * retriable and Kafka's default message.
  *
@@ -152,7 +152,7 @@ const ERRORS = [
 	{ code: 121, name: "INVALID_RECORD_STATE", retriable: false, message: "The record state is invalid. The acknowledgement of delivery could not be completed." },
 	{ code: 122, name: "SHARE_SESSION_NOT_FOUND", retriable: true, message: "The share session was not found." },
 	{ code: 123, name: "INVALID_SHARE_SESSION_EPOCH", retriable: true, message: "The share session epoch is invalid." },
-	{ code: 124, name: "FENCED_STATE_EPOCH", retriable: false, message: "The share coordinator rejected the request because the share-group state epoch did not match." },
+	{ code: 124, name: "FENCED_STATE_EPOCH", retriable: false, message: "The coordinator rejected the request because the state epoch did not match." },
 	{ code: 125, name: "INVALID_VOTER_KEY", retriable: false, message: "The voter key doesn't match the receiving replica's key." },
 	{ code: 126, name: "DUPLICATE_VOTER", retriable: false, message: "The voter is already part of the set of voters." },
 	{ code: 127, name: "VOTER_NOT_FOUND", retriable: false, message: "The voter is not part of the set of voters." },
@@ -162,6 +162,9 @@ const ERRORS = [
 	{ code: 131, name: "STREAMS_INVALID_TOPOLOGY_EPOCH", retriable: false, message: "The supplied topology epoch is invalid." },
 	{ code: 132, name: "STREAMS_TOPOLOGY_FENCED", retriable: false, message: "The supplied topology epoch is outdated." },
 	{ code: 133, name: "SHARE_SESSION_LIMIT_REACHED", retriable: true, message: "The limit of share sessions has been reached." },
+	{ code: 134, name: "GROUP_DELETION_FAILED", retriable: false, message: "DeleteGroups could not complete; see the error message on the per-group result for details." },
+	{ code: 135, name: "STREAMS_TOPOLOGY_DESCRIPTION_UPDATE_FAILED", retriable: false, message: "The broker could not process the topology description update; see the error message for details." },
+	{ code: 136, name: "CONTROLLER_ID_NOT_REGISTERED", retriable: false, message: "The given controller ID was not registered." },
 ] as const satisfies readonly KafkaErrorInfo[];
 
 type ErrorEntry = (typeof ERRORS)[number];

@@ -7,7 +7,7 @@
 
 import type { RequestHeader, ResponseHeader } from "./generated/headers.js";
 import { type ApiDescriptor, apiByKey, headers } from "./generated/index.js";
-import { ProtocolDecodeError, Reader } from "./reader.js";
+import { ProtocolDecodeError, Reader, type ReaderOptions } from "./reader.js";
 import { type Part, Writer } from "./writer.js";
 
 export const API_VERSIONS_KEY = 18;
@@ -55,16 +55,19 @@ export function peekRequestHeader(frame: Buffer): { apiKey: number; apiVersion: 
  * Decodes a request frame. Throws UnsupportedRequestError for an unknown API key or version
  * (the caller decides between Kafka's error answer and closing), ProtocolDecodeError for
  * malformed bytes; trailing bytes after the body are ignored, as Kafka does. Record sets in
- * the body are slices of `frame`, not copies.
+ * the body are slices of `frame`, not copies. Unknown tagged fields are skipped unless
+ * `keepUnknownTaggedFields` is set (tests that round-trip a request).
  */
-export function decodeRequest(frame: Buffer): DecodedRequest {
+export function decodeRequest(frame: Buffer, options: ReaderOptions = {}): DecodedRequest {
   const { apiKey, apiVersion, correlationId } = peekRequestHeader(frame);
   const api = apiKey >= 0 ? apiByKey[apiKey] : undefined;
   if (api === undefined) throw new UnsupportedRequestError(`unknown API key ${apiKey}`, apiKey, apiVersion, correlationId);
   if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
     throw new UnsupportedRequestError(`${api.name} version ${apiVersion} is not supported`, apiKey, apiVersion, correlationId);
   }
-  const reader = new Reader(frame);
+  // A broker has no use for tagged fields it does not know: skipping them means a request full
+  // of them costs no memory beyond its own bytes.
+  const reader = new Reader(frame, 0, frame.length, { keepUnknownTaggedFields: options.keepUnknownTaggedFields ?? false });
   const header = headers.readRequestHeader(reader, requestHeaderVersion(api, apiVersion));
   const body = api.request.read(reader, apiVersion);
   // Bytes after the body are ignored, as Kafka's broker does (RequestContext.parseRequest

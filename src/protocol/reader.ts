@@ -4,6 +4,13 @@
 // typed error (ProtocolDecodeError) and never a RangeError from deep inside Node. Lengths that
 // announce more bytes (or array elements) than remain are rejected before anything is
 // allocated, so a hostile length prefix cannot make us allocate more than the frame holds.
+//
+// Kafka 4.4's limits hold too, checked before allocating: no array of more than
+// ARRAY_ELEMENTS_MAX elements and no tagged-field section of more than TAGGED_FIELDS_MAX
+// fields. Beyond Kafka, all the arrays of one frame together may not declare more elements
+// than the frame has bytes (every element takes at least one byte), so nested arrays cannot
+// multiply, and a reader made with keepUnknownTaggedFields = false (the broker's request
+// path) skips tagged fields it does not know instead of keeping a copy of each.
 
 /** The one error a decoder may raise for bad input. */
 export class ProtocolDecodeError extends Error {
@@ -23,20 +30,40 @@ export interface TaggedField {
 /** Kafka's limit on the byte length of any string (Java: 0x7fff). */
 export const STRING_BYTES_MAX = 0x7fff;
 
+/** Kafka 4.4's limit on the elements of one array ("Tried to read a collection of size ..."). */
+export const ARRAY_ELEMENTS_MAX = 1_000_000;
+
+/** Kafka 4.4's limit on the fields of one tagged-field section. */
+export const TAGGED_FIELDS_MAX = 10_000;
+
+export interface ReaderOptions {
+  /**
+   * Keep tagged fields the codec does not know as copies (`unknownTaggedFields`), for a
+   * byte-exact round trip. False skips them: nothing is allocated for them.
+   */
+  keepUnknownTaggedFields?: boolean;
+}
+
 export class Reader {
   offset: number;
   readonly end: number;
+  readonly keepUnknownTaggedFields: boolean;
+  /** Array elements the rest of the frame may still declare: at most one per byte of the window. */
+  #elementsLeft: number;
 
   constructor(
     readonly buf: Buffer,
     offset = 0,
     end = buf.length,
+    options: ReaderOptions = {},
   ) {
     if (offset < 0 || end > buf.length || offset > end) {
       throw new ProtocolDecodeError(`invalid reader window ${offset}..${end} of ${buf.length}`);
     }
     this.offset = offset;
     this.end = end;
+    this.keepUnknownTaggedFields = options.keepUnknownTaggedFields ?? true;
+    this.#elementsLeft = end - offset;
   }
 
   remaining(): number {
@@ -193,8 +220,23 @@ export class Reader {
 
   private checkCount(count: number, nullable: boolean): number {
     if (count < -1 || (count === -1 && !nullable)) throw new ProtocolDecodeError(`invalid array length ${count}`);
-    // Kafka's rule: never allocate a collection larger than the bytes that could fill it.
+    // Kafka's rules: never allocate a collection larger than the bytes that could fill it, nor
+    // one of more than ARRAY_ELEMENTS_MAX elements.
     if (count > this.remaining()) throw new ProtocolDecodeError(`array of ${count} elements exceeds the ${this.remaining()} bytes left`);
+    if (count > ARRAY_ELEMENTS_MAX) throw new ProtocolDecodeError(`array of ${count} elements exceeds the maximum of ${ARRAY_ELEMENTS_MAX}`);
+    if (count > this.#elementsLeft) {
+      throw new ProtocolDecodeError(`array of ${count} elements takes the frame's arrays past one element per byte (${this.end} bytes)`);
+    }
+    if (count > 0) this.#elementsLeft -= count;
+    return count;
+  }
+
+  /** The field count of a tagged-field section, checked against the bytes left and Kafka's limit. */
+  taggedFieldCount(): number {
+    const count = this.unsignedVarint();
+    // Each tagged field takes at least two bytes (its tag and its size).
+    if (count > this.remaining()) throw new ProtocolDecodeError(`${count} tagged fields exceed the ${this.remaining()} bytes left`);
+    if (count > TAGGED_FIELDS_MAX) throw new ProtocolDecodeError(`${count} tagged fields exceed the maximum of ${TAGGED_FIELDS_MAX}`);
     return count;
   }
 
@@ -203,6 +245,21 @@ export class Reader {
     const size = this.unsignedVarint();
     if (size > this.remaining()) throw new ProtocolDecodeError(`tagged field of ${size} bytes exceeds the ${this.remaining()} bytes left`);
     return size;
+  }
+
+  /**
+   * The body of a tagged field the codec does not know: added to `fields` as a copy, or
+   * skipped when this reader does not keep unknown tagged fields. Returns the list.
+   */
+  unknownTaggedField(fields: TaggedField[] | undefined, tag: number, size: number): TaggedField[] | undefined {
+    if (!this.keepUnknownTaggedFields) {
+      this.skip(size);
+      return fields;
+    }
+    const data = this.copy(size);
+    if (fields === undefined) return [{ tag, data }];
+    fields.push({ tag, data });
+    return fields;
   }
 
   /** After decoding a known tagged field, check it consumed exactly its declared size. */

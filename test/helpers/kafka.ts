@@ -1,4 +1,4 @@
-// Apache Kafka 4.1.1 as a reference: a real broker, Kafka's own tools and its Java producer, run from
+// Apache Kafka 4.4.0 as a reference: a real broker, Kafka's own tools and its Java producer, run from
 // the jars test/kafka/pom.xml resolves from Maven Central. Used by tests (test/interop/) to check
 // Sluice's logs and behaviour against Kafka's, and by bench/ scripts to run Kafka's perf tools
 // against either broker. Node builtins only. How-to, tool class names and measurements:
@@ -11,7 +11,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export const kafkaVersion = "4.1.1";
+export const kafkaVersion = "4.4.0";
 
 // ---------------------------------------------------------------------------------------------
 // Classpath and JVMs
@@ -32,7 +32,7 @@ function loadClasspathModule(): Promise<ClasspathModule> {
 }
 
 /**
- * The classpath of Kafka 4.1.1's broker, tools and client plus the helpers in test/kafka. Runs Maven
+ * The classpath of Kafka 4.4.0's broker, tools and client plus the helpers in test/kafka. Runs Maven
  * (test/kafka/pom.xml) first when the build is missing or stale; the first run downloads ~80 MB.
  */
 export function kafkaClasspath(): Promise<string> {
@@ -237,7 +237,7 @@ function serverProperties(options: { port: number; controllerPort: number; logDi
   const properties: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
     "node.id": 1,
-    // KIP-853 dynamic quorum, as Kafka 4.1's config/server.properties; formatted with --standalone.
+    // KIP-853 dynamic quorum, as Kafka 4.4's config/server.properties; formatted with --standalone.
     "controller.quorum.bootstrap.servers": `127.0.0.1:${options.controllerPort}`,
     listeners: `PLAINTEXT://127.0.0.1:${options.port},CONTROLLER://127.0.0.1:${options.controllerPort}`,
     "advertised.listeners": `PLAINTEXT://127.0.0.1:${options.port},CONTROLLER://127.0.0.1:${options.controllerPort}`,
@@ -271,7 +271,7 @@ function installExitHook(): void {
 const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
 
 /**
- * Starts a single-node KRaft Apache Kafka 4.1.1 (broker and controller in one JVM) on 127.0.0.1 and
+ * Starts a single-node KRaft Apache Kafka 4.4.0 (broker and controller in one JVM) on 127.0.0.1 and
  * resolves once it answers a Metadata request listing itself. Formats the log dir first if needed.
  * The caller owns (and removes) workDir and logDir.
  */
@@ -539,7 +539,7 @@ function recordLine(record: JavaProducerRecord): string {
 }
 
 /**
- * Produces the records with Kafka 4.1.1's KafkaProducer (sluice.kafka.Produce in test/kafka): all
+ * Produces the records with Kafka 4.4.0's KafkaProducer (sluice.kafka.Produce in test/kafka): all
  * are sent, then awaited, so they batch as an application's would. Resolves with each record's
  * partition, offset and timestamp as the broker acknowledged them, in input order.
  */
@@ -687,7 +687,7 @@ export interface DumpResult {
   errors: string[];
 }
 
-/** Runs kafka.tools.DumpLogSegments over the files and parses what it prints. */
+/** Runs org.apache.kafka.tools.DumpLogSegments over the files and parses what it prints. */
 export async function dumpLogSegments(files: string[], options: DumpLogSegmentsOptions = {}): Promise<DumpResult> {
   const withComma = files.find((file) => file.includes(","));
   if (withComma) throw new Error(`DumpLogSegments takes a comma-separated --files list; cannot pass ${withComma}`);
@@ -705,7 +705,7 @@ export async function dumpLogSegments(files: string[], options: DumpLogSegmentsO
   if (options.verifyIndexOnly) args.push("--verify-index-only");
   if (options.indexSanityCheck) args.push("--index-sanity-check");
   args.push(...(options.extraArgs ?? []));
-  const run = await runJavaTool("kafka.tools.DumpLogSegments", args, { quickStart: true, heap: "512m" });
+  const run = await runJavaTool("org.apache.kafka.tools.DumpLogSegments", args, { quickStart: true, heap: "512m" });
   return {
     code: run.code,
     stdout: run.stdout,
@@ -965,7 +965,12 @@ const problemSections: { heading: RegExp; entry: RegExp; add: (problems: DumpPro
   {
     heading: /^Non-consecutive offsets in (.*)$/,
     entry: /^ {2}(-?\d+) is followed by (-?\d+)$/,
-    add: (problems, file, offset, next) => problems.nonConsecutiveOffsets.push({ file, offset, next }),
+    // Kafka 4.4's DumpLogSegments (ported to Java) starts each file's "previous offset" at -1 and
+    // no longer skips the first record, so every segment whose first offset is not 0 is reported
+    // as "-1 is followed by <its first offset>". That is the tool's starting value, not a gap.
+    add: (problems, file, offset, next) => {
+      if (offset !== -1) problems.nonConsecutiveOffsets.push({ file, offset, next });
+    },
   },
 ];
 

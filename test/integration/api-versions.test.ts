@@ -75,7 +75,7 @@ function requestFor(apiKey: number, version: number): Record<string, unknown> {
         topics: [
           {
             name: TOPIC,
-            partitions: [-1n, -2n, 0n, ...(version >= 7 ? [-3n] : [])].map((timestamp) => ({
+            partitions: [-1n, -2n, 0n, ...(version >= 7 ? [-3n] : []), ...(version >= 11 ? [-6n] : [])].map((timestamp) => ({
               partitionIndex: 0,
               currentLeaderEpoch: -1,
               timestamp,
@@ -190,7 +190,83 @@ describe("every advertised API version", () => {
     expect(response.readInt16BE(4)).toBe(ErrorCode.UNSUPPORTED_VERSION);
     // api_keys: exactly ApiVersions with its served range.
     expect(response.readInt32BE(6)).toBe(1);
-    expect([response.readInt16BE(10), response.readInt16BE(12), response.readInt16BE(14)]).toEqual([18, 0, 4]);
+    expect([response.readInt16BE(10), response.readInt16BE(12), response.readInt16BE(14)]).toEqual([18, 0, 5]);
     raw.close();
+  });
+});
+
+describe("what Kafka 4.4's new versions add", () => {
+  interface ApiVersionsAnswer {
+    errorCode: number;
+    apiKeys: { apiKey: number }[];
+    supportedFeatures: { name: string; minVersion: number; maxVersion: number }[];
+    finalizedFeatures: { name: string; minVersionLevel: number; maxVersionLevel: number }[];
+  }
+
+  async function identity(): Promise<{ clusterId: string; nodeId: number }> {
+    const metadata = await client.request<{ clusterId: string; brokers: { nodeId: number }[] }>(3, 12, {
+      topics: [],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    return { clusterId: metadata.clusterId, nodeId: metadata.brokers[0].nodeId };
+  }
+
+  const apiVersionsV5 = (clusterId: string | null, nodeId: number) =>
+    client.request<ApiVersionsAnswer>(18, 5, { clientSoftwareName: "sluice-test", clientSoftwareVersion: "1.0", clusterId, nodeId });
+
+  it("ApiVersions v5 (KIP-1242): the cluster and node the client means, or no cluster id at all, get the usual answer", async () => {
+    const { clusterId, nodeId } = await identity();
+    for (const answer of [await apiVersionsV5(clusterId, nodeId), await apiVersionsV5(null, -1)]) {
+      expect(answer.errorCode).toBe(ErrorCode.NONE);
+      expect(answer.apiKeys.map((api) => api.apiKey)).toContain(18);
+    }
+  });
+
+  it("ApiVersions v5 (KIP-1242): another cluster id, or this cluster with another node id, get REBOOTSTRAP_REQUIRED and nothing else", async () => {
+    const { clusterId, nodeId } = await identity();
+    for (const answer of [
+      await apiVersionsV5("AAAAAAAAAAAAAAAAAAAAAA", nodeId),
+      await apiVersionsV5(clusterId, nodeId + 1),
+      await apiVersionsV5(clusterId, -1),
+    ]) {
+      expect(answer.errorCode).toBe(ErrorCode.REBOOTSTRAP_REQUIRED);
+      expect(answer.apiKeys).toEqual([]);
+      expect(answer.supportedFeatures).toEqual([]);
+    }
+    // The connection stays open and usable: it is an answer, not a refusal.
+    expect((await apiVersionsV5(clusterId, nodeId)).errorCode).toBe(ErrorCode.NONE);
+  });
+
+  it("ApiVersions advertises Kafka 4.4.0's metadata.version range (3.3-IV3 = 7 to 4.4-IV2 = 33, finalized at 33) and level 0 only for transactions and groups", async () => {
+    const answer = await client.request<ApiVersionsAnswer>(18, 4, { clientSoftwareName: "sluice-test", clientSoftwareVersion: "1.0" });
+    expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "metadata.version", minVersion: 7, maxVersion: 33 }));
+    expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "transaction.version", minVersion: 0, maxVersion: 0 }));
+    expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "group.version", minVersion: 0, maxVersion: 0 }));
+    expect(answer.finalizedFeatures).toEqual([expect.objectContaining({ name: "metadata.version", minVersionLevel: 33, maxVersionLevel: 33 })]);
+  });
+
+  it("ListOffsets v11: earliest pending upload (-6) finds nothing without tiered storage, as Kafka 4.4 answers", async () => {
+    const response = await client.request<{ topics: { partitions: { errorCode: number; offset: bigint; timestamp: bigint; leaderEpoch: number }[] }[] }>(
+      2,
+      11,
+      {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -6n, maxNumOffsets: 1 }] }],
+        timeoutMs: 1000,
+      },
+    );
+    expect(response.topics[0].partitions[0]).toMatchObject({ errorCode: ErrorCode.NONE, offset: -1n, timestamp: -1n, leaderEpoch: -1 });
+  });
+
+  it("DescribeLogDirs v5: the log directory is not cordoned", async () => {
+    const response = await client.request<{ errorCode: number; results: { logDir: string; isCordoned: boolean; topics: { name: string }[] }[] }>(35, 5, {
+      topics: null,
+    });
+    expect(response.errorCode).toBe(ErrorCode.NONE);
+    expect(response.results).toHaveLength(1);
+    expect(response.results[0]).toMatchObject({ logDir: broker.logDir, isCordoned: false });
+    expect(response.results[0].topics.map((topic) => topic.name)).toContain(TOPIC);
   });
 });

@@ -5,8 +5,9 @@ import { rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildRecordBatch } from "../../src/protocol/records.js";
+import { Writer } from "../../src/protocol/writer.js";
 import { TestClient } from "../helpers/client.js";
-import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+import { RssSampler, type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 let broker: SluiceBroker;
 
@@ -121,6 +122,50 @@ describe("malformed frames", () => {
     client.close();
   });
 
+  it("a CreateTopics or CreatePartitions asking for more than 10,000 partitions in all gets POLICY_VIOLATION for every topic, as Kafka 4.4's controller answers, and creates nothing", async () => {
+    const client = await TestClient.connect(broker.port);
+    const topic = (name: string, numPartitions: number) => ({ name, numPartitions, replicationFactor: 1, assignments: [], configs: [] });
+    type Created = { topics: { name: string; errorCode: number; errorMessage: string | null }[] };
+    const createTopics = (topics: ReturnType<typeof topic>[], validateOnly: boolean) =>
+      client.request<Created>(19, 7, { topics, timeoutMs: 1000, validateOnly });
+    const excessive = { errorCode: 44 /* POLICY_VIOLATION */, errorMessage: "Excessively large number of partitions per request." };
+
+    // The boundary, without creating 10,000 logs: validateOnly is checked after the limit, as in Kafka.
+    expect((await createTopics([topic("limit-a", 9_999), topic("limit-b", 1)], true)).topics.map((t) => t.errorCode)).toEqual([0, 0]);
+    expect((await createTopics([topic("limit-a", 10_000), topic("limit-b", 1)], true)).topics).toEqual(
+      [
+        { name: "limit-a", ...excessive },
+        { name: "limit-b", ...excessive },
+      ].map((expected) => expect.objectContaining(expected)),
+    );
+    const huge = await createTopics([topic("huge", 2_000_000_000), topic("small", 1)], false);
+    expect(huge.topics).toEqual([expect.objectContaining({ name: "huge", ...excessive }), expect.objectContaining({ name: "small", ...excessive })]);
+
+    await createTopics([topic("grow-me", 1)], false);
+    const grown = await client.request<{ results: { name: string; errorCode: number; errorMessage: string | null }[] }>(37, 3, {
+      topics: [{ name: "grow-me", count: 10_002, assignments: null }],
+      timeoutMs: 1000,
+      validateOnly: false,
+    });
+    expect(grown.results).toEqual([{ name: "grow-me", errorCode: 44, errorMessage: "Excessively large number of additional partitions per request." }]);
+
+    const metadata = await client.request<{ topics: { name: string; errorCode: number; partitions: unknown[] }[] }>(3, 12, {
+      topics: [
+        { name: "huge", topicId: "AAAAAAAAAAAAAAAAAAAAAA" },
+        { name: "small", topicId: "AAAAAAAAAAAAAAAAAAAAAA" },
+        { name: "grow-me", topicId: "AAAAAAAAAAAAAAAAAAAAAA" },
+      ],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    expect(metadata.topics.map((t) => [t.name, t.errorCode, t.partitions.length])).toEqual([
+      ["huge", 3, 0],
+      ["small", 3, 0],
+      ["grow-me", 0, 1],
+    ]);
+    client.close();
+  });
+
   it("refuses connections beyond max.connections.per.ip and recovers when they close", async () => {
     const sockets: Socket[] = [];
     let closedEarly = 0;
@@ -153,4 +198,87 @@ describe("malformed frames", () => {
       })
       .toBe(true);
   });
+});
+
+/**
+ * The reported attack: one ApiVersions v3 request of about 22 MB whose request header declares
+ * 5,000,000 tagged fields, each present (tag, size 0). Kafka 4.4 refuses more than 10,000.
+ */
+function headerTagFlood(fields: number): Buffer {
+  const w = new Writer(24 * 1024 * 1024);
+  w.int32(0); // size, set below
+  w.int16(18);
+  w.int16(3);
+  w.int32(99);
+  w.nullableString("flood", "clientId");
+  w.unsignedVarint(fields);
+  for (let tag = 0; tag < fields; tag++) {
+    w.unsignedVarint(tag);
+    w.unsignedVarint(0);
+  }
+  w.compactString("flood", "clientSoftwareName");
+  w.compactString("1", "clientSoftwareVersion");
+  w.unsignedVarint(0);
+  const bytes = w.finish();
+  bytes.writeInt32BE(bytes.length - 4, 0);
+  return bytes;
+}
+
+describe("a request that declares millions of tagged fields (default socket.request.max.bytes)", () => {
+  let big: SluiceBroker;
+
+  beforeAll(async () => {
+    big = await startSluice();
+  }, 60_000);
+
+  afterAll(async () => {
+    expect(await big?.stop()).toBe(0);
+    await rm(big.workDir, { recursive: true, force: true });
+  });
+
+  it("is refused (connection closed) without the broker growing by more than a small multiple of the request, and others are served", async () => {
+    const attack = headerTagFlood(5_000_000);
+    expect(attack.length).toBeGreaterThan(20 * 1024 * 1024);
+    const bystander = await TestClient.connect(big.port);
+    const probe = () => bystander.request<{ errorCode: number }>(18, 3, { clientSoftwareName: "bystander", clientSoftwareVersion: "1" });
+    expect((await probe()).errorCode).toBe(0);
+    const before = big.memoryKiB();
+    expect(before).not.toBeNull();
+    const sampler = new RssSampler(big.pid, 5);
+
+    const closed = new Promise<void>((resolve, reject) => {
+      const socket: Socket = connect({ port: big.port, host: "127.0.0.1" }, () => socket.end(attack));
+      socket.on("error", () => {});
+      socket.on("data", () => reject(new Error("the broker answered a request it must refuse")));
+      socket.on("close", () => resolve());
+      setTimeout(() => reject(new Error("the broker did not close the connection")), 30_000).unref();
+    });
+    // The bystander's requests go on while the attack is being received and refused.
+    const servedMeanwhile: number[] = [];
+    let attackDone = false;
+    const bystanderLoop = (async () => {
+      while (!attackDone) servedMeanwhile.push((await probe()).errorCode);
+    })();
+    await closed;
+    attackDone = true;
+    await bystanderLoop;
+    const peakKiB = sampler.stop();
+    const after = big.memoryKiB();
+    expect(after).not.toBeNull();
+
+    const requestKiB = attack.length / 1024;
+    const growthKiB = Math.max(peakKiB, after?.hwm ?? 0) - (before?.rss ?? 0);
+    console.log(
+      `tag flood: request ${(requestKiB / 1024).toFixed(1)} MiB, broker RSS ${((before?.rss ?? 0) / 1024).toFixed(1)} MiB before, ` +
+        `peak ${(peakKiB / 1024).toFixed(1)} MiB (VmHWM ${((after?.hwm ?? 0) / 1024).toFixed(1)} MiB), growth ${(growthKiB / requestKiB).toFixed(2)}x the request; ` +
+        `${servedMeanwhile.length} bystander requests served meanwhile`,
+    );
+    // Receiving the frame takes its size once; a copy or two on the way to the decoder is
+    // expected. Keeping the tagged fields (the bug) took over 50 times the request.
+    expect(growthKiB).toBeLessThan(4 * requestKiB);
+    expect(servedMeanwhile.every((code) => code === 0)).toBe(true);
+    expect((await probe()).errorCode).toBe(0);
+    expect(big.stdout() + big.stderr()).toMatch(/5000000 tagged fields exceed the maximum of 10000/);
+    bystander.close();
+  }, 60_000);
 });

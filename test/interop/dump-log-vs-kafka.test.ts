@@ -1,14 +1,15 @@
 // `sluice dump-log` against Kafka's own DumpLogSegments on the same files: segments written by a
-// real Apache Kafka 4.1.1 broker (every codec, keys, nulls, headers, idempotent sequences,
+// real Apache Kafka 4.4.0 broker (every codec, keys, nulls, headers, idempotent sequences,
 // several index entries) must print exactly the same text through both tools.
 
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dumpFiles } from "../../src/log/dump.js";
 import { crc32c, recompressBatch } from "../../src/native.js";
+import { buildRecordBatch } from "../../src/protocol/records.js";
 import { dumpLogSegments, type KafkaBroker, type KafkaCompression, produceWithJava, runJavaTool, startKafka } from "../helpers/kafka.js";
 
 const codecs: KafkaCompression[] = ["none", "gzip", "snappy", "lz4", "zstd"];
@@ -90,5 +91,30 @@ describe("sluice dump-log prints what Kafka's DumpLogSegments prints", () => {
     const sluiceVerify = sluiceDump(indexes, { deep: false, data: false, verify: true });
     expect(sluiceVerify.stdout).toBe(kafkaVerify.stdout);
     expect(sluiceVerify.stderr).toBe(kafkaVerify.stderr);
+  });
+});
+
+describe("sluice dump-log reports non-consecutive offsets as Kafka 4.4's DumpLogSegments does", () => {
+  it("one section per segment not based at 0, in the order of Kafka's HashMap by path, for 60 segments", async () => {
+    // 60 one-record segments with gaps between them: the paths fill Kafka's HashMap past two
+    // resizes and share buckets, so the order of the sections is its iteration order, not ours.
+    const dir = await mkdtemp(join(tmpdir(), "sluice-dump-gaps-"));
+    try {
+      const bases = Array.from({ length: 60 }, (_, i) => 7 + i * 13);
+      const logs = bases.map((base) => join(dir, `${String(base).padStart(20, "0")}.log`));
+      for (const [i, path] of logs.entries()) {
+        const records = [{ value: Buffer.from("a") }, { value: Buffer.from("b"), offsetDelta: 2 }];
+        writeFileSync(path, buildRecordBatch({ baseOffset: BigInt(bases[i]), baseTimestamp: 1_700_000_000_000n, records }));
+      }
+      const kafka = await dumpLogSegments(logs, { deepIteration: true });
+      const sluice = sluiceDump(logs, { deep: true, data: false, verify: false });
+      expect(kafka.code).toBe(0);
+      expect(sluice.stdout.split("\n")).toEqual(kafka.stdout.split("\n"));
+      expect(sluice.stderr).toBe(kafka.stderr);
+      expect(kafka.stderr.split("\n").filter((line) => line.startsWith("Non-consecutive offsets in "))).toHaveLength(60);
+      expect(kafka.stderr).toContain(`  ${bases[0]} is followed by ${bases[0] + 2}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

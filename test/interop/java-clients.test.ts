@@ -1,4 +1,4 @@
-// Kafka 4.1.1's Java clients against a running Sluice broker: KafkaProducer with Kafka 4's defaults
+// Kafka 4.4.0's Java clients against a running Sluice broker: KafkaProducer with Kafka 4's defaults
 // (enable.idempotence=true, acks=all, linger.ms=5) in every codec, keys and headers across
 // partitions, checked by the offsets the producer was given and by Kafka's DumpLogSegments over the
 // broker's files (producer ids, sequences, codecs); KafkaConsumer with assign() and no group.id
@@ -88,7 +88,7 @@ function recordsFor(codec: KafkaCompression, codecIndex: number): JavaProducerRe
   });
 }
 
-describe("Kafka 4.1.1 Java clients against Sluice", () => {
+describe("Kafka 4.4.0 Java clients against Sluice", () => {
   let broker: SluiceBroker;
   let stopped = false;
   const produced: Produced[] = [];

@@ -1,4 +1,4 @@
-// Apache Kafka 4.1.1's command-line tools (the classes behind kafka-topics.sh, kafka-configs.sh,
+// Apache Kafka 4.4.0's command-line tools (the classes behind kafka-topics.sh, kafka-configs.sh,
 // kafka-console-producer.sh, kafka-console-consumer.sh, kafka-get-offsets.sh and
 // kafka-delete-records.sh, from Maven Central) against a running Sluice broker, their output checked
 // line by line: topics created with configs, described, listed, grown and deleted; topic configs
@@ -13,7 +13,7 @@ import { kafkaClasspath, runJavaTool } from "../helpers/kafka.js";
 import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 const topicCommand = "org.apache.kafka.tools.TopicCommand";
-const configCommand = "kafka.admin.ConfigCommand";
+const configCommand = "org.apache.kafka.tools.ConfigCommand";
 const consoleProducer = "org.apache.kafka.tools.ConsoleProducer";
 const consoleConsumer = "org.apache.kafka.tools.consumer.ConsoleConsumer";
 const getOffsetShell = "org.apache.kafka.tools.GetOffsetShell";
@@ -28,7 +28,7 @@ interface Printed {
   value: string;
 }
 
-describe("Kafka 4.1.1's tools against Sluice", () => {
+describe("Kafka 4.4.0's tools against Sluice", () => {
   let broker: SluiceBroker;
 
   const tool = async (mainClass: string, args: string[], input?: string) => {
@@ -58,17 +58,17 @@ describe("Kafka 4.1.1's tools against Sluice", () => {
       String(maxMessages),
       "--timeout-ms",
       "20000",
-      "--property",
+      "--formatter-property",
       "print.timestamp=true",
-      "--property",
+      "--formatter-property",
       "print.partition=true",
-      "--property",
+      "--formatter-property",
       "print.offset=true",
-      "--property",
+      "--formatter-property",
       "print.headers=true",
-      "--property",
+      "--formatter-property",
       "print.key=true",
-      "--property",
+      "--formatter-property",
       "null.literal=NULL",
     ]);
     return lines(stdout).map((line) => {
@@ -249,13 +249,14 @@ describe("Kafka 4.1.1's tools against Sluice", () => {
             "console",
             "--compression-codec",
             run.codec,
-            "--producer-property",
+            // Kafka 4.4 names: --producer-property and --property are deprecated (a warning on stdout).
+            "--command-property",
             "acks=all",
-            "--property",
+            "--reader-property",
             "parse.key=true",
-            "--property",
+            "--reader-property",
             "parse.headers=true",
-            "--property",
+            "--reader-property",
             "null.marker=NULL",
           ],
           `${run.lines.join("\n")}\n`,

@@ -1,4 +1,4 @@
-// Sluice's partition log against Apache Kafka 4.1.1, both ways:
+// Sluice's partition log against Apache Kafka 4.4.0, both ways:
 // (a) Kafka reads Sluice's log: a log Sluice wrote (every codec, keys, nulls, headers, several
 //     segments and index entries) passes Kafka's DumpLogSegments deep iteration and index
 //     verification with the records Sluice was given, and `sluice dump-log` prints the same text.

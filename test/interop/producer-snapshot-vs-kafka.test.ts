@@ -1,4 +1,4 @@
-// Producer state snapshots (`<offset>.snapshot`) against Apache Kafka 4.1.1, both ways:
+// Producer state snapshots (`<offset>.snapshot`) against Apache Kafka 4.4.0, both ways:
 // (a) Kafka's DumpLogSegments reads a snapshot Sluice wrote and prints the producers Sluice holds
 //     (epochs, sequences — wrapped past Int32.MAX too —, offsets, timestamps);
 // (b) Sluice loads the snapshot a real Kafka broker wrote at shutdown for an idempotent Java
@@ -18,7 +18,7 @@ import { type KafkaBroker, produceWithJava, runJavaTool, startKafka } from "../h
 const setupTimeoutMs = 300_000;
 const resources = new LogResources();
 
-/** DumpLogSegments' line for one producer of a snapshot (kafka.tools.DumpLogSegments.dumpProducerIdSnapshot). */
+/** DumpLogSegments' line for one producer of a snapshot (org.apache.kafka.tools.DumpLogSegments, dumping a producer snapshot). */
 function kafkaLine(state: LogProducerState): string {
   const txn = state.currentTxnFirstOffset === undefined ? "OptionalLong.empty" : `OptionalLong[${state.currentTxnFirstOffset}]`;
   let line =
@@ -34,7 +34,7 @@ function kafkaLine(state: LogProducerState): string {
 }
 
 async function dumpSnapshot(path: string): Promise<string[]> {
-  const run = await runJavaTool("kafka.tools.DumpLogSegments", ["--files", path], { quickStart: true, heap: "256m" });
+  const run = await runJavaTool("org.apache.kafka.tools.DumpLogSegments", ["--files", path], { quickStart: true, heap: "256m" });
   expect(run.code).toBe(0);
   expect(run.stderr).not.toMatch(/corrupt|Exception/i);
   return run.stdout

@@ -78,8 +78,8 @@ describe("Kafka's encode rules", () => {
 });
 
 describe("frames and header versions", () => {
-  it("serves the 77 broker APIs, with the old versions Kafka 4 dropped", () => {
-    expect(apis).toHaveLength(77);
+  it("serves the 79 broker APIs, with the old versions Kafka 4 dropped", () => {
+    expect(apis).toHaveLength(79);
     expect(api(0).minVersion).toBe(0); // Produce v0-2 come from 3.9.0
     expect(api(0).oldVersions).toEqual([0, 1, 2]);
     expect(api(1).minVersion).toBe(0); // Fetch v0-3 likewise

@@ -1,6 +1,6 @@
 // Byte-exactness against Apache Kafka's own serializers.
 //
-// test/vectors/ (a Java program on kafka-clients 4.1.1 and 3.9.1) writes, for every message and
+// test/vectors/ (a Java program on kafka-clients 4.4.0 and 3.9.1) writes, for every message and
 // version Sluice generates, randomized messages as (version, Kafka's JSON, Kafka's bytes). Here
 // every one is decoded, compared field by field with Kafka's JSON, re-encoded, and required to
 // come out byte-identical. `node scripts/vectors.mjs` (npm's pretest step) makes the files.

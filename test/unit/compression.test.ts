@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type CompressionCodec, compress, decompress, recompressBatch, validateProduceBatches } from "../../src/native.js";
 import { batches, decodeRecords } from "../../src/protocol/records.js";
 
-// Batches built by Kafka's MemoryRecordsBuilder (kafka-clients 4.1.1) in every codec, made by
+// Batches built by Kafka's MemoryRecordsBuilder (kafka-clients 4.4.0) in every codec, made by
 // `node scripts/codec-vectors.mjs` (test/codec-vectors/); it does nothing when they are up to
 // date, so running it here keeps this file independent of the pretest step.
 const moduleDir = fileURLToPath(new URL("../codec-vectors/", import.meta.url));

@@ -1,5 +1,5 @@
 // src/config: the .properties parser, broker config loading, topic configs, DescribeConfigs and topic
-// names; and a cross-check of all of it against Kafka 4.1.1's own classes (sluice.kafka.ConfigReference
+// names; and a cross-check of all of it against Kafka 4.4.0's own classes (sluice.kafka.ConfigReference
 // in test/kafka), in one JVM run.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -198,7 +198,7 @@ describe("loadBrokerConfig", () => {
     expect(config.brokerListeners.map((l) => l.name)).toEqual(["PLAINTEXT", "V6"]);
     expect(config.advertisedListeners.map((l) => l.name)).toEqual(["PLAINTEXT", "V6"]);
     expect(config.advertisedListeners[0].host).not.toBe("");
-    expect(warnings).toContain("Unknown configuration 'no.such.key' (not a Kafka 4.1 broker config): ignored.");
+    expect(warnings).toContain("Unknown configuration 'no.such.key' (not a Kafka 4.4 broker config): ignored.");
     expect(warnings).toContain("The configuration 'listener.name.plaintext.ssl.keystore.location' was supplied but is not used by Sluice.");
     expect(warnings.find((w) => w.startsWith("Accepted but not used"))).toContain("num.io.threads");
   });
@@ -348,7 +348,7 @@ describe("docs/configuration.md", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Against Kafka 4.1.1
+// Against Kafka 4.4.0
 
 interface KafkaKey {
   name: string;
@@ -495,6 +495,7 @@ const sampleValues = [
   "FALSE",
   "delete,compact",
   "compact,,delete",
+  "delete, delete",
   "gzip",
   "CreateTime",
   "*",
@@ -554,7 +555,7 @@ const collisionPairs: [string, string][] = [
   ["a_b.c", "a.b_c"],
 ];
 
-describe("against Kafka 4.1.1", () => {
+describe("against Kafka 4.4.0", () => {
   let kafka: KafkaAnswers;
 
   beforeAll(async () => {

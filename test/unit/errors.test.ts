@@ -20,9 +20,9 @@ describe("error table", () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  it("covers every code from -1 to 133 (Kafka 4.1.1's highest) without gaps", () => {
+  it("covers every code from -1 to 136 (Kafka 4.4.0's highest) without gaps", () => {
     const codes = KAFKA_ERRORS.map((error) => error.code);
-    expect(codes).toEqual(Array.from({ length: 135 }, (_, index) => index - 1));
+    expect(codes).toEqual(Array.from({ length: 138 }, (_, index) => index - 1));
   });
 
   it.each([
@@ -37,6 +37,7 @@ describe("error table", () => {
     ["UNSUPPORTED_VERSION", 35, false],
     ["KAFKA_STORAGE_ERROR", 56, true],
     ["SHARE_SESSION_LIMIT_REACHED", 133, true],
+    ["CONTROLLER_ID_NOT_REGISTERED", 136, false],
   ] as const)("%s is code %i, retriable %s", (name, code, retriable) => {
     expect(ErrorCode[name]).toBe(code);
     expect(errorByName(name)).toMatchObject({ code, name, retriable });
@@ -44,7 +45,7 @@ describe("error table", () => {
   });
 
   it("answers undefined for codes and names it does not know", () => {
-    expect(errorByCode(134)).toBeUndefined();
+    expect(errorByCode(137)).toBeUndefined();
     expect(errorByCode(-2)).toBeUndefined();
     expect(errorByName("NOT_AN_ERROR")).toBeUndefined();
   });

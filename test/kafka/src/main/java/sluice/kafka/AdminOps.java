@@ -38,7 +38,7 @@ import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.ConfigResource;
 
 /**
- * Runs Admin (Kafka 4.1.1's AdminClient) operations read as JSON lines from stdin, one after the
+ * Runs Admin (Kafka 4.4.0's AdminClient) operations read as JSON lines from stdin, one after the
  * other with one client, for the interop tests; prints one JSON line per operation: {@code {"op":
  * name, "result": ...}} or {@code {"op": name, "error": "ExceptionClass: message"}}. Per-item
  * results (a partition, a resource) carry their own {@code "error"} instead of a value.

@@ -15,7 +15,6 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeMap;
 import kafka.server.ConfigHelper;
-import kafka.server.DynamicBrokerConfig$;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaConfig$;
 import org.apache.kafka.common.config.ConfigDef;
@@ -27,11 +26,12 @@ import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfi
 import org.apache.kafka.common.message.DescribeConfigsResponseData.DescribeConfigsSynonym;
 import org.apache.kafka.metadata.MetadataCache;
 import org.apache.kafka.server.config.ConfigSynonym;
+import org.apache.kafka.server.config.DynamicBrokerConfig;
 import org.apache.kafka.server.config.ServerTopicConfigSynonyms;
 import org.apache.kafka.storage.internals.log.LogConfig;
 
 /**
- * Kafka 4.1.1's own answers about broker and topic configuration, for test/unit/config.test.ts:
+ * Kafka 4.4.0's own answers about broker and topic configuration, for test/unit/config.test.ts:
  * the config definitions, value parsing and validation, DescribeConfigs output and topic-name
  * validation, all computed by Kafka's classes in-process (no broker is started).
  *
@@ -95,7 +95,7 @@ public final class ConfigReference {
       ArrayNode out = answer.putArray("topicConfigs");
       for (JsonNode item : request.get("topicConfigs")) {
         try {
-          LogConfig.validate(properties(item));
+          LogConfig.validate(stringMap(properties(item)));
           out.addNull();
         } catch (Exception e) {
           out.add(e.getMessage());
@@ -147,6 +147,22 @@ public final class ConfigReference {
     return properties;
   }
 
+  private static Map<String, String> stringMap(Properties properties) {
+    Map<String, String> map = new TreeMap<>();
+    for (String name : properties.stringPropertyNames()) map.put(name, properties.getProperty(name));
+    return map;
+  }
+
+  private static Object field(Object owner, String name) {
+    try {
+      java.lang.reflect.Field field = owner.getClass().getDeclaredField(name);
+      field.setAccessible(true);
+      return field.get(owner);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("no field " + name + " in " + owner.getClass().getName(), e);
+    }
+  }
+
   private static ObjectNode key(ConfigDef.ConfigKey key) {
     ObjectNode out = JSON.createObjectNode();
     out.put("name", key.name);
@@ -155,6 +171,15 @@ public final class ConfigReference {
     if (key.hasDefault()) out.put("default", key.defaultValue == null ? null : ConfigDef.convertToString(key.defaultValue, key.type));
     out.put("validatorClass", key.validator == null ? null : key.validator.getClass().getName());
     out.put("validator", key.validator == null ? null : key.validator.toString());
+    if (key.validator instanceof ConfigDef.ValidList list) {
+      // Kafka 4.x (KIP-1161): whether an empty list or null passes is in the validator's fields,
+      // not in its toString(), which is empty when any value is allowed.
+      out.put("listEmptyAllowed", (Boolean) field(list, "isEmptyAllowed"));
+      out.put("listNullAllowed", (Boolean) field(list, "isNullAllowed"));
+      ArrayNode valid = out.putArray("listValidStrings");
+      Object validString = field(list, "validString");
+      for (Object value : (List<?>) field(validString, "validStrings")) valid.add((String) value);
+    }
     out.put("importance", key.importance.name());
     out.put("documentation", key.documentation);
     out.put("internal", key.internalConfig);
@@ -164,13 +189,12 @@ public final class ConfigReference {
   private static ObjectNode defs() {
     ObjectNode out = JSON.createObjectNode();
     ArrayNode broker = out.putArray("broker");
-    scala.collection.mutable.Set<String> dynamic = DynamicBrokerConfig$.MODULE$.AllDynamicConfigs();
+    java.util.Set<String> dynamic = DynamicBrokerConfig.ALL_DYNAMIC_CONFIGS;
     for (ConfigDef.ConfigKey configKey : new TreeMap<>(KafkaConfig$.MODULE$.configDef().configKeys()).values()) {
       ObjectNode node = key(configKey);
       node.put("dynamic", dynamic.contains(configKey.name));
       ArrayNode synonyms = node.putArray("synonyms");
-      scala.collection.immutable.List<String> names = DynamicBrokerConfig$.MODULE$.brokerConfigSynonyms(configKey.name, true);
-      for (scala.collection.Iterator<String> it = names.iterator(); it.hasNext(); ) synonyms.add(it.next());
+      for (String name : DynamicBrokerConfig.brokerConfigSynonyms(configKey.name, true)) synonyms.add(name);
       broker.add(node);
     }
     ArrayNode topic = out.putArray("topic");

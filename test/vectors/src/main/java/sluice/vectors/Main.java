@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.apache.kafka.common.utils.AppInfoParser;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -29,17 +28,17 @@ import java.util.stream.Stream;
  * <ul>
  *   <li>{@code legacy} (kafka-clients 3.9.1 on the classpath): the versions that only the 3.9.0 specs list,
  *       to {@code out/.legacy/<Name>.jsonl}.</li>
- *   <li>{@code current} (kafka-clients 4.1.1): every version 4.1.1 lists, the headers, merges the legacy
+ *   <li>{@code current} (kafka-clients 4.4.0): every version 4.4.0 lists, the headers, merges the legacy
  *       lines, and writes {@code manifest.json}, {@code errors.json}, {@code record-batches.jsonl}.</li>
  * </ul>
  */
 public final class Main {
     static final ObjectMapper MAPPER = new ObjectMapper();
     static final JsonNodeFactory F = JsonNodeFactory.instance;
-    static final String CURRENT_KAFKA = "4.1.1";
+    static final String CURRENT_KAFKA = "4.4.0";
     static final String LEGACY_KAFKA = "3.9.1";
 
-    /** One API: request/response specs of 4.1.1 and (where present) 3.9.0. */
+    /** One API: request/response specs of 4.4.0 and (where present) 3.9.0. */
     record Api(int apiKey, String name, Spec req, Spec resp, Spec oldReq, Spec oldResp,
                List<Integer> current, List<Integer> legacy) {
         List<Integer> all() {
@@ -59,7 +58,7 @@ public final class Main {
         Path specs = Path.of(args[1]).toAbsolutePath().normalize();
         Path out = Path.of(args[2]).toAbsolutePath().normalize();
         int count = Integer.parseInt(args[3]);
-        String kafka = AppInfoParser.getVersion();
+        String kafka = kafkaClientsVersion();
         String want = mode.equals("legacy") ? LEGACY_KAFKA : CURRENT_KAFKA;
         if (!kafka.equals(want)) throw new IllegalStateException(mode + " run needs kafka-clients " + want + " but has " + kafka);
         if (!Files.isDirectory(specs.resolve(CURRENT_KAFKA).resolve("message")))
@@ -206,9 +205,22 @@ public final class Main {
         return n;
     }
 
-    /** The APIs served on the broker listener in 4.1.1, with their versions split by kafka-clients jar. */
+    /**
+     * The version of the kafka-clients jar on the classpath, from the resource its AppInfoParser reads
+     * (that class moved to org.apache.kafka.common.utils.internals in 4.x; the resource did not).
+     */
+    static String kafkaClientsVersion() throws IOException {
+        try (var in = Main.class.getResourceAsStream("/kafka/kafka-version.properties")) {
+            if (in == null) throw new IllegalStateException("no kafka-clients jar on the classpath");
+            java.util.Properties p = new java.util.Properties();
+            p.load(in);
+            return p.getProperty("version", "unknown").trim();
+        }
+    }
+
+    /** The APIs served on the broker listener in 4.4.0, with their versions split by kafka-clients jar. */
     static List<Api> plan(Path specs) throws IOException {
-        Path dir411 = specs.resolve(CURRENT_KAFKA).resolve("message");
+        Path dirCurrent = specs.resolve(CURRENT_KAFKA).resolve("message");
         Path dir390 = specs.resolve("3.9.0").resolve("message");
         Map<Integer, Path> old = new TreeMap<>();
         for (Path p : list(dir390)) {
@@ -217,12 +229,12 @@ public final class Main {
             if (s.type.equals("request")) old.put(s.apiKey, p);
         }
         List<Api> apis = new ArrayList<>();
-        for (Path p : list(dir411)) {
+        for (Path p : list(dirCurrent)) {
             String file = p.getFileName().toString();
             if (!file.endsWith("Request.json")) continue;
             Spec req = Spec.load(p);
             if (!req.type.equals("request") || !req.listeners.contains("broker")) continue;
-            Spec resp = Spec.load(dir411.resolve(file.replace("Request.json", "Response.json")));
+            Spec resp = Spec.load(dirCurrent.resolve(file.replace("Request.json", "Response.json")));
             check(resp.apiKey == req.apiKey && resp.type.equals("response"), "response spec of " + req.name);
             check(resp.validVersions.equals(req.validVersions), "request/response versions of " + req.name);
             List<Integer> current = req.validVersions.list();
