@@ -468,7 +468,10 @@ class MessageGenerator {
       return `flexible ? ${compact} : ${classic}`;
     };
     if (isArray(field.type)) {
-      c.line(`const ${target}Count = ${pick(`r.compactArrayLength(${nullable})`, `r.arrayLength(${nullable})`)};`);
+      // What each element costs the heap once decoded (Reader's budget): an object for a struct,
+      // a slot (and a BigInt for int64) for a primitive; strings are charged as they are read.
+      const elementCost = isStruct(element) ? "" : element === "int64" ? ", 32" : ", 8";
+      c.line(`const ${target}Count = ${pick(`r.compactArrayLength(${nullable}${elementCost})`, `r.arrayLength(${nullable}${elementCost})`)};`);
       if (nullable !== "false") {
         c.open(`if (${target}Count < 0) {`);
         c.line(`${target} = null;`);

@@ -11,6 +11,14 @@
 // than the frame has bytes (every element takes at least one byte), so nested arrays cannot
 // multiply, and a reader made with keepUnknownTaggedFields = false (the broker's request
 // path) skips tagged fields it does not know instead of keeping a copy of each.
+//
+// And a decoded frame may not cost the heap more than a small multiple of its size: every
+// array element, string and slice is charged an estimate of what it takes as a JavaScript
+// value (an object, a string, a Buffer view), and a frame whose charges pass
+// DECODED_HEAP_BYTES_PER_FRAME_BYTE times its size (or DECODED_HEAP_BYTES_FLOOR, whichever is
+// larger) is refused while it is being decoded. Real requests stay far below: a Metadata
+// request for 100,000 topics costs about 12 MB; 300,000 two-letter topic names in a 1.2 MB
+// frame would cost about 27 MB and are refused.
 
 /** The one error a decoder may raise for bad input. */
 export class ProtocolDecodeError extends Error {
@@ -36,6 +44,17 @@ export const ARRAY_ELEMENTS_MAX = 1_000_000;
 /** Kafka 4.4's limit on the fields of one tagged-field section. */
 export const TAGGED_FIELDS_MAX = 10_000;
 
+/** Estimated heap bytes of one decoded struct element of an array (a small object with its fields). */
+export const ELEMENT_HEAP_BYTES = 64;
+/** Estimated heap bytes of a decoded string besides its characters. */
+export const STRING_HEAP_BYTES = 24;
+/** Estimated heap bytes of a Buffer view of the frame. */
+export const SLICE_HEAP_BYTES = 96;
+/** A frame may cost the heap this many times its own size once decoded... */
+export const DECODED_HEAP_BYTES_PER_FRAME_BYTE = 8;
+/** ...or this much, whichever is larger (small frames of many small elements stay decodable). */
+export const DECODED_HEAP_BYTES_FLOOR = 16 * 1024 * 1024;
+
 export interface ReaderOptions {
   /**
    * Keep tagged fields the codec does not know as copies (`unknownTaggedFields`), for a
@@ -50,6 +69,8 @@ export class Reader {
   readonly keepUnknownTaggedFields: boolean;
   /** Array elements the rest of the frame may still declare: at most one per byte of the window. */
   #elementsLeft: number;
+  /** Estimated heap bytes the rest of the decoding may still cost. */
+  #heapBytesLeft: number;
 
   constructor(
     readonly buf: Buffer,
@@ -64,6 +85,17 @@ export class Reader {
     this.end = end;
     this.keepUnknownTaggedFields = options.keepUnknownTaggedFields ?? true;
     this.#elementsLeft = end - offset;
+    this.#heapBytesLeft = Math.max(DECODED_HEAP_BYTES_FLOOR, DECODED_HEAP_BYTES_PER_FRAME_BYTE * (end - offset));
+  }
+
+  /** Charges `bytes` of estimated heap to this frame; refuses the frame once past its budget. */
+  private charge(bytes: number): void {
+    this.#heapBytesLeft -= bytes;
+    if (this.#heapBytesLeft < 0) {
+      throw new ProtocolDecodeError(
+        `decoding this ${this.end} byte frame would take more than ${Math.max(DECODED_HEAP_BYTES_FLOOR, DECODED_HEAP_BYTES_PER_FRAME_BYTE * this.end)} bytes of memory`,
+      );
+    }
   }
 
   remaining(): number {
@@ -114,6 +146,7 @@ export class Reader {
   /** A UUID as Kafka prints it: URL-safe base64 of the 16 bytes, no padding. */
   uuid(): string {
     const at = this.need(16);
+    this.charge(STRING_HEAP_BYTES + 22);
     return this.buf.toString("base64url", at, at + 16);
   }
 
@@ -148,11 +181,13 @@ export class Reader {
   /** A slice of the frame, not a copy: valid as long as the frame buffer is. */
   slice(length: number): Buffer {
     const at = this.need(length);
+    this.charge(SLICE_HEAP_BYTES);
     return this.buf.subarray(at, at + length);
   }
 
   /** A copy, for values that outlive the frame. */
   copy(length: number): Buffer {
+    this.charge(length);
     return Buffer.from(this.slice(length));
   }
 
@@ -163,6 +198,7 @@ export class Reader {
   private utf8(length: number): string {
     if (length > STRING_BYTES_MAX) throw new ProtocolDecodeError(`string of ${length} bytes is longer than ${STRING_BYTES_MAX}`);
     const at = this.need(length);
+    this.charge(STRING_HEAP_BYTES + length);
     return this.buf.toString("utf8", at, at + length);
   }
 
@@ -187,10 +223,13 @@ export class Reader {
     return length;
   }
 
-  /** Array element count; -1 means null. Checked against the remaining bytes before allocating. */
-  arrayLength(nullable: boolean): number {
+  /**
+   * Array element count; -1 means null. Checked against the remaining bytes and the limits before
+   * allocating; `elementHeapBytes` is what one decoded element costs the heap (an object by default).
+   */
+  arrayLength(nullable: boolean, elementHeapBytes = ELEMENT_HEAP_BYTES): number {
     const count = this.int32();
-    return this.checkCount(count, nullable);
+    return this.checkCount(count, nullable, elementHeapBytes);
   }
 
   // Compact (flexible) encodings: unsigned varint of length + 1, 0 = null.
@@ -214,11 +253,11 @@ export class Reader {
     return length;
   }
 
-  compactArrayLength(nullable: boolean): number {
-    return this.checkCount(this.unsignedVarint() - 1, nullable);
+  compactArrayLength(nullable: boolean, elementHeapBytes = ELEMENT_HEAP_BYTES): number {
+    return this.checkCount(this.unsignedVarint() - 1, nullable, elementHeapBytes);
   }
 
-  private checkCount(count: number, nullable: boolean): number {
+  private checkCount(count: number, nullable: boolean, elementHeapBytes: number): number {
     if (count < -1 || (count === -1 && !nullable)) throw new ProtocolDecodeError(`invalid array length ${count}`);
     // Kafka's rules: never allocate a collection larger than the bytes that could fill it, nor
     // one of more than ARRAY_ELEMENTS_MAX elements.
@@ -227,7 +266,10 @@ export class Reader {
     if (count > this.#elementsLeft) {
       throw new ProtocolDecodeError(`array of ${count} elements takes the frame's arrays past one element per byte (${this.end} bytes)`);
     }
-    if (count > 0) this.#elementsLeft -= count;
+    if (count > 0) {
+      this.#elementsLeft -= count;
+      this.charge(count * elementHeapBytes);
+    }
     return count;
   }
 

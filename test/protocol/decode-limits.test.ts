@@ -6,7 +6,15 @@
 import { describe, expect, it } from "vitest";
 import { decodeRequest } from "../../src/protocol/frame.js";
 import { readDescribeLogDirsRequest } from "../../src/protocol/generated/describe-log-dirs.js";
-import { ARRAY_ELEMENTS_MAX, ProtocolDecodeError, Reader, TAGGED_FIELDS_MAX } from "../../src/protocol/reader.js";
+import { readMetadataRequest } from "../../src/protocol/generated/metadata.js";
+import {
+  ARRAY_ELEMENTS_MAX,
+  DECODED_HEAP_BYTES_FLOOR,
+  DECODED_HEAP_BYTES_PER_FRAME_BYTE,
+  ProtocolDecodeError,
+  Reader,
+  TAGGED_FIELDS_MAX,
+} from "../../src/protocol/reader.js";
 import { Writer } from "../../src/protocol/writer.js";
 
 /** A DescribeLogDirs v4 body (flexible): one topic "t" whose partition list declares `declared` int32s, `present` of them there. */
@@ -65,7 +73,8 @@ describe("array limit (Kafka 4.4: 1,000,000 elements)", () => {
     classic.writeInt32BE(1_000_001, 0);
     expect(() => new Reader(classic).arrayLength(false)).toThrow("exceeds the maximum of 1000000");
     classic.writeInt32BE(1_000_000, 0);
-    expect(new Reader(classic).arrayLength(false)).toBe(1_000_000);
+    // (int32 elements: a struct per byte would pass the heap budget below first)
+    expect(new Reader(classic).arrayLength(false, 8)).toBe(1_000_000);
     const compact = new Writer();
     compact.unsignedVarint(1_000_002);
     const bytes = Buffer.concat([compact.finish(), Buffer.alloc(1_000_001)]);
@@ -122,5 +131,47 @@ describe("tagged-field limit (Kafka 4.4: 10,000 fields per section)", () => {
     const decoded = decodeRequest(frame);
     expect(decoded.header.unknownTaggedFields).toBeUndefined();
     expect(decoded.body).toMatchObject({ clientSoftwareName: "client", clientSoftwareVersion: "1.0" });
+  });
+});
+
+/** A Metadata v4 request body (classic encoding) for `count` topics named `prefix` + index, padded to `nameBytes`. */
+function metadataV4Body(count: number, nameBytes: number): Buffer {
+  const body = Buffer.alloc(4 + count * (2 + nameBytes) + 1);
+  body.writeInt32BE(count, 0);
+  let at = 4;
+  for (let index = 0; index < count; index++) {
+    body.writeInt16BE(nameBytes, at);
+    body.write(index.toString(36).padStart(nameBytes, "t"), at + 2, "latin1");
+    at += 2 + nameBytes;
+  }
+  body.writeInt8(0, at); // allowAutoTopicCreation
+  return body;
+}
+
+describe("decoded heap budget (Sluice: a frame may cost at most a small multiple of its size)", () => {
+  it("is 8 times the frame, and never less than 16 MiB", () => {
+    expect(DECODED_HEAP_BYTES_PER_FRAME_BYTE).toBe(8);
+    expect(DECODED_HEAP_BYTES_FLOOR).toBe(16 * 1024 * 1024);
+  });
+
+  it("decodes a Metadata request for 100,000 topics of 30 characters", () => {
+    const request = readMetadataRequest(new Reader(metadataV4Body(100_000, 30)), 4);
+    expect(request.topics).toHaveLength(100_000);
+    expect(request.topics?.[99_999].name).toHaveLength(30);
+  });
+
+  it("refuses 300,000 two-letter topic names (1.2 MB of frame, about 27 MB of objects) while decoding", () => {
+    const body = metadataV4Body(300_000, 2);
+    expect(body.length).toBeLessThan(1_300_000);
+    expect(() => readMetadataRequest(new Reader(body), 4)).toThrow(ProtocolDecodeError);
+    expect(() => readMetadataRequest(new Reader(body), 4)).toThrow(/would take more than 16777216 bytes of memory/);
+  });
+
+  it("charges a struct element more than a primitive one", () => {
+    const frame = Buffer.alloc(4 + 300_000);
+    frame.writeInt32BE(300_000, 0);
+    // 300,000 int32s cost 2.4 MB: fine; 300,000 objects 19.2 MB: past the 16 MiB floor of this small frame.
+    expect(new Reader(frame).arrayLength(false, 8)).toBe(300_000);
+    expect(() => new Reader(frame).arrayLength(false)).toThrow(/bytes of memory/);
   });
 });

@@ -130,7 +130,7 @@ function readAlterPartitionReassignmentsRequestReassignablePartition(r: Reader, 
   let f_partitionIndex: number = 0;
   let f_replicas: number[] | null = null;
   f_partitionIndex = r.int32();
-  const f_replicasCount = r.compactArrayLength(true);
+  const f_replicasCount = r.compactArrayLength(true, 8);
   if (f_replicasCount < 0) {
     f_replicas = null;
   }

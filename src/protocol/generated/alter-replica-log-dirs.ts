@@ -119,7 +119,7 @@ function readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(r: Reader, versio
   let f_name: string = "";
   let f_partitions: number[] = [];
   f_name = flexible ? r.compactString() : r.string();
-  const f_partitionsCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_partitionsCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

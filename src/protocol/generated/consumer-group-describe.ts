@@ -29,7 +29,7 @@ export function readConsumerGroupDescribeRequest(r: Reader, version: number): Co
   if (version < 0 || version > 1) throw new ProtocolDecodeError(`ConsumerGroupDescribeRequest version ${version} is not supported`);
   let f_groupIds: string[] = [];
   let f_includeAuthorizedOperations: boolean = false;
-  const f_groupIdsCount = r.compactArrayLength(false);
+  const f_groupIdsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_groupIdsCount; i++) {
@@ -245,7 +245,7 @@ function readConsumerGroupDescribeResponseTopicPartitions(r: Reader, version: nu
   let f_partitions: number[] = [];
   f_topicId = r.uuid();
   f_topicName = r.compactString();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {
@@ -362,7 +362,7 @@ function readConsumerGroupDescribeResponseMember(r: Reader, version: number): Co
   f_memberEpoch = r.int32();
   f_clientId = r.compactString();
   f_clientHost = r.compactString();
-  const f_subscribedTopicNamesCount = r.compactArrayLength(false);
+  const f_subscribedTopicNamesCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_subscribedTopicNamesCount; i++) {

@@ -85,7 +85,7 @@ export function readConsumerGroupHeartbeatRequest(r: Reader, version: number): C
   f_instanceId = r.compactNullableString();
   f_rackId = r.compactNullableString();
   f_rebalanceTimeoutMs = r.int32();
-  const f_subscribedTopicNamesCount = r.compactArrayLength(true);
+  const f_subscribedTopicNamesCount = r.compactArrayLength(true, 8);
   if (f_subscribedTopicNamesCount < 0) {
     f_subscribedTopicNames = null;
   }
@@ -139,7 +139,7 @@ function readConsumerGroupHeartbeatRequestTopicPartitions(r: Reader, version: nu
   let f_topicId: string = ZERO_UUID;
   let f_partitions: number[] = [];
   f_topicId = r.uuid();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {
@@ -326,7 +326,7 @@ function readConsumerGroupHeartbeatResponseTopicPartitions(r: Reader, version: n
   let f_topicId: string = ZERO_UUID;
   let f_partitions: number[] = [];
   f_topicId = r.uuid();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

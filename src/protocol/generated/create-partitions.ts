@@ -135,7 +135,7 @@ function readCreatePartitionsRequestCreatePartitionsTopic(r: Reader, version: nu
 function readCreatePartitionsRequestCreatePartitionsAssignment(r: Reader, version: number): CreatePartitionsRequestCreatePartitionsAssignment {
   const flexible = version >= 2;
   let f_brokerIds: number[] = [];
-  const f_brokerIdsCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_brokerIdsCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_brokerIdsCount; i++) {

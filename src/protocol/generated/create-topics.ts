@@ -176,7 +176,7 @@ function readCreateTopicsRequestCreatableReplicaAssignment(r: Reader, version: n
   let f_partitionIndex: number = 0;
   let f_brokerIds: number[] = [];
   f_partitionIndex = r.int32();
-  const f_brokerIdsCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_brokerIdsCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_brokerIdsCount; i++) {

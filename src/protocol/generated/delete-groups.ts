@@ -26,7 +26,7 @@ export function readDeleteGroupsRequest(r: Reader, version: number): DeleteGroup
   if (version < 0 || version > 3) throw new ProtocolDecodeError(`DeleteGroupsRequest version ${version} is not supported`);
   const flexible = version >= 2;
   let f_groupsNames: string[] = [];
-  const f_groupsNamesCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_groupsNamesCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_groupsNamesCount; i++) {

@@ -63,7 +63,7 @@ export function readDeleteTopicsRequest(r: Reader, version: number): DeleteTopic
     }
   }
   if (version <= 5) {
-    const f_topicNamesCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+    const f_topicNamesCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
     {
       const items: string[] = [];
       for (let i = 0; i < f_topicNamesCount; i++) {

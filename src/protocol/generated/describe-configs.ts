@@ -93,7 +93,7 @@ function readDescribeConfigsRequestDescribeConfigsResource(r: Reader, version: n
   let f_configurationKeys: string[] | null = [];
   f_resourceType = r.int8();
   f_resourceName = flexible ? r.compactString() : r.string();
-  const f_configurationKeysCount = flexible ? r.compactArrayLength(true) : r.arrayLength(true);
+  const f_configurationKeysCount = flexible ? r.compactArrayLength(true, 8) : r.arrayLength(true, 8);
   if (f_configurationKeysCount < 0) {
     f_configurationKeys = null;
   }

@@ -30,7 +30,7 @@ export function readDescribeGroupsRequest(r: Reader, version: number): DescribeG
   const flexible = version >= 5;
   let f_groups: string[] = [];
   let f_includeAuthorizedOperations: boolean = false;
-  const f_groupsCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_groupsCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_groupsCount; i++) {

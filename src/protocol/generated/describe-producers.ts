@@ -70,7 +70,7 @@ function readDescribeProducersRequestTopicRequest(r: Reader, version: number): D
   let f_name: string = "";
   let f_partitionIndexes: number[] = [];
   f_name = r.compactString();
-  const f_partitionIndexesCount = r.compactArrayLength(false);
+  const f_partitionIndexesCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionIndexesCount; i++) {

@@ -119,7 +119,7 @@ function readDescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTop
   let f_topicName: string = "";
   let f_partitions: number[] = [];
   f_topicName = r.compactString();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

@@ -370,7 +370,7 @@ function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseParti
   f_partitionIndex = r.int32();
   f_leaderId = r.int32();
   f_leaderEpoch = r.int32();
-  const f_replicaNodesCount = r.compactArrayLength(false);
+  const f_replicaNodesCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_replicaNodesCount; i++) {
@@ -378,7 +378,7 @@ function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseParti
     }
     f_replicaNodes = items;
   }
-  const f_isrNodesCount = r.compactArrayLength(false);
+  const f_isrNodesCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_isrNodesCount; i++) {
@@ -386,7 +386,7 @@ function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseParti
     }
     f_isrNodes = items;
   }
-  const f_eligibleLeaderReplicasCount = r.compactArrayLength(true);
+  const f_eligibleLeaderReplicasCount = r.compactArrayLength(true, 8);
   if (f_eligibleLeaderReplicasCount < 0) {
     f_eligibleLeaderReplicas = null;
   }
@@ -397,7 +397,7 @@ function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseParti
     }
     f_eligibleLeaderReplicas = items;
   }
-  const f_lastKnownElrCount = r.compactArrayLength(true);
+  const f_lastKnownElrCount = r.compactArrayLength(true, 8);
   if (f_lastKnownElrCount < 0) {
     f_lastKnownElr = null;
   }
@@ -408,7 +408,7 @@ function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseParti
     }
     f_lastKnownElr = items;
   }
-  const f_offlineReplicasCount = r.compactArrayLength(false);
+  const f_offlineReplicasCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_offlineReplicasCount; i++) {

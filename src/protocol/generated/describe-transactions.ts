@@ -25,7 +25,7 @@ export function defaultDescribeTransactionsRequest(): DescribeTransactionsReques
 export function readDescribeTransactionsRequest(r: Reader, version: number): DescribeTransactionsRequest {
   if (version < 0 || version > 0) throw new ProtocolDecodeError(`DescribeTransactionsRequest version ${version} is not supported`);
   let f_transactionalIds: string[] = [];
-  const f_transactionalIdsCount = r.compactArrayLength(false);
+  const f_transactionalIdsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_transactionalIdsCount; i++) {
@@ -216,7 +216,7 @@ function readDescribeTransactionsResponseTopicData(r: Reader, version: number): 
   let f_topic: string = "";
   let f_partitions: number[] = [];
   f_topic = r.compactString();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

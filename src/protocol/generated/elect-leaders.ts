@@ -89,7 +89,7 @@ function readElectLeadersRequestTopicPartitions(r: Reader, version: number): Ele
   let f_topic: string = "";
   let f_partitions: number[] = [];
   f_topic = flexible ? r.compactString() : r.string();
-  const f_partitionsCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_partitionsCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

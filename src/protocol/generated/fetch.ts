@@ -392,7 +392,7 @@ function readFetchRequestForgottenTopic(r: Reader, version: number): FetchReques
   if (version >= 13) {
     f_topicId = r.uuid();
   }
-  const f_partitionsCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_partitionsCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

@@ -41,7 +41,7 @@ export function readFindCoordinatorRequest(r: Reader, version: number): FindCoor
     f_keyType = r.int8();
   }
   if (version >= 4) {
-    const f_coordinatorKeysCount = r.compactArrayLength(false);
+    const f_coordinatorKeysCount = r.compactArrayLength(false, 8);
     {
       const items: string[] = [];
       for (let i = 0; i < f_coordinatorKeysCount; i++) {

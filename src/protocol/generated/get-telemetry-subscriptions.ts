@@ -107,7 +107,7 @@ export function readGetTelemetrySubscriptionsResponse(r: Reader, version: number
   f_errorCode = r.int16();
   f_clientInstanceId = r.uuid();
   f_subscriptionId = r.int32();
-  const f_acceptedCompressionTypesCount = r.compactArrayLength(false);
+  const f_acceptedCompressionTypesCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_acceptedCompressionTypesCount; i++) {
@@ -118,7 +118,7 @@ export function readGetTelemetrySubscriptionsResponse(r: Reader, version: number
   f_pushIntervalMs = r.int32();
   f_telemetryMaxBytes = r.int32();
   f_deltaTemporality = r.bool();
-  const f_requestedMetricsCount = r.compactArrayLength(false);
+  const f_requestedMetricsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_requestedMetricsCount; i++) {

@@ -26,7 +26,7 @@ export function readListConfigResourcesRequest(r: Reader, version: number): List
   if (version < 0 || version > 1) throw new ProtocolDecodeError(`ListConfigResourcesRequest version ${version} is not supported`);
   let f_resourceTypes: number[] = [];
   if (version >= 1) {
-    const f_resourceTypesCount = r.compactArrayLength(false);
+    const f_resourceTypesCount = r.compactArrayLength(false, 8);
     {
       const items: number[] = [];
       for (let i = 0; i < f_resourceTypesCount; i++) {

@@ -31,7 +31,7 @@ export function readListGroupsRequest(r: Reader, version: number): ListGroupsReq
   let f_statesFilter: string[] = [];
   let f_typesFilter: string[] = [];
   if (version >= 4) {
-    const f_statesFilterCount = r.compactArrayLength(false);
+    const f_statesFilterCount = r.compactArrayLength(false, 8);
     {
       const items: string[] = [];
       for (let i = 0; i < f_statesFilterCount; i++) {
@@ -41,7 +41,7 @@ export function readListGroupsRequest(r: Reader, version: number): ListGroupsReq
     }
   }
   if (version >= 5) {
-    const f_typesFilterCount = r.compactArrayLength(false);
+    const f_typesFilterCount = r.compactArrayLength(false, 8);
     {
       const items: string[] = [];
       for (let i = 0; i < f_typesFilterCount; i++) {

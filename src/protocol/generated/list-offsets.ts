@@ -374,7 +374,7 @@ function readListOffsetsResponseListOffsetsPartitionResponse(r: Reader, version:
   f_partitionIndex = r.int32();
   f_errorCode = r.int16();
   if (version <= 0) {
-    const f_oldStyleOffsetsCount = r.arrayLength(false);
+    const f_oldStyleOffsetsCount = r.arrayLength(false, 32);
     {
       const items: bigint[] = [];
       for (let i = 0; i < f_oldStyleOffsetsCount; i++) {

@@ -79,7 +79,7 @@ function readListPartitionReassignmentsRequestListPartitionReassignmentsTopics(r
   let f_name: string = "";
   let f_partitionIndexes: number[] = [];
   f_name = r.compactString();
-  const f_partitionIndexesCount = r.compactArrayLength(false);
+  const f_partitionIndexesCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionIndexesCount; i++) {
@@ -273,7 +273,7 @@ function readListPartitionReassignmentsResponseOngoingPartitionReassignment(r: R
   let f_addingReplicas: number[] = [];
   let f_removingReplicas: number[] = [];
   f_partitionIndex = r.int32();
-  const f_replicasCount = r.compactArrayLength(false);
+  const f_replicasCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_replicasCount; i++) {
@@ -281,7 +281,7 @@ function readListPartitionReassignmentsResponseOngoingPartitionReassignment(r: R
     }
     f_replicas = items;
   }
-  const f_addingReplicasCount = r.compactArrayLength(false);
+  const f_addingReplicasCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_addingReplicasCount; i++) {
@@ -289,7 +289,7 @@ function readListPartitionReassignmentsResponseOngoingPartitionReassignment(r: R
     }
     f_addingReplicas = items;
   }
-  const f_removingReplicasCount = r.compactArrayLength(false);
+  const f_removingReplicasCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_removingReplicasCount; i++) {

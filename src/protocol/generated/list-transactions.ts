@@ -37,7 +37,7 @@ export function readListTransactionsRequest(r: Reader, version: number): ListTra
   let f_producerIdFilters: bigint[] = [];
   let f_durationFilter: bigint = -1n;
   let f_transactionalIdPattern: string | null = null;
-  const f_stateFiltersCount = r.compactArrayLength(false);
+  const f_stateFiltersCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_stateFiltersCount; i++) {
@@ -45,7 +45,7 @@ export function readListTransactionsRequest(r: Reader, version: number): ListTra
     }
     f_stateFilters = items;
   }
-  const f_producerIdFiltersCount = r.compactArrayLength(false);
+  const f_producerIdFiltersCount = r.compactArrayLength(false, 32);
   {
     const items: bigint[] = [];
     for (let i = 0; i < f_producerIdFiltersCount; i++) {
@@ -165,7 +165,7 @@ export function readListTransactionsResponse(r: Reader, version: number): ListTr
   let f_transactionStates: ListTransactionsResponseTransactionState[] = [];
   f_throttleTimeMs = r.int32();
   f_errorCode = r.int16();
-  const f_unknownStateFiltersCount = r.compactArrayLength(false);
+  const f_unknownStateFiltersCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_unknownStateFiltersCount; i++) {

@@ -445,7 +445,7 @@ function readMetadataResponseMetadataResponsePartition(r: Reader, version: numbe
   if (version >= 7) {
     f_leaderEpoch = r.int32();
   }
-  const f_replicaNodesCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_replicaNodesCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_replicaNodesCount; i++) {
@@ -453,7 +453,7 @@ function readMetadataResponseMetadataResponsePartition(r: Reader, version: numbe
     }
     f_replicaNodes = items;
   }
-  const f_isrNodesCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_isrNodesCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_isrNodesCount; i++) {
@@ -462,7 +462,7 @@ function readMetadataResponseMetadataResponsePartition(r: Reader, version: numbe
     f_isrNodes = items;
   }
   if (version >= 5) {
-    const f_offlineReplicasCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+    const f_offlineReplicasCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
     {
       const items: number[] = [];
       for (let i = 0; i < f_offlineReplicasCount; i++) {

@@ -153,7 +153,7 @@ function readOffsetFetchRequestOffsetFetchRequestTopic(r: Reader, version: numbe
   let f_name: string = "";
   let f_partitionIndexes: number[] = [];
   f_name = flexible ? r.compactString() : r.string();
-  const f_partitionIndexesCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_partitionIndexesCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionIndexesCount; i++) {
@@ -228,7 +228,7 @@ function readOffsetFetchRequestOffsetFetchRequestTopics(r: Reader, version: numb
   if (version >= 10) {
     f_topicId = r.uuid();
   }
-  const f_partitionIndexesCount = r.compactArrayLength(false);
+  const f_partitionIndexesCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionIndexesCount; i++) {

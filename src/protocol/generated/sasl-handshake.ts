@@ -61,7 +61,7 @@ export function readSaslHandshakeResponse(r: Reader, version: number): SaslHands
   let f_errorCode: number = 0;
   let f_mechanisms: string[] = [];
   f_errorCode = r.int16();
-  const f_mechanismsCount = r.arrayLength(false);
+  const f_mechanismsCount = r.arrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_mechanismsCount; i++) {

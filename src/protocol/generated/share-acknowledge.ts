@@ -193,7 +193,7 @@ function readShareAcknowledgeRequestAcknowledgementBatch(r: Reader, version: num
   let f_acknowledgeTypes: number[] = [];
   f_firstOffset = r.int64();
   f_lastOffset = r.int64();
-  const f_acknowledgeTypesCount = r.compactArrayLength(false);
+  const f_acknowledgeTypesCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_acknowledgeTypesCount; i++) {

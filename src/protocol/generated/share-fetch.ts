@@ -274,7 +274,7 @@ function readShareFetchRequestAcknowledgementBatch(r: Reader, version: number): 
   let f_acknowledgeTypes: number[] = [];
   f_firstOffset = r.int64();
   f_lastOffset = r.int64();
-  const f_acknowledgeTypesCount = r.compactArrayLength(false);
+  const f_acknowledgeTypesCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_acknowledgeTypesCount; i++) {
@@ -303,7 +303,7 @@ function readShareFetchRequestForgottenTopic(r: Reader, version: number): ShareF
   let f_topicId: string = ZERO_UUID;
   let f_partitions: number[] = [];
   f_topicId = r.uuid();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

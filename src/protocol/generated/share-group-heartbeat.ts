@@ -45,7 +45,7 @@ export function readShareGroupHeartbeatRequest(r: Reader, version: number): Shar
   f_memberId = r.compactString();
   f_memberEpoch = r.int32();
   f_rackId = r.compactNullableString();
-  const f_subscribedTopicNamesCount = r.compactArrayLength(true);
+  const f_subscribedTopicNamesCount = r.compactArrayLength(true, 8);
   if (f_subscribedTopicNamesCount < 0) {
     f_subscribedTopicNames = null;
   }
@@ -206,7 +206,7 @@ function readShareGroupHeartbeatResponseTopicPartitions(r: Reader, version: numb
   let f_topicId: string = ZERO_UUID;
   let f_partitions: number[] = [];
   f_topicId = r.uuid();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

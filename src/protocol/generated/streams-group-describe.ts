@@ -33,7 +33,7 @@ export function readStreamsGroupDescribeRequest(r: Reader, version: number): Str
   let f_groupIds: string[] = [];
   let f_includeAuthorizedOperations: boolean = false;
   let f_includeTopologyDescription: boolean = false;
-  const f_groupIdsCount = r.compactArrayLength(false);
+  const f_groupIdsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_groupIdsCount; i++) {
@@ -581,7 +581,7 @@ function readStreamsGroupDescribeResponseTaskIds(r: Reader, version: number): St
   let f_subtopologyId: string = "";
   let f_partitions: number[] = [];
   f_subtopologyId = r.compactString();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {
@@ -732,7 +732,7 @@ function readStreamsGroupDescribeResponseTopologyDescriptionNode(r: Reader, vers
   let f_successors: string[] = [];
   f_name = r.compactString();
   f_nodeType = r.int8();
-  const f_sourceTopicsCount = r.compactArrayLength(false);
+  const f_sourceTopicsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_sourceTopicsCount; i++) {
@@ -741,7 +741,7 @@ function readStreamsGroupDescribeResponseTopologyDescriptionNode(r: Reader, vers
     f_sourceTopics = items;
   }
   f_sinkTopic = r.compactNullableString();
-  const f_storesCount = r.compactArrayLength(false);
+  const f_storesCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_storesCount; i++) {
@@ -749,7 +749,7 @@ function readStreamsGroupDescribeResponseTopologyDescriptionNode(r: Reader, vers
     }
     f_stores = items;
   }
-  const f_successorsCount = r.compactArrayLength(false);
+  const f_successorsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_successorsCount; i++) {
@@ -900,7 +900,7 @@ function readStreamsGroupDescribeResponseSubtopology(r: Reader, version: number)
   let f_stateChangelogTopics: StreamsGroupDescribeResponseTopicInfo[] = [];
   let f_repartitionSourceTopics: StreamsGroupDescribeResponseTopicInfo[] = [];
   f_subtopologyId = r.compactString();
-  const f_sourceTopicsCount = r.compactArrayLength(false);
+  const f_sourceTopicsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_sourceTopicsCount; i++) {
@@ -908,7 +908,7 @@ function readStreamsGroupDescribeResponseSubtopology(r: Reader, version: number)
     }
     f_sourceTopics = items;
   }
-  const f_repartitionSinkTopicsCount = r.compactArrayLength(false);
+  const f_repartitionSinkTopicsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_repartitionSinkTopicsCount; i++) {

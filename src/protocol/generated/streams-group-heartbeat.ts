@@ -472,7 +472,7 @@ function readStreamsGroupHeartbeatRequestTaskIds(r: Reader, version: number): St
   let f_subtopologyId: string = "";
   let f_partitions: number[] = [];
   f_subtopologyId = r.compactString();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {
@@ -533,7 +533,7 @@ function readStreamsGroupHeartbeatRequestSubtopology(r: Reader, version: number)
   let f_repartitionSourceTopics: StreamsGroupHeartbeatRequestTopicInfo[] = [];
   let f_copartitionGroups: StreamsGroupHeartbeatRequestCopartitionGroup[] = [];
   f_subtopologyId = r.compactString();
-  const f_sourceTopicsCount = r.compactArrayLength(false);
+  const f_sourceTopicsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_sourceTopicsCount; i++) {
@@ -541,7 +541,7 @@ function readStreamsGroupHeartbeatRequestSubtopology(r: Reader, version: number)
     }
     f_sourceTopics = items;
   }
-  const f_sourceTopicRegexCount = r.compactArrayLength(false);
+  const f_sourceTopicRegexCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_sourceTopicRegexCount; i++) {
@@ -557,7 +557,7 @@ function readStreamsGroupHeartbeatRequestSubtopology(r: Reader, version: number)
     }
     f_stateChangelogTopics = items;
   }
-  const f_repartitionSinkTopicsCount = r.compactArrayLength(false);
+  const f_repartitionSinkTopicsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_repartitionSinkTopicsCount; i++) {
@@ -606,7 +606,7 @@ function readStreamsGroupHeartbeatRequestCopartitionGroup(r: Reader, version: nu
   let f_sourceTopics: number[] = [];
   let f_sourceTopicRegex: number[] = [];
   let f_repartitionSourceTopics: number[] = [];
-  const f_sourceTopicsCount = r.compactArrayLength(false);
+  const f_sourceTopicsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_sourceTopicsCount; i++) {
@@ -614,7 +614,7 @@ function readStreamsGroupHeartbeatRequestCopartitionGroup(r: Reader, version: nu
     }
     f_sourceTopics = items;
   }
-  const f_sourceTopicRegexCount = r.compactArrayLength(false);
+  const f_sourceTopicRegexCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_sourceTopicRegexCount; i++) {
@@ -622,7 +622,7 @@ function readStreamsGroupHeartbeatRequestCopartitionGroup(r: Reader, version: nu
     }
     f_sourceTopicRegex = items;
   }
-  const f_repartitionSourceTopicsCount = r.compactArrayLength(false);
+  const f_repartitionSourceTopicsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_repartitionSourceTopicsCount; i++) {
@@ -1168,7 +1168,7 @@ function readStreamsGroupHeartbeatResponseTopicPartition(r: Reader, version: num
   let f_topic: string = "";
   let f_partitions: number[] = [];
   f_topic = r.compactString();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {
@@ -1196,7 +1196,7 @@ function readStreamsGroupHeartbeatResponseTaskIds(r: Reader, version: number): S
   let f_subtopologyId: string = "";
   let f_partitions: number[] = [];
   f_subtopologyId = r.compactString();
-  const f_partitionsCount = r.compactArrayLength(false);
+  const f_partitionsCount = r.compactArrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionsCount; i++) {

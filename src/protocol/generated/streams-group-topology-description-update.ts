@@ -215,7 +215,7 @@ function readStreamsGroupTopologyDescriptionUpdateRequestTopologyDescriptionNode
   let f_successors: string[] = [];
   f_name = r.compactString();
   f_nodeType = r.int8();
-  const f_sourceTopicsCount = r.compactArrayLength(false);
+  const f_sourceTopicsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_sourceTopicsCount; i++) {
@@ -224,7 +224,7 @@ function readStreamsGroupTopologyDescriptionUpdateRequestTopologyDescriptionNode
     f_sourceTopics = items;
   }
   f_sinkTopic = r.compactNullableString();
-  const f_storesCount = r.compactArrayLength(false);
+  const f_storesCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_storesCount; i++) {
@@ -232,7 +232,7 @@ function readStreamsGroupTopologyDescriptionUpdateRequestTopologyDescriptionNode
     }
     f_stores = items;
   }
-  const f_successorsCount = r.compactArrayLength(false);
+  const f_successorsCount = r.compactArrayLength(false, 8);
   {
     const items: string[] = [];
     for (let i = 0; i < f_successorsCount; i++) {

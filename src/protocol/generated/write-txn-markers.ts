@@ -145,7 +145,7 @@ function readWriteTxnMarkersRequestWritableTxnMarkerTopic(r: Reader, version: nu
   let f_name: string = "";
   let f_partitionIndexes: number[] = [];
   f_name = flexible ? r.compactString() : r.string();
-  const f_partitionIndexesCount = flexible ? r.compactArrayLength(false) : r.arrayLength(false);
+  const f_partitionIndexesCount = flexible ? r.compactArrayLength(false, 8) : r.arrayLength(false, 8);
   {
     const items: number[] = [];
     for (let i = 0; i < f_partitionIndexesCount; i++) {
