@@ -120,6 +120,11 @@ export class LogManager {
     for (const log of this.#logs.values()) if (log.topic === topic) log.setConfig(config);
   }
 
+  /** Failures of the storage background thread (fsync, disk reservation, next segment) since the last call. */
+  takeBackgroundErrors(): string[] {
+    return this.resources.takeBackgroundErrors();
+  }
+
   /**
    * Writes the recovery-point and log-start-offset checkpoints of every open log (and the
    * high-watermark checkpoint from `highWatermarks` when given) off the JS thread, as Kafka does

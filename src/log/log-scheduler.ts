@@ -26,6 +26,8 @@ export interface ScheduledLogDirectory {
   logs(): readonly PartitionLog[];
   /** Writes the directory's offset checkpoints (with these high watermarks). */
   checkpoint(highWatermarks: readonly { topic: string; partition: number; highWatermark: bigint }[]): Promise<number>;
+  /** Failures of the storage background thread (fsync, disk reservation, next segment) since the last call. */
+  takeBackgroundErrors(): string[];
 }
 
 export interface LogSchedulerOptions {
@@ -114,6 +116,8 @@ export class LogScheduler {
         if (log.isOpen) this.#options.logger.error({ err: error, partition: nameOf(log) }, "retention check failed");
       }
     }
+    // The background thread's failures reach no request; the operator sees them here.
+    for (const failure of this.#directory.takeBackgroundErrors()) this.#options.logger.error({ failure }, "storage background job failed");
   }
 
   async #checkpointPass(): Promise<void> {

@@ -1186,17 +1186,7 @@ impl NativeLog {
     pub fn delete_directory(&self) -> AsyncTask<LogTask<()>> {
         task(&self.state, |state| {
             let log = state.take()?;
-            log.delete_directory().map_err(thrown)?;
-            // `Log::delete_directory` leaves the `.deleted` segment files for the background
-            // thread to unlink once no reader holds them, and the directory with them; a
-            // directory left behind would come back as an empty partition at the next start.
-            // Unlinking them now is safe: open descriptors keep reading unlinked files.
-            std::fs::remove_dir_all(&state.directory).map_err(|error| {
-                coded(
-                    ErrorCode::StorageError,
-                    format!("remove {}: {error}", state.directory.display()),
-                )
-            })
+            log.delete_directory().map_err(thrown)
         })
     }
 }

@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
@@ -96,6 +96,8 @@ pub(crate) struct FlushState {
     pub pending: Mutex<PendingFlush>,
     /// One flush at a time: two would race on the epoch checkpoint's temp file.
     flushing: Mutex<()>,
+    /// Set when the log's directory is deleted: flushing it is then a no-op.
+    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -126,6 +128,7 @@ impl FlushState {
             scheduled: AtomicBool::new(false),
             pending: Mutex::new(PendingFlush::default()),
             flushing: Mutex::new(()),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -134,6 +137,9 @@ impl FlushState {
     /// the start.
     pub fn flush(&self) -> io::Result<()> {
         let _one_at_a_time = self.flushing.lock().unwrap();
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let (
             generation,
             target,
@@ -199,6 +205,12 @@ impl FlushState {
         Ok(())
     }
 
+    /// No more flushing (the directory is going away): waits for a flush in progress.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        drop(self.flushing.lock().unwrap());
+    }
+
     fn has_unflushed(&self) -> bool {
         let log_end_offset = self.pending.lock().unwrap().log_end_offset;
         log_end_offset > self.recovery_point.load(Ordering::Acquire)
@@ -210,9 +222,22 @@ impl FlushState {
 pub(crate) struct PreparedSlot {
     pub requested: AtomicBool,
     pub ready: Mutex<Option<PreparedSegment>>,
+    /// Set when the log closes or is deleted: no more segments are prepared for it.
+    closed: AtomicBool,
+    /// Held by the background thread while it creates a segment's files, so closing can
+    /// wait for that to end (never taken on the JS thread).
+    preparing: Mutex<()>,
 }
 
 impl PreparedSlot {
+    /// No more preparing: waits for a preparation in progress, then hands back what is
+    /// ready (for the caller to discard). After this no file of this slot is created.
+    pub fn close(&self) -> Option<PreparedSegment> {
+        self.closed.store(true, Ordering::Release);
+        let _no_preparation_running = self.preparing.lock().unwrap();
+        self.ready.lock().unwrap().take()
+    }
+
     pub fn take(&self) -> Option<PreparedSegment> {
         let prepared = self.ready.lock().unwrap().take();
         if prepared.is_some() {
@@ -347,25 +372,37 @@ fn run(job: Job, timed: &mut Vec<Weak<FlushState>>, errors: &Mutex<Vec<String>>)
             directory,
             config,
             slot,
-        } => match PreparedSegment::prepare(&directory, &config) {
-            Ok(prepared) => {
-                let mut ready = slot.ready.lock().unwrap();
-                if let Some(stale) = ready.replace(prepared) {
-                    stale.discard();
-                }
+        } => {
+            let _preparing = slot.preparing.lock().unwrap();
+            if slot.closed.load(Ordering::Acquire) {
+                return;
             }
-            Err(error) => {
-                slot.requested.store(false, Ordering::Release);
-                record_error(
-                    errors,
-                    format!("prepare segment in {}: {error}", directory.display()),
-                );
-            }
-        },
+            prepare(&directory, &config, &slot, errors);
+        }
         Job::Release { contents, .. } => drop(contents),
         Job::Register(state) => timed.push(state),
         Job::Signal(done) => {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Creates the next segment's files for a log whose slot is open (the caller holds
+/// `slot.preparing`).
+fn prepare(directory: &Path, config: &LogConfig, slot: &PreparedSlot, errors: &Mutex<Vec<String>>) {
+    match PreparedSegment::prepare(directory, config) {
+        Ok(prepared) => {
+            let mut ready = slot.ready.lock().unwrap();
+            if let Some(stale) = ready.replace(prepared) {
+                stale.discard();
+            }
+        }
+        Err(error) => {
+            slot.requested.store(false, Ordering::Release);
+            record_error(
+                errors,
+                format!("prepare segment in {}: {error}", directory.display()),
+            );
         }
     }
 }

@@ -1371,7 +1371,7 @@ impl Log {
         self.take_producer_snapshot()?;
         let keep_from = self.min_snapshots_offset_to_retain();
         self.producer_state.delete_snapshots_before(keep_from)?;
-        if let Some(prepared) = self.prepared.take() {
+        if let Some(prepared) = self.prepared.close() {
             prepared.discard();
         }
         Ok(LogOffsets {
@@ -1407,25 +1407,51 @@ impl Log {
             .map(|segment| (segment.offset_index_entries(), segment.time_index_entries()))
     }
 
-    /// Deletes the log's directory (topic deletion). Outstanding slices keep reading.
-    pub fn delete_directory(mut self) -> Result<(), LogError> {
-        let bases: Vec<i64> = self.segments.keys().copied().collect();
-        for base in bases {
-            self.delete_segment(base)?;
-        }
-        if let Some(prepared) = self.prepared.take() {
+    /// Deletes the log's directory (topic deletion), as Kafka does: the directory is first
+    /// renamed `<topic>-<partition>.<id>-delete` (the partition is gone at once, and a
+    /// crash leaves a name the next start removes), then removed with everything in it.
+    /// Background work for this log stops first, so nothing writes into the directory while
+    /// it goes. Outstanding slices keep reading: their descriptors hold the unlinked files.
+    pub fn delete_directory(self) -> Result<(), LogError> {
+        if let Some(prepared) = self.prepared.close() {
             prepared.discard();
         }
-        // Deleted `.log` files may still be open by readers; they live on unlinked.
-        for entry in fs::read_dir(&self.directory)? {
-            let path = entry?.path();
-            if !path.to_string_lossy().ends_with(DELETED_SUFFIX) {
-                let _ = fs::remove_file(&path);
-            }
+        self.flush.close();
+        let doomed = deletion_path(&self.directory);
+        fs::rename(&self.directory, &doomed)?;
+        if let Some(parent) = self.directory.parent() {
+            crate::checkpoint::sync_directory(parent)?;
         }
+        // Segment files are closed (unless a reader holds them) as the log goes.
+        drop(self);
+        fs::remove_dir_all(&doomed)?;
         Ok(())
     }
 }
+
+/// Kafka's `LocalLog.logDeleteDirName`: `<topic>-<partition>.<32 hex digits>-delete`.
+fn deletion_path(directory: &Path) -> PathBuf {
+    use std::hash::{BuildHasher, Hasher};
+    let name = directory
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Unique enough for a name nobody else uses: a random SipHash key of the process
+    // hashed with the clock.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos()),
+    );
+    let high = hasher.finish();
+    hasher.write_u64(high);
+    let unique = format!("{high:016x}{:016x}", hasher.finish());
+    directory.with_file_name(format!("{name}.{unique}{DELETE_DIRECTORY_SUFFIX}"))
+}
+
+/// The suffix of a partition directory being deleted (Kafka's `DeleteDirSuffix`).
+pub const DELETE_DIRECTORY_SUFFIX: &str = "-delete";
 
 /// Flushes one log from any thread, without the log itself (see [`Log::flusher`]).
 pub struct LogFlusher(Arc<FlushState>);

@@ -143,6 +143,26 @@ impl LogDirectory {
         }
     }
 
+    /// Removes partition directories a topic deletion renamed `-delete` and did not get to
+    /// remove before a crash (Kafka removes them at start-up too). Best effort: one that
+    /// cannot be removed now is tried again at the next start.
+    fn remove_deleted_partitions(&self) {
+        let Ok(entries) = fs::read_dir(&self.path) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+            let name = entry.file_name();
+            if is_dir
+                && name
+                    .to_string_lossy()
+                    .ends_with(crate::log::DELETE_DIRECTORY_SUFFIX)
+            {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
     /// Partition directories, skipping Kafka's `-delete`, `-future` and `-stray` ones.
     pub fn partitions(&self) -> io::Result<Vec<TopicPartition>> {
         let mut partitions = Vec::new();
@@ -209,6 +229,7 @@ impl LogDirectory {
     ) -> io::Result<Vec<OpenedLog>> {
         let had_clean_shutdown = self.had_clean_shutdown();
         self.remove_clean_shutdown()?;
+        self.remove_deleted_partitions();
         let recovery_points: HashMap<_, _> =
             read_offset_checkpoint(&self.path.join(RECOVERY_POINT_CHECKPOINT))?
                 .into_iter()

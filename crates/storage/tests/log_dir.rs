@@ -156,3 +156,73 @@ fn many_partitions_share_a_small_map_budget() {
     }
     assert!(resources.map_budget().mapped_count() <= 12);
 }
+
+/// Directory names in the log directory.
+fn entries(directory: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn deleting_a_partition_renames_it_delete_then_removes_it_while_background_work_runs() {
+    let directory = tempfile::tempdir().unwrap();
+    let log_dir = LogDirectory::new(directory.path());
+    let resources = LogResources::with_defaults();
+    for round in 0..20 {
+        let partition = TopicPartition::new("doomed", round);
+        let (mut log, _) = open_with(
+            &log_dir.partition_path(&partition),
+            small_config(),
+            OpenOptions::fresh(NOW_MS),
+            resources.clone(),
+        );
+        // Enough to roll and to ask the background thread for the next segment, a flush
+        // and disk reservations, which may all still be running when the deletion starts.
+        for _ in 0..(round + 1) * 8 {
+            append(&mut log, &batch_of(4, 1000, NOW_MS));
+        }
+        log.request_flush();
+        let held = log.read(0, 1 << 20, None).unwrap();
+        log.delete_directory().unwrap();
+        // Gone at once, and nothing comes back once the background thread is idle.
+        resources.wait_for_background();
+        assert_eq!(
+            entries(directory.path()),
+            Vec::<String>::new(),
+            "round {round}"
+        );
+        // A reader's slice still reads the unlinked file.
+        assert!(!held.to_vec().unwrap().is_empty());
+    }
+    assert!(resources.take_background_errors().is_empty());
+}
+
+#[test]
+fn a_partition_left_renamed_delete_by_a_crash_is_removed_at_the_next_start() {
+    let directory = tempfile::tempdir().unwrap();
+    let log_dir = LogDirectory::new(directory.path());
+    let kept = TopicPartition::new("kept", 0);
+    let mut log = open_partition(&log_dir, kept.clone());
+    append(&mut log, &batch_of(2, 100, NOW_MS));
+    drop(log);
+    let leftover = directory
+        .path()
+        .join("gone-0.0123456789abcdef0123456789abcdef-delete");
+    fs::create_dir(&leftover).unwrap();
+    fs::write(leftover.join("00000000000000000000.log"), b"old").unwrap();
+    let opened = log_dir
+        .open_all(
+            &|_| small_config(),
+            &LogResources::with_defaults(),
+            1,
+            &|_| {},
+        )
+        .unwrap();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].0, kept);
+    assert!(!leftover.exists());
+}
