@@ -1,4 +1,7 @@
-// Generates src/protocol/generated/ from Kafka's own JSON message specs.
+// Generates src/protocol/generated/ from Kafka's own JSON message specs, and
+// src/coordinator/generated/ from Kafka 4.4.0's coordinator record specs (the key/value schemas of
+// __consumer_offsets, __transaction_state and __share_group_state: 4.4.0/group-coordinator/,
+// transaction-coordinator/, share-coordinator/), one file per record type (key + value).
 //
 // Sources: ../shared/kafka-protocol/4.4.0/message/*.json first; for the versions that Kafka 4
 // dropped (KIP-896) the 3.9.0 specs supply the definition. For a version 4.4.0 lists, its
@@ -10,7 +13,7 @@
 //   tsx scripts/generate-protocol.ts --check   fail if the committed files differ
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -18,13 +21,20 @@ const specRoot = resolve(root, "../shared/kafka-protocol");
 const newDir = join(specRoot, "4.4.0/message");
 const oldDir = join(specRoot, "3.9.0/message");
 const outDir = join(root, "src/protocol/generated");
+const coordinatorOutDir = join(root, "src/coordinator/generated");
+/** Coordinator record specs: output subdirectory (one per internal topic) → spec directory. */
+const coordinatorTopics: readonly { dir: string; specs: string; topic: string }[] = [
+  { dir: "group", specs: join(specRoot, "4.4.0/group-coordinator"), topic: "__consumer_offsets" },
+  { dir: "transaction", specs: join(specRoot, "4.4.0/transaction-coordinator"), topic: "__transaction_state" },
+  { dir: "share", specs: join(specRoot, "4.4.0/share-coordinator"), topic: "__share_group_state" },
+];
 
 // ---------------------------------------------------------------- spec loading
 
 interface RawField {
   name: string;
   type: string;
-  versions: string;
+  versions?: string; // absent on some tagged fields: they exist in their taggedVersions
   nullableVersions?: string;
   taggedVersions?: string;
   tag?: number;
@@ -165,7 +175,8 @@ function convertField(raw: RawField, valid: Set<number>, max: number): Field {
     name: raw.name,
     property: camelCase(raw.name),
     type: raw.type,
-    versions: intersect(parseVersions(raw.versions, max), valid),
+    // a tagged field may leave out "versions": it then exists in its tagged versions (StreamsGroupMetadataValue)
+    versions: intersect(parseVersions(raw.versions ?? raw.taggedVersions, max), valid),
     nullableVersions: intersect(parseVersions(raw.nullableVersions, max), valid),
     taggedVersions: intersect(parseVersions(raw.taggedVersions, max), valid),
     tag: raw.tag,
@@ -828,16 +839,16 @@ function kebab(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 }
 
-function imports(code: string): string {
+function imports(code: string, base = "../"): string {
   const lines: string[] = [];
   const reader = ["Reader", "ProtocolDecodeError", "type TaggedField"].filter((n) => code.includes(n.replace("type ", "")));
-  lines.push(`import { ${reader.join(", ")} } from "../reader.js";`);
+  lines.push(`import { ${reader.join(", ")} } from "${base}reader.js";`);
   const runtime = ["EMPTY_BYTES", "ZERO_UUID", "encodeTaggedValue", "isDeepEqual", "readBytes", "writeTaggedField", "writeUnknownTaggedFields"].filter((n) =>
     new RegExp(`\\b${n}\\b`).test(code),
   );
-  if (runtime.length > 0) lines.push(`import { ${runtime.join(", ")} } from "../runtime.js";`);
+  if (runtime.length > 0) lines.push(`import { ${runtime.join(", ")} } from "${base}runtime.js";`);
   const writer = ["ProtocolEncodeError", "type Writer"].filter((n) => new RegExp(`\\b${n.replace("type ", "")}\\b`).test(code));
-  lines.push(`import { ${writer.join(", ")} } from "../writer.js";`);
+  lines.push(`import { ${writer.join(", ")} } from "${base}writer.js";`);
   return lines.join("\n");
 }
 
@@ -848,11 +859,11 @@ function sourceNote(m: Message): string {
   return `// ${parts.join("; ")}.`;
 }
 
-function generateFile(messages: Message[]): string {
+function generateFile(messages: Message[], importBase = "../", note = sourceNote): string {
   const body = new Code();
   for (const m of messages) new MessageGenerator(m, body).emitAll();
   const text = body.toString();
-  return `${HEADER}\n${messages.map(sourceNote).join("\n")}\n\n${imports(text)}\n\n${text}`.replace(/\n+$/, "\n");
+  return `${HEADER}\n${messages.map(note).join("\n")}\n\n${imports(text, importBase)}\n\n${text}`.replace(/\n+$/, "\n");
 }
 
 interface ApiEntry {
@@ -892,26 +903,149 @@ function main(): void {
   files.set("headers.ts", generateFile([requestHeader, responseHeader]));
   files.set("index.ts", generateIndex(apis, [requestHeader, responseHeader]));
 
+  // outputs: directory → file name (possibly in a subdirectory) → text
+  const outputs = new Map<string, Map<string, string>>([
+    [outDir, files],
+    [coordinatorOutDir, generateCoordinator()],
+  ]);
+  const summary = `${files.size} files for ${apis.length} APIs; ${outputs.get(coordinatorOutDir)?.size} coordinator record files`;
+
   if (check) {
-    const existing = existsSync(outDir) ? readdirSync(outDir).filter((f) => f.endsWith(".ts")) : [];
     const problems: string[] = [];
-    for (const [name, text] of files) {
-      const path = join(outDir, name);
-      if (!existsSync(path)) problems.push(`missing ${name}`);
-      else if (readFileSync(path, "utf8") !== text) problems.push(`differs ${name}`);
+    for (const [dir, dirFiles] of outputs) {
+      const existing = existsSync(dir) ? listTs(dir) : [];
+      for (const [name, text] of dirFiles) {
+        const path = join(dir, name);
+        if (!existsSync(path)) problems.push(`missing ${relative(root, path)}`);
+        else if (readFileSync(path, "utf8") !== text) problems.push(`differs ${relative(root, path)}`);
+      }
+      for (const name of existing) if (!dirFiles.has(name)) problems.push(`stale ${relative(root, join(dir, name))}`);
     }
-    for (const name of existing) if (!files.has(name)) problems.push(`stale ${name}`);
     if (problems.length > 0) {
-      console.error(`src/protocol/generated is out of date (run npm run generate):\n  ${problems.join("\n  ")}`);
+      console.error(`generated codecs are out of date (run npm run generate):\n  ${problems.join("\n  ")}`);
       process.exit(1);
     }
-    console.log(`src/protocol/generated is up to date (${files.size} files, ${apis.length} APIs).`);
+    console.log(`src/protocol/generated and src/coordinator/generated are up to date (${summary}).`);
     return;
   }
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
-  for (const [name, text] of files) writeFileSync(join(outDir, name), text);
-  console.log(`wrote ${files.size} files for ${apis.length} APIs to ${outDir}`);
+  for (const [dir, dirFiles] of outputs) {
+    rmSync(dir, { recursive: true, force: true });
+    for (const [name, text] of dirFiles) {
+      mkdirSync(dirname(join(dir, name)), { recursive: true });
+      writeFileSync(join(dir, name), text);
+    }
+  }
+  console.log(`wrote ${summary}`);
+}
+
+/** The .ts files under dir, as paths relative to it ("/"-separated). */
+function listTs(dir: string, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) out.push(...listTs(join(dir, entry.name), `${prefix}${entry.name}/`));
+    else if (entry.name.endsWith(".ts")) out.push(`${prefix}${entry.name}`);
+  }
+  return out.sort();
+}
+
+// ---------------------------------------------------------------- coordinator records
+
+interface RecordEntry {
+  recordType: number;
+  name: string;
+  key: Message;
+  value: Message;
+  file: string;
+}
+
+function coordinatorNote(m: Message): string {
+  return `// ${m.name}: record type ${m.apiKey}, versions ${describeVersions(new Set(m.validVersions))} from Kafka 4.4.0 (${m.type}).`;
+}
+
+/**
+ * One file per record type (key + value) per internal topic, plus an index.ts per topic with the
+ * record-type table. Keys are read and written at version 0 (Kafka writes the record type, not a
+ * key version, in front of the key: MessageUtil.toCoordinatorTypePrefixedBytes).
+ */
+function generateCoordinator(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const t of coordinatorTopics) {
+    const specs = loadDir(t.specs);
+    const records: RecordEntry[] = [];
+    for (const spec of specs.values()) {
+      if (spec.type !== "coordinator-key") continue;
+      const name = spec.name.replace(/Key$/, "");
+      const valueSpec = specs.get(`${name}Value`);
+      if (valueSpec === undefined || valueSpec.type !== "coordinator-value") throw new Error(`no coordinator-value spec for ${spec.name}`);
+      if (spec.apiKey === undefined || spec.apiKey !== valueSpec.apiKey) throw new Error(`${spec.name}: key and value record types differ`);
+      const key = mergeMessage(spec, undefined);
+      if (key.validVersions.join() !== "0") throw new Error(`${spec.name}: a coordinator key with versions other than 0`);
+      const value = mergeMessage(valueSpec, undefined);
+      const file = kebab(name);
+      files.set(`${t.dir}/${file}.ts`, generateFile([key, value], "../../../protocol/", coordinatorNote));
+      records.push({ recordType: spec.apiKey, name, key, value, file });
+    }
+    for (const spec of specs.values()) {
+      if (spec.type !== "coordinator-key" && spec.type !== "coordinator-value") throw new Error(`unexpected spec type ${spec.type} in ${t.specs}`);
+      if (!records.some((r) => r.key.name === spec.name || r.value.name === spec.name)) throw new Error(`${spec.name} has no key/value partner`);
+    }
+    records.sort((a, b) => a.recordType - b.recordType);
+    files.set(`${t.dir}/index.ts`, generateCoordinatorIndex(t.topic, records));
+  }
+  return files;
+}
+
+function generateCoordinatorIndex(topic: string, records: RecordEntry[]): string {
+  const c = new Code();
+  c.line(HEADER);
+  c.line(`// The record types Kafka 4.4.0's coordinator stores in ${topic}.`);
+  c.line();
+  c.line('import type { Reader } from "../../../protocol/reader.js";');
+  c.line('import type { Writer } from "../../../protocol/writer.js";');
+  for (const r of records) c.line(`import * as ${camelCase(r.name)} from "./${r.file}.js";`);
+  c.line();
+  c.line(`export { ${records.map((r) => camelCase(r.name)).join(", ")} };`);
+  c.line();
+  c.open("export interface RecordCodec<T = unknown> {");
+  c.line("name: string;");
+  c.line("read(r: Reader, version: number): T;");
+  c.line("write(w: Writer, message: T, version: number): void;");
+  c.line("create(): T;");
+  c.line("versions: readonly number[];");
+  c.close();
+  c.line();
+  c.open("export interface RecordType {");
+  c.line("/** The int16 in front of a record key (the spec's apiKey). */");
+  c.line("recordType: number;");
+  c.line("name: string;");
+  c.line("/** Key struct, always at version 0. */");
+  c.line("key: RecordCodec;");
+  c.line("/** Value struct; its version is the int16 in front of a value. */");
+  c.line("value: RecordCodec;");
+  c.close();
+  c.line();
+  c.open("export const recordTypes: readonly RecordType[] = [");
+  for (const r of records) {
+    const ns = camelCase(r.name);
+    c.open("{");
+    c.line(`recordType: ${r.recordType},`);
+    c.line(`name: "${r.name}",`);
+    for (const [side, msg] of [["key", r.key] as const, ["value", r.value] as const]) {
+      c.line(
+        `${side}: { name: "${msg.name}", read: ${ns}.read${msg.name}, write: ${ns}.write${msg.name} as RecordCodec["write"], create: ${ns}.default${msg.name}, versions: [${msg.validVersions.join(", ")}] },`,
+      );
+    }
+    c.close("},");
+  }
+  c.close("];");
+  c.line();
+  c.line("/** Record types by their number (undefined where Kafka defines none). */");
+  c.line("export const recordTypeByNumber: readonly (RecordType | undefined)[] = (() => {");
+  c.line("  const table: (RecordType | undefined)[] = [];");
+  c.line("  for (const t of recordTypes) table[t.recordType] = t;");
+  c.line("  return table;");
+  c.line("})();");
+  return c.toString();
 }
 
 function must<T>(value: T | undefined): T {
