@@ -49,6 +49,9 @@ function inputsHash() {
   for (const v of ["4.4.0", "3.9.0"]) {
     for (const p of files(join(specsDir, v, "message"))) if (p.endsWith(".json")) add(specsDir, p);
   }
+  for (const d of ["group-coordinator", "transaction-coordinator", "share-coordinator"]) {
+    for (const p of files(join(specsDir, "4.4.0", d))) if (p.endsWith(".json")) add(specsDir, p);
+  }
   return h.digest("hex");
 }
 

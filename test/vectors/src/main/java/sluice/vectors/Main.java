@@ -136,6 +136,8 @@ public final class Main {
             for (ObjectNode b : batches) { w.write(MAPPER.writeValueAsString(b)); w.write('\n'); }
         }
         deleteTree(legacyDir);
+        String coordinator = CoordinatorVectors.write(specs, out, kafka, count);
+        System.out.printf("vectors: %s%n", coordinator);
         System.out.printf("vectors: kafka-clients %s + %s: %d APIs, %d (message, version) pairs, %d messages, %d record-batch lines in %.1fs -> %s%n",
             kafka, LEGACY_KAFKA, apis.size(), pairs, total, batches.size(), (System.nanoTime() - t0) / 1e9, out);
     }

@@ -44,9 +44,13 @@ final class MessageVectors {
     private final boolean jsonWriteHasRecordsFlag;
 
     MessageVectors(Spec spec, String kafkaVersion) {
+        this(spec, kafkaVersion, "org.apache.kafka.common.message." + spec.name + "Data");
+    }
+
+    /** {@code base}: the generated class (its JSON converter is {@code base + "JsonConverter"}). */
+    MessageVectors(Spec spec, String kafkaVersion, String base) {
         this.spec = spec;
         this.kafkaVersion = kafkaVersion;
-        String base = "org.apache.kafka.common.message." + spec.name + "Data";
         try {
             this.dataClass = Class.forName(base);
             Class<?> conv = Class.forName(base + "JsonConverter");
@@ -67,11 +71,16 @@ final class MessageVectors {
 
     /** One JSONL line per message. */
     List<ObjectNode> generate(int version, int count) {
+        return generate(version, count, null);
+    }
+
+    /** As {@link #generate(int, int)}; when {@code messages} is not null, Kafka's message objects are added to it. */
+    List<ObjectNode> generate(int version, int count, List<Message> messages) {
         List<ObjectNode> lines = new ArrayList<>(count);
         Rand rnd = new Rand(Rand.seedOf(spec.name + "@" + version + "@" + kafkaVersion));
         for (int i = 0; i < count; i++) {
             try {
-                lines.add(one(version, i, rnd));
+                lines.add(one(version, i, rnd, messages));
             } catch (Exception e) {
                 throw new RuntimeException(spec.name + " v" + version + " #" + i + " (kafka " + kafkaVersion + "): " + e, e);
             }
@@ -87,7 +96,7 @@ final class MessageVectors {
         int depthInLarge;  // > 0 while inside a large array: keep nested arrays tiny
     }
 
-    private ObjectNode one(int version, int index, Rand rnd) throws Exception {
+    private ObjectNode one(int version, int index, Rand rnd, List<Message> messages) throws Exception {
         Mode mode = new Mode();
         mode.minimal = index == 0;
         mode.maximal = index == 1;
@@ -126,6 +135,7 @@ final class MessageVectors {
         JsonNode out = jsonWriteHasRecordsFlag ? (JsonNode) invoke(jsonWrite, back, v, true) : (JsonNode) invoke(jsonWrite, back, v);
         fixJson(spec.root, (ObjectNode) out, input, version);
 
+        if (messages != null) messages.add(back);
         ObjectNode line = F.objectNode();
         line.put("version", version);
         line.put("kafka", kafkaVersion);

@@ -109,9 +109,10 @@ final class Spec {
             f.name = fn.get("name").asText();
             f.jsonName = f.name.substring(0, 1).toLowerCase(Locale.ROOT) + f.name.substring(1);
             f.type = fn.get("type").asText();
-            f.versions = Versions.parse(fn.get("versions").asText());
             f.nullableVersions = Versions.parse(fn.has("nullableVersions") ? fn.get("nullableVersions").asText() : null);
             f.taggedVersions = Versions.parse(fn.has("taggedVersions") ? fn.get("taggedVersions").asText() : null);
+            // a tagged field may leave out "versions" (StreamsGroupMetadataValue): its tagged versions
+            f.versions = fn.has("versions") ? Versions.parse(fn.get("versions").asText()) : f.taggedVersions;
             f.tag = fn.has("tag") ? fn.get("tag").asInt() : null;
             if (f.tag != null) maxTag[0] = Math.max(maxTag[0], f.tag);
             String et = f.elementType();
