@@ -467,7 +467,7 @@ class MessageGenerator {
   // ---- decode
 
   /** Statements that read one field value into `target` (a declared local). */
-  readValue(field: Field, target: string, outer: Set<number>, flexible: "yes" | "no" | "dynamic"): void {
+  readValue(field: Field, target: string, outer: Set<number>, flexible: "yes" | "no" | "dynamic", tagged = false): void {
     const c = this.code;
     const context = intersect(outer, field.versions);
     const fieldFlexible = this.fieldFlexibleMode(field, context, flexible);
@@ -503,9 +503,12 @@ class MessageGenerator {
     }
     if (isStruct(element)) {
       const read = `read${this.struct(element).tsName}(r, version)`;
+      // a nullable struct's marker: int8 (-1 null, 1 present); inside a tagged field Kafka writes an
+      // unsigned varint instead (0 null, 1 present) and reads anything > 0 as present
+      const isNull = tagged ? "r.unsignedVarint() <= 0" : "r.int8() < 0";
       if (nullable === "false") c.line(`${target} = ${read};`);
-      else if (nullable === "true") c.line(`${target} = r.int8() < 0 ? null : ${read};`);
-      else c.line(`${target} = ${nullable} && r.int8() < 0 ? null : ${read};`);
+      else if (nullable === "true") c.line(`${target} = ${isNull} ? null : ${read};`);
+      else c.line(`${target} = ${nullable} && ${isNull} ? null : ${read};`);
       return;
     }
     c.line(`${target} = ${this.readPrimitive(element, nullable, pick, field)};`);
@@ -600,7 +603,7 @@ class MessageGenerator {
           const when = versionCondition(f.taggedVersions, context);
           c.open(`case ${f.tag}: {`);
           if (when !== "true") c.open(`if (${when}) {`);
-          this.readValue(f, `f_${f.property}`, context, "yes");
+          this.readValue(f, `f_${f.property}`, context, "yes", true);
           c.line(`r.endTaggedField(end, ${f.tag});`);
           c.line("continue;");
           if (when !== "true") {
@@ -673,11 +676,12 @@ class MessageGenerator {
         return;
       }
       const marker = nullable === "true" ? "" : `if (${nullable}) `;
+      const tagged = w === "t"; // inside a tagged field (see readValue)
       c.open(`if (${value} === null) {`);
-      c.line(`${marker}${w}.int8(-1);`);
+      c.line(`${marker}${w}.${tagged ? "unsignedVarint(0)" : "int8(-1)"};`);
       c.close();
       c.open("else {");
-      c.line(`${marker}${w}.int8(1);`);
+      c.line(`${marker}${w}.${tagged ? "unsignedVarint(1)" : "int8(1)"};`);
       c.line(`${write};`);
       c.close();
       return;

@@ -156,7 +156,7 @@ export function readConsumerGroupMemberMetadataValue(r: Reader, version: number)
       const end = r.offset + size;
       switch (tag) {
         case 0: {
-          f_classicMemberMetadata = r.int8() < 0 ? null : readConsumerGroupMemberMetadataValueClassicMemberMetadata(r, version);
+          f_classicMemberMetadata = r.unsignedVarint() <= 0 ? null : readConsumerGroupMemberMetadataValueClassicMemberMetadata(r, version);
           r.endTaggedField(end, 0);
           continue;
         }
@@ -253,10 +253,10 @@ export function writeConsumerGroupMemberMetadataValue(w: Writer, m: ConsumerGrou
       nextUnknown = writeUnknownTaggedFields(w, unknown, nextUnknown, 0);
       const value = encodeTaggedValue((t) => {
         if (m.classicMemberMetadata === null) {
-          t.int8(-1);
+          t.unsignedVarint(0);
         }
         else {
-          t.int8(1);
+          t.unsignedVarint(1);
           writeConsumerGroupMemberMetadataValueClassicMemberMetadata(t, m.classicMemberMetadata, version);
         }
       });
