@@ -27,10 +27,9 @@ export type PartitionOrError = Partition | number;
 /** Kafka's RecordBatch.NO_PARTITION_LEADER_EPOCH: the request does not check the epoch (any negative value does not). */
 export const NO_LEADER_EPOCH = -1;
 
-const key = (topic: string, index: number) => `${topic}-${index}`;
-
 export class PartitionManager {
-  readonly #partitions = new Map<string, Partition>();
+  /** Hosted partitions by topic, indexed by partition (a lookup on the produce/fetch path builds no key). */
+  readonly #partitions = new Map<string, Partition[]>();
   readonly #logs: LogManager;
   readonly #metadata: MetadataCache;
   /** Parked long polls; each function answers its wait now. */
@@ -49,7 +48,7 @@ export class PartitionManager {
 
   /** The hosted partition, without any check (background work, DescribeLogDirs). */
   get(topic: string, index: number): Partition | undefined {
-    return this.#partitions.get(key(topic, index));
+    return this.#partitions.get(topic)?.[index];
   }
 
   /** The partition of the topic named `topic` for a request, or Kafka's error (see the file comment). */
@@ -66,7 +65,7 @@ export class PartitionManager {
   }
 
   #hosted(topic: string, index: number, currentLeaderEpoch: number): PartitionOrError {
-    const partition = this.#partitions.get(key(topic, index));
+    const partition = this.#partitions.get(topic)?.[index];
     if (partition === undefined) {
       return this.#metadata.partition(topic, index) === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER;
     }
@@ -80,21 +79,27 @@ export class PartitionManager {
    * published in the metadata cache, so no request sees it half made.
    */
   async becomeLeader(metadata: PartitionMetadata, config: LogConfig): Promise<Partition> {
-    const existing = this.#partitions.get(key(metadata.topic, metadata.index));
+    const existing = this.get(metadata.topic, metadata.index);
     if (existing !== undefined) return existing;
     const log =
       this.#logs.get(metadata.topic, metadata.index) ??
       (await this.#logs.createPartition(metadata.topic, metadata.index, { topicId: metadata.topicId, config }));
     const partition = new Partition(metadata.topic, metadata.topicId, metadata.index, log, metadata.leaderEpoch);
-    this.#partitions.set(key(metadata.topic, metadata.index), partition);
+    let hosted = this.#partitions.get(metadata.topic);
+    if (hosted === undefined) {
+      hosted = [];
+      this.#partitions.set(metadata.topic, hosted);
+    }
+    hosted[metadata.index] = partition;
     return partition;
   }
 
   /** Stops hosting every partition of `topic` and deletes their logs (topic deletion). */
   async deletePartitions(topic: string): Promise<void> {
-    const partitions = [...this.#partitions.values()].filter((partition) => partition.topic === topic);
+    const partitions = this.#partitions.get(topic) ?? [];
+    this.#partitions.delete(topic);
     for (const partition of partitions) {
-      this.#partitions.delete(key(topic, partition.index));
+      if (partition === undefined) continue;
       partition.releaseWaiters();
       await this.#logs.deletePartition(topic, partition.index);
     }
