@@ -737,25 +737,41 @@ impl LogSlice {
 // ---------------------------------------------------------------------------------------
 // Tasks on the libuv pool
 
-type Operation<T> = Box<dyn FnOnce(&LogState) -> Result<T, NativeError> + Send>;
+type Operation<T> = Box<dyn FnOnce() -> Result<T, NativeError> + Send>;
 
-/// One operation on a log that may touch the disk, run on the libuv pool. It takes the
-/// log's lock itself, for its short critical sections only.
-pub struct LogTask<T: Send + 'static> {
-    state: Arc<LogState>,
+/// One operation that may touch the disk, run on the libuv pool; its failure rejects the
+/// promise with a coded error. Log operations take the log's lock themselves, for their
+/// short critical sections only.
+pub struct NativeTask<T: Send + 'static> {
     operation: Option<Operation<T>>,
 }
 
-impl<T> Task for LogTask<T>
-where
-    T: Send + 'static + napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName,
+/// What a task may resolve to.
+pub trait TaskValue:
+    Send + 'static + napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName
 {
+}
+
+impl<T> TaskValue for T where
+    T: Send + 'static + napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName
+{
+}
+
+impl<T: TaskValue> NativeTask<T> {
+    fn new(operation: impl FnOnce() -> Result<T, NativeError> + Send + 'static) -> AsyncTask<Self> {
+        AsyncTask::new(Self {
+            operation: Some(Box::new(operation)),
+        })
+    }
+}
+
+impl<T: TaskValue> Task for NativeTask<T> {
     type Output = Result<T, NativeError>;
     type JsValue = T;
 
     fn compute(&mut self) -> napi::Result<Result<T, NativeError>> {
         let operation = self.operation.take().expect("a task runs once");
-        Ok(operation(&self.state))
+        Ok(operation())
     }
 
     fn resolve(&mut self, env: Env, output: Result<T, NativeError>) -> napi::Result<T> {
@@ -763,15 +779,14 @@ where
     }
 }
 
-fn task<T, F>(state: &Arc<LogState>, operation: F) -> AsyncTask<LogTask<T>>
+/// An operation on one log, as a task.
+fn task<T, F>(state: &Arc<LogState>, operation: F) -> AsyncTask<NativeTask<T>>
 where
-    T: Send + 'static + napi::bindgen_prelude::ToNapiValue + napi::bindgen_prelude::TypeName,
+    T: TaskValue,
     F: FnOnce(&LogState) -> Result<T, NativeError> + Send + 'static,
 {
-    AsyncTask::new(LogTask {
-        state: state.clone(),
-        operation: Some(Box::new(operation)),
-    })
+    let state = state.clone();
+    NativeTask::new(move || operation(&state))
 }
 
 /// Runs `operation` on the open log, holding it for exactly that long, then publishes
@@ -1096,7 +1111,7 @@ impl NativeLog {
     /// Follower truncation: removes every record at or above `offset`. Resolves to
     /// whether anything was removed.
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn truncate_to(&self, offset: BigInt) -> Result<AsyncTask<LogTask<bool>>, NativeError> {
+    pub fn truncate_to(&self, offset: BigInt) -> Result<AsyncTask<NativeTask<bool>>, NativeError> {
         let offset = long_of(&offset, "offset")?;
         Ok(task(&self.state, move |state| {
             on_open(state, |log| log.truncate_to(offset))
@@ -1108,7 +1123,7 @@ impl NativeLog {
     pub fn truncate_fully_and_start_at(
         &self,
         offset: BigInt,
-    ) -> Result<AsyncTask<LogTask<()>>, NativeError> {
+    ) -> Result<AsyncTask<NativeTask<()>>, NativeError> {
         let offset = long_of(&offset, "offset")?;
         Ok(task(&self.state, move |state| {
             on_open(state, |log| log.truncate_fully_and_start_at(offset))
@@ -1122,7 +1137,7 @@ impl NativeLog {
         &self,
         offset: BigInt,
         high_watermark: BigInt,
-    ) -> Result<AsyncTask<LogTask<Vec<DeletedSegmentResult>>>, NativeError> {
+    ) -> Result<AsyncTask<NativeTask<Vec<DeletedSegmentResult>>>, NativeError> {
         let offset = long_of(&offset, "offset")?;
         let high_watermark = long_of(&high_watermark, "highWatermark")?;
         Ok(task(&self.state, move |state| {
@@ -1140,7 +1155,7 @@ impl NativeLog {
         &self,
         now_ms: f64,
         high_watermark: BigInt,
-    ) -> Result<AsyncTask<LogTask<Vec<DeletedSegmentResult>>>, NativeError> {
+    ) -> Result<AsyncTask<NativeTask<Vec<DeletedSegmentResult>>>, NativeError> {
         let now_ms = clock_ms(now_ms)?;
         let high_watermark = long_of(&high_watermark, "highWatermark")?;
         Ok(task(&self.state, move |state| {
@@ -1150,7 +1165,7 @@ impl NativeLog {
 
     /// Rolls the active segment if it is older than `segment.ms` (for idle partitions).
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn roll_if_old(&self, now_ms: f64) -> Result<AsyncTask<LogTask<bool>>, NativeError> {
+    pub fn roll_if_old(&self, now_ms: f64) -> Result<AsyncTask<NativeTask<bool>>, NativeError> {
         let now_ms = clock_ms(now_ms)?;
         Ok(task(&self.state, move |state| {
             on_open(state, |log| log.roll_if_old(now_ms))
@@ -1161,7 +1176,7 @@ impl NativeLog {
     /// Routine flushing (`flush.ms`, `flush.messages`, after a roll) is the background
     /// thread's; this is for callers that must know the data is on disk.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn flush(&self) -> AsyncTask<LogTask<()>> {
+    pub fn flush(&self) -> AsyncTask<NativeTask<()>> {
         task(&self.state, |state| {
             // The flush handle is taken under the lock; the fsyncs run without it.
             let flusher = state.log()?.as_ref().expect("open").flusher();
@@ -1173,7 +1188,7 @@ impl NativeLog {
     /// written). Writes no log-dir checkpoint or marker: `NativeLogDirectory.closeAll`
     /// does that for a whole directory.
     #[napi(ts_return_type = "Promise<LogOffsetsResult>")]
-    pub fn close(&self) -> AsyncTask<LogTask<LogOffsetsResult>> {
+    pub fn close(&self) -> AsyncTask<NativeTask<LogOffsetsResult>> {
         task(&self.state, |state| {
             let log = state.take()?;
             log.close().map(LogOffsetsResult::from).map_err(thrown)
@@ -1183,7 +1198,7 @@ impl NativeLog {
     /// Deletes the partition directory (topic deletion); slices already handed out keep
     /// reading the deleted files.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn delete_directory(&self) -> AsyncTask<LogTask<()>> {
+    pub fn delete_directory(&self) -> AsyncTask<NativeTask<()>> {
         task(&self.state, |state| {
             let log = state.take()?;
             log.delete_directory().map_err(thrown)
@@ -1612,7 +1627,7 @@ impl NativeLogDirectory {
     pub fn write_checkpoints(
         &self,
         high_watermarks: Option<Vec<HighWatermarkInput>>,
-    ) -> Result<AsyncTask<WriteCheckpointsTask>, NativeError> {
+    ) -> Result<AsyncTask<NativeTask<u32>>, NativeError> {
         let high_watermarks = high_watermarks
             .map(|entries| {
                 entries
@@ -1626,11 +1641,9 @@ impl NativeLogDirectory {
                     .collect::<Result<Vec<_>, NativeError>>()
             })
             .transpose()?;
-        Ok(AsyncTask::new(WriteCheckpointsTask {
-            path: self.path.clone(),
-            logs: self.logs.clone(),
-            checkpoints: self.checkpoints.clone(),
-            high_watermarks,
+        let (path, logs, checkpoints) = self.shared();
+        Ok(NativeTask::new(move || {
+            write_checkpoints(&path, &logs, &checkpoints, high_watermarks.as_deref())
         }))
     }
 
@@ -1643,17 +1656,32 @@ impl NativeLogDirectory {
         &self,
         broker_epoch: Option<BigInt>,
         threads: Option<u32>,
-    ) -> Result<AsyncTask<CloseAllTask>, NativeError> {
-        Ok(AsyncTask::new(CloseAllTask {
-            path: self.path.clone(),
-            logs: self.logs.clone(),
-            checkpoints: self.checkpoints.clone(),
-            broker_epoch: broker_epoch
-                .as_ref()
-                .map_or(Ok(-1), |epoch| long_of(epoch, "brokerEpoch"))?,
-            threads: threads.unwrap_or(1).clamp(1, 64) as usize,
+    ) -> Result<AsyncTask<NativeTask<()>>, NativeError> {
+        let broker_epoch = broker_epoch
+            .as_ref()
+            .map_or(Ok(-1), |epoch| long_of(epoch, "brokerEpoch"))?;
+        let threads = threads.unwrap_or(1).clamp(1, 64) as usize;
+        let (path, logs, checkpoints) = self.shared();
+        Ok(NativeTask::new(move || {
+            close_all(&path, &logs, &checkpoints, broker_epoch, threads)
         }))
     }
+
+    /// What the directory's tasks share with it.
+    fn shared(&self) -> (PathBuf, SharedLogs, Arc<Mutex<()>>) {
+        (
+            self.path.clone(),
+            self.logs.clone(),
+            self.checkpoints.clone(),
+        )
+    }
+}
+
+/// The logs of a directory, shared with its tasks.
+type SharedLogs = Arc<Mutex<Vec<Arc<LogState>>>>;
+
+fn poisoned_directory() -> NativeError {
+    coded(ErrorCode::StorageError, "poisoned")
 }
 
 /// A partition's high watermark for `replication-offset-checkpoint`.
@@ -1664,64 +1692,62 @@ pub struct HighWatermarkInput {
     pub high_watermark: BigInt,
 }
 
-pub struct WriteCheckpointsTask {
-    path: PathBuf,
-    logs: Arc<Mutex<Vec<Arc<LogState>>>>,
-    checkpoints: Arc<Mutex<()>>,
-    high_watermarks: Option<Vec<(TopicPartition, i64)>>,
-}
-
-#[napi]
-impl Task for WriteCheckpointsTask {
-    type Output = Result<u32, NativeError>;
-    type JsValue = u32;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(self.write())
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<u32> {
-        settle(&env, output)
-    }
-}
-
-impl WriteCheckpointsTask {
-    fn write(&self) -> Result<u32, NativeError> {
-        let _one_writer = self
-            .checkpoints
-            .lock()
-            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?;
-        let states = self
-            .logs
-            .lock()
-            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?
-            .clone();
-        // Each log is held just long enough to read three offsets.
-        let offsets: Vec<(TopicPartition, LogOffsets)> = states
-            .iter()
-            .filter_map(|state| {
-                let guard = state.log.lock().ok()?;
-                let log = guard.as_ref()?;
-                Some((log.topic_partition().clone(), log.offsets()))
-            })
-            .collect();
-        let directory = LogDirectory::new(&self.path);
-        let storage_error = |error: std::io::Error| {
-            coded(
-                ErrorCode::StorageError,
-                format!("write checkpoints in {}: {error}", self.path.display()),
-            )
-        };
+/// Writes the offset checkpoints of every open log of `path` (see `writeCheckpoints`).
+fn write_checkpoints(
+    path: &Path,
+    logs: &SharedLogs,
+    checkpoints: &Mutex<()>,
+    high_watermarks: Option<&[(TopicPartition, i64)]>,
+) -> Result<u32, NativeError> {
+    let _one_writer = checkpoints.lock().map_err(|_| poisoned_directory())?;
+    let states = logs.lock().map_err(|_| poisoned_directory())?.clone();
+    // Each log is held just long enough to read three offsets.
+    let offsets: Vec<(TopicPartition, LogOffsets)> = states
+        .iter()
+        .filter_map(|state| {
+            let guard = state.log.lock().ok()?;
+            let log = guard.as_ref()?;
+            Some((log.topic_partition().clone(), log.offsets()))
+        })
+        .collect();
+    let directory = LogDirectory::new(path);
+    let storage_error = |error: std::io::Error| {
+        coded(
+            ErrorCode::StorageError,
+            format!("write checkpoints in {}: {error}", path.display()),
+        )
+    };
+    directory
+        .write_offset_checkpoints(&offsets)
+        .map_err(storage_error)?;
+    if let Some(high_watermarks) = high_watermarks {
         directory
-            .write_offset_checkpoints(&offsets)
+            .write_high_watermarks(high_watermarks)
             .map_err(storage_error)?;
-        if let Some(high_watermarks) = &self.high_watermarks {
-            directory
-                .write_high_watermarks(high_watermarks)
-                .map_err(storage_error)?;
-        }
-        Ok(offsets.len() as u32)
     }
+    Ok(offsets.len() as u32)
+}
+
+/// Closes every open log of `path`, then writes the checkpoints and the clean-shutdown
+/// marker (see `closeAll`).
+fn close_all(
+    path: &Path,
+    logs: &SharedLogs,
+    checkpoints: &Mutex<()>,
+    broker_epoch: i64,
+    threads: usize,
+) -> Result<(), NativeError> {
+    let _one_writer = checkpoints.lock().map_err(|_| poisoned_directory())?;
+    let states = logs.lock().map_err(|_| poisoned_directory())?.clone();
+    let mut open = Vec::with_capacity(states.len());
+    for state in &states {
+        if let Some(log) = state.lock()?.take() {
+            open.push(log);
+        }
+    }
+    LogDirectory::new(path)
+        .close_all(open, threads, broker_epoch)
+        .map_err(thrown)
 }
 
 pub struct CreateLogTask {
@@ -1755,51 +1781,6 @@ impl CreateLogTask {
         logs.push(state.clone());
         logs.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         Ok(state)
-    }
-}
-
-pub struct CloseAllTask {
-    path: PathBuf,
-    logs: Arc<Mutex<Vec<Arc<LogState>>>>,
-    checkpoints: Arc<Mutex<()>>,
-    broker_epoch: i64,
-    threads: usize,
-}
-
-#[napi]
-impl Task for CloseAllTask {
-    type Output = Result<(), NativeError>;
-    type JsValue = ();
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(self.close_all())
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
-        settle(&env, output)
-    }
-}
-
-impl CloseAllTask {
-    fn close_all(&self) -> Result<(), NativeError> {
-        let _one_writer = self
-            .checkpoints
-            .lock()
-            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?;
-        let states = self
-            .logs
-            .lock()
-            .map_err(|_| coded(ErrorCode::StorageError, "poisoned"))?
-            .clone();
-        let mut logs = Vec::with_capacity(states.len());
-        for state in &states {
-            if let Some(log) = state.lock()?.take() {
-                logs.push(log);
-            }
-        }
-        LogDirectory::new(&self.path)
-            .close_all(logs, self.threads, self.broker_epoch)
-            .map_err(thrown)
     }
 }
 
