@@ -44,6 +44,17 @@ export class TestClient {
 
   /** Sends one request and resolves with the decoded response body. */
   request<T = Record<string, unknown>>(apiKey: number, version: number, body: Record<string, unknown> = {}, clientId = "sluice-test"): Promise<T> {
+    const { correlationId, bytes } = this.#frame(apiKey, version, body, clientId);
+    // A request after the close would wait for ever: nothing answers it, and nothing rejects it.
+    if (this.closedAt !== null || this.#socket.destroyed) return Promise.reject(new Error("connection closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(correlationId, { apiKey, version, resolve: resolve as (body: unknown) => void, reject });
+      this.#socket.write(bytes);
+    });
+  }
+
+  /** A size-prefixed request frame with the next correlation id. */
+  #frame(apiKey: number, version: number, body: Record<string, unknown>, clientId: string): { correlationId: number; bytes: Buffer } {
     const api = apiByKey[apiKey];
     if (api === undefined) throw new Error(`no API ${apiKey}`);
     const correlationId = this.#nextCorrelationId++;
@@ -51,12 +62,7 @@ export class TestClient {
     const frame = encodeRequest(api, version, { correlationId, clientId, unknownTaggedFields: undefined }, full);
     const prefix = Buffer.alloc(4);
     prefix.writeInt32BE(frame.length);
-    // A request after the close would wait for ever: nothing answers it, and nothing rejects it.
-    if (this.closedAt !== null || this.#socket.destroyed) return Promise.reject(new Error("connection closed"));
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(correlationId, { apiKey, version, resolve: resolve as (body: unknown) => void, reject });
-      this.#socket.write(Buffer.concat([prefix, frame]));
-    });
+    return { correlationId, bytes: Buffer.concat([prefix, frame]) };
   }
 
   /**
@@ -64,15 +70,9 @@ export class TestClient {
    * socket has taken the bytes (so a caller that awaits it gets the socket's backpressure).
    */
   send(apiKey: number, version: number, body: Record<string, unknown> = {}, clientId = "sluice-test"): Promise<void> {
-    const api = apiByKey[apiKey];
-    if (api === undefined) throw new Error(`no API ${apiKey}`);
-    const correlationId = this.#nextCorrelationId++;
-    const full = { ...(api.request.create() as Record<string, unknown>), ...body };
-    const frame = encodeRequest(api, version, { correlationId, clientId, unknownTaggedFields: undefined }, full);
-    const prefix = Buffer.alloc(4);
-    prefix.writeInt32BE(frame.length);
+    const { bytes } = this.#frame(apiKey, version, body, clientId);
     return new Promise<void>((resolve, reject) => {
-      this.#socket.write(Buffer.concat([prefix, frame]), (error) => (error ? reject(error) : resolve()));
+      this.#socket.write(bytes, (error) => (error ? reject(error) : resolve()));
     });
   }
 

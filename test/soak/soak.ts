@@ -556,7 +556,7 @@ class Soak {
             if (offset < positions[partition]) continue;
             if (offset !== positions[partition]) {
               // Nothing removes single offsets: a jump is a gap, unless the log start moved past it.
-              if (topic.removes && Number(answer.logStartOffset) >= offset) this.skip(topic, partition, positions[partition], offset);
+              if (topic.removes && Number(answer.logStartOffset) >= offset) this.markRemoved(topic, partition, positions[partition], offset);
               else {
                 this.gaps += offset - positions[partition];
                 this.problem(`gap in ${topic.name}-${partition}: expected offset ${positions[partition]}, read ${offset}`);
@@ -581,7 +581,7 @@ class Soak {
     if (earliest === null) return;
     if (topic.removes && earliest > position) {
       this.legit(`fetch ${topic.name}`, OFFSET_OUT_OF_RANGE);
-      this.skip(topic, partition, position, earliest);
+      this.markRemoved(topic, partition, position, earliest);
       positions[partition] = earliest;
     } else {
       this.error(`fetch ${topic.name}`, OFFSET_OUT_OF_RANGE, `${topic.name}-${partition} at ${position}, log start offset ${earliest}`);
@@ -589,7 +589,8 @@ class Soak {
     }
   }
 
-  skip(topic: TopicSpec, partition: number, from: number, to: number): void {
+  /** Records the offsets [from, to) as removed by retention or DeleteRecords before the consumer read them (not lost). */
+  markRemoved(topic: TopicSpec, partition: number, from: number, to: number): void {
     const key = `${topic.name}/${partition}`;
     const ranges = this.skipped.get(key) ?? [];
     ranges.push([from, to]);
