@@ -176,6 +176,11 @@ export function residentKiB(pid: number): number | null {
 export interface StartKafkaOptions {
   /** PLAINTEXT port on 127.0.0.1; a free one by default. */
   port?: number;
+  /**
+   * CONTROLLER port on 127.0.0.1; a free one by default. A restart on an existing log dir should pass
+   * the first start's: the KRaft quorum formatted with --standalone records the controller's endpoint.
+   */
+  controllerPort?: number;
   /** Kafka's log.dirs (one directory). Default: `<workDir>/data`. Formatted unless it already is. */
   logDir?: string;
   /** Holds server.properties and kafka.out (the broker's stdout and stderr). Default: a new temp dir. */
@@ -278,7 +283,7 @@ const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
 export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaBroker> {
   await kafkaClasspath(); // a Maven build, if one is due, is not part of formatMs
   const port = options.port ?? (await freePort());
-  let controllerPort = await freePort();
+  let controllerPort = options.controllerPort ?? (await freePort());
   while (controllerPort === port) controllerPort = await freePort();
   const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), "sluice-kafka-")));
   await mkdir(workDir, { recursive: true });

@@ -1,0 +1,141 @@
+// One broker for a test suite that must pass against both Sluice and Apache Kafka 4.4.0 (the
+// consumer-group suites in test/interop/groups-*.test.ts and consumer-groups-command.test.ts):
+// `GROUP_TESTS_BROKER=kafka|sluice` (default sluice) picks which, and the suite sees the same
+// handle either way: a bootstrap address, a clean stop (SIGTERM), a crash (SIGKILL) and a restart on
+// the same port and log directory.
+//
+// Both brokers get the same broker properties: Sluice has Kafka's defaults, startKafka() sets a few
+// of its own for a single node (replication factors of the internal topics = 1, and
+// group.initial.rebalance.delay.ms=0), so groupBrokerProperties names the group settings explicitly
+// and passes them to both. A suite that needs another setting passes it in `properties`, to both.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, type KafkaBroker, startKafka } from "./kafka.js";
+import { type SluiceBroker, startSluice } from "./sluice.js";
+
+export type BrokerKind = "kafka" | "sluice";
+
+function brokerFromEnv(): BrokerKind {
+  const value = process.env.GROUP_TESTS_BROKER ?? "sluice";
+  if (value !== "kafka" && value !== "sluice") throw new Error(`GROUP_TESTS_BROKER must be "kafka" or "sluice", not ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** The broker the group suites run against: $GROUP_TESTS_BROKER, "sluice" by default. */
+export const groupTestsBroker: BrokerKind = brokerFromEnv();
+
+/**
+ * Group coordinator settings given to both brokers. The first rebalance of a new group starts at
+ * once (Kafka's default waits 3 s for more members); everything else is the default of both:
+ * group.min.session.timeout.ms=6000, offsets.topic.num.partitions=50, KIP-848 enabled.
+ */
+export const groupBrokerProperties: Record<string, string | number | boolean> = {
+  "group.initial.rebalance.delay.ms": 0,
+  "offsets.topic.replication.factor": 1,
+  "num.partitions": 1,
+  "auto.create.topics.enable": true,
+};
+
+export interface TestBroker {
+  kind: BrokerKind;
+  /** "127.0.0.1:<port>"; the same after restart(). */
+  bootstrap: string;
+  port: number;
+  logDir: string;
+  workDir: string;
+  /** The broker process now (a new one after restart()). */
+  pid(): number;
+  /** SIGTERM and wait; throws unless the shutdown was clean (Kafka: the marker file; Sluice: exit code 0). */
+  stop(): Promise<void>;
+  /** SIGKILL and wait, as a crash. */
+  kill(): Promise<void>;
+  /** Starts the broker again on the same port and log dir (after stop() or kill()). */
+  restart(): Promise<void>;
+  /** The broker's recent output, for failure messages. */
+  output(): string;
+  /** Stops the broker if it runs (SIGKILL) and removes the work dir. */
+  close(): Promise<void>;
+}
+
+export interface StartBrokerOptions {
+  kind?: BrokerKind;
+  /** More broker properties (Kafka names), given to either broker, after groupBrokerProperties. */
+  properties?: Record<string, string | number | boolean>;
+}
+
+/** Starts the chosen broker on 127.0.0.1 with a new work dir. */
+export async function startBroker(options: StartBrokerOptions = {}): Promise<TestBroker> {
+  const kind = options.kind ?? groupTestsBroker;
+  const properties = { ...groupBrokerProperties, ...options.properties };
+  const workDir = await mkdtemp(join(tmpdir(), `sluice-groups-${kind}-`));
+  const logDir = join(workDir, "data");
+  const port = await freePort();
+
+  if (kind === "kafka") {
+    let controllerPort = await freePort();
+    while (controllerPort === port) controllerPort = await freePort();
+    const launch = () => startKafka({ port, controllerPort, workDir, logDir, properties, logLevel: "WARN" });
+    let current: KafkaBroker = await launch();
+    let running = true;
+    return {
+      kind,
+      bootstrap: current.bootstrap,
+      port,
+      logDir,
+      workDir,
+      pid: () => current.pid,
+      async stop() {
+        running = false;
+        await current.stop();
+      },
+      async kill() {
+        running = false;
+        await current.kill();
+      },
+      async restart() {
+        if (running) throw new Error("restart() of a running broker: stop() or kill() it first");
+        current = await launch();
+        running = true;
+      },
+      output: () => current.output(),
+      async close() {
+        if (running) await current.kill();
+        running = false;
+        await rm(workDir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  const launch = () => startSluice({ port, workDir, logDir, overrides: properties });
+  let current: SluiceBroker = await launch();
+  let running = true;
+  return {
+    kind,
+    bootstrap: current.bootstrap,
+    port,
+    logDir,
+    workDir,
+    pid: () => current.pid,
+    async stop() {
+      running = false;
+      const code = await current.stop();
+      if (code !== 0) throw new Error(`Sluice did not exit cleanly on SIGTERM (exit ${code}); output ends with:\n${current.stderr().slice(-4000)}`);
+    },
+    async kill() {
+      running = false;
+      await current.kill();
+    },
+    async restart() {
+      if (running) throw new Error("restart() of a running broker: stop() or kill() it first");
+      current = await launch();
+      running = true;
+    },
+    output: () => `${current.stdout()}${current.stderr()}`.slice(-8000),
+    async close() {
+      if (running) await current.kill();
+      running = false;
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
