@@ -13,9 +13,10 @@
 //   auto.offset.reset (latest).
 //
 //   GROUP_TESTS_BROKER=kafka npx vitest run test/interop/groups-kafkajs.test.ts
-import { type Admin, AssignerProtocol, type Consumer, Kafka, logLevel, type Producer } from "kafkajs";
+import { type Admin, AssignerProtocol, type Consumer, type Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupTestsBroker, startBroker, type TestBroker } from "../helpers/brokers.js";
+import { byPosition, GroupTestClient, type ProducedRecord, range, waitFor } from "../helpers/groups.js";
 
 interface Received {
   partition: number;
@@ -33,76 +34,32 @@ interface Member {
   joins: number;
 }
 
-interface ProducedRecord {
-  partition: number;
-  offset: number;
-  value: string;
-}
-
 const sessionTimeout = 6_000; // group.min.session.timeout.ms, Kafka's and Sluice's default
 const rebalanceTimeout = 15_000;
 const heartbeatInterval = 500;
-const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | false | null | undefined> | T | false | null | undefined, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== false && value !== null && value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
-    await sleep(100);
-  }
-}
-
-const byPosition = (a: { partition: number; offset: number }, b: { partition: number; offset: number }) => a.partition - b.partition || a.offset - b.offset;
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
   let broker: TestBroker;
+  let client: GroupTestClient;
   let kafka: Kafka;
   let admin: Admin;
-  let producer: Producer;
   const members: Member[] = [];
 
   beforeAll(async () => {
     broker = await startBroker();
-    kafka = new Kafka({
-      brokers: [broker.bootstrap],
-      clientId: "groups-kafkajs",
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1_000 },
-    });
-    admin = kafka.admin();
-    await admin.connect();
-    producer = kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
+    client = await GroupTestClient.connect(broker.bootstrap);
+    kafka = client.kafka;
+    admin = client.admin;
   });
 
   afterAll(async () => {
     for (const member of members) await member.consumer.disconnect().catch(() => {});
-    await producer?.disconnect().catch(() => {});
-    await admin?.disconnect().catch(() => {});
+    await client?.close();
     await broker?.close();
   });
 
-  /** Sends the values to the partitions given (one send: one batch per partition); returns each record's offset. */
-  async function produce(topic: string, records: { partition: number; value: string }[]): Promise<ProducedRecord[]> {
-    const metadata = await producer.send({ topic, acks: -1, messages: records.map(({ partition, value }) => ({ partition, value, key: `k-${value}` })) });
-    const base = new Map(metadata.map((m) => [m.partition, Number(m.baseOffset)]));
-    const next = new Map<number, number>();
-    return records.map(({ partition, value }) => {
-      const index = next.get(partition) ?? 0;
-      next.set(partition, index + 1);
-      const first = base.get(partition);
-      if (first === undefined) throw new Error(`no produce acknowledgement for partition ${partition}`);
-      return { partition, offset: first + index, value };
-    });
-  }
+  const produce = (topic: string, records: { partition: number; value: string }[]) => client.produce(topic, records);
+  const waitForCommitsAtEnd = (groupId: string, topic: string) => client.waitForCommitsAtEnd(groupId, topic);
 
   async function startMember(name: string, groupId: string, topic: string, options: { autoCommit?: boolean; fromBeginning?: boolean } = {}): Promise<Member> {
     const consumer = kafka.consumer({ groupId, sessionTimeout, rebalanceTimeout, heartbeatInterval, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
@@ -150,30 +107,11 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
     });
   }
 
-  /** Committed offsets of the group for the topic, by partition (-1: none). */
-  async function committed(groupId: string, topic: string): Promise<Map<number, number>> {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map(offsets.partitions.map((p) => [p.partition, Number(p.offset)]));
-  }
-
-  async function endOffsets(topic: string): Promise<Map<number, number>> {
-    return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-  }
-
-  async function waitForCommitsAtEnd(groupId: string, topic: string): Promise<Map<number, number>> {
-    const end = await endOffsets(topic);
-    await waitFor(`group ${groupId} to commit the end offsets of ${topic}`, async () => {
-      const offsets = await committed(groupId, topic);
-      return [...end].every(([partition, offset]) => offsets.get(partition) === offset);
-    });
-    return end;
-  }
-
   it("three members share the partitions; as one leaves and another joins, every record is consumed exactly once, by its partition's owner", async () => {
     const topic = "kjs-rebalance";
     const groupId = "kjs-rebalance-group";
     const partitions = 6;
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    await client.createTopic(topic, partitions);
 
     /** Which member received what, per phase, with the owners of that phase. */
     const phases: { produced: ProducedRecord[]; owners: Map<number, Member>; live: Member[] }[] = [];
@@ -225,10 +163,9 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
     expect(new Set(all.map((r) => r.value)).size).toBe(90);
 
     // The committed offsets are the end offsets: 15 records in each partition.
-    const offsets = await committed(groupId, topic);
-    expect([...offsets].sort(([x], [y]) => x - y)).toEqual(range(partitions).map((p) => [p, 15]));
+    expect(await client.committed(groupId, topic)).toEqual(range(partitions).map((p) => [p, 15]));
 
-    // The two that left through disconnect() are gone from the group; the others remain.
+    // b, which left through disconnect(), is gone from the group; the others remain.
     const { groups } = await admin.describeGroups([groupId]);
     expect(groups[0].members.map((m) => m.memberId).sort()).toEqual([a.memberId, c.memberId, d.memberId].sort());
     for (const member of [a, c, d]) await stopMember(member);
@@ -238,7 +175,7 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
     });
     expect(empty).toMatchObject({ groupId, state: "Empty", protocolType: "consumer", members: [] });
     // An Empty group keeps its offsets.
-    expect([...(await committed(groupId, topic))].sort(([x], [y]) => x - y)).toEqual(range(partitions).map((p) => [p, 15]));
+    expect(await client.committed(groupId, topic)).toEqual(range(partitions).map((p) => [p, 15]));
     const listed = await admin.listGroups();
     expect(listed.groups).toContainEqual({ groupId, protocolType: "consumer" });
   });
@@ -246,14 +183,14 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
   it("a restarted group member resumes from the committed offsets: nothing already committed is read again", async () => {
     const topic = "kjs-resume";
     const groupId = "kjs-resume-group";
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await client.createTopic(topic, 3);
     const first = await produce(
       topic,
       range(30).map((i) => ({ partition: i % 3, value: `first-${i}` })),
     );
 
     // No commits yet: OffsetFetch answers -1 for every partition.
-    expect([...(await committed(groupId, topic))].sort(([x], [y]) => x - y)).toEqual([
+    expect(await client.committed(groupId, topic)).toEqual([
       [0, -1],
       [1, -1],
       [2, -1],
@@ -276,7 +213,7 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
     await stopMember(two);
     // Each partition is read in order, so a re-read of a committed record would have come first.
     expect([...two.received].sort(byPosition)).toEqual([...second].sort(byPosition));
-    expect([...(await committed(groupId, topic))].sort(([x], [y]) => x - y)).toEqual([
+    expect(await client.committed(groupId, topic)).toEqual([
       [0, 20],
       [1, 20],
       [2, 20],
@@ -286,7 +223,7 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
   it("manual commits at chosen offsets are where the next member starts; an uncommitted partition follows auto.offset.reset=latest", async () => {
     const topic = "kjs-manual";
     const groupId = "kjs-manual-group";
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await client.createTopic(topic, 3);
     const produced = await produce(
       topic,
       range(30).map((i) => ({ partition: i % 3, value: `manual-${i}` })),
@@ -300,7 +237,7 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
       { topic, partition: 1, offset: "4" },
     ]);
     await stopMember(reader); // no auto-commit on the way out
-    expect([...(await committed(groupId, topic))].sort(([x], [y]) => x - y)).toEqual([
+    expect(await client.committed(groupId, topic)).toEqual([
       [0, 10],
       [1, 4],
       [2, -1],
@@ -324,7 +261,7 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
     await waitForCommitsAtEnd(groupId, topic);
     await stopMember(resumer);
     expect([...resumer.received].sort(byPosition)).toEqual(expected);
-    expect([...(await committed(groupId, topic))].sort(([x], [y]) => x - y)).toEqual([
+    expect(await client.committed(groupId, topic)).toEqual([
       [0, 11],
       [1, 10],
       [2, 12],
