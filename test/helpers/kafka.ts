@@ -146,6 +146,16 @@ export async function runJavaTool(mainClass: string, args: string[], options: Ja
   });
 }
 
+/**
+ * Starts a main class from the harness classpath (as runJavaTool) and returns the running process,
+ * its stdin, stdout and stderr piped: for long-running helpers the caller drives and stops, such as
+ * test/kafka's sluice.kafka.GroupConsume group members. `timeoutMs` and `input` do not apply.
+ */
+export async function spawnJavaTool(mainClass: string, args: string[], options: JavaRunOptions = {}): Promise<ChildProcess> {
+  const command = await javaCommand(mainClass, args, options);
+  return spawn(javaExecutable(options.env), command, { cwd: options.cwd, env: options.env, stdio: ["pipe", "pipe", "pipe"] });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The broker
 

@@ -18,11 +18,21 @@
 // with the pinned clients comes from scripts/python-venv.mjs, as for python-clients.test.ts.
 //
 //   GROUP_TESTS_BROKER=kafka npx vitest run test/interop/groups-python.test.ts
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupTestsBroker, startBroker, type TestBroker } from "../helpers/brokers.js";
-import { byPosition, GroupTestClient, type ProducedRecord, range, waitFor } from "../helpers/groups.js";
+import {
+  byPosition,
+  type GroupDescription,
+  GroupTestClient,
+  MemberProcess,
+  type ProducedRecord,
+  range,
+  receivedBy,
+  waitForAssignment as waitForAssignmentOf,
+  waitForRecords,
+} from "../helpers/groups.js";
 
 const ci = Boolean(process.env.CI);
 const script = fileURLToPath(new URL("./python/groups.py", import.meta.url));
@@ -41,99 +51,8 @@ try {
 }
 if (venvProblem && !ci) console.warn(`test/interop/groups-python.test.ts: ${venvProblem}`);
 
-type Partition = [string, number];
-type PyEvent =
-  | { event: "assign" | "revoke" | "lost"; partitions: Partition[]; memberId?: string | null }
-  | { event: "record"; topic: string; partition: number; offset: number; key: string | null; value: string | null }
-  | { event: "committed"; offsets: [string, number, number][] }
-  | { event: "error"; error: string }
-  | { event: "closed" };
-
-/** One group member: a groups.py process. */
-class PyMember {
-  readonly events: PyEvent[] = [];
-  private readonly child: ChildProcess;
-  private stderr = "";
-  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-
-  constructor(
-    readonly name: string,
-    spec: Record<string, unknown>,
-  ) {
-    this.child = spawn(python, [script, "member", JSON.stringify(spec)], { stdio: ["pipe", "pipe", "pipe"] });
-    let pending = "";
-    this.child.stdout!.on("data", (chunk: Buffer) => {
-      pending += chunk.toString("utf8");
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      for (const line of lines) if (line.trim()) this.events.push(JSON.parse(line) as PyEvent);
-    });
-    this.child.stderr!.on("data", (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-8000);
-    });
-    this.child.stdin!.on("error", () => {});
-    this.exited = new Promise((resolve) =>
-      this.child.on("close", (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      }),
-    );
-  }
-
-  records(): (PyEvent & { event: "record" })[] {
-    return this.events.filter((e): e is PyEvent & { event: "record" } => e.event === "record");
-  }
-
-  rebalanceEvents(): (PyEvent & { event: "assign" | "revoke" | "lost" })[] {
-    return this.events.filter(
-      (e): e is PyEvent & { event: "assign" | "revoke" | "lost" } => e.event === "assign" || e.event === "revoke" || e.event === "lost",
-    );
-  }
-
-  errors(): string[] {
-    return this.events.flatMap((e) => (e.event === "error" ? [e.error] : []));
-  }
-
-  /** The partitions of `topic` held now: assigned minus revoked or lost, in event order (eager or incremental alike). */
-  assignment(topic: string): number[] {
-    const held = new Set<number>();
-    for (const event of this.rebalanceEvents()) {
-      for (const [t, partition] of event.partitions) {
-        if (t !== topic) continue;
-        if (event.event === "assign") held.add(partition);
-        else held.delete(partition);
-      }
-    }
-    return [...held].sort((a, b) => a - b);
-  }
-
-  memberId(): string | null {
-    const ids = this.rebalanceEvents().flatMap((e) => (e.event !== "lost" && e.memberId ? [e.memberId] : []));
-    return ids.at(-1) ?? null;
-  }
-
-  received(record: { partition: number; offset: number }): boolean {
-    return this.records().some((r) => r.partition === record.partition && r.offset === record.offset);
-  }
-
-  describe(): string {
-    return `${this.name} (exit ${JSON.stringify(this.exit)}): events ${JSON.stringify(this.rebalanceEvents())}, errors ${JSON.stringify(this.errors())}, stderr: ${this.stderr.slice(-2000)}`;
-  }
-
-  /** Asks it to close() (a LeaveGroup unless static) and waits for a clean exit. */
-  async stop(): Promise<void> {
-    this.child.stdin!.end(`${JSON.stringify({ cmd: "stop" })}\n`);
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 30_000);
-    const { code } = await this.exited;
-    clearTimeout(timer);
-    if (code !== 0 || this.events.at(-1)?.event !== "closed") throw new Error(`member did not close cleanly: ${this.describe()}`);
-  }
-
-  async kill(): Promise<void> {
-    if (!this.exit) this.child.kill("SIGKILL");
-    await this.exited;
-  }
+function pythonMember(name: string, spec: Record<string, unknown>): MemberProcess {
+  return new MemberProcess(name, spawn(python, [script, "member", JSON.stringify(spec)], { stdio: ["pipe", "pipe", "pipe"] }));
 }
 
 function describeGroups(bootstrap: string, groups: string[]): Promise<Record<string, GroupDescription>> {
@@ -152,19 +71,10 @@ function describeGroups(bootstrap: string, groups: string[]): Promise<Record<str
   });
 }
 
-interface GroupDescription {
-  error?: string;
-  state: string;
-  type: string;
-  assignor: string;
-  simple: boolean;
-  members: { memberId: string; clientId: string; groupInstanceId: string | null; assignment: Partition[] }[];
-}
-
 describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${groupTestsBroker}`, () => {
   let broker: TestBroker;
   let client: GroupTestClient;
-  const members: PyMember[] = [];
+  const members: MemberProcess[] = [];
 
   beforeAll(async () => {
     if (venvProblem) throw new Error(`${venvProblem}: CI must have it (scripts/python-venv.mjs)`);
@@ -185,45 +95,19 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
   function startMember(
     name: string,
     spec: { client?: "confluent" | "kafka-python"; group: string; topics: string[]; config?: Record<string, unknown> },
-  ): PyMember {
-    const member = new PyMember(name, { client: "confluent", bootstrap: broker.bootstrap, commit: "sync", ...spec });
+  ): MemberProcess {
+    const member = pythonMember(name, { client: "confluent", bootstrap: broker.bootstrap, commit: "sync", ...spec });
     members.push(member);
     return member;
   }
 
-  /** Waits until the members hold disjoint shares covering all partitions, as they and the broker (DescribeGroups) say. */
-  async function waitForAssignment(group: string, topic: string, partitions: number, live: PyMember[], state = "STABLE"): Promise<GroupDescription> {
-    return waitFor(`${live.map((m) => m.name).join(", ")} to share ${topic}`, async () => {
-      const held = live.flatMap((m) => m.assignment(topic));
-      if (held.length !== partitions || new Set(held).size !== partitions) return false;
-      const description = (await describeGroups(broker.bootstrap, [group]))[group];
-      if (description.state !== state || description.members.length !== live.length) return false;
-      for (const member of live) {
-        const fromBroker = description.members.find((m) => m.memberId === member.memberId());
-        if (!fromBroker) return false;
-        const partitionsFromBroker = fromBroker.assignment.filter(([t]) => t === topic).map(([, p]) => p);
-        if (partitionsFromBroker.join() !== member.assignment(topic).join()) return false;
-      }
-      return description;
-    }).catch((error: Error) => {
-      throw new Error(`${error.message}\n${live.map((m) => m.describe()).join("\n")}`);
-    });
-  }
-
-  /** Waits until each record was received by the member that holds its partition now. */
-  async function waitForRecords(records: ProducedRecord[], topic: string, live: PyMember[]): Promise<void> {
-    const owner = (partition: number) => live.find((m) => m.assignment(topic).includes(partition));
-    await waitFor(`${records.length} records on ${live.map((m) => m.name).join(", ")}`, () => records.every((r) => owner(r.partition)?.received(r))).catch(
-      (error: Error) => {
-        throw new Error(`${error.message}\n${live.map((m) => m.describe()).join("\n")}`);
-      },
-    );
-  }
+  const describeGroup = async (group: string) => (await describeGroups(broker.bootstrap, [group]))[group];
+  const waitForAssignment = (group: string, topic: string, partitions: number, live: MemberProcess[], state?: string) =>
+    waitForAssignmentOf(describeGroup, group, topic, partitions, live, state);
 
   /** Every produced record was received exactly once across the members (by partition, offset and value). */
-  function expectExactlyOnce(produced: ProducedRecord[], all: PyMember[]): void {
-    const received = all.flatMap((m) => m.records().map(({ partition, offset, value }) => ({ partition, offset, value })));
-    expect(received.sort(byPosition)).toEqual([...produced].sort(byPosition));
+  function expectExactlyOnce(produced: ProducedRecord[], topic: string, all: MemberProcess[]): void {
+    expect(receivedBy(all, topic)).toEqual([...produced].sort(byPosition));
   }
 
   it("confluent-kafka cooperative-sticky: members come and go by incremental assign and revoke, every record consumed once", async () => {
@@ -280,7 +164,7 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
     await client.waitForCommitsAtEnd(group, topic);
     await one.stop();
 
-    expectExactlyOnce(produced, [one, two]);
+    expectExactlyOnce(produced, topic, [one, two]);
     expect(await client.committed(group, topic)).toEqual(range(partitions).map((p) => [p, 30]));
     expect([...one.errors(), ...two.errors()]).toEqual([]);
   });
@@ -325,7 +209,7 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
     // Everything was committed before the kill, so the restart read nothing twice.
     await restarted.stop();
     await two.stop();
-    expectExactlyOnce(produced, [one, restarted, two]);
+    expectExactlyOnce(produced, topic, [one, restarted, two]);
     expect(await client.committed(group, topic)).toEqual(range(partitions).map((p) => [p, 20]));
   });
 
@@ -370,9 +254,9 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
     await client.waitForCommitsAtEnd(group, topic);
     await one.stop();
 
-    expectExactlyOnce(produced, [one, two]);
+    expectExactlyOnce(produced, topic, [one, two]);
     expect(await client.committed(group, topic)).toEqual(range(partitions).map((p) => [p, 20]));
-    const empty = (await describeGroups(broker.bootstrap, [group]))[group];
+    const empty = await describeGroup(group);
     expect(empty).toMatchObject({ state: "EMPTY", type: "CONSUMER", members: [] });
   });
 
