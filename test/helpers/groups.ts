@@ -65,9 +65,16 @@ export class GroupTestClient {
     await this.admin.disconnect().catch(() => {});
   }
 
+  /** Creates the topic and waits until every partition answers ListOffsets (has a leader). */
   async createTopic(topic: string, partitions: number): Promise<void> {
-    const created = await this.admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    const created = await this.admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: false });
     if (!created) throw new Error(`topic ${topic} already exists`);
+    await this.waitForTopic(topic, partitions);
+  }
+
+  /** Waits until the topic's partitions answer ListOffsets (after creating it, or a broker restart). */
+  async waitForTopic(topic: string, partitions: number): Promise<void> {
+    await waitFor(`the ${partitions} partitions of ${topic} to be served`, async () => (await this.endOffsets(topic)).length === partitions);
   }
 
   /** Sends the values to the partitions given, in one send (one batch per partition); returns each record's offset. */
