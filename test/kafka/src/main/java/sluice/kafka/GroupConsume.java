@@ -53,7 +53,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * names); {@code --subscription-pattern} is {@code subscribe(SubscriptionPattern)}, the broker-side
  * RE2/J regex of KIP-848 ({@code group.protocol=consumer} only). Commits: {@code sync} (the
  * default) commits the positions of every assigned partition synchronously after each poll that
- * returned records; {@code manual} only when told. Auto-commit is off unless a property turns it on.
+ * returned records; {@code manual} only when told. A commit carries the leader epoch of the last
+ * record received from the partition, as the consumer's own commitSync() does. Auto-commit is off unless a property turns it on.
  * Commands on stdin, one JSON object a line: {@code {"cmd": "commit"}} (commit the positions now),
  * {@code {"cmd": "stop"}} (close(): leave the group; exit 0). End of stdin is the same as stop.
  */
@@ -157,7 +158,10 @@ public final class GroupConsume {
         } catch (WakeupException e) {
           continue;
         }
-        for (ConsumerRecord<byte[], byte[]> record : records) OUT.println(record(record));
+        for (ConsumerRecord<byte[], byte[]> record : records) {
+          record.leaderEpoch().ifPresent(epoch -> LAST_EPOCH.put(new TopicPartition(record.topic(), record.partition()), epoch));
+          OUT.println(record(record));
+        }
         if (commit.equals("sync") && !records.isEmpty()) commit(consumer);
       }
     } catch (Exception e) {
@@ -168,9 +172,14 @@ public final class GroupConsume {
     System.exit(0);
   }
 
+  /** The leader epoch of the last record received from each partition: committed with the offset, as commitSync() does. */
+  private static final Map<TopicPartition, Integer> LAST_EPOCH = new java.util.HashMap<>();
+
   private static void commit(KafkaConsumer<byte[], byte[]> consumer) {
     Map<TopicPartition, OffsetAndMetadata> offsets = new TreeMap<>(Comparator.comparing(TopicPartition::topic).thenComparing(TopicPartition::partition));
-    for (TopicPartition tp : consumer.assignment()) offsets.put(tp, new OffsetAndMetadata(consumer.position(tp)));
+    for (TopicPartition tp : consumer.assignment()) {
+      offsets.put(tp, new OffsetAndMetadata(consumer.position(tp), java.util.Optional.ofNullable(LAST_EPOCH.get(tp)), ""));
+    }
     try {
       consumer.commitSync(offsets);
     } catch (WakeupException e) {
