@@ -277,10 +277,12 @@ export async function waitForAssignment(
   live: MemberProcess[],
   state = "STABLE",
 ): Promise<GroupDescription> {
+  let last: GroupDescription | undefined;
   return waitFor(`${live.map((m) => m.name).join(", ")} to share ${topic}`, async () => {
     const held = live.flatMap((m) => m.assignment(topic));
     if (held.length !== partitions || new Set(held).size !== partitions) return false;
     const description = await describe(group);
+    last = description;
     if (description.state !== state || description.members.length !== live.length) return false;
     for (const member of live) {
       const fromBroker = description.members.find((m) => m.memberId === member.memberId());
@@ -290,7 +292,7 @@ export async function waitForAssignment(
     }
     return description;
   }).catch((error: Error) => {
-    throw new Error(`${error.message}\n${live.map((m) => m.describe()).join("\n")}`);
+    throw new Error(`${error.message}\nthe broker's last description: ${JSON.stringify(last)}\n${live.map((m) => m.describe()).join("\n")}`);
   });
 }
 

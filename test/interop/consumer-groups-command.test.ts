@@ -70,12 +70,26 @@ class ToolSession {
     return new ToolSession(await spawnJavaTool("sluice.kafka.ToolRunner", [], { quickStart: true, heap: "256m", logLevel: "ERROR" }));
   }
 
-  run(main: string, args: string[]): Promise<ToolResult> {
+  /** Runs one tool; rejects (and ends the session) if it has not finished within `timeoutMs`. */
+  run(main: string, args: string[], timeoutMs = 90_000): Promise<ToolResult> {
     const result = this.chain.then(
       () =>
         new Promise<ToolResult>((resolve, reject) => {
           if (this.exited) return reject(new Error("sluice.kafka.ToolRunner is not running"));
-          this.waiting.push({ resolve, reject });
+          const timer = setTimeout(() => {
+            this.child.kill("SIGKILL");
+            reject(new Error(`${main} ${args.join(" ")} did not finish within ${timeoutMs} ms`));
+          }, timeoutMs);
+          this.waiting.push({
+            resolve: (answer) => {
+              clearTimeout(timer);
+              resolve(answer);
+            },
+            reject: (error) => {
+              clearTimeout(timer);
+              reject(error);
+            },
+          });
           this.child.stdin!.write(`${JSON.stringify({ main, args })}\n`);
         }),
     );
@@ -291,26 +305,24 @@ describe(`kafka-consumer-groups.sh and kafka-groups.sh: ${groupTestsBroker} prin
     } finally {
       await reference.close();
     }
-    subject = await startBroker();
-    actual = await runScenario(subject);
-    // GROUP_TESTS_DUMP=<dir>: both runs' outputs as text files, raw and normalised, for a diff.
-    const dump = process.env.GROUP_TESTS_DUMP;
-    if (dump) {
-      await mkdir(dump, { recursive: true });
-      const text = (steps: Step[], raw: boolean) =>
-        steps
-          .map((s) =>
-            raw
-              ? `### ${s.name}\n(exit ${s.code})\n--- stdout\n${s.raw.stdout}\n--- stderr\n${s.raw.stderr}\n`
-              : `### ${s.name}\n(exit ${s.code})\n--- stdout\n${s.stdout.join("\n")}\n--- stderr\n${s.stderr.join("\n")}\n`,
-          )
-          .join("\n");
-      await writeFile(join(dump, "kafka.txt"), text(expected, false));
-      await writeFile(join(dump, `${groupTestsBroker}.txt`.replace(/^kafka\.txt$/, "kafka-subject.txt")), text(actual, false));
-      await writeFile(join(dump, "kafka.raw.txt"), text(expected, true));
-      await writeFile(join(dump, `${groupTestsBroker}.raw.txt`.replace(/^kafka\.raw\.txt$/, "kafka-subject.raw.txt")), text(actual, true));
-    }
   }, 240_000);
+
+  /** GROUP_TESTS_DUMP=<dir>: a run's outputs as text files, raw and normalised, for a diff. */
+  async function dump(label: string, steps: Step[]): Promise<void> {
+    const dir = process.env.GROUP_TESTS_DUMP;
+    if (!dir) return;
+    await mkdir(dir, { recursive: true });
+    const text = (raw: boolean) =>
+      steps
+        .map((s) =>
+          raw
+            ? `### ${s.name}\n(exit ${s.code})\n--- stdout\n${s.raw.stdout}\n--- stderr\n${s.raw.stderr}\n`
+            : `### ${s.name}\n(exit ${s.code})\n--- stdout\n${s.stdout.join("\n")}\n--- stderr\n${s.stderr.join("\n")}\n`,
+        )
+        .join("\n");
+    await writeFile(join(dir, `${label}.txt`), text(false));
+    await writeFile(join(dir, `${label}.raw.txt`), text(true));
+  }
 
   afterAll(async () => {
     await subject?.close();
@@ -344,7 +356,11 @@ describe(`kafka-consumer-groups.sh and kafka-groups.sh: ${groupTestsBroker} prin
     for (const step of expected) expect(step.raw.stderr, step.name).not.toMatch(/ToolRunner\$ExitCalled|NoSuchMethodException|ClassNotFoundException/);
   });
 
-  it("the broker under test makes every command print the same (normalised), with the same exit code", () => {
+  it("the broker under test makes every command print the same (normalised), with the same exit code", async () => {
+    await dump("kafka", expected);
+    subject = await startBroker();
+    actual = await runScenario(subject);
+    await dump(`${groupTestsBroker}-under-test`, actual);
     expect(actual.map((s) => s.name)).toEqual(expected.map((s) => s.name));
     for (const [i, step] of actual.entries()) {
       const want = expected[i];
@@ -358,5 +374,5 @@ describe(`kafka-consumer-groups.sh and kafka-groups.sh: ${groupTestsBroker} prin
         stderr: want.stderr,
       });
     }
-  });
+  }, 240_000);
 });
