@@ -8,7 +8,7 @@
 // the coordinator's folder: transaction/ (InitProducerId; AddPartitionsToTxn, AddOffsetsToTxn,
 // EndTxn, TxnOffsetCommit, WriteTxnMarkers to come) and group/ (FindCoordinator, JoinGroup,
 // SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
-// DeleteGroups, OffsetDelete; ConsumerGroupHeartbeat and ConsumerGroupDescribe to come).
+// DeleteGroups, OffsetDelete, ConsumerGroupHeartbeat, ConsumerGroupDescribe).
 // Handlers use the services of their RequestContext (src/server/context.ts), never the broker.
 
 import type { Handler } from "../server/registry.js";
@@ -22,6 +22,8 @@ import { describeCluster } from "./describe-cluster.js";
 import { describeLogDirs } from "./describe-log-dirs.js";
 import { describeTopicPartitions } from "./describe-topic-partitions.js";
 import { fetch } from "./fetch.js";
+import { consumerGroupDescribe } from "./group/consumer-group-describe.js";
+import { consumerGroupHeartbeat } from "./group/consumer-group-heartbeat.js";
 import { deleteGroups } from "./group/delete-groups.js";
 import { describeGroups } from "./group/describe-groups.js";
 import { findCoordinator } from "./group/find-coordinator.js";
@@ -55,6 +57,8 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   listGroups,
   deleteGroups,
   offsetDelete,
+  consumerGroupHeartbeat,
+  consumerGroupDescribe,
   initProducerId,
   offsetForLeaderEpoch,
   apiVersions,

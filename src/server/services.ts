@@ -65,7 +65,11 @@ export async function openServices(config: BrokerConfig, logger: Logger, logDir:
   for (const handler of allHandlers) handlers.register(handler);
   const producerIds = new ProducerIdManager(store);
   const groups = new GroupCoordinator({ config, logger, metadata, partitions, topics });
-  topics.onTopicDeleted((topic) => groups.onTopicDeleted(topic.name, Date.now()));
+  topics.onTopicDeleted((topic) => {
+    groups.onTopicChanged(topic.name, false);
+    groups.onTopicDeleted(topic.name, Date.now());
+  });
+  topics.onTopicChanged((topic, created) => groups.onTopicChanged(topic.name, created));
   groups.start();
   return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, producerIds, handlers }, logs };
 }

@@ -92,6 +92,12 @@ function writeErrorCode(error: unknown): number {
   }
 }
 
+/** The classic group of this id (the coordinator sends requests for consumer groups elsewhere). */
+function classicGroupOf(shard: GroupShard, groupId: string): ClassicGroup | undefined {
+  const group = shard.groups.get(groupId);
+  return group?.type === "classic" ? group : undefined;
+}
+
 const heartbeatKey = (groupId: string, memberId: string) => `heartbeat-${groupId}-${memberId}`;
 const joinKey = (groupId: string) => `join-${groupId}`;
 const syncKey = (groupId: string) => `sync-${groupId}`;
@@ -107,7 +113,7 @@ export class ClassicGroupProtocol {
     return new Promise<JoinGroupResponse>((respond) => {
       const now = Date.now();
       const isUnknownMember = request.memberId === UNKNOWN_MEMBER_ID;
-      let group = shard.groups.get(request.groupId);
+      let group = classicGroupOf(shard, request.groupId);
       let isNewGroup = false;
       if (group === undefined) {
         // Kafka: getOrMaybeCreateClassicGroup(groupId, createIfNotExists = isUnknownMember).
@@ -581,7 +587,7 @@ export class ClassicGroupProtocol {
 
   sync(shard: GroupShard, request: SyncRequest): Promise<SyncGroupResponse> {
     return new Promise<SyncGroupResponse>((respond) => {
-      const group = shard.groups.get(request.groupId);
+      const group = classicGroupOf(shard, request.groupId);
       if (group === undefined || group.is("Empty")) return respond(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
       const invalid = this.#validateSync(group, request);
       if (invalid !== ErrorCode.NONE) return respond(syncError(invalid));
@@ -645,7 +651,7 @@ export class ClassicGroupProtocol {
   // Heartbeat and session expiry
 
   heartbeat(shard: GroupShard, groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
-    const group = shard.groups.get(groupId);
+    const group = classicGroupOf(shard, groupId);
     if (group === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (group.is("Dead")) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const invalid = this.#validateMember(group, memberId, groupInstanceId);
@@ -691,7 +697,7 @@ export class ClassicGroupProtocol {
 
   /** LeaveGroup for `members`; a group-level error code or the per-member responses. */
   leave(shard: GroupShard, groupId: string, members: readonly LeaveMember[]): number | LeaveGroupResponseMemberResponse[] {
-    const group = shard.groups.get(groupId);
+    const group = classicGroupOf(shard, groupId);
     if (group === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (group.is("Dead")) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const responses: LeaveGroupResponseMemberResponse[] = [];

@@ -34,6 +34,8 @@ export interface GroupCoordinatorConfig {
   readonly consumerMaxHeartbeatIntervalMs: number;
   readonly consumerMaxSize: number;
   readonly consumerAssignors: readonly string[];
+  /** group.consumer.assignment.interval.ms (KIP-1263): at most one new target assignment per interval. */
+  readonly consumerAssignmentIntervalMs: number;
   readonly consumerMigrationPolicy: "disabled" | "downgrade" | "upgrade" | "bidirectional";
   readonly consumerRegexRefreshIntervalMs: number;
   /** group.coordinator.rebalance.protocols: which group types are served. */
@@ -63,6 +65,7 @@ export function groupCoordinatorConfig(config: BrokerConfig): GroupCoordinatorCo
     consumerMaxHeartbeatIntervalMs: int("group.consumer.max.heartbeat.interval.ms"),
     consumerMaxSize: int("group.consumer.max.size"),
     consumerAssignors: list("group.consumer.assignors"),
+    consumerAssignmentIntervalMs: int("group.consumer.assignment.interval.ms"),
     consumerMigrationPolicy: String(
       config.get("group.consumer.migration.policy") ?? "bidirectional",
     ).toLowerCase() as GroupCoordinatorConfig["consumerMigrationPolicy"],

@@ -17,18 +17,27 @@ import type { TopicManager } from "../../cluster/topic-manager.js";
 import type { BrokerConfig } from "../../config/index.js";
 import type { PartitionManager } from "../../log/partition-manager.js";
 import { ErrorCode, KafkaError } from "../../protocol/errors.js";
+import type {
+  ConsumerGroupDescribeResponseDescribedGroup,
+  ConsumerGroupDescribeResponseTopicPartitions,
+} from "../../protocol/generated/consumer-group-describe.js";
+import type { ConsumerGroupHeartbeatResponse } from "../../protocol/generated/consumer-group-heartbeat.js";
 import type { JoinGroupResponse } from "../../protocol/generated/join-group.js";
 import type { LeaveGroupResponseMemberResponse } from "../../protocol/generated/leave-group.js";
 import type { SyncGroupResponse } from "../../protocol/generated/sync-group.js";
 import { coordinatorPartition } from "../partitioner.js";
 import { KeyedTimers } from "../timer.js";
+import { consumerGroupAssignors } from "./assignor/index.js";
 import { ClassicGroup } from "./classic-group.js";
 import { ClassicGroupProtocol, type JoinRequest, joinError, type LeaveMember, type SyncRequest, syncError } from "./classic-protocol.js";
 import { type GroupCoordinatorConfig, groupCoordinatorConfig } from "./config.js";
+import type { ConsumerGroup, ConsumerGroupMember } from "./consumer-group.js";
+import { ConsumerGroupProtocol, type HeartbeatRequest, heartbeatError, operationError } from "./consumer-group-protocol.js";
 import { classicGroupSubscribedTopics } from "./consumer-protocol.js";
 import { groupTombstone, offsetCommitRecord, offsetTombstone } from "./group-records.js";
 import type { CommittedOffset } from "./offsets.js";
 import { type Group, GroupShard, type RecordToWrite } from "./shard.js";
+import { TopicImage } from "./topic-image.js";
 
 export const GROUP_METADATA_TOPIC = "__consumer_offsets";
 
@@ -43,6 +52,8 @@ export interface GroupCoordinatorServices {
 /** One partition's offset to commit, checked by the handler (topic exists). */
 export interface OffsetToCommit {
   readonly topic: string;
+  /** The topic's id (KafkaApis resolves it for every version). */
+  readonly topicId: string;
   readonly partition: number;
   readonly offset: bigint;
   readonly leaderEpoch: number;
@@ -71,6 +82,15 @@ export interface DescribedGroup {
   readonly group: ClassicGroup | null;
 }
 
+/** Kafka's MIN_VALUE bitfield: authorized operations were not requested. */
+const OPERATIONS_NOT_REQUESTED_VALUE = -2147483648;
+
+/** Java's String.trim().isEmpty(): only characters up to U+0020. */
+function isBlank(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x20) return false;
+  return true;
+}
+
 export interface ListedGroup {
   readonly groupId: string;
   readonly protocolType: string;
@@ -84,6 +104,10 @@ export class GroupCoordinator {
   readonly #logger: Logger;
   readonly #timers = new KeyedTimers();
   readonly classic: ClassicGroupProtocol;
+  readonly consumer: ConsumerGroupProtocol;
+  /** The topics as the KIP-848 groups see them (ids, partitions, metadata hash). */
+  readonly image: TopicImage;
+  readonly #assignorNames: readonly string[];
   readonly #shards = new Map<number, GroupShard>();
   #creatingTopic: Promise<void> | null = null;
   #expiryTimer: NodeJS.Timeout | null = null;
@@ -94,6 +118,38 @@ export class GroupCoordinator {
     this.config = groupCoordinatorConfig(services.config);
     this.#logger = services.logger.child({ component: "group-coordinator" });
     this.classic = new ClassicGroupProtocol({ config: this.config, timers: this.#timers, logger: this.#logger });
+    this.image = new TopicImage(services.metadata);
+    const assignors = consumerGroupAssignors(this.config.consumerAssignors);
+    this.#assignorNames = [...assignors.keys()];
+    this.consumer = new ConsumerGroupProtocol({
+      config: this.config,
+      timers: this.#timers,
+      logger: this.#logger,
+      image: this.image,
+      assignors,
+      dropClassic: (group) => this.classic.drop(group),
+      activeShard: (groupId) => {
+        const shard = this.shardFor(groupId);
+        return typeof shard === "number" ? undefined : shard;
+      },
+    });
+  }
+
+  /** group.coordinator.rebalance.protocols holds "consumer" (KafkaApis.isConsumerGroupProtocolEnabled). */
+  get consumerProtocolEnabled(): boolean {
+    return this.config.rebalanceProtocols.includes("consumer");
+  }
+
+  /**
+   * A topic was created, deleted or changed its partitions (Kafka's onMetadataUpdate): the groups
+   * subscribed to it recompute their metadata hash at their next heartbeat; a creation makes the
+   * regular expressions be resolved again.
+   */
+  onTopicChanged(topic: string, created: boolean): void {
+    this.image.onTopicChanged(topic, created);
+    for (const shard of this.#shards.values()) {
+      for (const group of shard.groups.values()) if (group.type === "consumer" && group.isSubscribedToTopic(topic)) group.requestMetadataRefresh();
+    }
   }
 
   /** Hosts and loads the shards of an existing __consumer_offsets; starts the expiry timer. */
@@ -112,7 +168,10 @@ export class GroupCoordinator {
     this.#closed = true;
     if (this.#expiryTimer !== null) clearInterval(this.#expiryTimer);
     for (const shard of this.#shards.values()) {
-      for (const group of shard.groups.values()) if (group.type === "classic") this.classic.drop(group);
+      for (const group of shard.groups.values()) {
+        if (group.type === "classic") this.classic.drop(group);
+        else this.consumer.drop(group);
+      }
       shard.state = "closed";
     }
     this.#timers.close();
@@ -143,6 +202,7 @@ export class GroupCoordinator {
         () => {
           if (this.#closed) return;
           this.classic.onLoaded(shard);
+          this.consumer.onLoaded(shard);
           this.#logger[shard.loadedRecords > 0 ? "info" : "debug"](
             { partition: `${GROUP_METADATA_TOPIC}-${index}`, records: shard.loadedRecords, groups: shard.groups.size, loadMs: Date.now() - started },
             "loaded group coordinator partition",
@@ -209,6 +269,22 @@ export class GroupCoordinator {
     if (request.sessionTimeoutMs < this.config.classicMinSessionTimeoutMs || request.sessionTimeoutMs > this.config.classicMaxSessionTimeoutMs) {
       return joinError(request.memberId, ErrorCode.INVALID_SESSION_TIMEOUT);
     }
+    const existing = shard.groups.get(request.groupId);
+    if (existing?.type === "consumer") {
+      if (!existing.isEmpty) {
+        // classicGroupJoinToConsumerGroup: classic members inside a consumer group (online
+        // migration) are not served; answered as Kafka answers with the migration policy disabled.
+        this.#logger.info({ group: request.groupId }, "cannot join the consumer group with the classic protocol: migration is not supported");
+        return joinError(request.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+      }
+      // maybeDeleteEmptyConsumerGroup: the empty consumer group is replaced by a classic group.
+      try {
+        this.#deleteConsumerGroup(shard, existing, [], Date.now());
+      } catch (error) {
+        return joinError(request.memberId, operationError(error).errorCode);
+      }
+      this.#logger.info({ group: request.groupId }, "converted the empty consumer group to a classic group");
+    }
     return this.classic.join(shard, request);
   }
 
@@ -216,6 +292,12 @@ export class GroupCoordinator {
     if (request.groupId === "") return syncError(ErrorCode.INVALID_GROUP_ID);
     const shard = this.shardFor(request.groupId);
     if (typeof shard === "number") return syncError(shard);
+    const group = shard.groups.get(request.groupId);
+    if (group?.type === "consumer") {
+      // classicGroupSyncToConsumerGroup: only classic members of a consumer group may sync.
+      if (group.isEmpty) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+      return syncError(this.#classicMemberError(group, request.memberId, request.groupInstanceId));
+    }
     return this.classic.sync(shard, request);
   }
 
@@ -223,6 +305,8 @@ export class GroupCoordinator {
     if (groupId === "") return ErrorCode.INVALID_GROUP_ID;
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return shard;
+    const group = shard.groups.get(groupId);
+    if (group?.type === "consumer") return this.#classicMemberError(group, memberId, groupInstanceId);
     return this.classic.heartbeat(shard, groupId, memberId, groupInstanceId, generationId);
   }
 
@@ -230,7 +314,175 @@ export class GroupCoordinator {
     if (groupId === "") return ErrorCode.INVALID_GROUP_ID;
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return shard;
+    const group = shard.groups.get(groupId);
+    if (group?.type === "consumer") return this.#leaveConsumerGroup(shard, group, members);
     return this.classic.leave(shard, groupId, members);
+  }
+
+  /**
+   * validateConsumerGroupMember + throwIfMemberDoesNotUseClassicProtocol: the error a classic
+   * request (Heartbeat, SyncGroup) from a member of a consumer group gets. No member of a consumer
+   * group uses the classic protocol here, so it is never NONE.
+   */
+  #classicMemberError(group: ConsumerGroup, memberId: string, instanceId: string | null): number {
+    const member = instanceId === null ? group.members.get(memberId) : group.staticMember(instanceId);
+    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (instanceId !== null && member.memberId !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    return ErrorCode.UNKNOWN_MEMBER_ID;
+  }
+
+  /** classicGroupLeaveToConsumerGroup: members removed by LeaveGroup (e.g. an admin removing static members). */
+  #leaveConsumerGroup(shard: GroupShard, group: ConsumerGroup, members: readonly LeaveMember[]): number | LeaveGroupResponseMemberResponse[] {
+    const responses: LeaveGroupResponseMemberResponse[] = [];
+    const leaving: ConsumerGroupMember[] = [];
+    for (const identity of members) {
+      const response: LeaveGroupResponseMemberResponse = { memberId: identity.memberId, groupInstanceId: identity.groupInstanceId, errorCode: ErrorCode.NONE };
+      responses.push(response);
+      const member = identity.groupInstanceId === null ? group.members.get(identity.memberId) : group.staticMember(identity.groupInstanceId);
+      if (member === undefined) {
+        response.errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
+        continue;
+      }
+      if (identity.groupInstanceId !== null && identity.memberId !== "" && member.memberId !== identity.memberId) {
+        response.errorCode = ErrorCode.FENCED_INSTANCE_ID;
+        continue;
+      }
+      this.#logger.info(
+        { group: group.groupId, member: identity.memberId, instanceId: identity.groupInstanceId, reason: identity.reason ?? "not provided" },
+        "member has left the group through an explicit LeaveGroup request",
+      );
+      if (!leaving.includes(member)) leaving.push(member);
+    }
+    try {
+      shard.write(this.consumer.fenceMembers(group, leaving), Date.now(), true);
+    } catch (error) {
+      return operationError(error).errorCode;
+    }
+    return responses;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // KIP-848 consumer groups
+
+  /**
+   * ConsumerGroupHeartbeat: the request checks of Kafka's GroupCoordinatorService
+   * (throwIfConsumerGroupHeartbeatRequestIsInvalid), then the group's answer; a failure is
+   * answered with its error code and message as Kafka's CoordinatorOperationExceptionHelper does.
+   */
+  consumerGroupHeartbeat(request: HeartbeatRequest): ConsumerGroupHeartbeatResponse {
+    const invalid = this.#validateHeartbeat(request);
+    if (invalid !== null) return invalid;
+    const shard = this.shardFor(request.groupId);
+    if (typeof shard === "number") return heartbeatError(shard);
+    try {
+      return this.consumer.heartbeat(shard, request, Date.now());
+    } catch (error) {
+      const { errorCode, errorMessage } = operationError(error);
+      if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR && !(error instanceof KafkaError)) {
+        this.#logger.error({ group: request.groupId, err: error }, "consumer-group-heartbeat hit an unexpected exception");
+      }
+      return heartbeatError(errorCode, errorMessage);
+    }
+  }
+
+  #validateHeartbeat(request: HeartbeatRequest): ConsumerGroupHeartbeatResponse | null {
+    const invalid = (message: string) => heartbeatError(ErrorCode.INVALID_REQUEST, message);
+    const blank = (value: string | null) => value !== null && isBlank(value);
+    const { memberEpoch } = request;
+    if ((request.apiVersion >= 1 || memberEpoch > 0 || memberEpoch === -1) && blank(request.memberId)) return invalid("MemberId can't be empty.");
+    if (blank(request.groupId)) return invalid("GroupId can't be empty.");
+    if (blank(request.instanceId)) return invalid("InstanceId can't be empty.");
+    if (blank(request.rackId)) return invalid("RackId can't be empty.");
+    if (memberEpoch === 0) {
+      if (request.rebalanceTimeoutMs === -1) return invalid("RebalanceTimeoutMs must be provided in first request.");
+      if (request.topicPartitions === null || request.topicPartitions.length > 0) return invalid("TopicPartitions must be empty when (re-)joining.");
+      if (request.subscribedTopicNames === null && request.subscribedTopicRegex === null) {
+        return invalid("Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.");
+      }
+    } else if (memberEpoch === -2) {
+      if (request.instanceId === null) return invalid("InstanceId can't be null.");
+    } else if (memberEpoch < -2) {
+      return invalid("MemberEpoch is invalid.");
+    }
+    if (request.serverAssignor !== null && !this.#assignorNames.includes(request.serverAssignor)) {
+      return heartbeatError(
+        ErrorCode.UNSUPPORTED_ASSIGNOR,
+        `ServerAssignor ${request.serverAssignor} is not supported. Supported assignors: ${this.#assignorNames.join(", ")}.`,
+      );
+    }
+    return null;
+  }
+
+  /** ConsumerGroupDescribe for one group (ConsumerGroup.asDescribedGroup). */
+  describeConsumerGroup(groupId: string, authorizedOperations: number): ConsumerGroupDescribeResponseDescribedGroup {
+    const base = {
+      groupId,
+      groupState: "",
+      groupEpoch: 0,
+      assignmentEpoch: 0,
+      assignorName: "",
+      members: [],
+      authorizedOperations: OPERATIONS_NOT_REQUESTED_VALUE,
+    };
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { ...base, errorCode: shard, errorMessage: null };
+    const group = shard.groups.get(groupId);
+    if (group === undefined || group.type !== "consumer") {
+      return {
+        ...base,
+        errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+        errorMessage: group === undefined ? `Group ${groupId} not found.` : `Group ${groupId} is not a consumer group.`,
+      };
+    }
+    const image = this.image;
+    const topicPartitions = (assignment: Iterable<readonly [string, Iterable<number>]>): ConsumerGroupDescribeResponseTopicPartitions[] => {
+      const out = new Map<string, ConsumerGroupDescribeResponseTopicPartitions>();
+      for (const [topicId, partitions] of assignment) {
+        const topicName = image.topicName(topicId);
+        if (topicName === undefined) continue;
+        let entry = out.get(topicId);
+        if (entry === undefined) {
+          entry = { topicId, topicName, partitions: [] };
+          out.set(topicId, entry);
+        }
+        entry.partitions.push(...partitions);
+      }
+      return [...out.values()];
+    };
+    return {
+      ...base,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      groupState: group.state,
+      groupEpoch: group.groupEpoch,
+      assignmentEpoch: group.assignmentEpoch,
+      assignorName: group.preferredServerAssignor() ?? (this.#assignorNames[0] as string),
+      authorizedOperations,
+      members: [...group.members.values()].map((member) => ({
+        memberId: member.memberId,
+        instanceId: member.instanceId,
+        rackId: member.rackId,
+        memberEpoch: member.memberEpoch,
+        clientId: member.clientId,
+        clientHost: member.clientHost,
+        subscribedTopicNames: [...member.subscribedTopicNames],
+        subscribedTopicRegex: member.subscribedTopicRegex,
+        assignment: {
+          topicPartitions: topicPartitions(
+            [...member.assignedPartitions, ...member.partitionsPendingRevocation].map(([topicId, epochs]) => [topicId, epochs.keys()] as const),
+          ),
+        },
+        targetAssignment: { topicPartitions: topicPartitions(group.targetAssignmentOf(member.memberId)) },
+        memberType: member.useClassicProtocol ? 0 : 1,
+      })),
+    };
+  }
+
+  /** Tombstones a consumer group (createGroupTombstoneRecordsAndCancelTimers) with `extra` records first. */
+  #deleteConsumerGroup(shard: GroupShard, group: ConsumerGroup, extra: RecordToWrite[], nowMs: number): void {
+    shard.write([...extra, ...this.consumer.groupTombstones(group)], nowMs, true);
+    this.consumer.drop(group);
+    group.markDead();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -251,12 +503,22 @@ export class GroupCoordinator {
       group = new ClassicGroup(request.groupId, nowMs);
       shard.groups.set(request.groupId, group);
     }
-    const invalid = this.#validateClassicCommit(group, request);
-    if (invalid !== ErrorCode.NONE) return invalid;
+    let validate: (offset: OffsetToCommit) => number = () => ErrorCode.NONE;
+    if (group.type === "classic") {
+      const invalid = this.#validateClassicCommit(group, request);
+      if (invalid !== ErrorCode.NONE) return invalid;
+    } else {
+      const validator = this.#validateConsumerCommit(group, request);
+      if (typeof validator === "number") return validator;
+      validate = validator;
+    }
     const expireTimestampMs = request.retentionTimeMs === -1n ? null : nowMs + Number(request.retentionTimeMs);
     const records: RecordToWrite[] = [];
+    let failed: number = ErrorCode.NONE;
     const errors = offsets.map((offset) => {
       if (offset.metadata !== null && offset.metadata.length > this.config.offsetMetadataMaxBytes) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      // A partition the member may not commit fails the whole request (Kafka's validator throws).
+      if (failed === ErrorCode.NONE) failed = validate(offset);
       records.push(
         offsetCommitRecord(request.groupId, offset.topic, offset.partition, {
           offset: offset.offset,
@@ -269,12 +531,34 @@ export class GroupCoordinator {
       );
       return ErrorCode.NONE;
     });
+    if (failed !== ErrorCode.NONE) return failed;
     try {
       shard.write(records, nowMs, true);
     } catch (error) {
       return error instanceof KafkaError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR;
     }
     return errors;
+  }
+
+  /**
+   * ConsumerGroup.validateOffsetCommit (Kafka 4.4, KIP-1251): a group-level error, or a check per
+   * partition. A member committing with an older epoch may commit the partitions it was assigned at
+   * or before that epoch (assigned or pending revocation).
+   */
+  #validateConsumerCommit(group: ConsumerGroup, request: CommitRequest): number | ((offset: OffsetToCommit) => number) {
+    const epoch = request.generationIdOrMemberEpoch;
+    if (epoch < 0 && group.members.size === 0) return () => ErrorCode.NONE;
+    const member = group.members.get(request.memberId);
+    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (!member.useClassicProtocol && request.apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
+    if (epoch === member.memberEpoch) return () => ErrorCode.NONE;
+    const stale = member.useClassicProtocol ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH;
+    if (epoch > member.memberEpoch) return stale;
+    return (offset) => {
+      const assignmentEpoch = member.assignmentEpoch(offset.topicId, offset.partition) ?? member.pendingRevocationEpoch(offset.topicId, offset.partition);
+      if (assignmentEpoch === undefined || epoch < assignmentEpoch) return stale;
+      return ErrorCode.NONE;
+    };
   }
 
   /** ClassicGroup.validateOffsetCommit. */
@@ -302,11 +586,23 @@ export class GroupCoordinator {
    * The group's committed offsets: of `topics` (every partition asked for, committed or not), or
    * all of them when `topics` is null. An unknown group has no offsets (no error), as in Kafka.
    */
-  fetchOffsets(groupId: string, topics: readonly { name: string; partitions: readonly number[] }[] | null): FetchedOffsets {
+  fetchOffsets(
+    groupId: string,
+    topics: readonly { name: string; partitions: readonly number[] }[] | null,
+    member: { memberId: string | null; memberEpoch: number } = { memberId: null, memberEpoch: -1 },
+  ): FetchedOffsets {
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return { errorCode: shard, topics: [] };
     const group = shard.groups.get(groupId);
     if (group?.is("Dead")) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
+    if (group?.type === "consumer" && !(member.memberId === null && member.memberEpoch < 0)) {
+      // ConsumerGroup.validateOffsetFetch: a member fetching must be current.
+      const current = member.memberId === null ? undefined : group.members.get(member.memberId);
+      if (current === undefined) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, topics: [] };
+      if (member.memberEpoch !== current.memberEpoch) {
+        return { errorCode: current.useClassicProtocol ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH, topics: [] };
+      }
+    }
     const committed = shard.offsets.ofGroup(groupId);
     if (topics === null) {
       return {
@@ -335,8 +631,14 @@ export class GroupCoordinator {
     if (typeof shard === "number") return shard;
     const group = shard.groups.get(groupId);
     if (group === undefined || group.is("Dead")) return ErrorCode.GROUP_ID_NOT_FOUND;
-    if (!group.is("Empty") && !group.usesConsumerProtocol) return ErrorCode.NON_EMPTY_GROUP;
-    const subscribed = group.is("Empty") ? new Set<string>() : classicGroupSubscribedTopics(group);
+    let subscribed: ReadonlySet<string> | null;
+    if (group.type === "consumer") {
+      // ConsumerGroup.validateOffsetDelete accepts any state; subscribed topics are refused.
+      subscribed = new Set(group.subscribedTopicNames.keys());
+    } else {
+      if (!group.is("Empty") && !group.usesConsumerProtocol) return ErrorCode.NON_EMPTY_GROUP;
+      subscribed = group.is("Empty") ? new Set<string>() : classicGroupSubscribedTopics(group);
+    }
     const records: RecordToWrite[] = [];
     const errors = new Map<string, number>();
     for (const topic of topics) {
@@ -405,7 +707,8 @@ export class GroupCoordinator {
     if (group === undefined || group.is("Dead")) return ErrorCode.GROUP_ID_NOT_FOUND;
     if (!group.is("Empty")) return ErrorCode.NON_EMPTY_GROUP;
     const records = this.#offsetTombstones(shard, groupId);
-    records.push(groupTombstone(groupId));
+    if (group.type === "consumer") records.push(...this.consumer.groupTombstones(group));
+    else records.push(groupTombstone(groupId));
     try {
       shard.write(records, nowMs, true);
     } catch (error) {
@@ -425,8 +728,13 @@ export class GroupCoordinator {
 
   #removeGroup(shard: GroupShard, group: Group, nowMs: number): void {
     if (shard.groups.get(group.groupId) === group) shard.groups.delete(group.groupId);
-    group.transitionTo("Dead", nowMs);
-    this.classic.drop(group);
+    if (group.type === "classic") {
+      group.transitionTo("Dead", nowMs);
+      this.classic.drop(group);
+    } else {
+      group.markDead();
+      this.consumer.drop(group);
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -445,7 +753,9 @@ export class GroupCoordinator {
         const records: RecordToWrite[] = [];
         const allExpired = this.#expiredOffsets(shard, group, nowMs, records);
         const deleteGroup = allExpired && group.is("Empty");
-        if (deleteGroup) records.push(groupTombstone(group.groupId));
+        const groupRecords = !deleteGroup ? [] : group.type === "consumer" ? this.consumer.groupTombstones(group) : [groupTombstone(group.groupId)];
+        const offsetCount = records.length;
+        records.push(...groupRecords);
         if (records.length === 0) continue;
         try {
           shard.write(records, nowMs, true);
@@ -453,9 +763,8 @@ export class GroupCoordinator {
           this.#logger.warn({ group: group.groupId, err: error }, "could not write expired offsets");
           continue;
         }
-        removed += records.length - (deleteGroup ? 1 : 0);
-        if (records.length > (deleteGroup ? 1 : 0))
-          this.#logger.info({ group: group.groupId, offsets: records.length - (deleteGroup ? 1 : 0) }, "removed expired offsets");
+        removed += offsetCount;
+        if (offsetCount > 0) this.#logger.info({ group: group.groupId, offsets: offsetCount }, "removed expired offsets");
         if (deleteGroup) {
           this.#removeGroup(shard, group, nowMs);
           this.#logger.info({ group: group.groupId }, "deleted empty group without offsets");
@@ -466,13 +775,17 @@ export class GroupCoordinator {
   }
 
   /** Appends the tombstones of the group's expired offsets; true when no offset is left. */
-  #expiredOffsets(shard: GroupShard, group: ClassicGroup, nowMs: number, records: RecordToWrite[]): boolean {
+  #expiredOffsets(shard: GroupShard, group: Group, nowMs: number, records: RecordToWrite[]): boolean {
     const offsets = shard.offsets.ofGroup(group.groupId);
     if (offsets === undefined) return true;
     // The time each offset's retention counts from, or null when the group's offsets do not expire now.
     let base: ((offset: CommittedOffset) => number) | null = null;
-    let subscribed: Set<string> | null = new Set();
-    if (group.protocolType === null) {
+    let subscribed: ReadonlySet<string> | null = new Set();
+    if (group.type === "consumer") {
+      // ConsumerGroup.offsetExpirationCondition: from the commit; subscribed topics are kept.
+      base = (offset) => offset.commitTimestampMs;
+      subscribed = new Set(group.subscribedTopicNames.keys());
+    } else if (group.protocolType === null) {
       base = (offset) => offset.commitTimestampMs;
     } else if (group.is("Empty")) {
       base = (offset) => group.currentStateTimestamp ?? offset.commitTimestampMs;

@@ -19,14 +19,25 @@ import { LogError, recompressBatch } from "../../native.js";
 import { ErrorCode, KafkaError, type KafkaErrorCode } from "../../protocol/errors.js";
 import { batches, buildRecordBatch, ControlRecordType, decodeControlRecordKey, decodeRecords, RecordBatchView } from "../../protocol/records.js";
 import { ZERO_UUID } from "../../protocol/runtime.js";
+import type { ConsumerGroupCurrentMemberAssignmentValue } from "../generated/group/consumer-group-current-member-assignment.js";
+import type { ConsumerGroupMemberMetadataValue } from "../generated/group/consumer-group-member-metadata.js";
+import type { ConsumerGroupMetadataValue } from "../generated/group/consumer-group-metadata.js";
+import type { ConsumerGroupRegularExpressionValue } from "../generated/group/consumer-group-regular-expression.js";
+import type { ConsumerGroupTargetAssignmentMemberValue } from "../generated/group/consumer-group-target-assignment-member.js";
+import type { ConsumerGroupTargetAssignmentMetadataValue } from "../generated/group/consumer-group-target-assignment-metadata.js";
 import type { GroupMetadataValue } from "../generated/group/group-metadata.js";
 import type { OffsetCommitKey, OffsetCommitValue } from "../generated/group/offset-commit.js";
 import { type CoordinatorRecord, GroupRecordType, groupRecords } from "../records.js";
+import { assignmentFromRecord } from "./assignor/java-collections.js";
 import { ClassicGroup, ClassicMember } from "./classic-group.js";
+import { ConsumerGroup, javaHashSetOf, memberStateFromValue, type PartitionEpochs } from "./consumer-group.js";
 import { OffsetStore } from "./offsets.js";
 
-/** A group of either protocol owned by a shard (consumer groups: KIP-848, to come beside classic). */
-export type Group = ClassicGroup;
+/** A group of either protocol owned by a shard: classic, or a KIP-848 consumer group. */
+export type Group = ClassicGroup | ConsumerGroup;
+
+/** The group a consumer-group record names does not exist (Kafka: GroupIdNotFoundException during replay). */
+class NoSuchGroup extends Error {}
 
 export type ShardState = "loading" | "active" | "failed" | "closed";
 
@@ -94,11 +105,187 @@ export class GroupShard {
       case GroupRecordType.GroupMetadata:
         this.#replayGroupMetadata((record.key as { group: string }).group, record.value as GroupMetadataValue | null);
         return;
+      case GroupRecordType.ConsumerGroupMetadata:
+      case GroupRecordType.ConsumerGroupPartitionMetadata:
+      case GroupRecordType.ConsumerGroupMemberMetadata:
+      case GroupRecordType.ConsumerGroupTargetAssignmentMetadata:
+      case GroupRecordType.ConsumerGroupTargetAssignmentMember:
+      case GroupRecordType.ConsumerGroupCurrentMemberAssignment:
+      case GroupRecordType.ConsumerGroupRegularExpression:
+        try {
+          this.#replayConsumerGroupRecord(record);
+        } catch (error) {
+          if (!(error instanceof NoSuchGroup)) throw error;
+        }
+        return;
       default:
-        // KIP-848 consumer, share and streams group records: not served by this version; a log
-        // written by Kafka may hold them (they are kept in the log and ignored here).
+        // Share and streams group records: not served by this version; a log written by Kafka
+        // may hold them (they are kept in the log and ignored here).
         return;
     }
+  }
+
+  /**
+   * getOrMaybeCreatePersistedConsumerGroup: the consumer group, created when `create` (replacing
+   * a "simple" classic group that only holds offsets); NoSuchGroup when absent and not created.
+   */
+  #persistedConsumerGroup(groupId: string, create: boolean): ConsumerGroup {
+    const group = this.groups.get(groupId);
+    if (group === undefined && !create) throw new NoSuchGroup(groupId);
+    if (group === undefined || (group.type === "classic" && group.protocolType === null && group.members.size === 0)) {
+      const created = new ConsumerGroup(groupId);
+      this.groups.set(groupId, created);
+      return created;
+    }
+    if (group.type === "consumer") return group;
+    throw new Error(`Group ${groupId} is not a consumer group`);
+  }
+
+  /** GroupMetadataManager.replay of the consumer group records (KIP-848). */
+  #replayConsumerGroupRecord(record: RecordToWrite): void {
+    const key = record.key as { groupId: string; memberId?: string; regularExpression?: string };
+    const { groupId } = key;
+    const memberId = key.memberId ?? "";
+    switch (record.recordType) {
+      case GroupRecordType.ConsumerGroupMetadata: {
+        const value = record.value as ConsumerGroupMetadataValue | null;
+        if (value !== null) {
+          const group = this.#persistedConsumerGroup(groupId, true);
+          group.setGroupEpoch(value.epoch);
+          group.metadataHash = value.metadataHash;
+          return;
+        }
+        const group = this.#persistedConsumerGroup(groupId, false);
+        if (group.members.size > 0)
+          throw new Error(`Received a tombstone record to delete group ${groupId} but the group still has ${group.members.size} members.`);
+        if (group.targetAssignment.size > 0) {
+          throw new Error(`Received a tombstone record to delete group ${groupId} but the target assignment still has ${group.targetAssignment.size} members.`);
+        }
+        if (group.assignmentEpoch !== -1) {
+          throw new Error(`Received a tombstone record to delete group ${groupId} but did not receive ConsumerGroupTargetAssignmentMetadataValue tombstone.`);
+        }
+        group.markDead();
+        this.groups.delete(groupId);
+        return;
+      }
+      case GroupRecordType.ConsumerGroupPartitionMetadata: {
+        // Deprecated in 4.x (KIP-1101: the group's metadata hash replaces it); only its presence is kept, to tombstone it.
+        this.#persistedConsumerGroup(groupId, record.value !== null).hasSubscriptionMetadataRecord = record.value !== null;
+        return;
+      }
+      case GroupRecordType.ConsumerGroupMemberMetadata: {
+        const value = record.value as ConsumerGroupMemberMetadataValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        if (value !== null) {
+          const classic = value.classicMemberMetadata;
+          group.updateMember(
+            group.memberOrNew(memberId).with({
+              instanceId: value.instanceId,
+              rackId: value.rackId,
+              clientId: value.clientId,
+              clientHost: value.clientHost,
+              subscribedTopicNames: javaHashSetOf(value.subscribedTopicNames),
+              subscribedTopicRegex: value.subscribedTopicRegex,
+              rebalanceTimeoutMs: value.rebalanceTimeoutMs,
+              serverAssignorName: value.serverAssignor,
+              classicMemberMetadata:
+                classic === null
+                  ? null
+                  : {
+                      sessionTimeoutMs: classic.sessionTimeoutMs,
+                      supportedProtocols: classic.supportedProtocols.map((p) => ({ name: p.name, metadata: p.metadata })),
+                    },
+            }),
+          );
+          return;
+        }
+        const member = group.members.get(memberId);
+        if (member === undefined) return;
+        if (member.memberEpoch !== -1) {
+          throw new Error(`Received a tombstone record to delete member ${memberId} but did not receive ConsumerGroupCurrentMemberAssignmentValue tombstone.`);
+        }
+        if (group.targetAssignment.has(memberId)) {
+          throw new Error(`Received a tombstone record to delete member ${memberId} but did not receive ConsumerGroupTargetAssignmentMetadataValue tombstone.`);
+        }
+        group.removeMember(memberId);
+        return;
+      }
+      case GroupRecordType.ConsumerGroupTargetAssignmentMember: {
+        const value = record.value as ConsumerGroupTargetAssignmentMemberValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        if (value !== null) {
+          group.updateTargetAssignment(memberId, assignmentFromRecord(value.topicPartitions.map((tp) => [tp.topicId, tp.partitions] as const)));
+        } else {
+          group.removeTargetAssignment(memberId);
+        }
+        return;
+      }
+      case GroupRecordType.ConsumerGroupTargetAssignmentMetadata: {
+        const value = record.value as ConsumerGroupTargetAssignmentMetadataValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        if (value !== null) {
+          group.setTargetAssignmentMetadata(value.assignmentEpoch, value.assignmentTimestamp);
+          return;
+        }
+        if (group.targetAssignment.size > 0) {
+          throw new Error(
+            `Received a tombstone record to delete target assignment of ${groupId} but the assignment still has ${group.targetAssignment.size} members.`,
+          );
+        }
+        group.setTargetAssignmentMetadata(-1, 0n);
+        return;
+      }
+      case GroupRecordType.ConsumerGroupCurrentMemberAssignment: {
+        const value = record.value as ConsumerGroupCurrentMemberAssignmentValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        if (value !== null) {
+          group.updateMember(
+            group.memberOrNew(memberId).with({
+              memberEpoch: value.memberEpoch,
+              previousMemberEpoch: value.previousMemberEpoch,
+              state: memberStateFromValue(value.state),
+              assignedPartitions: this.#partitionEpochs(groupId, value.assignedPartitions, value.memberEpoch),
+              partitionsPendingRevocation: this.#partitionEpochs(groupId, value.partitionsPendingRevocation, value.memberEpoch),
+            }),
+          );
+          return;
+        }
+        const member = group.members.get(memberId);
+        if (member === undefined) return;
+        group.updateMember(member.with({ memberEpoch: -1, previousMemberEpoch: -1, assignedPartitions: new Map(), partitionsPendingRevocation: new Map() }));
+        return;
+      }
+      case GroupRecordType.ConsumerGroupRegularExpression: {
+        const value = record.value as ConsumerGroupRegularExpressionValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        const regex = key.regularExpression ?? "";
+        if (value !== null) group.updateResolvedRegularExpression(regex, { topics: new Set(value.topics), version: value.version, timestamp: value.timestamp });
+        else group.removeResolvedRegularExpression(regex);
+        return;
+      }
+    }
+  }
+
+  /** Utils.assignmentFromTopicPartitions: each partition's assignment epoch, or the member epoch (at least 0) when absent. */
+  #partitionEpochs(
+    groupId: string,
+    topics: readonly { topicId: string; partitions: number[]; assignmentEpochs: number[] | null }[],
+    defaultEpoch: number,
+  ): PartitionEpochs {
+    const fallback = Math.max(defaultEpoch, 0);
+    const out = new Map<string, Map<number, number>>();
+    for (const topic of topics) {
+      const epochs = topic.assignmentEpochs;
+      const useEpochs = epochs !== null && epochs.length === topic.partitions.length;
+      if (epochs !== null && !useEpochs) {
+        this.logger.error(
+          { group: groupId, topicId: topic.topicId, epochs: epochs.length, partitions: topic.partitions.length },
+          "size of assignment epochs is not equal to partitions; using the default epoch for all partitions",
+        );
+      }
+      out.set(topic.topicId, new Map(topic.partitions.map((partition, index) => [partition, useEpochs ? (epochs[index] as number) : fallback])));
+    }
+    return out;
   }
 
   #replayOffsetCommit(key: OffsetCommitKey, value: OffsetCommitValue | null, version: number): void {

@@ -25,7 +25,12 @@ interface AskedTopic {
 }
 
 /** One group's answer in the v8+ shape. */
-function fetchGroup(context: RequestContext, groupId: string, asked: AskedTopic[] | null): OffsetFetchResponseOffsetFetchResponseGroup {
+function fetchGroup(
+  context: RequestContext,
+  groupId: string,
+  asked: AskedTopic[] | null,
+  member?: { memberId: string | null; memberEpoch: number },
+): OffsetFetchResponseOffsetFetchResponseGroup {
   const byTopicId = context.apiVersion >= 10;
   const unknown: OffsetFetchResponseOffsetFetchResponseGroup["topics"] = [];
   let topics: { name: string; partitions: number[] }[] | null = null;
@@ -48,7 +53,7 @@ function fetchGroup(context: RequestContext, groupId: string, asked: AskedTopic[
       }
     }
   }
-  const fetched: FetchedOffsets = context.groups.fetchOffsets(groupId, topics);
+  const fetched: FetchedOffsets = context.groups.fetchOffsets(groupId, topics, member);
   const answered = fetched.topics.flatMap((topic) => {
     const topicId = context.metadata.topic(topic.name)?.id;
     if (byTopicId && topicId === undefined) return [];
@@ -80,7 +85,10 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
         throttleTimeMs: 0,
         errorCode: ErrorCode.NONE,
         topics: [],
-        groups: request.groups.map((group) => fetchGroup(context, group.groupId, group.topics)),
+        // v9+: a member of a consumer group fetches with its member id and epoch (KIP-848).
+        groups: request.groups.map((group) =>
+          fetchGroup(context, group.groupId, group.topics, context.apiVersion >= 9 ? { memberId: group.memberId, memberEpoch: group.memberEpoch } : undefined),
+        ),
       };
     }
     const asked = request.topics?.map((topic) => ({ name: topic.name, topicId: ZERO_UUID, partitionIndexes: topic.partitionIndexes })) ?? null;
