@@ -340,7 +340,7 @@ describe("offsets of a consumer group", () => {
         {
           name: "shipments",
           topicId: "AAAAAAAAAAAAAAAAAAAAAA",
-          partitions: [{ partitionIndex: partition, committedOffset: 5n, committedLeaderEpoch: -1, committedMetadata: null }],
+          partitions: [{ partitionIndex: partition, committedOffset: 5n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: null }],
         },
       ],
     });
