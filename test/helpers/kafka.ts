@@ -147,18 +147,13 @@ export async function runJavaTool(mainClass: string, args: string[], options: Ja
 }
 
 /**
- * Starts a main class from the harness classpath and returns the running process (stdin, stdout and
- * stderr piped), for helpers that live as long as a test wants them to (a group member). The caller
- * ends it; it is killed when the test process exits.
+ * Starts a main class from the harness classpath (as runJavaTool) and returns the running process,
+ * its stdin, stdout and stderr piped: for long-running helpers the caller drives and stops, such as
+ * test/kafka's sluice.kafka.GroupConsume group members. `timeoutMs` and `input` do not apply.
  */
 export async function spawnJavaTool(mainClass: string, args: string[], options: JavaRunOptions = {}): Promise<ChildProcess> {
   const command = await javaCommand(mainClass, args, options);
-  const child = spawn(javaExecutable(options.env), command, { cwd: options.cwd, env: options.env, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin?.on("error", () => {});
-  const kill = () => child.kill("SIGKILL");
-  process.once("exit", kill);
-  child.once("close", () => process.off("exit", kill));
-  return child;
+  return spawn(javaExecutable(options.env), command, { cwd: options.cwd, env: options.env, stdio: ["pipe", "pipe", "pipe"] });
 }
 
 // ---------------------------------------------------------------------------------------------
