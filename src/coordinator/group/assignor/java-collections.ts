@@ -103,15 +103,24 @@ export class UuidHashes {
 /**
  * The table of a java.util.HashMap (or the HashMap inside a HashSet): its keys, their spread hashes
  * and its capacity, enough to list the keys in the order Java iterates them.
+ *
+ * Two ways in, as in Java: add (HashMap.put / putIfAbsent / HashSet.add: appended to its bucket,
+ * resize after) and computeIfAbsent (HashMap.computeIfAbsent: prepended to its bucket, resize before
+ * when the table is over its threshold, even if the key is there). A resize keeps each bucket's
+ * relative order, so a key's place in its bucket is a global rank: appends count up from 0,
+ * prepends count down.
  */
 export class JavaHashTable<K> {
   /** key → spread hash; the JS Map's order is the insertion order. */
   private readonly entries = new Map<K, number>();
+  /** key → rank in its bucket, once some key was prepended (before that, the insertion order). */
+  private ranks: Map<K, number> | null = null;
+  private counter = 0;
   /** The table length once allocated, 0 before the first insertion (Java allocates lazily). */
   private capacity = 0;
   private threshold = 0;
   private readonly initialCapacity: number;
-  /** Keys per bucket, kept only once a bucket may reach the treeify threshold (8+ keys). */
+  /** Keys per bucket, kept once a bucket may reach a treeify threshold. */
   private counts: Int32Array | null = null;
 
   /** `new HashMap<>()` without an argument, `new HashMap<>(initialCapacity)` with one. */
@@ -131,20 +140,18 @@ export class JavaHashTable<K> {
   add(key: K, hashCode: number): boolean {
     if (this.entries.has(key)) return false;
     if (this.capacity === 0) this.resize(this.initialCapacity);
-    const h = spread(hashCode);
-    if (this.counts === null && this.entries.size >= TREEIFY_THRESHOLD) this.countBuckets();
-    this.entries.set(key, h);
-    if (this.counts !== null) {
-      const bucket = h & (this.capacity - 1);
-      const before = this.counts[bucket]++;
-      // putVal appends the key behind `before` keys; from 8 on it calls treeifyBin, which
-      // doubles a table smaller than 64 instead of building a tree.
-      if (before >= TREEIFY_THRESHOLD) {
-        if (this.capacity < MIN_TREEIFY_CAPACITY) this.resize(this.capacity * 2);
-        else javaCollectionStats.treeBins++;
-      }
-    }
+    // putVal appends behind the bucket's keys; from 8 of them on it calls treeifyBin.
+    this.insert(key, spread(hashCode), false, TREEIFY_THRESHOLD);
     if (this.entries.size > this.threshold) this.resize(this.capacity * 2);
+    return true;
+  }
+
+  /** HashMap.computeIfAbsent (with a non-null value): true if the key was added. */
+  computeIfAbsent(key: K, hashCode: number): boolean {
+    if (this.capacity === 0 || this.entries.size > this.threshold) this.resize(this.capacity === 0 ? this.initialCapacity : this.capacity * 2);
+    if (this.entries.has(key)) return false;
+    // computeIfAbsent puts the new key first in its bucket; from 7 keys there on it calls treeifyBin.
+    this.insert(key, spread(hashCode), true, TREEIFY_THRESHOLD - 1);
     return true;
   }
 
@@ -153,16 +160,22 @@ export class JavaHashTable<K> {
     const h = this.entries.get(key);
     if (h === undefined) return false;
     this.entries.delete(key);
+    this.ranks?.delete(key);
     if (this.counts !== null) this.counts[h & (this.capacity - 1)]--;
     return true;
   }
 
-  /** The keys in Java's iteration order: by bucket, then insertion order. */
+  /** The keys in Java's iteration order: by bucket, then place in the bucket. */
   keys(): K[] {
     const n = this.entries.size;
+    const mask = this.capacity - 1;
+    if (this.ranks !== null && n > 1) {
+      const ranks = this.ranks;
+      const entries = this.entries;
+      return [...entries.keys()].sort((a, b) => (entries.get(a)! & mask) - (entries.get(b)! & mask) || ranks.get(a)! - ranks.get(b)!);
+    }
     const out = new Array<K>(n);
     if (n === 0) return out;
-    const mask = this.capacity - 1;
     if (n === 1) {
       for (const k of this.entries.keys()) out[0] = k;
       return out;
@@ -173,6 +186,24 @@ export class JavaHashTable<K> {
     for (let b = 0; b < this.capacity; b++) starts[b + 1] += starts[b];
     for (const [k, h] of this.entries) out[starts[h & mask]++] = k;
     return out;
+  }
+
+  private insert(key: K, h: number, first: boolean, treeifyAt: number): void {
+    if (first && this.ranks === null) {
+      this.ranks = new Map();
+      for (const k of this.entries.keys()) this.ranks.set(k, ++this.counter);
+    }
+    if (this.counts === null && this.entries.size >= TREEIFY_THRESHOLD - 1) this.countBuckets();
+    this.entries.set(key, h);
+    this.ranks?.set(key, first ? -++this.counter : ++this.counter);
+    if (this.counts !== null) {
+      const before = this.counts[h & (this.capacity - 1)]++;
+      if (before >= treeifyAt) {
+        // treeifyBin doubles a table smaller than 64 instead of building a tree.
+        if (this.capacity < MIN_TREEIFY_CAPACITY) this.resize(this.capacity * 2);
+        else javaCollectionStats.treeBins++;
+      }
+    }
   }
 
   private resize(newCapacity: number): void {
@@ -255,15 +286,14 @@ export class JavaAssignment {
     return this.partitions.get(topicId);
   }
 
-  /** `computeIfAbsent(topicId, __ -> new HashSet<>(initialCapacity?))`. */
+  /** `computeIfAbsent(topicId, __ -> new HashSet<>(initialCapacity?))` (which may resize the map even when the topic is there). */
   computeIfAbsent(topicId: string, initialCapacity?: number): JavaIntSet {
-    let set = this.partitions.get(topicId);
-    if (set === undefined) {
-      set = new JavaIntSet(initialCapacity);
+    if (this.topics.computeIfAbsent(topicId, this.hashes.get(topicId))) {
+      const set = new JavaIntSet(initialCapacity);
       this.partitions.set(topicId, set);
-      this.topics.add(topicId, this.hashes.get(topicId));
+      return set;
     }
-    return set;
+    return this.partitions.get(topicId)!;
   }
 
   delete(topicId: string): void {

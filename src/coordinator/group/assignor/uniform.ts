@@ -415,14 +415,10 @@ export class UniformHeterogeneousAssignmentBuilder {
   private addPartitionToTargetAssignment(t: number, partition: number, memberIndex: number): void {
     const assignment = this.mutableTarget(memberIndex);
     const topicId = this.topicIds[t];
-    let set = assignment.get(topicId);
-    if (set === undefined) {
-      const numPartitions = this.topicNumPartitions[t];
-      const numSubscribers = this.topicSubscribers[t].length;
-      const estimatedPartitionsPerSubscriber = Math.trunc((numPartitions + numSubscribers - 1) / numSubscribers);
-      set = assignment.computeIfAbsent(topicId, kafkaCapacityFor(estimatedPartitionsPerSubscriber));
-    }
-    set.add(partition);
+    const numPartitions = this.topicNumPartitions[t];
+    const numSubscribers = this.topicSubscribers[t].length;
+    const estimatedPartitionsPerSubscriber = Math.trunc((numPartitions + numSubscribers - 1) / numSubscribers);
+    assignment.computeIfAbsent(topicId, kafkaCapacityFor(estimatedPartitionsPerSubscriber)).add(partition);
     this.partitionOwners[t][partition] = memberIndex;
     this.memberTargetAssignmentSizes[memberIndex]++;
   }
