@@ -91,6 +91,7 @@ public final class Main {
             out.add(stridedStart(assignor, 32, 10));
             for (int i = 0; i < 40; i++) out.add(random(assignor, i, false));
             for (int i = 0; i < 8; i++) out.add(random(assignor, 1000 + i, true));
+            for (int i = 0; i < 10; i++) out.add(randomMedium(assignor, 2000 + i));
         }
         out.add(largeHomogeneous("uniform"));
         out.add(largeHeterogeneous("uniform"));
@@ -314,6 +315,65 @@ public final class Main {
                 } else {
                     Uuid t = s.topic(1 + rnd.nextInt(30));
                     topics.add(t);
+                }
+            }
+            s.step();
+        }
+        return s;
+    }
+
+    /**
+     * Tens to hundreds of members over overlapping topic subsets, starting from an arbitrary
+     * assignment: many balancing passes, members excluded from the most loaded range.
+     */
+    static Scenario randomMedium(String assignor, int seed) {
+        Random rnd = new Random(seed * 31L + assignor.hashCode());
+        Scenario s = new Scenario("random-medium-" + seed + "-" + assignor, assignor, seed);
+        List<Uuid> topics = new ArrayList<>();
+        int topicCount = 5 + rnd.nextInt(20);
+        for (int i = 0; i < topicCount; i++) topics.add(s.topic(1 + rnd.nextInt(rnd.nextBoolean() ? 40 : 300)));
+        int memberCount = 20 + rnd.nextInt(130);
+        // a few subscription "shapes" shared by many members, plus some one-offs
+        List<List<Uuid>> shapes = new ArrayList<>();
+        for (int i = 0; i < 1 + rnd.nextInt(5); i++) shapes.add(randomSubset(rnd, topics, 1));
+        for (int i = 0; i < memberCount; i++) {
+            s.join(s.memberId(), rnd.nextInt(4) == 0 ? "static-" + i : null, null,
+                rnd.nextInt(6) == 0 ? randomSubset(rnd, topics, 1) : shuffled(rnd, shapes.get(rnd.nextInt(shapes.size()))));
+        }
+        List<String> ids = new ArrayList<>(s.members.keySet());
+        for (Uuid t : topics) {
+            List<String> subscribers = new ArrayList<>();
+            for (String id : ids) if (s.members.get(id).subscribed.contains(t) || rnd.nextInt(10) == 0) subscribers.add(id);
+            if (subscribers.isEmpty()) continue;
+            Map<String, List<Integer>> lists = new LinkedHashMap<>();
+            for (int p = 0; p < s.topics.get(t); p++) {
+                if (rnd.nextInt(4) == 0) continue;
+                // skewed: a few members own most
+                String owner = subscribers.get(Math.min(subscribers.size() - 1, (int) Math.abs(rnd.nextGaussian() * subscribers.size() / 4)));
+                lists.computeIfAbsent(owner, k -> new ArrayList<>()).add(p);
+            }
+            lists.forEach((owner, parts) -> {
+                Member m = s.members.get(owner);
+                List<Map.Entry<Uuid, List<Integer>>> record = new ArrayList<>(m.record == null ? List.of() : m.record);
+                Collections.shuffle(parts, rnd);
+                record.add(Map.entry(t, parts));
+                s.inject(owner, record);
+            });
+        }
+        s.step();
+        for (int step = 0; step < 4; step++) {
+            ids = new ArrayList<>(s.members.keySet());
+            for (int i = 0; i < 1 + rnd.nextInt(10); i++) {
+                switch (rnd.nextInt(4)) {
+                    case 0 -> s.join(s.memberId(), null, null, shuffled(rnd, shapes.get(rnd.nextInt(shapes.size()))));
+                    case 1 -> {
+                        if (ids.size() > 1) s.leave(ids.remove(rnd.nextInt(ids.size())));
+                    }
+                    case 2 -> s.subscribe(ids.get(rnd.nextInt(ids.size())), randomSubset(rnd, topics, 1));
+                    default -> {
+                        Uuid t = topics.get(rnd.nextInt(topics.size()));
+                        s.setPartitions(t, s.topics.get(t) + rnd.nextInt(50));
+                    }
                 }
             }
             s.step();
