@@ -6,12 +6,19 @@
 //   node scripts/assignor-vectors.mjs            generate if out/ is missing or stale
 //   node scripts/assignor-vectors.mjs --force    always generate
 //
-// Up to date = out/.stamp holds the hash of test/assignor-vectors/pom.xml and src/**.
+// Up to date = out/.stamp holds the hash of test/assignor-vectors/pom.xml, src/** and the other JDKs found.
 // Maven runs offline when it already has every artifact, so a machine that made the vectors once
 // makes them again without the network.
+//
+// JDK 19 and later size `new HashSet<>(collection)` differently from JDK 17, which changes the order
+// Kafka's assignors see (UniformAssignor({ jdk }) follows either). Maven's `java` writes
+// scenarios.jsonl; every other JDK of another major version found in /usr/lib/jvm (or listed, by
+// home directory, in $SLUICE_ASSIGNOR_JDKS separated by ':') runs the same classes into
+// scenarios-java<major>.jsonl, and the test checks those too.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,8 +43,34 @@ function files(dir) {
   return out.sort();
 }
 
+/** The major version `java -version` reports, 0 if it does not run. */
+function javaMajor(java) {
+  const run = spawnSync(java, ["-version"], { encoding: "utf8" });
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(run.stderr ?? "");
+  if (run.status !== 0 || m === null) return 0;
+  return m[1] === "1" ? Number(m[2]) : Number(m[1]);
+}
+
+/** Other JDKs: major version → java binary, one per major version that differs from `java`'s. */
+function otherJdks() {
+  const homes = (process.env.SLUICE_ASSIGNOR_JDKS ?? "").split(":").filter((h) => h.length > 0);
+  if (existsSync("/usr/lib/jvm")) for (const d of readdirSync("/usr/lib/jvm").sort()) homes.push(join("/usr/lib/jvm", d));
+  const defaultMajor = javaMajor("java");
+  const found = new Map();
+  for (const home of homes) {
+    const java = join(home, "bin", "java");
+    if (!existsSync(java)) continue;
+    const major = javaMajor(java);
+    if (major >= 17 && major !== defaultMajor && !found.has(major)) found.set(major, java);
+  }
+  return found;
+}
+
+const jdks = otherJdks();
+
 function inputsHash() {
   const h = createHash("sha256");
+  h.update(`jdks ${[...jdks.keys()].join(",")}\0`);
   for (const p of [join(moduleDir, "pom.xml"), ...files(join(moduleDir, "src"))]) {
     h.update(`${relative(moduleDir, p)}\0`);
     h.update(readFileSync(p));
@@ -86,6 +119,20 @@ process.stdout.write(run.output);
 if (run.status !== 0 || !existsSync(outFile)) {
   rmSync(outDir, { recursive: true, force: true });
   fail(`generation failed (Maven exited with ${run.status}); see the output above`);
+}
+for (const [major, java] of jdks) {
+  const dir = mkdtempSync(join(tmpdir(), "assignor-vectors-"));
+  const cp = [join(moduleDir, "target", "classes"), join(moduleDir, "target", "lib", "*")].join(process.platform === "win32" ? ";" : ":");
+  const other = spawnSync(java, ["-cp", cp, "sluice.assignorvectors.Main", dir], { encoding: "utf8" });
+  process.stdout.write(other.stdout ?? "");
+  if (other.status !== 0 || !existsSync(join(dir, "scenarios.jsonl"))) {
+    process.stderr.write(other.stderr ?? "");
+    rmSync(outDir, { recursive: true, force: true });
+    fail(`generation with Java ${major} (${java}) failed`);
+  }
+  copyFileSync(join(dir, "scenarios.jsonl"), join(outDir, `scenarios-java${major}.jsonl`));
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`assignor-vectors: also with Java ${major}: scenarios-java${major}.jsonl`);
 }
 writeFileSync(stampFile, `${hash}\n`);
 console.log(`assignor-vectors: done in ${((Date.now() - started) / 1000).toFixed(1)}s`);

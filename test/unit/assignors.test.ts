@@ -4,7 +4,8 @@
 // test/assignor-vectors/out/scenarios.jsonl (made by `node scripts/assignor-vectors.mjs`, the
 // npm pretest step): same members, same partitions, same iteration order.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
@@ -38,7 +39,8 @@ import {
   uuidWords,
 } from "../../src/coordinator/group/assignor/java-collections.js";
 
-const vectorsPath = fileURLToPath(new URL("../assignor-vectors/out/scenarios.jsonl", import.meta.url));
+const vectorsDir = fileURLToPath(new URL("../assignor-vectors/out/", import.meta.url));
+const vectorsPath = join(vectorsDir, "scenarios.jsonl");
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -373,12 +375,16 @@ function toPairs(partitions: TopicPartitions): Pairs {
   return [...partitions].map(([t, ps]) => [t, [...ps]]);
 }
 
+/** scenarios.jsonl (Maven's Java) and scenarios-java<N>.jsonl (the same run on other JDKs found, see scripts/assignor-vectors.mjs). */
 function loadScenarios(): Scenario[] {
   if (!existsSync(vectorsPath)) return [];
-  return readFileSync(vectorsPath, "utf8")
-    .split("\n")
-    .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as Scenario);
+  const files = readdirSync(vectorsDir).filter((f) => /^scenarios(-java\d+)?\.jsonl$/.test(f));
+  return files.sort().flatMap((f) =>
+    readFileSync(join(vectorsDir, f), "utf8")
+      .split("\n")
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as Scenario),
+  );
 }
 
 const scenarios = loadScenarios();
@@ -391,7 +397,7 @@ describe("the same assignments as Kafka 4.4.0 (test/assignor-vectors)", () => {
     expect(scenarios.length).toBeGreaterThan(100);
   });
 
-  it.each(scenarios.map((s) => [s.name, s] as const))("%s", (_name, scenario) => {
+  it.each(scenarios.map((s) => [`${s.name} (Java ${s.java})`, s] as const))("%s", (_name, scenario) => {
     const jdk: JavaRuntime = Number(scenario.java) >= 19 ? 21 : 17;
     const assignor = scenario.assignor === "uniform" ? new UniformAssignor({ jdk }) : new RangeAssignor();
     const treeBinsBefore = javaCollectionStats.treeBins;
