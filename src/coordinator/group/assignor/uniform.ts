@@ -21,6 +21,7 @@ import {
   kafkaCapacityFor,
   UuidHashes,
   uuidCompare,
+  uuidKeyOrder,
   uuidWords,
 } from "./java-collections.js";
 import {
@@ -97,7 +98,7 @@ export class UniformHomogeneousAssignmentBuilder {
     private readonly jdk: JavaRuntime = 17,
   ) {
     const first = groupSpec.memberSubscription(groupSpec.memberIds[0]).subscribedTopicIds;
-    this.subscribed = new JavaHashTable<string>(hashSetCopyCapacity(first.size, jdk));
+    this.subscribed = new JavaHashTable<string>(hashSetCopyCapacity(first.size, jdk), uuidKeyOrder);
     for (const topicId of first) this.subscribed.add(topicId, this.hashes.get(topicId));
     this.topicIds = this.subscribed.keys();
     this.targets = new Array<Target>(groupSpec.memberIds.length);

@@ -92,6 +92,9 @@ public final class Main {
             for (int i = 0; i < 40; i++) out.add(random(assignor, i, false));
             for (int i = 0; i < 8; i++) out.add(random(assignor, 1000 + i, true));
             for (int i = 0; i < 10; i++) out.add(randomMedium(assignor, 2000 + i));
+            out.add(treeBins(assignor, 32, 32));
+            out.add(treeBins(assignor, 64, 40));
+            out.add(treeBins(assignor, 128, 24));
         }
         out.add(largeHomogeneous("uniform"));
         out.add(largeHeterogeneous("uniform"));
@@ -242,6 +245,34 @@ public final class Main {
         s.join("s3", null, null, List.of(t, u));
         s.step();
         s.subscribe("s0", List.of(t));
+        s.step();
+        return s;
+    }
+
+    /**
+     * Heterogeneous groups of 32+ members on a big topic: the round-robin hand-out gives each member
+     * every n-th partition, so its HashSet holds 8+ partitions per bucket and Java makes tree bins.
+     * Then homogeneous (revocation walks those sets), members leave, subscriptions split again
+     * (balancing removes from tree bins), the topic grows.
+     */
+    static Scenario treeBins(String assignor, int members, int partitionsPerMember) {
+        Scenario s = new Scenario("tree-bins-" + members + "-" + assignor, assignor, 50 + members);
+        Uuid big = s.topic(members * partitionsPerMember);
+        Uuid small = s.topic(3);
+        for (int i = 0; i < members; i++) s.join("tb" + i, null, null, i == 0 ? List.of(big, small) : List.of(big));
+        s.step();
+        for (int i = 0; i < members; i++) s.subscribe("tb" + i, List.of(big));
+        s.join("tb-new", null, null, List.of(big));
+        s.step();
+        s.leave("tb3");
+        s.leave("tb7");
+        for (int i = 8; i < members; i += 3) s.subscribe("tb" + i, List.of(small, big));
+        s.subscribe("tb9", List.of(small));
+        s.step();
+        s.setPartitions(big, members * partitionsPerMember + members / 2 + 5);
+        s.step();
+        for (int i = 8; i < members; i++) s.subscribe("tb" + i, List.of(big));
+        s.subscribe("tb-new", List.of(big));
         s.step();
         return s;
     }
