@@ -141,13 +141,14 @@ describe("Java collection emulation", () => {
   });
 
   it("doubles a small table whose bucket reaches 9 keys instead of building a tree", () => {
+    const treeBins = javaCollectionStats.treeBins;
     const t = new JavaHashTable<number>();
     for (let i = 8; i >= 0; i--) t.add(i * 64, i * 64); // all in bucket 0 of 16
     // the 9th key in one bucket: treeifyBin resizes to 32 (still one bucket)
     expect(t.keys()).toEqual([512, 448, 384, 320, 256, 192, 128, 64, 0]);
     t.add(1, 1);
     expect(t.keys()[0]).toBe(512);
-    expect(javaCollectionStats.treeBins).toBe(0);
+    expect(javaCollectionStats.treeBins).toBe(treeBins);
   });
 
   it("reads Kafka Uuids", () => {
