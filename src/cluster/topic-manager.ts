@@ -13,7 +13,7 @@
 
 import type { Logger } from "pino";
 import type { BrokerConfig, TopicConfig } from "../config/index.js";
-import { effectiveTopicConfig, toLogConfig, toProduceSettings } from "../config/index.js";
+import { effectiveTopicConfig, isInternalTopic, toLogConfig, toProduceSettings } from "../config/index.js";
 import type { LogManager } from "../log/log-manager.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { LogConfig } from "../native.js";
@@ -183,7 +183,7 @@ export class TopicManager {
     return {
       name: state.name,
       id: state.id,
-      isInternal: false,
+      isInternal: isInternalTopic(state.name),
       partitions,
       overrides: { ...state.configs },
       config,

@@ -18,7 +18,7 @@ const TOPIC = "versions";
 const ZERO = "AAAAAAAAAAAAAAAAAAAAAA";
 
 beforeAll(async () => {
-  broker = await startSluice();
+  broker = await startSluice({ overrides: { "group.initial.rebalance.delay.ms": 0 } });
   client = await TestClient.connect(broker.port);
   const created = await client.request<{ topics: { topicId: string; errorCode: number }[] }>(19, 7, {
     topics: [{ name: TOPIC, numPartitions: 2, replicationFactor: 1, assignments: [], configs: [{ name: "retention.ms", value: "86400000" }] }],
@@ -96,6 +96,50 @@ function requestFor(apiKey: number, version: number): Record<string, unknown> {
         allowAutoTopicCreation: version < 4,
         includeTopicAuthorizedOperations: version >= 8 && version <= 10,
       };
+    case 8:
+      return {
+        groupId: "committer",
+        generationIdOrMemberEpoch: -1,
+        memberId: "",
+        retentionTimeMs: -1n,
+        topics: [
+          {
+            name: TOPIC,
+            topicId,
+            partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: `v${version}` }],
+          },
+        ],
+      };
+    case 9:
+      return version >= 8
+        ? { groups: [{ groupId: "committer", memberId: null, memberEpoch: -1, topics: [{ name: TOPIC, topicId, partitionIndexes: [0, 1] }] }] }
+        : { groupId: "committer", topics: [{ name: TOPIC, partitionIndexes: [0, 1] }] };
+    case 11:
+      // v4+: MEMBER_ID_REQUIRED at once; v0-3 join (group.initial.rebalance.delay.ms=0 here) and lead.
+      return {
+        groupId: `joiner-v${version}`,
+        sessionTimeoutMs: 10000,
+        rebalanceTimeoutMs: 10000,
+        memberId: "",
+        protocolType: "consumer",
+        protocols: [{ name: "range", metadata: Buffer.from([0, 0, 0, 0, 0, 0]) }],
+      };
+    case 12:
+      return { groupId: "committer", generationId: 1, memberId: "nobody" };
+    case 13:
+      return version >= 3
+        ? { groupId: "committer", members: [{ memberId: "nobody", groupInstanceId: null, reason: null }] }
+        : { groupId: "committer", memberId: "nobody" };
+    case 14:
+      return { groupId: "committer", generationId: 1, memberId: "nobody", assignments: [] };
+    case 15:
+      return { groups: ["committer", "joiner-v0", "never-was"], includeAuthorizedOperations: version >= 3 };
+    case 16:
+      return version >= 4 ? { statesFilter: ["Empty", "Stable"], typesFilter: version >= 5 ? ["classic"] : [] } : {};
+    case 42:
+      return { groupsNames: ["never-was"] };
+    case 47:
+      return { groupId: "committer", topics: [{ name: TOPIC, partitions: [{ partitionIndex: 1 }] }] };
     case 10:
       return version >= 4 ? { keyType: 0, coordinatorKeys: ["group-a"] } : { key: "group-a", keyType: 0 };
     case 19:

@@ -136,6 +136,7 @@ export class ClassicGroup {
   }
 
   remove(memberId: string): ClassicMember | undefined {
+    this.pendingMembers.delete(memberId);
     const member = this.members.get(memberId);
     if (member === undefined) return undefined;
     this.members.delete(memberId);

@@ -685,8 +685,10 @@ export class ClassicGroupProtocol {
   }
 
   #removeMemberAndUpdateGroup(shard: GroupShard, group: ClassicGroup, member: ClassicMember, reason: string): void {
-    // A member removed while waiting in JoinGroup is told to rejoin (it may still be alive).
+    // A member removed while waiting in JoinGroup is told to rejoin (it may still be alive); a
+    // parked SyncGroup is answered too rather than left to the client's request timeout.
     this.#completeJoin(group, member, joinError(UNKNOWN_MEMBER_ID, ErrorCode.UNKNOWN_MEMBER_ID));
+    this.#completeSync(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     group.remove(member.memberId);
     if (group.is("Stable") || group.is("CompletingRebalance")) this.#prepareRebalance(shard, group, reason);
     else if (group.is("PreparingRebalance") && group.hasAllMembersJoined()) this.#completeJoinPhase(shard, group);
@@ -743,6 +745,7 @@ export class ClassicGroupProtocol {
     this.host.timers.cancel(heartbeatKey(group.groupId, memberId));
     this.host.logger.info({ group: group.groupId, member: memberId, reason }, "member left the group");
     this.#completeJoin(group, member, joinError(UNKNOWN_MEMBER_ID, ErrorCode.UNKNOWN_MEMBER_ID));
+    this.#completeSync(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     group.remove(memberId);
   }
 

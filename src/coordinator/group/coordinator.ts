@@ -58,6 +58,8 @@ export interface OffsetToCommit {
   readonly offset: bigint;
   readonly leaderEpoch: number;
   readonly metadata: string | null;
+  /** The topic's id (written with the commit, as Kafka 4.4 does). */
+  readonly topicId: string;
 }
 
 export interface CommitRequest {
@@ -526,7 +528,7 @@ export class GroupCoordinator {
           metadata: offset.metadata ?? "",
           commitTimestampMs: nowMs,
           expireTimestampMs,
-          topicId: null,
+          topicId: offset.topicId,
         }),
       );
       return ErrorCode.NONE;

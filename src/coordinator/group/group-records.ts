@@ -1,6 +1,7 @@
 // The __consumer_offsets records the group coordinator writes, built as Kafka 4.4's
 // GroupCoordinatorRecordHelpers builds them (same record versions: GroupMetadataValue v3,
-// OffsetCommitValue v3, or v1 when the commit has an expire timestamp).
+// OffsetCommitValue v4 with the topic id, or v1 when the commit has an expire timestamp;
+// test/interop/consumer-offsets-vs-kafka.test.ts compares them with Kafka's).
 
 import { ZERO_UUID } from "../../protocol/runtime.js";
 import { GroupRecordType } from "../records.js";
@@ -53,7 +54,7 @@ export function groupTombstone(groupId: string): RecordToWrite {
 }
 
 export function offsetCommitRecord(group: string, topic: string, partition: number, offset: CommittedOffset): RecordToWrite {
-  const version = offset.expireTimestampMs !== null ? 1 : 3;
+  const version = offset.expireTimestampMs !== null ? 1 : 4;
   return {
     recordType: GroupRecordType.OffsetCommit,
     key: { group, topic, partition, unknownTaggedFields: undefined },
@@ -63,7 +64,7 @@ export function offsetCommitRecord(group: string, topic: string, partition: numb
       metadata: offset.metadata,
       commitTimestamp: BigInt(offset.commitTimestampMs),
       expireTimestamp: BigInt(offset.expireTimestampMs ?? -1),
-      topicId: ZERO_UUID,
+      topicId: offset.topicId ?? ZERO_UUID,
       unknownTaggedFields: undefined,
     },
     version,

@@ -40,6 +40,7 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
             offset: partition.committedOffset,
             leaderEpoch: context.apiVersion >= 6 ? partition.committedLeaderEpoch : -1,
             metadata: partition.committedMetadata,
+            topicId: metadata.id,
           });
           slots.push(slot);
         }

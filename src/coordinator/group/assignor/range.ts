@@ -9,7 +9,7 @@
 // joins). The current assignment is not read: Kafka 4.x's range assignor is sticky only through
 // that order, which static members (instance ids) keep across restarts.
 
-import { JavaHashTable, kafkaCapacityFor, UuidHashes } from "./java-collections.js";
+import { JavaHashTable, kafkaCapacityFor, UuidHashes, uuidKeyOrder } from "./java-collections.js";
 import {
   type ConsumerGroupPartitionAssignor,
   type GroupAssignment,
@@ -89,7 +89,7 @@ class RangeAssignment {
     private readonly hashes: UuidHashes,
     initialCapacity: number,
   ) {
-    this.topics = new JavaHashTable<string>(initialCapacity);
+    this.topics = new JavaHashTable<string>(initialCapacity, uuidKeyOrder);
   }
 
   put(topicId: string, range: RangeSet): void {

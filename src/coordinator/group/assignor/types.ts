@@ -66,7 +66,12 @@ export interface SubscribedTopicDescriber {
   racksForPartition(topicId: TopicId, partition: number): ReadonlySet<string>;
 }
 
-/** Kafka's GroupAssignment: the new target assignment by member id. Like Kafka's, it may leave out members (read them as empty). */
+/**
+ * Kafka's GroupAssignment: the new target assignment by member id. Like Kafka's, it may leave out
+ * members (read them as empty: the uniform assignor returns nothing when no member subscribes to
+ * anything), and a member whose assignment the assignor did not change gets back the very map it
+ * came with. Treat both as read-only.
+ */
 export interface GroupAssignment {
   readonly members: ReadonlyMap<string, MemberAssignment>;
 }

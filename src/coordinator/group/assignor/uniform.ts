@@ -21,6 +21,7 @@ import {
   kafkaCapacityFor,
   UuidHashes,
   uuidCompare,
+  uuidKeyOrder,
   uuidWords,
 } from "./java-collections.js";
 import {
@@ -97,7 +98,7 @@ export class UniformHomogeneousAssignmentBuilder {
     private readonly jdk: JavaRuntime = 17,
   ) {
     const first = groupSpec.memberSubscription(groupSpec.memberIds[0]).subscribedTopicIds;
-    this.subscribed = new JavaHashTable<string>(hashSetCopyCapacity(first.size, jdk));
+    this.subscribed = new JavaHashTable<string>(hashSetCopyCapacity(first.size, jdk), uuidKeyOrder);
     for (const topicId of first) this.subscribed.add(topicId, this.hashes.get(topicId));
     this.topicIds = this.subscribed.keys();
     this.targets = new Array<Target>(groupSpec.memberIds.length);
@@ -415,14 +416,10 @@ export class UniformHeterogeneousAssignmentBuilder {
   private addPartitionToTargetAssignment(t: number, partition: number, memberIndex: number): void {
     const assignment = this.mutableTarget(memberIndex);
     const topicId = this.topicIds[t];
-    let set = assignment.get(topicId);
-    if (set === undefined) {
-      const numPartitions = this.topicNumPartitions[t];
-      const numSubscribers = this.topicSubscribers[t].length;
-      const estimatedPartitionsPerSubscriber = Math.trunc((numPartitions + numSubscribers - 1) / numSubscribers);
-      set = assignment.computeIfAbsent(topicId, kafkaCapacityFor(estimatedPartitionsPerSubscriber));
-    }
-    set.add(partition);
+    const numPartitions = this.topicNumPartitions[t];
+    const numSubscribers = this.topicSubscribers[t].length;
+    const estimatedPartitionsPerSubscriber = Math.trunc((numPartitions + numSubscribers - 1) / numSubscribers);
+    assignment.computeIfAbsent(topicId, kafkaCapacityFor(estimatedPartitionsPerSubscriber)).add(partition);
     this.partitionOwners[t][partition] = memberIndex;
     this.memberTargetAssignmentSizes[memberIndex]++;
   }
