@@ -52,8 +52,6 @@ export interface GroupCoordinatorServices {
 /** One partition's offset to commit, checked by the handler (topic exists). */
 export interface OffsetToCommit {
   readonly topic: string;
-  /** The topic's id (KafkaApis resolves it for every version). */
-  readonly topicId: string;
   readonly partition: number;
   readonly offset: bigint;
   readonly leaderEpoch: number;

@@ -35,7 +35,6 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
         } else {
           toCommit.push({
             topic: metadata.name,
-            topicId: metadata.id,
             partition: partition.partitionIndex,
             offset: partition.committedOffset,
             leaderEpoch: context.apiVersion >= 6 ? partition.committedLeaderEpoch : -1,
