@@ -1,5 +1,5 @@
 // Sluice against Apache Kafka 4.4.0 with Kafka's own perf tools, one broker at a time on the same
-// machine: ProducerPerformance (max throughput and a fixed rate) and EndToEndLatency, 1 partition,
+// machine: ProducerPerformance (max throughput and a fixed rate), ConsumerPerformance in a group and EndToEndLatency, 1 partition,
 // 100 B and 1 KB records, acks=1 and acks=all; plus start-to-serving, RSS, broker CPU per record and
 // shutdown time. How to run and what the figures mean: bench/README.md.
 //
@@ -222,6 +222,43 @@ function parseProducerPerformance(stdout: string): ProducerFigures | null {
   return { records: n[0], recordsPerSec: n[1], mbPerSec: n[2], avgLatencyMs: n[3], maxLatencyMs: n[4], p50Ms: n[5], p95Ms: n[6], p99Ms: n[7], p999Ms: n[8] };
 }
 
+interface ConsumerFigures {
+  records: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  /** Joining the group: Kafka's initial rebalance delay (group.initial.rebalance.delay.ms, 3 s) on both brokers. */
+  rebalanceMs: number;
+  /** Fetching only (the run less the rebalance). */
+  fetchMs: number;
+  fetchRecordsPerSec: number;
+  fetchMbPerSec: number;
+}
+
+/**
+ * ConsumerPerformance's CSV line: start.time, end.time, data.consumed.in.MB, MB.sec,
+ * data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec.
+ */
+function parseConsumerPerformance(stdout: string): ConsumerFigures | null {
+  const line = stdout
+    .trim()
+    .split("\n")
+    .reverse()
+    .find((candidate) => /^\d{4}-\d\d-\d\d /.test(candidate));
+  if (line === undefined) return null;
+  const fields = line.split(",").map((field) => field.trim());
+  if (fields.length < 10) return null;
+  const number = (index: number) => Number(fields[index]);
+  return {
+    mbPerSec: number(3),
+    records: number(4),
+    recordsPerSec: number(5),
+    rebalanceMs: number(6),
+    fetchMs: number(7),
+    fetchMbPerSec: number(8),
+    fetchRecordsPerSec: number(9),
+  };
+}
+
 interface LatencyFigures {
   avgMs: number;
   p50Ms: number;
@@ -276,7 +313,7 @@ interface Measured {
 
 interface ScenarioResult extends Measured {
   name: string;
-  kind: "throughput" | "fixed-rate" | "end-to-end";
+  kind: "throughput" | "fixed-rate" | "end-to-end" | "consume";
   recordSize: number;
   acks: Acks;
   records: number;
@@ -285,6 +322,7 @@ interface ScenarioResult extends Measured {
   topic: string;
   producer?: ProducerFigures;
   latency?: LatencyFigures;
+  consumer?: ConsumerFigures;
   error?: string;
   /** The tool printed its figures but then exited non-zero (e.g. EndToEndLatency's final offset commit failed). */
   toolWarning?: string;
@@ -423,6 +461,52 @@ async function endToEndRun(broker: RunningBroker, spec: { name: string; recordSi
   };
 }
 
+/**
+ * ConsumerPerformance in a consumer group (--group, so the broker's group coordinator serves the
+ * join, the assignment and the offset commits), reading the `records` a max-throughput run wrote.
+ */
+async function consumerRun(
+  broker: RunningBroker,
+  spec: { name: string; topic: string; recordSize: number; acks: Acks; records: number },
+): Promise<ScenarioResult> {
+  let consumer: ConsumerFigures | undefined;
+  let error: string | undefined;
+  let toolWarning: string | undefined;
+  const args = [
+    "--bootstrap-server",
+    broker.bootstrap,
+    "--topic",
+    spec.topic,
+    "--num-records",
+    String(spec.records),
+    "--group",
+    `bench-consume-${spec.name}`,
+    "--timeout",
+    "60000",
+  ];
+  const figures = await measured(broker, spec.records, async () => {
+    const result = await runJavaTool("org.apache.kafka.tools.ConsumerPerformance", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 2) }).catch(
+      (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
+    );
+    consumer = parseConsumerPerformance(result.stdout) ?? undefined;
+    const problem = `ConsumerPerformance exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    if (!consumer || consumer.records < spec.records) error = consumer ? `consumed ${consumer.records} of ${spec.records} records; ${problem}` : problem;
+    else if (result.code !== 0) toolWarning = problem;
+  });
+  return {
+    name: spec.name,
+    kind: "consume",
+    recordSize: spec.recordSize,
+    acks: spec.acks,
+    records: spec.records,
+    topic: spec.topic,
+    consumer,
+    error,
+    toolWarning,
+    ...figures,
+  };
+}
+
 function tail(text: string): string {
   return text.trim().split("\n").slice(-4).join(" | ").slice(-800);
 }
@@ -509,6 +593,11 @@ async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
         plan.push(() => producerRun(broker, { name: `${sizeName(recordSize)}-acks${acks}`, kind: "throughput", recordSize, acks, records, throughput: -1 }));
       }
     }
+    for (const recordSize of recordSizes) {
+      // Reads back what the acks=1 max-throughput run of this size wrote, in a group.
+      const name = `${sizeName(recordSize)}-acks1`;
+      plan.push(() => consumerRun(broker, { name, topic: `perf-${name}`, recordSize, acks: "1", records }));
+    }
     for (const acks of acksModes) {
       // linger.ms=0: at a fixed rate the client's 5 ms default linger would dominate the latency.
       plan.push(() =>
@@ -556,6 +645,7 @@ function describe(s: ScenarioResult): string {
   const cpu = `broker CPU ${s.brokerCpuSeconds.toFixed(2)} s (${s.brokerCpuSecondsPerMillion.toFixed(2)} s/M), client ${s.clientCpuSeconds.toFixed(2)} s, others ${s.otherCpuSeconds.toFixed(2)} s, machine ${(s.machineBusy * 100).toFixed(0)}% busy`;
   if (s.error) return `${s.kind} ${s.name}: ERROR ${s.error}`;
   if (s.producer) return `${s.kind} ${s.name}: ${s.producer.recordsPerSec.toFixed(0)} rec/s, p99 ${s.producer.p99Ms} ms; ${cpu}`;
+  if (s.consumer) return `${s.kind} ${s.name}: ${s.consumer.fetchRecordsPerSec.toFixed(0)} rec/s fetching (rebalance ${s.consumer.rebalanceMs} ms); ${cpu}`;
   if (s.latency) return `${s.kind} ${s.name}: avg ${s.latency.avgMs} ms, p99 ${s.latency.p99Ms} ms; ${cpu}`;
   return `${s.kind} ${s.name}`;
 }
@@ -581,10 +671,21 @@ function brokerTable(result: BrokerResult): string {
     "| Producer (ProducerPerformance) | records | records/s | MB/s | avg ms | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU s | CPU s / M records | client CPU s | others CPU s | peak RSS MiB | machine busy |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
-  for (const s of result.scenarios.filter((scenario) => scenario.kind !== "end-to-end")) {
+  for (const s of result.scenarios.filter((scenario) => scenario.kind === "throughput" || scenario.kind === "fixed-rate")) {
     const p = s.producer;
     lines.push(
       `| ${s.kind === "fixed-rate" ? `${thousands(rateOf(s))}/s` : "max"} ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(p?.recordsPerSec)} | ${fixed(p?.mbPerSec, 2)} | ${fixed(p?.avgLatencyMs, 2)} | ${p?.p50Ms ?? "–"} | ${p?.p99Ms ?? "–"} | ${p?.p999Ms ?? "–"} | ${fixed(p?.maxLatencyMs, 0)} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${fixed(s.otherCpuSeconds, 2)} | ${mib(s.peakRssKiB)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
+    );
+  }
+  lines.push(
+    "",
+    "| Consumer (ConsumerPerformance in a group) | records | records/s | MB/s | fetch records/s | fetch MB/s | rebalance ms | broker CPU s | CPU s / M records | client CPU s | machine busy |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const s of result.scenarios.filter((scenario) => scenario.kind === "consume")) {
+    const c = s.consumer;
+    lines.push(
+      `| ${s.recordSize} B${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(c?.recordsPerSec)} | ${fixed(c?.mbPerSec, 2)} | ${thousands(c?.fetchRecordsPerSec)} | ${fixed(c?.fetchMbPerSec, 2)} | ${c?.rebalanceMs ?? "–"} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
     );
   }
   lines.push(
@@ -647,6 +748,10 @@ function ratios(kafka: BrokerResult, sluice: BrokerResult): Ratio[] {
       const label = `${thousands(rateOf(k))}/s ${k.recordSize} B acks=${k.acks}`;
       add(`${label}: producer p99 (ms)`, k.producer?.p99Ms, s?.producer?.p99Ms, "≤ 0.5×", (r) => r <= 0.5);
       add(`${label}: producer avg (ms)`, k.producer?.avgLatencyMs, s?.producer?.avgLatencyMs, "");
+      add(`${label}: broker CPU s / M records`, k.brokerCpuSecondsPerMillion, s?.brokerCpuSecondsPerMillion, "≤ 0.5×", (r) => r <= 0.5);
+    } else if (k.kind === "consume") {
+      const label = `consume ${k.recordSize} B`;
+      add(`${label}: fetch records/s`, k.consumer?.fetchRecordsPerSec, s?.consumer?.fetchRecordsPerSec, "≥ 1.5×", (r) => r >= 1.5);
       add(`${label}: broker CPU s / M records`, k.brokerCpuSecondsPerMillion, s?.brokerCpuSecondsPerMillion, "≤ 0.5×", (r) => r <= 0.5);
     } else {
       const label = `end-to-end ${k.recordSize} B acks=${k.acks}`;

@@ -13,7 +13,7 @@
 
 import type { Logger } from "pino";
 import type { BrokerConfig, TopicConfig } from "../config/index.js";
-import { effectiveTopicConfig, toLogConfig, toProduceSettings } from "../config/index.js";
+import { effectiveTopicConfig, isInternalTopic, toLogConfig, toProduceSettings } from "../config/index.js";
 import type { LogManager } from "../log/log-manager.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { LogConfig } from "../native.js";
@@ -40,6 +40,7 @@ export class TopicManager {
   /** Topics being created: concurrent auto-creations of one name share one creation. */
   readonly #creating = new Map<string, Promise<TopicMetadata>>();
   readonly #deletionListeners: ((topic: TopicMetadata) => void)[] = [];
+  readonly #changeListeners: ((topic: TopicMetadata, created: boolean) => void)[] = [];
 
   constructor(services: TopicManagerServices) {
     this.#services = services;
@@ -51,6 +52,14 @@ export class TopicManager {
    */
   onTopicDeleted(listener: (topic: TopicMetadata) => void): void {
     this.#deletionListeners.push(listener);
+  }
+
+  /**
+   * Calls `listener` when a topic is created (`created` true) or gains partitions, once it is
+   * published in the metadata cache (KIP-848 groups rebalance on it).
+   */
+  onTopicChanged(listener: (topic: TopicMetadata, created: boolean) => void): void {
+    this.#changeListeners.push(listener);
   }
 
   /** Whether a topic of this name exists or is being created. */
@@ -107,6 +116,7 @@ export class TopicManager {
     const state = await this.#services.store.createTopic(name, partitions, configs);
     const topic = await this.#host(state);
     this.#services.logger.info({ topic: name, topicId: state.id, partitions, configs }, "created topic");
+    for (const listener of this.#changeListeners) listener(topic, true);
     return topic;
   }
 
@@ -127,8 +137,9 @@ export class TopicManager {
     const state = store.topic(name);
     if (state === undefined) throw new Error(`no topic ${name}`);
     await store.setPartitionCount(name, count);
-    await this.#host(state);
+    const topic = await this.#host(state);
     logger.info({ topic: name, partitions: count }, "added partitions");
+    for (const listener of this.#changeListeners) listener(topic, false);
   }
 
   /** Replaces a topic's config overrides (validated by the caller); persisted first. */
@@ -172,7 +183,7 @@ export class TopicManager {
     return {
       name: state.name,
       id: state.id,
-      isInternal: false,
+      isInternal: isInternalTopic(state.name),
       partitions,
       overrides: { ...state.configs },
       config,

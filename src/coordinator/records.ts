@@ -109,11 +109,18 @@ export const transactionRecords = new CoordinatorRecordSerde("__transaction_stat
 /** __share_group_state: ShareSnapshot, ShareUpdate. */
 export const shareRecords = new CoordinatorRecordSerde("__share_group_state", shareRecordTypes);
 
-/** Record types of __consumer_offsets used by the offset and classic-group paths. */
+/** Record types of __consumer_offsets used by the offset, classic-group and consumer-group paths. */
 export const GroupRecordType = {
   LegacyOffsetCommit: 0,
   OffsetCommit: 1,
   GroupMetadata: 2,
+  ConsumerGroupMetadata: 3,
+  ConsumerGroupPartitionMetadata: 4,
+  ConsumerGroupMemberMetadata: 5,
+  ConsumerGroupTargetAssignmentMetadata: 6,
+  ConsumerGroupTargetAssignmentMember: 7,
+  ConsumerGroupCurrentMemberAssignment: 8,
+  ConsumerGroupRegularExpression: 16,
 } as const;
 
 /** An offset commit record (null value: the offset is deleted). */

@@ -5,8 +5,9 @@
 //                       (MetadataVersion.MINIMUM_VERSION and latestProduction() of Kafka 4.4.0).
 //   transaction.version 0 only: transactions are not served yet, so a client must not pick the
 //                       KIP-890 protocol (level 2). Level 0 features are not listed as finalized.
-//   group.version       0 only: no KIP-848 consumer groups yet (ConsumerGroupHeartbeat is not
-//                       served), so clients stay on the classic protocol.
+//   group.version       0 .. 1, finalized at 1 (Kafka 4.4's GroupVersion.GV_1, KIP-848): consumer
+//                       groups are served (ConsumerGroupHeartbeat, ConsumerGroupDescribe), so a
+//                       client configured with group.protocol=consumer uses them.
 // v5 (KIP-1242): a client that names the cluster and node it means to reach (ClusterId, NodeId)
 // and finds another gets REBOOTSTRAP_REQUIRED and nothing else, as Kafka 4.4's KafkaApis answers.
 // A request of a version above ours never reaches here: the dispatcher answers it with v0 and
@@ -19,12 +20,15 @@ import { defineHandler } from "../server/registry.js";
 export const METADATA_VERSION = { min: 7, max: 33 } as const;
 
 const supportedFeatures = [
-  { name: "group.version", minVersion: 0, maxVersion: 0 },
+  { name: "group.version", minVersion: 0, maxVersion: 1 },
   { name: "metadata.version", minVersion: METADATA_VERSION.min, maxVersion: METADATA_VERSION.max },
   { name: "transaction.version", minVersion: 0, maxVersion: 0 },
 ];
 
-const finalizedFeatures = [{ name: "metadata.version", minVersionLevel: METADATA_VERSION.max, maxVersionLevel: METADATA_VERSION.max }];
+const finalizedFeatures = [
+  { name: "group.version", minVersionLevel: 1, maxVersionLevel: 1 },
+  { name: "metadata.version", minVersionLevel: METADATA_VERSION.max, maxVersionLevel: METADATA_VERSION.max },
+];
 
 /** KIP-511's rule for client software names and versions. */
 const SOFTWARE_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;

@@ -21,6 +21,8 @@ export const OPERATIONS_NOT_REQUESTED = -2147483648;
 const bits = (ops: number[]) => ops.reduce((sum, op) => sum | (1 << op), 0);
 /** Without an authorizer every principal may do everything a topic supports (AclOperation codes). */
 export const TOPIC_OPERATIONS = bits([3, 4, 5, 6, 7, 8, 10, 11]);
+/** Groups: READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (AclEntry.supportedOperations(GROUP)). */
+export const GROUP_OPERATIONS = bits([3, 6, 8, 10, 11]);
 export const CLUSTER_OPERATIONS = bits([5, 7, 8, 9, 10, 11, 12, 13, 14]);
 
 /**

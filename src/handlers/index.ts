@@ -6,8 +6,9 @@
 // list-offsets.ts), starting with a header that names the API, its versions and what is not
 // done. APIs of the broker's data and admin plane sit here; APIs a coordinator answers go in
 // the coordinator's folder: transaction/ (InitProducerId; AddPartitionsToTxn, AddOffsetsToTxn,
-// EndTxn, TxnOffsetCommit, WriteTxnMarkers to come) and group/ (JoinGroup, SyncGroup,
-// Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ConsumerGroupHeartbeat, … to come).
+// EndTxn, TxnOffsetCommit, WriteTxnMarkers to come) and group/ (FindCoordinator, JoinGroup,
+// SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
+// DeleteGroups, OffsetDelete, ConsumerGroupHeartbeat, ConsumerGroupDescribe).
 // Handlers use the services of their RequestContext (src/server/context.ts), never the broker.
 
 import type { Handler } from "../server/registry.js";
@@ -21,7 +22,19 @@ import { describeCluster } from "./describe-cluster.js";
 import { describeLogDirs } from "./describe-log-dirs.js";
 import { describeTopicPartitions } from "./describe-topic-partitions.js";
 import { fetch } from "./fetch.js";
-import { findCoordinator } from "./find-coordinator.js";
+import { consumerGroupDescribe } from "./group/consumer-group-describe.js";
+import { consumerGroupHeartbeat } from "./group/consumer-group-heartbeat.js";
+import { deleteGroups } from "./group/delete-groups.js";
+import { describeGroups } from "./group/describe-groups.js";
+import { findCoordinator } from "./group/find-coordinator.js";
+import { heartbeat } from "./group/heartbeat.js";
+import { joinGroup } from "./group/join-group.js";
+import { leaveGroup } from "./group/leave-group.js";
+import { listGroups } from "./group/list-groups.js";
+import { offsetCommit } from "./group/offset-commit.js";
+import { offsetDelete } from "./group/offset-delete.js";
+import { offsetFetch } from "./group/offset-fetch.js";
+import { syncGroup } from "./group/sync-group.js";
 import { listOffsets } from "./list-offsets.js";
 import { metadata } from "./metadata.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
@@ -34,6 +47,18 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   listOffsets,
   metadata,
   findCoordinator,
+  joinGroup,
+  syncGroup,
+  heartbeat,
+  leaveGroup,
+  offsetCommit,
+  offsetFetch,
+  describeGroups,
+  listGroups,
+  deleteGroups,
+  offsetDelete,
+  consumerGroupHeartbeat,
+  consumerGroupDescribe,
   initProducerId,
   offsetForLeaderEpoch,
   apiVersions,

@@ -9,6 +9,8 @@
 // notices (Kafka does the same). Idempotent batches go through the log's producer state: a
 // duplicate is answered NONE with the offsets of the original batch, as Kafka does.
 // Produce v0-2 (magic 0/1 message sets) is up-converted to record batch v2 before append.
+// Internal topics (__consumer_offsets) refuse clients' records with INVALID_TOPIC_EXCEPTION, as
+// Kafka's ReplicaManager does for any client id but "__admin_client".
 
 import type { TopicMetadata } from "../cluster/metadata-cache.js";
 import { ErrorCode } from "../protocol/errors.js";
@@ -24,6 +26,8 @@ import { defineHandler, NO_RESPONSE } from "../server/registry.js";
 import { errorCodeOf, reportUnexpected, ZERO_UUID } from "./common.js";
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
+/** Kafka's AdminUtils.ADMIN_CLIENT_ID: the only client that may write to internal topics (their coordinators write directly). */
+const ADMIN_CLIENT_ID = "__admin_client";
 
 function partitionError(index: number, errorCode: number, errorMessage: string | null = null): ProduceResponsePartitionProduceResponse {
   return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage, currentLeader: NO_LEADER };
@@ -88,6 +92,8 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
         let response: ProduceResponsePartitionProduceResponse;
         if (!validAcks) response = partitionError(data.index, ErrorCode.INVALID_REQUIRED_ACKS);
         else if (topic === undefined) response = partitionError(data.index, byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        else if (topic.isInternal && context.header.clientId !== ADMIN_CLIENT_ID)
+          response = partitionError(data.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
         else response = producePartition(context, topic, data, acks);
         if (response.errorCode !== ErrorCode.NONE) failures++;
         return response;

@@ -6,7 +6,7 @@
 // committed as soon as it is in the log: the high watermark is the log end offset, and
 // acks=-1 waits for nothing more than acks=1 (min.insync.replicas above 1 fails instead).
 
-import type { ProduceAppendResult, ProduceSettings } from "../native.js";
+import type { LogAppendResult, ProduceAppendResult, ProduceSettings } from "../native.js";
 import type { PartitionLog } from "./partition-log.js";
 
 /** A parked Fetch, told how many bytes each append adds to a partition it waits on (0: stop waiting). */
@@ -50,6 +50,17 @@ export class Partition {
   appendRecordsToLeader(records: Buffer, settings: ProduceSettings, produceVersion: number, nowMs: number): ProduceAppendResult {
     const result = this.log.appendProduce(records, settings, produceVersion, nowMs, this.leaderEpoch);
     if (result.appendedBytes > 0) this.#wake(result.appendedBytes);
+    return result;
+  }
+
+  /**
+   * The broker's own write to this partition (a coordinator's records, built and validated by the
+   * coordinator): offsets and the leader epoch assigned, producer epochs checked, long polls woken.
+   * Throws a LogError when the log refuses it.
+   */
+  appendAsCoordinator(batches: Buffer, nowMs: number): LogAppendResult {
+    const result = this.log.append(batches, { nowMs, leaderEpoch: this.leaderEpoch, origin: "coordinator" });
+    this.#wake(batches.length);
     return result;
   }
 

@@ -73,6 +73,8 @@ export class Broker {
     // No new retention or expiration pass starts; one running finishes before the logs close.
     const backgroundStopped = this.#logs.stopScheduler();
     partitions.close();
+    // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR: the members look again).
+    this.services.groups.close();
     await this.#dispatcher.drain(SHUTDOWN_DRAIN_MS);
     await this.#network.shutdown(SHUTDOWN_FLUSH_MS);
     await backgroundStopped;

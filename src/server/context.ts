@@ -10,12 +10,13 @@
 //   partitions     PartitionManager     src/log/partition-manager.ts                  hosted partitions: lookup + epoch check, long polls
 //   topics         TopicManager         src/cluster/topic-manager.ts                  create / delete / add partitions / set configs
 //   fetchSessions  FetchSessionCache    src/server/fetch-session.ts                   KIP-227 incremental fetch sessions
+//   groups         GroupCoordinator     src/coordinator/group/coordinator.ts          consumer groups and committed offsets (__consumer_offsets)
 //   producerIds    ProducerIdManager    src/coordinator/transaction/producer-id-manager.ts   producer id blocks
 //   connections    ConnectionControl    src/server/dispatch.ts                        closing a client connection
 //   handlers       HandlerRegistry      src/server/registry.ts                        the APIs served (ApiVersions)
 //
 // Services still to come get their field here when they exist (not before, as empty stubs):
-// `groups` (GroupCoordinator, src/coordinator/group/), `transactions` (TransactionCoordinator,
+// `transactions` (TransactionCoordinator,
 // src/coordinator/transaction/, taking over producerIds), `authorizer` (src/security/, with the
 // principal from SASL), `quotas`.
 
@@ -23,6 +24,7 @@ import type { Logger } from "pino";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
 import type { TopicManager } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
+import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import type { ProducerIdManager } from "../coordinator/transaction/producer-id-manager.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
@@ -64,6 +66,7 @@ export interface BrokerServices {
   readonly partitions: PartitionManager;
   readonly topics: TopicManager;
   readonly fetchSessions: FetchSessionCache;
+  readonly groups: GroupCoordinator;
   readonly producerIds: ProducerIdManager;
   readonly connections: ConnectionControl;
   readonly handlers: HandlerRegistry;
@@ -106,6 +109,10 @@ export class RequestContext implements BrokerServices {
 
   get fetchSessions(): FetchSessionCache {
     return this.services.fetchSessions;
+  }
+
+  get groups(): GroupCoordinator {
+    return this.services.groups;
   }
 
   get producerIds(): ProducerIdManager {

@@ -4,7 +4,8 @@
 //
 // Order: meta.properties → metadata store → logs opened (recovered if unclean) → metadata
 // cache, partition manager, topic manager → topics reconciled with the partition directories
-// and hosted → log scheduler started (retention, checkpoints, producer expiration).
+// and hosted → log scheduler started (retention, checkpoints, producer expiration) → group
+// coordinator started (its __consumer_offsets partitions load in the background).
 
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
@@ -14,6 +15,7 @@ import { MetadataCache } from "../cluster/metadata-cache.js";
 import { logConfigFor, TopicManager } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import { effectiveTopicConfig } from "../config/index.js";
+import { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import { ProducerIdManager } from "../coordinator/transaction/producer-id-manager.js";
 import { allHandlers } from "../handlers/index.js";
 import { LogManager } from "../log/log-manager.js";
@@ -62,5 +64,12 @@ export async function openServices(config: BrokerConfig, logger: Logger, logDir:
   const handlers = new HandlerRegistry();
   for (const handler of allHandlers) handlers.register(handler);
   const producerIds = new ProducerIdManager(store);
-  return { services: { config, logger, metadata, partitions, topics, fetchSessions, producerIds, handlers }, logs };
+  const groups = new GroupCoordinator({ config, logger, metadata, partitions, topics });
+  topics.onTopicDeleted((topic) => {
+    groups.onTopicChanged(topic.name, false);
+    groups.onTopicDeleted(topic.name, Date.now());
+  });
+  topics.onTopicChanged((topic, created) => groups.onTopicChanged(topic.name, created));
+  groups.start();
+  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, producerIds, handlers }, logs };
 }

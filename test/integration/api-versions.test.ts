@@ -18,7 +18,7 @@ const TOPIC = "versions";
 const ZERO = "AAAAAAAAAAAAAAAAAAAAAA";
 
 beforeAll(async () => {
-  broker = await startSluice();
+  broker = await startSluice({ overrides: { "group.initial.rebalance.delay.ms": 0 } });
   client = await TestClient.connect(broker.port);
   const created = await client.request<{ topics: { topicId: string; errorCode: number }[] }>(19, 7, {
     topics: [{ name: TOPIC, numPartitions: 2, replicationFactor: 1, assignments: [], configs: [{ name: "retention.ms", value: "86400000" }] }],
@@ -96,6 +96,50 @@ function requestFor(apiKey: number, version: number): Record<string, unknown> {
         allowAutoTopicCreation: version < 4,
         includeTopicAuthorizedOperations: version >= 8 && version <= 10,
       };
+    case 8:
+      return {
+        groupId: "committer",
+        generationIdOrMemberEpoch: -1,
+        memberId: "",
+        retentionTimeMs: -1n,
+        topics: [
+          {
+            name: TOPIC,
+            topicId,
+            partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: `v${version}` }],
+          },
+        ],
+      };
+    case 9:
+      return version >= 8
+        ? { groups: [{ groupId: "committer", memberId: null, memberEpoch: -1, topics: [{ name: TOPIC, topicId, partitionIndexes: [0, 1] }] }] }
+        : { groupId: "committer", topics: [{ name: TOPIC, partitionIndexes: [0, 1] }] };
+    case 11:
+      // v4+: MEMBER_ID_REQUIRED at once; v0-3 join (group.initial.rebalance.delay.ms=0 here) and lead.
+      return {
+        groupId: `joiner-v${version}`,
+        sessionTimeoutMs: 10000,
+        rebalanceTimeoutMs: 10000,
+        memberId: "",
+        protocolType: "consumer",
+        protocols: [{ name: "range", metadata: Buffer.from([0, 0, 0, 0, 0, 0]) }],
+      };
+    case 12:
+      return { groupId: "committer", generationId: 1, memberId: "nobody" };
+    case 13:
+      return version >= 3
+        ? { groupId: "committer", members: [{ memberId: "nobody", groupInstanceId: null, reason: null }] }
+        : { groupId: "committer", memberId: "nobody" };
+    case 14:
+      return { groupId: "committer", generationId: 1, memberId: "nobody", assignments: [] };
+    case 15:
+      return { groups: ["committer", "joiner-v0", "never-was"], includeAuthorizedOperations: version >= 3 };
+    case 16:
+      return version >= 4 ? { statesFilter: ["Empty", "Stable"], typesFilter: version >= 5 ? ["classic"] : [] } : {};
+    case 42:
+      return { groupsNames: ["never-was"] };
+    case 47:
+      return { groupId: "committer", topics: [{ name: TOPIC, partitions: [{ partitionIndex: 1 }] }] };
     case 10:
       return version >= 4 ? { keyType: 0, coordinatorKeys: ["group-a"] } : { key: "group-a", keyType: 0 };
     case 19:
@@ -238,12 +282,15 @@ describe("what Kafka 4.4's new versions add", () => {
     expect((await apiVersionsV5(clusterId, nodeId)).errorCode).toBe(ErrorCode.NONE);
   });
 
-  it("ApiVersions advertises Kafka 4.4.0's metadata.version range (3.3-IV3 = 7 to 4.4-IV2 = 33, finalized at 33) and level 0 only for transactions and groups", async () => {
+  it("ApiVersions advertises Kafka 4.4.0's metadata.version range (3.3-IV3 = 7 to 4.4-IV2 = 33, finalized at 33), level 0 only for transactions and group.version 0-1 finalized at 1 (KIP-848)", async () => {
     const answer = await client.request<ApiVersionsAnswer>(18, 4, { clientSoftwareName: "sluice-test", clientSoftwareVersion: "1.0" });
     expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "metadata.version", minVersion: 7, maxVersion: 33 }));
     expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "transaction.version", minVersion: 0, maxVersion: 0 }));
-    expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "group.version", minVersion: 0, maxVersion: 0 }));
-    expect(answer.finalizedFeatures).toEqual([expect.objectContaining({ name: "metadata.version", minVersionLevel: 33, maxVersionLevel: 33 })]);
+    expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "group.version", minVersion: 0, maxVersion: 1 }));
+    expect(answer.finalizedFeatures).toEqual([
+      expect.objectContaining({ name: "group.version", minVersionLevel: 1, maxVersionLevel: 1 }),
+      expect.objectContaining({ name: "metadata.version", minVersionLevel: 33, maxVersionLevel: 33 }),
+    ]);
   });
 
   it("ListOffsets v11: earliest pending upload (-6) finds nothing without tiered storage, as Kafka 4.4 answers", async () => {

@@ -1,0 +1,827 @@
+// The group coordinator (Kafka's GroupCoordinatorService): a broker service (RequestContext.groups)
+// that owns every group and committed offset this broker coordinates. Groups live in the shards of
+// __consumer_offsets (shard.ts), one per partition; a group's partition is Kafka's
+// abs(groupId.hashCode()) % offsets.topic.num.partitions (../partitioner.ts). Handlers
+// (src/handlers/group/) call the methods here; each answers with Kafka's codes.
+//
+// Life cycle: start() hosts a shard for each partition of an existing __consumer_offsets and
+// loads it in the background (COORDINATOR_LOAD_IN_PROGRESS meanwhile); the topic is created on
+// the first FindCoordinator for a group (or the first group request) with Kafka's settings:
+// offsets.topic.num.partitions partitions, cleanup.policy=compact, segment.bytes =
+// offsets.topic.segment.bytes. Every offsets.retention.check.interval.ms, expired offsets are
+// removed and empty groups without offsets deleted (Kafka's cleanupGroupMetadata).
+
+import type { Logger } from "pino";
+import type { MetadataCache } from "../../cluster/metadata-cache.js";
+import type { TopicManager } from "../../cluster/topic-manager.js";
+import type { BrokerConfig } from "../../config/index.js";
+import type { PartitionManager } from "../../log/partition-manager.js";
+import { ErrorCode, KafkaError } from "../../protocol/errors.js";
+import type {
+  ConsumerGroupDescribeResponseDescribedGroup,
+  ConsumerGroupDescribeResponseTopicPartitions,
+} from "../../protocol/generated/consumer-group-describe.js";
+import type { ConsumerGroupHeartbeatResponse } from "../../protocol/generated/consumer-group-heartbeat.js";
+import type { JoinGroupResponse } from "../../protocol/generated/join-group.js";
+import type { LeaveGroupResponseMemberResponse } from "../../protocol/generated/leave-group.js";
+import type { SyncGroupResponse } from "../../protocol/generated/sync-group.js";
+import { coordinatorPartition } from "../partitioner.js";
+import { KeyedTimers } from "../timer.js";
+import { consumerGroupAssignors } from "./assignor/index.js";
+import { ClassicGroup } from "./classic-group.js";
+import { ClassicGroupProtocol, type JoinRequest, joinError, type LeaveMember, type SyncRequest, syncError } from "./classic-protocol.js";
+import { type GroupCoordinatorConfig, groupCoordinatorConfig } from "./config.js";
+import type { ConsumerGroup, ConsumerGroupMember } from "./consumer-group.js";
+import { ConsumerGroupProtocol, type HeartbeatRequest, heartbeatError, operationError } from "./consumer-group-protocol.js";
+import { classicGroupSubscribedTopics } from "./consumer-protocol.js";
+import { groupTombstone, offsetCommitRecord, offsetTombstone } from "./group-records.js";
+import type { CommittedOffset } from "./offsets.js";
+import { type Group, GroupShard, type RecordToWrite } from "./shard.js";
+import { TopicImage } from "./topic-image.js";
+
+export const GROUP_METADATA_TOPIC = "__consumer_offsets";
+
+export interface GroupCoordinatorServices {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly metadata: MetadataCache;
+  readonly partitions: PartitionManager;
+  readonly topics: TopicManager;
+}
+
+/** One partition's offset to commit, checked by the handler (topic exists). */
+export interface OffsetToCommit {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly leaderEpoch: number;
+  readonly metadata: string | null;
+  /** The topic's id (written with the commit, as Kafka 4.4 does). */
+  readonly topicId: string;
+}
+
+export interface CommitRequest {
+  readonly groupId: string;
+  readonly generationIdOrMemberEpoch: number;
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  /** OffsetCommit v2-4: -1 for the broker's retention. */
+  readonly retentionTimeMs: bigint;
+  readonly apiVersion: number;
+}
+
+/** A group's offsets as OffsetFetch answers them: partition → committed offset (undefined: none). */
+export interface FetchedOffsets {
+  readonly errorCode: number;
+  readonly topics: { name: string; partitions: { partition: number; offset: CommittedOffset | undefined }[] }[];
+}
+
+export interface DescribedGroup {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+  readonly group: ClassicGroup | null;
+}
+
+/** Kafka's MIN_VALUE bitfield: authorized operations were not requested. */
+const OPERATIONS_NOT_REQUESTED_VALUE = -2147483648;
+
+/** Java's String.trim().isEmpty(): only characters up to U+0020. */
+function isBlank(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x20) return false;
+  return true;
+}
+
+export interface ListedGroup {
+  readonly groupId: string;
+  readonly protocolType: string;
+  readonly groupState: string;
+  readonly groupType: string;
+}
+
+export class GroupCoordinator {
+  readonly config: GroupCoordinatorConfig;
+  readonly #services: GroupCoordinatorServices;
+  readonly #logger: Logger;
+  readonly #timers = new KeyedTimers();
+  readonly classic: ClassicGroupProtocol;
+  readonly consumer: ConsumerGroupProtocol;
+  /** The topics as the KIP-848 groups see them (ids, partitions, metadata hash). */
+  readonly image: TopicImage;
+  readonly #assignorNames: readonly string[];
+  readonly #shards = new Map<number, GroupShard>();
+  #creatingTopic: Promise<void> | null = null;
+  #expiryTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(services: GroupCoordinatorServices) {
+    this.#services = services;
+    this.config = groupCoordinatorConfig(services.config);
+    this.#logger = services.logger.child({ component: "group-coordinator" });
+    this.classic = new ClassicGroupProtocol({ config: this.config, timers: this.#timers, logger: this.#logger });
+    this.image = new TopicImage(services.metadata);
+    const assignors = consumerGroupAssignors(this.config.consumerAssignors);
+    this.#assignorNames = [...assignors.keys()];
+    this.consumer = new ConsumerGroupProtocol({
+      config: this.config,
+      timers: this.#timers,
+      logger: this.#logger,
+      image: this.image,
+      assignors,
+      dropClassic: (group) => this.classic.drop(group),
+      activeShard: (groupId) => {
+        const shard = this.shardFor(groupId);
+        return typeof shard === "number" ? undefined : shard;
+      },
+    });
+  }
+
+  /** group.coordinator.rebalance.protocols holds "consumer" (KafkaApis.isConsumerGroupProtocolEnabled). */
+  get consumerProtocolEnabled(): boolean {
+    return this.config.rebalanceProtocols.includes("consumer");
+  }
+
+  /**
+   * A topic was created, deleted or changed its partitions (Kafka's onMetadataUpdate): the groups
+   * subscribed to it recompute their metadata hash at their next heartbeat; a creation makes the
+   * regular expressions be resolved again.
+   */
+  onTopicChanged(topic: string, created: boolean): void {
+    this.image.onTopicChanged(topic, created);
+    for (const shard of this.#shards.values()) {
+      for (const group of shard.groups.values()) if (group.type === "consumer" && group.isSubscribedToTopic(topic)) group.requestMetadataRefresh();
+    }
+  }
+
+  /** Hosts and loads the shards of an existing __consumer_offsets; starts the expiry timer. */
+  start(): void {
+    if (this.#services.metadata.topic(GROUP_METADATA_TOPIC) !== undefined) this.#hostShards(true);
+    this.#expiryTimer = setInterval(() => this.cleanupGroupMetadata(Date.now()), this.config.offsetsRetentionCheckIntervalMs);
+    this.#expiryTimer.unref();
+  }
+
+  /** Resolves when every shard being loaded has loaded (tests, start-up logs). */
+  async loaded(): Promise<void> {
+    while ([...this.#shards.values()].some((shard) => shard.state === "loading")) await new Promise((resume) => setTimeout(resume, 10));
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#expiryTimer !== null) clearInterval(this.#expiryTimer);
+    for (const shard of this.#shards.values()) {
+      for (const group of shard.groups.values()) {
+        if (group.type === "classic") this.classic.drop(group);
+        else this.consumer.drop(group);
+      }
+      shard.state = "closed";
+    }
+    this.#timers.close();
+  }
+
+  /** The __consumer_offsets partition of a group. */
+  partitionFor(groupId: string): number {
+    const topic = this.#services.metadata.topic(GROUP_METADATA_TOPIC);
+    return coordinatorPartition(groupId, topic?.partitions.length ?? this.config.offsetsTopicPartitions);
+  }
+
+  #hostShards(load: boolean): void {
+    const topic = this.#services.metadata.topic(GROUP_METADATA_TOPIC);
+    if (topic === undefined) return;
+    for (const partitionMetadata of topic.partitions) {
+      const index = partitionMetadata.index;
+      if (this.#shards.has(index)) continue;
+      const partition = this.#services.partitions.get(GROUP_METADATA_TOPIC, index);
+      if (partition === undefined) continue;
+      const shard = new GroupShard(index, partition, this.#logger);
+      this.#shards.set(index, shard);
+      if (!load) {
+        shard.state = "active";
+        continue;
+      }
+      const started = Date.now();
+      shard.load(this.config.offsetsLoadBufferSize).then(
+        () => {
+          if (this.#closed) return;
+          this.classic.onLoaded(shard);
+          this.consumer.onLoaded(shard);
+          this.#logger[shard.loadedRecords > 0 ? "info" : "debug"](
+            { partition: `${GROUP_METADATA_TOPIC}-${index}`, records: shard.loadedRecords, groups: shard.groups.size, loadMs: Date.now() - started },
+            "loaded group coordinator partition",
+          );
+        },
+        (error) => {
+          shard.state = "failed";
+          this.#logger.error({ err: error, partition: `${GROUP_METADATA_TOPIC}-${index}` }, "failed to load group coordinator partition");
+        },
+      );
+    }
+  }
+
+  /**
+   * Makes sure __consumer_offsets exists (created with Kafka's settings on first use) and its
+   * shards are hosted. Concurrent callers share one creation.
+   */
+  ensureOffsetsTopic(): Promise<void> {
+    if (this.#services.metadata.topic(GROUP_METADATA_TOPIC) !== undefined) {
+      this.#hostShards(false);
+      return Promise.resolve();
+    }
+    this.#creatingTopic ??= (async () => {
+      try {
+        await this.#services.topics.create(GROUP_METADATA_TOPIC, this.config.offsetsTopicPartitions, {
+          "cleanup.policy": "compact",
+          "compression.type": "producer",
+          "segment.bytes": String(this.config.offsetsTopicSegmentBytes),
+        });
+        this.#logger.info({ partitions: this.config.offsetsTopicPartitions }, `created ${GROUP_METADATA_TOPIC}`);
+      } catch (error) {
+        if (!(error instanceof KafkaError && error.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw error;
+      } finally {
+        this.#creatingTopic = null;
+      }
+      this.#hostShards(false);
+    })();
+    return this.#creatingTopic;
+  }
+
+  /** The shard coordinating `groupId`, or the error a request for it gets now. */
+  shardFor(groupId: string): GroupShard | number {
+    if (this.#closed) return ErrorCode.NOT_COORDINATOR;
+    const topic = this.#services.metadata.topic(GROUP_METADATA_TOPIC);
+    if (topic === undefined) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const shard = this.#shards.get(coordinatorPartition(groupId, topic.partitions.length));
+    if (shard === undefined) return ErrorCode.NOT_COORDINATOR;
+    return shard.state === "active" ? shard : shard.availability;
+  }
+
+  /** The group, if its shard is active and holds it. */
+  group(groupId: string): Group | undefined {
+    const shard = this.shardFor(groupId);
+    return typeof shard === "number" ? undefined : shard.groups.get(groupId);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Classic protocol
+
+  joinGroup(request: JoinRequest): Promise<JoinGroupResponse> | JoinGroupResponse {
+    if (request.groupId === "") return joinError(request.memberId, ErrorCode.INVALID_GROUP_ID);
+    const shard = this.shardFor(request.groupId);
+    if (typeof shard === "number") return joinError(request.memberId, shard);
+    if (request.sessionTimeoutMs < this.config.classicMinSessionTimeoutMs || request.sessionTimeoutMs > this.config.classicMaxSessionTimeoutMs) {
+      return joinError(request.memberId, ErrorCode.INVALID_SESSION_TIMEOUT);
+    }
+    const existing = shard.groups.get(request.groupId);
+    if (existing?.type === "consumer") {
+      if (!existing.isEmpty) {
+        // classicGroupJoinToConsumerGroup: classic members inside a consumer group (online
+        // migration) are not served; answered as Kafka answers with the migration policy disabled.
+        this.#logger.info({ group: request.groupId }, "cannot join the consumer group with the classic protocol: migration is not supported");
+        return joinError(request.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+      }
+      // maybeDeleteEmptyConsumerGroup: the empty consumer group is replaced by a classic group.
+      try {
+        this.#deleteConsumerGroup(shard, existing, [], Date.now());
+      } catch (error) {
+        return joinError(request.memberId, operationError(error).errorCode);
+      }
+      this.#logger.info({ group: request.groupId }, "converted the empty consumer group to a classic group");
+    }
+    return this.classic.join(shard, request);
+  }
+
+  syncGroup(request: SyncRequest): Promise<SyncGroupResponse> | SyncGroupResponse {
+    if (request.groupId === "") return syncError(ErrorCode.INVALID_GROUP_ID);
+    const shard = this.shardFor(request.groupId);
+    if (typeof shard === "number") return syncError(shard);
+    const group = shard.groups.get(request.groupId);
+    if (group?.type === "consumer") {
+      // classicGroupSyncToConsumerGroup: only classic members of a consumer group may sync.
+      if (group.isEmpty) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+      return syncError(this.#classicMemberError(group, request.memberId, request.groupInstanceId));
+    }
+    return this.classic.sync(shard, request);
+  }
+
+  heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
+    if (groupId === "") return ErrorCode.INVALID_GROUP_ID;
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return shard;
+    const group = shard.groups.get(groupId);
+    if (group?.type === "consumer") return this.#classicMemberError(group, memberId, groupInstanceId);
+    return this.classic.heartbeat(shard, groupId, memberId, groupInstanceId, generationId);
+  }
+
+  leaveGroup(groupId: string, members: readonly LeaveMember[]): number | LeaveGroupResponseMemberResponse[] {
+    if (groupId === "") return ErrorCode.INVALID_GROUP_ID;
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return shard;
+    const group = shard.groups.get(groupId);
+    if (group?.type === "consumer") return this.#leaveConsumerGroup(shard, group, members);
+    return this.classic.leave(shard, groupId, members);
+  }
+
+  /**
+   * validateConsumerGroupMember + throwIfMemberDoesNotUseClassicProtocol: the error a classic
+   * request (Heartbeat, SyncGroup) from a member of a consumer group gets. No member of a consumer
+   * group uses the classic protocol here, so it is never NONE.
+   */
+  #classicMemberError(group: ConsumerGroup, memberId: string, instanceId: string | null): number {
+    const member = instanceId === null ? group.members.get(memberId) : group.staticMember(instanceId);
+    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (instanceId !== null && member.memberId !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    return ErrorCode.UNKNOWN_MEMBER_ID;
+  }
+
+  /** classicGroupLeaveToConsumerGroup: members removed by LeaveGroup (e.g. an admin removing static members). */
+  #leaveConsumerGroup(shard: GroupShard, group: ConsumerGroup, members: readonly LeaveMember[]): number | LeaveGroupResponseMemberResponse[] {
+    const responses: LeaveGroupResponseMemberResponse[] = [];
+    const leaving: ConsumerGroupMember[] = [];
+    for (const identity of members) {
+      const response: LeaveGroupResponseMemberResponse = { memberId: identity.memberId, groupInstanceId: identity.groupInstanceId, errorCode: ErrorCode.NONE };
+      responses.push(response);
+      const member = identity.groupInstanceId === null ? group.members.get(identity.memberId) : group.staticMember(identity.groupInstanceId);
+      if (member === undefined) {
+        response.errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
+        continue;
+      }
+      if (identity.groupInstanceId !== null && identity.memberId !== "" && member.memberId !== identity.memberId) {
+        response.errorCode = ErrorCode.FENCED_INSTANCE_ID;
+        continue;
+      }
+      this.#logger.info(
+        { group: group.groupId, member: identity.memberId, instanceId: identity.groupInstanceId, reason: identity.reason ?? "not provided" },
+        "member has left the group through an explicit LeaveGroup request",
+      );
+      if (!leaving.includes(member)) leaving.push(member);
+    }
+    try {
+      shard.write(this.consumer.fenceMembers(group, leaving), Date.now(), true);
+    } catch (error) {
+      return operationError(error).errorCode;
+    }
+    return responses;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // KIP-848 consumer groups
+
+  /**
+   * ConsumerGroupHeartbeat: the request checks of Kafka's GroupCoordinatorService
+   * (throwIfConsumerGroupHeartbeatRequestIsInvalid), then the group's answer; a failure is
+   * answered with its error code and message as Kafka's CoordinatorOperationExceptionHelper does.
+   */
+  consumerGroupHeartbeat(request: HeartbeatRequest): ConsumerGroupHeartbeatResponse {
+    const invalid = this.#validateHeartbeat(request);
+    if (invalid !== null) return invalid;
+    const shard = this.shardFor(request.groupId);
+    if (typeof shard === "number") return heartbeatError(shard);
+    try {
+      return this.consumer.heartbeat(shard, request, Date.now());
+    } catch (error) {
+      const { errorCode, errorMessage } = operationError(error);
+      if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR && !(error instanceof KafkaError)) {
+        this.#logger.error({ group: request.groupId, err: error }, "consumer-group-heartbeat hit an unexpected exception");
+      }
+      return heartbeatError(errorCode, errorMessage);
+    }
+  }
+
+  #validateHeartbeat(request: HeartbeatRequest): ConsumerGroupHeartbeatResponse | null {
+    const invalid = (message: string) => heartbeatError(ErrorCode.INVALID_REQUEST, message);
+    const blank = (value: string | null) => value !== null && isBlank(value);
+    const { memberEpoch } = request;
+    if ((request.apiVersion >= 1 || memberEpoch > 0 || memberEpoch === -1) && blank(request.memberId)) return invalid("MemberId can't be empty.");
+    if (blank(request.groupId)) return invalid("GroupId can't be empty.");
+    if (blank(request.instanceId)) return invalid("InstanceId can't be empty.");
+    if (blank(request.rackId)) return invalid("RackId can't be empty.");
+    if (memberEpoch === 0) {
+      if (request.rebalanceTimeoutMs === -1) return invalid("RebalanceTimeoutMs must be provided in first request.");
+      if (request.topicPartitions === null || request.topicPartitions.length > 0) return invalid("TopicPartitions must be empty when (re-)joining.");
+      if (request.subscribedTopicNames === null && request.subscribedTopicRegex === null) {
+        return invalid("Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.");
+      }
+    } else if (memberEpoch === -2) {
+      if (request.instanceId === null) return invalid("InstanceId can't be null.");
+    } else if (memberEpoch < -2) {
+      return invalid("MemberEpoch is invalid.");
+    }
+    if (request.serverAssignor !== null && !this.#assignorNames.includes(request.serverAssignor)) {
+      return heartbeatError(
+        ErrorCode.UNSUPPORTED_ASSIGNOR,
+        `ServerAssignor ${request.serverAssignor} is not supported. Supported assignors: ${this.#assignorNames.join(", ")}.`,
+      );
+    }
+    return null;
+  }
+
+  /** ConsumerGroupDescribe for one group (ConsumerGroup.asDescribedGroup). */
+  describeConsumerGroup(groupId: string, authorizedOperations: number): ConsumerGroupDescribeResponseDescribedGroup {
+    const base = {
+      groupId,
+      groupState: "",
+      groupEpoch: 0,
+      assignmentEpoch: 0,
+      assignorName: "",
+      members: [],
+      authorizedOperations: OPERATIONS_NOT_REQUESTED_VALUE,
+    };
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { ...base, errorCode: shard, errorMessage: null };
+    const group = shard.groups.get(groupId);
+    if (group === undefined || group.type !== "consumer") {
+      return {
+        ...base,
+        errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+        errorMessage: group === undefined ? `Group ${groupId} not found.` : `Group ${groupId} is not a consumer group.`,
+      };
+    }
+    const image = this.image;
+    const topicPartitions = (assignment: Iterable<readonly [string, Iterable<number>]>): ConsumerGroupDescribeResponseTopicPartitions[] => {
+      const out = new Map<string, ConsumerGroupDescribeResponseTopicPartitions>();
+      for (const [topicId, partitions] of assignment) {
+        const topicName = image.topicName(topicId);
+        if (topicName === undefined) continue;
+        let entry = out.get(topicId);
+        if (entry === undefined) {
+          entry = { topicId, topicName, partitions: [] };
+          out.set(topicId, entry);
+        }
+        entry.partitions.push(...partitions);
+      }
+      return [...out.values()];
+    };
+    return {
+      ...base,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      groupState: group.state,
+      groupEpoch: group.groupEpoch,
+      assignmentEpoch: group.assignmentEpoch,
+      assignorName: group.preferredServerAssignor() ?? (this.#assignorNames[0] as string),
+      authorizedOperations,
+      members: [...group.members.values()].map((member) => ({
+        memberId: member.memberId,
+        instanceId: member.instanceId,
+        rackId: member.rackId,
+        memberEpoch: member.memberEpoch,
+        clientId: member.clientId,
+        clientHost: member.clientHost,
+        subscribedTopicNames: [...member.subscribedTopicNames],
+        subscribedTopicRegex: member.subscribedTopicRegex,
+        assignment: {
+          topicPartitions: topicPartitions(
+            [...member.assignedPartitions, ...member.partitionsPendingRevocation].map(([topicId, epochs]) => [topicId, epochs.keys()] as const),
+          ),
+        },
+        targetAssignment: { topicPartitions: topicPartitions(group.targetAssignmentOf(member.memberId)) },
+        memberType: member.useClassicProtocol ? 0 : 1,
+      })),
+    };
+  }
+
+  /** Tombstones a consumer group (createGroupTombstoneRecordsAndCancelTimers) with `extra` records first. */
+  #deleteConsumerGroup(shard: GroupShard, group: ConsumerGroup, extra: RecordToWrite[], nowMs: number): void {
+    shard.write([...extra, ...this.consumer.groupTombstones(group)], nowMs, true);
+    this.consumer.drop(group);
+    group.markDead();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Offsets
+
+  /**
+   * Commits `offsets` for the group (OffsetMetadataManager.commitOffset): one error for the whole
+   * request when the group refuses it, else an error code per offset (NONE, or
+   * OFFSET_METADATA_TOO_LARGE); the commits are in the log before this returns.
+   */
+  commitOffsets(request: CommitRequest, offsets: readonly OffsetToCommit[], nowMs: number): number | number[] {
+    const shard = this.shardFor(request.groupId);
+    if (typeof shard === "number") return shard;
+    let group = shard.groups.get(request.groupId);
+    if (group === undefined) {
+      if (request.generationIdOrMemberEpoch >= 0) return request.apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
+      // A simple group: committing offsets without membership.
+      group = new ClassicGroup(request.groupId, nowMs);
+      shard.groups.set(request.groupId, group);
+    }
+    let validate: (offset: OffsetToCommit) => number = () => ErrorCode.NONE;
+    if (group.type === "classic") {
+      const invalid = this.#validateClassicCommit(group, request);
+      if (invalid !== ErrorCode.NONE) return invalid;
+    } else {
+      const validator = this.#validateConsumerCommit(group, request);
+      if (typeof validator === "number") return validator;
+      validate = validator;
+    }
+    const expireTimestampMs = request.retentionTimeMs === -1n ? null : nowMs + Number(request.retentionTimeMs);
+    const records: RecordToWrite[] = [];
+    let failed: number = ErrorCode.NONE;
+    const errors = offsets.map((offset) => {
+      if (offset.metadata !== null && offset.metadata.length > this.config.offsetMetadataMaxBytes) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      // A partition the member may not commit fails the whole request (Kafka's validator throws).
+      if (failed === ErrorCode.NONE) failed = validate(offset);
+      records.push(
+        offsetCommitRecord(request.groupId, offset.topic, offset.partition, {
+          offset: offset.offset,
+          leaderEpoch: offset.leaderEpoch,
+          metadata: offset.metadata ?? "",
+          commitTimestampMs: nowMs,
+          expireTimestampMs,
+          topicId: offset.topicId,
+        }),
+      );
+      return ErrorCode.NONE;
+    });
+    if (failed !== ErrorCode.NONE) return failed;
+    try {
+      shard.write(records, nowMs, true);
+    } catch (error) {
+      return error instanceof KafkaError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR;
+    }
+    return errors;
+  }
+
+  /**
+   * ConsumerGroup.validateOffsetCommit (Kafka 4.4, KIP-1251): a group-level error, or a check per
+   * partition. A member committing with an older epoch may commit the partitions it was assigned at
+   * or before that epoch (assigned or pending revocation).
+   */
+  #validateConsumerCommit(group: ConsumerGroup, request: CommitRequest): number | ((offset: OffsetToCommit) => number) {
+    const epoch = request.generationIdOrMemberEpoch;
+    if (epoch < 0 && group.members.size === 0) return () => ErrorCode.NONE;
+    const member = group.members.get(request.memberId);
+    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (!member.useClassicProtocol && request.apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
+    if (epoch === member.memberEpoch) return () => ErrorCode.NONE;
+    const stale = member.useClassicProtocol ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH;
+    if (epoch > member.memberEpoch) return stale;
+    return (offset) => {
+      const assignmentEpoch = member.assignmentEpoch(offset.topicId, offset.partition) ?? member.pendingRevocationEpoch(offset.topicId, offset.partition);
+      if (assignmentEpoch === undefined || epoch < assignmentEpoch) return stale;
+      return ErrorCode.NONE;
+    };
+  }
+
+  /** ClassicGroup.validateOffsetCommit. */
+  #validateClassicCommit(group: ClassicGroup, request: CommitRequest): number {
+    if (group.is("Dead")) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const generationId = request.generationIdOrMemberEpoch;
+    if (generationId < 0 && group.is("Empty")) return ErrorCode.NONE;
+    if (generationId >= 0 || request.memberId !== "" || request.groupInstanceId !== null) {
+      if (request.groupInstanceId !== null) {
+        const existing = group.staticMemberId(request.groupInstanceId);
+        if (existing === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+        if (existing !== request.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+      } else if (!group.members.has(request.memberId)) {
+        return ErrorCode.UNKNOWN_MEMBER_ID;
+      }
+      if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    } else if (!group.is("Empty")) {
+      return ErrorCode.UNKNOWN_MEMBER_ID;
+    }
+    if (group.is("CompletingRebalance")) return ErrorCode.REBALANCE_IN_PROGRESS;
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * The group's committed offsets: of `topics` (every partition asked for, committed or not), or
+   * all of them when `topics` is null. An unknown group has no offsets (no error), as in Kafka.
+   */
+  fetchOffsets(
+    groupId: string,
+    topics: readonly { name: string; partitions: readonly number[] }[] | null,
+    member: { memberId: string | null; memberEpoch: number } = { memberId: null, memberEpoch: -1 },
+  ): FetchedOffsets {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { errorCode: shard, topics: [] };
+    const group = shard.groups.get(groupId);
+    if (group?.is("Dead")) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
+    if (group?.type === "consumer" && !(member.memberId === null && member.memberEpoch < 0)) {
+      // ConsumerGroup.validateOffsetFetch: a member fetching must be current.
+      const current = member.memberId === null ? undefined : group.members.get(member.memberId);
+      if (current === undefined) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, topics: [] };
+      if (member.memberEpoch !== current.memberEpoch) {
+        return { errorCode: current.useClassicProtocol ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH, topics: [] };
+      }
+    }
+    const committed = shard.offsets.ofGroup(groupId);
+    if (topics === null) {
+      return {
+        errorCode: ErrorCode.NONE,
+        topics: [...(committed ?? new Map())].map(([name, partitions]) => ({
+          name,
+          partitions: [...partitions].map(([partition, offset]) => ({ partition, offset })),
+        })),
+      };
+    }
+    return {
+      errorCode: ErrorCode.NONE,
+      topics: topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((partition) => ({ partition, offset: committed?.get(topic.name)?.get(partition) })),
+      })),
+    };
+  }
+
+  /**
+   * OffsetDelete: a group-level error, or an error per partition (GROUP_SUBSCRIBED_TO_TOPIC for
+   * topics the group's members consume). The deletions are written before this returns.
+   */
+  deleteOffsets(groupId: string, topics: readonly { name: string; partitions: readonly number[] }[], nowMs: number): number | Map<string, number> {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return shard;
+    const group = shard.groups.get(groupId);
+    if (group === undefined || group.is("Dead")) return ErrorCode.GROUP_ID_NOT_FOUND;
+    let subscribed: ReadonlySet<string> | null;
+    if (group.type === "consumer") {
+      // ConsumerGroup.validateOffsetDelete accepts any state; subscribed topics are refused.
+      subscribed = new Set(group.subscribedTopicNames.keys());
+    } else {
+      if (!group.is("Empty") && !group.usesConsumerProtocol) return ErrorCode.NON_EMPTY_GROUP;
+      subscribed = group.is("Empty") ? new Set<string>() : classicGroupSubscribedTopics(group);
+    }
+    const records: RecordToWrite[] = [];
+    const errors = new Map<string, number>();
+    for (const topic of topics) {
+      const isSubscribed = subscribed === null || subscribed.has(topic.name);
+      for (const partition of topic.partitions) {
+        if (isSubscribed) {
+          errors.set(`${topic.name}:${partition}`, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC);
+        } else {
+          errors.set(`${topic.name}:${partition}`, ErrorCode.NONE);
+          if (shard.offsets.get(groupId, topic.name, partition) !== undefined) records.push(offsetTombstone(groupId, topic.name, partition));
+        }
+      }
+    }
+    try {
+      shard.write(records, nowMs, true);
+    } catch (error) {
+      return error instanceof KafkaError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR;
+    }
+    return errors;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Admin
+
+  describeGroup(groupId: string): DescribedGroup {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { errorCode: shard, errorMessage: null, group: null };
+    const group = shard.groups.get(groupId);
+    if (group === undefined || group.type !== "classic") {
+      return {
+        errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+        errorMessage: group === undefined ? `Classic group ${groupId} not found.` : `Group ${groupId} is not a classic group.`,
+        group: null,
+      };
+    }
+    return { errorCode: ErrorCode.NONE, errorMessage: null, group };
+  }
+
+  /** Every group of the active shards; `states` and `types` filter case-insensitively when not empty. */
+  listGroups(states: readonly string[], types: readonly string[]): { errorCode: number; groups: ListedGroup[] } {
+    const stateFilter = new Set(states.map((state) => state.toLowerCase()));
+    const typeFilter = new Set(types.map((type) => type.toLowerCase()));
+    const groups: ListedGroup[] = [];
+    let errorCode: number = ErrorCode.NONE;
+    for (const shard of this.#shards.values()) {
+      if (shard.state !== "active") {
+        if (shard.state === "loading") errorCode = ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+        continue;
+      }
+      for (const group of shard.groups.values()) {
+        if (group.is("Dead")) continue;
+        const listed = { groupId: group.groupId, protocolType: group.protocolType ?? "", groupState: group.state, groupType: group.type };
+        if (stateFilter.size > 0 && !stateFilter.has(listed.groupState.toLowerCase())) continue;
+        if (typeFilter.size > 0 && !typeFilter.has(listed.groupType)) continue;
+        groups.push(listed);
+      }
+    }
+    return { errorCode, groups };
+  }
+
+  /** DeleteGroups for one group: its offsets and metadata are tombstoned; the group is Dead. */
+  deleteGroup(groupId: string, nowMs: number): number {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return shard;
+    const group = shard.groups.get(groupId);
+    if (group === undefined || group.is("Dead")) return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (!group.is("Empty")) return ErrorCode.NON_EMPTY_GROUP;
+    const records = this.#offsetTombstones(shard, groupId);
+    if (group.type === "consumer") records.push(...this.consumer.groupTombstones(group));
+    else records.push(groupTombstone(groupId));
+    try {
+      shard.write(records, nowMs, true);
+    } catch (error) {
+      return error instanceof KafkaError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR;
+    }
+    this.#removeGroup(shard, group, nowMs);
+    return ErrorCode.NONE;
+  }
+
+  #offsetTombstones(shard: GroupShard, groupId: string): RecordToWrite[] {
+    const records: RecordToWrite[] = [];
+    for (const [topic, partitions] of shard.offsets.ofGroup(groupId) ?? []) {
+      for (const partition of partitions.keys()) records.push(offsetTombstone(groupId, topic, partition));
+    }
+    return records;
+  }
+
+  #removeGroup(shard: GroupShard, group: Group, nowMs: number): void {
+    if (shard.groups.get(group.groupId) === group) shard.groups.delete(group.groupId);
+    if (group.type === "classic") {
+      group.transitionTo("Dead", nowMs);
+      this.classic.drop(group);
+    } else {
+      group.markDead();
+      this.consumer.drop(group);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Expiry and topic deletion
+
+  /**
+   * Kafka's cleanupGroupMetadata: removes offsets past offsets.retention.minutes (by the rules of
+   * ClassicGroup.offsetExpirationCondition) and deletes empty groups left without offsets.
+   * Returns the number of offsets removed.
+   */
+  cleanupGroupMetadata(nowMs: number): number {
+    let removed = 0;
+    for (const shard of this.#shards.values()) {
+      if (shard.state !== "active") continue;
+      for (const group of [...shard.groups.values()]) {
+        const records: RecordToWrite[] = [];
+        const allExpired = this.#expiredOffsets(shard, group, nowMs, records);
+        const deleteGroup = allExpired && group.is("Empty");
+        const groupRecords = !deleteGroup ? [] : group.type === "consumer" ? this.consumer.groupTombstones(group) : [groupTombstone(group.groupId)];
+        const offsetCount = records.length;
+        records.push(...groupRecords);
+        if (records.length === 0) continue;
+        try {
+          shard.write(records, nowMs, true);
+        } catch (error) {
+          this.#logger.warn({ group: group.groupId, err: error }, "could not write expired offsets");
+          continue;
+        }
+        removed += offsetCount;
+        if (offsetCount > 0) this.#logger.info({ group: group.groupId, offsets: offsetCount }, "removed expired offsets");
+        if (deleteGroup) {
+          this.#removeGroup(shard, group, nowMs);
+          this.#logger.info({ group: group.groupId }, "deleted empty group without offsets");
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** Appends the tombstones of the group's expired offsets; true when no offset is left. */
+  #expiredOffsets(shard: GroupShard, group: Group, nowMs: number, records: RecordToWrite[]): boolean {
+    const offsets = shard.offsets.ofGroup(group.groupId);
+    if (offsets === undefined) return true;
+    // The time each offset's retention counts from, or null when the group's offsets do not expire now.
+    let base: ((offset: CommittedOffset) => number) | null = null;
+    let subscribed: ReadonlySet<string> | null = new Set();
+    if (group.type === "consumer") {
+      // ConsumerGroup.offsetExpirationCondition: from the commit; subscribed topics are kept.
+      base = (offset) => offset.commitTimestampMs;
+      subscribed = new Set(group.subscribedTopicNames.keys());
+    } else if (group.protocolType === null) {
+      base = (offset) => offset.commitTimestampMs;
+    } else if (group.is("Empty")) {
+      base = (offset) => group.currentStateTimestamp ?? offset.commitTimestampMs;
+    } else if (group.usesConsumerProtocol && group.is("Stable")) {
+      subscribed = classicGroupSubscribedTopics(group);
+      if (subscribed !== null) base = (offset) => offset.commitTimestampMs;
+    }
+    if (base === null || subscribed === null) return false;
+    let allExpired = true;
+    for (const [topic, partitions] of offsets) {
+      if (subscribed.has(topic)) {
+        allExpired = false;
+        continue;
+      }
+      for (const [partition, offset] of partitions) {
+        const expired = offset.expireTimestampMs !== null ? nowMs >= offset.expireTimestampMs : nowMs - base(offset) >= this.config.offsetsRetentionMs;
+        if (expired) records.push(offsetTombstone(group.groupId, topic, partition));
+        else allExpired = false;
+      }
+    }
+    return allExpired;
+  }
+
+  /** A topic was deleted: its committed offsets go too (Kafka's onPartitionsDeleted). */
+  onTopicDeleted(topic: string, nowMs: number): void {
+    for (const shard of this.#shards.values()) {
+      if (shard.state !== "active") continue;
+      const records: RecordToWrite[] = [];
+      for (const groupId of [...shard.offsets.groups()]) {
+        for (const partition of shard.offsets.ofGroup(groupId)?.get(topic)?.keys() ?? []) records.push(offsetTombstone(groupId, topic, partition));
+      }
+      try {
+        shard.write(records, nowMs, true);
+      } catch (error) {
+        this.#logger.warn({ topic, err: error }, "could not delete the offsets of a deleted topic");
+      }
+    }
+  }
+}

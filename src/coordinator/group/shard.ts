@@ -1,0 +1,396 @@
+// One partition of __consumer_offsets and the groups it owns (Kafka's GroupCoordinatorShard): the
+// groups whose id hashes to the partition, their committed offsets, and the partition's log.
+//
+// The log is the truth. A change is written as one batch of coordinator records (records.ts) and
+// acknowledged only once the append succeeded; offsets and the KIP-848 groups are then changed by
+// replaying the very records written, exactly as loading replays them at start-up, so memory
+// after a restart equals memory before it. Classic groups keep state the log never holds
+// (members waiting in JoinGroup), so their GroupMetadata records are written and not replayed,
+// as Kafka does (CoordinatorResult with replayRecords=false); loading rebuilds them from the
+// record. Appends are synchronous memcpys into the mapped segment on the JS thread: the write and
+// the change of memory happen in one turn, with no other request between them.
+//
+// Loading reads the partition from its log start in offsets.load.buffer.size steps, yielding to
+// the event loop between steps; meanwhile the shard answers COORDINATOR_LOAD_IN_PROGRESS.
+
+import type { Logger } from "pino";
+import type { Partition } from "../../log/partition.js";
+import { LogError, recompressBatch } from "../../native.js";
+import { ErrorCode, KafkaError, type KafkaErrorCode } from "../../protocol/errors.js";
+import { batches, buildRecordBatch, ControlRecordType, decodeControlRecordKey, decodeRecords, RecordBatchView } from "../../protocol/records.js";
+import { ZERO_UUID } from "../../protocol/runtime.js";
+import type { ConsumerGroupCurrentMemberAssignmentValue } from "../generated/group/consumer-group-current-member-assignment.js";
+import type { ConsumerGroupMemberMetadataValue } from "../generated/group/consumer-group-member-metadata.js";
+import type { ConsumerGroupMetadataValue } from "../generated/group/consumer-group-metadata.js";
+import type { ConsumerGroupRegularExpressionValue } from "../generated/group/consumer-group-regular-expression.js";
+import type { ConsumerGroupTargetAssignmentMemberValue } from "../generated/group/consumer-group-target-assignment-member.js";
+import type { ConsumerGroupTargetAssignmentMetadataValue } from "../generated/group/consumer-group-target-assignment-metadata.js";
+import type { GroupMetadataValue } from "../generated/group/group-metadata.js";
+import type { OffsetCommitKey, OffsetCommitValue } from "../generated/group/offset-commit.js";
+import { type CoordinatorRecord, GroupRecordType, groupRecords } from "../records.js";
+import { assignmentFromRecord } from "./assignor/java-collections.js";
+import { ClassicGroup, ClassicMember } from "./classic-group.js";
+import { ConsumerGroup, javaHashSetOf, memberStateFromValue, type PartitionEpochs } from "./consumer-group.js";
+import { OffsetStore } from "./offsets.js";
+
+/** A group of either protocol owned by a shard: classic, or a KIP-848 consumer group. */
+export type Group = ClassicGroup | ConsumerGroup;
+
+/** The group a consumer-group record names does not exist (Kafka: GroupIdNotFoundException during replay). */
+class NoSuchGroup extends Error {}
+
+export type ShardState = "loading" | "active" | "failed" | "closed";
+
+/** A record to write: the coordinator record before encoding. */
+export type RecordToWrite = Omit<CoordinatorRecord, "name">;
+
+export class GroupShard {
+  readonly groups = new Map<string, Group>();
+  readonly offsets = new OffsetStore();
+  state: ShardState = "loading";
+  /** Records replayed at load, by outcome (for the load log line). */
+  loadedRecords = 0;
+
+  constructor(
+    readonly partitionIndex: number,
+    readonly partition: Partition,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The error a request to this shard gets now, or NONE. */
+  get availability(): number {
+    switch (this.state) {
+      case "active":
+        return ErrorCode.NONE;
+      case "loading":
+        return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+      default:
+        return ErrorCode.NOT_COORDINATOR;
+    }
+  }
+
+  /**
+   * Appends `records` as one batch, then replays them when `replay` (offsets, KIP-848 groups).
+   * Throws a KafkaError with the code Kafka's coordinator answers a failed write with
+   * (CoordinatorRuntime / appendGroupMetadataErrorToResponseError): NOT_COORDINATOR when the log
+   * is gone or failed, UNKNOWN_SERVER_ERROR when the batch is refused.
+   */
+  write(records: readonly RecordToWrite[], nowMs: number, replay: boolean): void {
+    if (records.length === 0) return;
+    if (this.state !== "active") throw new KafkaError(this.availability as KafkaErrorCode);
+    const encoded = records.map((record) => groupRecords.encode(record));
+    const batch = buildRecordBatch({
+      baseTimestamp: BigInt(nowMs),
+      records: encoded.map(({ key, value }) => ({ key, value, timestamp: BigInt(nowMs) })),
+    });
+    try {
+      this.partition.appendAsCoordinator(batch, nowMs);
+    } catch (error) {
+      if (error instanceof LogError && (error.code === "LOG_CLOSED" || error.code === "STORAGE_ERROR")) {
+        throw new KafkaError("NOT_COORDINATOR", `the coordinator log ${this.partition} failed: ${error.message}`, { cause: error });
+      }
+      this.logger.error({ err: error, partition: this.partition.toString() }, "coordinator write refused");
+      throw new KafkaError("UNKNOWN_SERVER_ERROR", undefined, { cause: error });
+    }
+    if (replay) for (const record of records) this.replay(record);
+  }
+
+  /** Applies one record to memory (load, and writes made with `replay`). */
+  replay(record: RecordToWrite): void {
+    switch (record.recordType) {
+      case GroupRecordType.LegacyOffsetCommit:
+      case GroupRecordType.OffsetCommit:
+        this.#replayOffsetCommit(record.key as OffsetCommitKey, record.value as OffsetCommitValue | null, record.version);
+        return;
+      case GroupRecordType.GroupMetadata:
+        this.#replayGroupMetadata((record.key as { group: string }).group, record.value as GroupMetadataValue | null);
+        return;
+      case GroupRecordType.ConsumerGroupMetadata:
+      case GroupRecordType.ConsumerGroupPartitionMetadata:
+      case GroupRecordType.ConsumerGroupMemberMetadata:
+      case GroupRecordType.ConsumerGroupTargetAssignmentMetadata:
+      case GroupRecordType.ConsumerGroupTargetAssignmentMember:
+      case GroupRecordType.ConsumerGroupCurrentMemberAssignment:
+      case GroupRecordType.ConsumerGroupRegularExpression:
+        try {
+          this.#replayConsumerGroupRecord(record);
+        } catch (error) {
+          if (!(error instanceof NoSuchGroup)) throw error;
+        }
+        return;
+      default:
+        // Share and streams group records: not served by this version; a log written by Kafka
+        // may hold them (they are kept in the log and ignored here).
+        return;
+    }
+  }
+
+  /**
+   * getOrMaybeCreatePersistedConsumerGroup: the consumer group, created when `create` (replacing
+   * a "simple" classic group that only holds offsets); NoSuchGroup when absent and not created.
+   */
+  #persistedConsumerGroup(groupId: string, create: boolean): ConsumerGroup {
+    const group = this.groups.get(groupId);
+    if (group === undefined && !create) throw new NoSuchGroup(groupId);
+    if (group === undefined || (group.type === "classic" && group.protocolType === null && group.members.size === 0)) {
+      const created = new ConsumerGroup(groupId);
+      this.groups.set(groupId, created);
+      return created;
+    }
+    if (group.type === "consumer") return group;
+    throw new Error(`Group ${groupId} is not a consumer group`);
+  }
+
+  /** GroupMetadataManager.replay of the consumer group records (KIP-848). */
+  #replayConsumerGroupRecord(record: RecordToWrite): void {
+    const key = record.key as { groupId: string; memberId?: string; regularExpression?: string };
+    const { groupId } = key;
+    const memberId = key.memberId ?? "";
+    switch (record.recordType) {
+      case GroupRecordType.ConsumerGroupMetadata: {
+        const value = record.value as ConsumerGroupMetadataValue | null;
+        if (value !== null) {
+          const group = this.#persistedConsumerGroup(groupId, true);
+          group.setGroupEpoch(value.epoch);
+          group.metadataHash = value.metadataHash;
+          return;
+        }
+        const group = this.#persistedConsumerGroup(groupId, false);
+        if (group.members.size > 0)
+          throw new Error(`Received a tombstone record to delete group ${groupId} but the group still has ${group.members.size} members.`);
+        if (group.targetAssignment.size > 0) {
+          throw new Error(`Received a tombstone record to delete group ${groupId} but the target assignment still has ${group.targetAssignment.size} members.`);
+        }
+        if (group.assignmentEpoch !== -1) {
+          throw new Error(`Received a tombstone record to delete group ${groupId} but did not receive ConsumerGroupTargetAssignmentMetadataValue tombstone.`);
+        }
+        group.markDead();
+        this.groups.delete(groupId);
+        return;
+      }
+      case GroupRecordType.ConsumerGroupPartitionMetadata: {
+        // Deprecated in 4.x (KIP-1101: the group's metadata hash replaces it); only its presence is kept, to tombstone it.
+        this.#persistedConsumerGroup(groupId, record.value !== null).hasSubscriptionMetadataRecord = record.value !== null;
+        return;
+      }
+      case GroupRecordType.ConsumerGroupMemberMetadata: {
+        const value = record.value as ConsumerGroupMemberMetadataValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        if (value !== null) {
+          const classic = value.classicMemberMetadata;
+          group.updateMember(
+            group.memberOrNew(memberId).with({
+              instanceId: value.instanceId,
+              rackId: value.rackId,
+              clientId: value.clientId,
+              clientHost: value.clientHost,
+              subscribedTopicNames: javaHashSetOf(value.subscribedTopicNames),
+              subscribedTopicRegex: value.subscribedTopicRegex,
+              rebalanceTimeoutMs: value.rebalanceTimeoutMs,
+              serverAssignorName: value.serverAssignor,
+              classicMemberMetadata:
+                classic === null
+                  ? null
+                  : {
+                      sessionTimeoutMs: classic.sessionTimeoutMs,
+                      supportedProtocols: classic.supportedProtocols.map((p) => ({ name: p.name, metadata: p.metadata })),
+                    },
+            }),
+          );
+          return;
+        }
+        const member = group.members.get(memberId);
+        if (member === undefined) return;
+        if (member.memberEpoch !== -1) {
+          throw new Error(`Received a tombstone record to delete member ${memberId} but did not receive ConsumerGroupCurrentMemberAssignmentValue tombstone.`);
+        }
+        if (group.targetAssignment.has(memberId)) {
+          throw new Error(`Received a tombstone record to delete member ${memberId} but did not receive ConsumerGroupTargetAssignmentMetadataValue tombstone.`);
+        }
+        group.removeMember(memberId);
+        return;
+      }
+      case GroupRecordType.ConsumerGroupTargetAssignmentMember: {
+        const value = record.value as ConsumerGroupTargetAssignmentMemberValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        if (value !== null) {
+          group.updateTargetAssignment(memberId, assignmentFromRecord(value.topicPartitions.map((tp) => [tp.topicId, tp.partitions] as const)));
+        } else {
+          group.removeTargetAssignment(memberId);
+        }
+        return;
+      }
+      case GroupRecordType.ConsumerGroupTargetAssignmentMetadata: {
+        const value = record.value as ConsumerGroupTargetAssignmentMetadataValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        if (value !== null) {
+          group.setTargetAssignmentMetadata(value.assignmentEpoch, value.assignmentTimestamp);
+          return;
+        }
+        if (group.targetAssignment.size > 0) {
+          throw new Error(
+            `Received a tombstone record to delete target assignment of ${groupId} but the assignment still has ${group.targetAssignment.size} members.`,
+          );
+        }
+        group.setTargetAssignmentMetadata(-1, 0n);
+        return;
+      }
+      case GroupRecordType.ConsumerGroupCurrentMemberAssignment: {
+        const value = record.value as ConsumerGroupCurrentMemberAssignmentValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        if (value !== null) {
+          group.updateMember(
+            group.memberOrNew(memberId).with({
+              memberEpoch: value.memberEpoch,
+              previousMemberEpoch: value.previousMemberEpoch,
+              state: memberStateFromValue(value.state),
+              assignedPartitions: this.#partitionEpochs(groupId, value.assignedPartitions, value.memberEpoch),
+              partitionsPendingRevocation: this.#partitionEpochs(groupId, value.partitionsPendingRevocation, value.memberEpoch),
+            }),
+          );
+          return;
+        }
+        const member = group.members.get(memberId);
+        if (member === undefined) return;
+        group.updateMember(member.with({ memberEpoch: -1, previousMemberEpoch: -1, assignedPartitions: new Map(), partitionsPendingRevocation: new Map() }));
+        return;
+      }
+      case GroupRecordType.ConsumerGroupRegularExpression: {
+        const value = record.value as ConsumerGroupRegularExpressionValue | null;
+        const group = this.#persistedConsumerGroup(groupId, value !== null);
+        const regex = key.regularExpression ?? "";
+        if (value !== null) group.updateResolvedRegularExpression(regex, { topics: new Set(value.topics), version: value.version, timestamp: value.timestamp });
+        else group.removeResolvedRegularExpression(regex);
+        return;
+      }
+    }
+  }
+
+  /** Utils.assignmentFromTopicPartitions: each partition's assignment epoch, or the member epoch (at least 0) when absent. */
+  #partitionEpochs(
+    groupId: string,
+    topics: readonly { topicId: string; partitions: number[]; assignmentEpochs: number[] | null }[],
+    defaultEpoch: number,
+  ): PartitionEpochs {
+    const fallback = Math.max(defaultEpoch, 0);
+    const out = new Map<string, Map<number, number>>();
+    for (const topic of topics) {
+      const epochs = topic.assignmentEpochs;
+      const useEpochs = epochs !== null && epochs.length === topic.partitions.length;
+      if (epochs !== null && !useEpochs) {
+        this.logger.error(
+          { group: groupId, topicId: topic.topicId, epochs: epochs.length, partitions: topic.partitions.length },
+          "size of assignment epochs is not equal to partitions; using the default epoch for all partitions",
+        );
+      }
+      out.set(topic.topicId, new Map(topic.partitions.map((partition, index) => [partition, useEpochs ? (epochs[index] as number) : fallback])));
+    }
+    return out;
+  }
+
+  #replayOffsetCommit(key: OffsetCommitKey, value: OffsetCommitValue | null, version: number): void {
+    if (value === null) {
+      this.offsets.delete(key.group, key.topic, key.partition);
+      return;
+    }
+    // A group committing offsets without membership is a "simple" group: an empty classic group
+    // without protocol type (OffsetMetadataManager.replay).
+    if (!this.groups.has(key.group)) this.groups.set(key.group, new ClassicGroup(key.group, null));
+    this.offsets.put(key.group, key.topic, key.partition, {
+      offset: value.offset,
+      leaderEpoch: version >= 3 ? value.leaderEpoch : -1,
+      metadata: value.metadata,
+      commitTimestampMs: Number(value.commitTimestamp),
+      expireTimestampMs: version === 1 && value.expireTimestamp !== -1n ? Number(value.expireTimestamp) : null,
+      topicId: version >= 4 && value.topicId !== ZERO_UUID ? value.topicId : null,
+    });
+  }
+
+  #replayGroupMetadata(groupId: string, value: GroupMetadataValue | null): void {
+    const existing = this.groups.get(groupId);
+    if (value === null) {
+      if (existing !== undefined && existing.type === "classic") {
+        existing.transitionTo("Dead", Date.now());
+        this.groups.delete(groupId);
+      }
+      return;
+    }
+    const group = new ClassicGroup(groupId, value.currentStateTimestamp >= 0n ? Number(value.currentStateTimestamp) : null);
+    group.protocolType = value.protocolType === "" ? null : value.protocolType;
+    group.protocolName = value.protocol;
+    group.generationId = value.generation;
+    for (const memberValue of value.members) {
+      const member = new ClassicMember(
+        memberValue.memberId,
+        memberValue.groupInstanceId,
+        memberValue.clientId,
+        memberValue.clientHost,
+        memberValue.rebalanceTimeout < 0 ? memberValue.sessionTimeout : memberValue.rebalanceTimeout,
+        memberValue.sessionTimeout,
+        value.protocolType,
+        [{ name: value.protocol ?? "", metadata: memberValue.subscription }],
+      );
+      member.assignment = memberValue.assignment;
+      group.add(member, 0);
+    }
+    group.leaderId = value.leader;
+    group.state = group.members.size === 0 ? "Empty" : "Stable";
+    this.groups.set(groupId, group);
+  }
+
+  /**
+   * Replays the partition from its log start to its end (see the file comment); control batches
+   * end the transactions of their producer (commit applies its offsets, abort drops them).
+   */
+  async load(bufferBytes: number): Promise<void> {
+    const log = this.partition.log;
+    const end = log.logEndOffset;
+    let offset = log.logStartOffset;
+    const pending = new Map<bigint, RecordToWrite[]>();
+    while (offset < end && this.state === "loading") {
+      const read = log.readCopy(offset, bufferBytes, end);
+      if (read.bytes.length === 0) break;
+      for (const batch of batches(read.bytes)) {
+        if (batch.nextOffset <= offset) continue;
+        this.#loadBatch(batch, pending);
+      }
+      offset = read.nextOffset;
+      await new Promise<void>((resume) => setImmediate(resume));
+    }
+    if (this.state === "loading") this.state = "active";
+  }
+
+  #loadBatch(batch: RecordBatchView, pending: Map<bigint, RecordToWrite[]>): void {
+    if (batch.isControl) {
+      const records = pending.get(batch.producerId);
+      pending.delete(batch.producerId);
+      for (const record of decodeRecords(batch)) {
+        if (decodeControlRecordKey(record.key).type === ControlRecordType.COMMIT) for (const committed of records ?? []) this.replay(committed);
+      }
+      return;
+    }
+    const view = batch.compression === 0 ? batch : new RecordBatchView(recompressBatch(batch.buffer.subarray(batch.position, batch.end), "none"));
+    for (const record of decodeRecords(view)) {
+      if (record.key === null) continue;
+      let decoded: CoordinatorRecord;
+      try {
+        decoded = groupRecords.decode(record.key, record.value);
+      } catch (error) {
+        // Kafka skips record types and versions it does not know (forward compatibility).
+        this.logger.warn(
+          { partition: this.partition.toString(), offset: record.offset.toString(), err: (error as Error).message },
+          "skipped a coordinator record",
+        );
+        continue;
+      }
+      this.loadedRecords++;
+      if (batch.isTransactional) {
+        const list = pending.get(batch.producerId) ?? [];
+        list.push(decoded);
+        pending.set(batch.producerId, list);
+      } else {
+        this.replay(decoded);
+      }
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// FindCoordinator (key 10), versions 0-6: the broker coordinating a group (key type 0) — this
+// broker, which leads every partition of __consumer_offsets; the topic is created on the first
+// request, as Kafka's auto topic creation does for it (Kafka answers COORDINATOR_NOT_AVAILABLE
+// while it creates the topic; here the creation is awaited and the coordinator answered at once).
+// v4+ batch keys (KIP-699). Transaction coordinators (key type 1) come with transactions:
+// COORDINATOR_NOT_AVAILABLE (retriable) until then; share coordinators (key type 2) likewise.
+// Any other key type is INVALID_REQUEST ("Invalid coordinator type"), as in Kafka.
+
+import { ErrorCode, errorByCode } from "../../protocol/errors.js";
+import type { FindCoordinatorRequest, FindCoordinatorResponse, FindCoordinatorResponseCoordinator } from "../../protocol/generated/find-coordinator.js";
+import type { RequestContext } from "../../server/context.js";
+import { defineHandler } from "../../server/registry.js";
+import { reportUnexpected } from "../common.js";
+
+const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
+const KEY_TYPE_SHARE = 2;
+
+/** Kafka's Errors.message(): the exception's message, "NONE" for no error. */
+const errorMessage = (code: number): string => (code === ErrorCode.NONE ? "NONE" : (errorByCode(code)?.message ?? "Unknown error"));
+
+async function coordinatorFor(context: RequestContext, key: string, keyType: number): Promise<FindCoordinatorResponseCoordinator> {
+  const none = (errorCode: number): FindCoordinatorResponseCoordinator => ({
+    key,
+    nodeId: -1,
+    host: "",
+    port: -1,
+    errorCode,
+    errorMessage: errorMessage(errorCode),
+  });
+  if (keyType === KEY_TYPE_TRANSACTION || keyType === KEY_TYPE_SHARE) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  if (keyType !== KEY_TYPE_GROUP) return { ...none(ErrorCode.INVALID_REQUEST), errorMessage: "Invalid coordinator type" };
+  try {
+    await context.groups.ensureOffsetsTopic();
+  } catch (error) {
+    reportUnexpected(context, error, "creating __consumer_offsets");
+    return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  }
+  const endpoint = context.metadata.endpointFor(context.nodeId, context.connection.listener);
+  if (endpoint === undefined) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  return { key, nodeId: context.nodeId, host: endpoint.host, port: endpoint.port, errorCode: ErrorCode.NONE, errorMessage: errorMessage(ErrorCode.NONE) };
+}
+
+export const findCoordinator = defineHandler<FindCoordinatorRequest, FindCoordinatorResponse>(10, { min: 0, max: 6 }, async (context, request) => {
+  if (context.apiVersion >= 4) {
+    const coordinators = await Promise.all(request.coordinatorKeys.map((key) => coordinatorFor(context, key, request.keyType)));
+    // The single-key fields do not exist in v4+: they keep their defaults.
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: 0, host: "", port: 0, coordinators };
+  }
+  const keyType = context.apiVersion === 0 ? KEY_TYPE_GROUP : request.keyType;
+  const found = await coordinatorFor(context, request.key, keyType);
+  return {
+    throttleTimeMs: 0,
+    errorCode: found.errorCode,
+    errorMessage: found.errorMessage,
+    nodeId: found.nodeId,
+    host: found.host,
+    port: found.port,
+    coordinators: [],
+  };
+});

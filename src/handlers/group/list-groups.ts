@@ -1,0 +1,20 @@
+// ListGroups (key 16), versions 0-5: every group this broker coordinates, with protocol type;
+// v4+ its state and a filter by states, v5+ its type (classic, consumer) and a filter by types
+// (both case-insensitive). COORDINATOR_LOAD_IN_PROGRESS while a coordinator partition loads,
+// with the groups of the loaded ones, as Kafka answers.
+
+import type { ListGroupsRequest, ListGroupsResponse } from "../../protocol/generated/list-groups.js";
+import { defineHandler } from "../../server/registry.js";
+
+export const listGroups = defineHandler<ListGroupsRequest, ListGroupsResponse>(
+  16,
+  { min: 0, max: 5 },
+  (context, request) => {
+    const { errorCode, groups } = context.groups.listGroups(
+      context.apiVersion >= 4 ? request.statesFilter : [],
+      context.apiVersion >= 5 ? request.typesFilter : [],
+    );
+    return { throttleTimeMs: 0, errorCode, groups };
+  },
+  (_context, _request, errorCode) => ({ throttleTimeMs: 0, errorCode, groups: [] }),
+);

@@ -1,0 +1,124 @@
+// OffsetFetch (key 9), versions 1-10: a group's committed offsets, for the partitions asked for
+// or (v2+, topics null) all of them. A partition without a commit answers offset -1, leader
+// epoch -1, metadata "" and no error, as Kafka does; so does an unknown group. v2-7 carry the
+// group's error at the top level (v1 on every partition); v8+ ask for many groups at once, each
+// with its own error; v10 names topics by id (an unknown id: UNKNOWN_TOPIC_ID).
+
+import type { FetchedOffsets } from "../../coordinator/group/coordinator.js";
+import { ErrorCode } from "../../protocol/errors.js";
+import type {
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  OffsetFetchResponseOffsetFetchResponseGroup,
+  OffsetFetchResponseOffsetFetchResponsePartitions,
+} from "../../protocol/generated/offset-fetch.js";
+import type { RequestContext } from "../../server/context.js";
+import { defineHandler } from "../../server/registry.js";
+import { ZERO_UUID } from "../common.js";
+
+const NO_OFFSET = { committedOffset: -1n, committedLeaderEpoch: -1, metadata: "" };
+
+interface AskedTopic {
+  name: string;
+  topicId: string;
+  partitionIndexes: number[];
+}
+
+/** One group's answer in the v8+ shape. */
+function fetchGroup(
+  context: RequestContext,
+  groupId: string,
+  asked: AskedTopic[] | null,
+  member?: { memberId: string | null; memberEpoch: number },
+): OffsetFetchResponseOffsetFetchResponseGroup {
+  const byTopicId = context.apiVersion >= 10;
+  const unknown: OffsetFetchResponseOffsetFetchResponseGroup["topics"] = [];
+  let topics: { name: string; partitions: number[] }[] | null = null;
+  if (asked !== null) {
+    topics = [];
+    for (const topic of asked) {
+      if (byTopicId) {
+        const metadata = context.metadata.topicById(topic.topicId);
+        if (metadata === undefined) {
+          unknown.push({
+            name: "",
+            topicId: topic.topicId,
+            partitions: topic.partitionIndexes.map((partitionIndex) => ({ partitionIndex, ...NO_OFFSET, errorCode: ErrorCode.UNKNOWN_TOPIC_ID })),
+          });
+          continue;
+        }
+        topics.push({ name: metadata.name, partitions: topic.partitionIndexes });
+      } else {
+        topics.push({ name: topic.name, partitions: topic.partitionIndexes });
+      }
+    }
+  }
+  const fetched: FetchedOffsets = context.groups.fetchOffsets(groupId, topics, member);
+  const answered = fetched.topics.flatMap((topic) => {
+    const topicId = context.metadata.topic(topic.name)?.id;
+    if (byTopicId && topicId === undefined) return [];
+    return [
+      {
+        name: byTopicId ? "" : topic.name,
+        topicId: byTopicId ? (topicId as string) : ZERO_UUID,
+        partitions: topic.partitions.map(
+          ({ partition, offset }): OffsetFetchResponseOffsetFetchResponsePartitions => ({
+            partitionIndex: partition,
+            committedOffset: offset?.offset ?? -1n,
+            committedLeaderEpoch: offset?.leaderEpoch ?? -1,
+            metadata: offset?.metadata ?? "",
+            errorCode: ErrorCode.NONE,
+          }),
+        ),
+      },
+    ];
+  });
+  return { groupId, errorCode: fetched.errorCode, topics: [...answered, ...unknown] };
+}
+
+export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse>(
+  9,
+  { min: 1, max: 10 },
+  (context, request) => {
+    if (context.apiVersion >= 8) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.NONE,
+        topics: [],
+        // v9+: a member of a consumer group fetches with its member id and epoch (KIP-848).
+        groups: request.groups.map((group) =>
+          fetchGroup(context, group.groupId, group.topics, context.apiVersion >= 9 ? { memberId: group.memberId, memberEpoch: group.memberEpoch } : undefined),
+        ),
+      };
+    }
+    const asked = request.topics?.map((topic) => ({ name: topic.name, topicId: ZERO_UUID, partitionIndexes: topic.partitionIndexes })) ?? null;
+    const group = fetchGroup(context, request.groupId, asked);
+    if (group.errorCode !== ErrorCode.NONE) {
+      // v1: the group's error on every partition asked for; v2-7: at the top level only.
+      const topics =
+        context.apiVersion < 2
+          ? (asked ?? []).map((topic) => ({
+              name: topic.name,
+              partitions: topic.partitionIndexes.map((partitionIndex) => ({ partitionIndex, ...NO_OFFSET, errorCode: group.errorCode })),
+            }))
+          : [];
+      return { throttleTimeMs: 0, errorCode: group.errorCode, topics, groups: [] };
+    }
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      topics: group.topics.map((topic) => ({ name: topic.name, partitions: topic.partitions })),
+      groups: [],
+    };
+  },
+  (context, request, errorCode) => {
+    if (context.apiVersion >= 8)
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.NONE,
+        topics: [],
+        groups: request.groups.map((group) => ({ groupId: group.groupId, errorCode, topics: [] })),
+      };
+    return { throttleTimeMs: 0, errorCode, topics: [], groups: [] };
+  },
+);
