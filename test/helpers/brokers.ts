@@ -52,7 +52,7 @@ export interface TestBroker {
   kill(): Promise<void>;
   /** Starts the broker again on the same port and log dir (after stop() or kill()). */
   restart(): Promise<void>;
-  /** The broker's recent output, for failure messages. */
+  /** The broker's recent output (Sluice: its log, Kafka: kafka.out at WARN), for failure messages. */
   output(): string;
   /** Stops the broker if it runs (SIGKILL) and removes the work dir. */
   close(): Promise<void>;
@@ -131,7 +131,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Tes
       current = await launch();
       running = true;
     },
-    output: () => `${current.stdout()}${current.stderr()}`.slice(-8000),
+    output: () => `${current.stdout().slice(-24_000)}${current.stderr().slice(-8_000)}`,
     async close() {
       if (running) await current.kill();
       running = false;

@@ -3,6 +3,17 @@
 // group's committed offsets, whatever client the suite's consumers are.
 import type { ChildProcess } from "node:child_process";
 import { type Admin, Kafka, logLevel, type Producer } from "kafkajs";
+import { beforeEach } from "vitest";
+
+/** Registers (in the calling describe block) a hook that prints the broker's recent output when a test fails. */
+export function showBrokerOutputOnFailure(broker: () => { kind: string; output(): string } | undefined): void {
+  beforeEach((context) => {
+    context.onTestFailed(() => {
+      const current = broker();
+      if (current) process.stderr.write(`\n--- the ${current.kind} broker's recent output, after "${context.task.name}" failed:\n${current.output()}\n---\n`);
+    });
+  });
+}
 
 export const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
 

@@ -32,6 +32,7 @@ import {
   type ProducedRecord,
   range,
   receivedBy,
+  showBrokerOutputOnFailure,
   waitFor,
   waitForAssignment as waitForAssignmentOf,
   waitForRecords,
@@ -64,6 +65,8 @@ describe(`Java consumers and Kafka's consumer tools in groups against ${groupTes
     });
     client = await GroupTestClient.connect(broker.bootstrap);
   });
+
+  showBrokerOutputOnFailure(() => broker);
 
   afterAll(async () => {
     describer?.stdin?.end();

@@ -16,7 +16,7 @@
 import { type Admin, AssignerProtocol, type Consumer, type Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupTestsBroker, startBroker, type TestBroker } from "../helpers/brokers.js";
-import { byPosition, GroupTestClient, type ProducedRecord, range, waitFor } from "../helpers/groups.js";
+import { byPosition, GroupTestClient, type ProducedRecord, range, showBrokerOutputOnFailure, waitFor } from "../helpers/groups.js";
 
 interface Received {
   partition: number;
@@ -51,6 +51,8 @@ describe(`kafkajs consumer groups against ${groupTestsBroker}`, () => {
     kafka = client.kafka;
     admin = client.admin;
   });
+
+  showBrokerOutputOnFailure(() => broker);
 
   afterAll(async () => {
     for (const member of members) await member.consumer.disconnect().catch(() => {});

@@ -30,6 +30,7 @@ import {
   type ProducedRecord,
   range,
   receivedBy,
+  showBrokerOutputOnFailure,
   waitForAssignment as waitForAssignmentOf,
   waitForRecords,
 } from "../helpers/groups.js";
@@ -86,6 +87,8 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
     client = await GroupTestClient.connect(broker.bootstrap);
   });
 
+  showBrokerOutputOnFailure(() => broker);
+
   afterAll(async () => {
     for (const member of members) await member.kill();
     await client?.close();
@@ -138,7 +141,10 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
     // Cooperative: "one" gave up exactly the partitions "two" got, by revoke only; it kept the rest.
     const oneChanges = one.rebalanceEvents().slice(before);
     const revokedFromOne = oneChanges.filter((e) => e.event === "revoke").flatMap((e) => e.partitions.map(([, p]) => p));
-    expect(revokedFromOne.sort((a, b) => a - b)).toEqual(two.assignment(topic));
+    expect(
+      revokedFromOne.sort((a, b) => a - b),
+      `${one.describe()}\n${two.describe()}`,
+    ).toEqual(two.assignment(topic));
     expect(oneChanges.filter((e) => e.event !== "revoke").flatMap((e) => e.partitions)).toEqual([]);
     expect(
       two
