@@ -169,7 +169,7 @@ export class MemberProcess {
       }
     });
     child.stderr!.on("data", (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-8000);
+      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-256_000);
     });
     child.stdin!.on("error", () => {});
     this.exited = new Promise((resolve) =>
@@ -239,7 +239,8 @@ export class MemberProcess {
   }
 
   describe(): string {
-    return `${this.name} (exit ${JSON.stringify(this.exit)}): rebalances ${JSON.stringify(this.rebalanceEvents())}, errors ${JSON.stringify(this.errors())}, stderr: ${this.stderr.slice(-2000)}`;
+    const stderr = this.stderr.slice(process.env.GROUP_TESTS_CLIENT_DEBUG ? -200_000 : -2000);
+    return `${this.name} (exit ${JSON.stringify(this.exit)}): rebalances ${JSON.stringify(this.rebalanceEvents())}, errors ${JSON.stringify(this.errors())}, stderr: ${stderr}`;
   }
 
   send(command: Record<string, unknown>): void {

@@ -99,7 +99,14 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
     name: string,
     spec: { client?: "confluent" | "kafka-python"; group: string; topics: string[]; config?: Record<string, unknown> },
   ): MemberProcess {
-    const member = pythonMember(name, { client: "confluent", bootstrap: broker.bootstrap, commit: "sync", ...spec });
+    // GROUP_TESTS_CLIENT_DEBUG=1: kafka-python's debug log in the member's stderr (shown on a failure).
+    const member = pythonMember(name, {
+      client: "confluent",
+      bootstrap: broker.bootstrap,
+      commit: "sync",
+      debug: Boolean(process.env.GROUP_TESTS_CLIENT_DEBUG),
+      ...spec,
+    });
     members.push(member);
     return member;
   }

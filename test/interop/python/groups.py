@@ -20,6 +20,7 @@ were received but not committed. The member reads commands from stdin, one JSON 
   {"cmd": "stop"}   close() the consumer (leave the group, unless static) and exit
 End of stdin is the same as stop. Kafka's configuration names (librdkafka's) go in "config" for
 confluent-kafka; kafka-python's keyword arguments (session_timeout_ms, ...) for kafka-python.
+"debug": true logs kafka-python's DEBUG log on stderr (for librdkafka, put "debug" in "config").
 
 describe: confluent-kafka's AdminClient.describe_consumer_groups, printed as one JSON object:
   {group: {"state", "type", "assignor", "simple", "members": [{"memberId", "clientId",
@@ -168,11 +169,18 @@ def kafka_python_member(spec):
         def on_partitions_revoked(self, revoked):
             emit({"event": "revoke", "partitions": sorted_partitions(revoked), "memberId": member_id()})
 
+    # kafka-python 3.0.12 can lose a rejoin: when it first joins before it has the topics' metadata
+    # (assigning nothing), it rejoins once the metadata arrives; if a poll() times out while that
+    # JoinGroup/SyncGroup is in flight, the completed join is never picked up (need_rejoin() is
+    # False again, so _on_join_complete never runs and heartbeats stay disabled until the session
+    # times out). Loading the metadata first avoids the rejoin; a longer poll narrows the window.
+    for topic in spec["topics"]:
+        consumer.partitions_for_topic(topic)
     consumer.subscribe(topics=spec["topics"], listener=Listener())
     commands = start_stdin_reader()
     commit = spec.get("commit", "sync") == "sync"
     while not should_stop(commands):
-        batches = consumer.poll(timeout_ms=100)
+        batches = consumer.poll(timeout_ms=500)
         received = False
         for tp, records in sorted(batches.items(), key=lambda item: (item[0].topic, item[0].partition)):
             for record in records:
@@ -243,6 +251,13 @@ def main():
         sys.stderr.write(__doc__)
         sys.exit(2)
     spec = json.loads(sys.argv[2])
+    if spec.get("debug"):
+        # kafka-python's own log (requests, responses, coordinator state) on stderr.
+        import logging
+
+        logging.basicConfig(stream=sys.stderr, level=logging.DEBUG, format="%(asctime)s %(threadName)s %(name)s %(message)s")
+        # It logs need_rejoin on every poll.
+        logging.getLogger("kafka.coordinator.consumer").setLevel(logging.INFO)
     if sys.argv[1] == "describe":
         describe(spec)
     elif spec.get("client", "confluent") == "confluent":
