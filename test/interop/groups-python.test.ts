@@ -99,7 +99,7 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
     name: string,
     spec: { client?: "confluent" | "kafka-python"; group: string; topics: string[]; config?: Record<string, unknown> },
   ): MemberProcess {
-    // GROUP_TESTS_CLIENT_DEBUG=1: kafka-python's debug log in the member's stderr (shown on a failure).
+    // GROUP_TESTS_CLIENT_DEBUG=1: the client's debug log in the member's stderr (shown on a failure).
     const member = pythonMember(name, {
       client: "confluent",
       bootstrap: broker.bootstrap,

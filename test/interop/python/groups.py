@@ -20,7 +20,7 @@ were received but not committed. The member reads commands from stdin, one JSON 
   {"cmd": "stop"}   close() the consumer (leave the group, unless static) and exit
 End of stdin is the same as stop. Kafka's configuration names (librdkafka's) go in "config" for
 confluent-kafka; kafka-python's keyword arguments (session_timeout_ms, ...) for kafka-python.
-"debug": true logs kafka-python's DEBUG log on stderr (for librdkafka, put "debug" in "config").
+"debug": true logs kafka-python's DEBUG log, or librdkafka's "cgrp" debug log, on stderr.
 
 describe: confluent-kafka's AdminClient.describe_consumer_groups, printed as one JSON object:
   {group: {"state", "type", "assignor", "simple", "members": [{"memberId", "clientId",
@@ -91,6 +91,8 @@ def confluent_member(spec):
         "error_cb": lambda error: emit({"event": "error", "error": str(error)}),
         **spec.get("config", {}),
     }
+    if spec.get("debug"):
+        config.setdefault("debug", "cgrp")  # librdkafka's consumer-group log, on stderr
     consumer = Consumer(config)
 
     def member_id():
