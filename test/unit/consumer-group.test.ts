@@ -380,7 +380,7 @@ describe("consumer groups in the classic APIs", () => {
     expect(listed.groups.every((g) => g.groupType === "consumer")).toBe(true);
   });
 
-  it("JoinGroup to a non-empty consumer group is INCONSISTENT_GROUP_PROTOCOL; Heartbeat from a non-member UNKNOWN_MEMBER_ID", async () => {
+  it("JoinGroup to a non-empty consumer group makes a classic member (MEMBER_ID_REQUIRED first); Heartbeat from a consumer-protocol member UNKNOWN_MEMBER_ID", async () => {
     const joined = await call(broker, joinGroup, 9, {
       groupId: "g1",
       sessionTimeoutMs: 10_000,
@@ -391,7 +391,8 @@ describe("consumer groups in the classic APIs", () => {
       protocols: [{ name: "range", metadata: Buffer.alloc(0) }],
       reason: null,
     });
-    expect(joined.errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    // Online migration (group.consumer.migration.policy=bidirectional): test/unit/group-migration.test.ts.
+    expect(joined.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
     const beat = await call(broker, classicHeartbeat, 4, { groupId: "g1", generationId: 1, memberId: "m1", groupInstanceId: null });
     expect(beat.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
   });
@@ -413,7 +414,7 @@ describe("consumer groups in the classic APIs", () => {
     expect((await describe_("st")).errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
   });
 
-  it("a ConsumerGroupHeartbeat to an empty classic group replaces it; to a non-empty one it is GROUP_ID_NOT_FOUND", async () => {
+  it("a ConsumerGroupHeartbeat to an empty classic group replaces it; a non-empty one whose protocol does not parse is not upgraded", async () => {
     const joined = await call(broker, joinGroup, 3, {
       groupId: "classic",
       sessionTimeoutMs: 10_000,
@@ -427,7 +428,7 @@ describe("consumer groups in the classic APIs", () => {
     expect(joined.errorCode).toBe(ErrorCode.NONE);
     expect(await join_("classic", "c", ["orders"])).toMatchObject({
       errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
-      errorMessage: "Cannot upgrade classic group classic to consumer group because online upgrade is disabled.",
+      errorMessage: "Cannot upgrade classic group classic to consumer group because the embedded consumer protocol is malformed.",
     });
     expect((await describe_("classic")).errorMessage).toBe("Group classic is not a consumer group.");
   });

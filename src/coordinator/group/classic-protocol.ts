@@ -760,6 +760,34 @@ export class ClassicGroupProtocol {
     }
   }
 
+  // ------------------------------------------------------------------------------------------
+  // Online migration (consumer-group-protocol.ts converts; these are the classic side's parts)
+
+  /**
+   * convertToConsumerGroup (completeAllJoinFutures / completeAllSyncFutures): the group became a
+   * consumer group; requests parked in JoinGroup and SyncGroup are answered REBALANCE_IN_PROGRESS,
+   * so the members rejoin the consumer group, and the group's timers end.
+   */
+  upgraded(group: ClassicGroup): void {
+    for (const member of group.members.values()) {
+      this.host.timers.cancel(heartbeatKey(group.groupId, member.memberId));
+      this.#completeJoin(group, member, joinError(member.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
+      this.#completeSync(member, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+    }
+    this.host.timers.cancel(joinKey(group.groupId));
+    this.host.timers.cancel(syncKey(group.groupId));
+    for (const memberId of group.pendingMembers) this.host.timers.cancel(heartbeatKey(group.groupId, memberId));
+  }
+
+  /**
+   * convertToClassicGroup: a consumer group became `group` (already in the shard); each member's
+   * session starts, and the group prepares a rebalance when `rebalanceReason` is given.
+   */
+  downgraded(shard: GroupShard, group: ClassicGroup, rebalanceReason: string | null): void {
+    for (const member of group.members.values()) this.#scheduleHeartbeat(shard, group, member);
+    if (rebalanceReason !== null) this.#prepareRebalance(shard, group, rebalanceReason);
+  }
+
   /** A deleted or unloaded group: its parked requests are answered and its timers cancelled. */
   drop(group: ClassicGroup): void {
     this.host.timers.cancel(joinKey(group.groupId));

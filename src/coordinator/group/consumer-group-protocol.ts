@@ -9,9 +9,22 @@
 // them with shard.write(records, now, replay=true): the group changes only by replaying them, as at
 // load (Kafka's CoordinatorResult, replayed by the runtime). Records of one operation go in one batch.
 //
+// Online migration (group.consumer.migration.policy, KIP-848): a ConsumerGroupHeartbeat joining a
+// non-empty classic group of the "consumer" protocol type converts it (convertToConsumerGroup); classic
+// members then live in the consumer group (classicGroupJoin/Sync/Heartbeat/LeaveToConsumerGroup: their
+// subscription and owned partitions come from their JoinGroup metadata, the server assignor gives their
+// assignment, sent back in SyncGroup, and Heartbeat answers REBALANCE_IN_PROGRESS when they must rejoin);
+// when the last consumer-protocol member leaves a group of classic members, it converts back
+// (convertToClassicGroup). The conversions themselves are in migration.ts. A conversion to a classic
+// group is written without replay (Kafka's replayRecords=false): the classic group is put in place
+// after the write, as classic groups are.
+//
 // Timers (one key each, src/coordinator/timer.ts):
 //   session-timeout-<group>-<member>    fenced when no heartbeat for group.consumer.session.timeout.ms
+//                                       (classic members: their JoinGroup session timeout)
 //   rebalance-timeout-<group>-<member>  fenced when it keeps partitions to revoke past its rebalance timeout
+//   join-<group>-<member>               a classic member told to rejoin is fenced if it does not within its rebalance timeout
+//   sync-<group>-<member>               a classic member that joined is fenced if it does not sync within its rebalance timeout
 // Regular expressions are resolved off the request path (Kafka's executor, key <group>-regex): the
 // result is written by a later operation that bumps the group epoch when the topics changed.
 
@@ -24,6 +37,9 @@ import type {
   ConsumerGroupHeartbeatResponse,
   ConsumerGroupHeartbeatResponseAssignment,
 } from "../../protocol/generated/consumer-group-heartbeat.js";
+import type { JoinGroupResponse } from "../../protocol/generated/join-group.js";
+import type { LeaveGroupResponseMemberResponse } from "../../protocol/generated/leave-group.js";
+import type { SyncGroupResponse } from "../../protocol/generated/sync-group.js";
 import type { KeyedTimers } from "../timer.js";
 import {
   type ConsumerGroupPartitionAssignor,
@@ -33,7 +49,8 @@ import {
   type SubscribedTopicDescriber,
   type SubscriptionType,
 } from "./assignor/index.js";
-import type { ClassicGroup } from "./classic-group.js";
+import { type ClassicGroup, type ClassicProtocol, CONSUMER_PROTOCOL_TYPE } from "./classic-group.js";
+import { type JoinRequest, joinError, type LeaveMember, type SyncRequest } from "./classic-protocol.js";
 import type { GroupCoordinatorConfig } from "./config.js";
 import {
   type Assignment,
@@ -53,6 +70,7 @@ import {
   sameAssignment,
   samePartitionEpochs,
 } from "./consumer-group.js";
+import { type ConsumerProtocolSubscription, decodeSubscription, deserializeVersion, encodeAssignment, SchemaError } from "./consumer-protocol.js";
 import { computeCurrentAssignment } from "./current-assignment.js";
 import {
   consumerGroupCurrentAssignmentRecord,
@@ -70,6 +88,14 @@ import {
   consumerGroupTargetAssignmentTombstone,
   groupTombstone,
 } from "./group-records.js";
+import {
+  CustomAssignorUserData,
+  classicGroupFromConsumerGroup,
+  classicGroupRecords,
+  consumerGroupFromClassicGroup,
+  consumerGroupRecords,
+  toConsumerProtocolAssignment,
+} from "./migration.js";
 import type { GroupShard, RecordToWrite } from "./shard.js";
 import type { TopicImage } from "./topic-image.js";
 
@@ -107,6 +133,10 @@ export interface ConsumerHost {
   readonly assignors: ReadonlyMap<string, ConsumerGroupPartitionAssignor>;
   /** A classic group being replaced (its timers and parked requests end). */
   dropClassic(group: ClassicGroup): void;
+  /** A classic group converted to a consumer group: its parked JoinGroup and SyncGroup are answered REBALANCE_IN_PROGRESS, its timers end. */
+  classicUpgraded(group: ClassicGroup): void;
+  /** A consumer group converted to `group` (now in the shard): the members' sessions start, and a rebalance when `rebalanceReason` is given. */
+  classicDowngraded(shard: GroupShard, group: ClassicGroup, rebalanceReason: string | null): void;
   /** The shard a group id belongs to, when active (timers and regex results run later). */
   activeShard(groupId: string): GroupShard | undefined;
 }
@@ -148,6 +178,30 @@ export function randomKafkaUuid(): string {
 
 export const sessionTimeoutKey = (groupId: string, memberId: string) => `session-timeout-${groupId}-${memberId}`;
 export const rebalanceTimeoutKey = (groupId: string, memberId: string) => `rebalance-timeout-${groupId}-${memberId}`;
+/** consumerGroupJoinKey / consumerGroupSyncKey: a classic member's rejoin and sync deadlines. */
+export const consumerGroupJoinKey = (groupId: string, memberId: string) => `join-${groupId}-${memberId}`;
+export const consumerGroupSyncKey = (groupId: string, memberId: string) => `sync-${groupId}-${memberId}`;
+
+/**
+ * What an operation writes (Kafka's CoordinatorResult): its records, whether they are replayed
+ * (false for a conversion to a classic group, whose state is put in place by `after`), and what
+ * follows a successful write.
+ */
+export interface Operation {
+  readonly records: RecordToWrite[];
+  readonly replay: boolean;
+  readonly after: readonly (() => void)[];
+}
+
+/** Writes an operation's records in one batch, then runs what follows the write. */
+export function applyOperation(shard: GroupShard, operation: Operation, nowMs: number): void {
+  shard.write(operation.records, nowMs, operation.replay);
+  for (const after of operation.after) after();
+}
+
+/** ConsumerGroupMigrationPolicy.isUpgradeEnabled / isDowngradeEnabled. */
+const upgradeEnabled = (policy: string) => policy === "upgrade" || policy === "bidirectional";
+const downgradeEnabled = (policy: string) => policy === "downgrade" || policy === "bidirectional";
 
 type RegexStatus = "NO_CHANGE" | "REGEX_UPDATED" | "REGEX_UPDATED_AND_RESOLVED";
 
@@ -199,15 +253,16 @@ export class ConsumerGroupProtocol {
       return this.#leave(shard, request, nowMs);
     }
     const records: RecordToWrite[] = [];
+    const after: (() => void)[] = [];
     const { groupId, memberEpoch, instanceId } = request;
     const createIfNotExists = memberEpoch === 0;
-    const group = this.#getOrMaybeCreateConsumerGroup(shard, groupId, createIfNotExists, records);
+    const group = this.#getOrMaybeCreateConsumerGroup(shard, groupId, createIfNotExists, records, after);
     this.#throwIfConsumerGroupIsFull(group, request.memberId, instanceId);
     const memberId = request.memberId === "" ? randomKafkaUuid() : request.memberId;
     const member =
       instanceId === null
-        ? this.#getOrMaybeSubscribeDynamicMember(group, memberId, memberEpoch, request.topicPartitions, createIfNotExists)
-        : this.#getOrMaybeSubscribeStaticMember(group, memberId, memberEpoch, instanceId, request.topicPartitions, createIfNotExists, records);
+        ? this.#getOrMaybeSubscribeDynamicMember(group, memberId, memberEpoch, request.topicPartitions, createIfNotExists, false)
+        : this.#getOrMaybeSubscribeStaticMember(group, memberId, memberEpoch, instanceId, request.topicPartitions, createIfNotExists, false, records);
     let updatedMember = member.with({
       instanceId: instanceId ?? member.instanceId,
       rackId: request.rackId ?? member.rackId,
@@ -243,7 +298,7 @@ export class ConsumerGroupProtocol {
     );
     this.#scheduleSessionTimeout(groupId, memberId);
 
-    shard.write(records, nowMs, true);
+    applyOperation(shard, { records, replay: true, after }, nowMs);
 
     const response: ConsumerGroupHeartbeatResponse = {
       throttleTimeMs: 0,
@@ -262,33 +317,86 @@ export class ConsumerGroupProtocol {
     return response;
   }
 
-  /** getOrMaybeCreateConsumerGroup: a new group is only created by replaying the records written. */
-  #getOrMaybeCreateConsumerGroup(shard: GroupShard, groupId: string, createIfNotExists: boolean, records: RecordToWrite[]): ConsumerGroup {
+  /**
+   * getOrMaybeCreateConsumerGroup: a new group is only created by replaying the records written;
+   * a non-empty classic group is converted (online upgrade) when validateOnlineUpgrade allows it.
+   * `after` gets what must follow the write.
+   */
+  #getOrMaybeCreateConsumerGroup(
+    shard: GroupShard,
+    groupId: string,
+    createIfNotExists: boolean,
+    records: RecordToWrite[],
+    after: (() => void)[],
+  ): ConsumerGroup {
     const group = shard.groups.get(groupId);
     if (group === undefined) {
       if (!createIfNotExists) throw new KafkaError("GROUP_ID_NOT_FOUND", `Consumer group ${groupId} not found.`);
       return new ConsumerGroup(groupId);
     }
-    if (createIfNotExists && group.type === "classic" && group.isEmpty) {
+    if (createIfNotExists && group.type === "classic" && group.is("Empty")) {
       // maybeDeleteEmptyClassicGroup: the empty classic group is replaced.
-      records.push(...this.#classicGroupTombstones(shard, group));
+      this.host.dropClassic(group);
+      records.push(groupTombstone(groupId));
       this.#log.info({ group: groupId }, "converted the empty classic group to a consumer group");
       return new ConsumerGroup(groupId);
     }
     if (group.type === "consumer") return group;
     if (createIfNotExists && group.type === "classic") {
-      // Online upgrade of a non-empty classic group (migration): not served, answered as Kafka
-      // answers with group.consumer.migration.policy=disabled (validateOnlineUpgrade).
-      this.#log.info({ group: groupId }, "cannot upgrade the classic group to a consumer group: online upgrade is not supported");
-      throw new KafkaError("GROUP_ID_NOT_FOUND", `Cannot upgrade classic group ${groupId} to consumer group because online upgrade is disabled.`);
+      this.#validateOnlineUpgrade(group);
+      return this.#convertToConsumerGroup(group, records, after);
     }
     throw new KafkaError("GROUP_ID_NOT_FOUND", `Group ${groupId} is not a consumer group.`);
   }
 
-  /** A classic group's tombstones (ClassicGroup.createGroupTombstoneRecords) and the end of its timers. */
-  #classicGroupTombstones(_shard: GroupShard, group: ClassicGroup): RecordToWrite[] {
-    this.host.dropClassic(group);
-    return [groupTombstone(group.groupId)];
+  /** validateOnlineUpgrade: the policy allows it, the group uses the consumer protocol and fits group.consumer.max.size. */
+  #validateOnlineUpgrade(classic: ClassicGroup): void {
+    const groupId = classic.groupId;
+    const refuse = (reason: string) => {
+      this.#log.info({ group: groupId }, `cannot upgrade classic group to consumer group because ${reason}`);
+      return new KafkaError("GROUP_ID_NOT_FOUND", `Cannot upgrade classic group ${groupId} to consumer group because ${reason}.`);
+    };
+    if (!upgradeEnabled(this.host.config.consumerMigrationPolicy)) throw refuse("online upgrade is disabled");
+    if (!classic.usesConsumerProtocol) throw refuse("the group does not use the consumer embedded protocol");
+    if (classic.members.size > this.host.config.consumerMaxSize) throw refuse("the group size exceeds the consumer group maximum size");
+  }
+
+  /**
+   * convertToConsumerGroup: the classic group's tombstone and the consumer group's records; the
+   * group the rest of the operation works on. After the write, the classic group's parked requests
+   * are answered REBALANCE_IN_PROGRESS and each member's session starts with its classic timeout.
+   */
+  #convertToConsumerGroup(classic: ClassicGroup, records: RecordToWrite[], after: (() => void)[]): ConsumerGroup {
+    const groupId = classic.groupId;
+    records.push(groupTombstone(groupId));
+    let group: ConsumerGroup;
+    try {
+      group = consumerGroupFromClassicGroup(classic, this.host.image);
+    } catch (error) {
+      if (error instanceof SchemaError) {
+        this.#log.warn({ group: groupId, err: error }, "cannot upgrade classic group to consumer group because the embedded consumer protocol is malformed");
+        throw new KafkaError(
+          "GROUP_ID_NOT_FOUND",
+          `Cannot upgrade classic group ${groupId} to consumer group because the embedded consumer protocol is malformed.`,
+        );
+      }
+      if (error instanceof CustomAssignorUserData) {
+        this.#log.warn({ group: groupId, err: error }, "cannot upgrade classic group to consumer group");
+        throw new KafkaError(
+          "GROUP_ID_NOT_FOUND",
+          `Cannot upgrade classic group ${groupId} to consumer group because an unsupported custom assignor is in use. Please refer to the documentation or switch to a default assignor before re-attempting the upgrade.`,
+        );
+      }
+      throw error;
+    }
+    records.push(...consumerGroupRecords(group));
+    const members = [...group.members.values()];
+    after.push(() => {
+      this.host.classicUpgraded(classic);
+      for (const member of members) this.#scheduleSessionTimeout(groupId, member.memberId, member.classicProtocolSessionTimeout);
+      this.#log.info({ group: groupId, members: members.length }, "converted the classic group to a consumer group");
+    });
+    return group;
   }
 
   #throwIfConsumerGroupIsFull(group: ConsumerGroup, memberId: string, instanceId: string | null): void {
@@ -331,10 +439,16 @@ export class ConsumerGroupProtocol {
     memberEpoch: number,
     owned: readonly ConsumerGroupHeartbeatRequestTopicPartitions[] | null,
     createIfNotExists: boolean,
+    useClassicProtocol: boolean,
   ): ConsumerGroupMember {
     const member = createIfNotExists ? group.memberOrNew(memberId) : this.#memberOrThrow(group, memberId);
-    this.#throwIfMemberEpochIsInvalid(member, memberEpoch, owned);
-    if (createIfNotExists) this.#log.info({ group: group.groupId, member: memberId }, "member joins the consumer group using the consumer protocol");
+    if (!useClassicProtocol) this.#throwIfMemberEpochIsInvalid(member, memberEpoch, owned);
+    if (createIfNotExists) {
+      this.#log.info(
+        { group: group.groupId, member: memberId },
+        `member joins the consumer group using the ${useClassicProtocol ? "classic" : "consumer"} protocol`,
+      );
+    }
     return member;
   }
 
@@ -345,26 +459,28 @@ export class ConsumerGroupProtocol {
     instanceId: string,
     owned: readonly ConsumerGroupHeartbeatRequestTopicPartitions[] | null,
     createIfNotExists: boolean,
+    useClassicProtocol: boolean,
     records: RecordToWrite[],
   ): ConsumerGroupMember {
     const existing = group.staticMember(instanceId);
+    const protocol = useClassicProtocol ? "classic" : "consumer";
     if (createIfNotExists) {
       if (existing === undefined) {
-        this.#log.info({ group: group.groupId, member: memberId, instanceId }, "static member joins the consumer group using the consumer protocol");
+        this.#log.info({ group: group.groupId, member: memberId, instanceId }, `static member joins the consumer group using the ${protocol} protocol`);
         return group.memberOrNew(memberId);
       }
-      if (!existing.useClassicProtocol) this.#throwIfInstanceIdIsUnreleased(existing, group.groupId, memberId, instanceId);
+      if (!useClassicProtocol && !existing.useClassicProtocol) this.#throwIfInstanceIdIsUnreleased(existing, group.groupId, memberId, instanceId);
       const newMember = existing.with({ memberId, memberEpoch: 0, previousMemberEpoch: 0 });
       this.#replaceMember(records, group, existing, newMember);
       this.#log.info(
         { group: group.groupId, instanceId, member: memberId, replaced: existing.memberId },
-        "static member re-joins the consumer group using the consumer protocol: a new member replaces the existing one",
+        `static member re-joins the consumer group using the ${protocol} protocol: a new member replaces the existing one`,
       );
       return newMember;
     }
     this.#throwIfStaticMemberIsUnknown(existing, instanceId);
     this.#throwIfInstanceIdIsFenced(existing, group.groupId, memberId, instanceId);
-    this.#throwIfMemberEpochIsInvalid(existing, memberEpoch, owned);
+    if (!useClassicProtocol) this.#throwIfMemberEpochIsInvalid(existing, memberEpoch, owned);
     return existing;
   }
 
@@ -704,6 +820,340 @@ export class ConsumerGroupProtocol {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Classic members in a consumer group (online migration)
+
+  /**
+   * classicGroupJoinToConsumerGroup: a JoinGroup to a non-empty consumer group. The member's
+   * subscription and owned partitions come from its JoinGroup metadata; it is reconciled as a
+   * heartbeat would, and answered with its member epoch as generation (no leader: it only syncs).
+   * A static member replacing a consumer-protocol member in a group of classic members converts
+   * the group back to a classic one. Throws KafkaError.
+   */
+  classicJoin(shard: GroupShard, group: ConsumerGroup, request: JoinRequest, nowMs: number): JoinGroupResponse {
+    this.#throwIfClassicMemberCannotJoinConsumerGroup(group);
+    const records: RecordToWrite[] = [];
+    const { groupId, groupInstanceId: instanceId, sessionTimeoutMs, protocols } = request;
+    const isUnknownMember = request.memberId === "";
+    const memberId = isUnknownMember ? randomKafkaUuid() : request.memberId;
+    this.#throwIfConsumerGroupIsFull(group, memberId, instanceId);
+    this.#throwIfClassicProtocolIsNotSupported(group, memberId, request.protocolType, protocols);
+    if (request.apiVersion >= 4 && instanceId === null && isUnknownMember) {
+      // JoinGroupRequest.requiresKnownMemberId (KIP-394).
+      this.#log.info(
+        { group: groupId, member: memberId },
+        "dynamic member with unknown member id joins the consumer group: created a new member id and requesting the member to rejoin with it",
+      );
+      return joinError(memberId, ErrorCode.MEMBER_ID_REQUIRED);
+    }
+    const member =
+      instanceId === null
+        ? this.#getOrMaybeSubscribeDynamicMember(group, memberId, -1, [], true, true)
+        : this.#getOrMaybeSubscribeStaticMember(group, memberId, -1, instanceId, [], isUnknownMember, true, records);
+    const existingStaticMember = instanceId === null ? undefined : group.staticMember(instanceId);
+    const downgrade = existingStaticMember !== undefined && this.#validateOnlineDowngradeWithReplacedMember(group, existingStaticMember);
+    let groupEpoch = group.groupEpoch;
+    let subscriptionType = group.subscriptionType;
+    const subscription = deserializeSubscription(protocols);
+    let updatedMember = member.with({
+      instanceId: instanceId ?? member.instanceId,
+      rackId: subscription.rackId !== null && subscription.rackId !== "" ? subscription.rackId : member.rackId,
+      rebalanceTimeoutMs: request.rebalanceTimeoutMs !== -1 ? request.rebalanceTimeoutMs : member.rebalanceTimeoutMs,
+      subscribedTopicNames: javaHashSetOf(subscription.topics),
+      subscribedTopicRegex: "",
+      clientId: request.clientId,
+      clientHost: request.clientHost,
+      classicMemberMetadata: { sessionTimeoutMs, supportedProtocols: protocols.map((protocol) => ({ name: protocol.name, metadata: protocol.metadata })) },
+    });
+    const subscriptionChanged = this.#hasMemberSubscriptionChanged(groupId, member, updatedMember, records);
+    const regexStatus = this.#maybeUpdateRegularExpressions(shard, group, member, updatedMember, records, nowMs);
+    const bumpGroupEpoch = subscriptionChanged || regexStatus !== "NO_CHANGE";
+    if (bumpGroupEpoch || group.hasMetadataExpired(nowMs)) {
+      ({ groupEpoch, subscriptionType } = this.#updateSubscriptionMetadata(group, bumpGroupEpoch, member, updatedMember, records, nowMs));
+    }
+    const owned = this.#toTopicPartitions(subscription);
+    let operation: Operation;
+    if (downgrade) {
+      const rebalance = group.assignmentEpoch < groupEpoch;
+      if (!rebalance) {
+        const target = group.targetAssignmentFor(updatedMember.memberId, updatedMember.instanceId);
+        updatedMember = this.#maybeReconcile(groupId, updatedMember, group, group.assignmentEpoch, target, bumpGroupEpoch, owned, records);
+      }
+      operation = this.#convertToClassicGroup(
+        shard,
+        group,
+        [],
+        updatedMember,
+        rebalance ? `Downgrade group ${groupId} from consumer to classic with stale assignment.` : null,
+        records,
+        nowMs,
+      );
+    } else {
+      const target = this.#maybeUpdateTargetAssignment(group, groupEpoch, member, updatedMember, subscriptionType, records, nowMs);
+      updatedMember = this.#maybeReconcile(groupId, updatedMember, group, target.epoch, target.assignment, bumpGroupEpoch, owned, records);
+      operation = { records, replay: true, after: [] };
+    }
+    const response: JoinGroupResponse = {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      generationId: updatedMember.memberEpoch,
+      protocolType: CONSUMER_PROTOCOL_TYPE,
+      protocolName: updatedMember.supportedClassicProtocols[0]?.name ?? null,
+      leader: "",
+      skipAssignment: false,
+      memberId: updatedMember.memberId,
+      members: [],
+    };
+    applyOperation(shard, operation, nowMs);
+    this.host.timers.cancel(consumerGroupJoinKey(groupId, response.memberId));
+    if (!downgrade) {
+      this.#scheduleSessionTimeout(groupId, response.memberId, sessionTimeoutMs);
+      this.#scheduleSyncTimeout(groupId, response.memberId, request.rebalanceTimeoutMs);
+    }
+    return response;
+  }
+
+  /**
+   * classicGroupSyncToConsumerGroup: a classic member of a consumer group gets its current
+   * assignment as a ConsumerProtocolAssignment (in its subscription's version); REBALANCE_IN_PROGRESS
+   * when it must rejoin first. Throws KafkaError.
+   */
+  classicSync(group: ConsumerGroup, request: SyncRequest): SyncGroupResponse {
+    const { groupId, memberId } = request;
+    const member = this.#validateConsumerGroupMember(group, memberId, request.groupInstanceId);
+    this.#throwIfMemberDoesNotUseClassicProtocol(member);
+    this.#throwIfGenerationIdUnmatched(member.memberId, member.memberEpoch, request.generationId);
+    this.#throwIfClassicProtocolUnmatched(member, request.protocolType, request.protocolName);
+    this.#throwIfRebalanceInProgress(group, member);
+    const assignment = this.#prepareAssignment(member);
+    this.host.timers.cancel(consumerGroupSyncKey(groupId, memberId));
+    this.#scheduleSessionTimeout(groupId, memberId, member.classicProtocolSessionTimeout);
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, protocolType: request.protocolType, protocolName: request.protocolName, assignment };
+  }
+
+  /**
+   * classicGroupHeartbeatToConsumerGroup: the session goes on; REBALANCE_IN_PROGRESS when the member
+   * is behind the assignment epoch, has partitions to revoke, or may now get partitions others
+   * released (it must then rejoin within its rebalance timeout). Throws KafkaError.
+   */
+  classicHeartbeat(group: ConsumerGroup, memberId: string, instanceId: string | null, generationId: number): number {
+    const groupId = group.groupId;
+    const member = this.#validateConsumerGroupMember(group, memberId, instanceId);
+    this.#throwIfMemberDoesNotUseClassicProtocol(member);
+    this.#throwIfGenerationIdUnmatched(memberId, member.memberEpoch, generationId);
+    this.#scheduleSessionTimeout(groupId, memberId, member.classicProtocolSessionTimeout);
+    if (
+      member.memberEpoch < group.assignmentEpoch ||
+      member.state === MemberState.UNREVOKED_PARTITIONS ||
+      (member.state === MemberState.UNRELEASED_PARTITIONS && !group.waitingOnUnreleasedPartition(member))
+    ) {
+      this.#scheduleJoinTimeoutIfAbsent(groupId, memberId, member.rebalanceTimeoutMs);
+      return ErrorCode.REBALANCE_IN_PROGRESS;
+    }
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * classicGroupLeaveToConsumerGroup: the members found leave (fenced together, which may convert
+   * the group back to a classic one); the others get their error. Throws KafkaError.
+   */
+  classicLeave(shard: GroupShard, group: ConsumerGroup, members: readonly LeaveMember[], nowMs: number): LeaveGroupResponseMemberResponse[] {
+    const groupId = group.groupId;
+    const responses: LeaveGroupResponseMemberResponse[] = [];
+    const leaving: ConsumerGroupMember[] = [];
+    for (const identity of members) {
+      const reason = identity.reason ?? "not provided";
+      const response: LeaveGroupResponseMemberResponse = { memberId: identity.memberId, groupInstanceId: identity.groupInstanceId, errorCode: ErrorCode.NONE };
+      responses.push(response);
+      try {
+        let member: ConsumerGroupMember;
+        if (identity.groupInstanceId === null) {
+          member = this.#memberOrThrow(group, identity.memberId);
+          this.#log.info({ group: groupId, member: identity.memberId, reason }, "dynamic member has left the group through an explicit LeaveGroup request");
+        } else {
+          const found = group.staticMember(identity.groupInstanceId);
+          this.#throwIfStaticMemberIsUnknown(found, identity.groupInstanceId);
+          if (identity.memberId !== "") this.#throwIfInstanceIdIsFenced(found, groupId, identity.memberId, identity.groupInstanceId);
+          member = found;
+          this.#log.info(
+            { group: groupId, member: identity.memberId, instanceId: identity.groupInstanceId, reason },
+            "static member has left the group through an explicit LeaveGroup request",
+          );
+        }
+        if (!leaving.includes(member)) leaving.push(member);
+      } catch (error) {
+        if (!(error instanceof KafkaError)) throw error;
+        response.errorCode = error.code;
+      }
+    }
+    applyOperation(shard, this.fenceMembers(shard, group, leaving, nowMs), nowMs);
+    return responses;
+  }
+
+  #throwIfClassicMemberCannotJoinConsumerGroup(group: ConsumerGroup): void {
+    if (this.host.config.consumerMigrationPolicy === "disabled") {
+      this.#log.info({ group: group.groupId }, "cannot join the consumer group with the classic protocol because the group migration is disabled");
+      throw new KafkaError(
+        "INCONSISTENT_GROUP_PROTOCOL",
+        `Cannot join the consumer group ${group.groupId} with the classic protocol because the group migration is disabled.`,
+      );
+    }
+  }
+
+  #throwIfClassicProtocolIsNotSupported(group: ConsumerGroup, memberId: string, protocolType: string, protocols: readonly ClassicProtocol[]): void {
+    if (!group.supportsClassicProtocols(protocolType, new Set(protocols.map((protocol) => protocol.name)))) {
+      throw new KafkaError("INCONSISTENT_GROUP_PROTOCOL", `Member ${memberId}'s protocols are not supported.`);
+    }
+  }
+
+  #throwIfMemberDoesNotUseClassicProtocol(member: ConsumerGroupMember): void {
+    if (!member.useClassicProtocol) throw new KafkaError("UNKNOWN_MEMBER_ID", `Member ${member.memberId} does not use the classic protocol.`);
+  }
+
+  #throwIfGenerationIdUnmatched(memberId: string, memberEpoch: number, requestGenerationId: number): void {
+    if (memberEpoch !== requestGenerationId) {
+      throw new KafkaError(
+        "ILLEGAL_GENERATION",
+        `The request generation id ${requestGenerationId} is not equal to the member epoch ${memberEpoch} of member ${memberId}.`,
+      );
+    }
+  }
+
+  #throwIfClassicProtocolUnmatched(member: ConsumerGroupMember, protocolType: string | null, protocolName: string | null): void {
+    const memberProtocolName = member.supportedClassicProtocols[0]?.name;
+    if (protocolType !== null && protocolType !== CONSUMER_PROTOCOL_TYPE) {
+      throw new KafkaError(
+        "INCONSISTENT_GROUP_PROTOCOL",
+        `The protocol type ${protocolType} from member ${member.memberId} request is not equal to the group protocol type ${CONSUMER_PROTOCOL_TYPE}.`,
+      );
+    }
+    if (protocolName !== null && memberProtocolName !== protocolName) {
+      throw new KafkaError(
+        "INCONSISTENT_GROUP_PROTOCOL",
+        `The protocol name ${protocolName} from member ${member.memberId} request is not equal to the protocol name ${memberProtocolName} returned in the join response.`,
+      );
+    }
+  }
+
+  #throwIfRebalanceInProgress(group: ConsumerGroup, member: ConsumerGroupMember): void {
+    if (group.assignmentEpoch > member.memberEpoch && member.state !== MemberState.UNREVOKED_PARTITIONS) {
+      this.#scheduleJoinTimeoutIfAbsent(group.groupId, member.memberId, member.rebalanceTimeoutMs);
+      throw new KafkaError(
+        "REBALANCE_IN_PROGRESS",
+        `A new rebalance is triggered in group ${group.groupId} and member ${member.memberId} should rejoin to catch up.`,
+      );
+    }
+  }
+
+  /** validateConsumerGroupMember: the member by id, or by instance id (FENCED_INSTANCE_ID when another member holds it). */
+  #validateConsumerGroupMember(group: ConsumerGroup, memberId: string, instanceId: string | null): ConsumerGroupMember {
+    if (instanceId === null) return this.#memberOrThrow(group, memberId);
+    const member = group.staticMember(instanceId);
+    if (member === undefined) throw new KafkaError("UNKNOWN_MEMBER_ID", `Member with instance id ${instanceId} is not a member of group ${group.groupId}.`);
+    this.#throwIfInstanceIdIsFenced(member, group.groupId, memberId, instanceId);
+    return member;
+  }
+
+  /** Utils.toTopicPartitions: the owned partitions of a subscription by topic id, unknown topics dropped. */
+  #toTopicPartitions(subscription: ConsumerProtocolSubscription): ConsumerGroupHeartbeatRequestTopicPartitions[] {
+    const owned: ConsumerGroupHeartbeatRequestTopicPartitions[] = [];
+    for (const { topic, partitions } of subscription.ownedPartitions) {
+      const id = this.host.image.topic(topic)?.id;
+      if (id !== undefined) owned.push({ topicId: id, partitions: [...partitions] });
+    }
+    return owned;
+  }
+
+  /** prepareAssignment: the member's assigned partitions as a ConsumerProtocolAssignment in its subscription's version. */
+  #prepareAssignment(member: ConsumerGroupMember): Buffer {
+    const partitions = new Map<string, Set<number>>();
+    for (const [topicId, epochs] of member.assignedPartitions) partitions.set(topicId, new Set([...epochs.keys()].sort((a, b) => a - b)));
+    try {
+      const version = deserializeVersion(member.supportedClassicProtocols[0]?.metadata ?? Buffer.alloc(0));
+      return encodeAssignment(toConsumerProtocolAssignment(partitions, this.host.image), version);
+    } catch (error) {
+      if (error instanceof SchemaError) throw new Error("Malformed embedded consumer protocol in version deserialization.", { cause: error });
+      throw error;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Online downgrade
+
+  /** validateOnlineDowngradeWithFencedMembers: only classic members would stay, and the policy and group.max.size allow it. */
+  #validateOnlineDowngradeWithFencedMembers(group: ConsumerGroup, fenced: readonly ConsumerGroupMember[]): boolean {
+    if (!group.allMembersUseClassicProtocolExcept(fenced)) return false;
+    if (group.numMembers - fenced.length <= 0) {
+      this.#log.debug({ group: group.groupId }, "skip downgrading the consumer group to a classic group because it's empty");
+      return false;
+    }
+    return this.#downgradeAllowed(group, group.numMembers - fenced.length);
+  }
+
+  /** validateOnlineDowngradeWithReplacedMember: a classic static member replaces the group's only consumer-protocol member. */
+  #validateOnlineDowngradeWithReplacedMember(group: ConsumerGroup, replaced: ConsumerGroupMember): boolean {
+    if (!group.allMembersUseClassicProtocolExceptMember(replaced)) return false;
+    return this.#downgradeAllowed(group, group.numMembers);
+  }
+
+  #downgradeAllowed(group: ConsumerGroup, size: number): boolean {
+    if (!downgradeEnabled(this.host.config.consumerMigrationPolicy)) {
+      this.#log.info({ group: group.groupId }, "cannot downgrade consumer group to classic group because the online downgrade is disabled");
+      return false;
+    }
+    if (size > this.host.config.classicMaxSize) {
+      this.#log.info(
+        { group: group.groupId },
+        "cannot downgrade consumer group to classic group because its group size is greater than classic group max size",
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * convertToClassicGroup: the consumer group's tombstones (a joining static member's id in place
+   * of the member it replaces) and the classic group's record, written without replay; after the
+   * write the classic group takes the consumer group's place, its members' sessions start, and it
+   * rebalances when `rebalanceReason` is given.
+   */
+  #convertToClassicGroup(
+    shard: GroupShard,
+    group: ConsumerGroup,
+    leaving: readonly ConsumerGroupMember[],
+    joining: ConsumerGroupMember | null,
+    rebalanceReason: string | null,
+    records: RecordToWrite[],
+    nowMs: number,
+  ): Operation {
+    const groupId = group.groupId;
+    if (joining === null) {
+      records.push(...this.groupTombstones(group));
+    } else {
+      const replaced = joining.instanceId === null ? undefined : group.staticMember(joining.instanceId);
+      if (replaced === undefined) throw new Error("joiningMember must be a static member when not null.");
+      records.push(...this.groupTombstones(group, { leaving: replaced.memberId, joining: joining.memberId }));
+    }
+    let classic: ClassicGroup;
+    try {
+      classic = classicGroupFromConsumerGroup(group, leaving, joining, this.host.image, nowMs);
+    } catch (error) {
+      if (!(error instanceof SchemaError)) throw error;
+      this.#log.warn({ group: groupId, err: error }, "cannot downgrade the consumer group: fail to parse the consumer protocol");
+      throw new KafkaError("GROUP_ID_NOT_FOUND", `Cannot downgrade the classic group ${groupId}: ${error.message}.`);
+    }
+    records.push(...classicGroupRecords(classic));
+    const after = () => {
+      if (shard.groups.get(groupId) === group) shard.groups.delete(groupId);
+      group.markDead();
+      this.drop(group);
+      shard.groups.set(groupId, classic);
+      this.host.classicDowngraded(shard, classic, rebalanceReason);
+      this.#log.info({ group: groupId, members: classic.members.size }, "converted the consumer group to a classic group");
+    };
+    return { records, replay: false, after: [after] };
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Leaving, fencing, timers
 
   #leave(shard: GroupShard, request: HeartbeatRequest, nowMs: number): ConsumerGroupHeartbeatResponse {
@@ -723,7 +1173,7 @@ export class ConsumerGroupProtocol {
     if (instanceId === null) {
       const member = this.#memberOrThrow(group, memberId);
       this.#log.info({ group: groupId, member: memberId }, "member left the consumer group");
-      shard.write(this.fenceMembers(group, [member]), nowMs, true);
+      applyOperation(shard, this.fenceMembers(shard, group, [member], nowMs), nowMs);
       return response;
     }
     const member = group.staticMember(instanceId);
@@ -743,15 +1193,30 @@ export class ConsumerGroupProtocol {
       return { ...response, memberId: member.memberId, memberEpoch: LEAVE_GROUP_STATIC_MEMBER_EPOCH };
     }
     this.#log.info({ group: groupId, member: memberId, instanceId }, "static member left the consumer group");
-    shard.write(this.fenceMembers(group, [member]), nowMs, true);
+    applyOperation(shard, this.fenceMembers(shard, group, [member], nowMs), nowMs);
     return response;
   }
 
-  /** consumerGroupFenceMembers: the members' records removed, the group epoch bumped, their timers cancelled. */
-  fenceMembers(group: ConsumerGroup, members: readonly ConsumerGroupMember[]): RecordToWrite[] {
-    if (members.length === 0) return [];
+  /**
+   * consumerGroupFenceMembers: the members' records removed, the group epoch bumped, their timers
+   * cancelled — or, when only classic members would remain and the policy allows it, the group
+   * converted to a classic group (online downgrade) that rebalances.
+   */
+  fenceMembers(shard: GroupShard, group: ConsumerGroup, members: readonly ConsumerGroupMember[], nowMs: number): Operation {
+    if (members.length === 0) return { records: [], replay: true, after: [] };
     const groupId = group.groupId;
     const records: RecordToWrite[] = [];
+    if (this.#validateOnlineDowngradeWithFencedMembers(group, members)) {
+      return this.#convertToClassicGroup(
+        shard,
+        group,
+        members,
+        null,
+        `Downgrade group ${groupId} from consumer to classic for member leaving.`,
+        records,
+        nowMs,
+      );
+    }
     for (const member of members) this.#removeMember(records, groupId, member.memberId);
     const deletedRegexes = this.#maybeDeleteResolvedRegularExpressions(records, group, members);
     const names = group.computeSubscribedTopicNamesWithoutDeletedMembers(members, deletedRegexes);
@@ -761,7 +1226,7 @@ export class ConsumerGroupProtocol {
     this.#log.info({ group: groupId, groupEpoch, metadataHash: metadataHash.toString() }, "bumped group epoch");
     if (group.members.size === members.length) records.push(consumerGroupTargetAssignmentMetadataRecord(groupId, groupEpoch, 0n));
     for (const member of members) this.cancelTimers(groupId, member.memberId);
-    return records;
+    return { records, replay: true, after: [] };
   }
 
   #maybeDeleteResolvedRegularExpressions(records: RecordToWrite[], group: ConsumerGroup, members: readonly ConsumerGroupMember[]): Set<string> {
@@ -792,14 +1257,33 @@ export class ConsumerGroupProtocol {
     records.push(consumerGroupCurrentAssignmentRecord(groupId, newMember));
   }
 
+  /** cancelTimers: the member's session, rebalance, join and sync timers. */
   cancelTimers(groupId: string, memberId: string): void {
     this.host.timers.cancel(sessionTimeoutKey(groupId, memberId));
     this.host.timers.cancel(rebalanceTimeoutKey(groupId, memberId));
+    this.host.timers.cancel(consumerGroupJoinKey(groupId, memberId));
+    this.host.timers.cancel(consumerGroupSyncKey(groupId, memberId));
   }
 
-  #scheduleSessionTimeout(groupId: string, memberId: string, timeoutMs = this.host.config.consumerSessionTimeoutMs): void {
+  /** The member's session timer: group.consumer.session.timeout.ms, or a classic member's own timeout. */
+  #scheduleSessionTimeout(groupId: string, memberId: string, timeoutMs: number = this.host.config.consumerSessionTimeoutMs): void {
     this.host.timers.schedule(sessionTimeoutKey(groupId, memberId), timeoutMs, () =>
       this.#fenceMemberOperation(groupId, memberId, "the member session expired"),
+    );
+  }
+
+  /** scheduleConsumerGroupJoinTimeoutIfAbsent: a classic member told to rejoin must do so within its rebalance timeout. */
+  #scheduleJoinTimeoutIfAbsent(groupId: string, memberId: string, rebalanceTimeoutMs: number): void {
+    if (this.host.timers.isScheduled(consumerGroupJoinKey(groupId, memberId))) return;
+    this.host.timers.schedule(consumerGroupJoinKey(groupId, memberId), rebalanceTimeoutMs, () =>
+      this.#fenceMemberOperation(groupId, memberId, "the classic member failed to join within the rebalance timeout"),
+    );
+  }
+
+  /** scheduleConsumerGroupSyncTimeout: a classic member that joined must sync within its rebalance timeout. */
+  #scheduleSyncTimeout(groupId: string, memberId: string, rebalanceTimeoutMs: number): void {
+    this.host.timers.schedule(consumerGroupSyncKey(groupId, memberId), rebalanceTimeoutMs, () =>
+      this.#fenceMemberOperation(groupId, memberId, "the member failed to sync within timeout"),
     );
   }
 
@@ -820,10 +1304,11 @@ export class ConsumerGroupProtocol {
         { group: groupId, member: memberId, memberEpoch, rebalanceTimeoutMs },
         "member fenced: it failed to transition from its epoch within the rebalance timeout",
       );
-      this.#writeLater(shard, groupId, this.fenceMembers(group, [member]));
+      this.#fenceLater(shard, group, member);
     });
   }
 
+  /** consumerGroupFenceMemberOperation: a timer fences a member that is still there. */
   #fenceMemberOperation(groupId: string, memberId: string, reason: string): void {
     const shard = this.host.activeShard(groupId);
     const group = shard?.groups.get(groupId);
@@ -833,14 +1318,20 @@ export class ConsumerGroupProtocol {
       return;
     }
     this.#log.info({ group: groupId, member: memberId, reason }, "member fenced from the group");
-    this.#writeLater(shard, groupId, this.fenceMembers(group, [member]));
+    this.#fenceLater(shard, group, member);
   }
 
-  #writeLater(shard: GroupShard, groupId: string, records: RecordToWrite[]): void {
+  #fenceLater(shard: GroupShard, group: ConsumerGroup, member: ConsumerGroupMember): void {
+    const nowMs = Date.now();
     try {
-      shard.write(records, Date.now(), true);
+      applyOperation(shard, this.fenceMembers(shard, group, [member], nowMs), nowMs);
     } catch (error) {
-      this.#log.warn({ group: groupId, err: error }, "could not write a timer's records");
+      if (error instanceof KafkaError && error.code === ErrorCode.GROUP_ID_NOT_FOUND) {
+        // Kafka catches GroupIdNotFoundException here (a downgrade that could not parse a protocol).
+        this.#log.debug({ group: group.groupId, member: member.memberId, err: error }, "could not fence the member");
+        return;
+      }
+      this.#log.warn({ group: group.groupId, err: error }, "could not write a timer's records");
     }
   }
 
@@ -858,23 +1349,37 @@ export class ConsumerGroupProtocol {
     }
   }
 
-  /** ConsumerGroup.createGroupTombstoneRecords (the caller cancels the timers). */
-  groupTombstones(group: ConsumerGroup): RecordToWrite[] {
+  /**
+   * ConsumerGroup.createGroupTombstoneRecords (the caller cancels the timers); with `replaced`,
+   * createGroupTombstoneRecordsWithReplacedMember: the joining member's id in place of the leaving one.
+   */
+  groupTombstones(group: ConsumerGroup, replaced?: { readonly leaving: string; readonly joining: string }): RecordToWrite[] {
     const groupId = group.groupId;
+    const ids = [...group.members.keys()].map((memberId) => (replaced !== undefined && memberId === replaced.leaving ? replaced.joining : memberId));
     const records: RecordToWrite[] = [];
-    for (const memberId of group.members.keys()) records.push(consumerGroupCurrentAssignmentTombstone(groupId, memberId));
-    for (const memberId of group.members.keys()) records.push(consumerGroupTargetAssignmentTombstone(groupId, memberId));
+    for (const memberId of ids) records.push(consumerGroupCurrentAssignmentTombstone(groupId, memberId));
+    for (const memberId of ids) records.push(consumerGroupTargetAssignmentTombstone(groupId, memberId));
     records.push(consumerGroupTargetAssignmentMetadataTombstone(groupId));
-    for (const memberId of group.members.keys()) records.push(consumerGroupMemberSubscriptionTombstone(groupId, memberId));
+    for (const memberId of ids) records.push(consumerGroupMemberSubscriptionTombstone(groupId, memberId));
     for (const regex of group.resolvedRegularExpressions.keys()) records.push(consumerGroupRegularExpressionTombstone(groupId, regex));
     records.push(consumerGroupSubscriptionMetadataTombstone(groupId));
     records.push(consumerGroupEpochTombstone(groupId));
     return records;
   }
 
-  /** A deleted or unloaded group: its timers end. */
+  /** A deleted, converted or unloaded group: its timers end. */
   drop(group: ConsumerGroup): void {
     for (const memberId of group.members.keys()) this.cancelTimers(group.groupId, memberId);
+  }
+}
+
+/** deserializeSubscription: the JoinGroup's first protocol as a ConsumerProtocolSubscription (INCONSISTENT_GROUP_PROTOCOL when malformed). */
+function deserializeSubscription(protocols: readonly ClassicProtocol[]): ConsumerProtocolSubscription {
+  try {
+    return decodeSubscription(protocols[0]?.metadata ?? Buffer.alloc(0));
+  } catch (error) {
+    if (!(error instanceof SchemaError)) throw error;
+    throw new KafkaError("INCONSISTENT_GROUP_PROTOCOL", "Malformed embedded consumer protocol in subscription deserialization.");
   }
 }
 

@@ -161,6 +161,16 @@ export class ConsumerGroupMember implements ConsumerGroupMemberFields {
     return this.classicMemberMetadata !== null;
   }
 
+  /** classicProtocolSessionTimeout: the session timeout of a classic member (JoinGroup), else undefined. */
+  get classicProtocolSessionTimeout(): number | undefined {
+    return this.classicMemberMetadata?.sessionTimeoutMs;
+  }
+
+  /** The protocols a classic member joined with (supportedClassicProtocols), in its order. */
+  get supportedClassicProtocols(): readonly { readonly name: string; readonly metadata: Buffer }[] {
+    return this.classicMemberMetadata?.supportedProtocols ?? [];
+  }
+
   /** The regex, or null when none (subscribedTopicRegexOrNull). */
   get regex(): string | null {
     return this.subscribedTopicRegex !== null && this.subscribedTopicRegex !== "" ? this.subscribedTopicRegex : null;
@@ -558,6 +568,22 @@ export class ConsumerGroup {
       }
     }
     return false;
+  }
+
+  /**
+   * ConsumerGroup.supportsClassicProtocols: a classic member may join when it is of the "consumer"
+   * protocol type and supports a protocol every classic member supports (any, in an empty group).
+   */
+  supportsClassicProtocols(protocolType: string, protocolNames: ReadonlySet<string>): boolean {
+    if (protocolType !== "consumer") return false;
+    if (this.isEmpty) return protocolNames.size > 0;
+    for (const name of protocolNames) if ((this.classicProtocolMembersSupportedProtocols.get(name) ?? 0) === this.numClassicProtocolMembers) return true;
+    return false;
+  }
+
+  /** allMembersUseClassicProtocolExcept(member): every other member is classic, and `member` is not. */
+  allMembersUseClassicProtocolExceptMember(member: ConsumerGroupMember): boolean {
+    return this.numClassicProtocolMembers === this.members.size - 1 && !member.useClassicProtocol;
   }
 
   allMembersUseClassicProtocolExcept(excluded: readonly ConsumerGroupMember[]): boolean {

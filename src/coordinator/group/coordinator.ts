@@ -31,7 +31,7 @@ import { consumerGroupAssignors } from "./assignor/index.js";
 import { ClassicGroup } from "./classic-group.js";
 import { ClassicGroupProtocol, type JoinRequest, joinError, type LeaveMember, type SyncRequest, syncError } from "./classic-protocol.js";
 import { type GroupCoordinatorConfig, groupCoordinatorConfig } from "./config.js";
-import type { ConsumerGroup, ConsumerGroupMember } from "./consumer-group.js";
+import type { ConsumerGroup } from "./consumer-group.js";
 import { ConsumerGroupProtocol, type HeartbeatRequest, heartbeatError, operationError } from "./consumer-group-protocol.js";
 import { classicGroupSubscribedTopics } from "./consumer-protocol.js";
 import { groupTombstone, offsetCommitRecord, offsetTombstone } from "./group-records.js";
@@ -128,6 +128,8 @@ export class GroupCoordinator {
       image: this.image,
       assignors,
       dropClassic: (group) => this.classic.drop(group),
+      classicUpgraded: (group) => this.classic.upgraded(group),
+      classicDowngraded: (shard, group, rebalanceReason) => this.classic.downgraded(shard, group, rebalanceReason),
       activeShard: (groupId) => {
         const shard = this.shardFor(groupId);
         return typeof shard === "number" ? undefined : shard;
@@ -272,10 +274,12 @@ export class GroupCoordinator {
     const existing = shard.groups.get(request.groupId);
     if (existing?.type === "consumer") {
       if (!existing.isEmpty) {
-        // classicGroupJoinToConsumerGroup: classic members inside a consumer group (online
-        // migration) are not served; answered as Kafka answers with the migration policy disabled.
-        this.#logger.info({ group: request.groupId }, "cannot join the consumer group with the classic protocol: migration is not supported");
-        return joinError(request.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+        // classicGroupJoinToConsumerGroup: a classic member of a consumer group (online migration).
+        try {
+          return this.consumer.classicJoin(shard, existing, request, Date.now());
+        } catch (error) {
+          return joinError("", this.#operationErrorCode("classic-group-join", request.groupId, error));
+        }
       }
       // maybeDeleteEmptyConsumerGroup: the empty consumer group is replaced by a classic group.
       try {
@@ -296,7 +300,11 @@ export class GroupCoordinator {
     if (group?.type === "consumer") {
       // classicGroupSyncToConsumerGroup: only classic members of a consumer group may sync.
       if (group.isEmpty) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
-      return syncError(this.#classicMemberError(group, request.memberId, request.groupInstanceId));
+      try {
+        return this.consumer.classicSync(group, request);
+      } catch (error) {
+        return syncError(this.#operationErrorCode("classic-group-sync", request.groupId, error));
+      }
     }
     return this.classic.sync(shard, request);
   }
@@ -306,7 +314,15 @@ export class GroupCoordinator {
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return shard;
     const group = shard.groups.get(groupId);
-    if (group?.type === "consumer") return this.#classicMemberError(group, memberId, groupInstanceId);
+    if (group?.type === "consumer") {
+      // classicGroupHeartbeatToConsumerGroup.
+      try {
+        return this.consumer.classicHeartbeat(group, memberId, groupInstanceId, generationId);
+      } catch (error) {
+        const code = this.#operationErrorCode("classic-group-heartbeat", groupId, error);
+        return code === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ? ErrorCode.NONE : code;
+      }
+    }
     return this.classic.heartbeat(shard, groupId, memberId, groupInstanceId, generationId);
   }
 
@@ -315,50 +331,24 @@ export class GroupCoordinator {
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return shard;
     const group = shard.groups.get(groupId);
-    if (group?.type === "consumer") return this.#leaveConsumerGroup(shard, group, members);
+    if (group?.type === "consumer") {
+      // classicGroupLeaveToConsumerGroup (UNKNOWN_MEMBER_ID for the group: each member gets it).
+      try {
+        return this.consumer.classicLeave(shard, group, members, Date.now());
+      } catch (error) {
+        const code = this.#operationErrorCode("classic-group-leave", groupId, error);
+        if (code !== ErrorCode.UNKNOWN_MEMBER_ID) return code;
+        return members.map((member) => ({ memberId: member.memberId, groupInstanceId: member.groupInstanceId, errorCode: code }));
+      }
+    }
     return this.classic.leave(shard, groupId, members);
   }
 
-  /**
-   * validateConsumerGroupMember + throwIfMemberDoesNotUseClassicProtocol: the error a classic
-   * request (Heartbeat, SyncGroup) from a member of a consumer group gets. No member of a consumer
-   * group uses the classic protocol here, so it is never NONE.
-   */
-  #classicMemberError(group: ConsumerGroup, memberId: string, instanceId: string | null): number {
-    const member = instanceId === null ? group.members.get(memberId) : group.staticMember(instanceId);
-    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (instanceId !== null && member.memberId !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
-    return ErrorCode.UNKNOWN_MEMBER_ID;
-  }
-
-  /** classicGroupLeaveToConsumerGroup: members removed by LeaveGroup (e.g. an admin removing static members). */
-  #leaveConsumerGroup(shard: GroupShard, group: ConsumerGroup, members: readonly LeaveMember[]): number | LeaveGroupResponseMemberResponse[] {
-    const responses: LeaveGroupResponseMemberResponse[] = [];
-    const leaving: ConsumerGroupMember[] = [];
-    for (const identity of members) {
-      const response: LeaveGroupResponseMemberResponse = { memberId: identity.memberId, groupInstanceId: identity.groupInstanceId, errorCode: ErrorCode.NONE };
-      responses.push(response);
-      const member = identity.groupInstanceId === null ? group.members.get(identity.memberId) : group.staticMember(identity.groupInstanceId);
-      if (member === undefined) {
-        response.errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
-        continue;
-      }
-      if (identity.groupInstanceId !== null && identity.memberId !== "" && member.memberId !== identity.memberId) {
-        response.errorCode = ErrorCode.FENCED_INSTANCE_ID;
-        continue;
-      }
-      this.#logger.info(
-        { group: group.groupId, member: identity.memberId, instanceId: identity.groupInstanceId, reason: identity.reason ?? "not provided" },
-        "member has left the group through an explicit LeaveGroup request",
-      );
-      if (!leaving.includes(member)) leaving.push(member);
-    }
-    try {
-      shard.write(this.consumer.fenceMembers(group, leaving), Date.now(), true);
-    } catch (error) {
-      return operationError(error).errorCode;
-    }
-    return responses;
+  /** CoordinatorOperationExceptionHelper: the code a failed operation is answered with (unexpected failures logged). */
+  #operationErrorCode(operation: string, groupId: string, error: unknown): number {
+    const { errorCode } = operationError(error);
+    if (!(error instanceof KafkaError)) this.#logger.error({ group: groupId, err: error }, `${operation} hit an unexpected exception`);
+    return errorCode;
   }
 
   // ------------------------------------------------------------------------------------------
