@@ -21,7 +21,7 @@
 // ApiVersions) is compared on the scenario without the KIP-848 group, and one test fails to say so.
 //
 // The tools run in one JVM per broker, one after the other, through test/kafka's sluice.kafka.ToolRunner
-// (their main(), with Kafka's Exit calls caught), so fifty commands do not start fifty JVMs.
+// (their main(), with Kafka's Exit calls caught), so seventy commands do not start seventy JVMs.
 //
 //   GROUP_TESTS_BROKER=kafka npx vitest run test/interop/consumer-groups-command.test.ts   (Kafka against Kafka)
 //   npx vitest run test/interop/consumer-groups-command.test.ts                           (Sluice against Kafka)
