@@ -7,7 +7,8 @@
 //   a changelog topic) runs as two instances of one application; the StreamsPartitionAssignor shares
 //   the tasks between them (a consumer group of protocol "stream"), Streams creates its internal
 //   topics, the counts on the output topic (latest value per word) are exact; one instance leaves,
-//   the other takes its tasks (restoring the counts from the changelog) and the counts stay exact.
+//   the other takes its tasks (restoring the counts from the changelog) and the counts stay exact;
+//   the repartition records it committed are deleted (DeleteRecords).
 // - Kafka Connect, a distributed worker (org.apache.kafka.connect.cli.ConnectDistributed): it joins
 //   its group (protocol type "connect"), creates its config, offset and status topics (compacted),
 //   takes a source and a sink connector over REST (test/kafka's sluice.kafka.connect line-file
@@ -129,6 +130,8 @@ describe(`Kafka Streams and Kafka Connect against ${groupTestsBroker}`, () => {
     async function startInstance(name: string): Promise<MemberProcess> {
       const args = ["--bootstrap", broker.bootstrap, "--application-id", applicationId, "--input", input, "--output", output];
       args.push("--state-dir", join(workDir, `streams-${name}`), "--property", `client.id=${name}`);
+      // Streams deletes the repartition records it has committed (DeleteRecords) every 30 s by default.
+      args.push("--property", "repartition.purge.interval.ms=500");
       const instance = new MemberProcess(
         name,
         await spawnJavaTool("sluice.kafka.WordCount", args, { quickStart: true, heap: "256m", logLevel: clientLogLevel }),
@@ -214,6 +217,13 @@ describe(`Kafka Streams and Kafka Connect against ${groupTestsBroker}`, () => {
       expect(afterSecond.latest).toEqual(countWords([...first, ...second]));
       // Nothing was counted twice: each word's counts went up by one at a time, from 1.
       for (const [word, sequence] of afterSecond.sequences) expect(sequence, word).toEqual(range(sequence.length).map((i) => i + 1));
+      // What was committed of the repartition topic is deleted (Admin.deleteRecords): its log start offsets reach its end.
+      const repartitionEnd = await client.endOffsets(repartition);
+      await waitFor(`the log start offsets of ${repartition} to reach ${JSON.stringify(repartitionEnd)}`, async () => {
+        const offsets = await client.admin.fetchTopicOffsets(repartition);
+        const start = offsets.map((p): [number, number] => [p.partition, Number(p.low)]).sort(([x], [y]) => x - y);
+        return JSON.stringify(start) === JSON.stringify(repartitionEnd);
+      });
 
       await one.stop();
       expect([...streamsErrors(one), ...streamsErrors(two)]).toEqual([]);
