@@ -203,6 +203,14 @@ describe("loadBrokerConfig", () => {
     expect(warnings.find((w) => w.startsWith("Accepted but not used"))).toContain("num.io.threads");
   });
 
+  it("counts the group coordinator's keys as used (src/coordinator/group/config.ts reads them)", () => {
+    const keys = ["group.initial.rebalance.delay.ms=0", "group.consumer.heartbeat.interval.ms=1000", "offsets.topic.num.partitions=3"];
+    const { warnings } = loadBrokerConfig({ overrides: [...keys, "num.io.threads=4"] });
+    const unused = warnings.find((w) => w.startsWith("Accepted but not used"));
+    expect(unused).toContain("num.io.threads");
+    for (const key of keys) expect(unused).not.toContain(key.split("=")[0]);
+  });
+
   it("fails with a message naming the key and what is allowed", () => {
     const bad = (overrides: string[], defaults?: Record<string, string>) => configError(() => loadBrokerConfig({ overrides, defaults }));
     expect(bad(["num.network.threads=abc"]).message).toBe("Invalid value abc for configuration num.network.threads: Not a number of type INT");
