@@ -136,7 +136,8 @@ async function launch(kind: BrokerKind, workDir: string): Promise<RunningBroker>
     if (stale) log(`warning: ${stale}`);
     const sluice = await startSluice({
       workDir,
-      overrides: sluiceOverrides,
+      // startKafka gives Kafka group.initial.rebalance.delay.ms=0 (as Kafka's own config/server.properties does): the same here.
+      overrides: { "group.initial.rebalance.delay.ms": 0, ...sluiceOverrides },
       startTimeoutMs: 60_000,
       ...(fromSource ? { script: fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)), nodeArgs: ["--import", import.meta.resolve("tsx")] } : {}),
     });
@@ -226,7 +227,7 @@ interface ConsumerFigures {
   records: number;
   recordsPerSec: number;
   mbPerSec: number;
-  /** Joining the group: Kafka's initial rebalance delay (group.initial.rebalance.delay.ms, 3 s) on both brokers. */
+  /** Joining the group (both brokers run with group.initial.rebalance.delay.ms=0, as Kafka's config/server.properties). */
   rebalanceMs: number;
   /** Fetching only (the run less the rebalance). */
   fetchMs: number;
