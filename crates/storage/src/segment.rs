@@ -826,15 +826,23 @@ impl Segment {
         if end >= limit {
             return Ok((end, next_offset));
         }
-        // Jump with the index to the last indexed batch start at or below the limit.
+        // Jump with the index to the last indexed batch start at or below the limit: every
+        // batch before it lies whole below the limit, so the read extends at least to it.
         let mut position = end;
+        let mut jumped = false;
         if let Some(entry) = self.lookup_position(limit.min(u64::from(u32::MAX)) as u32)? {
             if u64::from(entry.position) > position {
                 position = u64::from(entry.position);
+                jumped = true;
             }
         }
         let mut reader = HeaderReader::new(self.log.file());
         while let Some(header) = reader.header_at(position, u64::from(self.size))? {
+            if jumped {
+                end = position;
+                next_offset = header.base_offset;
+                jumped = false;
+            }
             if header.end() > limit {
                 break;
             }

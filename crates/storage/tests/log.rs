@@ -230,6 +230,39 @@ fn a_full_index_rolls_the_segment() {
 }
 
 #[test]
+fn a_read_takes_every_whole_batch_up_to_max_bytes_past_indexed_positions() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        index_interval_bytes: 4096,
+        segment_bytes: 1 << 24,
+        ..small_config()
+    };
+    let mut log = fresh(directory.path(), config);
+    let one = batch_of(10, 200, NOW_MS);
+    for _ in 0..200 {
+        append(&mut log, &one);
+    }
+    let batch_size = one.len() as u32;
+    for (offset, max_bytes) in [
+        (0, 1 << 20),
+        (0, batch_size * 37 + 5),
+        (500, batch_size * 50),
+        (1990, 1 << 20),
+        (7, 1),
+    ] {
+        let read = log.read(offset, max_bytes, None).unwrap();
+        let batches = batch_offsets(&read.to_vec().unwrap());
+        let first = offset / 10 * 10;
+        let fitting = (max_bytes / batch_size).max(1) as i64;
+        let expected: Vec<(i64, i64)> = (0..fitting.min((2000 - first) / 10))
+            .map(|index| (first + index * 10, first + index * 10 + 9))
+            .collect();
+        assert_eq!(batches, expected, "read({offset}, {max_bytes})");
+        assert_eq!(read.next_offset, expected.last().unwrap().1 + 1);
+    }
+}
+
+#[test]
 fn timestamp_lookups_follow_list_offsets() {
     let directory = tempfile::tempdir().unwrap();
     let mut log = fresh(directory.path(), small_config());
