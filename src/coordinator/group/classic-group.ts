@@ -9,6 +9,7 @@
 //                                  member joins / leaves / expires ◀───── Stable
 //   Dead: deleted (DeleteGroups, expiry); every request then gets COORDINATOR_NOT_AVAILABLE.
 
+import { ErrorCode } from "../../protocol/errors.js";
 import type { JoinGroupResponse } from "../../protocol/generated/join-group.js";
 import type { SyncGroupResponse } from "../../protocol/generated/sync-group.js";
 
@@ -163,6 +164,20 @@ export class ClassicGroup {
 
   staticMemberId(groupInstanceId: string): string | undefined {
     return this.staticMembers.get(groupInstanceId);
+  }
+
+  /**
+   * ClassicGroup.validateMember: UNKNOWN_MEMBER_ID when the member (or, for a static member, its
+   * instance id) is not in the group, FENCED_INSTANCE_ID when the instance id is mapped to another
+   * member id, else NONE.
+   */
+  validateMember(memberId: string, groupInstanceId: string | null): number {
+    if (groupInstanceId !== null) {
+      const existing = this.staticMembers.get(groupInstanceId);
+      if (existing === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+      return existing === memberId ? ErrorCode.NONE : ErrorCode.FENCED_INSTANCE_ID;
+    }
+    return this.members.has(memberId) ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID;
   }
 
   /** Whether a member with this protocol type and protocols may join (ClassicGroup.supportsProtocols). */

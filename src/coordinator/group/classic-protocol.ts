@@ -257,21 +257,16 @@ export class ClassicGroupProtocol {
     };
   }
 
-  /** ClassicGroup.validateMember: UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID or NONE. */
+  /** ClassicGroup.validateMember, logging a fenced static member as Kafka does. */
   #validateMember(group: ClassicGroup, memberId: string, groupInstanceId: string | null): number {
-    if (groupInstanceId !== null) {
-      const existing = group.staticMemberId(groupInstanceId);
-      if (existing === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
-      if (existing !== memberId) {
-        this.host.logger.info(
-          { group: group.groupId, groupInstanceId, memberId, existing },
-          "static member fenced: its instance id is mapped to another member id",
-        );
-        return ErrorCode.FENCED_INSTANCE_ID;
-      }
-      return ErrorCode.NONE;
+    const error = group.validateMember(memberId, groupInstanceId);
+    if (error === ErrorCode.FENCED_INSTANCE_ID) {
+      this.host.logger.info(
+        { group: group.groupId, groupInstanceId, memberId, existing: group.staticMemberId(groupInstanceId as string) },
+        "static member fenced: its instance id is mapped to another member id",
+      );
     }
-    return group.members.has(memberId) ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID;
+    return error;
   }
 
   #addMember(shard: GroupShard, group: ClassicGroup, request: JoinRequest, memberId: string, respond: (r: JoinGroupResponse) => void): void {

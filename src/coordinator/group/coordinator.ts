@@ -110,6 +110,8 @@ export class GroupCoordinator {
   readonly #assignorNames: readonly string[];
   readonly #shards = new Map<number, GroupShard>();
   #creatingTopic: Promise<void> | null = null;
+  /** The shards' loads (settled: a failed load marks its shard failed). */
+  readonly #loads: Promise<void>[] = [];
   #expiryTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -161,9 +163,9 @@ export class GroupCoordinator {
     this.#expiryTimer.unref();
   }
 
-  /** Resolves when every shard being loaded has loaded (tests, start-up logs). */
+  /** Resolves when every shard being loaded has loaded or failed (tests). */
   async loaded(): Promise<void> {
-    while ([...this.#shards.values()].some((shard) => shard.state === "loading")) await new Promise((resume) => setTimeout(resume, 10));
+    await Promise.all(this.#loads);
   }
 
   close(): void {
@@ -187,7 +189,8 @@ export class GroupCoordinator {
 
   #hostShards(load: boolean): void {
     const topic = this.#services.metadata.topic(GROUP_METADATA_TOPIC);
-    if (topic === undefined) return;
+    // Every FindCoordinator comes here: nothing to do once every partition has its shard.
+    if (topic === undefined || this.#shards.size === topic.partitions.length) return;
     for (const partitionMetadata of topic.partitions) {
       const index = partitionMetadata.index;
       if (this.#shards.has(index)) continue;
@@ -200,7 +203,7 @@ export class GroupCoordinator {
         continue;
       }
       const started = Date.now();
-      shard.load(this.config.offsetsLoadBufferSize).then(
+      const loading = shard.load(this.config.offsetsLoadBufferSize).then(
         () => {
           if (this.#closed) return;
           this.classic.onLoaded(shard);
@@ -215,6 +218,7 @@ export class GroupCoordinator {
           this.#logger.error({ err: error, partition: `${GROUP_METADATA_TOPIC}-${index}` }, "failed to load group coordinator partition");
         },
       );
+      this.#loads.push(loading);
     }
   }
 
@@ -557,13 +561,8 @@ export class GroupCoordinator {
     const generationId = request.generationIdOrMemberEpoch;
     if (generationId < 0 && group.is("Empty")) return ErrorCode.NONE;
     if (generationId >= 0 || request.memberId !== "" || request.groupInstanceId !== null) {
-      if (request.groupInstanceId !== null) {
-        const existing = group.staticMemberId(request.groupInstanceId);
-        if (existing === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
-        if (existing !== request.memberId) return ErrorCode.FENCED_INSTANCE_ID;
-      } else if (!group.members.has(request.memberId)) {
-        return ErrorCode.UNKNOWN_MEMBER_ID;
-      }
+      const invalid = group.validateMember(request.memberId, request.groupInstanceId);
+      if (invalid !== ErrorCode.NONE) return invalid;
       if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
     } else if (!group.is("Empty")) {
       return ErrorCode.UNKNOWN_MEMBER_ID;
