@@ -10,6 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeSubscription } from "../../src/coordinator/group/consumer-protocol.js";
 import { ErrorCode } from "../../src/protocol/errors.js";
 import { buildRecordBatch } from "../../src/protocol/records.js";
 import { TestClient } from "../helpers/client.js";
@@ -48,17 +49,7 @@ afterAll(async () => {
 });
 
 /** A ConsumerProtocolSubscription v0 for `topics` (what a Java consumer sends). */
-function subscription(topics: string[]): Buffer {
-  const parts = [Buffer.from([0, 0]), Buffer.alloc(4)];
-  parts[1]?.writeInt32BE(topics.length);
-  for (const topic of topics) {
-    const length = Buffer.alloc(2);
-    length.writeInt16BE(Buffer.byteLength(topic));
-    parts.push(length, Buffer.from(topic));
-  }
-  parts.push(Buffer.from([0xff, 0xff, 0xff, 0xff]));
-  return Buffer.concat(parts);
-}
+const subscription = (topics: string[]): Buffer => encodeSubscription({ topics }, 0);
 
 interface JoinResponse {
   errorCode: number;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadBrokerConfig } from "../../src/config/index.js";
+import { encodeSubscription } from "../../src/coordinator/group/consumer-protocol.js";
 import type { GroupCoordinator } from "../../src/coordinator/group/coordinator.js";
 import type { LogManager } from "../../src/log/log-manager.js";
 import { ErrorCode } from "../../src/protocol/errors.js";
@@ -70,13 +71,8 @@ function offsetsOf(groups: GroupCoordinator, groupId: string): Record<string, bi
   return Object.fromEntries(fetched.topics.flatMap((t) => t.partitions.map((p) => [`${t.name}-${p.partition}`, p.offset?.offset as bigint])));
 }
 
-/** A ConsumerProtocolSubscription v0 for `topics`. */
-function subscription(topics: string[]): Buffer {
-  const parts: Buffer[] = [Buffer.from([0, 0]), Buffer.from([0, 0, 0, topics.length])];
-  for (const topic of topics) parts.push(Buffer.from([0, topic.length]), Buffer.from(topic));
-  parts.push(Buffer.from([0xff, 0xff, 0xff, 0xff]));
-  return Buffer.concat(parts);
-}
+/** A ConsumerProtocolSubscription v0 for `topics` (what a Java consumer sends). */
+const subscription = (topics: string[]): Buffer => encodeSubscription({ topics }, 0);
 
 /** One consumer-protocol member joins, syncs; returns its id and generation. */
 async function stableMember(groups: GroupCoordinator, groupId: string, topics: string[]): Promise<{ memberId: string; generation: number }> {
