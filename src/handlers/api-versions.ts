@@ -3,8 +3,10 @@
 // and the feature levels, which Kafka 4 clients use to choose protocols:
 //   metadata.version    7 (3.3-IV3) .. 33 (4.4-IV2), finalized at 33, like a Kafka 4.4 cluster
 //                       (MetadataVersion.MINIMUM_VERSION and latestProduction() of Kafka 4.4.0).
-//   transaction.version 0 only: transactions are not served yet, so a client must not pick the
-//                       KIP-890 protocol (level 2). Level 0 features are not listed as finalized.
+//   transaction.version 0 .. 2, finalized at 2 (Kafka 4.4's TransactionVersion.TV_2): Kafka 4
+//                       clients use KIP-890 part 2 (partitions added by the broker on produce,
+//                       an epoch bump per transaction, EndTxn v5); older clients keep using
+//                       AddPartitionsToTxn, which is served too.
 //   group.version       0 .. 1, finalized at 1 (Kafka 4.4's GroupVersion.GV_1, KIP-848): consumer
 //                       groups are served (ConsumerGroupHeartbeat, ConsumerGroupDescribe), so a
 //                       client configured with group.protocol=consumer uses them.
@@ -13,6 +15,7 @@
 // A request of a version above ours never reaches here: the dispatcher answers it with v0 and
 // UNSUPPORTED_VERSION (KIP-511).
 
+import { TRANSACTION_VERSION_LEVEL } from "../coordinator/transaction/coordinator.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type { ApiVersionsRequest, ApiVersionsResponse } from "../protocol/generated/api-versions.js";
 import { defineHandler } from "../server/registry.js";
@@ -22,12 +25,13 @@ export const METADATA_VERSION = { min: 7, max: 33 } as const;
 const supportedFeatures = [
   { name: "group.version", minVersion: 0, maxVersion: 1 },
   { name: "metadata.version", minVersion: METADATA_VERSION.min, maxVersion: METADATA_VERSION.max },
-  { name: "transaction.version", minVersion: 0, maxVersion: 0 },
+  { name: "transaction.version", minVersion: 0, maxVersion: TRANSACTION_VERSION_LEVEL },
 ];
 
 const finalizedFeatures = [
   { name: "group.version", minVersionLevel: 1, maxVersionLevel: 1 },
   { name: "metadata.version", minVersionLevel: METADATA_VERSION.max, maxVersionLevel: METADATA_VERSION.max },
+  { name: "transaction.version", minVersionLevel: TRANSACTION_VERSION_LEVEL, maxVersionLevel: TRANSACTION_VERSION_LEVEL },
 ];
 
 /** KIP-511's rule for client software names and versions. */

@@ -5,8 +5,8 @@
 // Where a handler goes: one file per API, named for the API in kebab-case (produce.ts,
 // list-offsets.ts), starting with a header that names the API, its versions and what is not
 // done. APIs of the broker's data and admin plane sit here; APIs a coordinator answers go in
-// the coordinator's folder: transaction/ (InitProducerId; AddPartitionsToTxn, AddOffsetsToTxn,
-// EndTxn, TxnOffsetCommit, WriteTxnMarkers to come) and group/ (FindCoordinator, JoinGroup,
+// the coordinator's folder: transaction/ (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+// EndTxn, TxnOffsetCommit, WriteTxnMarkers, DescribeTransactions, ListTransactions) and group/ (FindCoordinator, JoinGroup,
 // SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
 // DeleteGroups, OffsetDelete, ConsumerGroupHeartbeat, ConsumerGroupDescribe).
 // Handlers use the services of their RequestContext (src/server/context.ts), never the broker.
@@ -20,6 +20,7 @@ import { deleteRecords } from "./delete-records.js";
 import { deleteTopics } from "./delete-topics.js";
 import { describeCluster } from "./describe-cluster.js";
 import { describeLogDirs } from "./describe-log-dirs.js";
+import { describeProducers } from "./describe-producers.js";
 import { describeTopicPartitions } from "./describe-topic-partitions.js";
 import { fetch } from "./fetch.js";
 import { consumerGroupDescribe } from "./group/consumer-group-describe.js";
@@ -39,7 +40,14 @@ import { listOffsets } from "./list-offsets.js";
 import { metadata } from "./metadata.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
+import { addOffsetsToTxn } from "./transaction/add-offsets-to-txn.js";
+import { addPartitionsToTxn } from "./transaction/add-partitions-to-txn.js";
+import { describeTransactions } from "./transaction/describe-transactions.js";
+import { endTxn } from "./transaction/end-txn.js";
 import { initProducerId } from "./transaction/init-producer-id.js";
+import { listTransactions } from "./transaction/list-transactions.js";
+import { txnOffsetCommit } from "./transaction/txn-offset-commit.js";
+import { writeTxnMarkers } from "./transaction/write-txn-markers.js";
 
 export const allHandlers: readonly Handler<never, unknown>[] = [
   produce,
@@ -60,6 +68,14 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   consumerGroupHeartbeat,
   consumerGroupDescribe,
   initProducerId,
+  addPartitionsToTxn,
+  addOffsetsToTxn,
+  endTxn,
+  writeTxnMarkers,
+  txnOffsetCommit,
+  describeProducers,
+  describeTransactions,
+  listTransactions,
   offsetForLeaderEpoch,
   apiVersions,
   describeTopicPartitions,

@@ -13,6 +13,7 @@
 // Kafka's ReplicaManager does for any client id but "__admin_client".
 
 import type { TopicMetadata } from "../cluster/metadata-cache.js";
+import type { Partition } from "../log/partition.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type {
   ProduceRequest,
@@ -33,8 +34,34 @@ function partitionError(index: number, errorCode: number, errorMessage: string |
   return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage, currentLeader: NO_LEADER };
 }
 
+const TRANSACTIONAL_ATTRIBUTE = 0x10;
+
+/**
+ * For a v2 batch marked transactional whose producer has no transaction open on `partition`: the
+ * error verifying it with the coordinator gives (NONE once verified or added).
+ */
+function verifyTransactional(context: RequestContext, request: ProduceRequest, topic: string, partition: Partition, records: Buffer): number {
+  // Record batch header: magic at 16, attributes at 21, producer id at 43, producer epoch at 51.
+  if (records.length < 61 || records[16] !== 2 || (records.readInt16BE(21) & TRANSACTIONAL_ATTRIBUTE) === 0) return ErrorCode.NONE;
+  const transactionalId = request.transactionalId;
+  if (transactionalId === null || !context.transactions.config.partitionVerificationEnabled) return ErrorCode.NONE;
+  const producerId = records.readBigInt64BE(43);
+  const producerEpoch = records.readInt16BE(51);
+  if (partition.log.hasOngoingTransaction(producerId, producerEpoch)) return ErrorCode.NONE;
+  const operation = context.apiVersion >= 12 ? "addPartition" : context.apiVersion >= 11 ? "genericErrorSupported" : "defaultError";
+  const [error = ErrorCode.NONE] = context.transactions.verifyOrAddForAppend(
+    transactionalId,
+    producerId,
+    producerEpoch,
+    [{ topic, partition: partition.index }],
+    operation,
+  );
+  return error;
+}
+
 function producePartition(
   context: RequestContext,
+  request: ProduceRequest,
   topic: TopicMetadata,
   data: ProduceRequestPartitionProduceData,
   acks: number,
@@ -49,6 +76,16 @@ function producePartition(
     );
   }
   if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
+  const verification = verifyTransactional(context, request, topic.name, partition, data.records);
+  if (verification !== ErrorCode.NONE) {
+    const message =
+      verification === ErrorCode.INVALID_TXN_STATE
+        ? "Partition was not added to the transaction"
+        : verification === ErrorCode.NOT_ENOUGH_REPLICAS
+          ? "Unable to verify the partition has been added to the transaction."
+          : null;
+    return partitionError(data.index, verification, message);
+  }
   try {
     const result = partition.appendRecordsToLeader(data.records, topic.produceSettings, context.apiVersion, Date.now());
     if (result.errorCode !== ErrorCode.NONE) {
@@ -94,7 +131,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
         else if (topic === undefined) response = partitionError(data.index, byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         else if (topic.isInternal && context.header.clientId !== ADMIN_CLIENT_ID)
           response = partitionError(data.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
-        else response = producePartition(context, topic, data, acks);
+        else response = producePartition(context, request, topic, data, acks);
         if (response.errorCode !== ErrorCode.NONE) failures++;
         return response;
       });

@@ -74,6 +74,7 @@ export class Broker {
     const backgroundStopped = this.#logs.stopScheduler();
     partitions.close();
     // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR: the members look again).
+    this.services.transactions.close();
     this.services.groups.close();
     await this.#dispatcher.drain(SHUTDOWN_DRAIN_MS);
     await this.#network.shutdown(SHUTDOWN_FLUSH_MS);

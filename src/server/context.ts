@@ -11,21 +11,19 @@
 //   topics         TopicManager         src/cluster/topic-manager.ts                  create / delete / add partitions / set configs
 //   fetchSessions  FetchSessionCache    src/server/fetch-session.ts                   KIP-227 incremental fetch sessions
 //   groups         GroupCoordinator     src/coordinator/group/coordinator.ts          consumer groups and committed offsets (__consumer_offsets)
-//   producerIds    ProducerIdManager    src/coordinator/transaction/producer-id-manager.ts   producer id blocks
+//   transactions   TransactionCoordinator src/coordinator/transaction/coordinator.ts  transactions (__transaction_state), producer ids
 //   connections    ConnectionControl    src/server/dispatch.ts                        closing a client connection
 //   handlers       HandlerRegistry      src/server/registry.ts                        the APIs served (ApiVersions)
 //
 // Services still to come get their field here when they exist (not before, as empty stubs):
-// `transactions` (TransactionCoordinator,
-// src/coordinator/transaction/, taking over producerIds), `authorizer` (src/security/, with the
-// principal from SASL), `quotas`.
+// `authorizer` (src/security/, with the principal from SASL), `quotas`.
 
 import type { Logger } from "pino";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
 import type { TopicManager } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
-import type { ProducerIdManager } from "../coordinator/transaction/producer-id-manager.js";
+import type { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
 import type { FetchSessionCache } from "./fetch-session.js";
@@ -67,7 +65,7 @@ export interface BrokerServices {
   readonly topics: TopicManager;
   readonly fetchSessions: FetchSessionCache;
   readonly groups: GroupCoordinator;
-  readonly producerIds: ProducerIdManager;
+  readonly transactions: TransactionCoordinator;
   readonly connections: ConnectionControl;
   readonly handlers: HandlerRegistry;
 }
@@ -115,8 +113,8 @@ export class RequestContext implements BrokerServices {
     return this.services.groups;
   }
 
-  get producerIds(): ProducerIdManager {
-    return this.services.producerIds;
+  get transactions(): TransactionCoordinator {
+    return this.services.transactions;
   }
 
   get connections(): ConnectionControl {

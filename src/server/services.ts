@@ -5,7 +5,9 @@
 // Order: meta.properties → metadata store → logs opened (recovered if unclean) → metadata
 // cache, partition manager, topic manager → topics reconciled with the partition directories
 // and hosted → log scheduler started (retention, checkpoints, producer expiration) → group
-// coordinator started (its __consumer_offsets partitions load in the background).
+// coordinator started (its __consumer_offsets partitions load in the background) → transaction
+// coordinator started (its __transaction_state partitions load in the background; transactions
+// found preparing are completed once loaded).
 
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
@@ -16,6 +18,8 @@ import { logConfigFor, TopicManager } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import { effectiveTopicConfig } from "../config/index.js";
 import { GroupCoordinator } from "../coordinator/group/coordinator.js";
+import { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
+import { LocalMarkerWriter } from "../coordinator/transaction/markers.js";
 import { ProducerIdManager } from "../coordinator/transaction/producer-id-manager.js";
 import { allHandlers } from "../handlers/index.js";
 import { LogManager } from "../log/log-manager.js";
@@ -71,5 +75,16 @@ export async function openServices(config: BrokerConfig, logger: Logger, logDir:
   });
   topics.onTopicChanged((topic, created) => groups.onTopicChanged(topic.name, created));
   groups.start();
-  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, producerIds, handlers }, logs };
+  const transactions = new TransactionCoordinator({
+    config,
+    logger,
+    metadata,
+    partitions,
+    topics,
+    producerIds,
+    markers: new LocalMarkerWriter(partitions, groups),
+  });
+  transactions.start();
+  await transactions.prepare();
+  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers }, logs };
 }

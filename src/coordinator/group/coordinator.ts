@@ -73,7 +73,7 @@ export interface CommitRequest {
 /** A group's offsets as OffsetFetch answers them: partition → committed offset (undefined: none). */
 export interface FetchedOffsets {
   readonly errorCode: number;
-  readonly topics: { name: string; partitions: { partition: number; offset: CommittedOffset | undefined }[] }[];
+  readonly topics: { name: string; partitions: { partition: number; offset: CommittedOffset | undefined; unstable?: boolean }[] }[];
 }
 
 export interface DescribedGroup {
@@ -539,12 +539,13 @@ export class GroupCoordinator {
    * partition. A member committing with an older epoch may commit the partitions it was assigned at
    * or before that epoch (assigned or pending revocation).
    */
-  #validateConsumerCommit(group: ConsumerGroup, request: CommitRequest): number | ((offset: OffsetToCommit) => number) {
+  #validateConsumerCommit(group: ConsumerGroup, request: CommitRequest, isTransactional = false): number | ((offset: OffsetToCommit) => number) {
     const epoch = request.generationIdOrMemberEpoch;
     if (epoch < 0 && group.members.size === 0) return () => ErrorCode.NONE;
+    if (isTransactional && epoch === -1 && request.memberId === "" && request.groupInstanceId === null) return () => ErrorCode.NONE;
     const member = group.members.get(request.memberId);
     if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (!member.useClassicProtocol && request.apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
+    if (!isTransactional && !member.useClassicProtocol && request.apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
     if (epoch === member.memberEpoch) return () => ErrorCode.NONE;
     const stale = member.useClassicProtocol ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH;
     if (epoch > member.memberEpoch) return stale;
@@ -556,7 +557,7 @@ export class GroupCoordinator {
   }
 
   /** ClassicGroup.validateOffsetCommit. */
-  #validateClassicCommit(group: ClassicGroup, request: CommitRequest): number {
+  #validateClassicCommit(group: ClassicGroup, request: CommitRequest, isTransactional = false): number {
     if (group.is("Dead")) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const generationId = request.generationIdOrMemberEpoch;
     if (generationId < 0 && group.is("Empty")) return ErrorCode.NONE;
@@ -564,11 +565,73 @@ export class GroupCoordinator {
       const invalid = group.validateMember(request.memberId, request.groupInstanceId);
       if (invalid !== ErrorCode.NONE) return invalid;
       if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
-    } else if (!group.is("Empty")) {
+    } else if (!isTransactional && !group.is("Empty")) {
       return ErrorCode.UNKNOWN_MEMBER_ID;
     }
-    if (group.is("CompletingRebalance")) return ErrorCode.REBALANCE_IN_PROGRESS;
+    if (!isTransactional && group.is("CompletingRebalance")) return ErrorCode.REBALANCE_IN_PROGRESS;
     return ErrorCode.NONE;
+  }
+
+  /**
+   * TxnOffsetCommit (OffsetMetadataManager.commitTransactionalOffset): validates like an offset
+   * commit (with the transactional relaxations) and writes the commits in a transactional batch of
+   * `producerId`; they stay pending until the transaction's marker. One error for the request, or
+   * an error per offset.
+   */
+  commitTransactionalOffsets(
+    request: Omit<CommitRequest, "retentionTimeMs">,
+    offsets: readonly OffsetToCommit[],
+    producerId: bigint,
+    producerEpoch: number,
+    nowMs: number,
+  ): number | number[] {
+    const shard = this.shardFor(request.groupId);
+    if (typeof shard === "number") return shard;
+    const group = shard.groups.get(request.groupId);
+    if (group === undefined) {
+      // Kafka 4.4 creates the simple group for an anonymous commit and still refuses this one.
+      if (request.generationIdOrMemberEpoch < 0) shard.groups.set(request.groupId, new ClassicGroup(request.groupId, nowMs));
+      return request.apiVersion >= 5 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
+    }
+    const commit: CommitRequest = { ...request, retentionTimeMs: -1n };
+    let validate: (offset: OffsetToCommit) => number = () => ErrorCode.NONE;
+    if (group.type === "classic") {
+      const invalid = this.#validateClassicCommit(group, commit, true);
+      if (invalid !== ErrorCode.NONE) return invalid;
+    } else {
+      const validator = this.#validateConsumerCommit(group, commit, true);
+      if (typeof validator === "number") return validator === ErrorCode.STALE_MEMBER_EPOCH && request.apiVersion < 5 ? ErrorCode.ILLEGAL_GENERATION : validator;
+      validate = validator;
+    }
+    const records: RecordToWrite[] = [];
+    let failed: number = ErrorCode.NONE;
+    const errors = offsets.map((offset) => {
+      if (offset.metadata !== null && offset.metadata.length > this.config.offsetMetadataMaxBytes) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      if (failed === ErrorCode.NONE) failed = validate(offset);
+      records.push(
+        offsetCommitRecord(request.groupId, offset.topic, offset.partition, {
+          offset: offset.offset,
+          leaderEpoch: offset.leaderEpoch,
+          metadata: offset.metadata ?? "",
+          commitTimestampMs: nowMs,
+          expireTimestampMs: null,
+          topicId: offset.topicId,
+        }),
+      );
+      return ErrorCode.NONE;
+    });
+    if (failed !== ErrorCode.NONE) return failed === ErrorCode.STALE_MEMBER_EPOCH && request.apiVersion < 5 ? ErrorCode.ILLEGAL_GENERATION : failed;
+    try {
+      shard.write(records, nowMs, true, { producerId, producerEpoch });
+    } catch (error) {
+      return error instanceof KafkaError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR;
+    }
+    return errors;
+  }
+
+  /** A transaction marker was written to __consumer_offsets-`partitionIndex`: settle the producer's pending offsets. */
+  onTransactionCompleted(partitionIndex: number, producerId: bigint, commit: boolean): void {
+    this.#shards.get(partitionIndex)?.completeTransaction(producerId, commit);
   }
 
   /**
@@ -579,6 +642,7 @@ export class GroupCoordinator {
     groupId: string,
     topics: readonly { name: string; partitions: readonly number[] }[] | null,
     member: { memberId: string | null; memberEpoch: number } = { memberId: null, memberEpoch: -1 },
+    requireStable = false,
   ): FetchedOffsets {
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return { errorCode: shard, topics: [] };
@@ -593,12 +657,14 @@ export class GroupCoordinator {
       }
     }
     const committed = shard.offsets.ofGroup(groupId);
+    // requireStable (KIP-447): a partition with a pending transactional commit is UNSTABLE_OFFSET_COMMIT.
+    const unstable = (topic: string, partition: number) => requireStable && shard.offsets.hasPending(groupId, topic, partition);
     if (topics === null) {
       return {
         errorCode: ErrorCode.NONE,
-        topics: [...(committed ?? new Map())].map(([name, partitions]) => ({
+        topics: [...(committed ?? new Map<string, Map<number, CommittedOffset>>())].map(([name, partitions]) => ({
           name,
-          partitions: [...partitions].map(([partition, offset]) => ({ partition, offset })),
+          partitions: [...partitions].map(([partition, offset]) => ({ partition, offset, unstable: unstable(name, partition) })),
         })),
       };
     }
@@ -606,7 +672,11 @@ export class GroupCoordinator {
       errorCode: ErrorCode.NONE,
       topics: topics.map((topic) => ({
         name: topic.name,
-        partitions: topic.partitions.map((partition) => ({ partition, offset: committed?.get(topic.name)?.get(partition) })),
+        partitions: topic.partitions.map((partition) => ({
+          partition,
+          offset: committed?.get(topic.name)?.get(partition),
+          unstable: unstable(topic.name, partition),
+        })),
       })),
     };
   }

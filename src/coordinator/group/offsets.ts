@@ -1,7 +1,9 @@
 // Committed offsets of the groups of one __consumer_offsets partition: group → topic → partition
-// → the last commit, as Kafka's OffsetMetadataManager keeps them (its `offsets` map; pending
-// transactional offsets come with the transaction coordinator). Filled by replaying OffsetCommit
-// records, at load and after each write (shard.ts), so memory always equals what the log says.
+// → the last commit, as Kafka's OffsetMetadataManager keeps them (its `offsets` map), and the
+// pending transactional offsets (`pendingTransactionalOffsets` by producer id, `openTransactions`
+// by partition): written by TxnOffsetCommit, visible only once the transaction's COMMIT marker is
+// replayed (dropped at ABORT). Filled by replaying OffsetCommit records, at load and after each
+// write (shard.ts), so memory always equals what the log says.
 
 /** One committed offset (Kafka's OffsetAndMetadata). */
 export interface CommittedOffset {
@@ -15,13 +17,71 @@ export interface CommittedOffset {
   readonly expireTimestampMs: number | null;
   /** The topic id of the commit (OffsetCommit v10); null when committed by name. */
   readonly topicId: string | null;
+  /** The log offset of the record that holds the commit (-1 when unknown). */
+  readonly recordOffset?: bigint;
 }
+
+interface PendingOffset {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: CommittedOffset;
+}
+
+const openKey = (group: string, topic: string, partition: number): string => `${group}\u0000${topic}\u0000${partition}`;
 
 export type TopicOffsets = Map<number, CommittedOffset>;
 export type GroupOffsets = Map<string, TopicOffsets>;
 
 export class OffsetStore {
   readonly #byGroup = new Map<string, GroupOffsets>();
+  /** Transactional commits waiting for their transaction's marker, by producer id (last write per partition wins). */
+  readonly #pending = new Map<bigint, Map<string, PendingOffset>>();
+  /** The producers with a pending commit for each group/topic/partition. */
+  readonly #open = new Map<string, Set<bigint>>();
+
+  /** A transactional commit of `producerId`, pending until its transaction ends. */
+  putPending(producerId: bigint, group: string, topic: string, partition: number, offset: CommittedOffset): void {
+    const key = openKey(group, topic, partition);
+    let pending = this.#pending.get(producerId);
+    if (pending === undefined) {
+      pending = new Map();
+      this.#pending.set(producerId, pending);
+    }
+    pending.set(key, { group, topic, partition, offset });
+    let producers = this.#open.get(key);
+    if (producers === undefined) {
+      producers = new Set();
+      this.#open.set(key, producers);
+    }
+    producers.add(producerId);
+  }
+
+  /** replayEndTransactionMarker: a COMMIT applies the producer's pending commits (unless a later commit is in place), an ABORT drops them. */
+  completeTransaction(producerId: bigint, commit: boolean): number {
+    const pending = this.#pending.get(producerId);
+    if (pending === undefined) return 0;
+    this.#pending.delete(producerId);
+    for (const [key] of pending) {
+      const producers = this.#open.get(key);
+      producers?.delete(producerId);
+      if (producers?.size === 0) this.#open.delete(key);
+    }
+    if (!commit) return 0;
+    let applied = 0;
+    for (const { group, topic, partition, offset } of pending.values()) {
+      const existing = this.get(group, topic, partition);
+      if (existing === undefined || (offset.recordOffset ?? -1n) > (existing.recordOffset ?? -1n)) {
+        this.put(group, topic, partition, offset);
+        applied++;
+      }
+    }
+    return applied;
+  }
+
+  hasPending(group: string, topic: string, partition: number): boolean {
+    return this.#open.has(openKey(group, topic, partition));
+  }
 
   get(group: string, topic: string, partition: number): CommittedOffset | undefined {
     return this.#byGroup.get(group)?.get(topic)?.get(partition);

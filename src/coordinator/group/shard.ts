@@ -75,32 +75,57 @@ export class GroupShard {
    * (CoordinatorRuntime / appendGroupMetadataErrorToResponseError): NOT_COORDINATOR when the log
    * is gone or failed, UNKNOWN_SERVER_ERROR when the batch is refused.
    */
-  write(records: readonly RecordToWrite[], nowMs: number, replay: boolean): void {
+  write(records: readonly RecordToWrite[], nowMs: number, replay: boolean, transaction?: { producerId: bigint; producerEpoch: number }): void {
     if (records.length === 0) return;
     if (this.state !== "active") throw new KafkaError(this.availability as KafkaErrorCode);
     const encoded = records.map((record) => groupRecords.encode(record));
     const batch = buildRecordBatch({
       baseTimestamp: BigInt(nowMs),
       records: encoded.map(({ key, value }) => ({ key, value, timestamp: BigInt(nowMs) })),
+      ...(transaction === undefined ? {} : { producerId: transaction.producerId, producerEpoch: transaction.producerEpoch, isTransactional: true }),
     });
+    let baseOffset: bigint;
     try {
-      this.partition.appendAsCoordinator(batch, nowMs);
+      baseOffset = this.partition.appendAsCoordinator(batch, nowMs).baseOffset;
     } catch (error) {
       if (error instanceof LogError && (error.code === "LOG_CLOSED" || error.code === "STORAGE_ERROR")) {
         throw new KafkaError("NOT_COORDINATOR", `the coordinator log ${this.partition} failed: ${error.message}`, { cause: error });
       }
+      if (error instanceof LogError && error.code === "INVALID_PRODUCER_EPOCH") throw new KafkaError("PRODUCER_FENCED", undefined, { cause: error });
       this.logger.error({ err: error, partition: this.partition.toString() }, "coordinator write refused");
       throw new KafkaError("UNKNOWN_SERVER_ERROR", undefined, { cause: error });
     }
-    if (replay) for (const record of records) this.replay(record);
+    if (!replay) return;
+    records.forEach((record, index) => {
+      this.replay(record, baseOffset + BigInt(index), transaction?.producerId ?? -1n);
+    });
   }
 
-  /** Applies one record to memory (load, and writes made with `replay`). */
-  replay(record: RecordToWrite): void {
+  /**
+   * A transaction marker was written to this partition (or read at load): the producer's pending
+   * transactional offsets are committed or dropped. While loading, it waits for the load's end
+   * (the marker lies past what the load reads).
+   */
+  completeTransaction(producerId: bigint, commit: boolean): void {
+    if (this.state === "loading") {
+      this.#deferredCompletions.push({ producerId, commit });
+      return;
+    }
+    this.offsets.completeTransaction(producerId, commit);
+  }
+
+  readonly #deferredCompletions: { producerId: bigint; commit: boolean }[] = [];
+
+  /**
+   * Applies one record to memory (load, and writes made with `replay`); `recordOffset` is where it
+   * lies in the log, `producerId` the transaction's producer when it was written in one (its offset
+   * commits stay pending until the marker).
+   */
+  replay(record: RecordToWrite, recordOffset = -1n, producerId = -1n): void {
     switch (record.recordType) {
       case GroupRecordType.LegacyOffsetCommit:
       case GroupRecordType.OffsetCommit:
-        this.#replayOffsetCommit(record.key as OffsetCommitKey, record.value as OffsetCommitValue | null, record.version);
+        this.#replayOffsetCommit(record.key as OffsetCommitKey, record.value as OffsetCommitValue | null, record.version, recordOffset, producerId);
         return;
       case GroupRecordType.GroupMetadata:
         this.#replayGroupMetadata((record.key as { group: string }).group, record.value as GroupMetadataValue | null);
@@ -288,7 +313,7 @@ export class GroupShard {
     return out;
   }
 
-  #replayOffsetCommit(key: OffsetCommitKey, value: OffsetCommitValue | null, version: number): void {
+  #replayOffsetCommit(key: OffsetCommitKey, value: OffsetCommitValue | null, version: number, recordOffset: bigint, producerId: bigint): void {
     if (value === null) {
       this.offsets.delete(key.group, key.topic, key.partition);
       return;
@@ -296,14 +321,17 @@ export class GroupShard {
     // A group committing offsets without membership is a "simple" group: an empty classic group
     // without protocol type (OffsetMetadataManager.replay).
     if (!this.groups.has(key.group)) this.groups.set(key.group, new ClassicGroup(key.group, null));
-    this.offsets.put(key.group, key.topic, key.partition, {
+    const offset = {
       offset: value.offset,
       leaderEpoch: version >= 3 ? value.leaderEpoch : -1,
       metadata: value.metadata,
       commitTimestampMs: Number(value.commitTimestamp),
       expireTimestampMs: version === 1 && value.expireTimestamp !== -1n ? Number(value.expireTimestamp) : null,
       topicId: version >= 4 && value.topicId !== ZERO_UUID ? value.topicId : null,
-    });
+      recordOffset,
+    };
+    if (producerId >= 0n) this.offsets.putPending(producerId, key.group, key.topic, key.partition, offset);
+    else this.offsets.put(key.group, key.topic, key.partition, offset);
   }
 
   #replayGroupMetadata(groupId: string, value: GroupMetadataValue | null): void {
@@ -346,26 +374,26 @@ export class GroupShard {
     const log = this.partition.log;
     const end = log.logEndOffset;
     let offset = log.logStartOffset;
-    const pending = new Map<bigint, RecordToWrite[]>();
     while (offset < end && this.state === "loading") {
       const read = log.readCopy(offset, bufferBytes, end);
       if (read.bytes.length === 0) break;
       for (const batch of batches(read.bytes)) {
         if (batch.nextOffset <= offset) continue;
-        this.#loadBatch(batch, pending);
+        this.#loadBatch(batch);
       }
       offset = read.nextOffset;
       await new Promise<void>((resume) => setImmediate(resume));
     }
     if (this.state === "loading") this.state = "active";
+    for (const { producerId, commit } of this.#deferredCompletions.splice(0)) this.offsets.completeTransaction(producerId, commit);
   }
 
-  #loadBatch(batch: RecordBatchView, pending: Map<bigint, RecordToWrite[]>): void {
+  #loadBatch(batch: RecordBatchView): void {
     if (batch.isControl) {
-      const records = pending.get(batch.producerId);
-      pending.delete(batch.producerId);
       for (const record of decodeRecords(batch)) {
-        if (decodeControlRecordKey(record.key).type === ControlRecordType.COMMIT) for (const committed of records ?? []) this.replay(committed);
+        const type = decodeControlRecordKey(record.key).type;
+        if (type === ControlRecordType.COMMIT || type === ControlRecordType.ABORT)
+          this.offsets.completeTransaction(batch.producerId, type === ControlRecordType.COMMIT);
       }
       return;
     }
@@ -384,13 +412,7 @@ export class GroupShard {
         continue;
       }
       this.loadedRecords++;
-      if (batch.isTransactional) {
-        const list = pending.get(batch.producerId) ?? [];
-        list.push(decoded);
-        pending.set(batch.producerId, list);
-      } else {
-        this.replay(decoded);
-      }
+      this.replay(decoded, record.offset, batch.isTransactional ? batch.producerId : -1n);
     }
   }
 }

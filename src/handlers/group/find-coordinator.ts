@@ -2,8 +2,9 @@
 // broker, which leads every partition of __consumer_offsets; the topic is created on the first
 // request, as Kafka's auto topic creation does for it (Kafka answers COORDINATOR_NOT_AVAILABLE
 // while it creates the topic; here the creation is awaited and the coordinator answered at once).
-// v4+ batch keys (KIP-699). Transaction coordinators (key type 1) come with transactions:
-// COORDINATOR_NOT_AVAILABLE (retriable) until then; share coordinators (key type 2) likewise.
+// v4+ batch keys (KIP-699). Transaction coordinators (key type 1): this broker too, with
+// __transaction_state created on first use the same way. Share coordinators (key type 2) are not
+// served yet: COORDINATOR_NOT_AVAILABLE (retriable).
 // Any other key type is INVALID_REQUEST ("Invalid coordinator type"), as in Kafka.
 
 import { ErrorCode, errorByCode } from "../../protocol/errors.js";
@@ -28,12 +29,13 @@ async function coordinatorFor(context: RequestContext, key: string, keyType: num
     errorCode,
     errorMessage: errorMessage(errorCode),
   });
-  if (keyType === KEY_TYPE_TRANSACTION || keyType === KEY_TYPE_SHARE) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-  if (keyType !== KEY_TYPE_GROUP) return { ...none(ErrorCode.INVALID_REQUEST), errorMessage: "Invalid coordinator type" };
+  if (keyType === KEY_TYPE_SHARE) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) return { ...none(ErrorCode.INVALID_REQUEST), errorMessage: "Invalid coordinator type" };
   try {
-    await context.groups.ensureOffsetsTopic();
+    if (keyType === KEY_TYPE_GROUP) await context.groups.ensureOffsetsTopic();
+    else await context.transactions.ensureTransactionTopic();
   } catch (error) {
-    reportUnexpected(context, error, "creating __consumer_offsets");
+    reportUnexpected(context, error, keyType === KEY_TYPE_GROUP ? "creating __consumer_offsets" : "creating __transaction_state");
     return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
   const endpoint = context.metadata.endpointFor(context.nodeId, context.connection.listener);

@@ -2,7 +2,9 @@
 // or (v2+, topics null) all of them. A partition without a commit answers offset -1, leader
 // epoch -1, metadata "" and no error, as Kafka does; so does an unknown group. v2-7 carry the
 // group's error at the top level (v1 on every partition); v8+ ask for many groups at once, each
-// with its own error; v10 names topics by id (an unknown id: UNKNOWN_TOPIC_ID).
+// with its own error; v10 names topics by id (an unknown id: UNKNOWN_TOPIC_ID). v7+ requireStable
+// (KIP-447): a partition with a transactional commit still pending answers UNSTABLE_OFFSET_COMMIT
+// (offset -1), which the consumer retries until the transaction ends.
 
 import type { FetchedOffsets } from "../../coordinator/group/coordinator.js";
 import { ErrorCode } from "../../protocol/errors.js";
@@ -29,7 +31,8 @@ function fetchGroup(
   context: RequestContext,
   groupId: string,
   asked: AskedTopic[] | null,
-  member?: { memberId: string | null; memberEpoch: number },
+  member: { memberId: string | null; memberEpoch: number } | undefined,
+  requireStable: boolean,
 ): OffsetFetchResponseOffsetFetchResponseGroup {
   const byTopicId = context.apiVersion >= 10;
   const unknown: OffsetFetchResponseOffsetFetchResponseGroup["topics"] = [];
@@ -53,7 +56,7 @@ function fetchGroup(
       }
     }
   }
-  const fetched: FetchedOffsets = context.groups.fetchOffsets(groupId, topics, member);
+  const fetched: FetchedOffsets = context.groups.fetchOffsets(groupId, topics, member, requireStable);
   const answered = fetched.topics.flatMap((topic) => {
     const topicId = context.metadata.topic(topic.name)?.id;
     if (byTopicId && topicId === undefined) return [];
@@ -62,13 +65,16 @@ function fetchGroup(
         name: byTopicId ? "" : topic.name,
         topicId: byTopicId ? (topicId as string) : ZERO_UUID,
         partitions: topic.partitions.map(
-          ({ partition, offset }): OffsetFetchResponseOffsetFetchResponsePartitions => ({
-            partitionIndex: partition,
-            committedOffset: offset?.offset ?? -1n,
-            committedLeaderEpoch: offset?.leaderEpoch ?? -1,
-            metadata: offset?.metadata ?? "",
-            errorCode: ErrorCode.NONE,
-          }),
+          ({ partition, offset, unstable }): OffsetFetchResponseOffsetFetchResponsePartitions =>
+            unstable === true
+              ? { partitionIndex: partition, ...NO_OFFSET, errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT }
+              : {
+                  partitionIndex: partition,
+                  committedOffset: offset?.offset ?? -1n,
+                  committedLeaderEpoch: offset?.leaderEpoch ?? -1,
+                  metadata: offset?.metadata ?? "",
+                  errorCode: ErrorCode.NONE,
+                },
         ),
       },
     ];
@@ -87,12 +93,18 @@ export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse
         topics: [],
         // v9+: a member of a consumer group fetches with its member id and epoch (KIP-848).
         groups: request.groups.map((group) =>
-          fetchGroup(context, group.groupId, group.topics, context.apiVersion >= 9 ? { memberId: group.memberId, memberEpoch: group.memberEpoch } : undefined),
+          fetchGroup(
+            context,
+            group.groupId,
+            group.topics,
+            context.apiVersion >= 9 ? { memberId: group.memberId, memberEpoch: group.memberEpoch } : undefined,
+            request.requireStable,
+          ),
         ),
       };
     }
     const asked = request.topics?.map((topic) => ({ name: topic.name, topicId: ZERO_UUID, partitionIndexes: topic.partitionIndexes })) ?? null;
-    const group = fetchGroup(context, request.groupId, asked);
+    const group = fetchGroup(context, request.groupId, asked, undefined, context.apiVersion >= 7 && request.requireStable);
     if (group.errorCode !== ErrorCode.NONE) {
       // v1: the group's error on every partition asked for; v2-7: at the top level only.
       const topics =

@@ -1,9 +1,13 @@
-// InitProducerId (key 22), versions 0-5, for idempotent producers: a new producer id with
-// epoch 0. Ids come from blocks reserved in the cluster metadata, so an id is never handed
-// out twice, across restarts too. A producer that passes its current id and epoch (KIP-360,
-// v3+) to recover from a sequence error gets a fresh id as well — without a transactional
-// id there is no state to bump an epoch in (Kafka does the same). Transactional ids need
-// the transaction coordinator, which does not exist yet: COORDINATOR_NOT_AVAILABLE.
+// InitProducerId (key 22), versions 0-6. Without a transactional id: a new producer id with epoch
+// 0 for an idempotent producer (ids come from blocks reserved in the cluster metadata, so one is
+// never handed out twice, across restarts too). With one: the transaction coordinator bumps the
+// id's epoch (fencing older producers), aborts an ongoing transaction first (the client gets
+// CONCURRENT_TRANSACTIONS and retries), rotates the producer id when the epoch is exhausted, and
+// checks the timeout against transaction.max.timeout.ms (INVALID_TRANSACTION_TIMEOUT). v3+: a
+// producer passes its current id and epoch to recover (KIP-360). v6 (KIP-939): enable2Pc needs
+// transaction.two.phase.commit.enable (TRANSACTIONAL_ID_AUTHORIZATION_FAILED otherwise);
+// keepPreparedTxn is UNSUPPORTED_VERSION, as in Kafka 4.4. Before v4, PRODUCER_FENCED is answered
+// as INVALID_PRODUCER_EPOCH (KafkaApis).
 
 import { ErrorCode } from "../../protocol/errors.js";
 import type { InitProducerIdRequest, InitProducerIdResponse } from "../../protocol/generated/init-producer-id.js";
@@ -15,12 +19,19 @@ function answer(errorCode: number, producerId = -1n, producerEpoch = -1): InitPr
 
 export const initProducerId = defineHandler<InitProducerIdRequest, InitProducerIdResponse>(
   22,
-  { min: 0, max: 5 },
+  { min: 0, max: 6 },
   async (context, request) => {
     if ((request.producerId === -1n) !== (request.producerEpoch === -1)) return answer(ErrorCode.INVALID_REQUEST);
-    if (request.transactionalId !== null) return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    const producerId = await context.producerIds.generateProducerId();
-    return answer(ErrorCode.NONE, producerId, 0);
+    const expected = request.producerId === -1n ? null : { producerId: request.producerId, producerEpoch: request.producerEpoch };
+    const result = await context.transactions.initProducerId(
+      request.transactionalId,
+      request.transactionTimeoutMs,
+      request.enable2Pc,
+      request.keepPreparedTxn,
+      expected,
+    );
+    const errorCode = context.apiVersion < 4 && result.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode;
+    return answer(errorCode, result.producerId, result.producerEpoch);
   },
   (_context, _request, errorCode) => answer(errorCode),
 );

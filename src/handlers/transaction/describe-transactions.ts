@@ -1,0 +1,28 @@
+// DescribeTransactions (key 65), version 0: each transactional id's state, producer id and epoch,
+// timeout, start time and partitions (kafka-transactions.sh describe). An unknown id (or one being
+// expired) is TRANSACTIONAL_ID_NOT_FOUND; an empty one INVALID_REQUEST.
+
+import type { DescribeTransactionsRequest, DescribeTransactionsResponse } from "../../protocol/generated/describe-transactions.js";
+import { defineHandler } from "../../server/registry.js";
+
+export const describeTransactions = defineHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>(
+  65,
+  { min: 0, max: 0 },
+  (context, request) => ({
+    throttleTimeMs: 0,
+    transactionStates: request.transactionalIds.map((transactionalId) => context.transactions.describe(transactionalId)),
+  }),
+  (_context, request, errorCode) => ({
+    throttleTimeMs: 0,
+    transactionStates: request.transactionalIds.map((transactionalId) => ({
+      errorCode,
+      transactionalId,
+      transactionState: "",
+      transactionTimeoutMs: 0,
+      transactionStartTimeMs: -1n,
+      producerId: -1n,
+      producerEpoch: -1,
+      topics: [],
+    })),
+  }),
+);
