@@ -560,6 +560,7 @@ fn append_options_of(input: &AppendOptionsInput) -> Result<AppendOptions, Native
     };
     Ok(AppendOptions {
         origin,
+        transaction_version: sluice_storage::producer_state::TV_UNKNOWN,
         now_ms,
         leader_epoch: if origin.assigns_offsets() {
             input.leader_epoch

@@ -1,4 +1,5 @@
 use super::*;
+use crate::end_txn_marker::ControlRecordType;
 
 const PID: i64 = 1000;
 
@@ -13,6 +14,7 @@ fn batch(epoch: i16, base_sequence: i32, count: i32, first_offset: i64) -> Produ
         max_timestamp: 1_000 + first_offset,
         is_transactional: false,
         is_control: false,
+        end_txn_marker: None,
     }
 }
 
@@ -27,10 +29,10 @@ fn append(
     state: &mut ProducerStateManager,
     batches: &[ProducerBatch],
 ) -> Result<Option<BatchMetadata>, ProducerStateError> {
-    let result = state.analyze_append(batches.iter().copied(), ProducerOrigin::Client);
+    let result = state.analyze_append(batches.iter().copied(), ProducerOrigin::Client, TV_UNKNOWN);
     if let Ok(None) = result {
         let next = batches.last().map_or(0, |batch| batch.last_offset + 1);
-        state.commit_append(next);
+        state.commit_append(next, |_, _| Ok::<(), ()>(())).unwrap();
     }
     result
 }
@@ -252,20 +254,24 @@ fn coordinator_and_replication_origins_check_less() {
     append(&mut state, &[batch(3, 0, 1, 0)]).unwrap();
     // Coordinator: epochs fenced, sequences not.
     assert_eq!(
-        state.analyze_append([batch(3, 77, 1, 1)], ProducerOrigin::Coordinator),
+        state.analyze_append(
+            [batch(3, 77, 1, 1)],
+            ProducerOrigin::Coordinator,
+            TV_UNKNOWN
+        ),
         Ok(None)
     );
     state.abandon_append();
     assert!(state
-        .analyze_append([batch(2, 1, 1, 1)], ProducerOrigin::Coordinator)
+        .analyze_append([batch(2, 1, 1, 1)], ProducerOrigin::Coordinator, TV_UNKNOWN)
         .is_err());
     // Replication: nothing refused, no duplicate answered.
     assert_eq!(
-        state.analyze_append([batch(1, 0, 1, 1)], ProducerOrigin::Replication),
+        state.analyze_append([batch(1, 0, 1, 1)], ProducerOrigin::Replication, TV_UNKNOWN),
         Ok(None)
     );
     assert_eq!(
-        state.analyze_append([batch(3, 0, 1, 1)], ProducerOrigin::Replication),
+        state.analyze_append([batch(3, 0, 1, 1)], ProducerOrigin::Replication, TV_UNKNOWN),
         Ok(None)
     );
 }
@@ -289,6 +295,7 @@ fn transactional_state_is_tracked_for_the_snapshot() {
     state.load_batch(&ProducerBatch {
         is_control: true,
         is_transactional: true,
+        end_txn_marker: Some(EndTransactionMarker::new(ControlRecordType::Commit, 0)),
         ..batch(0, -1, 1, 12)
     });
     assert_eq!(
