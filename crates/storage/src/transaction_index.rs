@@ -367,7 +367,7 @@ mod tests {
         assert!(!index.collect_aborted_txns(0, 1_000, &mut out).unwrap());
         assert_eq!(out.len(), 4);
         out.clear();
-        assert!(index.collect_aborted_txns(151, 160, &mut out).unwrap() == false);
+        assert!(!index.collect_aborted_txns(151, 160, &mut out).unwrap());
         assert!(out.is_empty());
         index.sanity_check().unwrap();
         let corrupt = TransactionIndex {

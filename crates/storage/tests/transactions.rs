@@ -118,7 +118,7 @@ fn markers_move_the_last_stable_offset_and_aborts_are_indexed() {
     // The marker batches are Kafka's, stamped with offsets and the leader epoch.
     let read = log.read(6, 1 << 20, None).unwrap().to_vec().unwrap();
     assert_eq!(batch_offsets(&read)[..2], [(6, 6), (7, 7)]);
-    assert_eq!(read.len() >= 78 * 2, true);
+    assert!(read.len() >= 78 * 2);
     assert_eq!(
         EndTransactionMarker::from_batch(&read[..78]),
         Some(EndTransactionMarker::new(ControlRecordType::Abort, 5))
