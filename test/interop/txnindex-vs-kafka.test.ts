@@ -8,8 +8,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dumpFiles } from "../../src/log/dump.js";
 import { PartitionLog } from "../../src/log/partition-log.js";
-import { LogResources } from "../../src/native.js";
+import { crc32c, LogResources } from "../../src/native.js";
 import { buildRecordBatch } from "../../src/protocol/records.js";
 import { dumpLogSegments } from "../helpers/kafka.js";
 
@@ -52,8 +53,9 @@ describe("Kafka's DumpLogSegments reads Sluice's transaction files", () => {
     await rm(workDir, { recursive: true, force: true });
   });
 
-  it("prints the aborted transactions of the .txnindex", async () => {
-    const dumped = await dumpLogSegments([join(partitionDir, "00000000000000000000.txnindex")]);
+  it("prints the aborted transactions of the .txnindex, as sluice dump-log does", async () => {
+    const path = join(partitionDir, "00000000000000000000.txnindex");
+    const dumped = await dumpLogSegments([path]);
     expect(dumped.code).toBe(0);
     expect(dumped.errors).toEqual([]);
     expect(dumped.files[0].kind).toBe("txnindex");
@@ -61,6 +63,9 @@ describe("Kafka's DumpLogSegments reads Sluice's transaction files", () => {
       { version: "0", producerId: "11", firstOffset: "0", lastOffset: "5", lastStableOffset: "3" },
       { version: "0", producerId: "22", firstOffset: "3", lastOffset: "7", lastStableOffset: "6" },
     ]);
+    const sluice = dumpFiles([path], { deepIteration: false, printDataLog: false, verifyIndexOnly: false, crc32c });
+    expect(sluice.err).toEqual([]);
+    expect(`${sluice.out.join("\n")}\n`).toBe(dumped.stdout);
   }, 60_000);
 
   it("prints the markers of the .log and the open transaction of the snapshot", async () => {
