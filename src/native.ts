@@ -87,10 +87,11 @@ export const validateProduceBatches: (bytes: Uint8Array, config: ProduceValidati
 /**
  * Stable codes of log failures (crates/node/src/errors.rs), carried by the binding's errors in
  * their `code` property; src/handlers/common.ts maps each to a Kafka error in one exhaustive
- * table. The idempotent-producer refusals of an append carry Kafka's own error names:
+ * table. The producer-state refusals of an append carry Kafka's own error names:
  * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE (Kafka never answers a
- * produce with UNKNOWN_PRODUCER_ID, so neither does the log). A retried batch is not an error:
- * the append result says `duplicate: true` with the original offsets.
+ * produce with UNKNOWN_PRODUCER_ID, so neither does the log), and for an end-transaction marker
+ * TRANSACTION_COORDINATOR_FENCED. A retried batch is not an error: the append result says
+ * `duplicate: true` with the original offsets.
  */
 export const logErrorCodes = [
   "OFFSET_OUT_OF_RANGE",
@@ -101,6 +102,7 @@ export const logErrorCodes = [
   "OUT_OF_ORDER_SEQUENCE_NUMBER",
   "INVALID_PRODUCER_EPOCH",
   "INVALID_TXN_STATE",
+  "TRANSACTION_COORDINATOR_FENCED",
   "STORAGE_ERROR",
   "LOG_CLOSED",
   "INVALID_ARGUMENT",
@@ -203,8 +205,14 @@ export type ProduceSettings = InstanceType<Binding["ProduceSettings"]>;
 export type ProduceAppendResult = ReturnType<NativeLog["appendProduce"]>;
 /** An append's offsets; `duplicate`: an idempotent retry answered with the original batch's offsets, nothing written. */
 export type LogAppendResult = ReturnType<NativeLog["append"]>;
-/** One idempotent producer's state on a partition (epoch, last sequence, its last 5 batches). */
+/**
+ * One producer's state on a partition: epoch, last sequence and timestamp, its last 5 batches, the
+ * coordinator epoch of its last end-transaction marker and its open transaction's first offset
+ * (`currentTxnStartOffset`, -1 when none: DescribeProducers' fields).
+ */
 export type LogProducerState = ReturnType<NativeLog["producerStates"]>[number];
+/** An aborted transaction a read_committed fetch reports (the Fetch response's AbortedTransaction). */
+export type AbortedTransaction = NonNullable<ReturnType<NativeLog["abortedTransactions"]>>[number];
 export type LogReadCopy = ReturnType<NativeLog["readCopy"]>;
 export type LogTimestampAndOffset = NonNullable<ReturnType<NativeLog["offsetFor"]>>;
 export type LogOpenReport = NativeLog["openReport"];

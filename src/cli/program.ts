@@ -43,7 +43,7 @@ export function createProgram(): Command {
   program
     .command("dump-log")
     .description("print the batches and records of log segments and their indexes, as Kafka's kafka-dump-log.sh does")
-    .argument("<files...>", ".log, .index or .timeindex files")
+    .argument("<files...>", ".log, .index, .timeindex or .txnindex files")
     .option("--deep-iteration", "print every record, not only batches")
     .option("--print-data-log", "print keys and values (implies --deep-iteration)")
     .option("--verify-index-only", "check index entries against the log and print only mismatches")

@@ -5,7 +5,10 @@
 // first partition with data returns at least its first whole batch (KIP-74) even when larger;
 // a partition whose first batch does not fit the remaining budget returns no records. Reads
 // stop at the high watermark (read_uncommitted) or the last stable offset (read_committed);
-// an offset below the log start or past the log end is OFFSET_OUT_OF_RANGE.
+// an offset below the log start or past the log end is OFFSET_OUT_OF_RANGE. A read_committed
+// response lists the aborted transactions overlapping the records it returns (Kafka's
+// LocalLog.addAbortedTransactions, from the fetch offset to the end of the batches read), so the
+// consumer drops their records; read_uncommitted responses carry null and never look.
 //
 // Long poll: when the response would carry fewer than minBytes and no partition has an
 // error, the request parks on its partitions (PartitionManager.waitForAppends) until appends
@@ -19,6 +22,7 @@ import type {
   FetchRequest,
   FetchRequestFetchPartition,
   FetchResponse,
+  FetchResponseAbortedTransaction,
   FetchResponseFetchableTopicResponse,
   FetchResponsePartitionData,
 } from "../protocol/generated/fetch.js";
@@ -29,6 +33,8 @@ import { errorCodeOf, reportUnexpected, ZERO_UUID } from "./common.js";
 
 const EMPTY = Buffer.alloc(0);
 const READ_COMMITTED = 1;
+/** A read_committed partition without aborted transactions in its records (shared, never modified). */
+const NO_ABORTED: FetchResponseAbortedTransaction[] = [];
 
 /** One partition to read, whether it came from the request or from the session. */
 interface Target {
@@ -51,10 +57,21 @@ interface Result {
   readonly lastStableOffset: bigint;
   readonly logStartOffset: bigint;
   readonly records: LogSlice | null;
+  /** Read_committed: the aborted transactions overlapping `records`; read_uncommitted: null. */
+  readonly abortedTransactions: FetchResponseAbortedTransaction[] | null;
 }
 
-function failed(target: Target, errorCode: number): Result {
-  return { target, errorCode, partition: null, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: null };
+function failed(target: Target, errorCode: number, readCommitted: boolean): Result {
+  return {
+    target,
+    errorCode,
+    partition: null,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    records: null,
+    abortedTransactions: readCommitted ? NO_ABORTED : null,
+  };
 }
 
 /** Reads every target in order within the response budget. */
@@ -68,20 +85,22 @@ function readAll(
   let remaining = context.apiVersion >= 3 ? request.maxBytes : 0x7fffffff;
   let bytes = 0;
   let errors = false;
+  const readCommitted = request.isolationLevel === READ_COMMITTED;
   for (const target of targets) {
     const partition = byId
       ? context.partitions.lookupById(target.topicId, target.partition, target.currentLeaderEpoch)
       : context.partitions.lookup(target.topic, target.partition, target.currentLeaderEpoch);
     if (typeof partition === "number") {
-      results.push(failed(target, partition));
+      results.push(failed(target, partition, readCommitted));
       errors = true;
       continue;
     }
     const highWatermark = partition.highWatermark;
     const lastStableOffset = partition.lastStableOffset;
     const logStartOffset = partition.logStartOffset;
-    const upperBound = request.isolationLevel === READ_COMMITTED ? lastStableOffset : highWatermark;
+    const upperBound = readCommitted ? lastStableOffset : highWatermark;
     let records: LogSlice | null = null;
+    let abortedTransactions: FetchResponseAbortedTransaction[] | null = readCommitted ? NO_ABORTED : null;
     let errorCode: number = ErrorCode.NONE;
     if (target.fetchOffset < logStartOffset || target.fetchOffset > partition.log.logEndOffset) {
       errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
@@ -95,7 +114,12 @@ function readAll(
           records.release();
           records = null;
         }
+        if (readCommitted && records !== null && records.length > 0) {
+          abortedTransactions = partition.log.abortedTransactions(target.fetchOffset, records.nextOffset);
+        }
       } catch (error) {
+        records?.release();
+        records = null;
         reportUnexpected(context, error, `fetch from ${partition}`);
         errorCode = errorCodeOf(error);
         errors = true;
@@ -105,7 +129,7 @@ function readAll(
         bytes += records.length;
       }
     }
-    results.push({ target, errorCode, partition, highWatermark, lastStableOffset, logStartOffset, records });
+    results.push({ target, errorCode, partition, highWatermark, lastStableOffset, logStartOffset, records, abortedTransactions });
   }
   return { results, bytes, errors };
 }
@@ -115,15 +139,8 @@ function release(results: readonly Result[]): void {
 }
 
 /** Builds the response: in an incremental session only partitions with news, grouped by topic. */
-function respond(
-  context: RequestContext,
-  request: FetchRequest,
-  results: readonly Result[],
-  session: FetchSession | null,
-  incremental: boolean,
-): FetchResponse {
+function respond(context: RequestContext, results: readonly Result[], session: FetchSession | null, incremental: boolean): FetchResponse {
   const version = context.apiVersion;
-  const abortedTransactions = request.isolationLevel === READ_COMMITTED ? [] : null;
   const topics: FetchResponseFetchableTopicResponse[] = [];
   let current: FetchResponseFetchableTopicResponse | null = null;
   for (const result of results) {
@@ -162,7 +179,7 @@ function respond(
       divergingEpoch: { epoch: -1, endOffset: -1n },
       currentLeader: { leaderId: -1, leaderEpoch: -1 },
       snapshotId: { endOffset: -1n, epoch: -1 },
-      abortedTransactions,
+      abortedTransactions: result.abortedTransactions,
       preferredReadReplica: -1,
       // A file slice goes out with sendfile; the writer passes it through as its own part.
       records: length > 0 ? (records as unknown as Buffer) : EMPTY,
@@ -277,13 +294,13 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
 
     const first = readAll(context, request, targets, byId);
     if (request.maxWaitMs <= 0 || targets.length === 0 || first.bytes >= request.minBytes || first.errors) {
-      return respond(context, request, first.results, session, incremental);
+      return respond(context, first.results, session, incremental);
     }
     release(first.results);
     const partitions = first.results.flatMap((result) => result.partition ?? []);
     return context.partitions
       .waitForAppends(partitions, request.minBytes, request.maxWaitMs, first.bytes)
-      .then(() => respond(context, request, readAll(context, request, targets, byId).results, session, incremental));
+      .then(() => respond(context, readAll(context, request, targets, byId).results, session, incremental));
   },
   (_context, request, errorCode) => errorResponse(errorCode, request.sessionId),
 );

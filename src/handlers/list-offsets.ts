@@ -5,6 +5,12 @@
 // (v11+, KIP-1023; without tiered storage Kafka 4.4 answers both with offset -1). v11 adds no
 // field. A real timestamp gives the first offset whose record timestamp is at or after it, or
 // -1 when there is none. v0 answers with a list of old-style offsets.
+//
+// Isolation level, as Kafka's Partition.fetchOffsetForTimestamp: a consumer's request (replica id
+// -1) can fetch up to the last stable offset (read_committed) or the high watermark
+// (read_uncommitted), anyone else's up to the log end offset. Latest answers that bound; the
+// record found for -3 or a timestamp is answered only below it (else offset -1, as Kafka's
+// ReplicaManager does); earliest is never bounded.
 
 import type { Partition } from "../log/partition.js";
 import { ErrorCode } from "../protocol/errors.js";
@@ -23,6 +29,7 @@ const EARLIEST = -2n;
 const MAX_TIMESTAMP = -3n;
 const EARLIEST_LOCAL = -4n;
 const READ_COMMITTED = 1;
+const CONSUMER_REPLICA_ID = -1;
 
 /** A partition's answer with only the fields `version` has: old-style offsets in v0, the leader epoch from v4. */
 function answer(
@@ -47,9 +54,14 @@ function lookUp(
   const index = wanted.partitionIndex;
   const timestamp = wanted.timestamp;
   const epoch = partition.leaderEpoch;
+  const lastFetchableOffset =
+    request.replicaId !== CONSUMER_REPLICA_ID
+      ? partition.log.logEndOffset
+      : request.isolationLevel === READ_COMMITTED
+        ? partition.lastStableOffset
+        : partition.highWatermark;
   if (timestamp === LATEST) {
-    const offset = request.isolationLevel === READ_COMMITTED ? partition.lastStableOffset : partition.highWatermark;
-    return answer(index, ErrorCode.NONE, -1n, offset, epoch, version);
+    return answer(index, ErrorCode.NONE, -1n, lastFetchableOffset, epoch, version);
   }
   if (timestamp === EARLIEST || timestamp === EARLIEST_LOCAL) {
     const found = partition.log.offsetFor("earliest");
@@ -57,12 +69,12 @@ function lookUp(
   }
   if (timestamp === MAX_TIMESTAMP) {
     const found = partition.log.offsetFor("max-timestamp");
-    if (found === null) return answer(index, ErrorCode.NONE, -1n, -1n, -1, version);
+    if (found === null || found.offset >= lastFetchableOffset) return answer(index, ErrorCode.NONE, -1n, -1n, -1, version);
     return answer(index, ErrorCode.NONE, found.timestamp, found.offset, found.leaderEpoch ?? -1, version);
   }
   if (timestamp < 0n) return answer(index, ErrorCode.NONE, -1n, -1n, -1, version);
   const found = partition.log.offsetFor({ timestamp });
-  if (found === null || found.offset >= partition.highWatermark) return answer(index, ErrorCode.NONE, -1n, -1n, -1, version);
+  if (found === null || found.offset >= lastFetchableOffset) return answer(index, ErrorCode.NONE, -1n, -1n, -1, version);
   return answer(index, ErrorCode.NONE, found.timestamp, found.offset, found.leaderEpoch ?? -1, version);
 }
 

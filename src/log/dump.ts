@@ -5,6 +5,8 @@
 // .log        a batch line per batch; with deep iteration a `| offset: …` line per record
 // .index      `offset: O position: P` per entry (entry = last offset of the batch at P)
 // .timeindex  `timestamp: T offset: O` per entry (entry = max timestamp up to the batch ending at O)
+// .txnindex   `version: 0 producerId: P firstOffset: F lastOffset: L lastStableOffset: S` per
+//             aborted transaction (34-byte entries; a torn tail is ignored, as Kafka does)
 // With --verify-index-only the index entries are checked against the log and only
 // mismatches are reported (on stderr, in Kafka's wording).
 
@@ -37,6 +39,7 @@ export interface DumpOutput {
 
 const OFFSET_INDEX_ENTRY_BYTES = 8;
 const TIME_INDEX_ENTRY_BYTES = 12;
+const ABORTED_TXN_BYTES = 34;
 const NO_TIMESTAMP = -1n;
 
 const compressionNames = ["none", "gzip", "snappy", "lz4", "zstd"];
@@ -51,6 +54,7 @@ export function dumpFiles(files: string[], options: DumpOptions): DumpOutput {
     if (suffix === ".log") dumpLog(file, options, output, nonConsecutive);
     else if (suffix === ".index") dumpOffsetIndex(file, options, output);
     else if (suffix === ".timeindex") dumpTimeIndex(file, options, output);
+    else if (suffix === ".txnindex") dumpTxnIndex(file, output);
     else output.err.push(`Ignoring unknown file ${file}`);
   }
   // Kafka 4.4 prints these after every file, from a HashMap by file and a TreeMap by offset.
@@ -224,6 +228,22 @@ function dumpOffsetIndex(file: string, options: DumpOptions, output: DumpOutput)
   if (mismatches.length > 0) {
     output.err.push(`Mismatches in :${file}`);
     for (const [indexOffset, logOffset] of mismatches.reverse()) output.err.push(`  Index offset: ${indexOffset}, log offset: ${logOffset}`);
+  }
+}
+
+/** Kafka's dumpTxnIndex: every AbortedTxn entry (version 0 only; another version is corrupt). */
+function dumpTxnIndex(file: string, output: DumpOutput): void {
+  const bytes = readFileSync(file);
+  for (let at = 0; at + ABORTED_TXN_BYTES <= bytes.length; at += ABORTED_TXN_BYTES) {
+    const version = bytes.readInt16BE(at);
+    if (version !== 0) {
+      output.err.push(`Unexpected aborted transaction version ${version} in transaction index ${file}, supported version range is 0 to 0`);
+      return;
+    }
+    output.out.push(
+      `version: 0 producerId: ${bytes.readBigInt64BE(at + 2)} firstOffset: ${bytes.readBigInt64BE(at + 10)} ` +
+        `lastOffset: ${bytes.readBigInt64BE(at + 18)} lastStableOffset: ${bytes.readBigInt64BE(at + 26)}`,
+    );
   }
 }
 

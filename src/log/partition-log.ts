@@ -11,8 +11,15 @@
 //
 // Offsets and timestamps read from the log are bigint; sizes and the clock (nowMs) are numbers.
 // Every failure is a LogError with a stable code (src/native.ts lists them and their Kafka errors).
+//
+// Transactions (Kafka's UnifiedLog parts of them, crates/storage/src/log.rs): the log knows its
+// open transactions, so `lastStableOffset` is a lock-free read; `appendTxnMarker` writes a
+// coordinator's COMMIT or ABORT marker, an ABORT landing in the segment's `.txnindex`, which
+// `abortedTransactions` reads for a read_committed fetch. On a single node the high watermark is
+// the log end offset, so the LSO is the first offset of the oldest open transaction, else the LEO.
 
 import {
+  type AbortedTransaction,
   awaitLog,
   callLog,
   type DeletedSegment,
@@ -49,6 +56,9 @@ export interface LogAppendOptions {
 
 /** ListOffsets targets: Kafka's special timestamps by name, or a real timestamp. */
 export type OffsetSpec = "earliest" | "latest" | "max-timestamp" | "earliest-local" | { readonly timestamp: bigint };
+
+/** What `abortedTransactions` answers when there are none: shared, never to be modified. */
+const NO_ABORTED_TRANSACTIONS: AbortedTransaction[] = [];
 
 /** Kafka's ListOffsets timestamp for each named spec. */
 const listOffsetsTimestamps = { latest: -1n, earliest: -2n, "max-timestamp": -3n, "earliest-local": -4n } as const;
@@ -114,6 +124,21 @@ export class PartitionLog {
     return this.#native.logEndOffset;
   }
 
+  /**
+   * Kafka's last stable offset with the high watermark at the log end offset (one node): the first
+   * offset of the oldest open transaction, else the log end offset. Read_committed fetches stop
+   * here. Lock-free: published by the last operation on the log.
+   */
+  get lastStableOffset(): bigint {
+    return this.#native.lastStableOffset;
+  }
+
+  /** The first offset of the oldest open transaction (not below the log start), null when none. */
+  get firstUnstableOffset(): bigint | null {
+    const offset = this.#native.firstUnstableOffset;
+    return offset < 0n ? null : offset;
+  }
+
   /** Everything below this offset is fsynced. */
   get recoveryPoint(): bigint {
     return callLog(() => this.#native.recoveryPoint);
@@ -156,9 +181,50 @@ export class PartitionLog {
     return callLog(() => this.#native.appendProduce(records, settings, produceVersion, nowMs, leaderEpoch));
   }
 
-  /** Every producer the partition keeps state for, by producer id (DescribeProducers). */
+  /**
+   * Every producer the partition keeps state for, by producer id (DescribeProducers: producerId,
+   * producerEpoch, lastSequence, lastTimestamp, coordinatorEpoch, currentTxnStartOffset).
+   */
   producerStates(): LogProducerState[] {
     return callLog(() => this.#native.producerStates());
+  }
+
+  /**
+   * A transaction coordinator's end-transaction marker for `producerId` (Kafka's control batch,
+   * COMMIT when `commit`, else ABORT, carrying `coordinatorEpoch`), appended with coordinator
+   * origin and stamped `nowMs` and `leaderEpoch`; it closes the producer's open transaction (an
+   * aborted one is written to the segment's `.txnindex`). `transactionVersion` (default 0) is
+   * Kafka's marker epoch rule: from 2 the marker must carry a newer producer epoch than the
+   * transaction's, except the retry of a marker whose transaction is already closed. Throws
+   * INVALID_PRODUCER_EPOCH for an older epoch, TRANSACTION_COORDINATOR_FENCED for a coordinator
+   * epoch older than the producer's last marker's; nothing is written then.
+   */
+  appendTxnMarker(
+    producerId: bigint,
+    producerEpoch: number,
+    coordinatorEpoch: number,
+    commit: boolean,
+    nowMs: number,
+    leaderEpoch: number,
+    transactionVersion = 0,
+  ): LogAppendResult {
+    return callLog(() => this.#native.appendTxnMarker(producerId, producerEpoch, coordinatorEpoch, commit, nowMs, leaderEpoch, transactionVersion));
+  }
+
+  /**
+   * The aborted transactions a read_committed fetch from `fetchOffset` that returned records below
+   * `upperBound` reports, in log order (Kafka's collectAbortedTransactions: the `.txnindex` of the
+   * segment holding `fetchOffset` and later ones, entries whose transaction overlaps
+   * [fetchOffset, upperBound), until one's last stable offset reaches `upperBound`). When there
+   * are none the answer is a shared empty array (nothing allocated): do not modify it.
+   */
+  abortedTransactions(fetchOffset: bigint, upperBound: bigint): AbortedTransaction[] {
+    return callLog(() => this.#native.abortedTransactions(fetchOffset, upperBound)) ?? NO_ABORTED_TRANSACTIONS;
+  }
+
+  /** Kafka's hasOngoingTransaction: `producerId` has a transaction open here at `producerEpoch`. */
+  hasOngoingTransaction(producerId: bigint, producerEpoch: number): boolean {
+    return callLog(() => this.#native.hasOngoingTransaction(producerId, producerEpoch));
   }
 
   /** The last sequence `producerId` wrote here, -1 if none is known. */

@@ -5,9 +5,14 @@
 // On a single node the replica set and the ISR are this broker alone, so an append is
 // committed as soon as it is in the log: the high watermark is the log end offset, and
 // acks=-1 waits for nothing more than acks=1 (min.insync.replicas above 1 fails instead).
+// The last stable offset is the first offset of the oldest open transaction, else the high
+// watermark; transaction coordinators close transactions with appendTxnMarker.
 
 import type { LogAppendResult, ProduceAppendResult, ProduceSettings } from "../native.js";
 import type { PartitionLog } from "./partition-log.js";
+
+/** Size of an end-transaction marker batch (Kafka's: one control record). */
+const END_TXN_MARKER_BYTES = 78;
 
 /** A parked Fetch, told how many bytes each append adds to a partition it waits on (0: stop waiting). */
 export interface AppendWaiter {
@@ -31,9 +36,12 @@ export class Partition {
     return this.log.logEndOffset;
   }
 
-  /** No transactions yet, so everything below the high watermark is stable. */
+  /**
+   * Read_committed consumers read below it: the first offset of the oldest open transaction, else
+   * the high watermark (Kafka's UnifiedLog.lastStableOffset). A lock-free read.
+   */
   get lastStableOffset(): bigint {
-    return this.log.logEndOffset;
+    return this.log.lastStableOffset;
   }
 
   get logStartOffset(): bigint {
@@ -61,6 +69,26 @@ export class Partition {
   appendAsCoordinator(batches: Buffer, nowMs: number): LogAppendResult {
     const result = this.log.append(batches, { nowMs, leaderEpoch: this.leaderEpoch, origin: "coordinator" });
     this.#wake(batches.length);
+    return result;
+  }
+
+  /**
+   * Writes a transaction coordinator's end-transaction marker for `producerId` (COMMIT when
+   * `commit`, else ABORT) with this leader's epoch, closing the producer's open transaction here,
+   * and wakes the long polls parked here (the last stable offset may have moved). `transactionVersion`
+   * (default 0) picks Kafka's marker epoch rule (PartitionLog.appendTxnMarker). Throws a LogError
+   * (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED, STORAGE_ERROR) when refused.
+   */
+  appendTxnMarker(
+    producerId: bigint,
+    producerEpoch: number,
+    coordinatorEpoch: number,
+    commit: boolean,
+    nowMs: number,
+    transactionVersion = 0,
+  ): LogAppendResult {
+    const result = this.log.appendTxnMarker(producerId, producerEpoch, coordinatorEpoch, commit, nowMs, this.leaderEpoch, transactionVersion);
+    this.#wake(END_TXN_MARKER_BYTES);
     return result;
   }
 

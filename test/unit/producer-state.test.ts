@@ -1,6 +1,7 @@
 // Idempotent producers through the binding (PartitionLog): duplicates answered with the original
-// offsets, Kafka's refusals as LogError codes, the producer state as DescribeProducers will see
-// it, snapshots at close, and the state surviving clean and unclean reopens.
+// offsets, Kafka's refusals as LogError codes, the producer state as DescribeProducers sees it,
+// snapshots at close, and the state surviving clean and unclean reopens. Transactions:
+// transactions-log.test.ts.
 
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -127,6 +128,7 @@ describe("idempotent producers in the partition log", () => {
         lastTimestamp: BigInt(nowMs),
         coordinatorEpoch: -1,
         currentTxnFirstOffset: undefined,
+        currentTxnStartOffset: -1n,
         batches: [{ firstSequence: 0, lastSequence: 0, firstOffset: 3n, lastOffset: 3n, timestamp: BigInt(nowMs) }],
       },
       {
@@ -137,6 +139,7 @@ describe("idempotent producers in the partition log", () => {
         lastTimestamp: BigInt(nowMs + 4),
         coordinatorEpoch: -1,
         currentTxnFirstOffset: undefined,
+        currentTxnStartOffset: -1n,
         batches: [
           { firstSequence: 0, lastSequence: 2, firstOffset: 0n, lastOffset: 2n, timestamp: BigInt(nowMs + 2) },
           { firstSequence: 3, lastSequence: 4, firstOffset: 4n, lastOffset: 5n, timestamp: BigInt(nowMs + 4) },
@@ -167,13 +170,14 @@ describe("idempotent producers in the partition log", () => {
     log.append(idempotent(200), { nowMs });
     log.append(idempotent(202), { nowMs });
     await log.close();
-    // As if the last close had not happened: without its snapshot, the next open loads the
-    // newest older one and replays the batch headers after it.
+    // As if the last close had not happened: without its snapshot and checkpoints, every segment
+    // is recovered, and recovery replays the producers as it goes (Kafka's recoverSegment).
     const last = join(directory, `${(end + 4n).toString().padStart(20, "0")}.snapshot`);
     expect(existsSync(last)).toBe(true);
     rmSync(last);
     const reopened = await openLog(config, false);
-    expect(reopened.openReport.producerStateBatchesScanned).toBe(2);
+    expect(reopened.openReport.recoveredSegments).toBe(reopened.openReport.segments);
+    expect(reopened.openReport.producerStateBatchesScanned).toBe(0);
     expect(reopened.lastSequenceFor(producerId)).toBe(203);
     expect(reopened.append(idempotent(200), { nowMs })).toMatchObject({ duplicate: true, baseOffset: end });
     expect(reopened.append(idempotent(198), { nowMs })).toMatchObject({ duplicate: true, baseOffset: end - 2n });

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     InvalidProducerEpoch,
     /// `ProducerStateError::InvalidTxnState`.
     InvalidTxnState,
+    /// `ProducerStateError::TransactionCoordinatorFenced`: a marker from an older
+    /// coordinator.
+    TransactionCoordinatorFenced,
     /// `LogError::Io`, or a panicked operation that left the log unusable.
     StorageError,
     /// The log was closed or deleted.
@@ -38,7 +41,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         Self::OffsetOutOfRange,
         Self::CorruptMessage,
         Self::EmptyAppend,
@@ -47,6 +50,7 @@ impl ErrorCode {
         Self::OutOfOrderSequenceNumber,
         Self::InvalidProducerEpoch,
         Self::InvalidTxnState,
+        Self::TransactionCoordinatorFenced,
         Self::StorageError,
         Self::LogClosed,
         Self::InvalidArgument,
@@ -62,6 +66,7 @@ impl ErrorCode {
             Self::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             Self::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
             Self::InvalidTxnState => "INVALID_TXN_STATE",
+            Self::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
             Self::StorageError => "STORAGE_ERROR",
             Self::LogClosed => "LOG_CLOSED",
             Self::InvalidArgument => "INVALID_ARGUMENT",
@@ -88,6 +93,9 @@ impl ErrorCode {
             LogError::ProducerState(ProducerStateError::InvalidTxnState { .. }) => {
                 Self::InvalidTxnState
             }
+            LogError::ProducerState(ProducerStateError::TransactionCoordinatorFenced {
+                ..
+            }) => Self::TransactionCoordinatorFenced,
             LogError::Io(_) => Self::StorageError,
         }
     }

@@ -42,6 +42,7 @@ use sluice_storage::background::LogResources;
 use sluice_storage::checkpoint::TopicPartition;
 use sluice_storage::compression::{decompress, Compression, CompressionError};
 use sluice_storage::config::{LogConfig, TimestampType};
+use sluice_storage::end_txn_marker::{ControlRecordType, EndTransactionMarker};
 use sluice_storage::log::{
     AppendInfo, AppendOptions, AppendOrigin, DeletedSegment, Log, LogError, LogOffsets, OffsetSpec,
     OpenOptions, OpenReport, TimestampAndOffset,
@@ -314,6 +315,9 @@ pub struct LogState {
     /// Published after every operation, so the getters answer while a task holds the log.
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
+    /// The first offset of the oldest open transaction, -1 when none: read_committed
+    /// fetches read the last stable offset from it without taking the lock.
+    first_unstable_offset: AtomicI64,
     report: OpenReport,
 }
 
@@ -327,6 +331,7 @@ impl LogState {
             topic_id: Mutex::new(topic_id.map(|id| id.to_base64())),
             log_start_offset: AtomicI64::new(log.log_start_offset()),
             log_end_offset: AtomicI64::new(log.log_end_offset()),
+            first_unstable_offset: AtomicI64::new(log.first_unstable_offset().unwrap_or(-1)),
             report,
             log: Mutex::new(Some(log)),
         };
@@ -338,6 +343,8 @@ impl LogState {
             .store(log.log_start_offset(), Ordering::Release);
         self.log_end_offset
             .store(log.log_end_offset(), Ordering::Release);
+        self.first_unstable_offset
+            .store(log.first_unstable_offset().unwrap_or(-1), Ordering::Release);
     }
 
     /// The open log, for a short critical section (see the module comment): the JS
@@ -494,6 +501,8 @@ pub struct ProducerStateResult {
     pub coordinator_epoch: i32,
     /// First offset of the open transaction, null when none.
     pub current_txn_first_offset: Option<BigInt>,
+    /// The same as DescribeProducers answers it (`CurrentTxnStartOffset`): -1 when none.
+    pub current_txn_start_offset: BigInt,
     /// Sequence ranges and offsets of the cached batches (at most 5, oldest first).
     pub batches: Vec<ProducerBatchResult>,
 }
@@ -518,6 +527,7 @@ impl From<ProducerStateEntry> for ProducerStateResult {
             last_timestamp: entry.last_timestamp.into(),
             coordinator_epoch: entry.coordinator_epoch,
             current_txn_first_offset: entry.current_txn_first_offset.map(BigInt::from),
+            current_txn_start_offset: entry.current_txn_first_offset.unwrap_or(-1).into(),
             batches: entry
                 .batches()
                 .iter()
@@ -531,6 +541,14 @@ impl From<ProducerStateEntry> for ProducerStateResult {
                 .collect(),
         }
     }
+}
+
+/// One aborted transaction of a read_committed fetch (the Fetch response's
+/// `AbortedTransaction`).
+#[napi(object, object_from_js = false)]
+pub struct AbortedTransactionResult {
+    pub producer_id: BigInt,
+    pub first_offset: BigInt,
 }
 
 /// How an append is made.
@@ -560,6 +578,7 @@ fn append_options_of(input: &AppendOptionsInput) -> Result<AppendOptions, Native
     };
     Ok(AppendOptions {
         origin,
+        transaction_version: sluice_storage::producer_state::TV_UNKNOWN,
         now_ms,
         leader_epoch: if origin.assigns_offsets() {
             input.leader_epoch
@@ -859,6 +878,29 @@ impl NativeLog {
         self.state.log_end_offset.load(Ordering::Acquire).into()
     }
 
+    /// The first offset of the oldest open transaction, -1 when none (as of the last
+    /// finished operation; no lock taken).
+    #[napi(getter)]
+    pub fn first_unstable_offset(&self) -> BigInt {
+        self.state
+            .first_unstable_offset
+            .load(Ordering::Acquire)
+            .into()
+    }
+
+    /// Kafka's `lastStableOffset` with the high watermark at the log end offset (a
+    /// single node): the first unstable offset, else the log end offset. No lock taken.
+    #[napi(getter)]
+    pub fn last_stable_offset(&self) -> BigInt {
+        let log_end_offset = self.state.log_end_offset.load(Ordering::Acquire);
+        let first_unstable = self.state.first_unstable_offset.load(Ordering::Acquire);
+        if (0..log_end_offset).contains(&first_unstable) {
+            first_unstable.into()
+        } else {
+            log_end_offset.into()
+        }
+    }
+
     /// Everything below this offset is fsynced.
     #[napi(getter)]
     pub fn recovery_point(&self) -> Result<BigInt, NativeError> {
@@ -968,6 +1010,103 @@ impl NativeLog {
                 appended_bytes: 0,
             },
         })
+    }
+
+    /// Appends a transaction coordinator's end-transaction marker for `producerId`
+    /// (Kafka's control batch: COMMIT when `commit`, else ABORT, with `coordinatorEpoch`),
+    /// stamped `nowMs` and `leaderEpoch`, with coordinator origin. `transactionVersion`
+    /// (default 0) picks Kafka's marker epoch rule: from 2 the marker must carry a newer
+    /// producer epoch (or retry the marker of a closed transaction). Refusals throw
+    /// INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED; an ABORT of an open
+    /// transaction is written to the segment's `.txnindex`.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_txn_marker(
+        &self,
+        producer_id: BigInt,
+        producer_epoch: i32,
+        coordinator_epoch: i32,
+        commit: bool,
+        now_ms: f64,
+        leader_epoch: i32,
+        transaction_version: Option<i32>,
+    ) -> Result<AppendResult, NativeError> {
+        let producer_id = long_of(&producer_id, "producerId")?;
+        let producer_epoch = i16::try_from(producer_epoch)
+            .map_err(|_| invalid(format!("producerEpoch {producer_epoch} is not an int16")))?;
+        let transaction_version = i16::try_from(transaction_version.unwrap_or(0))
+            .map_err(|_| invalid("transactionVersion is not an int16"))?;
+        let now_ms = clock_ms(now_ms)?;
+        let control_type = if commit {
+            ControlRecordType::Commit
+        } else {
+            ControlRecordType::Abort
+        };
+        let marker = EndTransactionMarker::new(control_type, coordinator_epoch);
+        on_open(&self.state, |log| {
+            log.append_end_txn_marker(
+                producer_id,
+                producer_epoch,
+                marker,
+                transaction_version,
+                now_ms,
+                leader_epoch,
+            )
+        })
+        .map(AppendResult::from)
+    }
+
+    /// The aborted transactions a read_committed fetch from `fetchOffset` that returned
+    /// records below `upperBound` reports (Kafka's `collectAbortedTransactions`), in log
+    /// order; null when there are none (so a log without aborts allocates nothing).
+    #[napi]
+    pub fn aborted_transactions(
+        &self,
+        fetch_offset: BigInt,
+        upper_bound: BigInt,
+    ) -> Result<Option<Vec<AbortedTransactionResult>>, NativeError> {
+        let fetch_offset = long_of(&fetch_offset, "fetchOffset")?;
+        let upper_bound = long_of(&upper_bound, "upperBound")?;
+        let mut found = Vec::new();
+        {
+            let guard = self.state.log()?;
+            guard
+                .as_ref()
+                .expect("open")
+                .collect_aborted_transactions(fetch_offset, upper_bound, &mut found)
+                .map_err(thrown)?;
+        }
+        if found.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            found
+                .into_iter()
+                .map(|txn| AbortedTransactionResult {
+                    producer_id: txn.producer_id.into(),
+                    first_offset: txn.first_offset.into(),
+                })
+                .collect(),
+        ))
+    }
+
+    /// Kafka's `hasOngoingTransaction`: `producerId` has a transaction open on this
+    /// partition at `producerEpoch`.
+    #[napi]
+    pub fn has_ongoing_transaction(
+        &self,
+        producer_id: BigInt,
+        producer_epoch: i32,
+    ) -> Result<bool, NativeError> {
+        let producer_id = long_of(&producer_id, "producerId")?;
+        let Ok(producer_epoch) = i16::try_from(producer_epoch) else {
+            return Ok(false);
+        };
+        let guard = self.state.log()?;
+        Ok(guard
+            .as_ref()
+            .expect("open")
+            .has_ongoing_transaction(producer_id, producer_epoch))
     }
 
     /// Replaces the log's topic configuration (AlterConfigs): retention applies at the next

@@ -12,6 +12,8 @@
 //!   leader-epoch-checkpoint          see leader_epoch.rs
 //!   partition.metadata               see partition_metadata.rs
 //!   00000000000000368769.snapshot    producer state as of that offset, see producer_state.rs
+//!   00000000000000368769.txnindex    aborted transactions of a segment that has any, see
+//!                                    transaction_index.rs
 //!   next-segment.{log,index,timeindex}.tmp   the next segment, prepared ahead of a roll
 //!   <name>.deleted                   a deleted segment file still read by someone
 //! ```
@@ -19,6 +21,13 @@
 //! One writer at a time (`&mut self`); reads take `&self` and return [`FileSlice`]s that
 //! stay valid whatever happens to the log afterwards. The caller (the broker) owns the
 //! high watermark and passes it where Kafka's log would read its own.
+//!
+//! Transactions (Kafka's `UnifiedLog` / `LocalLog` parts of them): the producer state keeps
+//! the open transactions, so the first unstable offset — and the last stable offset, the
+//! bound of read_committed reads — is a map lookup ([`Log::first_unstable_offset`]).
+//! [`Log::append_end_txn_marker`] writes a coordinator's COMMIT or ABORT marker; an
+//! aborted transaction goes to the `.txnindex` of the segment its marker lands in, which
+//! [`Log::collect_aborted_transactions`] reads for a read_committed fetch.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,11 +40,12 @@ use std::sync::Arc;
 use crate::background::{FlushState, Job, LogResources, PreparedSlot};
 use crate::checkpoint::TopicPartition;
 use crate::config::{LogConfig, TimestampType};
+use crate::end_txn_marker::EndTransactionMarker;
 use crate::leader_epoch::{LeaderEpochCache, LeaderEpochCheckpointFile};
 use crate::offset_index::relative_offset;
 use crate::producer_state::{
     BatchMetadata, ProducerBatch, ProducerOrigin, ProducerStateEntry, ProducerStateError,
-    ProducerStateManager,
+    ProducerStateManager, TV_UNKNOWN,
 };
 use crate::record_batch::{RecordBatchError, RecordBatchView, LOG_OVERHEAD_BYTES};
 use crate::segment::{
@@ -43,6 +53,7 @@ use crate::segment::{
     TIME_INDEX_SUFFIX,
 };
 use crate::time_index::NO_TIMESTAMP;
+use crate::transaction_index::{AbortedTxn, TXN_INDEX_SUFFIX};
 
 /// Why a log operation failed. `OffsetOutOfRange` maps to Kafka's OFFSET_OUT_OF_RANGE,
 /// `InvalidBatch` to CORRUPT_MESSAGE, `Io` to KAFKA_STORAGE_ERROR.
@@ -68,8 +79,9 @@ pub enum LogError {
         offset: i64,
         high_watermark: i64,
     },
-    /// An idempotent producer's batch refused: OUT_OF_ORDER_SEQUENCE_NUMBER,
-    /// INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE (`ProducerStateError::kafka_error`).
+    /// A producer's batch refused: OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+    /// INVALID_TXN_STATE or (a marker) TRANSACTION_COORDINATOR_FENCED
+    /// (`ProducerStateError::kafka_error`).
     ProducerState(ProducerStateError),
     Io(io::Error),
 }
@@ -153,6 +165,10 @@ pub struct AppendOptions {
     pub now_ms: i64,
     /// Stamped into each batch's `partitionLeaderEpoch` on a leader append.
     pub leader_epoch: Option<i32>,
+    /// The transaction version of a coordinator's marker write (Kafka's
+    /// `transactionVersion` argument), which decides the marker epoch rule;
+    /// [`TV_UNKNOWN`] otherwise.
+    pub transaction_version: i16,
 }
 
 impl AppendOptions {
@@ -161,6 +177,16 @@ impl AppendOptions {
             origin: AppendOrigin::Leader,
             now_ms,
             leader_epoch: Some(leader_epoch),
+            transaction_version: TV_UNKNOWN,
+        }
+    }
+
+    pub fn coordinator(now_ms: i64, leader_epoch: i32) -> Self {
+        Self {
+            origin: AppendOrigin::Coordinator,
+            now_ms,
+            leader_epoch: Some(leader_epoch),
+            transaction_version: TV_UNKNOWN,
         }
     }
 
@@ -169,6 +195,7 @@ impl AppendOptions {
             origin: AppendOrigin::Replica,
             now_ms,
             leader_epoch: None,
+            transaction_version: TV_UNKNOWN,
         }
     }
 }
@@ -368,23 +395,53 @@ impl Log {
         }
         let bases: Vec<i64> = segments.keys().copied().collect();
         let mut cut_at: Option<i64> = None;
+        // Kafka's `LogLoader.recoverSegment`: a segment is recovered with the producer
+        // state as of its base offset (a manager of its own, rebuilt from the snapshots
+        // and the segments before), which the recovery moves on and so rebuilds the
+        // segment's `.txnindex`; a snapshot at its end saves the next one the replay.
+        let mut recovery_state: Option<ProducerStateManager> = None;
         for (index, &base) in bases.iter().enumerate() {
             let next_base = bases.get(index + 1).copied();
+            let recover = base >= recover_from;
+            if !recover
+                && segments
+                    .get_mut(&base)
+                    .expect("listed")
+                    .load_indexes(next_base)
+                    .is_ok()
+            {
+                continue;
+            }
+            let state = match &mut recovery_state {
+                Some(state) => state,
+                None => recovery_state.insert(ProducerStateManager::new(
+                    directory,
+                    config.producer_id_expiration_ms,
+                )?),
+            };
+            report.producer_state_batches_scanned +=
+                rebuild_producer_state(state, &segments, options.log_start_offset, base, now)?;
             let segment = segments.get_mut(&base).expect("listed");
-            if base >= recover_from {
-                let recovered = segment.recover(Some(&mut leader_epochs), bytes_scanned)?;
-                report.recovered_segments += 1;
-                report.truncated_bytes += recovered.truncated_bytes;
-                if recovered.truncated_bytes > 0 && next_base.is_some() {
-                    // A bad batch mid-log: everything after it is suspect (Kafka's rule).
-                    cut_at = next_base;
-                    break;
-                }
-            } else if segment.load_indexes(next_base).is_err() {
-                segment.recover(None, bytes_scanned)?;
+            let epochs = if recover {
+                Some(&mut leader_epochs)
+            } else {
+                None
+            };
+            let recovered = segment.recover(epochs, Some(&mut *state), bytes_scanned)?;
+            state.take_snapshot(true)?;
+            if !recover {
                 report.rebuilt_indexes += 1;
+                continue;
+            }
+            report.recovered_segments += 1;
+            report.truncated_bytes += recovered.truncated_bytes;
+            if recovered.truncated_bytes > 0 && next_base.is_some() {
+                // A bad batch mid-log: everything after it is suspect (Kafka's rule).
+                cut_at = next_base;
+                break;
             }
         }
+
         if let Some(cut) = cut_at {
             let doomed: Vec<i64> = segments.range(cut..).map(|(&base, _)| base).collect();
             for base in doomed {
@@ -414,11 +471,16 @@ impl Log {
         };
         report.segments = segments.len();
 
-        let mut producer_state =
-            ProducerStateManager::new(directory, config.producer_id_expiration_ms)?;
+        // When recovery went to the end of the log its state is the log's (Kafka loads it
+        // back from the snapshot recovery took at the end; keeping it keeps the last 5
+        // batches of each producer for duplicate detection, where a snapshot holds one).
+        let mut producer_state = match recovery_state {
+            Some(state) if state.map_end_offset() == log_end_offset => state,
+            _ => ProducerStateManager::new(directory, config.producer_id_expiration_ms)?,
+        };
         let bases: Vec<i64> = segments.keys().copied().collect();
         producer_state.remove_stray_snapshots(&bases)?;
-        report.producer_state_batches_scanned = rebuild_producer_state(
+        report.producer_state_batches_scanned += rebuild_producer_state(
             &mut producer_state,
             &segments,
             log_start_offset,
@@ -598,25 +660,28 @@ impl Log {
                 max_timestamp,
             });
         }
+        let buffer: &[u8] = batches;
         let producer_batches =
             parsed
                 .batches
                 .iter()
                 .zip(&append_batches)
-                .map(|((_, header), placed)| ProducerBatch {
-                    producer_id: header.producer_id,
-                    producer_epoch: header.producer_epoch,
-                    base_sequence: header.base_sequence,
+                .map(|((at, header), placed)| ProducerBatch {
                     first_offset: placed.last_offset - (header.last_offset - header.base_offset),
                     last_offset: placed.last_offset,
-                    last_offset_delta: header.last_offset_delta(),
                     max_timestamp: placed.max_timestamp,
-                    is_transactional: header.is_transactional(),
-                    is_control: header.is_control(),
+                    ..header.producer_batch(
+                        (header.is_control() && header.producer_id >= 0)
+                            .then(|| &buffer[*at..*at + header.size as usize]),
+                    )
                 });
         let duplicate = self
             .producer_state
-            .analyze_append(producer_batches, options.origin.producer_origin())
+            .analyze_append(
+                producer_batches,
+                options.origin.producer_origin(),
+                options.transaction_version,
+            )
             .map_err(LogError::ProducerState)?;
         if let Some(original) = duplicate {
             return Ok(self.duplicate_info(&original));
@@ -665,8 +730,44 @@ impl Log {
         }
         self.log_end_offset = next_offset;
         // Kafka moves the map end offset on every append, idempotent or not, so a snapshot
-        // is always as of the log end.
-        self.producer_state.commit_append(next_offset);
+        // is always as of the log end. Transactions the append closed are completed; an
+        // aborted one goes to the active segment's `.txnindex` (Kafka's `updateTxnIndex`).
+        let txn_index_written = {
+            let Self {
+                segments,
+                producer_state,
+                flush,
+                ..
+            } = self;
+            let (&active_base, active) = segments
+                .iter_mut()
+                .next_back()
+                .expect("a log always has a segment");
+            producer_state.commit_append(next_offset, |txn, last_stable_offset| {
+                if !txn.is_aborted {
+                    return Ok(());
+                }
+                let created = active.append_aborted_txn(&AbortedTxn {
+                    producer_id: txn.producer_id,
+                    first_offset: txn.first_offset,
+                    last_offset: txn.last_offset,
+                    last_stable_offset,
+                })?;
+                if let Some(file) = created {
+                    let mut pending = flush.pending.lock().unwrap();
+                    match pending
+                        .segments
+                        .iter_mut()
+                        .find(|(base, _)| *base == active_base)
+                    {
+                        Some((_, files)) => files.push(file),
+                        None => pending.segments.push((active_base, vec![file])),
+                    }
+                    pending.directory_version += 1;
+                }
+                Ok::<(), io::Error>(())
+            })
+        };
         for (_, header) in &parsed.batches {
             let epoch = match (assigns_offsets, options.leader_epoch) {
                 (true, Some(epoch)) => epoch,
@@ -688,6 +789,9 @@ impl Log {
             }
         }
         self.after_append(options.now_ms);
+        // The records are in the log whatever the `.txnindex` write did: its failure is a
+        // storage error all the same (Kafka fails the log directory).
+        txn_index_written?;
         Ok(AppendInfo {
             base_offset: first_offset,
             last_offset,
@@ -706,6 +810,93 @@ impl Log {
             log_append_time_ms: original.timestamp,
             log_start_offset: self.log_start_offset,
             duplicate: true,
+        }
+    }
+
+    /// Writes an end-transaction marker for `producer_id` (Kafka's WriteTxnMarkers append:
+    /// `MemoryRecords.withEndTransactionMarker` appended as leader with coordinator
+    /// origin): one control batch stamped `now_ms` and `leader_epoch`. Refused with
+    /// INVALID_PRODUCER_EPOCH (an older epoch; under `transaction_version` 2 an equal one
+    /// unless the transaction is already closed) or TRANSACTION_COORDINATOR_FENCED (an
+    /// older coordinator epoch than the producer's last marker). A COMMIT or ABORT of a
+    /// producer with no open transaction is written and changes only its epochs.
+    pub fn append_end_txn_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: EndTransactionMarker,
+        transaction_version: i16,
+        now_ms: i64,
+        leader_epoch: i32,
+    ) -> Result<AppendInfo, LogError> {
+        let mut batch = marker.to_batch(producer_id, producer_epoch, now_ms);
+        let options = AppendOptions {
+            transaction_version,
+            ..AppendOptions::coordinator(now_ms, leader_epoch)
+        };
+        self.append(&mut batch, &options)
+    }
+
+    /// The first offset of the oldest open transaction, not below the log start offset
+    /// (Kafka's `firstUnstableOffset`); `None` when no transaction is open.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.producer_state
+            .first_undecided_offset()
+            .map(|offset| offset.max(self.log_start_offset))
+    }
+
+    /// Kafka's `lastStableOffset`: the first unstable offset if it is below the high
+    /// watermark, else the high watermark.
+    pub fn last_stable_offset(&self, high_watermark: i64) -> i64 {
+        match self.first_unstable_offset() {
+            Some(offset) if offset < high_watermark => offset,
+            _ => high_watermark,
+        }
+    }
+
+    /// Kafka's `hasOngoingTransaction`: `producer_id` has a transaction open here, at
+    /// `producer_epoch`.
+    pub fn has_ongoing_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producer_state
+            .has_ongoing_transaction(producer_id, producer_epoch)
+    }
+
+    /// Open transactions as (first offset, producer id), oldest first.
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i64)> {
+        self.producer_state.ongoing_transactions()
+    }
+
+    /// The aborted transactions a read_committed fetch from `fetch_offset` returning
+    /// records below `upper_bound` must report (Kafka's `LocalLog.collectAbortedTransactions`
+    /// as its fetch path runs it): from the segment holding `fetch_offset` on, every
+    /// `.txnindex` entry whose transaction overlaps `[fetch_offset, upper_bound)`, until an
+    /// entry's last stable offset reaches `upper_bound`. Added to `out` in log order;
+    /// segments without aborted transactions cost nothing.
+    pub fn collect_aborted_transactions(
+        &self,
+        fetch_offset: i64,
+        upper_bound: i64,
+        out: &mut Vec<AbortedTxn>,
+    ) -> Result<(), LogError> {
+        let Some((&floor, _)) = self.segments.range(..=fetch_offset).next_back() else {
+            return Ok(());
+        };
+        for segment in self.segments.range(floor..).map(|(_, segment)| segment) {
+            if segment.txn_index_entries() == 0 {
+                continue;
+            }
+            if segment.collect_aborted_txns(fetch_offset, upper_bound, out)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The `.txnindex` entries of the segment at `base_offset` (for tests and tools).
+    pub fn aborted_txns_of_segment(&self, base_offset: i64) -> Result<Vec<AbortedTxn>, LogError> {
+        match self.segments.get(&base_offset) {
+            Some(segment) => Ok(segment.all_aborted_txns()?),
+            None => Ok(Vec::new()),
         }
     }
 
@@ -1473,7 +1664,7 @@ pub struct LogOffsets {
 }
 
 /// Kafka's `UnifiedLog.rebuildProducerState`: brings the producer state to `last_offset`
-/// (the log end offset). Snapshots above it (or at/below the log start) are deleted; the
+/// (the log end offset, or the base offset of a segment to recover). Snapshots above it (or at/below the log start) are deleted; the
 /// newest remaining one is loaded (a corrupt one is deleted and the next older tried) and
 /// the batch headers from its offset up to `last_offset` are replayed — no record is
 /// decoded. Without a usable snapshot the replay starts at the log start offset. (Kafka
@@ -1536,17 +1727,13 @@ fn rebuild_producer_state(
                 }
                 scanned += 1;
                 if header.producer_id >= 0 {
-                    state.load_batch(&ProducerBatch {
-                        producer_id: header.producer_id,
-                        producer_epoch: header.producer_epoch,
-                        base_sequence: header.base_sequence,
-                        first_offset: header.base_offset,
-                        last_offset: header.last_offset,
-                        last_offset_delta: header.last_offset_delta(),
-                        max_timestamp: header.max_timestamp,
-                        is_transactional: header.is_transactional(),
-                        is_control: header.is_control(),
-                    });
+                    // A marker's record is read (a few dozen bytes); data batches are not.
+                    let marker_batch = if header.is_control() {
+                        Some(segment.read_batch(header)?)
+                    } else {
+                        None
+                    };
+                    state.load_batch(&header.producer_batch(marker_batch.as_deref()));
                 }
                 Ok(true)
             })?;
@@ -1557,8 +1744,8 @@ fn rebuild_producer_state(
     Ok(scanned)
 }
 
-/// Removes leftovers of an earlier run (`.deleted`, `.tmp`, `.cleaned` files, indexes
-/// without a log) and returns the base offsets of the `.log` files.
+/// Removes leftovers of an earlier run (`.deleted`, `.tmp`, `.cleaned` files, indexes —
+/// `.txnindex` too — without a log) and returns the base offsets of the `.log` files.
 fn clean_directory(directory: &Path) -> io::Result<Vec<i64>> {
     let mut base_offsets = Vec::new();
     let mut indexes = Vec::new();
@@ -1573,6 +1760,7 @@ fn clean_directory(directory: &Path) -> io::Result<Vec<i64>> {
             base_offsets.push(base);
         } else if let Some(base) = parse_segment_name(&name, INDEX_SUFFIX)
             .or_else(|| parse_segment_name(&name, TIME_INDEX_SUFFIX))
+            .or_else(|| parse_segment_name(&name, TXN_INDEX_SUFFIX))
         {
             indexes.push((base, entry.path()));
         }

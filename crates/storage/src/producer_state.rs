@@ -1,18 +1,30 @@
-//! Producer state of one partition: idempotent (and, for the format, transactional)
-//! producers' last batches, Kafka's `ProducerStateManager` / `ProducerStateEntry` /
-//! `ProducerAppendInfo` (Kafka 4.1, `storage/src/main/java/org/apache/kafka/storage/
-//! internals/log/`), and its `.snapshot` files.
+//! Producer state of one partition: idempotent and transactional producers' last batches
+//! and open transactions, Kafka's `ProducerStateManager` / `ProducerStateEntry` /
+//! `ProducerAppendInfo` / `CompletedTxn` (Kafka 4.4, `storage/src/main/java/org/apache/
+//! kafka/storage/internals/log/`), and its `.snapshot` files.
 //!
 //! Per producer id: the epoch, the metadata of its last 5 batches (last sequence, last
-//! offset, offset delta, max timestamp), the coordinator epoch and the first offset of an
-//! ongoing transaction. A client append is checked against it in Kafka's order — a
-//! duplicate of one of the 5 cached batches (same epoch, same first and last sequence)
-//! is answered with the original batch's offsets and not appended; then the epoch
-//! (`INVALID_PRODUCER_EPOCH` when older), then the sequence (`OUT_OF_ORDER_SEQUENCE_NUMBER`).
-//! Kafka 4.1 never answers `UNKNOWN_PRODUCER_ID` from a produce: a producer the partition
-//! has no state for may start at any sequence (KIP-360 removed that error from the broker's
-//! append path; `ProducerAppendInfo.checkSequence` accepts any sequence when the current
-//! epoch is `NO_PRODUCER_EPOCH`).
+//! offset, offset delta, max timestamp), the coordinator epoch of the last end-transaction
+//! marker and the first offset of an ongoing transaction. A client append is checked
+//! against it in Kafka's order — a duplicate of one of the 5 cached batches (same epoch,
+//! same first and last sequence) is answered with the original batch's offsets and not
+//! appended; then the epoch (`INVALID_PRODUCER_EPOCH` when older), then the sequence
+//! (`OUT_OF_ORDER_SEQUENCE_NUMBER`). Kafka never answers `UNKNOWN_PRODUCER_ID` from a
+//! produce: a producer the partition has no state for may start at any sequence (KIP-360
+//! removed that error from the broker's append path; `ProducerAppendInfo.checkSequence`
+//! accepts any sequence when the current epoch is `NO_PRODUCER_EPOCH`).
+//!
+//! Transactions: a producer's first transactional batch opens its transaction (Kafka's
+//! `ongoingTxns`, ordered by first offset, so the first unstable offset is the first key);
+//! an end-transaction marker (`end_txn_marker.rs`) closes it as a [`CompletedTxn`], after
+//! Kafka's `appendEndTxnMarker` checks: the producer epoch (older refused; under
+//! transaction version 2 an equal one too, unless it retries the marker of a transaction
+//! already closed) and the coordinator epoch (older: `TRANSACTION_COORDINATOR_FENCED`).
+//! The log writes an aborted one to the segment's `.txnindex` with
+//! [`ProducerStateManager::last_stable_offset`]. Kafka also keeps completed transactions
+//! as "unreplicated" until the high watermark passes their marker; on a single node the
+//! high watermark is the log end offset, past every marker once its append ends, so they
+//! are dropped at once.
 //!
 //! ```text
 //! <topic>-<partition>/<20-digit offset>.snapshot   the state as of that offset (exclusive)
@@ -34,7 +46,7 @@
 //! snapshot only that batch is recognised as a duplicate until new batches arrive; batches
 //! after the snapshot offset are re-read from the log and cached again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -42,6 +54,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checkpoint::sync_directory;
 use crate::crc32c::crc32c;
+use crate::end_txn_marker::EndTransactionMarker;
 
 /// Batches remembered per producer for duplicate detection (Kafka's `NUM_BATCHES_TO_RETAIN`).
 pub const NUM_BATCHES_TO_RETAIN: usize = 5;
@@ -256,6 +269,10 @@ pub struct ProducerBatch {
     pub max_timestamp: i64,
     pub is_transactional: bool,
     pub is_control: bool,
+    /// The end-transaction marker of a control batch (its first record); `None` for a data
+    /// batch, or a control batch without a readable marker (which changes nothing, as a
+    /// control batch without records does in Kafka).
+    pub end_txn_marker: Option<EndTransactionMarker>,
 }
 
 impl ProducerBatch {
@@ -268,6 +285,20 @@ impl ProducerBatch {
         }
     }
 }
+
+/// A transaction closed by a marker (Kafka's `CompletedTxn`): its first offset, the
+/// marker's offset, and whether it was aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub is_aborted: bool,
+}
+
+/// Transaction version of an append that is not a coordinator's marker write (Kafka's
+/// `TV_UNKNOWN`): markers are then checked with the TV0/1 epoch rule.
+pub const TV_UNKNOWN: i16 = -1;
 
 /// Who appends, which decides the checks (Kafka's `AppendOrigin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,6 +334,14 @@ pub enum ProducerStateError {
     },
     /// `INVALID_TXN_STATE`: a non-transactional batch while the producer's transaction is open.
     InvalidTxnState { producer_id: i64, offset: i64 },
+    /// `TRANSACTION_COORDINATOR_FENCED`: a marker from a coordinator older than the one
+    /// that wrote the producer's last marker.
+    TransactionCoordinatorFenced {
+        producer_id: i64,
+        coordinator_epoch: i32,
+        current_coordinator_epoch: i32,
+        offset: i64,
+    },
 }
 
 impl ProducerStateError {
@@ -312,6 +351,7 @@ impl ProducerStateError {
             Self::InvalidProducerEpoch { .. } => "INVALID_PRODUCER_EPOCH",
             Self::OutOfOrderSequence { .. } => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             Self::InvalidTxnState { .. } => "INVALID_TXN_STATE",
+            Self::TransactionCoordinatorFenced { .. } => "TRANSACTION_COORDINATOR_FENCED",
         }
     }
 }
@@ -360,6 +400,16 @@ impl fmt::Display for ProducerStateError {
                 formatter,
                 "expected a transactional write from producer {producer_id} at offset {offset}"
             ),
+            Self::TransactionCoordinatorFenced {
+                producer_id,
+                coordinator_epoch,
+                current_coordinator_epoch,
+                offset,
+            } => write!(
+                formatter,
+                "invalid coordinator epoch for producer {producer_id} at offset {offset}: \
+                 {coordinator_epoch} (zombie), {current_coordinator_epoch} (current)"
+            ),
         }
     }
 }
@@ -387,22 +437,40 @@ impl ProducerAppendInfo {
         self.current.producer_id
     }
 
+    /// Kafka's `checkProducerEpoch`: an older epoch is refused; under transaction version
+    /// 2 (markers carry the epoch the coordinator bumped for them) an equal one too, except
+    /// the retry of a marker whose transaction is already closed, which is written again.
     fn check_producer_epoch(
         &self,
         producer_epoch: i16,
         offset: i64,
+        transaction_version: i16,
     ) -> Result<(), ProducerStateError> {
         let current_epoch = self.updated.producer_epoch;
-        if producer_epoch < current_epoch && self.origin != ProducerOrigin::Replication {
-            // Kafka logs and accepts an older epoch from replication.
-            return Err(ProducerStateError::InvalidProducerEpoch {
-                producer_id: self.producer_id(),
-                producer_epoch,
-                current_epoch,
-                offset,
-            });
+        let invalid = if transaction_version >= 2 {
+            producer_epoch <= current_epoch
+        } else {
+            producer_epoch < current_epoch
+        };
+        if !invalid {
+            return Ok(());
         }
-        Ok(())
+        if transaction_version >= 2
+            && producer_epoch == current_epoch
+            && (self.updated.current_txn_first_offset.is_none() || producer_epoch == i16::MAX)
+        {
+            return Ok(());
+        }
+        if self.origin == ProducerOrigin::Replication {
+            // Kafka logs and accepts an older epoch from replication.
+            return Ok(());
+        }
+        Err(ProducerStateError::InvalidProducerEpoch {
+            producer_id: self.producer_id(),
+            producer_epoch,
+            current_epoch,
+            offset,
+        })
     }
 
     /// Kafka's `checkSequence` without a transaction verification entry (idempotent
@@ -451,19 +519,33 @@ impl ProducerAppendInfo {
         Ok(())
     }
 
-    fn append(&mut self, batch: &ProducerBatch) -> Result<(), ProducerStateError> {
+    /// Kafka's `append(batch)`: a control batch goes to [`Self::append_end_txn_marker`]
+    /// (a completed transaction is pushed on `completed`), a data batch is checked and
+    /// remembered (a transaction it opens is pushed on `started` as (first offset,
+    /// producer id)).
+    fn append(
+        &mut self,
+        batch: &ProducerBatch,
+        transaction_version: i16,
+        started: &mut Vec<(i64, i64)>,
+        completed: &mut Vec<CompletedTxn>,
+    ) -> Result<(), ProducerStateError> {
         if batch.is_control {
-            // An end-transaction marker (Kafka's `appendEndTxnMarker`, TV0/1 epoch rule).
-            // The coordinator epoch lives in the marker record, which is not decoded here:
-            // it is kept as it was.
-            self.check_producer_epoch(batch.producer_epoch, batch.first_offset)?;
-            self.updated
-                .maybe_update_producer_epoch(batch.producer_epoch);
-            self.updated.current_txn_first_offset = None;
-            self.updated.last_timestamp = batch.max_timestamp;
+            let Some(marker) = batch.end_txn_marker else {
+                return Ok(());
+            };
+            if let Some(txn) = self.append_end_txn_marker(
+                &marker,
+                batch.producer_epoch,
+                batch.first_offset,
+                batch.max_timestamp,
+                transaction_version,
+            )? {
+                completed.push(txn);
+            }
             return Ok(());
         }
-        self.check_producer_epoch(batch.producer_epoch, batch.first_offset)?;
+        self.check_producer_epoch(batch.producer_epoch, batch.first_offset, TV_UNKNOWN)?;
         if self.origin == ProducerOrigin::Client {
             self.check_sequence(
                 batch.producer_epoch,
@@ -490,10 +572,52 @@ impl ProducerAppendInfo {
             }
             None if batch.is_transactional => {
                 self.updated.current_txn_first_offset = Some(batch.first_offset);
+                started.push((batch.first_offset, self.producer_id()));
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Kafka's `appendEndTxnMarker`: checks the producer epoch and the coordinator epoch,
+    /// closes the open transaction (if any) and takes the marker's epochs and time.
+    fn append_end_txn_marker(
+        &mut self,
+        marker: &EndTransactionMarker,
+        producer_epoch: i16,
+        offset: i64,
+        timestamp: i64,
+        transaction_version: i16,
+    ) -> Result<Option<CompletedTxn>, ProducerStateError> {
+        // Kafka insists on an explicit version for anything but replication; an unknown
+        // one is read as 0 (the TV0/1 rule), as Kafka does for replication.
+        let transaction_version = transaction_version.max(0);
+        self.check_producer_epoch(producer_epoch, offset, transaction_version)?;
+        if self.updated.coordinator_epoch > marker.coordinator_epoch
+            && self.origin != ProducerOrigin::Replication
+        {
+            return Err(ProducerStateError::TransactionCoordinatorFenced {
+                producer_id: self.producer_id(),
+                coordinator_epoch: marker.coordinator_epoch,
+                current_coordinator_epoch: self.updated.coordinator_epoch,
+                offset,
+            });
+        }
+        let completed = self
+            .updated
+            .current_txn_first_offset
+            .map(|first_offset| CompletedTxn {
+                producer_id: self.producer_id(),
+                first_offset,
+                last_offset: offset,
+                is_aborted: marker.is_abort(),
+            });
+        // `ProducerStateEntry.update(epoch, coordinatorEpoch, timestamp)`.
+        self.updated.maybe_update_producer_epoch(producer_epoch);
+        self.updated.coordinator_epoch = marker.coordinator_epoch;
+        self.updated.current_txn_first_offset = None;
+        self.updated.last_timestamp = timestamp;
+        Ok(completed)
     }
 }
 
@@ -613,14 +737,14 @@ pub fn read_snapshot(path: &Path) -> Result<Vec<ProducerStateEntry>, SnapshotErr
     decode_snapshot(&bytes)
 }
 
-/// The producer state of one partition (Kafka's `ProducerStateManager`, without the
-/// transaction bookkeeping — ongoing and unreplicated transactions, the LSO — that
-/// transactions will add).
+/// The producer state of one partition (Kafka's `ProducerStateManager`).
 #[derive(Debug)]
 pub struct ProducerStateManager {
     directory: PathBuf,
     producer_id_expiration_ms: i64,
     producers: HashMap<i64, ProducerStateEntry>,
+    /// Open transactions: first offset -> producer id (Kafka's `ongoingTxns`).
+    ongoing_txns: BTreeMap<i64, i64>,
     /// Offsets of the `.snapshot` files in the directory.
     snapshots: BTreeSet<i64>,
     /// The offset the state is known up to (exclusive): the log end offset after appends.
@@ -630,6 +754,9 @@ pub struct ProducerStateManager {
     /// The per-producer state the append being checked would leave (reused: no
     /// allocation per append once it has grown).
     pending: Vec<ProducerAppendInfo>,
+    /// Transactions the pending append opens, (first offset, producer id), and closes.
+    pending_started: Vec<(i64, i64)>,
+    pending_completed: Vec<CompletedTxn>,
     /// Corrupt snapshots found (and deleted) while loading.
     corrupt_snapshots: usize,
 }
@@ -641,10 +768,13 @@ impl ProducerStateManager {
             directory: directory.to_path_buf(),
             producer_id_expiration_ms,
             producers: HashMap::new(),
+            ongoing_txns: BTreeMap::new(),
             snapshots: list_snapshot_offsets(directory)?,
             last_map_offset: 0,
             last_snap_offset: 0,
             pending: Vec::new(),
+            pending_started: Vec::new(),
+            pending_completed: Vec::new(),
             corrupt_snapshots: 0,
         })
     }
@@ -666,6 +796,51 @@ impl ProducerStateManager {
 
     pub fn last_entry(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
         self.producers.get(&producer_id)
+    }
+
+    /// Kafka's `UnifiedLog.hasOngoingTransaction`: the producer has a transaction open
+    /// here, at this epoch.
+    pub fn has_ongoing_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producers.get(&producer_id).is_some_and(|entry| {
+            entry.current_txn_first_offset.is_some() && entry.producer_epoch == producer_epoch
+        })
+    }
+
+    /// The first offset of the oldest open transaction (Kafka's `firstUndecidedOffset`;
+    /// its `firstUnstableOffset` too, with no unreplicated transactions on one node).
+    pub fn first_undecided_offset(&self) -> Option<i64> {
+        self.ongoing_txns.keys().next().copied()
+    }
+
+    /// Open transactions as (first offset, producer id), oldest first.
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i64)> {
+        self.ongoing_txns
+            .iter()
+            .map(|(&first_offset, &producer_id)| (first_offset, producer_id))
+            .collect()
+    }
+
+    /// Kafka's `lastStableOffset(completedTxn)`: the LSO once `txn` is closed — the first
+    /// offset of the oldest transaction of another producer still open, else the offset
+    /// after the marker. Written into the `.txnindex` entry of an aborted transaction.
+    pub fn last_stable_offset(&self, txn: &CompletedTxn) -> i64 {
+        self.ongoing_txns
+            .iter()
+            .find(|(_, &producer_id)| producer_id != txn.producer_id)
+            .map_or(txn.last_offset + 1, |(&first_offset, _)| first_offset)
+    }
+
+    /// Kafka's `completeTxn`: the transaction is no longer open.
+    pub fn complete_txn(&mut self, txn: &CompletedTxn) {
+        self.ongoing_txns.remove(&txn.first_offset);
+    }
+
+    /// Kafka's `loadProducerEntry`: an entry read from a snapshot, its transaction open.
+    fn load_producer_entry(&mut self, entry: ProducerStateEntry) {
+        if let Some(first_offset) = entry.current_txn_first_offset {
+            self.ongoing_txns.insert(first_offset, entry.producer_id);
+        }
+        self.producers.insert(entry.producer_id, entry);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -724,12 +899,14 @@ impl ProducerStateManager {
     /// client's batch is a duplicate of `batch`, so nothing must be appended and the
     /// original offsets are the answer. `Ok(None)`: the append may go ahead; once it is
     /// written, [`Self::commit_append`] applies it. Nothing changes until then.
+    /// `transaction_version` decides the epoch rule for markers ([`TV_UNKNOWN`]: TV0/1).
     pub fn analyze_append(
         &mut self,
         batches: impl IntoIterator<Item = ProducerBatch>,
         origin: ProducerOrigin,
+        transaction_version: i16,
     ) -> Result<Option<BatchMetadata>, ProducerStateError> {
-        self.pending.clear();
+        self.abandon_append();
         for batch in batches {
             if batch.producer_id <= NO_PRODUCER_ID {
                 continue;
@@ -742,7 +919,7 @@ impl ProducerStateManager {
                         batch.last_sequence(),
                     )
                 }) {
-                    self.pending.clear();
+                    self.abandon_append();
                     return Ok(Some(duplicate));
                 }
             }
@@ -762,8 +939,13 @@ impl ProducerStateManager {
                     self.pending.len() - 1
                 }
             };
-            if let Err(error) = self.pending[index].append(&batch) {
-                self.pending.clear();
+            if let Err(error) = self.pending[index].append(
+                &batch,
+                transaction_version,
+                &mut self.pending_started,
+                &mut self.pending_completed,
+            ) {
+                self.abandon_append();
                 return Err(error);
             }
         }
@@ -771,8 +953,17 @@ impl ProducerStateManager {
     }
 
     /// Applies what the last [`Self::analyze_append`] built, and moves the map end offset
-    /// to `next_offset` (the log end offset after the append).
-    pub fn commit_append(&mut self, next_offset: i64) {
+    /// to `next_offset` (the log end offset after the append). As in Kafka's
+    /// `UnifiedLog.append`: producers are updated and the transactions the append opened
+    /// become ongoing; then each transaction it closed is passed to `on_completed` with
+    /// the LSO once it is closed (the log writes aborted ones to the `.txnindex`) and
+    /// completed. The state is applied whatever `on_completed` answers; its first error is
+    /// returned.
+    pub fn commit_append<E>(
+        &mut self,
+        next_offset: i64,
+        mut on_completed: impl FnMut(&CompletedTxn, i64) -> Result<(), E>,
+    ) -> Result<(), E> {
         for info in self.pending.drain(..) {
             let producer_id = info.producer_id();
             match self.producers.get_mut(&producer_id) {
@@ -782,18 +973,39 @@ impl ProducerStateManager {
                 }
             }
         }
+        for (first_offset, producer_id) in self.pending_started.drain(..) {
+            self.ongoing_txns.insert(first_offset, producer_id);
+        }
+        let mut result = Ok(());
+        for index in 0..self.pending_completed.len() {
+            let txn = self.pending_completed[index];
+            let last_stable_offset = self.last_stable_offset(&txn);
+            let written = on_completed(&txn, last_stable_offset);
+            if result.is_ok() {
+                result = written;
+            }
+            self.complete_txn(&txn);
+        }
+        self.pending_completed.clear();
         self.last_map_offset = next_offset;
+        result
     }
 
     /// Drops what the last [`Self::analyze_append`] built (the append failed).
     pub fn abandon_append(&mut self) {
         self.pending.clear();
+        self.pending_started.clear();
+        self.pending_completed.clear();
     }
 
-    /// Applies one batch read back from the log (replication rules: nothing refused).
-    pub fn load_batch(&mut self, batch: &ProducerBatch) {
+    /// Applies one batch read back from the log (replication rules: nothing refused), as
+    /// Kafka's `LogSegment.updateProducerState` does in recovery. A transaction the batch
+    /// closes is completed and returned with the LSO once it is closed (recovery writes
+    /// aborted ones to the `.txnindex`). Not to be called between `analyze_append` and
+    /// `commit_append`.
+    pub fn load_batch(&mut self, batch: &ProducerBatch) -> Option<(CompletedTxn, i64)> {
         if batch.producer_id <= NO_PRODUCER_ID {
-            return;
+            return None;
         }
         let current = self
             .producers
@@ -801,14 +1013,33 @@ impl ProducerStateManager {
             .copied()
             .unwrap_or_else(|| ProducerStateEntry::empty(batch.producer_id));
         let mut info = ProducerAppendInfo::new(current, ProducerOrigin::Replication);
-        if info.append(batch).is_ok() {
-            match self.producers.get_mut(&batch.producer_id) {
-                Some(entry) => entry.update(&info.updated),
-                None => {
-                    self.producers.insert(batch.producer_id, info.updated);
-                }
+        self.abandon_append();
+        let appended = info.append(
+            batch,
+            TV_UNKNOWN,
+            &mut self.pending_started,
+            &mut self.pending_completed,
+        );
+        if appended.is_err() {
+            self.abandon_append();
+            return None;
+        }
+        match self.producers.get_mut(&batch.producer_id) {
+            Some(entry) => entry.update(&info.updated),
+            None => {
+                self.producers.insert(batch.producer_id, info.updated);
             }
         }
+        for (first_offset, producer_id) in self.pending_started.drain(..) {
+            self.ongoing_txns.insert(first_offset, producer_id);
+        }
+        let completed = self.pending_completed.pop().map(|txn| {
+            let last_stable_offset = self.last_stable_offset(&txn);
+            self.complete_txn(&txn);
+            (txn, last_stable_offset)
+        });
+        self.pending_completed.clear();
+        completed
     }
 
     /// Writes a snapshot at the map end offset if none is there yet (Kafka's
@@ -898,7 +1129,7 @@ impl ProducerStateManager {
                 Ok(entries) => {
                     for entry in entries {
                         if !self.is_producer_expired(now_ms, &entry) {
-                            self.producers.insert(entry.producer_id, entry);
+                            self.load_producer_entry(entry);
                         }
                     }
                     self.last_snap_offset = offset;
@@ -940,6 +1171,7 @@ impl ProducerStateManager {
         }
         if log_end_offset != self.last_map_offset {
             self.producers.clear();
+            self.ongoing_txns.clear();
             self.load_from_snapshot(log_start_offset, now_ms)?;
         } else {
             self.on_log_start_offset_incremented(log_start_offset);
@@ -958,7 +1190,8 @@ impl ProducerStateManager {
     /// Kafka's `truncateFullyAndStartAt`: no producers, no snapshots.
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> io::Result<()> {
         self.producers.clear();
-        self.pending.clear();
+        self.ongoing_txns.clear();
+        self.abandon_append();
         let all: Vec<i64> = self.snapshots.iter().copied().collect();
         for snapshot in all {
             self.remove_and_delete_snapshot(snapshot)?;

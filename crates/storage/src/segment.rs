@@ -1,5 +1,6 @@
-//! One segment of a partition log: `<20-digit base offset>.log` with its `.index` and
-//! `.timeindex` (formats in `offset_index.rs` and `time_index.rs`).
+//! One segment of a partition log: `<20-digit base offset>.log` with its `.index`,
+//! `.timeindex` and, once it holds an aborted transaction, `.txnindex` (formats in
+//! `offset_index.rs`, `time_index.rs` and `transaction_index.rs`).
 //!
 //! ```text
 //! <base offset>.log   record batches v2, back to back, exactly the bytes that were
@@ -32,9 +33,11 @@ use memmap2::{MmapMut, MmapOptions};
 
 use crate::config::LogConfig;
 use crate::crc32c::crc32c;
+use crate::end_txn_marker::EndTransactionMarker;
 use crate::leader_epoch::LeaderEpochCache;
 use crate::map_budget::{Evict, MapBudget};
 use crate::offset_index::{self, relative_offset, OffsetIndexView, OffsetPosition};
+use crate::producer_state::{ProducerBatch, ProducerStateManager};
 use crate::record_batch::{
     RecordBatchView, ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_SEQUENCE_OFFSET,
     BASE_TIMESTAMP_OFFSET, BATCH_LENGTH_OFFSET, COMPRESSION_ATTRIBUTE_MASK, CONTROL_ATTRIBUTE,
@@ -43,6 +46,7 @@ use crate::record_batch::{
     TIMESTAMP_TYPE_ATTRIBUTE, TRANSACTIONAL_ATTRIBUTE,
 };
 use crate::time_index::{self, TimeIndexView, TimestampOffset, NO_TIMESTAMP};
+use crate::transaction_index::{AbortedTxn, TransactionIndex, TXN_INDEX_SUFFIX};
 
 pub const LOG_SUFFIX: &str = ".log";
 pub const INDEX_SUFFIX: &str = ".index";
@@ -140,6 +144,27 @@ impl BatchHeader {
 
     pub fn compression(&self) -> i16 {
         self.attributes & COMPRESSION_ATTRIBUTE_MASK
+    }
+
+    /// What the producer state needs of this batch as it lies in the log; `batch` is its
+    /// bytes, read for the marker of a control batch (`None`: not read, or no marker).
+    pub fn producer_batch(&self, batch: Option<&[u8]>) -> ProducerBatch {
+        ProducerBatch {
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            first_offset: self.base_offset,
+            last_offset: self.last_offset,
+            last_offset_delta: self.last_offset_delta(),
+            max_timestamp: self.max_timestamp,
+            is_transactional: self.is_transactional(),
+            is_control: self.is_control(),
+            end_txn_marker: if self.is_control() {
+                batch.and_then(EndTransactionMarker::from_batch)
+            } else {
+                None
+            },
+        }
     }
 }
 
@@ -487,6 +512,8 @@ pub(crate) struct Segment {
     bytes_since_last_index_entry: u32,
     /// Max timestamp of the first batch, for time-based rolling; `None` until loaded.
     rolling_based_timestamp: Option<i64>,
+    /// Aborted transactions whose marker is in this segment (`.txnindex`).
+    txn_index: TransactionIndex,
     created_ms: i64,
     roll_jitter_ms: i64,
     index_interval_bytes: u32,
@@ -540,6 +567,10 @@ impl Segment {
             max_timestamp_so_far: None,
             bytes_since_last_index_entry: 0,
             rolling_based_timestamp: None,
+            txn_index: TransactionIndex::new(
+                directory.join(segment_file_name(base_offset, TXN_INDEX_SUFFIX)),
+                base_offset,
+            ),
             created_ms: now_ms,
             roll_jitter_ms: config.random_segment_jitter_ms(seed),
             index_interval_bytes: config.index_interval_bytes,
@@ -579,6 +610,11 @@ impl Segment {
             }
         };
         let mut segment = Self::new_with(directory, base_offset, log, 0, config, budget, now_ms);
+        // A leftover of an earlier segment at this offset (Kafka's roll deletes it too).
+        match fs::remove_file(segment.txn_index.path()) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
         segment.active = Some(ActiveFiles {
             offset_index,
             time_index,
@@ -609,6 +645,7 @@ impl Segment {
         })?;
         let mut segment = Self::new_with(directory, base_offset, log, size, config, budget, now_ms);
         segment.created_ms = file_modified_ms(&log_path).unwrap_or(now_ms);
+        segment.txn_index = TransactionIndex::open(segment.path(TXN_INDEX_SUFFIX), base_offset)?;
         Ok(segment)
     }
 
@@ -636,11 +673,16 @@ impl Segment {
             files.push(active.offset_index.clone());
             files.push(active.time_index.clone());
         }
+        if let Some(txn_index) = self.txn_index.file() {
+            files.push(txn_index.clone());
+        }
         files
     }
 
-    /// Reads the index files' entry counts and checks them; `Err` means rebuild.
+    /// Reads the index files' entry counts and checks them (the `.txnindex` too, Kafka's
+    /// `sanityCheck`); `Err` means rebuild.
     pub fn load_indexes(&mut self, next_segment_base_offset: Option<i64>) -> io::Result<()> {
+        self.txn_index.sanity_check()?;
         let offset_bytes = fs::metadata(self.path(INDEX_SUFFIX))?.len();
         let time_bytes = fs::metadata(self.path(TIME_INDEX_SUFFIX))?.len();
         self.offset_index_entries = (offset_bytes / offset_index::ENTRY_BYTES as u64) as usize;
@@ -1097,6 +1139,7 @@ impl Segment {
         self.last_time_entry = last_time_entry;
         self.bytes_since_last_index_entry = 0;
         self.max_timestamp_so_far = None;
+        self.txn_index.truncate_to(offset)?;
         let Some(cut) = cut else {
             return Ok(0);
         };
@@ -1163,18 +1206,50 @@ impl Segment {
                 _ => {}
             }
         }
+        self.txn_index.delete()?;
         Ok(self.log.clone())
+    }
+
+    /// Writes an aborted transaction whose marker is in this segment to its `.txnindex`
+    /// (Kafka's `updateTxnIndex`). Returns the file when this created it.
+    pub fn append_aborted_txn(&mut self, txn: &AbortedTxn) -> io::Result<Option<Arc<SegmentFile>>> {
+        self.txn_index.append(txn)
+    }
+
+    /// Entries of the `.txnindex` (0 without the file).
+    pub fn txn_index_entries(&self) -> usize {
+        self.txn_index.entries()
+    }
+
+    /// Kafka's `collectAbortedTxns`, see [`TransactionIndex::collect_aborted_txns`].
+    pub fn collect_aborted_txns(
+        &self,
+        fetch_offset: i64,
+        upper_bound: i64,
+        out: &mut Vec<AbortedTxn>,
+    ) -> io::Result<bool> {
+        self.txn_index
+            .collect_aborted_txns(fetch_offset, upper_bound, out)
+    }
+
+    /// Every entry of the `.txnindex`.
+    pub fn all_aborted_txns(&self) -> io::Result<Vec<AbortedTxn>> {
+        self.txn_index.all_aborted_txns()
     }
 
     /// Rebuilds this segment's indexes from its batches, checking framing and CRC32C of
     /// each; the log is cut at the first batch that fails (a torn write, garbage, or the
-    /// zeros of a preallocated tail). Kafka's `LogSegment.recover`.
+    /// zeros of a preallocated tail). Kafka's `LogSegment.recover`: with `producer_state`
+    /// (the state as of this segment's base offset) each batch also updates it, and the
+    /// `.txnindex` is rebuilt from the ABORT markers found.
     pub fn recover(
         &mut self,
         mut leader_epochs: Option<&mut LeaderEpochCache>,
+        mut producer_state: Option<&mut ProducerStateManager>,
         bytes_scanned: &AtomicU64,
     ) -> io::Result<RecoveredSegment> {
         self.unmap();
+        let mut aborted: Vec<AbortedTxn> = Vec::new();
         let file_length = self.log.file().metadata()?.len();
         let mut offset_entries: Vec<u8> = Vec::new();
         let mut time_entries: Vec<u8> = Vec::new();
@@ -1188,8 +1263,11 @@ impl Segment {
         let mut first_max_timestamp = None;
         let interval = u64::from(self.index_interval_bytes);
         let base_offset = self.base_offset;
-        let valid_bytes =
-            scan_valid_batches(self.log.file(), file_length, bytes_scanned, |header| {
+        let valid_bytes = scan_valid_batches(
+            self.log.file(),
+            file_length,
+            bytes_scanned,
+            |header, bytes| {
                 if relative_offset(base_offset, header.last_offset).is_none()
                     || header.base_offset < base_offset
                     || previous_last_offset.is_some_and(|previous| header.base_offset <= previous)
@@ -1224,8 +1302,28 @@ impl Segment {
                         cache.assign(header.partition_leader_epoch, header.base_offset);
                     }
                 }
+                if let Some(state) = producer_state.as_deref_mut() {
+                    if let Some((txn, last_stable_offset)) =
+                        state.load_batch(&header.producer_batch(Some(bytes)))
+                    {
+                        if txn.is_aborted {
+                            aborted.push(AbortedTxn {
+                                producer_id: txn.producer_id,
+                                first_offset: txn.first_offset,
+                                last_offset: txn.last_offset,
+                                last_stable_offset,
+                            });
+                        }
+                    }
+                    state.update_map_end_offset(header.last_offset + 1);
+                }
                 true
-            })?;
+            },
+        )?;
+        self.txn_index.reset()?;
+        for txn in &aborted {
+            self.txn_index.append(txn)?;
+        }
         if time_index::should_append(last_time_entry, max_timestamp.timestamp) {
             push_time_entry(&mut time_entries, base_offset, max_timestamp);
             last_time_entry = max_timestamp;
@@ -1289,7 +1387,7 @@ pub(crate) fn scan_valid_batches(
     file: &File,
     file_length: u64,
     bytes_scanned: &AtomicU64,
-    mut accept: impl FnMut(&BatchHeader) -> bool,
+    mut accept: impl FnMut(&BatchHeader, &[u8]) -> bool,
 ) -> io::Result<u64> {
     let mut buffer = vec![0u8; RECOVERY_READ_BYTES.min(file_length as usize)];
     let mut buffer_position: u64 = 0;
@@ -1327,7 +1425,7 @@ pub(crate) fn scan_valid_batches(
             };
         let valid =
             RecordBatchView::new(&batch_bytes).is_ok_and(|view| view.validate_crc().is_ok());
-        if !valid || !accept(&header) {
+        if !valid || !accept(&header, &batch_bytes) {
             return Ok(position);
         }
         bytes_scanned.fetch_add(u64::from(header.size), Ordering::Relaxed);

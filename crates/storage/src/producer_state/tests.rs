@@ -1,4 +1,5 @@
 use super::*;
+use crate::end_txn_marker::ControlRecordType;
 
 const PID: i64 = 1000;
 
@@ -13,6 +14,7 @@ fn batch(epoch: i16, base_sequence: i32, count: i32, first_offset: i64) -> Produ
         max_timestamp: 1_000 + first_offset,
         is_transactional: false,
         is_control: false,
+        end_txn_marker: None,
     }
 }
 
@@ -27,10 +29,10 @@ fn append(
     state: &mut ProducerStateManager,
     batches: &[ProducerBatch],
 ) -> Result<Option<BatchMetadata>, ProducerStateError> {
-    let result = state.analyze_append(batches.iter().copied(), ProducerOrigin::Client);
+    let result = state.analyze_append(batches.iter().copied(), ProducerOrigin::Client, TV_UNKNOWN);
     if let Ok(None) = result {
         let next = batches.last().map_or(0, |batch| batch.last_offset + 1);
-        state.commit_append(next);
+        state.commit_append(next, |_, _| Ok::<(), ()>(())).unwrap();
     }
     result
 }
@@ -252,20 +254,24 @@ fn coordinator_and_replication_origins_check_less() {
     append(&mut state, &[batch(3, 0, 1, 0)]).unwrap();
     // Coordinator: epochs fenced, sequences not.
     assert_eq!(
-        state.analyze_append([batch(3, 77, 1, 1)], ProducerOrigin::Coordinator),
+        state.analyze_append(
+            [batch(3, 77, 1, 1)],
+            ProducerOrigin::Coordinator,
+            TV_UNKNOWN
+        ),
         Ok(None)
     );
     state.abandon_append();
     assert!(state
-        .analyze_append([batch(2, 1, 1, 1)], ProducerOrigin::Coordinator)
+        .analyze_append([batch(2, 1, 1, 1)], ProducerOrigin::Coordinator, TV_UNKNOWN)
         .is_err());
     // Replication: nothing refused, no duplicate answered.
     assert_eq!(
-        state.analyze_append([batch(1, 0, 1, 1)], ProducerOrigin::Replication),
+        state.analyze_append([batch(1, 0, 1, 1)], ProducerOrigin::Replication, TV_UNKNOWN),
         Ok(None)
     );
     assert_eq!(
-        state.analyze_append([batch(3, 0, 1, 1)], ProducerOrigin::Replication),
+        state.analyze_append([batch(3, 0, 1, 1)], ProducerOrigin::Replication, TV_UNKNOWN),
         Ok(None)
     );
 }
@@ -289,6 +295,7 @@ fn transactional_state_is_tracked_for_the_snapshot() {
     state.load_batch(&ProducerBatch {
         is_control: true,
         is_transactional: true,
+        end_txn_marker: Some(EndTransactionMarker::new(ControlRecordType::Commit, 0)),
         ..batch(0, -1, 1, 12)
     });
     assert_eq!(
@@ -476,4 +483,89 @@ fn snapshot_names_are_twenty_digits() {
         parse_snapshot_name("00000000000000368769.snapshot.tmp"),
         None
     );
+}
+
+#[test]
+fn ongoing_transactions_come_back_from_a_snapshot_in_first_offset_order() {
+    let (directory, mut state) = manager();
+    let other = ProducerBatch {
+        producer_id: 7,
+        is_transactional: true,
+        ..batch(0, 0, 1, 12)
+    };
+    append(
+        &mut state,
+        &[
+            ProducerBatch {
+                is_transactional: true,
+                ..batch(0, 0, 2, 10)
+            },
+            other,
+        ],
+    )
+    .unwrap();
+    assert_eq!(state.ongoing_transactions(), vec![(10, PID), (12, 7)]);
+    state.take_snapshot(true).unwrap();
+    let mut reloaded = ProducerStateManager::new(directory.path(), 86_400_000).unwrap();
+    reloaded.truncate_and_reload(0, 13, 0).unwrap();
+    assert_eq!(reloaded.ongoing_transactions(), vec![(10, PID), (12, 7)]);
+    assert_eq!(reloaded.first_undecided_offset(), Some(10));
+    assert!(reloaded.has_ongoing_transaction(PID, 0));
+    assert!(!reloaded.has_ongoing_transaction(PID, 1));
+    // PID's abort at 13: the LSO it leaves is producer 7's first offset.
+    let abort = ProducerBatch {
+        is_control: true,
+        is_transactional: true,
+        end_txn_marker: Some(EndTransactionMarker::new(ControlRecordType::Abort, 3)),
+        ..batch(0, -1, 1, 13)
+    };
+    let mut completed = Vec::new();
+    reloaded
+        .analyze_append([abort], ProducerOrigin::Coordinator, 0)
+        .unwrap();
+    reloaded
+        .commit_append(14, |txn, last_stable_offset| {
+            completed.push((*txn, last_stable_offset));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    assert_eq!(
+        completed,
+        vec![(
+            CompletedTxn {
+                producer_id: PID,
+                first_offset: 10,
+                last_offset: 13,
+                is_aborted: true
+            },
+            12
+        )]
+    );
+    assert_eq!(reloaded.first_undecided_offset(), Some(12));
+    assert_eq!(reloaded.last_entry(PID).unwrap().coordinator_epoch, 3);
+    // A zombie coordinator's marker is fenced; nothing changes.
+    let zombie = ProducerBatch {
+        producer_id: 7,
+        end_txn_marker: Some(EndTransactionMarker::new(ControlRecordType::Commit, 2)),
+        ..abort
+    };
+    let error = reloaded
+        .analyze_append(
+            [ProducerBatch {
+                producer_id: PID,
+                ..zombie
+            }],
+            ProducerOrigin::Coordinator,
+            0,
+        )
+        .unwrap_err();
+    assert_eq!(error.kafka_error(), "TRANSACTION_COORDINATOR_FENCED");
+    // Replication accepts it (Kafka logs it).
+    assert_eq!(
+        reloaded
+            .load_batch(&zombie)
+            .map(|(txn, lso)| (txn.first_offset, lso)),
+        Some((12, 14))
+    );
+    assert_eq!(reloaded.first_undecided_offset(), None);
 }
