@@ -1,7 +1,8 @@
 // One broker for a test suite that must pass against both Sluice and Apache Kafka 4.4.0 (the
-// consumer-group suites in test/interop/groups-*.test.ts and consumer-groups-command.test.ts):
-// `GROUP_TESTS_BROKER=kafka|sluice` (default sluice) picks which, and the suite sees the same
-// handle either way: a bootstrap address, a clean stop (SIGTERM), a crash (SIGKILL) and a restart on
+// consumer-group suites in test/interop/groups-*.test.ts and consumer-groups-command.test.ts, the
+// transaction suites in test/interop/transactions-*.test.ts): `GROUP_TESTS_BROKER=kafka|sluice`
+// (or `TXN_TESTS_BROKER` for the transaction suites; default sluice) picks which, and the suite sees
+// the same handle either way: a bootstrap address, a clean stop (SIGTERM), a crash (SIGKILL) and a restart on
 // the same port and log directory.
 //
 // Both brokers get the same broker properties: Sluice has Kafka's defaults, startKafka() sets a few
@@ -16,14 +17,17 @@ import { type SluiceBroker, startSluice } from "./sluice.js";
 
 export type BrokerKind = "kafka" | "sluice";
 
-function brokerFromEnv(): BrokerKind {
-  const value = process.env.GROUP_TESTS_BROKER ?? "sluice";
-  if (value !== "kafka" && value !== "sluice") throw new Error(`GROUP_TESTS_BROKER must be "kafka" or "sluice", not ${JSON.stringify(value)}`);
+function brokerFromEnv(variable: string): BrokerKind {
+  const value = process.env[variable] ?? "sluice";
+  if (value !== "kafka" && value !== "sluice") throw new Error(`${variable} must be "kafka" or "sluice", not ${JSON.stringify(value)}`);
   return value;
 }
 
 /** The broker the group suites run against: $GROUP_TESTS_BROKER, "sluice" by default. */
-export const groupTestsBroker: BrokerKind = brokerFromEnv();
+export const groupTestsBroker: BrokerKind = brokerFromEnv("GROUP_TESTS_BROKER");
+
+/** The broker the transaction suites (test/interop/transactions-*.test.ts) run against: $TXN_TESTS_BROKER, "sluice" by default. */
+export const txnTestsBroker: BrokerKind = brokerFromEnv("TXN_TESTS_BROKER");
 
 /**
  * Group coordinator settings given to both brokers. The first rebalance of a new group starts at
@@ -35,6 +39,19 @@ export const groupBrokerProperties: Record<string, string | number | boolean> = 
   "offsets.topic.replication.factor": 1,
   "num.partitions": 1,
   "auto.create.topics.enable": true,
+};
+
+/**
+ * Transaction coordinator settings for the transaction suites, given to both brokers (after
+ * groupBrokerProperties): a single node's transaction log (replication factor and min ISR 1, which
+ * startKafka() also sets), and timed-out transactions looked for every 500 ms instead of every 10 s,
+ * so an abandoned transaction is aborted soon after its transaction.timeout.ms. Everything else is
+ * the default of both: transaction.state.log.num.partitions=50, transaction.max.timeout.ms=900000.
+ */
+export const txnBrokerProperties: Record<string, string | number | boolean> = {
+  "transaction.state.log.replication.factor": 1,
+  "transaction.state.log.min.isr": 1,
+  "transaction.abort.timed.out.transaction.cleanup.interval.ms": 500,
 };
 
 export interface TestBroker {
@@ -59,6 +76,7 @@ export interface TestBroker {
 }
 
 export interface StartBrokerOptions {
+  /** $GROUP_TESTS_BROKER's choice (groupTestsBroker) by default. */
   kind?: BrokerKind;
   /** More broker properties (Kafka names), given to either broker, after groupBrokerProperties. */
   properties?: Record<string, string | number | boolean>;

@@ -25,7 +25,6 @@
 //
 //   GROUP_TESTS_BROKER=kafka npx vitest run test/interop/consumer-groups-command.test.ts   (Kafka against Kafka)
 //   npx vitest run test/interop/consumer-groups-command.test.ts                           (Sluice against Kafka)
-import type { ChildProcess } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,77 +32,13 @@ import { groupTestsBroker, startBroker, type TestBroker } from "../helpers/broke
 import { type GroupDescription, GroupTestClient, MemberProcess, range, waitFor, waitForAssignment, waitForRecords } from "../helpers/groups.js";
 import { kafkaClasspath, spawnJavaTool } from "../helpers/kafka.js";
 import { probeApiVersions } from "../helpers/sluice.js";
+import { type ToolResult, ToolSession } from "../helpers/tool-session.js";
 
 const consumerGroupCommand = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
 const groupsCommand = "org.apache.kafka.tools.GroupsCommand";
 
 /** 2021-01-01T00:00:00Z: the first five records of each partition of "orders" are this old, a second apart. */
 const oldTime = Date.UTC(2021, 0, 1);
-
-interface ToolResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** sluice.kafka.ToolRunner: Kafka tools' main() run one after the other in one JVM. */
-class ToolSession {
-  private output = "";
-  private readonly waiting: { resolve: (result: ToolResult) => void; reject: (error: Error) => void }[] = [];
-  private chain: Promise<unknown> = Promise.resolve();
-  private exited = false;
-
-  private constructor(private readonly child: ChildProcess) {
-    child.stdin!.on("error", () => {});
-    child.stdout!.on("data", (chunk: Buffer) => {
-      this.output += chunk.toString("utf8");
-      for (let end = this.output.indexOf("\n"); end >= 0; end = this.output.indexOf("\n")) {
-        const line = this.output.slice(0, end);
-        this.output = this.output.slice(end + 1);
-        if (line.startsWith("{")) this.waiting.shift()?.resolve(JSON.parse(line) as ToolResult);
-      }
-    });
-    child.on("close", (code) => {
-      this.exited = true;
-      for (const waiting of this.waiting.splice(0)) waiting.reject(new Error(`sluice.kafka.ToolRunner exited (${code})`));
-    });
-  }
-
-  static async start(): Promise<ToolSession> {
-    return new ToolSession(await spawnJavaTool("sluice.kafka.ToolRunner", [], { quickStart: true, heap: "256m", logLevel: "ERROR" }));
-  }
-
-  /** Runs one tool; rejects (and ends the session) if it has not finished within `timeoutMs`. */
-  run(main: string, args: string[], timeoutMs = 90_000): Promise<ToolResult> {
-    const result = this.chain.then(
-      () =>
-        new Promise<ToolResult>((resolve, reject) => {
-          if (this.exited) return reject(new Error("sluice.kafka.ToolRunner is not running"));
-          const timer = setTimeout(() => {
-            this.child.kill("SIGKILL");
-            reject(new Error(`${main} ${args.join(" ")} did not finish within ${timeoutMs} ms`));
-          }, timeoutMs);
-          this.waiting.push({
-            resolve: (answer) => {
-              clearTimeout(timer);
-              resolve(answer);
-            },
-            reject: (error) => {
-              clearTimeout(timer);
-              reject(error);
-            },
-          });
-          this.child.stdin!.write(`${JSON.stringify({ main, args })}\n`);
-        }),
-    );
-    this.chain = result.catch(() => {});
-    return result;
-  }
-
-  close(): void {
-    this.child.stdin!.end();
-  }
-}
 
 /** One step's output, normalised for the comparison, with the raw output for messages. */
 interface Step {
