@@ -265,8 +265,8 @@ describe("a transaction under transaction version 0/1 (AddPartitionsToTxn, EndTx
     expect((await init("tx-z")).errorCode).toBe(ErrorCode.CONCURRENT_TRANSACTIONS);
     expect(logOf(1)).toEqual(["old", "ABORT"]);
     const fresh = await init("tx-z");
-    // The abort bumps twice (the fence, then transaction version 2), the new producer once more.
-    expect(fresh).toMatchObject({ errorCode: ErrorCode.NONE, producerId: zombie.producerId, producerEpoch: zombie.producerEpoch + 3 });
+    // The abort bumps once (Kafka 4.4 under transaction version 2), the new producer once more.
+    expect(fresh).toMatchObject({ errorCode: ErrorCode.NONE, producerId: zombie.producerId, producerEpoch: zombie.producerEpoch + 2 });
     // The zombie is fenced everywhere.
     expect(await addPartitions("tx-z", zombie.producerId, zombie.producerEpoch, [["out", 1]])).toEqual([ErrorCode.PRODUCER_FENCED]);
     expect((await end("tx-z", zombie.producerId, zombie.producerEpoch, true)).errorCode).toBe(ErrorCode.PRODUCER_FENCED);
@@ -323,13 +323,11 @@ describe("offsets in a transaction", () => {
       });
       return response.topics[0]?.partitions[0]?.errorCode;
     };
-    // The group must exist for a TxnOffsetCommit (Kafka 4.4 creates a simple group on the first
-    // anonymous one and still answers ILLEGAL_GENERATION).
+    // An anonymous TxnOffsetCommit makes a simple group.
     const first = await init("tx-o");
     expect(
       (await call(addOffsetsToTxn, 3, { transactionalId: "tx-o", producerId: first.producerId, producerEpoch: first.producerEpoch, groupId: "g" })).errorCode,
     ).toBe(ErrorCode.NONE);
-    expect(await commitOffsets(first.producerId, first.producerEpoch, 5n)).toBe(ErrorCode.ILLEGAL_GENERATION);
     expect(await commitOffsets(first.producerId, first.producerEpoch, 5n)).toBe(ErrorCode.NONE);
     expect(await fetchOffset(true)).toEqual([ErrorCode.UNSTABLE_OFFSET_COMMIT, -1n]);
     expect(await fetchOffset(false)).toEqual([ErrorCode.NONE, -1n]);
@@ -354,10 +352,12 @@ describe("background rules and admin", () => {
     services.transactions.abortTimedOutTransactions(Date.now());
     expect(await describe1("tx-t")).toMatchObject({ transactionState: "Ongoing" });
     services.transactions.abortTimedOutTransactions(Date.now() + 2000);
-    expect(await describe1("tx-t")).toMatchObject({ transactionState: "CompleteAbort", producerEpoch: producerEpoch + 2 });
+    expect(await describe1("tx-t")).toMatchObject({ transactionState: "CompleteAbort", producerEpoch: producerEpoch + 1 });
     expect(logOf(0)).toEqual(["t", "ABORT"]);
     expect((await readCommitted(0))?.lastStableOffset).toBe(2n);
-    expect((await end("tx-t", producerId, producerEpoch, true)).errorCode).toBe(ErrorCode.PRODUCER_FENCED);
+    // The abandoned producer's late commit: its epoch is one behind (a retry), so Kafka's table says INVALID_TXN_STATE.
+    expect((await end("tx-t", producerId, producerEpoch, true, 5)).errorCode).toBe(ErrorCode.INVALID_TXN_STATE);
+    expect((await end("tx-t", producerId, producerEpoch, true, 3)).errorCode).toBe(ErrorCode.PRODUCER_FENCED);
 
     expect(services.transactions.removeExpiredTransactionalIds(Date.now())).toBe(0);
     expect(services.transactions.removeExpiredTransactionalIds(Date.now() + 7 * 24 * 3600 * 1000 + 1000)).toBe(1);

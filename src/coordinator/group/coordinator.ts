@@ -587,11 +587,13 @@ export class GroupCoordinator {
   ): number | number[] {
     const shard = this.shardFor(request.groupId);
     if (typeof shard === "number") return shard;
-    const group = shard.groups.get(request.groupId);
+    let group = shard.groups.get(request.groupId);
     if (group === undefined) {
-      // Kafka 4.4 creates the simple group for an anonymous commit and still refuses this one.
-      if (request.generationIdOrMemberEpoch < 0) shard.groups.set(request.groupId, new ClassicGroup(request.groupId, nowMs));
-      return request.apiVersion >= 5 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
+      // An anonymous commit (generation -1: an admin, or a consumer without group management)
+      // makes a simple group; otherwise the group must exist.
+      if (request.generationIdOrMemberEpoch >= 0) return request.apiVersion >= 5 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
+      group = new ClassicGroup(request.groupId, nowMs);
+      shard.groups.set(request.groupId, group);
     }
     const commit: CommitRequest = { ...request, retentionTimeMs: -1n };
     let validate: (offset: OffsetToCommit) => number = () => ErrorCode.NONE;

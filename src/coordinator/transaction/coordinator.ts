@@ -688,11 +688,9 @@ export class TransactionCoordinator {
         this.#spareProducerId = null;
         this.#refillSpareProducerId();
       }
-      if (next === TxnState.PrepareAbort && isEpochFence) {
-        metadata.pendingState = null;
-        metadata.producerEpoch = producerEpoch;
-        metadata.lastProducerEpoch = NO_PRODUCER_EPOCH;
-      }
+      // Kafka 4.4: the fence's pending state makes way for PrepareAbort; under TV2 the epoch is not
+      // set to the fenced one first, so the abort bumps it once (TV1 sets it, see #prepareEndV1).
+      if (next === TxnState.PrepareAbort && isEpochFence) metadata.pendingState = null;
       return { transit: metadata.prepareAbortOrCommit(next, clientTransactionVersion, nextProducerId, Date.now(), noPartitionAdded), isEpochFence };
     };
     if (metadata.producerId !== producerId && !retryOnOverflow) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
