@@ -154,6 +154,7 @@ async function readCommitted(partition: number, isolationLevel = 1) {
             logStartOffset: -1n,
             partitionMaxBytes: 1 << 20,
             replicaDirectoryId: ZERO_UUID,
+            highWatermark: -1n,
           },
         ],
       },
