@@ -299,7 +299,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
     release(first.results);
     const partitions = first.results.flatMap((result) => result.partition ?? []);
     return context.partitions
-      .waitForAppends(partitions, request.minBytes, request.maxWaitMs, first.bytes)
+      .waitForAppends(partitions, request.minBytes, request.maxWaitMs, first.bytes, request.isolationLevel === READ_COMMITTED)
       .then(() => respond(context, readAll(context, request, targets, byId).results, session, incremental));
   },
   (_context, request, errorCode) => errorResponse(errorCode, request.sessionId),

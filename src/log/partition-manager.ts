@@ -109,11 +109,15 @@ export class PartitionManager {
    * Waits until appends to `partitions` add up to `minBytes` (counting `bytesAlready`), one of
    * them goes away, `maxWaitMs` passes or the manager closes; then resolves (never rejects).
    * Resolves in a later macrotask, so the append that woke it answers its producer first.
+   * `readCommitted`: a read_committed fetch sees nothing past the last stable offset, so an append
+   * counts only when it moved that partition's LSO (an open transaction's records do not; its
+   * marker does) — Kafka's DelayedFetch bounds by the LSO the same way.
    */
-  waitForAppends(partitions: Iterable<Partition>, minBytes: number, maxWaitMs: number, bytesAlready = 0): Promise<void> {
+  waitForAppends(partitions: Iterable<Partition>, minBytes: number, maxWaitMs: number, bytesAlready = 0, readCommitted = false): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       const waitedOn = new Set(partitions);
+      const stableOffsets = readCommitted ? new Map([...waitedOn].map((partition) => [partition, partition.lastStableOffset])) : null;
       let bytes = bytesAlready;
       let done = false;
       const finish = () => {
@@ -125,7 +129,12 @@ export class PartitionManager {
         setImmediate(resolve);
       };
       const waiter: AppendWaiter = {
-        onAppend(_partition, appended) {
+        onAppend(partition, appended) {
+          if (stableOffsets !== null && appended > 0) {
+            const stable = partition.lastStableOffset;
+            if (stable === stableOffsets.get(partition)) return;
+            stableOffsets.set(partition, stable);
+          }
           bytes += appended;
           if (bytes >= minBytes || appended === 0) finish();
         },

@@ -134,10 +134,10 @@ async function describe1(transactionalId: string) {
   return response.transactionStates[0];
 }
 
-async function readCommitted(partition: number, isolationLevel = 1) {
+async function readCommitted(partition: number, isolationLevel = 1, maxWaitMs = 0) {
   const response = (await call(fetch, 12, {
     ...defaultFetchRequest(),
-    maxWaitMs: 0,
+    maxWaitMs,
     minBytes: 1,
     maxBytes: 1 << 20,
     isolationLevel,
@@ -227,6 +227,23 @@ describe("a transaction under transaction version 0/1 (AddPartitionsToTxn, EndTx
     // A retry of the commit is answered NONE; an abort now is INVALID_TXN_STATE.
     expect((await end("tx-c", producerId, producerEpoch, true)).errorCode).toBe(ErrorCode.NONE);
     expect((await end("tx-c", producerId, producerEpoch, false)).errorCode).toBe(ErrorCode.INVALID_TXN_STATE);
+  });
+
+  it("answers a read_committed long poll when the transaction commits, not when its records arrive", async () => {
+    const { producerId, producerEpoch } = await init("tx-lp");
+    await addPartitions("tx-lp", producerId, producerEpoch, [["out", 1]]);
+    let answered = false;
+    const polled = readCommitted(1, 1, 30_000).then((data) => {
+      answered = true;
+      return data;
+    });
+    await produceTxn("tx-lp", 1, txnBatch(producerId, producerEpoch, 0, ["lp"]));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    await end("tx-lp", producerId, producerEpoch, true);
+    const data = await polled;
+    expect(data?.lastStableOffset).toBe(2n);
+    expect(data?.records?.length ?? 0).toBeGreaterThan(0);
   });
 
   it("aborts: ABORT markers, the aborted range reported to read_committed fetches", async () => {
