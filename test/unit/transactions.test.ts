@@ -362,6 +362,41 @@ describe("offsets in a transaction", () => {
   });
 });
 
+describe("offsets in a transaction across a restart", () => {
+  it("reloads pending transactional offsets and commits them at the marker written after the restart", async () => {
+    const { producerId, producerEpoch } = await init("tx-or");
+    await call(addOffsetsToTxn, 3, { transactionalId: "tx-or", producerId, producerEpoch, groupId: "g2" });
+    const committed = await call(txnOffsetCommit, 3, {
+      transactionalId: "tx-or",
+      groupId: "g2",
+      producerId,
+      producerEpoch,
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      groupInstanceId: null,
+      topics: [{ name: "out", topicId: ZERO_UUID, partitions: [{ partitionIndex: 1, committedOffset: 42n, committedLeaderEpoch: -1, committedMetadata: "" }] }],
+    });
+    expect(committed.topics[0]?.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+    await close();
+    await open();
+    const fetchOffset = async () => {
+      const response = await call(offsetFetch, 8, {
+        groupId: "",
+        topics: [],
+        requireStable: true,
+        groups: [{ groupId: "g2", memberId: null, memberEpoch: -1, topics: [{ name: "out", topicId: ZERO_UUID, partitionIndexes: [1] }] }],
+      });
+      const partition = response.groups[0]?.topics[0]?.partitions[0];
+      return [partition?.errorCode, partition?.committedOffset];
+    };
+    expect(await fetchOffset()).toEqual([ErrorCode.UNSTABLE_OFFSET_COMMIT, -1n]);
+    // Offset expiry leaves a partition with a pending commit alone.
+    expect(services.groups.cleanupGroupMetadata(Date.now() + 30 * 24 * 3600 * 1000)).toBe(0);
+    expect((await end("tx-or", producerId, producerEpoch, true)).errorCode).toBe(ErrorCode.NONE);
+    expect(await fetchOffset()).toEqual([ErrorCode.NONE, 42n]);
+  });
+});
+
 describe("background rules and admin", () => {
   it("aborts a transaction past its timeout and expires idle transactional ids", async () => {
     const { producerId, producerEpoch } = await init("tx-t", 1000);

@@ -709,7 +709,9 @@ export class GroupCoordinator {
           errors.set(`${topic.name}:${partition}`, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC);
         } else {
           errors.set(`${topic.name}:${partition}`, ErrorCode.NONE);
-          if (shard.offsets.get(groupId, topic.name, partition) !== undefined) records.push(offsetTombstone(groupId, topic.name, partition));
+          if (shard.offsets.get(groupId, topic.name, partition) !== undefined || shard.offsets.hasPending(groupId, topic.name, partition)) {
+            records.push(offsetTombstone(groupId, topic.name, partition));
+          }
         }
       }
     }
@@ -779,10 +781,14 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
+  /** OffsetMetadataManager.deleteAllOffsets: tombstones for every committed offset and every partition with a pending transactional one. */
   #offsetTombstones(shard: GroupShard, groupId: string): RecordToWrite[] {
     const records: RecordToWrite[] = [];
     for (const [topic, partitions] of shard.offsets.ofGroup(groupId) ?? []) {
       for (const partition of partitions.keys()) records.push(offsetTombstone(groupId, topic, partition));
+    }
+    for (const { topic, partition } of shard.offsets.pendingPartitions(groupId)) {
+      if (shard.offsets.get(groupId, topic, partition) === undefined) records.push(offsetTombstone(groupId, topic, partition));
     }
     return records;
   }
@@ -862,7 +868,10 @@ export class GroupCoordinator {
         continue;
       }
       for (const [partition, offset] of partitions) {
-        const expired = offset.expireTimestampMs !== null ? nowMs >= offset.expireTimestampMs : nowMs - base(offset) >= this.config.offsetsRetentionMs;
+        // An offset with a transactional commit pending does not expire (Kafka checks hasPendingTransactionalOffsets).
+        const expired =
+          !shard.offsets.hasPending(group.groupId, topic, partition) &&
+          (offset.expireTimestampMs !== null ? nowMs >= offset.expireTimestampMs : nowMs - base(offset) >= this.config.offsetsRetentionMs);
         if (expired) records.push(offsetTombstone(group.groupId, topic, partition));
         else allExpired = false;
       }

@@ -83,6 +83,15 @@ export class OffsetStore {
     return this.#open.has(openKey(group, topic, partition));
   }
 
+  /** The partitions of `group` with a pending transactional commit (Kafka's openTransactions.forEachTopicPartition). */
+  pendingPartitions(group: string): { topic: string; partition: number }[] {
+    const seen = new Map<string, { topic: string; partition: number }>();
+    for (const pending of this.#pending.values()) {
+      for (const [key, entry] of pending) if (entry.group === group) seen.set(key, { topic: entry.topic, partition: entry.partition });
+    }
+    return [...seen.values()];
+  }
+
   get(group: string, topic: string, partition: number): CommittedOffset | undefined {
     return this.#byGroup.get(group)?.get(topic)?.get(partition);
   }
