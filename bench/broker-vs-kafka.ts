@@ -360,7 +360,16 @@ async function measured(broker: RunningBroker, recordCount: number, run: () => P
 
 async function producerRun(
   broker: RunningBroker,
-  spec: { name: string; kind: "throughput" | "fixed-rate"; recordSize: number; acks: Acks; records: number; throughput: number; props?: string[] },
+  spec: {
+    name: string;
+    kind: "throughput" | "fixed-rate";
+    recordSize: number;
+    acks: Acks;
+    records: number;
+    throughput: number;
+    props?: string[];
+    args?: string[];
+  },
 ): Promise<ScenarioResult> {
   const topic = `perf-${spec.name}`;
   const topicWarning = (await createTopic(broker, topic)) ?? undefined;
@@ -381,6 +390,7 @@ async function producerRun(
     `bootstrap.servers=${broker.bootstrap}`,
     `acks=${spec.acks}`,
     ...(spec.props ?? []),
+    ...(spec.args ?? []),
   ];
   const figures = await measured(broker, spec.records, async () => {
     const result = await runJavaTool("org.apache.kafka.tools.ProducerPerformance", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 2) }).catch(
@@ -594,6 +604,19 @@ async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
         plan.push(() => producerRun(broker, { name: `${sizeName(recordSize)}-acks${acks}`, kind: "throughput", recordSize, acks, records, throughput: -1 }));
       }
     }
+    // Transactions: ProducerPerformance commits a transaction every 100 ms (acks=all, idempotent,
+    // KIP-890 transaction version 2 on both brokers), so the coordinator's work is in the figures.
+    plan.push(() =>
+      producerRun(broker, {
+        name: "100b-txn100ms",
+        kind: "throughput",
+        recordSize: 100,
+        acks: "all",
+        records,
+        throughput: -1,
+        args: ["--transactional-id", "perf-txn", "--transaction-duration-ms", "100"],
+      }),
+    );
     for (const recordSize of recordSizes) {
       // Reads back what the acks=1 max-throughput run of this size wrote, in a group.
       const name = `${sizeName(recordSize)}-acks1`;
