@@ -261,7 +261,14 @@ describe(`Java transactional clients and TransactionalMessageCopier against ${tx
     let actedAt: CopierStatus | null = null;
     if (options.during) {
       const { at, action } = options.during;
-      actedAt = await waitFor(`the copier to process ${at} records`, () => statuses().find((s) => s.totalProcessed >= at), 120_000);
+      actedAt = await waitFor(
+        `the copier to process ${at} records`,
+        () => {
+          if (process.exit) throw new Error(`the copier exited: ${process.describe()}`);
+          return statuses().find((s) => s.totalProcessed >= at);
+        },
+        120_000,
+      );
       await action();
     }
     await waitFor(`the copier ${options.id} to exit`, () => process.exit, 180_000).catch((error: Error) => {

@@ -32,7 +32,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * {@code --abort-every}-th transaction (0: none) is aborted on purpose instead of committed, after
  * which the consumer seeks back to where that transaction started, so the same input is copied again
  * in the next transaction. A copy's value is {@code <input value>@<transaction number>}, its key the
- * input key, so the copies of an aborted attempt differ from the committed ones.
+ * input key, so the copies of an aborted attempt differ from the committed ones. The copies are
+ * flushed before the transaction ends, so those of an aborted one are in the log as well.
  *
  * <pre>
  * java -cp ... sluice.kafka.TxnCopy --bootstrap HOST:PORT --input T --output T --group G
@@ -119,6 +120,9 @@ public final class TxnCopy {
             records.addObject().put("partition", record.partition()).put("offset", record.offset()).put("value", record.value()).put("copy", copy);
             offsets.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
           }
+          // Written before the transaction ends, so an aborted transaction's copies are in the log too
+          // (abortTransaction() drops batches not sent yet).
+          producer.flush();
           producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
           ArrayNode committedOffsets = event.putArray("offsets");
           offsets.forEach((tp, offset) -> committedOffsets.addArray().add(tp.partition()).add(offset.offset()));
