@@ -127,9 +127,6 @@ public final class TxnCopy {
           ArrayNode committedOffsets = event.putArray("offsets");
           offsets.forEach((tp, offset) -> committedOffsets.addArray().add(tp.partition()).add(offset.offset()));
           if (abort) {
-            // abortTransaction drops batches not sent yet (linger.ms): flush first, so the aborted
-            // copies are in the log for read_uncommitted to see, whatever the broker's speed.
-            producer.flush();
             producer.abortTransaction();
             // Back to where this transaction started: its records, and everything read after them, again.
             Map<TopicPartition, Long> rewind = new HashMap<>();
