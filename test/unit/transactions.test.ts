@@ -13,6 +13,9 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadBrokerConfig } from "../../src/config/index.js";
+import { transactionRecords } from "../../src/coordinator/records.js";
+import { transactionLogValue } from "../../src/coordinator/transaction/state-manager.js";
+import { TxnState, tpKey } from "../../src/coordinator/transaction/transaction-metadata.js";
 import { describeProducers } from "../../src/handlers/describe-producers.js";
 import { fetch } from "../../src/handlers/fetch.js";
 import { offsetFetch } from "../../src/handlers/group/offset-fetch.js";
@@ -445,6 +448,50 @@ describe("background rules and admin", () => {
     expect(one?.activeProducers).toEqual([
       expect.objectContaining({ producerId: a.producerId, producerEpoch: a.producerEpoch, lastSequence: 0, currentTxnStartOffset: 0n }),
     ]);
+  });
+
+  it("completes at load a transaction the broker stopped in PrepareCommit (markers written, then CompleteCommit)", async () => {
+    const { producerId, producerEpoch } = await init("tx-pc");
+    await addPartitions("tx-pc", producerId, producerEpoch, [["out", 1]]);
+    await produceTxn("tx-pc", 1, txnBatch(producerId, producerEpoch, 0, ["pc"]));
+    // What a crash right after the PrepareCommit write leaves: the record, no markers.
+    const partition = services.transactions.partitionFor("tx-pc");
+    const now = Date.now();
+    const value = transactionLogValue({
+      producerId,
+      prevProducerId: producerId,
+      nextProducerId: -1n,
+      producerEpoch: producerEpoch + 1,
+      lastProducerEpoch: producerEpoch,
+      txnTimeoutMs: 30_000,
+      state: TxnState.PrepareCommit,
+      topicPartitions: new Set([tpKey("out", 1)]),
+      txnStartTimestamp: now - 10,
+      txnLastUpdateTimestamp: now,
+      clientTransactionVersion: 2,
+    });
+    const record = transactionRecords.encode({ recordType: 0, key: { transactionalId: "tx-pc" }, value, version: 1 });
+    services.partitions.get("__transaction_state", partition)?.appendAsCoordinator(buildRecordBatch({ baseTimestamp: BigInt(now), records: [record] }), now);
+    expect(logOf(1)).toEqual(["pc"]);
+    await close();
+    await open();
+    expect(logOf(1)).toEqual(["pc", "COMMIT"]);
+    expect(await describe1("tx-pc")).toMatchObject({ transactionState: "CompleteCommit", producerEpoch: producerEpoch + 1, topics: [] });
+    expect((await readCommitted(1))?.lastStableOffset).toBe(2n);
+  });
+
+  it("aborts after a restart a transaction whose timeout passed while the broker was down (Kafka 4.4 leaves its marker unwritten)", async () => {
+    const { producerId, producerEpoch } = await init("tx-down", 1000);
+    await addPartitions("tx-down", producerId, producerEpoch, [["out", 0]]);
+    await produceTxn("tx-down", 0, txnBatch(producerId, producerEpoch, 0, ["d"]));
+    await close();
+    await open();
+    services.transactions.abortTimedOutTransactions(Date.now() + 2000);
+    expect(logOf(0)).toEqual(["d", "ABORT"]);
+    expect(await describe1("tx-down")).toMatchObject({ transactionState: "CompleteAbort" });
+    const fetched = await readCommitted(0);
+    expect(fetched?.lastStableOffset).toBe(2n);
+    expect(fetched?.abortedTransactions).toEqual([{ producerId, firstOffset: 0n }]);
   });
 
   it("finds every transaction as it was after a restart, and completes the ongoing one there", async () => {
