@@ -144,7 +144,10 @@ describe("Sluice loads the producer snapshot a real Kafka broker wrote", () => {
     const copy = join(workDir, "replayed", `${topic}-0`);
     cpSync(partitionDir, copy, { recursive: true });
     for (const name of snapshots(copy)) rmSync(join(copy, name));
-    const log = await PartitionLog.open(copy, { topic, partition: 0, resources });
+    // A clean open: no segment is recovered, so the producer state is rebuilt by scanning the log
+    // from its start (an unclean open rebuilds it while recovering the segments instead).
+    const log = await PartitionLog.open(copy, { topic, partition: 0, resources, hadCleanShutdown: true });
+    expect(log.openReport.recoveredSegments).toBe(0);
     expect(log.openReport.producerStateBatchesScanned).toBeGreaterThan(2);
     const states = log.producerStates();
     expect(states.map(kafkaLine)).toEqual(kafkaPrinted);
