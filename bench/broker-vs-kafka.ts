@@ -698,7 +698,7 @@ function brokerTable(result: BrokerResult): string {
   for (const s of result.scenarios.filter((scenario) => scenario.kind === "throughput" || scenario.kind === "fixed-rate")) {
     const p = s.producer;
     lines.push(
-      `| ${s.kind === "fixed-rate" ? `${thousands(rateOf(s))}/s` : "max"} ${s.recordSize} B acks=${s.acks}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(p?.recordsPerSec)} | ${fixed(p?.mbPerSec, 2)} | ${fixed(p?.avgLatencyMs, 2)} | ${p?.p50Ms ?? "–"} | ${p?.p99Ms ?? "–"} | ${p?.p999Ms ?? "–"} | ${fixed(p?.maxLatencyMs, 0)} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${fixed(s.otherCpuSeconds, 2)} | ${mib(s.peakRssKiB)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
+      `| ${s.kind === "fixed-rate" ? `${thousands(rateOf(s))}/s` : "max"} ${s.recordSize} B acks=${s.acks}${s.name.includes("-txn") ? ", transactions of 100 ms" : ""}${s.error ? " (error)" : ""} | ${thousands(s.records)} | ${thousands(p?.recordsPerSec)} | ${fixed(p?.mbPerSec, 2)} | ${fixed(p?.avgLatencyMs, 2)} | ${p?.p50Ms ?? "–"} | ${p?.p99Ms ?? "–"} | ${p?.p999Ms ?? "–"} | ${fixed(p?.maxLatencyMs, 0)} | ${fixed(s.brokerCpuSeconds, 2)} | ${fixed(s.brokerCpuSecondsPerMillion, 2)} | ${fixed(s.clientCpuSeconds, 2)} | ${fixed(s.otherCpuSeconds, 2)} | ${mib(s.peakRssKiB)} | ${(s.machineBusy * 100).toFixed(0)}% |`,
     );
   }
   lines.push(
@@ -765,7 +765,7 @@ function ratios(kafka: BrokerResult, sluice: BrokerResult): Ratio[] {
     // A failed run's CPU and memory say nothing: compare only runs that both completed.
     const s = found?.error || k.error ? undefined : found;
     if (k.kind === "throughput") {
-      const label = `max ${k.recordSize} B acks=${k.acks}`;
+      const label = `max ${k.recordSize} B acks=${k.acks}${k.name.includes("-txn") ? ", transactions of 100 ms" : ""}`;
       add(`${label}: records/s`, k.producer?.recordsPerSec, s?.producer?.recordsPerSec, "≥ 1.5×", (r) => r >= 1.5);
       add(`${label}: broker CPU s / M records`, k.brokerCpuSecondsPerMillion, s?.brokerCpuSecondsPerMillion, "≤ 0.5×", (r) => r <= 0.5);
     } else if (k.kind === "fixed-rate") {
