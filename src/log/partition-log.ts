@@ -2,8 +2,8 @@
 // a typed wrapper over the Rust log (crates/node/src/log.rs, crates/storage/src/log.rs), which
 // does all the work.
 //
-// Threads: append, appendProduce, read, readCopy and offsetFor run on the JS thread (a memcpy into
-// the mapped segment; index lookups and header reads, normally from the page cache). The operations
+// Threads: append, appendProduce, read, readCopy and offsetFor run on the JS thread (a `pwrite` into
+// the page cache; index lookups and header reads, normally from the page cache). The operations
 // that may touch the disk — truncation, retention, flush, roll, close, delete — run on the libuv
 // pool and return promises. Both kinds take the native log's lock for a short critical section
 // only (fsyncs and unlinks happen outside it), so they interleave freely: a retention pass, a roll,

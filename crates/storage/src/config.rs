@@ -41,9 +41,9 @@ pub struct LogConfig {
     /// `message.timestamp.type`.
     pub message_timestamp_type: TimestampType,
     /// Sluice's own knob: how many bytes of the active `.log` are reserved on disk
-    /// (`fallocate`) ahead of the write position. Writes go through a memory map, and a write
-    /// to an unreserved page of a full disk would kill the process with SIGBUS; reserving in
-    /// chunks, not whole segments, keeps 100,000 partitions from reserving 100 TB.
+    /// (`fallocate`) ahead of the write position, so an append does not fail for lack of space
+    /// halfway through a batch; reserving in chunks, not whole segments, keeps 100,000
+    /// partitions from reserving 100 TB.
     pub preallocate_chunk_bytes: u32,
     /// `producer.id.expiration.ms` (a broker config in Kafka): a producer id whose last
     /// batch is older than this, with no transaction open, is forgotten by

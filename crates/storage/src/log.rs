@@ -6,7 +6,7 @@
 //!   00000000000000000000.log         closed segments: trimmed to their content
 //!   00000000000000000000.index
 //!   00000000000000000000.timeindex
-//!   00000000000000368769.log         active segment: reserved ahead, written via mmap
+//!   00000000000000368769.log         active segment: reserved ahead, written with pwrite
 //!   00000000000000368769.index       preallocated to segment.index.bytes
 //!   00000000000000368769.timeindex
 //!   leader-epoch-checkpoint          see leader_epoch.rs
