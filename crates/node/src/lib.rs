@@ -4,6 +4,10 @@
 //! The generated `native/index.js` / `index.d.ts` come from these declarations; the
 //! TypeScript side imports them only through `src/native.ts`.
 
+/// jemalloc for every Rust allocation of the addon (see Cargo.toml for why).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod codec;
 pub mod errors;
 pub mod log;
