@@ -137,7 +137,8 @@ function flameSvg(folded: Map<string, number>, title: string): string {
     .join("\n")
     .replace(/\{Y(\d+)\}/g, (_, y: string) => String(height - 10 - Number(y) - rowHeight))
     .replace(/\{T(\d+)\}/g, (_, y: string) => String(height - 10 - Number(y) - 4));
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img">
+<title>${escapeXml(title)}</title>
 <rect width="100%" height="100%" fill="white"/>
 <text x="10" y="16" font-size="13" font-family="sans-serif">${escapeXml(title)} — ${root.value} samples; green JS, blue V8/Node, orange Sluice native and codecs, red kernel/libc</text>
 ${body}
