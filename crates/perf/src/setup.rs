@@ -72,7 +72,10 @@ pub fn spread(partitions: &[i32], connections: usize, share: bool) -> Vec<Vec<i3
 
 pub fn plan(common: &Common, needed: &[(&str, (i16, i16))], share: bool) -> Result<Plan> {
     let mut connection = bootstrap(&common.bootstrap)?;
-    let mut all_needed = vec![("Metadata", protocol::METADATA)];
+    let mut all_needed = vec![
+        ("Metadata", protocol::METADATA),
+        ("ListOffsets", protocol::LIST_OFFSETS),
+    ];
     if common.create {
         all_needed.push(("CreateTopics", protocol::CREATE_TOPICS));
     }
@@ -175,6 +178,7 @@ pub fn plan(common: &Common, needed: &[(&str, (i16, i16))], share: bool) -> Resu
     }
     let mut targets = Vec::new();
     for (leader, leader_partitions) in by_leader {
+        wait_until_led(&leaders[&leader], topic, &leader_partitions, deadline)?;
         for group in spread(&leader_partitions, common.connections, share) {
             targets.push(Target {
                 address: leaders[&leader].clone(),
@@ -187,6 +191,41 @@ pub fn plan(common: &Common, needed: &[(&str, (i16, i16))], share: bool) -> Resu
         partitions,
         connection,
     })
+}
+
+/// Waits until the leader answers ListOffsets for each of `partitions` without error: Metadata
+/// can name a leader (Kafka's metadata cache) a moment before that broker acts as one (its replica
+/// manager), and a Produce in between fails with NOT_LEADER_OR_FOLLOWER. Only these errors of a
+/// topic being set up (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER)
+/// are waited out, and only here; during the run every error code is fatal.
+fn wait_until_led(address: &str, topic: &str, partitions: &[i32], deadline: Instant) -> Result<()> {
+    let mut connection = Connection::open(address)?;
+    connection.negotiate(&[("ListOffsets", protocol::LIST_OFFSETS)])?;
+    loop {
+        let id = connection.next_correlation_id();
+        let request = protocol::list_offsets_request(
+            id,
+            CLIENT_ID,
+            topic,
+            partitions,
+            protocol::LATEST_TIMESTAMP,
+        );
+        let failure = match connection.call(&request, id, protocol::list_offsets_response) {
+            Ok(_) => return Ok(()),
+            Err(failure) => failure,
+        };
+        let retriable = [
+            "UNKNOWN_TOPIC_OR_PARTITION",
+            "LEADER_NOT_AVAILABLE",
+            "NOT_LEADER_OR_FOLLOWER",
+        ]
+        .iter()
+        .any(|name| failure.0.contains(name));
+        if !retriable || Instant::now() > deadline {
+            return Err(failure);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Offsets of `partitions` at `timestamp` (earliest/latest), asked of each partition's leader.
