@@ -79,12 +79,12 @@ for (const kind of brokers) {
   }
 }
 
-console.log("| scenario | broker | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | broker CPU s |");
-console.log("|---|---|---:|---:|---:|---:|---:|---:|");
+console.log("| scenario | broker | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | broker CPU s | generator CPU s |");
+console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const { broker, scenario, brokerCpuSeconds, figures } of results) {
   const latency = (name: string) => figures[`latency_${name}_ms`] ?? figures[`fetch_latency_${name}_ms`];
   console.log(
-    `| ${scenario} | ${broker} | ${Number(figures.records_per_s).toLocaleString("en-US")} | ${figures.mb_per_s} | ${latency("p50")} | ${latency("p99")} | ${latency("p999")} | ${brokerCpuSeconds?.toFixed(1)} |`,
+    `| ${scenario} | ${broker} | ${Number(figures.records_per_s).toLocaleString("en-US")} | ${figures.mb_per_s} | ${latency("p50")} | ${latency("p99")} | ${latency("p999")} | ${brokerCpuSeconds?.toFixed(1)} | ${figures.client_cpu_s} |`,
   );
 }
 mkdirSync(join(repository, "bench", "results"), { recursive: true });

@@ -124,6 +124,7 @@ pub fn run(options: ProduceOptions) -> Result<String> {
             options.max_in_flight
         );
     }
+    let cpu_before = stats::own_cpu_seconds();
     let started = Instant::now();
     let shared = Arc::new(Shared {
         per_batch,
@@ -191,6 +192,10 @@ pub fn run(options: ProduceOptions) -> Result<String> {
             "max_throttle_ms",
             stats.max_throttle_ms.load(Ordering::Relaxed) as i64,
         );
+    match (cpu_before, stats::own_cpu_seconds()) {
+        (Some(before), Some(after)) => json.float("client_cpu_s", after - before, 2),
+        _ => json.null("client_cpu_s"),
+    };
     Ok(json.finish())
 }
 

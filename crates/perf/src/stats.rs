@@ -52,6 +52,16 @@ impl Stats {
     }
 }
 
+/// CPU seconds this process has used (user + system, all threads) from /proc/self/stat, so
+/// a run shows whether the generator itself was near a core's worth (Linux; None elsewhere).
+/// Clock ticks are taken as 100 per second (USER_HZ on every Linux architecture we build for).
+pub fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// Latencies in microseconds, 1 µs to 1 hour, 3 significant digits.
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
@@ -243,6 +253,12 @@ mod tests {
             empty.finish(),
             r#"{"latency_p50_ms":null,"latency_p99_ms":null,"latency_p999_ms":null,"latency_max_ms":null,"latency_mean_ms":null}"#
         );
+    }
+
+    #[test]
+    fn own_cpu_time_is_read() {
+        let seconds = own_cpu_seconds().expect("/proc/self/stat");
+        assert!((0.0..1e6).contains(&seconds));
     }
 
     #[test]
