@@ -78,13 +78,7 @@ pub fn run(options: ProduceOptions) -> Result<String> {
     }
     let mut plan = setup::plan(common, &needed, !options.idempotent)?;
     let producer = if options.idempotent {
-        let connection = &mut plan.connection;
-        let id = connection.next_correlation_id();
-        Some(connection.call(
-            &protocol::init_producer_id_request(id, CLIENT_ID),
-            id,
-            protocol::init_producer_id_response,
-        )?)
+        Some(init_producer_id(&mut plan.connection)?)
     } else {
         None
     };
@@ -197,6 +191,33 @@ pub fn run(options: ProduceOptions) -> Result<String> {
         _ => json.null("client_cpu_s"),
     };
     Ok(json.finish())
+}
+
+/// InitProducerId, waiting out what a broker answers while it gets ready (Kafka 4 answers
+/// COORDINATOR_LOAD_IN_PROGRESS until its first block of producer ids is allocated; its Java
+/// client retries too). Any other error, or the same for 30 s, fails.
+fn init_producer_id(connection: &mut Connection) -> Result<(i64, i16)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let id = connection.next_correlation_id();
+        let request = protocol::init_producer_id_request(id, CLIENT_ID);
+        match connection.call(&request, id, protocol::init_producer_id_response) {
+            Ok(producer) => return Ok(producer),
+            Err(failure) => {
+                let retriable = [
+                    "COORDINATOR_LOAD_IN_PROGRESS",
+                    "COORDINATOR_NOT_AVAILABLE",
+                    "NOT_COORDINATOR",
+                ]
+                .iter()
+                .any(|name| failure.0.contains(name));
+                if !retriable || Instant::now() > deadline {
+                    return Err(failure);
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
 }
 
 /// One connection: writes requests (this thread), reads responses (a reader thread).
