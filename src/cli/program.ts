@@ -61,5 +61,17 @@ export function createProgram(): Command {
       if (output.err.length > 0) process.stderr.write(`${output.err.join("\n")}\n`);
     });
 
+  program
+    .command("perf")
+    .description("native load generator (Rust, target/release/sluice-perf): `perf produce|consume --topic T [options]`, `perf --help` for the options")
+    .argument("[arguments...]", "produce or consume, then its options")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (args: string[]) => {
+      const { runPerf } = await import("./perf.js");
+      process.exitCode = await runPerf(args.length === 0 ? ["--help"] : args);
+    });
+
   return program;
 }
