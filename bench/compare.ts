@@ -391,7 +391,7 @@ interface RestartResult {
   error?: string;
 }
 
-const plannedSteps = reps * brokers.length * (chosen.length + 1) + (runRestart ? brokers.length : 0);
+const plannedSteps = (chosen.length > 0 ? reps : 0) * brokers.length * (chosen.length + 1) + (runRestart ? brokers.length : 0);
 let stepsDone = 0;
 const runStarted = performance.now();
 const clock = (ms: number) => {
@@ -848,7 +848,9 @@ function markdown(file: ResultsFile): string {
   const disturbed = runs.filter((s) => s.otherCpuSeconds / Math.max(1e-9, s.wallSeconds) > 0.1);
   lines.push(
     `Runs where other work on the machine used more than 10% of a core ("others CPU s" in the JSON): ${disturbed.length} of ${runs.length}` +
-      (disturbed.length ? ` (${disturbed.map((s) => s.name).filter((name, i, all) => all.indexOf(name) === i).length} scenarios; highest ${Math.max(...disturbed.map((s) => (s.otherCpuSeconds / s.wallSeconds) * 100)).toFixed(0)}% of a core).` : "."),
+      (disturbed.length
+        ? ` (${disturbed.map((s) => s.name).filter((name, i, all) => all.indexOf(name) === i).length} scenarios; highest ${Math.max(...disturbed.map((s) => (s.otherCpuSeconds / s.wallSeconds) * 100)).toFixed(0)}% of a core).`
+        : "."),
   );
   const problems: string[] = [];
   for (const rep of file.reps) {
@@ -942,7 +944,7 @@ log(
 );
 if (load[0] > 1) log(`warning: the machine is busy already (load average ${load[0].toFixed(2)}): figures will be noisy`);
 const repResults: RepResult[] = [];
-for (let rep = 1; rep <= reps; rep++) {
+for (let rep = 1; rep <= (chosen.length > 0 ? reps : 0); rep++) {
   // Alternate which broker goes first, so a drift in the machine's load does not favour one.
   const order = rep % 2 === 1 ? brokers : [...brokers].reverse();
   for (const kind of order) repResults.push(await runRep(kind, rep));
