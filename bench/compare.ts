@@ -45,6 +45,7 @@ const { values: flags } = parseArgs({
     "sluice-override": { type: "string", multiple: true, default: [] },
     keep: { type: "boolean", default: false },
     report: { type: "string" },
+    undisturbed: { type: "boolean", default: false },
     list: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -64,6 +65,7 @@ if (flags.help) {
       "  --keep                   keep the brokers' temp dirs",
       "  --list                   print the scenarios and exit",
       "  --report FILE            run nothing: write the .md and .svg of an earlier compare-*.json again",
+      "  --undisturbed            with --report: medians only over the runs where other work used ≤ 10% of a core (-undisturbed.md/.svg)",
       "",
     ].join("\n"),
   );
@@ -267,6 +269,7 @@ scenarios.push({
 const restartName = "restart-kill9";
 const selected = (name: string) => !only || only.some((part) => name.includes(part));
 const chosen = scenarios.filter((s) => selected(s.name));
+const chosenScenarios = chosen;
 const runRestart = selected(restartName);
 
 if (flags.list) {
@@ -591,10 +594,16 @@ interface ResultsFile {
   reps: RepResult[];
   restart: RestartResult[];
   rows: Row[];
+  /** The rows count only undisturbed runs (--report --undisturbed). */
+  undisturbed?: boolean;
 }
 
-function buildRows(repResults: RepResult[], restarts: RestartResult[]): Row[] {
+/** A run during which other work on the machine used more than 10% of a core ("others CPU s"). */
+const disturbedRun = (r: ScenarioResult) => r.otherCpuSeconds / Math.max(1e-9, r.wallSeconds) > 0.1;
+
+function buildRows(repResults: RepResult[], restarts: RestartResult[], options: { names?: Set<string>; undisturbed?: boolean } = {}): Row[] {
   const rows: Row[] = [];
+  const chosen = options.names ? scenarios.filter((s) => options.names?.has(s.name)) : chosenScenarios;
   const of = (kind: BrokerKind) => repResults.filter((r) => r.broker === kind);
   const runsOf = (kind: BrokerKind, name: string) => of(kind).flatMap((r) => r.scenarios.filter((s) => s.name === name));
   const add = (
@@ -627,7 +636,7 @@ function buildRows(repResults: RepResult[], restarts: RestartResult[]): Row[] {
   };
   const scenarioFigure = (name: string, value: (r: ScenarioResult) => number | undefined) => (kind: BrokerKind) => {
     const runs = runsOf(kind, name);
-    const values = runs.filter((r) => !r.error).map((r) => value(r) ?? Number.NaN);
+    const values = runs.filter((r) => !r.error && !(options.undisturbed && disturbedRun(r))).map((r) => value(r) ?? Number.NaN);
     return { values: values.filter((v) => Number.isFinite(v)), attempted: runs.length };
   };
   const atLeast = (x: number) => ({ text: `≥ ${x}×`, higherBetter: true, ok: (r: number) => r >= x });
@@ -753,8 +762,9 @@ function buildRows(repResults: RepResult[], restarts: RestartResult[]): Row[] {
     // Each broker against itself: 1,000 partitions over 1 partition (same record size and acks), per repetition.
     const selfRatio = (kind: BrokerKind) => {
       const values = of(kind).flatMap((rep) => {
-        const m = rep.scenarios.find((x) => x.name === many.name && !x.error)?.producer?.recordsPerSec;
-        const one = rep.scenarios.find((x) => x.name === "100b-acks1-p1" && !x.error)?.producer?.recordsPerSec;
+        const usable = (x: ScenarioResult) => !x.error && !(options.undisturbed && disturbedRun(x));
+        const m = rep.scenarios.find((x) => x.name === many.name && usable(x))?.producer?.recordsPerSec;
+        const one = rep.scenarios.find((x) => x.name === "100b-acks1-p1" && usable(x))?.producer?.recordsPerSec;
         return m !== undefined && one ? [m / one] : [];
       });
       return { values, attempted: of(kind).length };
@@ -831,7 +841,7 @@ function markdown(file: ResultsFile): string {
     `- Settings: ${Object.entries(file.settings)
       .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
       .join("; ")}.`,
-    "- Each figure is the median of the repetitions that completed (their range in brackets); ratios are Sluice/Kafka of the medians. Targets from issue 12 §4.",
+    `- Each figure is the median of the repetitions that completed${file.undisturbed ? ", **counting only the runs where other work on the machine used at most 10% of a core**" : ""} (their range in brackets); ratios are Sluice/Kafka of the medians. Targets from issue 12 §4.`,
     "",
     "| figure | Kafka | Sluice | Sluice/Kafka | target | met | runs K / S |",
     "| --- | ---: | ---: | ---: | --- | --- | --- |",
@@ -845,7 +855,7 @@ function markdown(file: ResultsFile): string {
   const targets = file.rows.filter((r) => r.met !== null);
   lines.push("", `Targets met: ${targets.filter((r) => r.met).length} of ${targets.length} with figures on both sides.`);
   const runs = file.reps.flatMap((rep) => rep.scenarios.filter((s) => !s.error));
-  const disturbed = runs.filter((s) => s.otherCpuSeconds / Math.max(1e-9, s.wallSeconds) > 0.1);
+  const disturbed = runs.filter(disturbedRun);
   lines.push(
     `Runs where other work on the machine used more than 10% of a core ("others CPU s" in the JSON): ${disturbed.length} of ${runs.length}` +
       (disturbed.length
@@ -931,7 +941,13 @@ async function writeOutputs(file: ResultsFile, base: string): Promise<void> {
 
 if (flags.report) {
   const file = JSON.parse(await readFile(flags.report, "utf8")) as ResultsFile;
-  const base = flags.report.replace(/^.*\//, "").replace(/\.json$/, "");
+  let base = flags.report.replace(/^.*\//, "").replace(/\.json$/, "");
+  if (flags.undisturbed) {
+    const names = new Set(file.reps.flatMap((rep) => rep.scenarios.map((s) => s.name)));
+    file.rows = buildRows(file.reps, file.restart, { names, undisturbed: true });
+    file.undisturbed = true;
+    base += "-undisturbed";
+  }
   await writeOutputs(file, base);
   process.stdout.write(`${markdown(file)}\n`);
   process.exit(0);
