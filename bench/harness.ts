@@ -1,0 +1,552 @@
+// What bench/broker-vs-kafka.ts (`npm run bench:broker`) and bench/compare.ts (`npm run bench:compare`)
+// share: a broker (Kafka 4.4.0 or Sluice) behind one face, Kafka's perf tools run against it and
+// their output parsed, and the broker's CPU and memory measured from /proc over each run.
+
+import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, runJavaTool, startKafka } from "../test/helpers/kafka.js";
+import {
+  ChildCpuSampler,
+  childPids,
+  clockTicksPerSecond,
+  type MemoryKiB,
+  machineCpuSeconds,
+  memoryKiB,
+  RssSampler,
+  staleBuildWarning,
+  startSluice,
+  waitUntilServing,
+} from "../test/helpers/sluice.js";
+
+export type BrokerKind = "kafka" | "sluice";
+export type Acks = "1" | "all";
+
+/** kafka-server-start.sh's default KAFKA_HEAP_OPTS: -Xmx1G -Xms1G. */
+export const kafkaBrokerHeap = "1g";
+/**
+ * Given to EndToEndLatency's producer, consumer and (Kafka 4.4) admin client, on both brokers. The
+ * admin client refuses a default.api.timeout.ms below its request.timeout.ms (30 s by default).
+ */
+export const endToEndProperties = { "default.api.timeout.ms": "5000", "request.timeout.ms": "5000" };
+/** The tools' heap, as kafka-producer-perf-test.sh (-Xmx512M); set by runJavaTool. */
+export const toolHeap = "512m";
+
+export const log = (line: string) => process.stderr.write(`${line}\n`);
+// ---------------------------------------------------------------------------------------------
+// Brokers behind one face
+
+export interface RunningBroker {
+  kind: BrokerKind;
+  bootstrap: string;
+  pid: number;
+  startupMs: number;
+  /** What the broker's own harness reports, for reference (Kafka: Metadata served, polled every 100 ms). */
+  harnessStartupMs?: number;
+  cpuSeconds(): number | null;
+  memory(): MemoryKiB | null;
+  /** SIGTERM and wait; the time it took and how it ended. */
+  stop(): Promise<{ stopMs: number; exitCode?: number | null; clean: boolean; error?: string }>;
+  kill(): Promise<void>;
+  /** The end of what the broker wrote to stdout and stderr. */
+  output(): string;
+  workDir: string;
+  logDir: string;
+  port: number;
+  /** Kafka's CONTROLLER listener (a restart must reuse it). */
+  controllerPort?: number;
+}
+
+export interface LaunchOptions {
+  /** Passed on as `bin/sluice start --override key=value`. */
+  sluiceOverrides?: Record<string, string>;
+  /** Run src/cli/main.ts through tsx instead of bin/sluice (dist/). */
+  sluiceFromSource?: boolean;
+  /** An existing log dir (a restart): Kafka is not formatted again. */
+  logDir?: string;
+  /** Ports of a restart: Kafka's KRaft quorum records its controller's endpoint at format time. */
+  port?: number;
+  controllerPort?: number;
+  /** Fails if the broker does not answer within this long (default 60 s for Sluice, 180 s for Kafka). */
+  startTimeoutMs?: number;
+}
+
+export async function launch(kind: BrokerKind, workDir: string, options: LaunchOptions = {}): Promise<RunningBroker> {
+  const sluiceOverrides = options.sluiceOverrides ?? {};
+  if (kind === "sluice") {
+    const fromSource = options.sluiceFromSource ?? false;
+    const stale = fromSource ? null : staleBuildWarning();
+    if (stale) log(`warning: ${stale}`);
+    const sluice = await startSluice({
+      workDir,
+      ...(options.port ? { port: options.port } : {}),
+      ...(options.logDir ? { logDir: options.logDir } : {}),
+      // startKafka gives Kafka group.initial.rebalance.delay.ms=0 (as Kafka's own config/server.properties does): the same here.
+      overrides: { "group.initial.rebalance.delay.ms": 0, ...sluiceOverrides },
+      startTimeoutMs: options.startTimeoutMs ?? 60_000,
+      ...(fromSource ? { script: fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)), nodeArgs: ["--import", import.meta.resolve("tsx")] } : {}),
+    });
+    return {
+      kind,
+      bootstrap: sluice.bootstrap,
+      pid: sluice.pid,
+      startupMs: sluice.startupMs,
+      cpuSeconds: () => (sluice.cpuSeconds() === null ? null : treeCpuSeconds(sluice.pid)),
+      memory: () => sluice.memoryKiB(),
+      async stop() {
+        const started = performance.now();
+        const exitCode = await sluice.stop();
+        return { stopMs: performance.now() - started, exitCode, clean: exitCode === 0 };
+      },
+      kill: () => sluice.kill(),
+      output: () => `${sluice.stdout()}${sluice.stderr()}`.slice(-6000),
+      workDir,
+      logDir: sluice.logDir,
+      port: sluice.port,
+    };
+  }
+  // startKafka formats the log dir (a JVM of its own) before spawning the broker and polls Metadata
+  // every 100 ms. For the same measure as Sluice's, probe ApiVersions every 5 ms alongside it and
+  // count from the broker's spawn, which is startKafka's resolution minus its startupMs.
+  const port = options.port ?? (await freePort());
+  const startTimeoutMs = options.startTimeoutMs ?? 180_000;
+  let giveUp = false;
+  const probe = waitUntilServing(port, { intervalMs: 5, timeoutMs: startTimeoutMs, abort: () => (giveUp ? "startKafka failed" : null) });
+  probe.catch(() => {});
+  let kafka: Awaited<ReturnType<typeof startKafka>>;
+  try {
+    kafka = await startKafka({
+      port,
+      workDir,
+      heap: kafkaBrokerHeap,
+      startTimeoutMs,
+      ...(options.logDir ? { logDir: options.logDir } : {}),
+      ...(options.controllerPort ? { controllerPort: options.controllerPort } : {}),
+    });
+  } catch (error) {
+    giveUp = true;
+    throw error;
+  }
+  const spawnedAt = performance.now() - kafka.startupMs;
+  const servingAt = await probe;
+  return {
+    kind,
+    bootstrap: kafka.bootstrap,
+    pid: kafka.pid,
+    startupMs: servingAt - spawnedAt,
+    harnessStartupMs: kafka.startupMs,
+    cpuSeconds: () => treeCpuSeconds(kafka.pid),
+    memory: () => memoryKiB(kafka.pid),
+    async stop() {
+      const started = performance.now();
+      try {
+        await kafka.stop();
+        return { stopMs: performance.now() - started, clean: true };
+      } catch (error) {
+        return { stopMs: performance.now() - started, clean: false, error: (error as Error).message.slice(0, 500) };
+      }
+    },
+    kill: () => kafka.kill(),
+    output: () => kafka.output().slice(-6000),
+    workDir,
+    logDir: kafka.logDir,
+    port: kafka.port,
+    controllerPort: kafka.controllerPort,
+  };
+}
+
+/**
+ * CPU seconds of a process tree so far: utime + stime of `pid` (all its threads) and of each live
+ * descendant, plus cutime + cstime (what the children it has waited for used). Null once `pid` has
+ * exited. Sluice and Kafka each run as one process today; this also counts any they spawn.
+ */
+export function treeCpuSeconds(pid: number): number | null {
+  const own = procTimes(pid);
+  if (own === null) return null;
+  let total = own;
+  for (const child of childPids(pid)) total += treeCpuSeconds(child) ?? 0;
+  return total;
+}
+
+/** utime + stime + cutime + cstime of /proc/<pid>/stat in seconds, or null. */
+function procTimes(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // stat(5) fields 14-17 (utime, stime, cutime, cstime) are indexes 11-14 here.
+    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / clockTicksPerSecond();
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools and their output
+
+export interface ProducerFigures {
+  records: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  avgLatencyMs: number;
+  maxLatencyMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+}
+
+export const producerSummary =
+  /(\d+)( steady state)? records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th\./g;
+
+/**
+ * The final summary line of ProducerPerformance (it also prints one like it every 5 s, without the
+ * percentiles). With `steadyState` (a run with --warmup-records), the line Kafka 4.4 prints after it
+ * for the records after the warm-up ("N steady state records sent, ...").
+ */
+export function parseProducerPerformance(stdout: string, steadyState = false): ProducerFigures | null {
+  const last = [...stdout.matchAll(producerSummary)].filter((match) => (match[2] !== undefined) === steadyState).at(-1);
+  if (!last) return null;
+  const n = [last[1], ...last.slice(3)].map(Number);
+  return { records: n[0], recordsPerSec: n[1], mbPerSec: n[2], avgLatencyMs: n[3], maxLatencyMs: n[4], p50Ms: n[5], p95Ms: n[6], p99Ms: n[7], p999Ms: n[8] };
+}
+
+/**
+ * Several ProducerPerformance processes that ran at once, as one: records and records/s (MB/s)
+ * summed, latencies the worst of them (the average weighted by records).
+ */
+export function combineProducerFigures(all: ProducerFigures[]): ProducerFigures {
+  const records = all.reduce((sum, f) => sum + f.records, 0);
+  const max = (pick: (f: ProducerFigures) => number) => Math.max(...all.map(pick));
+  return {
+    records,
+    recordsPerSec: all.reduce((sum, f) => sum + f.recordsPerSec, 0),
+    mbPerSec: all.reduce((sum, f) => sum + f.mbPerSec, 0),
+    avgLatencyMs: all.reduce((sum, f) => sum + f.avgLatencyMs * f.records, 0) / Math.max(1, records),
+    maxLatencyMs: max((f) => f.maxLatencyMs),
+    p50Ms: max((f) => f.p50Ms),
+    p95Ms: max((f) => f.p95Ms),
+    p99Ms: max((f) => f.p99Ms),
+    p999Ms: max((f) => f.p999Ms),
+  };
+}
+
+export interface ConsumerFigures {
+  records: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  /** Joining the group (both brokers run with group.initial.rebalance.delay.ms=0, as Kafka's config/server.properties). */
+  rebalanceMs: number;
+  /** Fetching only (the run less the rebalance). */
+  fetchMs: number;
+  fetchRecordsPerSec: number;
+  fetchMbPerSec: number;
+}
+
+/**
+ * ConsumerPerformance's CSV line: start.time, end.time, data.consumed.in.MB, MB.sec,
+ * data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec.
+ */
+export function parseConsumerPerformance(stdout: string): ConsumerFigures | null {
+  const line = stdout
+    .trim()
+    .split("\n")
+    .reverse()
+    .find((candidate) => /^\d{4}-\d\d-\d\d /.test(candidate));
+  if (line === undefined) return null;
+  const fields = line.split(",").map((field) => field.trim());
+  if (fields.length < 10) return null;
+  const number = (index: number) => Number(fields[index]);
+  return {
+    mbPerSec: number(3),
+    records: number(4),
+    recordsPerSec: number(5),
+    rebalanceMs: number(6),
+    fetchMs: number(7),
+    fetchMbPerSec: number(8),
+    fetchRecordsPerSec: number(9),
+  };
+}
+
+export interface LatencyFigures {
+  avgMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+}
+
+/** EndToEndLatency: "Avg latency: X ms" (from nanoseconds) and "Percentiles: 50th = a, 99th = b, 99.9th = c" (whole ms, truncated). */
+export function parseEndToEndLatency(stdout: string): LatencyFigures | null {
+  const avg = /Avg latency: ([\d.]+) ms/.exec(stdout);
+  const percentiles = /Percentiles: 50th = (\d+), 99th = (\d+), 99\.9th = (\d+)/.exec(stdout);
+  if (!avg || !percentiles) return null;
+  return { avgMs: Number(avg[1]), p50Ms: Number(percentiles[1]), p99Ms: Number(percentiles[2]), p999Ms: Number(percentiles[3]) };
+}
+
+export function toolTimeoutMs(n: number, perRecordMs: number): number {
+  return 180_000 + Math.ceil(n * perRecordMs);
+}
+
+export async function createTopic(broker: RunningBroker, topic: string, partitions = 1): Promise<string | null> {
+  const result = await runJavaTool(
+    "org.apache.kafka.tools.TopicCommand",
+    ["--bootstrap-server", broker.bootstrap, "--create", "--if-not-exists", "--topic", topic, "--partitions", String(partitions), "--replication-factor", "1"],
+    { quickStart: true, heap: "256m", timeoutMs: 120_000 },
+  );
+  if (result.code === 0) return null;
+  const problem = `TopicCommand --create ${topic} exited with ${result.code}: ${(result.stderr || result.stdout).trim().split("\n").slice(-3).join(" | ")}`;
+  if (broker.kind === "kafka") throw new Error(problem);
+  return problem; // Sluice: the tools' own metadata requests may auto-create it
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+export interface Measured {
+  /** Broker CPU seconds (utime + stime) over the run. */
+  brokerCpuSeconds: number;
+  /** brokerCpuSeconds per million records. */
+  brokerCpuSecondsPerMillion: number;
+  wallSeconds: number;
+  /** Busy share of the whole machine (all cores, everything running) over the run, 0–1. */
+  machineBusy: number;
+  /** CPU seconds of the tool's JVM (the client) over the run. */
+  clientCpuSeconds: number;
+  /** CPU seconds of everything else on the machine (other work, this script): busy − broker − client. */
+  otherCpuSeconds: number;
+  /** Peak VmRSS of the broker sampled every 100 ms during the run. */
+  peakRssKiB: number;
+  /** Peak RssAnon: the same without resident pages of mapped files (mmap'd logs and indexes). */
+  peakAnonKiB: number;
+}
+
+export interface ScenarioResult extends Measured {
+  name: string;
+  kind: "throughput" | "fixed-rate" | "end-to-end" | "consume";
+  recordSize: number;
+  acks: Acks;
+  records: number;
+  /** Records/s asked of a fixed-rate run. */
+  rate?: number;
+  topic: string;
+  producer?: ProducerFigures;
+  latency?: LatencyFigures;
+  consumer?: ConsumerFigures;
+  error?: string;
+  /** The tool printed its figures but then exited non-zero (e.g. EndToEndLatency's final offset commit failed). */
+  toolWarning?: string;
+  topicWarning?: string;
+}
+
+export async function measured(broker: RunningBroker, recordCount: number, run: () => Promise<void>): Promise<Measured> {
+  const sampler = new RssSampler(broker.pid, 100);
+  const clients = new ChildCpuSampler(process.pid, 100);
+  const cpuBefore = broker.cpuSeconds() ?? Number.NaN;
+  const machineBefore = machineCpuSeconds();
+  const started = performance.now();
+  try {
+    await run();
+  } finally {
+    sampler.stop();
+  }
+  const clientCpuSeconds = clients.stop([broker.pid]);
+  const wallSeconds = (performance.now() - started) / 1000;
+  const cpuAfter = broker.cpuSeconds() ?? Number.NaN;
+  const machineAfter = machineCpuSeconds();
+  const brokerCpuSeconds = cpuAfter - cpuBefore;
+  return {
+    brokerCpuSeconds,
+    brokerCpuSecondsPerMillion: (brokerCpuSeconds / recordCount) * 1e6,
+    wallSeconds,
+    machineBusy: (machineAfter.busy - machineBefore.busy) / Math.max(1e-9, machineAfter.total - machineBefore.total),
+    clientCpuSeconds,
+    otherCpuSeconds: machineAfter.busy - machineBefore.busy - brokerCpuSeconds - clientCpuSeconds,
+    peakRssKiB: sampler.peakKiB,
+    peakAnonKiB: sampler.peakAnonKiB,
+  };
+}
+
+export interface ProducerSpec {
+  name: string;
+  kind: "throughput" | "fixed-rate";
+  recordSize: number;
+  acks: Acks;
+  /** Records in all, warm-up included; split evenly over `processes`. */
+  records: number;
+  throughput: number;
+  props?: string[];
+  args?: string[];
+  /** Default `perf-<name>`. */
+  topic?: string;
+  /** Partitions of the topic it creates (default 1). */
+  partitions?: number;
+  /** The topic exists already: do not run TopicCommand. */
+  topicExists?: boolean;
+  /** ProducerPerformance --warmup-records: report the steady-state line of the records after them. */
+  warmupRecords?: number;
+  /** ProducerPerformance processes at once (default 1), each with records / processes (and throughput / processes). */
+  processes?: number;
+}
+
+export async function producerRun(broker: RunningBroker, spec: ProducerSpec): Promise<ScenarioResult> {
+  const topic = spec.topic ?? `perf-${spec.name}`;
+  const topicWarning = spec.topicExists ? undefined : ((await createTopic(broker, topic, spec.partitions ?? 1)) ?? undefined);
+  let producer: ProducerFigures | undefined;
+  let error: string | undefined;
+  let toolWarning: string | undefined;
+  const processes = spec.processes ?? 1;
+  const perProcess = Math.ceil(spec.records / processes);
+  const args = [
+    "--topic",
+    topic,
+    "--num-records",
+    String(perProcess),
+    "--record-size",
+    String(spec.recordSize),
+    "--throughput",
+    String(spec.throughput > 0 ? spec.throughput / processes : spec.throughput),
+    ...(spec.warmupRecords ? ["--warmup-records", String(Math.ceil(spec.warmupRecords / processes))] : []),
+    // Kafka 4.4's name for --producer-props (deprecated).
+    "--command-property",
+    `bootstrap.servers=${broker.bootstrap}`,
+    `acks=${spec.acks}`,
+    ...(spec.props ?? []),
+    ...(spec.args ?? []),
+  ];
+  const figures = await measured(broker, perProcess * processes, async () => {
+    const results = await Promise.all(
+      Array.from({ length: processes }, () =>
+        runJavaTool("org.apache.kafka.tools.ProducerPerformance", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(perProcess, 2) }).catch(
+          (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
+        ),
+      ),
+    );
+    const parsed = results.map((result) => parseProducerPerformance(result.stdout, Boolean(spec.warmupRecords)));
+    const failed = results.findIndex((_, i) => !parsed[i]);
+    const nonZero = results.find((result) => result.code !== 0);
+    if (failed >= 0) error = `ProducerPerformance exited with ${results[failed].code}: ${tail(results[failed].stderr || results[failed].stdout)}`;
+    else producer = combineProducerFigures(parsed as ProducerFigures[]);
+    if (!error && nonZero) toolWarning = `ProducerPerformance exited with ${nonZero.code}: ${tail(nonZero.stderr || nonZero.stdout)}`;
+  });
+  return {
+    name: spec.name,
+    kind: spec.kind,
+    recordSize: spec.recordSize,
+    acks: spec.acks,
+    records: perProcess * processes,
+    rate: spec.throughput > 0 ? spec.throughput : undefined,
+    topic,
+    producer,
+    error,
+    toolWarning,
+    topicWarning,
+    ...figures,
+  };
+}
+
+export async function endToEndRun(broker: RunningBroker, spec: { name: string; recordSize: number; acks: Acks; records: number }): Promise<ScenarioResult> {
+  const topic = `e2e-${spec.name}`;
+  const topicWarning = (await createTopic(broker, topic)) ?? undefined;
+  let latency: LatencyFigures | undefined;
+  let error: string | undefined;
+  let toolWarning: string | undefined;
+  // EndToEndLatency commits the consumer's offsets once at the end (after printing its figures); a
+  // broker without OffsetCommit would hold it for the default 60 s. Its optional properties file
+  // goes to both its producer and its consumer.
+  const properties = join(broker.workDir, "end-to-end-latency.properties");
+  await writeFile(
+    properties,
+    Object.entries(endToEndProperties)
+      .map(([key, value]) => `${key}=${value}\n`)
+      .join(""),
+  );
+  // Named arguments: Kafka 4.4 warns that the positional ones will go in 5.0.
+  const args = [
+    "--bootstrap-server",
+    broker.bootstrap,
+    "--topic",
+    topic,
+    "--num-records",
+    String(spec.records),
+    "--producer-acks",
+    spec.acks,
+    "--record-size",
+    String(spec.recordSize),
+    "--command-config",
+    properties,
+  ];
+  const figures = await measured(broker, spec.records, async () => {
+    const result = await runJavaTool("org.apache.kafka.tools.EndToEndLatency", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 50) }).catch(
+      (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
+    );
+    latency = parseEndToEndLatency(result.stdout) ?? undefined;
+    const problem = `EndToEndLatency exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    if (!latency) error = problem;
+    else if (result.code !== 0) toolWarning = problem;
+  });
+  return {
+    name: spec.name,
+    kind: "end-to-end",
+    recordSize: spec.recordSize,
+    acks: spec.acks,
+    records: spec.records,
+    topic,
+    latency,
+    error,
+    toolWarning,
+    topicWarning,
+    ...figures,
+  };
+}
+
+/**
+ * ConsumerPerformance in a consumer group (--group, so the broker's group coordinator serves the
+ * join, the assignment and the offset commits), reading the `records` a max-throughput run wrote.
+ */
+export async function consumerRun(
+  broker: RunningBroker,
+  spec: { name: string; topic: string; recordSize: number; acks: Acks; records: number },
+): Promise<ScenarioResult> {
+  let consumer: ConsumerFigures | undefined;
+  let error: string | undefined;
+  let toolWarning: string | undefined;
+  const args = [
+    "--bootstrap-server",
+    broker.bootstrap,
+    "--topic",
+    spec.topic,
+    "--num-records",
+    String(spec.records),
+    "--group",
+    `bench-consume-${spec.name}`,
+    "--timeout",
+    "60000",
+  ];
+  const figures = await measured(broker, spec.records, async () => {
+    const result = await runJavaTool("org.apache.kafka.tools.ConsumerPerformance", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 2) }).catch(
+      (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
+    );
+    consumer = parseConsumerPerformance(result.stdout) ?? undefined;
+    const problem = `ConsumerPerformance exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    if (!consumer || consumer.records < spec.records) error = consumer ? `consumed ${consumer.records} of ${spec.records} records; ${problem}` : problem;
+    else if (result.code !== 0) toolWarning = problem;
+  });
+  return {
+    name: spec.name,
+    kind: "consume",
+    recordSize: spec.recordSize,
+    acks: spec.acks,
+    records: spec.records,
+    topic: spec.topic,
+    consumer,
+    error,
+    toolWarning,
+    ...figures,
+  };
+}
+
+export function tail(text: string): string {
+  return text.trim().split("\n").slice(-4).join(" | ").slice(-800);
+}
+
+export const sizeName = (size: number) => (size >= 1024 ? `${size / 1024}kb` : `${size}b`);
