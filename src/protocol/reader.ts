@@ -178,7 +178,10 @@ export class Reader {
     throw new ProtocolDecodeError("varlong is longer than 10 bytes");
   }
 
-  /** A slice of the frame, not a copy: valid as long as the frame buffer is. */
+  /**
+   * A slice of the frame, not a copy. The network reuses a frame's memory once the handler's
+   * synchronous part returns (src/server/network.ts): only for bytes consumed before then.
+   */
   slice(length: number): Buffer {
     const at = this.need(length);
     this.charge(SLICE_HEAP_BYTES);

@@ -41,8 +41,10 @@ export type ResponsePart = Uint8Array | LogSlice;
 export interface NetworkHandler {
   onOpen(connection: number, listener: string, ip: string, port: number): void;
   /**
-   * A complete request frame. `frame` is a view into the batch the events came in: keeping it
-   * keeps the whole batch in memory, so copy what must outlive the request.
+   * A complete request frame. `frame` is a view into the batch the events came in, and that
+   * memory is reused for the next batch as soon as this call returns: copy anything that must
+   * outlive the synchronous part of handling the request (the generated decoders copy every
+   * field but records, which the produce handler appends before it returns).
    */
   onFrame(connection: number, seq: number, frame: Buffer): void;
   onClose(connection: number, reason: CloseReason): void;
@@ -54,6 +56,12 @@ const EVENT_OPENED = 1;
 const EVENT_FRAME = 2;
 const EVENT_CLOSED = 3;
 
+/**
+ * Events are copied into this reused buffer when they fit (nearly always: a batch holds what the
+ * reactors read since the last wake-up). A bigger batch comes as its own Buffer.
+ */
+const EVENT_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Keeps the event loop alive while the server runs: the native wake-up does not (it is unref'd). */
 const KEEP_ALIVE_INTERVAL_MS = 2 ** 30;
 
@@ -63,6 +71,8 @@ export class Network {
   readonly #listenerNames: readonly string[];
   #keepAlive: NodeJS.Timeout | undefined;
   #shutdown: Promise<void> | undefined;
+  /** The reused event buffer; null while a batch in it is being dispatched. */
+  #eventBuffer: Buffer | null = Buffer.allocUnsafeSlow(EVENT_BUFFER_BYTES);
 
   /** Binds every listener (throws on failure, e.g. "EADDRINUSE" naming host:port) and starts the reactor threads. */
   constructor(options: NetworkOptions, handler: NetworkHandler) {
@@ -117,8 +127,26 @@ export class Network {
 
   /** Delivers everything queued; runs on each wake-up (one per batch). */
   #drain(): void {
-    const events = this.#server.drain();
-    if (events !== null) this.#dispatch(events);
+    const buffer = this.#eventBuffer;
+    if (buffer === null) {
+      // Re-entered while dispatching from the reused buffer: never overwrite it.
+      const events = this.#server.drain();
+      if (events !== null) this.#dispatch(events);
+      return;
+    }
+    const length = this.#server.drainInto(buffer);
+    if (length === 0) return;
+    if (length < 0) {
+      const events = this.#server.drain();
+      if (events !== null) this.#dispatch(events);
+      return;
+    }
+    this.#eventBuffer = null;
+    try {
+      this.#dispatch(buffer.subarray(0, length));
+    } finally {
+      this.#eventBuffer = buffer;
+    }
   }
 
   #dispatch(events: Buffer): void {

@@ -3,6 +3,7 @@
 // responses to out-of-order answers, log slices sent with sendfile, bad size prefixes, stalled
 // clients, and shutdown.
 
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -203,6 +204,26 @@ describe("Network", () => {
     const responses = await kafka.frames(2);
     expect(responses.map(correlationOf)).toEqual([41, 42]);
     expect(responses.map((response) => response.subarray(4).toString())).toEqual(["HELLO", "WORLD"]);
+  });
+
+  it("delivers frames larger than the reused event buffer intact, between small ones", async () => {
+    const recorder = new Recorder();
+    const { network, port } = start(recorder);
+    recorder.onFrameHook = ({ connection, seq, frame }) => network.respond(connection, seq, [framed(frame.subarray(4, 8))]);
+    const big = (fill: number): Buffer => Buffer.concat([request(0, ""), Buffer.alloc(6 * 1024 * 1024, fill)]);
+    const kafka = await client(port);
+    const sent: Buffer[] = [];
+    for (let round = 0; round < 3; round++) {
+      const payloads = [request(round * 10 + 1, "small"), big(round + 1), request(round * 10 + 2, "after")];
+      payloads[1]?.writeInt32BE(round * 10 + 5, 4);
+      sent.push(...payloads);
+      kafka.send(...payloads);
+      await kafka.frames(3);
+    }
+    await recorder.until(() => recorder.frames.length === sent.length);
+    // Compared as hex digests: deep equality over megabytes of bytes is slow.
+    const digest = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
+    expect(recorder.frames.map((frame) => digest(frame.frame))).toEqual(sent.map(digest));
   });
 
   it("writes pipelined responses in request order when they are answered in reverse", async () => {

@@ -220,6 +220,24 @@ impl EventQueue {
         }
     }
 
+    /// Copies everything queued into `target` and takes it, when it fits: returns the byte
+    /// count (0 when nothing is queued; the next publish wakes JS again, as after
+    /// [`drain`](Self::drain)). When it does not fit nothing is taken and the result is the
+    /// queued length negated, for the caller to [`drain`](Self::drain) instead. The queue keeps
+    /// its buffer, so the reactors and JS circulate the same memory instead of handing JS a
+    /// fresh allocation per batch.
+    pub(crate) fn drain_into(&self, target: &mut [u8]) -> i64 {
+        let mut state = self.state.lock().expect("event queue lock");
+        let length = state.bytes.len();
+        if length > target.len() {
+            return -(length as i64);
+        }
+        state.wake_pending = false;
+        target[..length].copy_from_slice(&state.bytes);
+        state.bytes.clear();
+        length as i64
+    }
+
     pub(crate) fn queued_bytes(&self) -> usize {
         self.state.lock().expect("event queue lock").bytes.len()
     }
@@ -270,6 +288,30 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn drain_into_copies_what_fits_and_leaves_what_does_not() {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let queue = EventQueue::new(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        let mut target = [0u8; 8];
+        assert_eq!(queue.drain_into(&mut target), 0);
+        queue.publish(&mut b"0123456789".to_vec());
+        assert_eq!(queue.drain_into(&mut target), -10, "too big: left queued");
+        assert_eq!(queue.queued_bytes(), 10);
+        queue.publish(&mut b"x".to_vec());
+        assert_eq!(wakes.load(Ordering::SeqCst), 1, "still pending: no second wake");
+        assert_eq!(queue.drain().as_deref(), Some(&b"0123456789x"[..]));
+        queue.publish(&mut b"abc".to_vec());
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+        assert_eq!(queue.drain_into(&mut target), 3);
+        assert_eq!(&target[..3], b"abc");
+        assert_eq!(queue.queued_bytes(), 0);
+        queue.publish(&mut b"d".to_vec());
+        assert_eq!(wakes.load(Ordering::SeqCst), 3, "drain_into re-arms the wake");
     }
 
     #[test]

@@ -197,6 +197,13 @@ impl Server {
         self.shared.events.drain()
     }
 
+    /// Copies every queued event into `target` when they fit and returns their length (0:
+    /// none); when they do not fit, takes nothing and returns the queued length negated (then
+    /// call [`drain_events`](Self::drain_events)).
+    pub fn drain_events_into(&self, target: &mut [u8]) -> i64 {
+        self.shared.events.drain_into(target)
+    }
+
     /// Submits the response to request `seq` of `connection`; it is written after every
     /// earlier seq of the connection. False when the connection is not open.
     pub fn respond(&self, connection: u32, seq: u32, response: Response) -> bool {

@@ -118,6 +118,16 @@ impl NetServer {
         self.server.drain_events().map(Buffer::from)
     }
 
+    /// Copies every queued event into `target` (a buffer JS reuses) when they fit: returns
+    /// their length, 0 when none. When they do not fit nothing is taken and the result is the
+    /// queued length negated: call `drain()` then. Reusing one buffer keeps the event stream
+    /// out of V8's external-memory accounting, whose growth otherwise starts a major GC every
+    /// few dozen megabytes of requests.
+    #[napi]
+    pub fn drain_into(&self, mut target: BufferSlice) -> f64 {
+        self.server.drain_events_into(&mut target) as f64
+    }
+
     /// Submits the response to request `seq` of `connection`, written after every earlier
     /// seq. Buffers are copied now; a LogSlice is duplicated, so the caller may release it.
     /// False (and nothing sent) when the connection is not open.

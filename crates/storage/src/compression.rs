@@ -195,7 +195,7 @@ enum Source<'a> {
     Gzip(Box<flate2::read::MultiGzDecoder<&'a [u8]>>),
     Snappy(XerialSnappyReader<'a>),
     Lz4(Box<lz4_flex::frame::FrameDecoder<io::Cursor<Cow<'a, [u8]>>>>),
-    Zstd(Box<zstd::stream::read::Decoder<'static, &'a [u8]>>),
+    Zstd(ZstdReader<'a>),
 }
 
 impl<'a> Decompressor<'a> {
@@ -235,14 +235,9 @@ impl<'a> Decompressor<'a> {
                     io::Cursor::new(frame),
                 )))
             }
-            Compression::Zstd => {
-                let mut decoder = zstd::stream::read::Decoder::with_buffer(compressed)
-                    .map_err(|error| corrupt(compression, error))?;
-                decoder
-                    .window_log_max(ZSTD_WINDOW_LOG_MAX)
-                    .map_err(|error| corrupt(compression, error))?;
-                Source::Zstd(Box::new(decoder))
-            }
+            Compression::Zstd => Source::Zstd(
+                ZstdReader::new(compressed).map_err(|error| corrupt(compression, error))?,
+            ),
         };
         Ok(Self {
             compression,
@@ -281,7 +276,7 @@ impl<'a> Decompressor<'a> {
             Source::Gzip(decoder) => read_io(compression, decoder.as_mut(), &mut buffer[..wanted]),
             Source::Snappy(reader) => reader.read(&mut buffer[..wanted]),
             Source::Lz4(decoder) => read_io(compression, decoder.as_mut(), &mut buffer[..wanted]),
-            Source::Zstd(decoder) => read_io(compression, decoder.as_mut(), &mut buffer[..wanted]),
+            Source::Zstd(reader) => read_io(compression, reader, &mut buffer[..wanted]),
         }?;
         self.produced_bytes += read as u64;
         if self.produced_bytes > self.decompressed_bytes_max {
@@ -346,6 +341,123 @@ pub fn decompress_records<'a>(
     match Compression::from_attributes(batch.attributes())? {
         Compression::None => Ok(Cow::Borrowed(batch.records_bytes())),
         codec => decompress(codec, batch.records_bytes(), decompressed_bytes_max).map(Cow::Owned),
+    }
+}
+
+/// zstd decompression contexts kept for reuse, per thread: creating one (`ZSTD_createDCtx`)
+/// cost more than decompressing a producer's 16 KiB batch (15% of the broker's CPU under
+/// zstd produce load, profile in docs/performance.md).
+const ZSTD_DCTX_POOL_MAX: usize = 4;
+/// A context that grew past this (a frame with a large window) is freed, not kept.
+const ZSTD_DCTX_POOLED_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+thread_local! {
+    static ZSTD_DCTX_POOL: std::cell::RefCell<Vec<zstd::zstd_safe::DCtx<'static>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn zstd_error(code: usize) -> io::Error {
+    io::Error::other(zstd::zstd_safe::get_error_name(code))
+}
+
+/// Reads concatenated zstd frames from a slice, with a pooled context; behaves as
+/// `zstd::stream::read::Decoder` does (a stream that ends inside a frame, or holds no frame
+/// at all, is an `UnexpectedEof` error).
+struct ZstdReader<'a> {
+    context: Option<zstd::zstd_safe::DCtx<'static>>,
+    input: &'a [u8],
+    /// The last call ended a frame and no input has been fed since.
+    frame_finished: bool,
+    done: bool,
+}
+
+impl<'a> ZstdReader<'a> {
+    fn new(input: &'a [u8]) -> io::Result<Self> {
+        let pooled = ZSTD_DCTX_POOL.with(|pool| pool.borrow_mut().pop());
+        let context = match pooled {
+            Some(mut context) => {
+                context
+                    .reset(zstd::zstd_safe::ResetDirective::SessionOnly)
+                    .map_err(zstd_error)?;
+                context
+            }
+            None => {
+                let mut context = zstd::zstd_safe::DCtx::try_create().ok_or_else(|| {
+                    io::Error::other("zstd could not allocate a decompression context")
+                })?;
+                context
+                    .set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(
+                        ZSTD_WINDOW_LOG_MAX,
+                    ))
+                    .map_err(zstd_error)?;
+                context
+            }
+        };
+        Ok(Self {
+            context: Some(context),
+            input,
+            frame_finished: false,
+            done: false,
+        })
+    }
+}
+
+impl Read for ZstdReader<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        use zstd::zstd_safe::{InBuffer, OutBuffer};
+        if buffer.is_empty() || self.done {
+            return Ok(0);
+        }
+        let context = self.context.as_mut().expect("a context until dropped");
+        loop {
+            let mut output = OutBuffer::around(&mut *buffer);
+            let mut input = InBuffer::around(self.input);
+            let hint = context
+                .decompress_stream(&mut output, &mut input)
+                .map_err(zstd_error)?;
+            let consumed = input.pos();
+            let written = output.pos();
+            let fed = !self.input.is_empty();
+            self.input = &self.input[consumed..];
+            if hint == 0 {
+                self.frame_finished = true;
+            } else if consumed > 0 {
+                self.frame_finished = false;
+            }
+            if written > 0 {
+                return Ok(written);
+            }
+            if fed && consumed == 0 {
+                // libzstd always progresses with room on both sides; never spin if it does not.
+                self.done = true;
+                return Err(io::Error::other("zstd made no progress"));
+            }
+            if !fed {
+                // Nothing more to give it: complete only if the last frame was.
+                self.done = true;
+                return if self.frame_finished {
+                    Ok(0)
+                } else {
+                    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "incomplete frame"))
+                };
+            }
+        }
+    }
+}
+
+impl Drop for ZstdReader<'_> {
+    fn drop(&mut self) {
+        if let Some(context) = self.context.take() {
+            if context.sizeof() <= ZSTD_DCTX_POOLED_BYTES_MAX {
+                // try_with: the thread's pool may already be gone while the thread exits.
+                let _ = ZSTD_DCTX_POOL.try_with(|pool| {
+                    let mut pool = pool.borrow_mut();
+                    if pool.len() < ZSTD_DCTX_POOL_MAX {
+                        pool.push(context);
+                    }
+                });
+            }
+        }
     }
 }
 

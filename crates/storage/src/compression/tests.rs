@@ -173,6 +173,25 @@ fn gzip_and_zstd_readers_accept_concatenated_members_and_frames() {
     );
 }
 
+#[test]
+fn a_zstd_context_reused_after_a_failure_decodes_the_next_stream_cleanly() {
+    let data = sample(200_000);
+    let frame = compress(Compression::Zstd, &data, None).unwrap();
+    for _ in 0..3 {
+        // Each failure returns its context to this thread's pool mid-frame...
+        assert!(decompress(Compression::Zstd, &frame[..frame.len() / 2], NO_LIMIT).is_err());
+        assert!(decompress(Compression::Zstd, &frame[..frame.len() / 2], 1000).is_err());
+        assert!(decompress(Compression::Zstd, b"", NO_LIMIT).is_err());
+        // ...and the next stream on it starts from a clean session.
+        assert_eq!(decompress(Compression::Zstd, &frame, NO_LIMIT).unwrap(), data);
+        let mut reader = Decompressor::new(Compression::Zstd, &frame, NO_LIMIT).unwrap();
+        let mut first = vec![0u8; 10];
+        reader.read_decompressed(&mut first).unwrap();
+        drop(reader); // abandoned after 10 bytes
+        assert_eq!(decompress(Compression::Zstd, &frame, NO_LIMIT).unwrap(), data);
+    }
+}
+
 /// A stream that decompresses to `frames` MiB of zeros, built from one compressed MiB
 /// repeated: gzip members and zstd frames may follow each other, snappy and lz4 blocks
 /// repeat inside one stream.
