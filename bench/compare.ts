@@ -24,6 +24,7 @@ import {
   kafkaBrokerHeap,
   launch,
   log,
+  nativeProducerRun,
   type ProducerSpec,
   producerRun,
   type RunningBroker,
@@ -103,7 +104,7 @@ const scaled = (n: number, minimum = 1) => Math.max(minimum, Math.round(n * scal
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-type Group = "produce" | "fixed-rate" | "consume" | "end-to-end" | "partitions-1000";
+type Group = "produce" | "fixed-rate" | "consume" | "end-to-end" | "partitions-1000" | "native";
 
 interface Scenario {
   name: string;
@@ -265,6 +266,19 @@ scenarios.push({
       processes: manyPartitionProcesses,
     }),
 });
+
+// The same 100 B acks=1 load from sluice perf (crates/perf, no JVM) on 1 and on 1,000 partitions:
+// the broker's own ceiling, where the Java tool's CPU caps both brokers (the ceiling rows).
+for (const partitions of [1, 1000]) {
+  const name = `native-100b-p${partitions}`;
+  scenarios.push({
+    name,
+    group: "native",
+    label: `sluice perf produce 100 B acks=1, ${partitions.toLocaleString("en-US")} partition${partitions > 1 ? "s" : ""}`,
+    run: (broker) =>
+      nativeProducerRun(broker, { name, recordSize: 100, records: scaled(20_000_000), partitions, topic: `cmp-native-p${partitions}` }),
+  });
+}
 
 const restartName = "restart-kill9";
 const selected = (name: string) => !only || only.some((part) => name.includes(part));
@@ -769,7 +783,7 @@ function buildRows(repResults: RepResult[], restarts: RestartResult[], options: 
         atMost(0.5),
       );
       ceilingRows(s, "MB/s (fetching)");
-    } else {
+    } else if (s.group === "end-to-end") {
       add(
         s.group,
         `${s.label}: avg`,
@@ -785,6 +799,40 @@ function buildRows(repResults: RepResult[], restarts: RestartResult[], options: 
         info(false),
       );
     }
+  }
+  for (const s of chosen.filter((x) => x.group === "native")) {
+    add(s.group, `${s.label}: records/s`, "rec/s", scenarioFigure(s.name, (r) => r.producer?.recordsPerSec), info(true));
+    add(s.group, `${s.label}: broker CPU s / M records`, "s/M", scenarioFigure(s.name, (r) => r.brokerCpuSecondsPerMillion), info(false));
+    add(s.group, `${s.label}: p99`, "ms", scenarioFigure(s.name, (r) => r.producer?.p99Ms), info(false));
+  }
+  if (chosen.some((s) => s.name === "native-100b-p1") && chosen.some((s) => s.name === "native-100b-p1000")) {
+    const nativeRatio = (kind: BrokerKind) => {
+      const values = of(kind).flatMap((rep) => {
+        const rate = (name: string) => rep.scenarios.find((x) => x.name === name && !x.error && !(options.undisturbed && disturbedRun(x)))?.producer?.recordsPerSec;
+        const many = rate("native-100b-p1000");
+        const one = rate("native-100b-p1");
+        return many !== undefined && one ? [many / one] : [];
+      });
+      return { values, attempted: of(kind).length };
+    };
+    const k = nativeRatio("kafka");
+    const s = nativeRatio("sluice");
+    const sluice = median(s.values);
+    rows.push({
+      group: "native",
+      figure: "1,000 partitions records/s ÷ 1 partition records/s with sluice perf (the broker's own ceiling), each broker against itself",
+      unit: "×",
+      kafka: median(k.values),
+      sluice,
+      kafkaRuns: k.values,
+      sluiceRuns: s.values,
+      kafkaOk: `${k.values.length}/${k.attempted}`,
+      sluiceOk: `${s.values.length}/${s.attempted}`,
+      ratio: null,
+      target: "Sluice ≥ 0.8",
+      met: sluice === null ? null : sluice >= 0.8,
+      higherBetter: true,
+    });
   }
   const many = chosen.find((s) => s.group === "partitions-1000");
   if (many) {

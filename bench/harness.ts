@@ -550,3 +550,79 @@ export function tail(text: string): string {
 }
 
 export const sizeName = (size: number) => (size >= 1024 ? `${size / 1024}kb` : `${size}b`);
+
+// ---------------------------------------------------------------------------------------------
+// sluice perf: the native load generator (crates/perf), for the broker's own ceiling
+
+const sluicePerfBinary = fileURLToPath(new URL("../target/release/sluice-perf", import.meta.url));
+
+export interface NativeProducerSpec {
+  name: string;
+  recordSize: number;
+  records: number;
+  partitions: number;
+  connections?: number;
+  topic: string;
+}
+
+/**
+ * `sluice-perf produce` against either broker: many batches in flight, no JVM, so what it reaches is
+ * the broker's ceiling rather than the client's. The topic is created first (not measured).
+ */
+export async function nativeProducerRun(broker: RunningBroker, spec: NativeProducerSpec): Promise<ScenarioResult> {
+  const topicWarning = (await createTopic(broker, spec.topic, spec.partitions)) ?? undefined;
+  let producer: ProducerFigures | undefined;
+  let error: string | undefined;
+  const args = [
+    "produce",
+    "--bootstrap",
+    broker.bootstrap,
+    "--topic",
+    spec.topic,
+    "--records",
+    String(spec.records),
+    "--record-size",
+    String(spec.recordSize),
+    "--connections",
+    String(spec.connections ?? 1),
+    "--quiet",
+  ];
+  const figures = await measured(broker, spec.records, async () => {
+    const { execFile } = await import("node:child_process");
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(sluicePerfBinary, args, { timeout: toolTimeoutMs(spec.records / 20, 1), maxBuffer: 16 << 20 }, (failure, stdout, stderr) =>
+        resolve({ code: failure ? ((failure as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+      ),
+    );
+    const line = result.stdout.trim().split("\n").at(-1) ?? "";
+    try {
+      const out = JSON.parse(line) as Record<string, number>;
+      producer = {
+        records: out.records,
+        recordsPerSec: out.records_per_s,
+        mbPerSec: out.payload_mb_per_s,
+        avgLatencyMs: out.latency_mean_ms,
+        maxLatencyMs: out.latency_max_ms,
+        p50Ms: out.latency_p50_ms,
+        p95Ms: Number.NaN,
+        p99Ms: out.latency_p99_ms,
+        p999Ms: out.latency_p999_ms,
+      };
+      if (result.code !== 0) error = `sluice-perf exited with ${result.code}: ${tail(result.stderr)}`;
+    } catch {
+      error = `sluice-perf exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    }
+  });
+  return {
+    name: spec.name,
+    kind: "throughput",
+    recordSize: spec.recordSize,
+    acks: "1",
+    records: spec.records,
+    topic: spec.topic,
+    producer,
+    error,
+    topicWarning,
+    ...figures,
+  };
+}
