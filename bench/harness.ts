@@ -626,3 +626,87 @@ export async function nativeProducerRun(broker: RunningBroker, spec: NativeProdu
     ...figures,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Request round trip: one connection, one ApiVersions v3 request at a time
+
+/** ApiVersions v3 (flexible header v2: client id "rtt", no tagged fields), correlation id `id`. */
+function apiVersionsRequest(id: number): Buffer {
+  const clientId = Buffer.from("rtt");
+  const software = Buffer.from("rtt");
+  const header = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length + 1);
+  let at = header.writeInt16BE(18, 0);
+  at = header.writeInt16BE(3, at);
+  at = header.writeInt32BE(id, at);
+  at = header.writeInt16BE(clientId.length, at);
+  at += clientId.copy(header, at);
+  header[at] = 0;
+  const body = Buffer.concat([Buffer.from([software.length + 1]), software, Buffer.from([2]), Buffer.from("1"), Buffer.from([0])]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(header.length + body.length);
+  return Buffer.concat([size, header, body]);
+}
+
+/**
+ * The broker's minimal request latency: `count` ApiVersions requests, each sent when the answer to
+ * the one before arrived, from this process (Node, TCP_NODELAY). What it measures is the broker's
+ * hand-offs between threads per request, which EndToEndLatency (fetch.max.wait.ms=0: a produce and
+ * one or more fetches per record) pays several times per record.
+ */
+export async function roundTripRun(broker: RunningBroker, spec: { name: string; count: number }): Promise<ScenarioResult> {
+  const { connect } = await import("node:net");
+  const [host, port] = broker.bootstrap.split(":");
+  const micros: number[] = [];
+  let error: string | undefined;
+  const figures = await measured(broker, spec.count, async () => {
+    const socket = connect({ host, port: Number(port) });
+    socket.setNoDelay(true);
+    try {
+      await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+      let pending: Buffer = Buffer.alloc(0);
+      let answered: (() => void) | null = null;
+      socket.on("data", (chunk: Buffer) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        if (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+          pending = pending.subarray(4 + pending.readInt32BE(0));
+          const done = answered;
+          answered = null;
+          done?.();
+        }
+      });
+      const failed = new Promise<never>((_, reject) => socket.once("error", reject).once("close", () => reject(new Error("connection closed"))));
+      failed.catch(() => {});
+      for (let i = 0; i < spec.count; i++) {
+        const request = apiVersionsRequest(i);
+        const started = process.hrtime.bigint();
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            answered = resolve;
+            socket.write(request);
+          }),
+          failed,
+        ]);
+        micros.push(Number(process.hrtime.bigint() - started) / 1000);
+      }
+    } catch (failure) {
+      error = `round trip failed after ${micros.length} requests: ${(failure as Error).message}`;
+    } finally {
+      socket.destroy();
+    }
+  });
+  const sorted = [...micros].sort((a, b) => a - b);
+  const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? Number.NaN) / 1000;
+  return {
+    name: spec.name,
+    kind: "end-to-end",
+    recordSize: 0,
+    acks: "1",
+    records: spec.count,
+    topic: "",
+    latency: error
+      ? undefined
+      : { avgMs: sorted.reduce((sum, v) => sum + v, 0) / Math.max(1, sorted.length) / 1000, p50Ms: at(0.5), p99Ms: at(0.99), p999Ms: at(0.999) },
+    error,
+    ...figures,
+  };
+}
