@@ -14,7 +14,7 @@
 // docs/performance.md says what the profiles showed and what changed because of them.
 //
 //   npm run profile -- [--partitions 16] [--record-size 1024] [--records 400000] [--acks 1]
-//                      [--compression none] [--frequency 499]
+//                      [--compression none] [--frequency 499] [--throughput -1]
 // Needs linux-perf (`apt-get install linux-perf`) and, for kernel stacks, kernel.perf_event_paranoid
 // ≤ 1 (or root).
 
@@ -38,7 +38,9 @@ const records = Number(option("records", "400000"));
 const acks = option("acks", "1");
 const compression = option("compression", "none");
 const frequency = Number(option("frequency", "499"));
-const scenario = `${partitions}p-${recordSize}b-acks${acks}${compression === "none" ? "" : `-${compression}`}`;
+/** Records/s (ProducerPerformance --throughput, with linger.ms=0); -1: as fast as it goes. */
+const throughput = Number(option("throughput", "-1"));
+const scenario = `${partitions}p-${recordSize}b-acks${acks}${compression === "none" ? "" : `-${compression}`}${throughput > 0 ? `-${throughput}rps` : ""}`;
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
@@ -229,11 +231,12 @@ async function main(): Promise<void> {
         "--record-size",
         String(recordSize),
         "--throughput",
-        "-1",
+        String(throughput),
         "--command-property",
         `bootstrap.servers=${bootstrap}`,
         `acks=${acks}`,
         `compression.type=${compression}`,
+        ...(throughput > 0 ? ["linger.ms=0"] : []),
       ],
       { heap: "512m", timeoutMs: 600_000 },
     );
