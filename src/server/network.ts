@@ -1,7 +1,9 @@
 // The broker's network, as the JS thread sees it: a typed wrapper of the native NetServer
 // (crates/net). Reactor threads own every client socket, frame requests and write responses;
 // this side is woken once per batch of events, parses the packed event stream and calls the
-// handler. The JS thread never touches a client socket.
+// handler. The JS thread reads no socket and never waits on one; respond() writes a response
+// at once, non-blocking, when nothing is queued before it on that connection (the reactor writes
+// whatever that leaves: file slices, a full socket's backlog, large remainders).
 //
 // Event stream (all little-endian), repeated records of [u8 kind][u32 connection] then
 //   1 Opened: [u16 listenerIndex][u16 peerPort][u8 ipLength][ip, UTF-8]

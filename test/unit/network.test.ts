@@ -226,6 +226,31 @@ describe("Network", () => {
     expect(recorder.frames.map((frame) => digest(frame.frame))).toEqual(sent.map(digest));
   });
 
+  it("a response larger than the socket takes at once reaches a client that reads late, and the next ones follow it in order", async () => {
+    // The JS thread writes what the socket takes without waiting (256 KiB at most); the rest
+    // goes out from the reactor when the socket drains.
+    const recorder = new Recorder();
+    const { network, port } = start(recorder);
+    const big = Buffer.alloc(24 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    recorder.onFrameHook = ({ connection, seq, frame }) => {
+      const correlation = frame.subarray(4, 8);
+      const body = frame.subarray(8).toString() === "big" ? big : Buffer.from("small");
+      network.respond(connection, seq, [framed(Buffer.concat([correlation, body]))]);
+    };
+    const kafka = await client(port);
+    kafka.socket.pause();
+    kafka.send(request(1, "big"), request(2, "after"), request(3, "after"));
+    await recorder.until(() => recorder.frames.length === 3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    kafka.socket.resume();
+    const responses = await kafka.frames(3);
+    expect(responses.map(correlationOf)).toEqual([1, 2, 3]);
+    const digest = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
+    expect(digest(responses[0]?.subarray(4) as Buffer)).toBe(digest(big));
+    expect(responses.slice(1).map((response) => response.subarray(4).toString())).toEqual(["small", "small"]);
+  });
+
   it("writes pipelined responses in request order when they are answered in reverse", async () => {
     const recorder = new Recorder();
     const { network, port } = start(recorder);

@@ -1,8 +1,13 @@
 //! One client connection as its reactor sees it: the socket, the frame decoder, and the
-//! ordered responses.
+//! ordered responses. The responses and the right to write the socket are the connection's
+//! [`WriteSide`], shared under a lock with the JS thread: a response completed there is written
+//! at once when nothing is queued before it (no hand-off to the reactor, whose thread would
+//! have to wake for it); what cannot be written there (a full socket, a file region, a large
+//! remainder) stays queued for the reactor.
 
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -30,11 +35,36 @@ pub(crate) enum ReadError {
     Io(io::Error),
 }
 
+/// What the reactor and the JS thread share of a connection: its responses and the socket's
+/// write side. Whoever holds the lock may write the socket; the reactor marks it closed under
+/// the lock before it closes the socket, so nobody writes to a closed (or reused) descriptor.
+pub(crate) struct WriteSide {
+    state: Mutex<WriteState>,
+    fd: RawFd,
+}
+
+pub(crate) struct WriteState {
+    pub(crate) responses: ResponseQueue,
+    pub(crate) closed: bool,
+    /// Last byte written from outside the reactor, for `connections.max.idle.ms`.
+    pub(crate) last_write: Option<Instant>,
+}
+
+impl WriteSide {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, WriteState> {
+        self.state.lock().expect("connection write lock")
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
 pub(crate) struct Connection {
     pub(crate) id: u32,
     stream: TcpStream,
     decoder: FrameDecoder,
-    pub(crate) responses: ResponseQueue,
+    pub(crate) write: Arc<WriteSide>,
     /// A readable edge arrived and reading has not hit `WouldBlock` since. With
     /// edge-triggered polling no new event comes until then, so a connection paused by
     /// backpressure is remembered here and read again when it resumes.
@@ -47,11 +77,19 @@ pub(crate) struct Connection {
 
 impl Connection {
     pub(crate) fn new(id: u32, stream: TcpStream, request_bytes_max: usize, now: Instant) -> Self {
+        let write = Arc::new(WriteSide {
+            state: Mutex::new(WriteState {
+                responses: ResponseQueue::default(),
+                closed: false,
+                last_write: None,
+            }),
+            fd: stream.as_raw_fd(),
+        });
         Self {
             id,
             stream,
             decoder: FrameDecoder::new(request_bytes_max),
-            responses: ResponseQueue::default(),
+            write,
             readable: false,
             read_scheduled: false,
             last_activity: now,
@@ -82,7 +120,8 @@ impl Connection {
             }
         };
         self.last_activity = now;
-        let responses = &mut self.responses;
+        let mut state = self.write.lock();
+        let responses = &mut state.responses;
         self.decoder
             .decode_each(&buffer[..count], |frame| {
                 on_frame(responses, frame.as_slice())
@@ -91,14 +130,28 @@ impl Connection {
         Ok(ReadOutcome::Read)
     }
 
-    /// Writes queued response parts until done, the socket would block, or about
-    /// `budget_bytes` are written.
-    pub(crate) fn flush(&mut self, now: Instant, budget_bytes: u64) -> io::Result<WriteProgress> {
-        let socket = self.stream.as_raw_fd();
-        let progress = self.responses.outgoing().write_to(socket, budget_bytes)?;
+    /// Writes queued response parts (`state` is this connection's, locked) until done, the
+    /// socket would block, or about `budget_bytes` are written.
+    pub(crate) fn flush(
+        &mut self,
+        state: &mut WriteState,
+        now: Instant,
+        budget_bytes: u64,
+    ) -> io::Result<WriteProgress> {
+        let progress = state
+            .responses
+            .outgoing()
+            .write_to(self.stream.as_raw_fd(), budget_bytes)?;
         if progress.bytes_written > 0 {
             self.last_activity = now;
         }
         Ok(progress)
+    }
+
+    /// The last byte read or written, by either thread.
+    pub(crate) fn last_activity(&self, state: &WriteState) -> Instant {
+        state.last_write.map_or(self.last_activity, |written| {
+            written.max(self.last_activity)
+        })
     }
 }

@@ -303,7 +303,11 @@ mod tests {
         assert_eq!(queue.drain_into(&mut target), -10, "too big: left queued");
         assert_eq!(queue.queued_bytes(), 10);
         queue.publish(&mut b"x".to_vec());
-        assert_eq!(wakes.load(Ordering::SeqCst), 1, "still pending: no second wake");
+        assert_eq!(
+            wakes.load(Ordering::SeqCst),
+            1,
+            "still pending: no second wake"
+        );
         assert_eq!(queue.drain().as_deref(), Some(&b"0123456789x"[..]));
         queue.publish(&mut b"abc".to_vec());
         assert_eq!(wakes.load(Ordering::SeqCst), 2);
@@ -311,7 +315,11 @@ mod tests {
         assert_eq!(&target[..3], b"abc");
         assert_eq!(queue.queued_bytes(), 0);
         queue.publish(&mut b"d".to_vec());
-        assert_eq!(wakes.load(Ordering::SeqCst), 3, "drain_into re-arms the wake");
+        assert_eq!(
+            wakes.load(Ordering::SeqCst),
+            3,
+            "drain_into re-arms the wake"
+        );
     }
 
     #[test]

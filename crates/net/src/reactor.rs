@@ -20,7 +20,6 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::connection::{Connection, ReadError, ReadOutcome};
 use crate::event::{encode_closed, encode_frame, encode_opened, CloseReason};
-use crate::response::Response;
 use crate::server::Shared;
 use crate::transmit::WriteStop;
 
@@ -54,11 +53,15 @@ pub(crate) enum Command {
         peer: SocketAddr,
         stream: TcpStream,
     },
-    /// JS's answer to request `seq`; `None` for a request without a response.
-    Complete {
+    /// JS completed a response on this connection and left the reactor something to do:
+    /// bytes to write (a file region, a remainder past its budget), reading to resume, or,
+    /// during shutdown, a connection that may now be done.
+    Written {
         connection: u32,
-        seq: u32,
-        response: Option<Response>,
+    },
+    /// Writing a response on the JS thread failed: the connection is broken.
+    WriteFailed {
+        connection: u32,
     },
     Close {
         connection: u32,
@@ -214,11 +217,11 @@ impl Reactor {
                 peer,
                 stream,
             } => self.adopt(id, listener_index, peer, stream, now),
-            Command::Complete {
-                connection,
-                seq,
-                response,
-            } => self.complete(connection, seq, response),
+            Command::Written { connection } => {
+                self.flush_list.push(connection);
+                self.schedule_read(connection);
+            }
+            Command::WriteFailed { connection } => self.close(connection, CloseReason::IoError),
             Command::Close { connection } => self.close(connection, CloseReason::ClosedByServer),
             Command::Resume => {
                 let ids: Vec<u32> = self.connections.keys().copied().collect();
@@ -246,31 +249,13 @@ impl Reactor {
             Interest::READABLE | Interest::WRITABLE,
         );
         let connection = Connection::new(id, stream, self.shared.config.request_bytes_max, now);
+        self.shared
+            .registry
+            .set_write_side(id, connection.write.clone());
         self.connections.insert(id, connection);
         if registered.is_err() {
             self.close(id, CloseReason::IoError);
         }
-    }
-
-    fn complete(&mut self, id: u32, seq: u32, response: Option<Response>) {
-        let Some(connection) = self.connections.get_mut(&id) else {
-            return; // Closed meanwhile: the response is dropped.
-        };
-        let queued_before = connection.responses.queued_response_bytes();
-        // A rejected completion (unknown or repeated seq) is a JS bug with no one to
-        // report it to on this thread; ignoring it keeps the other responses flowing.
-        let Ok(request_bytes) = connection.responses.complete(seq, response) else {
-            return;
-        };
-        let queued_after = connection.responses.queued_response_bytes();
-        let has_outgoing = connection.responses.has_outgoing();
-        self.shared
-            .adjust_queued_response_bytes(queued_before, queued_after);
-        self.shared.release_request_bytes(request_bytes);
-        if has_outgoing {
-            self.flush_list.push(id);
-        }
-        self.schedule_read(id);
     }
 
     fn schedule_read(&mut self, id: u32) {
@@ -288,12 +273,15 @@ impl Reactor {
             let Some(connection) = self.connections.get_mut(&id) else {
                 continue;
             };
-            if !connection.responses.has_outgoing() {
+            let write = connection.write.clone();
+            let mut state = write.lock();
+            if !state.responses.has_outgoing() {
                 continue;
             }
-            let queued_before = connection.responses.queued_response_bytes();
-            let result = connection.flush(now, WRITE_BYTES_PER_TURN_MAX);
-            let queued_after = connection.responses.queued_response_bytes();
+            let queued_before = state.responses.queued_response_bytes();
+            let result = connection.flush(&mut state, now, WRITE_BYTES_PER_TURN_MAX);
+            let queued_after = state.responses.queued_response_bytes();
+            drop(state);
             self.shared
                 .adjust_queued_response_bytes(queued_before, queued_after);
             let progress = match result {
@@ -334,7 +322,7 @@ impl Reactor {
         };
         let mut close_reason = None;
         for _ in 0..READS_PER_TURN_MAX {
-            if shutting_down || !self.shared.may_read(connection) {
+            if shutting_down || !self.shared.may_read(&connection.write.lock().responses) {
                 return; // Still readable; scheduled again when the bound clears.
             }
             // Frames completed before a bad prefix or the end of the stream still count.
@@ -380,8 +368,9 @@ impl Reactor {
             .connections
             .values()
             .filter(|connection| {
-                connection.responses.is_quiescent()
-                    && now.saturating_duration_since(connection.last_activity) >= idle_max
+                let state = connection.write.lock();
+                state.responses.is_quiescent()
+                    && now.saturating_duration_since(connection.last_activity(&state)) >= idle_max
             })
             .map(|connection| connection.id)
             .collect();
@@ -397,7 +386,9 @@ impl Reactor {
         let done: Vec<u32> = self
             .connections
             .values()
-            .filter(|connection| now >= deadline || connection.responses.is_quiescent())
+            .filter(|connection| {
+                now >= deadline || connection.write.lock().responses.is_quiescent()
+            })
             .map(|connection| connection.id)
             .collect();
         for id in done {
@@ -411,10 +402,20 @@ impl Reactor {
             return;
         };
         let _ = self.poll.registry().deregister(connection.stream_mut());
+        let (queued_response_bytes, waiting_request_bytes) = {
+            // Closed under the lock before the socket is: no other thread writes to it after.
+            let mut state = connection.write.lock();
+            state.closed = true;
+            let bytes = (
+                state.responses.queued_response_bytes(),
+                state.responses.waiting_request_bytes(),
+            );
+            state.responses = Default::default(); // drops queued parts (and their files) now
+            bytes
+        };
         self.shared
-            .adjust_queued_response_bytes(connection.responses.queued_response_bytes(), 0);
-        self.shared
-            .release_request_bytes(connection.responses.waiting_request_bytes());
+            .adjust_queued_response_bytes(queued_response_bytes, 0);
+        self.shared.release_request_bytes(waiting_request_bytes);
         drop(connection);
         if self.shared.registry.retire(id) {
             self.shared.acceptor.wake();

@@ -4,18 +4,21 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-#[derive(Debug, Clone, Copy)]
+use crate::connection::WriteSide;
+
 struct Entry {
     reactor: usize,
     ip: IpAddr,
+    /// Set by the reactor when it adopts the connection (before JS hears of it).
+    write: Option<Arc<WriteSide>>,
     /// Closed, but its Closed event may not be published yet: the id is not reused until
     /// [`Registry::remove`].
     retired: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     connections: HashMap<u32, Entry>,
     per_ip: HashMap<IpAddr, usize>,
@@ -32,7 +35,7 @@ pub(crate) enum Refusal {
     PerIpLimit,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Registry {
     state: Mutex<State>,
 }
@@ -65,6 +68,7 @@ impl Registry {
             Entry {
                 reactor,
                 ip,
+                write: None,
                 retired: false,
             },
         );
@@ -84,6 +88,7 @@ impl Registry {
             return false;
         }
         entry.retired = true;
+        entry.write = None;
         let ip = entry.ip;
         state.retired += 1;
         let held = state
@@ -109,6 +114,24 @@ impl Registry {
                 state.retired -= 1;
             }
         }
+    }
+
+    /// Lets the JS thread reach the connection's responses (the reactor calls this when it
+    /// adopts the connection).
+    pub(crate) fn set_write_side(&self, id: u32, write: Arc<WriteSide>) {
+        if let Some(entry) = self.lock().connections.get_mut(&id) {
+            entry.write = Some(write);
+        }
+    }
+
+    /// The reactor and the shared write side of an open connection.
+    pub(crate) fn write_side_of(&self, id: u32) -> Option<(usize, Arc<WriteSide>)> {
+        let state = self.lock();
+        let entry = state.connections.get(&id)?;
+        if entry.retired {
+            return None;
+        }
+        Some((entry.reactor, entry.write.clone()?))
     }
 
     pub(crate) fn reactor_of(&self, id: u32) -> Option<usize> {

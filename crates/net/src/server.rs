@@ -2,8 +2,10 @@
 //! the JS thread's handle on them (responses, closes, events, shutdown).
 //!
 //! Threads: one acceptor polling every listener, and `num.network.threads` reactors, each
-//! with its own epoll instance and its own connections. The JS thread never touches a
-//! client socket: it sends commands to a connection's reactor and drains events.
+//! with its own epoll instance and its own connections. The JS thread reads nothing from a
+//! socket and never waits on one: it drains events, and a response it completes is written
+//! at once, without blocking, when nothing is queued before it on that connection (byte
+//! parts only; file regions, a full socket and large remainders go to the reactor).
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -17,11 +19,12 @@ use mio::Poll;
 
 use crate::acceptor::{Acceptor, AcceptorHandle};
 use crate::config::{ListenerConfig, ServerConfig};
-use crate::connection::Connection;
 use crate::event::EventQueue;
 use crate::reactor::{Command, Reactor, ReactorHandle};
 use crate::registry::Registry;
 use crate::response::Response;
+use crate::response_queue::ResponseQueue;
+use crate::transmit::WriteStop;
 
 /// A listener as bound: `address` carries the actual port when 0 was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,18 +72,24 @@ pub(crate) struct Shared {
     /// Set by a reactor that stopped reading on `queued_request_bytes`; whoever brings
     /// the count back under the bound clears it and tells every reactor to resume.
     reads_paused: AtomicBool,
+    /// Shutdown began: every completion is reported to the reactor, which closes each
+    /// connection once its responses are written.
+    pub(crate) shutting_down: AtomicBool,
     pub(crate) counters: Counters,
 }
 
 impl Shared {
     /// Whether `connection` may be read now: under its in-flight and response-bytes
     /// bounds, and the broker under its request-bytes bound.
-    pub(crate) fn may_read(&self, connection: &Connection) -> bool {
+    pub(crate) fn may_read(&self, responses: &ResponseQueue) -> bool {
+        self.within_connection_bounds(responses) && self.may_read_globally()
+    }
+
+    /// Under the connection's in-flight and response-bytes bounds.
+    pub(crate) fn within_connection_bounds(&self, responses: &ResponseQueue) -> bool {
         let config = &self.config;
-        connection.responses.in_flight() < config.in_flight_requests_per_connection_max
-            && connection.responses.queued_response_bytes()
-                <= config.queued_response_bytes_per_connection_max
-            && self.may_read_globally()
+        responses.in_flight() < config.in_flight_requests_per_connection_max
+            && responses.queued_response_bytes() <= config.queued_response_bytes_per_connection_max
     }
 
     fn may_read_globally(&self) -> bool {
@@ -123,6 +132,10 @@ struct Threads {
     reactors: Vec<JoinHandle<()>>,
 }
 
+/// Bytes the JS thread writes of what a completion put in order before it leaves the rest to
+/// the reactor: small responses go out at once, a large one does not hold the JS thread.
+const INLINE_WRITE_BYTES_MAX: u64 = 256 * 1024;
+
 /// A running network server. Dropping it shuts it down at once (no grace period).
 pub struct Server {
     shared: Arc<Shared>,
@@ -162,6 +175,7 @@ impl Server {
             queued_request_bytes: AtomicUsize::new(0),
             queued_response_bytes: AtomicUsize::new(0),
             reads_paused: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
             counters: Counters::default(),
         });
         let acceptor = Acceptor::new(shared.clone(), acceptor_poll, listeners)?;
@@ -207,26 +221,72 @@ impl Server {
     /// Submits the response to request `seq` of `connection`; it is written after every
     /// earlier seq of the connection. False when the connection is not open.
     pub fn respond(&self, connection: u32, seq: u32, response: Response) -> bool {
-        self.send(
-            connection,
-            Command::Complete {
-                connection,
-                seq,
-                response: Some(response),
-            },
-        )
+        self.complete(connection, seq, Some(response))
     }
 
     /// Completes request `seq` of `connection` without a response (acks=0 produce).
     pub fn skip(&self, connection: u32, seq: u32) -> bool {
-        self.send(
-            connection,
-            Command::Complete {
-                connection,
-                seq,
-                response: None,
-            },
-        )
+        self.complete(connection, seq, None)
+    }
+
+    /// Records the answer on the calling thread and writes what is now in order, if the
+    /// socket takes it without waiting; the reactor is told only when it has something to
+    /// do: a remainder to write, a connection to read again, a failed write, or shutdown.
+    fn complete(&self, connection: u32, seq: u32, response: Option<Response>) -> bool {
+        let Some((reactor, write)) = self.shared.registry.write_side_of(connection) else {
+            return false;
+        };
+        let mut notify = false;
+        let mut failed = false;
+        let request_bytes;
+        {
+            let mut state = write.lock();
+            if state.closed {
+                return false;
+            }
+            let was_within = self.shared.within_connection_bounds(&state.responses);
+            let queued_before = state.responses.queued_response_bytes();
+            // A rejected completion (unknown or repeated seq) is a JS bug; ignoring it keeps
+            // the other responses flowing, as the reactor always did.
+            let Ok(bytes) = state.responses.complete(seq, response) else {
+                return true;
+            };
+            request_bytes = bytes;
+            if state.responses.has_outgoing() {
+                match state
+                    .responses
+                    .outgoing()
+                    .write_bytes_to(write.fd(), INLINE_WRITE_BYTES_MAX)
+                {
+                    Ok(progress) => {
+                        if progress.bytes_written > 0 {
+                            state.last_write = Some(Instant::now());
+                        }
+                        // WouldBlock needs nothing: the socket's writable edge wakes the reactor.
+                        if matches!(progress.stop, WriteStop::BudgetSpent | WriteStop::FileNext) {
+                            notify = true;
+                        }
+                    }
+                    Err(_) => failed = true,
+                }
+            }
+            let queued_after = state.responses.queued_response_bytes();
+            self.shared
+                .adjust_queued_response_bytes(queued_before, queued_after);
+            if !was_within && self.shared.within_connection_bounds(&state.responses) {
+                notify = true; // reading was paused on this connection's bounds
+            }
+        }
+        self.shared.release_request_bytes(request_bytes);
+        // Read after the lock: a shutdown that began before the reactor last looked at this
+        // connection is seen here, so the reactor hears of the completion it did not see.
+        notify |= self.shared.shutting_down.load(Ordering::SeqCst);
+        if failed {
+            self.shared.reactors[reactor].send(Command::WriteFailed { connection });
+        } else if notify {
+            self.shared.reactors[reactor].send(Command::Written { connection });
+        }
+        true
     }
 
     /// Closes `connection` now, dropping its queued responses; its Closed event follows.
@@ -269,6 +329,7 @@ impl Server {
         };
         self.stop_accepting();
         let deadline = Instant::now() + timeout;
+        self.shared.shutting_down.store(true, Ordering::SeqCst);
         for reactor in &self.shared.reactors {
             reactor.send(Command::Shutdown { deadline });
         }

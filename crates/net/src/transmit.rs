@@ -27,6 +27,9 @@ pub(crate) enum WriteStop {
     /// The budget is spent with more to write and room in the socket: no event will come,
     /// so the caller must write again soon.
     BudgetSpent,
+    /// A file region is next and the caller does not send files (the JS thread must not
+    /// wait for a disk read): the reactor must write the rest.
+    FileNext,
 }
 
 /// What a call to [`Outgoing::write_to`] achieved.
@@ -71,8 +74,33 @@ impl Outgoing {
         socket: RawFd,
         budget_bytes: u64,
     ) -> io::Result<WriteProgress> {
+        self.write_parts_to(socket, budget_bytes, true)
+    }
+
+    /// As [`write_to`](Self::write_to), but stops before a file region
+    /// ([`WriteStop::FileNext`]): byte parts only, never a `sendfile` that may read the disk.
+    pub(crate) fn write_bytes_to(
+        &mut self,
+        socket: RawFd,
+        budget_bytes: u64,
+    ) -> io::Result<WriteProgress> {
+        self.write_parts_to(socket, budget_bytes, false)
+    }
+
+    fn write_parts_to(
+        &mut self,
+        socket: RawFd,
+        budget_bytes: u64,
+        files: bool,
+    ) -> io::Result<WriteProgress> {
         let mut bytes_written = 0;
         loop {
+            if !files && matches!(self.parts.front(), Some(Part::File(_))) {
+                return Ok(WriteProgress {
+                    bytes_written,
+                    stop: WriteStop::FileNext,
+                });
+            }
             if bytes_written >= budget_bytes && !self.parts.is_empty() {
                 return Ok(WriteProgress {
                     bytes_written,
@@ -260,6 +288,30 @@ mod tests {
         let mut received = String::new();
         reader.read_to_string(&mut received).unwrap();
         assert_eq!(received, "head more file bytes tail");
+    }
+
+    #[test]
+    fn bytes_only_writing_stops_before_a_file_region() {
+        let (writer, mut reader) = UnixStream::pair().unwrap();
+        let mut outgoing = Outgoing::default();
+        outgoing.push(Part::Bytes(b"head ".to_vec()));
+        outgoing.push(file_part(b"..file bytes..", 2, 10));
+        outgoing.push(Part::Bytes(b" tail".to_vec()));
+        let first = outgoing
+            .write_bytes_to(writer.as_raw_fd(), u64::MAX)
+            .unwrap();
+        assert_eq!(first.bytes_written, 5);
+        assert_eq!(first.stop, WriteStop::FileNext);
+        let again = outgoing
+            .write_bytes_to(writer.as_raw_fd(), u64::MAX)
+            .unwrap();
+        assert_eq!((again.bytes_written, again.stop), (0, WriteStop::FileNext));
+        let rest = outgoing.write_to(writer.as_raw_fd(), u64::MAX).unwrap();
+        assert_eq!(rest.stop, WriteStop::Drained);
+        drop(writer);
+        let mut received = String::new();
+        reader.read_to_string(&mut received).unwrap();
+        assert_eq!(received, "head file bytes tail");
     }
 
     #[test]
