@@ -59,10 +59,13 @@ const EVENT_FRAME = 2;
 const EVENT_CLOSED = 3;
 
 /**
- * Events are copied into this reused buffer when they fit (nearly always: a batch holds what the
- * reactors read since the last wake-up). A bigger batch comes as its own Buffer.
+ * Events are copied into a reused buffer: 4 MiB at first, grown (to the next power of two) for a
+ * bigger batch up to 64 MiB, and kept. A batch bigger still comes as its own Buffer. Handing every
+ * large batch to JS as a fresh Buffer left each one to V8's garbage collector: a client sending
+ * 16 MB produce requests (1,000 partitions × 16 KB) raised the broker's peak RSS to 1.2 GB.
  */
 const EVENT_BUFFER_BYTES = 4 * 1024 * 1024;
+const EVENT_BUFFER_BYTES_MAX = 64 * 1024 * 1024;
 
 /** Keeps the event loop alive while the server runs: the native wake-up does not (it is unref'd). */
 const KEEP_ALIVE_INTERVAL_MS = 2 ** 30;
@@ -136,18 +139,28 @@ export class Network {
       if (events !== null) this.#dispatch(events);
       return;
     }
-    const length = this.#server.drainInto(buffer);
-    if (length === 0) return;
+    let target = buffer;
+    let length = this.#server.drainInto(target);
+    if (length < 0 && -length <= EVENT_BUFFER_BYTES_MAX) {
+      // Grow once; the queue may have grown meanwhile, then the batch comes as its own Buffer.
+      target = Buffer.allocUnsafeSlow(Math.min(EVENT_BUFFER_BYTES_MAX, 2 ** Math.ceil(Math.log2(-length))));
+      length = this.#server.drainInto(target);
+    }
+    if (length === 0) {
+      this.#eventBuffer = target;
+      return;
+    }
     if (length < 0) {
+      this.#eventBuffer = target;
       const events = this.#server.drain();
       if (events !== null) this.#dispatch(events);
       return;
     }
     this.#eventBuffer = null;
     try {
-      this.#dispatch(buffer.subarray(0, length));
+      this.#dispatch(target.subarray(0, length));
     } finally {
-      this.#eventBuffer = buffer;
+      this.#eventBuffer = target;
     }
   }
 

@@ -165,6 +165,10 @@ pub fn decode_events(mut bytes: &[u8]) -> Vec<Event> {
     events
 }
 
+/// Capacity a reactor's batch or the queue keeps between batches; a larger buffer (a burst of
+/// large frames) is freed once drained.
+const RETAINED_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
+
 /// The queue of encoded events between the reactors and JS, with the wake-up protocol:
 /// the wake callback runs once when the queue goes from drained to non-empty, and not
 /// again until JS drains it. Both the flag and the bytes live under one lock, so a wake
@@ -204,6 +208,9 @@ impl EventQueue {
             !std::mem::replace(&mut state.wake_pending, true)
         };
         batch.clear();
+        if batch.capacity() > RETAINED_BATCH_BYTES_MAX {
+            *batch = Vec::new(); // a burst of large frames does not stay allocated
+        }
         if wake {
             (self.wake)();
         }
@@ -235,6 +242,9 @@ impl EventQueue {
         state.wake_pending = false;
         target[..length].copy_from_slice(&state.bytes);
         state.bytes.clear();
+        if state.bytes.capacity() > RETAINED_BATCH_BYTES_MAX {
+            state.bytes = Vec::new();
+        }
         length as i64
     }
 
