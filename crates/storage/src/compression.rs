@@ -438,7 +438,10 @@ impl Read for ZstdReader<'_> {
                 return if self.frame_finished {
                     Ok(0)
                 } else {
-                    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "incomplete frame"))
+                    Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "incomplete frame",
+                    ))
                 };
             }
         }

@@ -183,12 +183,18 @@ fn a_zstd_context_reused_after_a_failure_decodes_the_next_stream_cleanly() {
         assert!(decompress(Compression::Zstd, &frame[..frame.len() / 2], 1000).is_err());
         assert!(decompress(Compression::Zstd, b"", NO_LIMIT).is_err());
         // ...and the next stream on it starts from a clean session.
-        assert_eq!(decompress(Compression::Zstd, &frame, NO_LIMIT).unwrap(), data);
+        assert_eq!(
+            decompress(Compression::Zstd, &frame, NO_LIMIT).unwrap(),
+            data
+        );
         let mut reader = Decompressor::new(Compression::Zstd, &frame, NO_LIMIT).unwrap();
         let mut first = vec![0u8; 10];
         reader.read_decompressed(&mut first).unwrap();
         drop(reader); // abandoned after 10 bytes
-        assert_eq!(decompress(Compression::Zstd, &frame, NO_LIMIT).unwrap(), data);
+        assert_eq!(
+            decompress(Compression::Zstd, &frame, NO_LIMIT).unwrap(),
+            data
+        );
     }
 }
 
