@@ -42,6 +42,11 @@ const scenarios: Scenario[] = [
     args: (b) => ["produce", "--bootstrap", b, "--topic", "p10", "--create", "--partitions", "10", "--duration", String(seconds)],
   },
   {
+    // The same with the partitions spread over 2 connections (two producers' worth of load).
+    name: "produce 10 partitions, 100 B, acks=1, 2 connections",
+    args: (b) => ["produce", "--bootstrap", b, "--topic", "p10", "--partitions", "10", "--connections", "2", "--duration", String(seconds)],
+  },
+  {
     name: "produce 1 partition, 100 B, snappy",
     args: (b) => ["produce", "--bootstrap", b, "--topic", "snappy", "--create", "--partitions", "1", "--compression", "snappy", "--duration", String(seconds)],
   },

@@ -15,6 +15,12 @@
 //
 //   npm run profile -- [--partitions 16] [--record-size 1024] [--records 400000] [--acks 1]
 //                      [--compression none] [--frequency 499] [--throughput -1]
+//                      [--clinic doctor|flame]
+//
+// With --clinic, the broker runs under Clinic.js instead (no perf, no --cpu-prof: one profiler at a
+// time): `clinic doctor` (event-loop delay, CPU, memory, handles over the run, with its diagnosis) or
+// `clinic flame` (the JS thread's flame graph, 0x); its HTML report goes to the same directory as
+// clinic-<tool>.html.
 // Needs linux-perf (`apt-get install linux-perf`) and, for kernel stacks, kernel.perf_event_paranoid
 // ≤ 1 (or root).
 
@@ -40,7 +46,9 @@ const compression = option("compression", "none");
 const frequency = Number(option("frequency", "499"));
 /** Records/s (ProducerPerformance --throughput, with linger.ms=0); -1: as fast as it goes. */
 const throughput = Number(option("throughput", "-1"));
-const scenario = `${partitions}p-${recordSize}b-acks${acks}${compression === "none" ? "" : `-${compression}`}${throughput > 0 ? `-${throughput}rps` : ""}`;
+const clinic = option("clinic", "");
+if (clinic !== "" && clinic !== "doctor" && clinic !== "flame") throw new Error(`--clinic ${clinic}: doctor or flame`);
+const scenario = `${clinic === "" ? "" : `clinic-${clinic}-`}${partitions}p-${recordSize}b-acks${acks}${compression === "none" ? "" : `-${compression}`}${throughput > 0 ? `-${throughput}rps` : ""}`;
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
@@ -170,8 +178,21 @@ function topTable(folded: Map<string, number>): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The node process clinic started (its child), found through /proc. */
+function childOf(pid: number): number | null {
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+      if (children !== "") return Number(children.split(" ")[0]);
+    }
+  } catch {
+    // gone
+  }
+  return null;
+}
+
 async function main(): Promise<void> {
-  if (spawnSync("perf", ["--version"]).status !== 0) throw new Error("linux-perf is needed: apt-get install linux-perf");
+  if (clinic === "" && spawnSync("perf", ["--version"]).status !== 0) throw new Error("linux-perf is needed: apt-get install linux-perf");
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const outDir = join(repository, "bench", "profiles", `${stamp}-${scenario}`);
   mkdirSync(outDir, { recursive: true });
@@ -179,12 +200,15 @@ async function main(): Promise<void> {
   const port = await freePort();
   const bootstrap = `127.0.0.1:${port}`;
   let output = "";
+  const clinicDir = join(work, "clinic");
+  const profiler =
+    clinic === ""
+      ? [process.execPath, "--perf-basic-prof-only-functions", "--cpu-prof", `--cpu-prof-dir=${work}`]
+      : [join(repository, "node_modules", ".bin", "clinic"), clinic, "--open=false", "--dest", clinicDir, "--", process.execPath];
   const broker = spawn(
-    process.execPath,
+    profiler[0] as string,
     [
-      "--perf-basic-prof-only-functions",
-      "--cpu-prof",
-      `--cpu-prof-dir=${work}`,
+      ...profiler.slice(1),
       join(repository, "dist", "cli", "main.js"),
       "start",
       "--override",
@@ -196,7 +220,9 @@ async function main(): Promise<void> {
       "--override",
       "node.id=1",
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    // CI / NO_INSIGHT: clinic otherwise asks on a terminal whether it may send usage metrics,
+    // and without a terminal exits at once, silently.
+    { stdio: ["ignore", "pipe", "pipe"], env: clinic === "" ? process.env : { ...process.env, CI: "true", NO_INSIGHT: "true" } },
   );
   broker.stdout?.on("data", (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000);
@@ -206,7 +232,7 @@ async function main(): Promise<void> {
   });
   try {
     await waitForListening(broker, () => output);
-    const pid = broker.pid as number;
+    const pid = clinic === "" ? (broker.pid as number) : (childOf(broker.pid as number) ?? (broker.pid as number));
     const created = await runJavaTool("org.apache.kafka.tools.TopicCommand", [
       "--bootstrap-server",
       bootstrap,
@@ -218,7 +244,8 @@ async function main(): Promise<void> {
     ]);
     if (created.code !== 0) throw new Error(`creating the topic failed: ${created.stderr}`);
     const perfData = join(work, "perf.data");
-    const perf = spawn("perf", ["record", "-F", String(frequency), "-g", "-p", String(pid), "-o", perfData], { stdio: "ignore" });
+    const perf =
+      clinic === "" ? spawn("perf", ["record", "-F", String(frequency), "-g", "-p", String(pid), "-o", perfData], { stdio: "ignore" }) : null;
     const before = cpuSeconds(pid);
     process.stderr.write(`profiling ${scenario}: ProducerPerformance ${records} records against ${bootstrap} (broker pid ${pid})\n`);
     const run = await runJavaTool(
@@ -241,14 +268,29 @@ async function main(): Promise<void> {
       { heap: "512m", timeoutMs: 600_000 },
     );
     const brokerCpu = cpuSeconds(pid) - before;
-    perf.kill("SIGINT");
-    await new Promise((done) => perf.once("exit", done));
+    if (perf !== null) {
+      perf.kill("SIGINT");
+      await new Promise((done) => perf.once("exit", done));
+    }
     const summary = run.stdout.trim().split("\n").at(-1) ?? "";
     writeFileSync(
       join(outDir, "producer.txt"),
       `${summary}\nbroker CPU ${brokerCpu.toFixed(2)} s for ${records} records (${((brokerCpu / records) * 1e6).toFixed(2)} s per million)\n`,
     );
     process.stderr.write(`${summary}\nbroker CPU ${brokerCpu.toFixed(2)} s\n`);
+    if (clinic !== "") {
+      // Clinic writes its report once the profiled process exits (a clean shutdown on SIGINT).
+      process.kill(pid, "SIGINT");
+      process.stderr.write(`clinic ${clinic}: analysing (this takes a while)\n`);
+      await new Promise((done) => {
+        if (broker.exitCode !== null) done(undefined);
+        else broker.once("exit", done);
+      });
+      const html = readdirSync(clinicDir).find((name) => name.endsWith(".html"));
+      if (html === undefined) throw new Error(`clinic ${clinic} wrote no report:\n${output}`);
+      renameSync(join(clinicDir, html), join(outDir, `clinic-${clinic}.html`));
+      return;
+    }
     const script = spawnSync("perf", ["script", "-i", perfData], { maxBuffer: 1 << 30, encoding: "utf8" });
     const folded = foldStacks(script.stdout);
     writeFileSync(join(outDir, "folded.txt"), [...folded].map(([stack, count]) => `${stack} ${count}`).join("\n"));
