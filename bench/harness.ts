@@ -648,50 +648,60 @@ function apiVersionsRequest(id: number): Buffer {
 }
 
 /**
+ * `count` ApiVersions round trips on one new connection to host:port, one at a time; each one's
+ * microseconds are pushed to `micros` (so a failure keeps what was measured). Also `bench/rtt.ts`.
+ */
+export async function roundTrips(host: string, port: number, count: number, micros: number[]): Promise<void> {
+  const { connect } = await import("node:net");
+  const socket = connect({ host, port });
+  socket.setNoDelay(true);
+  try {
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    let pending: Buffer = Buffer.alloc(0);
+    let answered: (() => void) | null = null;
+    socket.on("data", (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+        pending = pending.subarray(4 + pending.readInt32BE(0));
+        const done = answered;
+        answered = null;
+        done?.();
+      }
+    });
+    const failed = new Promise<never>((_, reject) => socket.once("error", reject).once("close", () => reject(new Error("connection closed"))));
+    failed.catch(() => {});
+    for (let i = 0; i < count; i++) {
+      const request = apiVersionsRequest(i);
+      const started = process.hrtime.bigint();
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          answered = resolve;
+          socket.write(request);
+        }),
+        failed,
+      ]);
+      micros.push(Number(process.hrtime.bigint() - started) / 1000);
+    }
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
  * The broker's minimal request latency: `count` ApiVersions requests, each sent when the answer to
  * the one before arrived, from this process (Node, TCP_NODELAY). What it measures is the broker's
  * hand-offs between threads per request, which EndToEndLatency (fetch.max.wait.ms=0: a produce and
  * one or more fetches per record) pays several times per record.
  */
 export async function roundTripRun(broker: RunningBroker, spec: { name: string; count: number }): Promise<ScenarioResult> {
-  const { connect } = await import("node:net");
   const [host, port] = broker.bootstrap.split(":");
   const micros: number[] = [];
   let error: string | undefined;
   const figures = await measured(broker, spec.count, async () => {
-    const socket = connect({ host, port: Number(port) });
-    socket.setNoDelay(true);
     try {
-      await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-      let pending: Buffer = Buffer.alloc(0);
-      let answered: (() => void) | null = null;
-      socket.on("data", (chunk: Buffer) => {
-        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-        if (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
-          pending = pending.subarray(4 + pending.readInt32BE(0));
-          const done = answered;
-          answered = null;
-          done?.();
-        }
-      });
-      const failed = new Promise<never>((_, reject) => socket.once("error", reject).once("close", () => reject(new Error("connection closed"))));
-      failed.catch(() => {});
-      for (let i = 0; i < spec.count; i++) {
-        const request = apiVersionsRequest(i);
-        const started = process.hrtime.bigint();
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            answered = resolve;
-            socket.write(request);
-          }),
-          failed,
-        ]);
-        micros.push(Number(process.hrtime.bigint() - started) / 1000);
-      }
+      await roundTrips(host as string, Number(port), spec.count, micros);
     } catch (failure) {
       error = `round trip failed after ${micros.length} requests: ${(failure as Error).message}`;
-    } finally {
-      socket.destroy();
     }
   });
   const sorted = [...micros].sort((a, b) => a - b);

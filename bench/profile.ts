@@ -244,8 +244,7 @@ async function main(): Promise<void> {
     ]);
     if (created.code !== 0) throw new Error(`creating the topic failed: ${created.stderr}`);
     const perfData = join(work, "perf.data");
-    const perf =
-      clinic === "" ? spawn("perf", ["record", "-F", String(frequency), "-g", "-p", String(pid), "-o", perfData], { stdio: "ignore" }) : null;
+    const perf = clinic === "" ? spawn("perf", ["record", "-F", String(frequency), "-g", "-p", String(pid), "-o", perfData], { stdio: "ignore" }) : null;
     const before = cpuSeconds(pid);
     process.stderr.write(`profiling ${scenario}: ProducerPerformance ${records} records against ${bootstrap} (broker pid ${pid})\n`);
     const run = await runJavaTool(
