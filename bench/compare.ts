@@ -813,6 +813,37 @@ function buildRows(repResults: RepResult[], restarts: RestartResult[], options: 
       );
     }
   }
+  /** `many`'s records/s over `one`'s, per repetition, each broker against itself; Sluice's target ≥ 0.8. */
+  const selfRatioRow = (group: string, many: string, one: string, figure: string) => {
+    const ratios = (kind: BrokerKind) => {
+      const values = of(kind).flatMap((rep) => {
+        const rate = (name: string) =>
+          rep.scenarios.find((x) => x.name === name && !x.error && !(options.undisturbed && disturbedRun(x)))?.producer?.recordsPerSec;
+        const numerator = rate(many);
+        const denominator = rate(one);
+        return numerator !== undefined && denominator ? [numerator / denominator] : [];
+      });
+      return { values, attempted: of(kind).length };
+    };
+    const k = ratios("kafka");
+    const s = ratios("sluice");
+    const sluice = median(s.values);
+    rows.push({
+      group,
+      figure,
+      unit: "×",
+      kafka: median(k.values),
+      sluice,
+      kafkaRuns: k.values,
+      sluiceRuns: s.values,
+      kafkaOk: `${k.values.length}/${k.attempted}`,
+      sluiceOk: `${s.values.length}/${s.attempted}`,
+      ratio: null,
+      target: "Sluice ≥ 0.8",
+      met: sluice === null ? null : sluice >= 0.8,
+      higherBetter: true,
+    });
+  };
   for (const s of chosen.filter((x) => x.group === "native")) {
     add(
       s.group,
@@ -837,34 +868,12 @@ function buildRows(repResults: RepResult[], restarts: RestartResult[], options: 
     );
   }
   if (chosen.some((s) => s.name === "native-100b-p1") && chosen.some((s) => s.name === "native-100b-p1000")) {
-    const nativeRatio = (kind: BrokerKind) => {
-      const values = of(kind).flatMap((rep) => {
-        const rate = (name: string) =>
-          rep.scenarios.find((x) => x.name === name && !x.error && !(options.undisturbed && disturbedRun(x)))?.producer?.recordsPerSec;
-        const many = rate("native-100b-p1000");
-        const one = rate("native-100b-p1");
-        return many !== undefined && one ? [many / one] : [];
-      });
-      return { values, attempted: of(kind).length };
-    };
-    const k = nativeRatio("kafka");
-    const s = nativeRatio("sluice");
-    const sluice = median(s.values);
-    rows.push({
-      group: "native",
-      figure: "1,000 partitions records/s ÷ 1 partition records/s with sluice perf (the broker's own ceiling), each broker against itself",
-      unit: "×",
-      kafka: median(k.values),
-      sluice,
-      kafkaRuns: k.values,
-      sluiceRuns: s.values,
-      kafkaOk: `${k.values.length}/${k.attempted}`,
-      sluiceOk: `${s.values.length}/${s.attempted}`,
-      ratio: null,
-      target: "Sluice ≥ 0.8",
-      met: sluice === null ? null : sluice >= 0.8,
-      higherBetter: true,
-    });
+    selfRatioRow(
+      "native",
+      "native-100b-p1000",
+      "native-100b-p1",
+      "1,000 partitions records/s ÷ 1 partition records/s with sluice perf (the broker's own ceiling), each broker against itself",
+    );
   }
   const many = chosen.find((s) => s.group === "partitions-1000");
   if (many) {
@@ -876,33 +885,12 @@ function buildRows(repResults: RepResult[], restarts: RestartResult[], options: 
       atMost(0.25),
     );
     // Each broker against itself: 1,000 partitions over 1 partition (same record size and acks), per repetition.
-    const selfRatio = (kind: BrokerKind) => {
-      const values = of(kind).flatMap((rep) => {
-        const usable = (x: ScenarioResult) => !x.error && !(options.undisturbed && disturbedRun(x));
-        const m = rep.scenarios.find((x) => x.name === many.name && usable(x))?.producer?.recordsPerSec;
-        const one = rep.scenarios.find((x) => x.name === "100b-acks1-p1" && usable(x))?.producer?.recordsPerSec;
-        return m !== undefined && one ? [m / one] : [];
-      });
-      return { values, attempted: of(kind).length };
-    };
-    const k = selfRatio("kafka");
-    const s = selfRatio("sluice");
-    const sluice = median(s.values);
-    rows.push({
-      group: "partitions-1000",
-      figure: "1,000 partitions records/s ÷ 1 partition (100 B acks=1) records/s, each broker against itself",
-      unit: "×",
-      kafka: median(k.values),
-      sluice,
-      kafkaRuns: k.values,
-      sluiceRuns: s.values,
-      kafkaOk: `${k.values.length}/${k.attempted}`,
-      sluiceOk: `${s.values.length}/${s.attempted}`,
-      ratio: null,
-      target: "Sluice ≥ 0.8",
-      met: sluice === null ? null : sluice >= 0.8,
-      higherBetter: true,
-    });
+    selfRatioRow(
+      "partitions-1000",
+      many.name,
+      "100b-acks1-p1",
+      "1,000 partitions records/s ÷ 1 partition (100 B acks=1) records/s, each broker against itself",
+    );
   }
   if (restarts.length > 0) {
     const restartFigure = (pick: (r: RestartResult["restarts"][number]) => number | null, first: boolean) => (kind: BrokerKind) => {
