@@ -2,6 +2,7 @@
 // share: a broker (Kafka 4.4.0 or Sluice) behind one face, Kafka's perf tools run against it and
 // their output parsed, and the broker's CPU and memory measured from /proc over each run.
 
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -554,7 +555,26 @@ export const sizeName = (size: number) => (size >= 1024 ? `${size / 1024}kb` : `
 // ---------------------------------------------------------------------------------------------
 // sluice perf: the native load generator (crates/perf), for the broker's own ceiling
 
-const sluicePerfBinary = fileURLToPath(new URL("../target/release/sluice-perf", import.meta.url));
+/** `target/release/sluice-perf` (built by `npm run build:native`), or $SLUICE_PERF_BIN, as `sluice perf` finds it. */
+const sluicePerfBinary = process.env.SLUICE_PERF_BIN ?? fileURLToPath(new URL("../target/release/sluice-perf", import.meta.url));
+
+/** Runs `sluice-perf <args> --quiet`; `figures` is its final JSON line, null when it printed none. */
+export function runSluicePerf(
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number; figures: Record<string, number | string | null> | null; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(sluicePerfBinary, [...args, "--quiet"], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (failure, stdout, stderr) => {
+      let figures: Record<string, number | string | null> | null = null;
+      try {
+        figures = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as Record<string, number | string | null>;
+      } catch {
+        // no figures: the caller reports stderr
+      }
+      resolve({ code: failure ? ((failure as { code?: number }).code ?? -1) : 0, figures, stderr });
+    }),
+  );
+}
 
 export interface NativeProducerSpec {
   name: string;
@@ -585,33 +605,26 @@ export async function nativeProducerRun(broker: RunningBroker, spec: NativeProdu
     String(spec.recordSize),
     "--connections",
     String(spec.connections ?? 1),
-    "--quiet",
   ];
   const figures = await measured(broker, spec.records, async () => {
-    const { execFile } = await import("node:child_process");
-    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(sluicePerfBinary, args, { timeout: toolTimeoutMs(spec.records / 20, 1), maxBuffer: 16 << 20 }, (failure, stdout, stderr) =>
-        resolve({ code: failure ? ((failure as { code?: number }).code ?? -1) : 0, stdout, stderr }),
-      ),
-    );
-    const line = result.stdout.trim().split("\n").at(-1) ?? "";
-    try {
-      const out = JSON.parse(line) as Record<string, number>;
-      producer = {
-        records: out.records,
-        recordsPerSec: out.records_per_s,
-        mbPerSec: out.payload_mb_per_s,
-        avgLatencyMs: out.latency_mean_ms,
-        maxLatencyMs: out.latency_max_ms,
-        p50Ms: out.latency_p50_ms,
-        p95Ms: Number.NaN,
-        p99Ms: out.latency_p99_ms,
-        p999Ms: out.latency_p999_ms,
-      };
-      if (result.code !== 0) error = `sluice-perf exited with ${result.code}: ${tail(result.stderr)}`;
-    } catch {
-      error = `sluice-perf exited with ${result.code}: ${tail(result.stderr || result.stdout)}`;
+    const result = await runSluicePerf(args, toolTimeoutMs(spec.records / 20, 1));
+    const out = result.figures as Record<string, number> | null;
+    if (out === null) {
+      error = `sluice-perf exited with ${result.code}: ${tail(result.stderr)}`;
+      return;
     }
+    producer = {
+      records: out.records,
+      recordsPerSec: out.records_per_s,
+      mbPerSec: out.payload_mb_per_s,
+      avgLatencyMs: out.latency_mean_ms,
+      maxLatencyMs: out.latency_max_ms,
+      p50Ms: out.latency_p50_ms,
+      p95Ms: Number.NaN,
+      p99Ms: out.latency_p99_ms,
+      p999Ms: out.latency_p999_ms,
+    };
+    if (result.code !== 0) error = `sluice-perf exited with ${result.code}: ${tail(result.stderr)}`;
   });
   return {
     name: spec.name,

@@ -8,7 +8,6 @@
 // The broker and the generator share the machine's cores: what this finds is the ceiling of the
 // pair on this machine, the same for both brokers.
 
-import { execFile } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
@@ -16,9 +15,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startKafka } from "../test/helpers/kafka.js";
 import { cpuSeconds, startSluice } from "../test/helpers/sluice.js";
+import { runSluicePerf } from "./harness.js";
 
 const repository = fileURLToPath(new URL("../", import.meta.url));
-const perfBinary = process.env.SLUICE_PERF_BIN ?? join(repository, "target", "release", "sluice-perf");
 const seconds = Number(process.env.PERF_SECONDS ?? 5);
 const brokers = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["sluice", "kafka"];
 
@@ -52,13 +51,10 @@ const scenarios: Scenario[] = [
   },
 ];
 
-function perf(args: string[]): Promise<Record<string, number | string | null>> {
-  return new Promise((resolve, reject) => {
-    execFile(perfBinary, [...args, "--quiet"], { timeout: (seconds + 120) * 1000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`sluice-perf ${args.join(" ")}: ${stderr || error.message}`));
-      else resolve(JSON.parse(stdout.trim()) as Record<string, number | string | null>);
-    });
-  });
+async function perf(args: string[]): Promise<Record<string, number | string | null>> {
+  const result = await runSluicePerf(args, (seconds + 120) * 1000);
+  if (result.code !== 0 || result.figures === null) throw new Error(`sluice-perf ${args.join(" ")}: ${result.stderr || `exit ${result.code}`}`);
+  return result.figures;
 }
 
 const results: { broker: string; scenario: string; brokerCpuSeconds: number | null; figures: Record<string, number | string | null> }[] = [];

@@ -134,9 +134,7 @@ export class Network {
   #drain(): void {
     const buffer = this.#eventBuffer;
     if (buffer === null) {
-      // Re-entered while dispatching from the reused buffer: never overwrite it.
-      const events = this.#server.drain();
-      if (events !== null) this.#dispatch(events);
+      this.#drainToOwnBuffer(); // re-entered while dispatching from the reused buffer: never overwrite it
       return;
     }
     let target = buffer;
@@ -152,8 +150,7 @@ export class Network {
     }
     if (length < 0) {
       this.#eventBuffer = target;
-      const events = this.#server.drain();
-      if (events !== null) this.#dispatch(events);
+      this.#drainToOwnBuffer();
       return;
     }
     this.#eventBuffer = null;
@@ -162,6 +159,12 @@ export class Network {
     } finally {
       this.#eventBuffer = target;
     }
+  }
+
+  /** Takes everything queued as a Buffer of its own (not the reused one). */
+  #drainToOwnBuffer(): void {
+    const events = this.#server.drain();
+    if (events !== null) this.#dispatch(events);
   }
 
   #dispatch(events: Buffer): void {
