@@ -266,6 +266,8 @@ export class BrokerConfig {
   readonly requestTimeoutMs: number;
   readonly fetchMaxBytes: number;
   readonly queuedMaxRequests: number;
+  /** http.listeners (Sluice's own key): where the HTTP plane listens; empty when it is off. */
+  readonly httpListeners: readonly HttpListenerAddress[];
 
   /** Parses and validates every given value. Throws ConfigError; unknown keys are kept (see loadBrokerConfig). */
   constructor(originals: Record<string, string>) {
@@ -365,6 +367,7 @@ export class BrokerConfig {
     this.requestTimeoutMs = this.int("request.timeout.ms");
     this.fetchMaxBytes = this.int("fetch.max.bytes");
     this.queuedMaxRequests = this.int("queued.max.requests");
+    this.httpListeners = parseHttpListeners(given["http.listeners"] ?? (sluiceBrokerKeys.get("http.listeners")?.defaultValue as string));
   }
 
   /** The parsed value of a key (given, else Kafka's default); unknown keys: the raw string given, or undefined. */
@@ -424,6 +427,43 @@ function splitOverride(text: string): [string, string] {
   return [text.slice(0, equals).trim(), text.slice(equals + 1)];
 }
 
+/**
+ * Keys of Sluice's own (no Kafka broker has them): parsed by BrokerConfig, never warned about as
+ * unknown, and not part of what DescribeConfigs returns (Kafka's tools see Kafka's keys only).
+ */
+export const sluiceBrokerKeys: ReadonlyMap<string, { readonly defaultValue: string; readonly documentation: string }> = new Map([
+  [
+    "http.listeners",
+    {
+      defaultValue: "http://localhost:9644",
+      documentation:
+        "Comma-separated http://host:port addresses of the HTTP plane: /metrics (Prometheus), /health, /ready, the admin API and the web console. Empty: no HTTP listener.",
+    },
+  ],
+]);
+
+/** One `http.listeners` entry. */
+export interface HttpListenerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parses `http.listeners`: `http://host:port` entries, comma-separated; "" is none. */
+export function parseHttpListeners(text: string): HttpListenerAddress[] {
+  const listeners: HttpListenerAddress[] = [];
+  for (const entry of text.split(",").map((part) => part.trim())) {
+    if (entry === "") continue;
+    const match = /^http:\/\/(\[[^\]]*\]|[^:/]*):(\d+)\/?$/.exec(entry);
+    const port = match === null ? Number.NaN : Number(match[2]);
+    if (match === null || port > 65535) {
+      throw new ConfigError("http.listeners", `Invalid value ${text} for configuration http.listeners: expected http://host:port entries, e.g. http://localhost:9644`);
+    }
+    const host = match[1].replace(/^\[|\]$/g, "");
+    listeners.push({ host: host === "" ? "0.0.0.0" : host, port });
+  }
+  return listeners;
+}
+
 /** Kafka's own prefixed forms (listener.name.<listener>.<key>, ...): accepted without a warning of "unknown". */
 const prefixedKeys = /^(listener\.name\.[^.]+\.|rlmm\.config\.|rsm\.config\.)/;
 
@@ -458,6 +498,7 @@ export function loadBrokerConfig(options: LoadBrokerConfigOptions = {}): { confi
   const unused: string[] = [];
   for (const name of Object.keys(originals)) {
     const key = brokerConfigKeys.get(name);
+    if (sluiceBrokerKeys.has(name)) continue;
     if (!key) {
       warnings.push(
         prefixedKeys.test(name)

@@ -7,6 +7,7 @@ export {
   type DescribeOptions,
   describeBrokerConfigs,
   embeddedBrokerDefaults,
+  type HttpListenerAddress,
   type Listener,
   type LoadBrokerConfigOptions,
   loadBrokerConfig,

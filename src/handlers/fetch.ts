@@ -146,6 +146,8 @@ function respond(context: RequestContext, results: readonly Result[], session: F
   for (const result of results) {
     const { target, records } = result;
     const length = records?.length ?? 0;
+    // Per topic only for a partition hosted here: names a client made up get no counters.
+    context.metrics.fetched(result.partition === null ? null : target.topic, length, result.errorCode !== ErrorCode.NONE);
     const cached = target.cached;
     if (incremental && cached !== null) {
       const news =

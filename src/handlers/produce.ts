@@ -89,11 +89,15 @@ function producePartition(
   try {
     const result = partition.appendRecordsToLeader(data.records, topic.produceSettings, context.apiVersion, Date.now());
     if (result.errorCode !== ErrorCode.NONE) {
+      context.metrics.produceFailed(topic.name, data.records.length);
       return {
         ...partitionError(data.index, result.errorCode, result.errorMessage ?? null),
         recordErrors: result.recordErrors.map((record) => ({ batchIndex: record.recordIndex, batchIndexErrorMessage: record.message })),
       };
     }
+    // Records appended: the log end moved from baseOffset (a duplicate appended none).
+    const appended = result.duplicate || result.baseOffset < 0n ? 0 : Number(partition.log.logEndOffset - result.baseOffset);
+    context.metrics.produced(topic.name, appended, data.records.length);
     return {
       index: data.index,
       errorCode: ErrorCode.NONE,

@@ -51,6 +51,11 @@ export class PartitionManager {
     return this.#partitions.get(topic)?.[index];
   }
 
+  /** Every hosted partition (metrics, the console). */
+  *all(): Generator<Partition> {
+    for (const partitions of this.#partitions.values()) for (const partition of partitions) if (partition !== undefined) yield partition;
+  }
+
   /** The partition of the topic named `topic` for a request, or Kafka's error (see the file comment). */
   lookup(topic: string, index: number, currentLeaderEpoch = NO_LEADER_EPOCH): PartitionOrError {
     if (this.#metadata.topic(topic) === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;

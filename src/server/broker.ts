@@ -2,17 +2,19 @@
 // them), starts the network and stops everything in order; it holds no broker state of its
 // own and handlers never see it.
 //
-// Start:    the services over the first log dir (services.ts: metadata store, logs, topics
+// Start:    the HTTP plane listening (/health; /ready says "starting") → the services over the first log dir (services.ts: metadata store, logs, topics
 //           hosted, log scheduler) → network listening → this broker registered in the
-//           metadata cache with its advertised endpoints.
-// Shutdown: stop accepting and the log scheduler → answer parked long polls → wait for
+//           metadata cache with its advertised endpoints → the HTTP plane's routes (/metrics, admin,
+//           console); /ready turns 200 once the coordinators have loaded.
+// Shutdown: /ready 503 → stop accepting and the log scheduler → answer parked long polls → wait for
 //           in-flight requests → flush the responses → close logs (checkpoints, clean-shutdown
-//           marker).
+//           marker) → HTTP listeners closed.
 
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 import type { Endpoint } from "../cluster/metadata-cache.js";
 import type { BrokerConfig } from "../config/index.js";
+import { HttpPlane } from "../http/plane.js";
 import type { LogManager } from "../log/log-manager.js";
 import type { BrokerServices } from "./context.js";
 import { Dispatcher } from "./dispatch.js";
@@ -28,6 +30,7 @@ export class Broker {
   readonly #logs: LogManager;
   readonly #dispatcher: Dispatcher;
   readonly #network: Network;
+  readonly #http: HttpPlane | null;
   #stopping: Promise<void> | null = null;
 
   private constructor(
@@ -35,17 +38,32 @@ export class Broker {
     logs: LogManager,
     dispatcher: Dispatcher,
     network: Network,
+    http: HttpPlane | null,
   ) {
     this.#logs = logs;
     this.#dispatcher = dispatcher;
     this.#network = network;
+    this.#http = http;
+  }
+
+  /** The HTTP plane's addresses (http://host:port), empty when http.listeners is empty. */
+  get httpAddresses(): string[] {
+    return this.#http?.addresses ?? [];
   }
 
   static async start(config: BrokerConfig, logger: Logger): Promise<Broker> {
     const startedAtMs = Date.now();
     const logDirs = config.logDirs.map((dir) => resolve(dir));
     if (logDirs.length > 1) logger.warn({ logDirs }, "only the first of log.dirs is used by this version");
-    const { services, logs } = await openServices(config, logger, logDirs[0]);
+    const http = config.httpListeners.length > 0 ? await HttpPlane.start(config.httpListeners, logger) : null;
+    let opened: Awaited<ReturnType<typeof openServices>>;
+    try {
+      opened = await openServices(config, logger, logDirs[0]);
+    } catch (error) {
+      await http?.close();
+      throw error;
+    }
+    const { services, logs } = opened;
     const dispatcher = new Dispatcher(services);
     // The network's first events arrive on a later turn of the event loop, so this broker is
     // in the metadata cache (below) before any request reaches the dispatcher.
@@ -54,8 +72,10 @@ export class Broker {
     const endpoints = advertisedEndpoints(config, network);
     services.metadata.putBroker({ nodeId: config.nodeId, rack: config.brokerRack, endpoints });
 
-    const broker = new Broker(dispatcher.services, logs, dispatcher, network);
-    logger.info({ listeners: endpoints, startupMs: Date.now() - startedAtMs }, "Sluice broker started");
+    const ready = Promise.all([services.groups.loaded(), services.transactions.loaded()]).then(() => undefined);
+    http?.serve(dispatcher.services, network, ready);
+    const broker = new Broker(dispatcher.services, logs, dispatcher, network, http);
+    logger.info({ listeners: endpoints, http: http?.addresses ?? [], startupMs: Date.now() - startedAtMs }, "Sluice broker started");
     return broker;
   }
 
@@ -69,6 +89,7 @@ export class Broker {
     const { logger, partitions } = this.services;
     const started = Date.now();
     logger.info({ reason }, "shutting down");
+    this.#http?.stopping();
     this.#network.stopAccepting();
     // No new retention or expiration pass starts; one running finishes before the logs close.
     const backgroundStopped = this.#logs.stopScheduler();
@@ -80,6 +101,7 @@ export class Broker {
     await this.#network.shutdown(SHUTDOWN_FLUSH_MS);
     await backgroundStopped;
     await this.#logs.close();
+    await this.#http?.close();
     logger.info({ shutdownMs: Date.now() - started }, "shut down cleanly");
   }
 }

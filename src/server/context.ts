@@ -14,6 +14,7 @@
 //   transactions   TransactionCoordinator src/coordinator/transaction/coordinator.ts  transactions (__transaction_state), producer ids
 //   connections    ConnectionControl    src/server/dispatch.ts                        closing a client connection
 //   handlers       HandlerRegistry      src/server/registry.ts                        the APIs served (ApiVersions)
+//   metrics        BrokerMetrics        src/server/metrics.ts                         BrokerTopicMetrics / RequestMetrics counters
 //
 // Services still to come get their field here when they exist (not before, as empty stubs):
 // `authorizer` (src/security/, with the principal from SASL), `quotas`.
@@ -27,6 +28,7 @@ import type { TransactionCoordinator } from "../coordinator/transaction/coordina
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
 import type { FetchSessionCache } from "./fetch-session.js";
+import type { BrokerMetrics } from "./metrics.js";
 import type { HandlerRegistry } from "./registry.js";
 
 /** One client connection, as the JS side sees it (the socket itself lives in the reactor). */
@@ -68,6 +70,7 @@ export interface BrokerServices {
   readonly transactions: TransactionCoordinator;
   readonly connections: ConnectionControl;
   readonly handlers: HandlerRegistry;
+  readonly metrics: BrokerMetrics;
 }
 
 /** Kafka's KafkaPrincipal of an unauthenticated PLAINTEXT connection. */
@@ -123,6 +126,10 @@ export class RequestContext implements BrokerServices {
 
   get handlers(): HandlerRegistry {
     return this.services.handlers;
+  }
+
+  get metrics(): BrokerMetrics {
+    return this.services.metrics;
   }
 
   /** This broker's node id. */

@@ -167,6 +167,7 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
 
   #complete(context: RequestContext, seq: number, handler: Handler, response: unknown): void {
     this.#finished(context.connection);
+    this.#measure(context, handler);
     if (response === NO_RESPONSE) {
       if (!context.connection.closed) this.#channel.skip(context.connection.id, seq);
       return;
@@ -176,6 +177,7 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
 
   #failed(context: RequestContext, seq: number, handler: Handler, request: unknown, error: unknown): void {
     this.#finished(context.connection);
+    this.#measure(context, handler);
     const kafkaError = error instanceof KafkaError ? error : null;
     const code = kafkaError?.code ?? ErrorCode.UNKNOWN_SERVER_ERROR;
     if (kafkaError === null) {
@@ -194,6 +196,12 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
       return;
     }
     this.#send(context.connection, seq, handler.api, context.apiVersion, context.header.correlationId, response);
+  }
+
+  /** RequestMetrics: the request's API and version, and its time from frame to response (Kafka's TotalTimeMs less the socket read and write). */
+  #measure(context: RequestContext, handler: Handler): void {
+    const now = Date.now();
+    this.#services.metrics.request(handler.api.apiKey, context.apiVersion, now - context.receivedAtMs, now);
   }
 
   #send(connection: Connection, seq: number, api: ApiDescriptor, version: number, correlationId: number, body: unknown): void {

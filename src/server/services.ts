@@ -26,6 +26,7 @@ import { LogManager } from "../log/log-manager.js";
 import { PartitionManager } from "../log/partition-manager.js";
 import type { BrokerServices } from "./context.js";
 import { FetchSessionCache } from "./fetch-session.js";
+import { BrokerMetrics } from "./metrics.js";
 import { HandlerRegistry } from "./registry.js";
 
 /** The services without connection control (the network's dispatcher provides it). */
@@ -56,6 +57,8 @@ export async function openServices(config: BrokerConfig, logger: Logger, logDir:
   const topics = new TopicManager({ config, store, metadata, partitions, logs, logger });
   const fetchSessions = new FetchSessionCache(Number(config.get("max.incremental.fetch.session.cache.slots") ?? 1000));
   topics.onTopicDeleted((topic) => fetchSessions.forgetTopic(topic.name, topic.id));
+  const metrics = new BrokerMetrics();
+  topics.onTopicDeleted((topic) => metrics.forgetTopic(topic.name));
   await topics.load();
   logs.startScheduler({
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
@@ -86,5 +89,5 @@ export async function openServices(config: BrokerConfig, logger: Logger, logDir:
   });
   transactions.start();
   await transactions.prepare();
-  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers }, logs };
+  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics }, logs };
 }

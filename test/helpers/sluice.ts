@@ -327,6 +327,11 @@ export interface SluiceBroker {
   residentKiB(): number | null;
   /** VmRSS and VmHWM in KiB, null once it has exited. */
   memoryKiB(): MemoryKiB | null;
+  /**
+   * The HTTP plane's base URL (http://127.0.0.1:<port>), from the broker's start log line; rejects
+   * when the broker runs without one (http.listeners empty).
+   */
+  httpUrl(): Promise<string>;
   /** utime + stime in seconds so far, null once it has exited. */
   cpuSeconds(): number | null;
   /** Everything the broker wrote to stdout / stderr so far (the last 1 MiB of each). */
@@ -391,6 +396,8 @@ export async function startSluice(options: StartSluiceOptions = {}): Promise<Slu
   const overrides: Record<string, string | number | boolean> = {
     listeners: `PLAINTEXT://127.0.0.1:${port}`,
     "log.dirs": logDir,
+    // A free port: brokers of tests running side by side must not fight over 9644.
+    "http.listeners": "http://127.0.0.1:0",
     ...options.overrides,
   };
   for (const [key, value] of Object.entries(overrides)) args.push("--override", `${key}=${String(value)}`);
@@ -448,6 +455,19 @@ export async function startSluice(options: StartSluiceOptions = {}): Promise<Slu
       residentKiB: () => (exit ? null : (memoryKiB(pid)?.rss ?? null)),
       memoryKiB: () => (exit ? null : memoryKiB(pid)),
       cpuSeconds: () => (exit ? null : cpuSeconds(pid)),
+      httpUrl: async () => {
+        // The start line comes just after the listener answers ApiVersions.
+        for (let waited = 0; waited < 10_000; waited += 20) {
+          const line = stdout.split("\n").find((text) => text.includes('"Sluice broker started"'));
+          if (line !== undefined) {
+            const address = (JSON.parse(line) as { http?: string[] }).http?.[0];
+            if (address === undefined) throw new Error("the broker runs without an HTTP listener");
+            return address;
+          }
+          await sleep(20);
+        }
+        throw new Error(`no start line in the broker's output:\n${output()}`);
+      },
       stdout: () => stdout,
       stderr: () => stderr,
       async stop(timeoutMs = stopTimeoutMs_default) {

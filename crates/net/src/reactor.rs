@@ -160,13 +160,20 @@ impl Reactor {
         let mut events = Events::with_capacity(1024);
         let mut commands = Vec::new();
         loop {
-            let timeout = self.poll_timeout(Instant::now());
-            match self.poll.poll(&mut events, timeout) {
+            let before_poll = Instant::now();
+            let timeout = self.poll_timeout(before_poll);
+            let polled = self.poll.poll(&mut events, timeout);
+            let now = Instant::now();
+            // Time blocked in epoll: Kafka's NetworkProcessorAvgIdlePercent is its share of the wall clock.
+            self.shared
+                .counters
+                .reactor_idle_nanos
+                .fetch_add(now.duration_since(before_poll).as_nanos() as u64, Ordering::Relaxed);
+            match polled {
                 Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => panic!("reactor poll failed: {error}"),
             }
-            let now = Instant::now();
             self.flush_list.append(&mut self.flush_next_turn);
             for event in &events {
                 if event.token() == WAKER {

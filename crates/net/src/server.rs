@@ -50,6 +50,8 @@ pub struct Stats {
     pub connections_refused_per_ip_total: u64,
     /// Closed connections, indexed by [`CloseReason`](crate::CloseReason) code.
     pub connections_closed_total: [u64; 6],
+    /// Nanoseconds the reactor threads spent waiting for events, summed over the threads.
+    pub reactor_idle_nanos_total: u64,
 }
 
 #[derive(Default)]
@@ -57,6 +59,8 @@ pub(crate) struct Counters {
     pub(crate) accepted: AtomicU64,
     pub(crate) refused_per_ip: AtomicU64,
     pub(crate) closed: [AtomicU64; 6],
+    /// Nanoseconds the reactor threads spent waiting in epoll, summed over the threads.
+    pub(crate) reactor_idle_nanos: AtomicU64,
 }
 
 /// State every thread of the server shares.
@@ -352,6 +356,7 @@ impl Server {
             connections_closed_total: std::array::from_fn(|index| {
                 counters.closed[index].load(Ordering::Relaxed)
             }),
+            reactor_idle_nanos_total: counters.reactor_idle_nanos.load(Ordering::Relaxed),
         }
     }
 }

@@ -69,6 +69,8 @@ pub struct NetStats {
     pub connections_refused_per_ip_total: f64,
     /// Closed connections by close reason code (index 0..5).
     pub connections_closed_total: Vec<f64>,
+    /// Seconds the reactor threads spent waiting for events, summed over the threads.
+    pub reactor_idle_seconds_total: f64,
 }
 
 type WakeCallback = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
@@ -187,6 +189,7 @@ impl NetServer {
             reads_paused: stats.reads_paused,
             connections_accepted_total: stats.connections_accepted_total as f64,
             connections_refused_per_ip_total: stats.connections_refused_per_ip_total as f64,
+            reactor_idle_seconds_total: stats.reactor_idle_nanos_total as f64 / 1e9,
             connections_closed_total: stats
                 .connections_closed_total
                 .iter()

@@ -91,6 +91,16 @@ function isBlank(value: string): boolean {
   return true;
 }
 
+/** One group as GroupCoordinator.overview() lists it. */
+export interface GroupOverview {
+  readonly groupId: string;
+  readonly state: string;
+  readonly type: "classic" | "consumer";
+  readonly members: number;
+  /** topic → partition → committed offset; undefined when the group has none. */
+  readonly offsets: ReadonlyMap<string, ReadonlyMap<number, CommittedOffset>> | undefined;
+}
+
 export interface ListedGroup {
   readonly groupId: string;
   readonly protocolType: string;
@@ -760,6 +770,36 @@ export class GroupCoordinator {
       }
     }
     return { errorCode, groups };
+  }
+
+  /**
+   * Every group of the active shards and its committed offsets, for metrics and the console
+   * (read-only views of the shards' state: callers must not keep them across turns). Groups with
+   * offsets but no group record (an admin client's or a standalone consumer's commits) are
+   * listed with state "Empty" and type "classic", as Kafka's ListGroups does.
+   */
+  *overview(): Generator<GroupOverview> {
+    for (const shard of this.#shards.values()) {
+      if (shard.state !== "active") continue;
+      for (const group of shard.groups.values()) {
+        if (group.is("Dead")) continue;
+        yield { groupId: group.groupId, state: group.state, type: group.type, members: group.members.size, offsets: shard.offsets.ofGroup(group.groupId) };
+      }
+      for (const groupId of shard.offsets.groups()) {
+        if (shard.groups.has(groupId)) continue;
+        yield { groupId, state: "Empty", type: "classic", members: 0, offsets: shard.offsets.ofGroup(groupId) };
+      }
+    }
+  }
+
+  /** Committed offsets across the active shards (Kafka's NumOffsets gauge). */
+  get offsetCount(): number {
+    let count = 0;
+    for (const shard of this.#shards.values()) {
+      if (shard.state !== "active") continue;
+      for (const groupId of shard.offsets.groups()) count += shard.offsets.count(groupId);
+    }
+    return count;
   }
 
   /** DeleteGroups for one group: its offsets and metadata are tombstoned; the group is Dead. */
