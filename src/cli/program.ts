@@ -35,9 +35,10 @@ export function createProgram(): Command {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
-    .action(async (flags: { config?: string; override: string[] }) => {
+    .option("--log-format <format>", "json (the default when stdout is not a terminal) or pretty (human-readable lines)")
+    .action(async (flags: { config?: string; override: string[]; logFormat?: string }) => {
       const { start } = await import("./start.js");
-      await start({ config: flags.config, override: flags.override });
+      await start({ config: flags.config, override: flags.override, logFormat: flags.logFormat });
     });
 
   program

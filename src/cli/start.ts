@@ -2,17 +2,31 @@
 // Kafka's key names, starts the broker, and stops it cleanly on SIGTERM or SIGINT: stop
 // accepting, answer in-flight requests, flush, write the clean-shutdown marker. A second
 // signal while stopping exits at once (the next start then recovers the logs).
+//
+// On a terminal the log is human-readable, log recovery shows a progress bar and the broker
+// prints one summary block once it serves; otherwise (or with --log-format json) every line,
+// the summary included ("Sluice broker started"), is a JSON object.
 
-import { pino } from "pino";
 import { ConfigError, loadBrokerConfig } from "../config/index.js";
+import { createLogger, formatStartSummary, type LogFormat, logFormatFor } from "./logging.js";
+import { packageVersion } from "./program.js";
+import { ProgressBar } from "./progress-bar.js";
 
 export interface StartOptions {
   readonly config?: string;
   readonly override: readonly string[];
+  readonly logFormat?: string;
 }
 
 export async function start(options: StartOptions): Promise<void> {
-  const logger = pino({ name: "sluice", level: process.env.SLUICE_LOG_LEVEL ?? "info" });
+  let format: LogFormat;
+  try {
+    format = logFormatFor(options.logFormat);
+  } catch (error) {
+    process.stderr.write(`sluice: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(format);
   let loaded: ReturnType<typeof loadBrokerConfig>;
   try {
     loaded = loadBrokerConfig({ file: options.config, overrides: [...options.override] });
@@ -25,14 +39,22 @@ export async function start(options: StartOptions): Promise<void> {
   }
   for (const warning of loaded.warnings) logger.warn(warning);
   const { Broker } = await import("../server/broker.js");
+  // Recovery of many partitions can take a while: show how far it is, on a terminal only.
+  const recovery = format === "pretty" && process.stderr.isTTY === true ? new ProgressBar(process.stderr, "opening logs", "partitions") : null;
   let broker: Awaited<ReturnType<typeof Broker.start>>;
   try {
-    broker = await Broker.start(loaded.config, logger);
+    broker = await Broker.start(loaded.config, logger, {
+      logStarted: format === "json",
+      onOpenProgress: recovery === null ? undefined : (progress) => recovery.update(progress.partitionsDone, progress.partitionsTotal, progress.bytesScanned),
+    });
   } catch (error) {
+    recovery?.done();
     logger.fatal({ err: error }, "the broker could not start");
     process.exitCode = 1;
     return;
   }
+  recovery?.done();
+  if (format === "pretty") process.stdout.write(formatStartSummary({ version: packageVersion, ...broker.startInfo }));
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {
     signals++;

@@ -456,7 +456,10 @@ export function parseHttpListeners(text: string): HttpListenerAddress[] {
     const match = /^http:\/\/(\[[^\]]*\]|[^:/]*):(\d+)\/?$/.exec(entry);
     const port = match === null ? Number.NaN : Number(match[2]);
     if (match === null || port > 65535) {
-      throw new ConfigError("http.listeners", `Invalid value ${text} for configuration http.listeners: expected http://host:port entries, e.g. http://localhost:9644`);
+      throw new ConfigError(
+        "http.listeners",
+        `Invalid value ${text} for configuration http.listeners: expected http://host:port entries, e.g. http://localhost:9644`,
+      );
     }
     const host = match[1].replace(/^\[|\]$/g, "");
     listeners.push({ host: host === "" ? "0.0.0.0" : host, port });

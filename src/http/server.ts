@@ -183,6 +183,8 @@ export interface HttpListenOptions {
   readonly port: number;
   readonly router: Router;
   readonly logger: Logger;
+  /** "node" forces node:http; default: uWebSockets.js when it loads (SLUICE_HTTP_ENGINE=node forces node:http too). */
+  readonly engine?: "auto" | "node";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,7 +235,6 @@ let uwsModule: UwsModule | null | undefined;
 function loadUws(logger: Logger): UwsModule | null {
   if (uwsModule !== undefined) return uwsModule;
   uwsModule = null;
-  if (process.env.SLUICE_HTTP_ENGINE === "node") return null;
   try {
     const require = createRequire(import.meta.url);
     const packageJson = require.resolve("@trufflesuite/uws-js-unofficial/package.json");
@@ -247,7 +248,7 @@ function loadUws(logger: Logger): UwsModule | null {
 
 /** Starts an HTTP listener on uWebSockets.js, or on node:http when uWS cannot load. */
 export function listenHttp(options: HttpListenOptions): Promise<HttpListener> {
-  const uws = loadUws(options.logger);
+  const uws = options.engine === "node" || process.env.SLUICE_HTTP_ENGINE === "node" ? null : loadUws(options.logger);
   return uws === null ? listenNode(options) : listenUws(uws, options);
 }
 

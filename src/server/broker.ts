@@ -16,10 +16,31 @@ import type { Endpoint } from "../cluster/metadata-cache.js";
 import type { BrokerConfig } from "../config/index.js";
 import { HttpPlane } from "../http/plane.js";
 import type { LogManager } from "../log/log-manager.js";
+import type { LogOpenProgress } from "../native.js";
 import type { BrokerServices } from "./context.js";
 import { Dispatcher } from "./dispatch.js";
 import { Network } from "./network.js";
 import { openServices } from "./services.js";
+
+/** What the broker found and bound at start (the start summary). */
+export interface BrokerStartInfo {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly listeners: readonly Endpoint[];
+  readonly http: readonly string[];
+  readonly logDir: string;
+  readonly partitions: number;
+  readonly cleanShutdown: boolean;
+  readonly recoveredSegments: number;
+  readonly startupMs: number;
+}
+
+export interface BrokerStartOptions {
+  /** Called after each partition log opens (recovery progress). */
+  readonly onOpenProgress?: (progress: LogOpenProgress) => void;
+  /** Log the "Sluice broker started" line with startInfo (default); false when the caller prints its own summary. */
+  readonly logStarted?: boolean;
+}
 
 /** How long shutdown waits for in-flight requests (parked fetches are answered at once). */
 const SHUTDOWN_DRAIN_MS = 30_000;
@@ -39,6 +60,7 @@ export class Broker {
     dispatcher: Dispatcher,
     network: Network,
     http: HttpPlane | null,
+    readonly startInfo: BrokerStartInfo,
   ) {
     this.#logs = logs;
     this.#dispatcher = dispatcher;
@@ -51,14 +73,14 @@ export class Broker {
     return this.#http?.addresses ?? [];
   }
 
-  static async start(config: BrokerConfig, logger: Logger): Promise<Broker> {
+  static async start(config: BrokerConfig, logger: Logger, options: BrokerStartOptions = {}): Promise<Broker> {
     const startedAtMs = Date.now();
     const logDirs = config.logDirs.map((dir) => resolve(dir));
     if (logDirs.length > 1) logger.warn({ logDirs }, "only the first of log.dirs is used by this version");
     const http = config.httpListeners.length > 0 ? await HttpPlane.start(config.httpListeners, logger) : null;
     let opened: Awaited<ReturnType<typeof openServices>>;
     try {
-      opened = await openServices(config, logger, logDirs[0]);
+      opened = await openServices(config, logger, logDirs[0], options.onOpenProgress);
     } catch (error) {
       await http?.close();
       throw error;
@@ -74,8 +96,20 @@ export class Broker {
 
     const ready = Promise.all([services.groups.loaded(), services.transactions.loaded()]).then(() => undefined);
     http?.serve(dispatcher.services, network, ready);
-    const broker = new Broker(dispatcher.services, logs, dispatcher, network, http);
-    logger.info({ listeners: endpoints, http: http?.addresses ?? [], startupMs: Date.now() - startedAtMs }, "Sluice broker started");
+    const startInfo: BrokerStartInfo = {
+      nodeId: config.nodeId,
+      clusterId: services.metadata.clusterId,
+      listeners: endpoints,
+      http: http?.addresses ?? [],
+      logDir: logDirs[0],
+      partitions: logs.logs().length,
+      cleanShutdown: logs.hadCleanShutdown,
+      recoveredSegments: logs.logs().reduce((sum, log) => sum + log.openReport.recoveredSegments, 0),
+      startupMs: Date.now() - startedAtMs,
+    };
+    const broker = new Broker(dispatcher.services, logs, dispatcher, network, http, startInfo);
+    if (options.logStarted !== false) logger.info(startInfo, "Sluice broker started");
+    else logger.debug(startInfo, "Sluice broker started");
     return broker;
   }
 

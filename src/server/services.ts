@@ -24,6 +24,7 @@ import { ProducerIdManager } from "../coordinator/transaction/producer-id-manage
 import { allHandlers } from "../handlers/index.js";
 import { LogManager } from "../log/log-manager.js";
 import { PartitionManager } from "../log/partition-manager.js";
+import type { LogOpenProgress } from "../native.js";
 import type { BrokerServices } from "./context.js";
 import { FetchSessionCache } from "./fetch-session.js";
 import { BrokerMetrics } from "./metrics.js";
@@ -39,7 +40,12 @@ export interface OpenedServices {
 }
 
 /** Opens `logDir` and builds every service over it (see the file comment). */
-export async function openServices(config: BrokerConfig, logger: Logger, logDir: string): Promise<OpenedServices> {
+export async function openServices(
+  config: BrokerConfig,
+  logger: Logger,
+  logDir: string,
+  onOpenProgress?: (progress: LogOpenProgress) => void,
+): Promise<OpenedServices> {
   await mkdir(logDir, { recursive: true });
   const { clusterId } = ensureMetaProperties([logDir], config.nodeId);
   const store = await MetadataStore.open(logDir, clusterId);
@@ -49,6 +55,7 @@ export async function openServices(config: BrokerConfig, logger: Logger, logDir:
     defaultConfig: logConfigFor(effectiveTopicConfig({}, config), config),
     topicConfigs: topicLogConfigs,
     threads: config.numRecoveryThreadsPerDataDir,
+    onProgress: onOpenProgress,
   });
   logger.info({ logDir, clusterId, cleanShutdown: logs.hadCleanShutdown, partitions: logs.logs().length }, "log directory open");
 
