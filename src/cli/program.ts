@@ -1,8 +1,13 @@
-// The `sluice` command tree. Only commands that work are listed; the operator verbs of
-// DESIGN.md §8 (start, topics, groups, …) join as their subsystems land.
+// The `sluice` command tree. Only commands that work are listed.
 
 import { createRequire } from "node:module";
 import { Command } from "commander";
+import { registerCluster } from "./commands/cluster.js";
+import { registerConfig } from "./commands/config.js";
+import { registerConsume } from "./commands/consume.js";
+import { registerGroup } from "./commands/group.js";
+import { registerProduce } from "./commands/produce.js";
+import { registerTopic } from "./commands/topic.js";
 
 // src/cli/ and dist/cli/ are both two levels below the repository root.
 const packageJson = createRequire(import.meta.url)("../../package.json") as {
@@ -72,6 +77,14 @@ export function createProgram(): Command {
       const { runPerf } = await import("./perf.js");
       process.exitCode = await runPerf(args.length === 0 ? ["--help"] : args);
     });
+
+  // The operator CLI (DESIGN.md §8): Kafka protocol commands against any broker, src/cli/commands/.
+  registerTopic(program);
+  registerGroup(program);
+  registerProduce(program);
+  registerConsume(program);
+  registerCluster(program);
+  registerConfig(program);
 
   return program;
 }
