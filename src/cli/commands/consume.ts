@@ -90,8 +90,17 @@ async function consume(client: KafkaClient, flags: ConsumeFlags): Promise<void> 
     if (member) await member.commit(positions.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
     lastCommit = Date.now();
   };
+  // Ctrl-C or SIGTERM ends a --follow run cleanly: the loop stops after the current fetch, the
+  // group's offsets are committed and the member leaves. A second signal exits at once.
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
   try {
-    while (printed < limit && (flags.follow || positions.some((p) => !p.done))) {
+    while (!stopping && printed < limit && (flags.follow || positions.some((p) => !p.done))) {
       if (member?.rejoinNeeded) {
         await commit().catch(() => {});
         positions = await startPositions(client, flags, await member.join());
@@ -135,6 +144,8 @@ async function consume(client: KafkaClient, flags: ConsumeFlags): Promise<void> 
     }
     await commit();
   } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
     progress.stop();
     await member?.leave().catch(() => {});
   }
