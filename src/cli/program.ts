@@ -55,13 +55,18 @@ export function createProgram(): Command {
     .action(async (files: string[], flags: { deepIteration?: boolean; printDataLog?: boolean; verifyIndexOnly?: boolean }) => {
       const { dumpFiles } = await import("../log/dump.js");
       const native = await import("../native.js");
+      const { startProgress } = await import("./progress.js");
+      // A bar over many files, on a terminal's stderr only (the dump itself goes to stdout at the end).
+      const progress = await startProgress({ total: files.length, unit: "files", enabled: files.length > 1 });
       const output = dumpFiles(files, {
         deepIteration: flags.deepIteration === true || flags.printDataLog === true,
         printDataLog: flags.printDataLog === true,
         verifyIndexOnly: flags.verifyIndexOnly === true,
         crc32c: native.crc32c,
         decompressBatch: (batch) => native.recompressBatch(batch, "none"),
+        onFileDone: () => progress.increment(),
       });
+      progress.stop();
       if (output.out.length > 0) process.stdout.write(`${output.out.join("\n")}\n`);
       if (output.err.length > 0) process.stderr.write(`${output.err.join("\n")}\n`);
     });

@@ -9,4 +9,12 @@ export { ClientError, type ClientErrorCode, isRetriable, KafkaResponseError } fr
 export { ClassicGroupMember, type GroupMemberOptions } from "./group-member.js";
 export type { CommittedOffset, GroupDescription, GroupMember, ListedGroup, MemberGeneration } from "./groups.js";
 export { partitionForKey } from "./partitioner.js";
-export { type CompressionCodec, type ConsumerRecord, compressionCodecs, encodeBatch, loadCodecs, type ProducerRecord } from "./records.js";
+export {
+  approximateRecordBytes,
+  type CompressionCodec,
+  type ConsumerRecord,
+  compressionCodecs,
+  encodeBatch,
+  loadCodecs,
+  type ProducerRecord,
+} from "./records.js";

@@ -58,8 +58,8 @@ export function registerProduce(program: Command): void {
     .option("--null-marker <text>", "a key or value equal to this is sent as null")
     .option("-z, --compression <codec>", "none, gzip, snappy, lz4 or zstd", "none")
     .option("--acks <acks>", "0, 1 or all (-1)", "all")
-    .option("--batch-bytes <n>", "records per batch, in bytes (Kafka's batch.size is 16384)", "262144")
-    .option("--request-bytes <n>", "records held before a produce request is sent", "1048576")
+    .option("--batch-bytes <n>", "a partition's batch, in bytes, before it is sent (Kafka's batch.size is 16384)", "262144")
+    .option("--request-bytes <n>", "records held (all partitions) before a produce request is sent", "1048576")
     .option("--no-progress", "no progress bar (it is drawn only when stderr is a terminal)")
     .action(
       action(async (flags: ProduceFlags) => {
@@ -130,7 +130,7 @@ async function produceLines(
   progress: Progress,
   progressInBytes: boolean,
 ): Promise<PartitionSummary[]> {
-  const { encodeBatch, loadCodecs, partitionForKey } = await import("../../client/index.js");
+  const { approximateRecordBytes, encodeBatch, loadCodecs, partitionForKey } = await import("../../client/index.js");
   if (settings.codec !== "none") await loadCodecs();
   // Metadata with auto-creation first, as the console producer's first send does.
   await client.metadata([flags.topic], { autoCreate: true });
@@ -141,6 +141,7 @@ async function produceLines(
   const summary = new Map<number, PartitionSummary>();
   let pending = new Map<number, ProducerRecord[]>();
   let pendingBytes = 0;
+  let partitionBytes = new Map<number, number>();
   let pendingCount = 0;
   let sticky = Math.floor(Math.random() * partitions);
 
@@ -149,8 +150,10 @@ async function produceLines(
     const sending = pending;
     pending = new Map();
     pendingBytes = 0;
+    partitionBytes = new Map();
     pendingCount = 0;
-    const batches = [...sending].map(([partition, records]) => ({ topic: flags.topic, partition, records: encodeBatches(records, settings, encodeBatch) }));
+    // Kafka takes exactly one batch per partition in a Produce request (v3+).
+    const batches = [...sending].map(([partition, records]) => ({ topic: flags.topic, partition, records: encodeBatch(records, settings.codec) }));
     const results = await client.produce(batches, { acks: settings.acks });
     for (const result of results) {
       if (result.error) throw result.error;
@@ -178,34 +181,19 @@ async function produceLines(
     const partition = settings.partition ?? record.partition ?? (record.key === null ? sticky : partitionForKey(record.key, partitions));
     if (partition < 0 || partition >= partitions)
       throw new Error(`line ${lineNumber}: partition ${partition} does not exist (${flags.topic} has ${partitions})`);
+    const size = approximateRecordBytes(record);
+    // A partition's batch is full: send everything held, so its next records start a new batch.
+    if ((partitionBytes.get(partition) ?? 0) > 0 && (partitionBytes.get(partition) ?? 0) + size > settings.batchBytes) await flush();
     const list = pending.get(partition) ?? [];
     pending.set(partition, list);
     list.push({ key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp });
-    pendingBytes += 21 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+    partitionBytes.set(partition, (partitionBytes.get(partition) ?? 0) + size);
+    pendingBytes += size;
     pendingCount++;
     if (pendingBytes >= settings.requestBytes) await flush();
   }
   await flush();
   return [...summary.values()].sort((a, b) => a.partition - b.partition);
-}
-
-/** A partition's records as batches of at most batchBytes each (a single larger record is its own batch). */
-function encodeBatches(records: ProducerRecord[], settings: Settings, encodeBatch: (records: ProducerRecord[], codec: CompressionCodec) => Buffer): Buffer {
-  const batches: Buffer[] = [];
-  let start = 0;
-  let bytes = 0;
-  for (let index = 0; index < records.length; index++) {
-    const record = records[index] as ProducerRecord;
-    const size = 21 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
-    if (bytes + size > settings.batchBytes && index > start) {
-      batches.push(encodeBatch(records.slice(start, index), settings.codec));
-      start = index;
-      bytes = 0;
-    }
-    bytes += size;
-  }
-  batches.push(encodeBatch(records.slice(start), settings.codec));
-  return batches.length === 1 ? (batches[0] as Buffer) : Buffer.concat(batches);
 }
 
 function nullable(text: string, flags: ProduceFlags): Buffer | null {
