@@ -1,6 +1,6 @@
 // `sluice config get|set` (alias `configs`), after kafka-configs.sh: --entity-type topics|brokers
 // and --entity-name (a broker id; for brokers without a name, the cluster-wide defaults).
-// `get` shows what is not at its default unless --all; `set` is IncrementalAlterConfigs.
+// `get` shows the entity's own dynamic configs unless --all; `set` is IncrementalAlterConfigs.
 
 import type { Command } from "commander";
 import { action, type ConnectionFlags, collect, printJson, printTable, withClient, withConnectionOptions } from "./common.js";
@@ -29,7 +29,7 @@ function entityOptions(command: Command): Command {
 export function registerConfig(program: Command): void {
   const config = program.command("config").alias("configs").description("describe and alter topic and broker configs");
 
-  entityOptions(config.command("get").description("describe configs (those not at their default, or --all)"))
+  entityOptions(config.command("get").description("describe the entity's dynamic configs (as kafka-configs.sh), or --all"))
     .option("--all", "every config, defaults included")
     .option("--synonyms", "with each config's synonyms (where its value comes from)")
     .action(
@@ -37,7 +37,9 @@ export function registerConfig(program: Command): void {
         const { type, name } = entity(flags);
         const [result] = await withClient(flags, (client) => client.describeConfigs([{ type, name }], { synonyms: flags.synonyms }));
         if (result?.error) throw result.error;
-        const configs = (result?.configs ?? []).filter((c) => flags.all || !c.isDefault).sort((a, b) => (a.name < b.name ? -1 : 1));
+        // As kafka-configs.sh --describe: the entity's own dynamic configs, unless --all.
+        const own = type === "topics" ? "DYNAMIC_TOPIC_CONFIG" : name === "" ? "DYNAMIC_DEFAULT_BROKER_CONFIG" : "DYNAMIC_BROKER_CONFIG";
+        const configs = (result?.configs ?? []).filter((c) => flags.all || c.source === own).sort((a, b) => (a.name < b.name ? -1 : 1));
         if (flags.json) {
           printJson({ entityType: type, entityName: name, configs });
           return;
