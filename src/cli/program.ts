@@ -1,8 +1,13 @@
-// The `sluice` command tree. Only commands that work are listed; the operator verbs of
-// DESIGN.md §8 (start, topics, groups, …) join as their subsystems land.
+// The `sluice` command tree. Only commands that work are listed.
 
 import { createRequire } from "node:module";
 import { Command } from "commander";
+import { registerCluster } from "./commands/cluster.js";
+import { registerConfig } from "./commands/config.js";
+import { registerConsume } from "./commands/consume.js";
+import { registerGroup } from "./commands/group.js";
+import { registerProduce } from "./commands/produce.js";
+import { registerTopic } from "./commands/topic.js";
 
 // src/cli/ and dist/cli/ are both two levels below the repository root.
 const packageJson = createRequire(import.meta.url)("../../package.json") as {
@@ -51,13 +56,18 @@ export function createProgram(): Command {
     .action(async (files: string[], flags: { deepIteration?: boolean; printDataLog?: boolean; verifyIndexOnly?: boolean }) => {
       const { dumpFiles } = await import("../log/dump.js");
       const native = await import("../native.js");
+      const { startProgress } = await import("./progress.js");
+      // A bar over many files, on a terminal's stderr only (the dump itself goes to stdout at the end).
+      const progress = await startProgress({ total: files.length, unit: "files", enabled: files.length > 1 });
       const output = dumpFiles(files, {
         deepIteration: flags.deepIteration === true || flags.printDataLog === true,
         printDataLog: flags.printDataLog === true,
         verifyIndexOnly: flags.verifyIndexOnly === true,
         crc32c: native.crc32c,
         decompressBatch: (batch) => native.recompressBatch(batch, "none"),
+        onFileDone: () => progress.increment(),
       });
+      progress.stop();
       if (output.out.length > 0) process.stdout.write(`${output.out.join("\n")}\n`);
       if (output.err.length > 0) process.stderr.write(`${output.err.join("\n")}\n`);
     });
@@ -73,6 +83,14 @@ export function createProgram(): Command {
       const { runPerf } = await import("./perf.js");
       process.exitCode = await runPerf(args.length === 0 ? ["--help"] : args);
     });
+
+  // The operator CLI (DESIGN.md §8): Kafka protocol commands against any broker, src/cli/commands/.
+  registerTopic(program);
+  registerGroup(program);
+  registerProduce(program);
+  registerConsume(program);
+  registerCluster(program);
+  registerConfig(program);
 
   return program;
 }

@@ -10,7 +10,7 @@
 import { ConfigError, loadBrokerConfig } from "../config/index.js";
 import { createLogger, formatStartSummary, type LogFormat, logFormatFor } from "./logging.js";
 import { packageVersion } from "./program.js";
-import { ProgressBar } from "./progress-bar.js";
+import { startProgress } from "./progress.js";
 
 export interface StartOptions {
   readonly config?: string;
@@ -40,20 +40,30 @@ export async function start(options: StartOptions): Promise<void> {
   for (const warning of loaded.warnings) logger.warn(warning);
   const { Broker } = await import("../server/broker.js");
   // Recovery of many partitions can take a while: show how far it is, on a terminal only.
-  const recovery = format === "pretty" && process.stderr.isTTY === true ? new ProgressBar(process.stderr, "opening logs", "partitions") : null;
+  const recovery = await startProgress({ unit: "partitions opened", enabled: format === "pretty" });
+  let opened = 0;
+  // Progress can be reported after Broker.start settles (native.ts): ignore it once the bar is gone.
+  let recovering = true;
   let broker: Awaited<ReturnType<typeof Broker.start>>;
   try {
     broker = await Broker.start(loaded.config, logger, {
       logStarted: format === "json",
-      onOpenProgress: recovery === null ? undefined : (progress) => recovery.update(progress.partitionsDone, progress.partitionsTotal, progress.bytesScanned),
+      onOpenProgress: (progress) => {
+        if (!recovering) return;
+        recovery.setTotal(progress.partitionsTotal);
+        recovery.increment(progress.partitionsDone - opened);
+        opened = progress.partitionsDone;
+      },
     });
   } catch (error) {
-    recovery?.done();
+    recovering = false;
+    recovery.stop();
     logger.fatal({ err: error }, "the broker could not start");
     process.exitCode = 1;
     return;
   }
-  recovery?.done();
+  recovering = false;
+  recovery.stop();
   if (format === "pretty") process.stdout.write(formatStartSummary({ version: packageVersion, ...broker.startInfo }));
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {

@@ -30,6 +30,8 @@ export interface DumpOptions {
   crc32c: (bytes: Uint8Array) => number;
   /** Turns a compressed batch into the same batch uncompressed (for deep iteration), if available. */
   decompressBatch?: (batch: Buffer) => Buffer;
+  /** Called after each file (the CLI's progress bar). */
+  onFileDone?: (file: string) => void;
 }
 
 export interface DumpOutput {
@@ -56,6 +58,7 @@ export function dumpFiles(files: string[], options: DumpOptions): DumpOutput {
     else if (suffix === ".timeindex") dumpTimeIndex(file, options, output);
     else if (suffix === ".txnindex") dumpTxnIndex(file, output);
     else output.err.push(`Ignoring unknown file ${file}`);
+    options.onFileDone?.(file);
   }
   // Kafka 4.4 prints these after every file, from a HashMap by file and a TreeMap by offset.
   for (const [file, pairs] of javaHashMapOrder(nonConsecutive)) {
