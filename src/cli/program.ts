@@ -3,6 +3,7 @@
 
 import { createRequire } from "node:module";
 import { Command } from "commander";
+import { registerTune } from "./commands/tune.js";
 
 // src/cli/ and dist/cli/ are both two levels below the repository root.
 const packageJson = createRequire(import.meta.url)("../../package.json") as {
@@ -73,6 +74,8 @@ export function createProgram(): Command {
       const { runPerf } = await import("./perf.js");
       process.exitCode = await runPerf(args.length === 0 ? ["--help"] : args);
     });
+
+  registerTune(program);
 
   return program;
 }
