@@ -46,6 +46,11 @@ function fail(message: string): number {
 
 async function runTune(action: string, flags: TuneFlags): Promise<number> {
   if (!(actions as readonly string[]).includes(action)) return fail(`unknown action ${JSON.stringify(action)}: use ${actions.join(", ")}`);
+  // `sluice tune | head` closes the pipe early: stop quietly instead of throwing EPIPE.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   // Imported here so `sluice --help` does not load the tuning code.
   const tune = await import("../../ops/tune/index.js");
   const { ConfigError } = await import("../../config/defs.js");
@@ -127,8 +132,11 @@ async function run(action: Action, flags: TuneFlags, tune: Tune): Promise<number
 
 /** log.dirs and the socket buffer sizes: from --config (Kafka's keys), or the defaults `sluice start` uses; --log-dir wins. */
 async function logDirsAndBuffers(flags: TuneFlags): Promise<{ logDirs: string[]; socketBufferBytes: number }> {
-  const { loadBrokerConfig } = await import("../../config/broker.js");
-  const { config } = loadBrokerConfig({ file: flags.config });
+  const { embeddedBrokerDefaults, loadBrokerConfig } = await import("../../config/broker.js");
+  // Only log.dirs and the socket buffers matter here: a file need not name node.id and the other
+  // keys a broker requires. The log dirs still default as `sluice start --config` has them.
+  const { "log.dirs": _, ...required } = embeddedBrokerDefaults;
+  const { config } = loadBrokerConfig({ file: flags.config, defaults: flags.config === undefined ? undefined : required });
   return {
     logDirs: flags.logDir.length > 0 ? flags.logDir : [...config.logDirs],
     socketBufferBytes: Math.max(config.socketSendBufferBytes, config.socketReceiveBufferBytes),
