@@ -299,4 +299,29 @@ describe("apply → check → revert on real settings in a throwaway namespace",
       expect(hostState(work)).toEqual(hostBefore);
     },
   );
+
+  it.skipIf(skipRoundTrip)("a read-only /proc/sys, as containers mount it, shows the setting off with the reason, and apply leaves it", () => {
+    if (blocker !== null) throw new Error(`cannot run: ${blocker}`);
+    const work = tempDir("sluice-tune-read-only-");
+    const hostBefore = hostState("/proc/sys");
+    const tune = (action: string, output: string) =>
+      `set +e; node bin/sluice tune ${action} --json --only net.core.somaxconn --log-dir ${work} --backup-file ${work}/backup.json > ${work}/${output}; set -e\n`;
+    const script = [
+      "echo 1024 > /proc/sys/net/core/somaxconn\n",
+      "mount --bind /proc/sys /proc/sys\n",
+      "mount -o remount,bind,ro /proc/sys\n",
+      tune("check", "check.json"),
+      tune("apply", "apply.json"),
+      `cat /proc/sys/net/core/somaxconn > ${work}/somaxconn\n`,
+    ];
+    inNamespace(script.join(""), join(work, "read-only.sh"));
+    const [row] = JSON.parse(readFileSync(join(work, "check.json"), "utf8")) as JsonRow[];
+    expect(row).toMatchObject({ id: "net.core.somaxconn", current: "1024", status: "off", reason: "/proc/sys is mounted read-only here", commands: [] });
+    const applied = JSON.parse(readFileSync(join(work, "apply.json"), "utf8")) as { changes: unknown[]; skipped: { id: string; reason: string }[] };
+    expect(applied.changes).toEqual([]);
+    expect(applied.skipped).toEqual([{ id: "net.core.somaxconn", target: null, reason: "/proc/sys is mounted read-only here" }]);
+    expect(readFileSync(join(work, "somaxconn"), "utf8").trim()).toBe("1024");
+    expect(existsSync(join(work, "backup.json"))).toBe(false);
+    expect(hostState("/proc/sys")).toEqual(hostBefore);
+  });
 });

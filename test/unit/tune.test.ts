@@ -2,7 +2,7 @@
 // function that edits the fake mountinfo. Parsing, recommended values, the plan apply makes, and
 // the backup revert replays. test/integration/tune.test.ts runs the real thing.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -110,7 +110,7 @@ interface Fake {
   write(path: string, value: string): void;
 }
 
-function fakeHost(change: (files: Record<string, string>) => void = () => {}, options: { failMount?: boolean; host?: typeof FakeSysfsHost } = {}): Fake {
+function fakeHost(change: (files: Record<string, string>) => void = () => {}, options: { failMount?: boolean } = {}): Fake {
   const base = tempDir("sluice-tune-");
   const root = join(base, "root");
   const dataMount = join(base, "data-disk");
@@ -130,8 +130,7 @@ function fakeHost(change: (files: Record<string, string>) => void = () => {}, op
   symlinkSync("net:[4026531840]", join(root, "proc/self/ns/net"));
   symlinkSync("mnt:[4026531841]", join(root, "proc/self/ns/mnt"));
   const mounts: string[][] = [];
-  const HostClass = options.host ?? FakeSysfsHost;
-  const host = new HostClass(root, fakeMount(root, mounts, options.failMount));
+  const host = new FakeSysfsHost(root, fakeMount(root, mounts, options.failMount));
   return {
     root,
     host,
@@ -321,15 +320,13 @@ describe("check", () => {
     });
   });
 
-  it("marks an off setting it cannot write here (a host sysctl seen from a network namespace) off, with no change", () => {
-    class ReadOnlyNetCore extends FakeSysfsHost {
-      override writable(path: string): boolean {
-        return !path.startsWith("/proc/sys/net/core/") && super.writable(path);
-      }
-    }
-    const fake = fakeHost(undefined, { host: ReadOnlyNetCore });
-    const rmem = row(check({ host: fake.host, logDirs: [fake.logDir], only: ["net"] }), "net.core.rmem_max");
-    expect(rmem).toMatchObject({ status: "off", reason: "read-only in this network namespace", changes: [] });
+  it("marks an off setting it cannot write here (a host sysctl seen from a network namespace, mode 0444) off, with no change", () => {
+    const fake = fakeHost();
+    chmodSync(join(fake.root, "proc/sys/net/core/rmem_max"), 0o444);
+    chmodSync(join(fake.root, "proc/sys/vm/swappiness"), 0o444);
+    const rows = check({ host: fake.host, logDirs: [fake.logDir], only: ["net.core.rmem_max", "vm.swappiness"] });
+    expect(row(rows, "net.core.rmem_max")).toMatchObject({ status: "off", reason: "read-only in this network namespace", changes: [] });
+    expect(row(rows, "vm.swappiness")).toMatchObject({ status: "off", reason: "/proc/sys/vm/swappiness is read-only here", changes: [] });
   });
 
   it("selects settings by id or group for --only, and names the known ones for an unknown name", () => {

@@ -6,7 +6,7 @@
 // `root`: a fake /proc/self/mountinfo names the test's own directories as mount points.
 
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
 
 export interface CommandResult {
@@ -54,17 +54,23 @@ export class Host {
   }
 
   /**
-   * Whether this process may write the file. In a network namespace other than the host's, the
-   * kernel shows the sysctls that are not per namespace (net.core.rmem_max, ...) as mode 0444,
-   * and root gets EACCES writing them: access(2) reports exactly that.
+   * Why root could not write the file here, whoever runs check; undefined when it could. In a
+   * network namespace other than the host's, the kernel shows the sysctls that are not per
+   * namespace (net.core.rmem_max, ...) as mode 0444; containers often mount /proc/sys and /sys
+   * read-only. (access(2) would answer for this user instead: to anyone but root every file
+   * would look read-only.)
    */
-  writable(hostPath: string): boolean {
+  readOnlyReason(hostPath: string): string | undefined {
+    let mode: number;
     try {
-      accessSync(this.path(hostPath), constants.W_OK);
-      return true;
+      mode = statSync(this.path(hostPath)).mode;
     } catch {
-      return false;
+      return `no ${hostPath} here`;
     }
+    if ((mode & 0o222) === 0) return hostPath.startsWith("/proc/sys/net/") ? "read-only in this network namespace" : `${hostPath} is read-only here`;
+    if (this.root !== "/") return undefined;
+    const mount = findMount(parseMountInfo(this.read("/proc/self/mountinfo") ?? ""), hostPath);
+    return mount?.options.includes("ro") ? `${mount.mountPoint} is mounted read-only here` : undefined;
   }
 
   /** Names in a directory, sorted; [] when it does not exist. */

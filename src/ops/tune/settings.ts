@@ -169,10 +169,8 @@ function fileRow(host: Host, options: FileRowOptions): Row {
   // Whitespace normalised: "4096\t131072\t6291456" is written back as "4096 131072 6291456", the same to the kernel.
   const shown = current.replace(/\s+/g, " ");
   if (rule.satisfied(current)) return { id, target, current: shown, recommended: rule.recommended, status: "ok", why, changes: [] };
-  if (!host.writable(path)) {
-    const reason = path.startsWith("/proc/sys/net/") ? "read-only in this network namespace" : `${path} is read-only here`;
-    return { id, target, current: shown, recommended: rule.recommended, status: "off", reason, why, changes: [] };
-  }
+  const readOnly = host.readOnlyReason(path);
+  if (readOnly !== undefined) return { id, target, current: shown, recommended: rule.recommended, status: "off", reason: readOnly, why, changes: [] };
   const change: Change = { kind: "write", path, value: rule.target(current), previous: shown };
   return { id, target, current: shown, recommended: rule.recommended, status: "off", why, changes: [change] };
 }
@@ -455,7 +453,7 @@ function governorRow(host: Host): Row {
   const offered = behind.filter((cpu) => offers(cpu).includes("performance"));
   if (offered.length === 0)
     return notApplicable(id, why.governor, "the cpufreq driver offers no performance governor", { target, current, recommended: "performance" });
-  const writable = offered.filter((cpu) => host.writable(cpu.path));
+  const writable = offered.filter((cpu) => host.readOnlyReason(cpu.path) === undefined);
   const changes: Change[] = writable.map((cpu) => ({ kind: "write", path: cpu.path, value: "performance", previous: cpu.governor }));
   return {
     id,
