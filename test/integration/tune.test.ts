@@ -148,8 +148,12 @@ function roundTripBlocker(): string | null {
   return null;
 }
 
-/** A loop device with an ext4 file system, or why there is none (a container without /dev/loop-control). */
-function makeLoopDevice(dir: string): { device: string; queue: string } | string {
+/**
+ * A loop device with an ext4 file system, with its queue settings from before the test (the
+ * device outlives its detaching, so they are put back), or why there is none (a container
+ * without /dev/loop-control).
+ */
+function makeLoopDevice(dir: string): { device: string; queue: string; original: Record<string, string> } | string {
   const image = join(dir, "disk.img");
   writeFileSync(image, "");
   const steps: [string, string[]][] = [
@@ -160,10 +164,16 @@ function makeLoopDevice(dir: string): { device: string; queue: string } | string
     const run = spawnSync(command, args, { encoding: "utf8" });
     if (run.status !== 0) return `${command} failed: ${run.stderr || run.error?.message}`;
   }
-  const attach = spawnSync("losetup", ["--find", "--show", image], { encoding: "utf8" });
-  if (attach.status !== 0) return `losetup failed: ${attach.stderr || attach.error?.message}`;
-  const device = attach.stdout.trim();
-  return { device, queue: `/sys/block/${basename(device)}/queue` };
+  const free = spawnSync("losetup", ["--find"], { encoding: "utf8" });
+  if (free.status !== 0) return `losetup --find failed: ${free.stderr || free.error?.message}`;
+  const device = free.stdout.trim();
+  const queue = `/sys/block/${basename(device)}/queue`;
+  if (!existsSync(queue)) return `${queue} does not exist`;
+  const original = readQueue(queue);
+  // The free device by name, so the settings read are that device's (another process taking it first makes this fail).
+  const attach = spawnSync("losetup", [device, image], { encoding: "utf8" });
+  if (attach.status !== 0) return `losetup ${device} failed: ${attach.stderr || attach.error?.message}`;
+  return { device, queue, original };
 }
 
 const queueFiles = ["scheduler", "nomerges", "read_ahead_kb"] as const;
@@ -212,7 +222,6 @@ describe("apply → check → revert on real settings in a throwaway namespace",
       for (const dir of [tmpfsDir, loopMount, out]) mkdirSync(dir);
       const hostBefore = hostState(work);
       const loop = makeLoopDevice(work);
-      const loopOriginal = typeof loop === "string" ? undefined : readQueue(loop.queue);
       if (typeof loop === "string") console.warn(`tune round trip without a loop device (no disk settings): ${loop}`);
 
       const backupFile = join(work, "backup.json");
@@ -290,13 +299,15 @@ describe("apply → check → revert on real settings in a throwaway namespace",
         }
       } finally {
         if (typeof loop !== "string") {
-          for (const file of queueFiles)
-            writeFileSync(join(loop.queue, file), file === "scheduler" ? selectedScheduler(loopOriginal?.[file] ?? "none") : (loopOriginal?.[file] ?? "0"));
+          // Detach first: detaching resets the read-ahead by itself (Linux 6.x sets it from the queue limits).
           spawnSync("losetup", ["-d", loop.device]);
+          for (const file of queueFiles)
+            writeFileSync(join(loop.queue, file), file === "scheduler" ? selectedScheduler(loop.original[file]) : loop.original[file]);
         }
       }
       // The host's own net sysctls and mounts never changed: everything happened in the namespace.
       expect(hostState(work)).toEqual(hostBefore);
+      if (typeof loop !== "string") expect(readQueue(loop.queue), `${loop.device} as before the test`).toEqual(loop.original);
     },
   );
 
