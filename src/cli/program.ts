@@ -8,6 +8,7 @@ import { registerConsume } from "./commands/consume.js";
 import { registerGroup } from "./commands/group.js";
 import { registerProduce } from "./commands/produce.js";
 import { registerTopic } from "./commands/topic.js";
+import { registerTune } from "./commands/tune.js";
 
 // src/cli/ and dist/cli/ are both two levels below the repository root.
 const packageJson = createRequire(import.meta.url)("../../package.json") as {
@@ -91,6 +92,8 @@ export function createProgram(): Command {
   registerConsume(program);
   registerCluster(program);
   registerConfig(program);
+  // Host tuning (scripts/tune runs the same code).
+  registerTune(program);
 
   return program;
 }
