@@ -9,6 +9,19 @@ export interface Run {
   stderr: string;
 }
 
+/** A record as `kcat -J` prints it (and `sluice consume --json`). */
+export interface KcatRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  tstype: string;
+  ts: number;
+  broker: number;
+  headers?: (string | null)[];
+  key: string | null;
+  payload: string | null;
+}
+
 /** Runs a command with `input` on stdin; rejects if it runs longer than `timeoutMs`. */
 export function run(command: string, args: readonly string[], input = "", timeoutMs = 60_000): Promise<Run> {
   return new Promise((resolve, reject) => {

@@ -12,21 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partitionForKey } from "../../src/client/partitioner.js";
-import { jsonLines, type Run, sluice, sluiceOk, tableRows } from "../helpers/cli.js";
+import { jsonLines, type KcatRecord, type Run, sluice, sluiceOk, tableRows } from "../helpers/cli.js";
 import { freePort } from "../helpers/kafka.js";
 import { type SluiceBroker, sluiceBin, startSluice } from "../helpers/sluice.js";
 
-interface JsonRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  tstype: string;
-  ts: number;
-  broker: number;
-  headers?: (string | null)[];
-  key: string | null;
-  payload: string | null;
-}
+/** A record as `sluice consume --json` prints it: kcat -J's fields. */
+type JsonRecord = KcatRecord;
 
 let broker: SluiceBroker;
 let bootstrap: string;

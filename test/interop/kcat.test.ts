@@ -3,9 +3,10 @@
 // the broker auto-creates; consuming them back (-J and -f) record by record with offsets and
 // timestamps; an idempotent producer; offsets for timestamps (-Q, -o s@ts); metadata (-L).
 // Skipped when kcat is not installed, except under CI (process.env.CI), where that fails.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type KcatRecord, run } from "../helpers/cli.js";
 import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 const ci = Boolean(process.env.CI);
@@ -16,49 +17,6 @@ if (skip) console.warn(`test/interop/kcat.test.ts skipped: ${missing}`);
 
 const partitions = 3;
 const codecs = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], input = "", timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.stdin.on("error", () => {});
-    child.stdin.end(input);
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${command} ${args.join(" ")} did not finish within ${timeoutMs} ms:\n${Buffer.concat(stderr).toString()}`));
-    }, timeoutMs);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
-    });
-  });
-}
-
-/** A record as kcat -J prints it. */
-interface KcatRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  tstype: string;
-  ts: number;
-  broker: number;
-  headers?: (string | null)[];
-  key: string | null;
-  payload: string | null;
-}
 
 /** What a record must read back as; `headers` in order, a null value for a header without one. */
 interface Expected {

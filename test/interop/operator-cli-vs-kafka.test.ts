@@ -10,7 +10,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonLines, type Run, run, sluice, sluiceOk, tableRows } from "../helpers/cli.js";
+import { jsonLines, type KcatRecord, type Run, run, sluice, sluiceOk, tableRows } from "../helpers/cli.js";
 import { type KafkaBroker, startKafka } from "../helpers/kafka.js";
 import { sluiceBin } from "../helpers/sluice.js";
 
@@ -19,13 +19,8 @@ const kcatInstalled = spawnSync("kcat", ["-V"], { encoding: "utf8" }).status ===
 const skipKcat = !kcatInstalled && !ci;
 if (skipKcat) console.warn("test/interop/operator-cli-vs-kafka.test.ts: kcat checks skipped (apt-get install kcat)");
 
-interface JsonRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  key: string | null;
-  payload: string | null;
-}
+/** A record as `sluice consume --json` prints it: kcat -J's fields. */
+type JsonRecord = KcatRecord;
 
 let kafka: KafkaBroker;
 let admin: Admin;
