@@ -6,6 +6,7 @@
 
 import { type Logger, pino } from "pino";
 import { PinoPretty } from "pino-pretty";
+import type { BrokerStartInfo } from "../server/broker.js";
 
 export type LogFormat = "json" | "pretty";
 
@@ -29,18 +30,8 @@ export function createLogger(format: LogFormat, level = process.env.SLUICE_LOG_L
   return pino({ name: "sluice", level }, pretty);
 }
 
-export interface StartSummary {
-  readonly version: string;
-  readonly nodeId: number;
-  readonly clusterId: string;
-  readonly listeners: readonly { name: string; host: string; port: number }[];
-  readonly http: readonly string[];
-  readonly logDir: string;
-  readonly partitions: number;
-  readonly cleanShutdown: boolean;
-  readonly recoveredSegments: number;
-  readonly startupMs: number;
-}
+/** What the start summary shows: what the broker found and bound, and the version. */
+export type StartSummary = BrokerStartInfo & { readonly version: string };
 
 /** The block `sluice start` prints on a terminal once the broker serves. */
 export function formatStartSummary(summary: StartSummary): string {

@@ -1,6 +1,6 @@
 // Runs the `sluice` command (node bin/sluice, the built CLI) and other command-line tools (kcat) as
 // child processes, collecting their exit code and output: for the operator CLI's tests.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { sluiceBin } from "./sluice.js";
 
 export interface Run {
@@ -73,4 +73,21 @@ export function jsonLines<T = Record<string, unknown>>(text: string): T[] {
     .split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as T);
+}
+
+/** `sluice consume -f` as a live member of `group`; `exited` resolves with its exit code. */
+export function groupMember(topic: string, group: string, bootstrap: string): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [sluiceBin, "consume", "-t", topic, "-g", group, "-f", "-b", bootstrap], { stdio: "ignore" });
+  return { child, exited: new Promise((resolve) => child.on("close", resolve)) };
+}
+
+/** Polls `group describe --json` (through `cli`) until `group` is in `state`; returns the last state seen. */
+export async function waitForGroupState(cli: (args: string[]) => Promise<Run>, group: string, state: string, attempts = 100): Promise<string> {
+  let seen = "";
+  for (let attempt = 0; attempt < attempts && seen !== state; attempt++) {
+    const described = await cli(["group", "describe", group, "--json"]);
+    if (described.code === 0) seen = JSON.parse(described.stdout)[0].state;
+    if (seen !== state) await new Promise((wake) => setTimeout(wake, 200));
+  }
+  return seen;
 }

@@ -6,15 +6,14 @@
 // offsets, from a time, by partition, as text, hex and kcat -J lines; a group consuming and
 // committing, described with its lag, reset (dry run and --execute, refused while a member is
 // active), deleted; broker and topic configs read and changed; errors as `Error: NAME: message`.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partitionForKey } from "../../src/client/partitioner.js";
-import { jsonLines, type KcatRecord, type Run, sluice, sluiceOk, tableRows } from "../helpers/cli.js";
+import { groupMember, jsonLines, type KcatRecord, type Run, sluice, sluiceOk, tableRows, waitForGroupState } from "../helpers/cli.js";
 import { freePort } from "../helpers/kafka.js";
-import { type SluiceBroker, sluiceBin, startSluice } from "../helpers/sluice.js";
+import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 /** A record as `sluice consume --json` prints it: kcat -J's fields. */
 type JsonRecord = KcatRecord;
@@ -222,15 +221,9 @@ describe("groups", () => {
   });
 
   it("reset-offsets is refused while the group has a member, which leaves on SIGTERM", async () => {
-    const member: ChildProcess = spawn(process.execPath, [sluiceBin, "consume", "-t", "events", "-g", "live", "-f", "-b", bootstrap], { stdio: "ignore" });
-    const exited = new Promise<number | null>((resolve) => member.on("close", resolve));
+    const { child: member, exited } = groupMember("events", "live", bootstrap);
     try {
-      let state = "";
-      for (let attempt = 0; attempt < 100 && state !== "Stable"; attempt++) {
-        const described = await cli(["group", "describe", "live", "--json"]);
-        if (described.code === 0) state = JSON.parse(described.stdout)[0].state;
-        if (state !== "Stable") await new Promise((wake) => setTimeout(wake, 200));
-      }
+      const state = await waitForGroupState(cli, "live", "Stable");
       expect(state, "the CLI's member joined the group").toBe("Stable");
       const members = tableRows(await ok(["group", "describe", "live", "--members"]));
       expect(members[1]?.slice(3)).toEqual(["sluice-cli", "2", "events(0,1)"]);

@@ -6,13 +6,12 @@
 // a group that committed with kafkajs is described (offsets, lag), reset and consumed by the CLI,
 // and kafkajs sees the offsets the CLI committed; broker configs are changed dynamically.
 // kcat's checks are skipped when it is not installed, except under CI (process.env.CI).
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonLines, type KcatRecord, type Run, run, sluice, sluiceOk, tableRows } from "../helpers/cli.js";
+import { groupMember, jsonLines, type KcatRecord, type Run, run, sluice, sluiceOk, tableRows, waitForGroupState } from "../helpers/cli.js";
 import { type KafkaBroker, startKafka } from "../helpers/kafka.js";
-import { sluiceBin } from "../helpers/sluice.js";
 
 const ci = Boolean(process.env.CI);
 const kcatInstalled = spawnSync("kcat", ["-V"], { encoding: "utf8" }).status === 0;
@@ -159,17 +158,9 @@ describe("sluice CLI against Apache Kafka 4.4.0", () => {
   });
 
   it("Kafka refuses reset-offsets on an active group with the same message; delete after the member leaves", async () => {
-    const member: ChildProcess = spawn(process.execPath, [sluiceBin, "consume", "-t", "events", "-g", "live", "-f", "-b", kafka.bootstrap], {
-      stdio: "ignore",
-    });
-    const exited = new Promise<number | null>((resolve) => member.on("close", resolve));
+    const { child: member, exited } = groupMember("events", "live", kafka.bootstrap);
     try {
-      let state = "";
-      for (let attempt = 0; attempt < 100 && state !== "Stable"; attempt++) {
-        const described = await cli(["group", "describe", "live", "--json"]);
-        if (described.code === 0) state = JSON.parse(described.stdout)[0].state;
-        if (state !== "Stable") await new Promise((wake) => setTimeout(wake, 200));
-      }
+      const state = await waitForGroupState(cli, "live", "Stable");
       expect(state, "the CLI's member joined Kafka's group").toBe("Stable");
       const groups = await admin.describeGroups(["live"]);
       expect(groups.groups[0]?.members).toHaveLength(1);
