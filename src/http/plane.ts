@@ -7,12 +7,14 @@
 //   GET /metrics  Prometheus text (prometheus.ts)
 //   /api/*        the admin REST API (admin.ts)
 //   /ws/tail, /ws/throughput  live views over WebSocket (live.ts)
+//   /, /console/* the web console (console.ts)
 
 import type { Logger } from "pino";
 import type { HttpListenerAddress } from "../config/index.js";
 import type { BrokerServices } from "../server/context.js";
 import type { Network } from "../server/network.js";
 import { registerAdminRoutes } from "./admin.js";
+import { registerConsole } from "./console.js";
 import { ConsumerLag } from "./lag.js";
 import { registerLiveRoutes, ThroughputSampler } from "./live.js";
 import { PrometheusExporter } from "./prometheus.js";
@@ -77,6 +79,7 @@ export class HttpPlane {
     this.#throughput = new ThroughputSampler(services.metrics);
     registerAdminRoutes(this.router, { services, lag, throughput: this.#throughput });
     registerLiveRoutes(this.router, services, this.#throughput);
+    registerConsole(this.router);
     this.#whyNotReady = "the coordinators are loading their partitions";
     ready.then(
       () => {
