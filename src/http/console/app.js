@@ -365,8 +365,8 @@ async function topicView(name) {
     pageTitle(
       topic.name,
       topic.internal ? badge("internal") : "",
-      link(`#/messages?topic=${encodeURIComponent(name)}`, "browse"),
-      link(`#/tail?topic=${encodeURIComponent(name)}`, "tail"),
+      h("a", { class: "title-link", href: `#/messages?topic=${encodeURIComponent(name)}`, text: "browse" }),
+      h("a", { class: "title-link", href: `#/tail?topic=${encodeURIComponent(name)}`, text: "tail" }),
     ),
     h("p", { class: "muted mono", text: `id ${topic.id}` }),
     h("h2", { text: "Partitions" }),
