@@ -196,8 +196,8 @@ function recordRow(record, fresh = false) {
     { class: fresh ? "fresh" : undefined, "data-offset": record.offset, "data-partition": record.partition },
     h("td", { class: "num", text: record.partition }),
     h("td", { class: "num mono", text: record.offset }),
-    h("td", { class: "mono", text: formatTime(record.timestamp), title: `${record.timestampType} ${record.timestamp}` }),
-    h("td", { class: "payload" }, renderPayload(record.key, record.keySize)),
+    h("td", { class: "mono time", text: formatTime(record.timestamp), title: `${record.timestampType} ${record.timestamp}` }),
+    h("td", { class: "payload record-key" }, renderPayload(record.key, record.keySize)),
     h("td", { class: "payload record-value" }, renderPayload(record.value, record.valueSize)),
     h("td", { class: "payload", text: headers }),
   );
@@ -972,6 +972,7 @@ async function navigate() {
   for (const anchor of document.querySelectorAll(".sidebar a")) anchor.classList.toggle("active", anchor.dataset.view === viewName);
   view.replaceChildren();
   view.dataset.view = viewName;
+  watchBroker();
   try {
     await VIEWS[viewName](argument, new URLSearchParams(query));
   } catch (error) {
