@@ -21,8 +21,9 @@
 // members (UNKNOWN_MEMBER_ID, answered 409 with kafka-consumer-groups.sh's message); the target
 // offsets are computed as kafka-consumer-groups.sh --reset-offsets does (clamped to the log).
 //
-// Offsets are JSON numbers (exact up to 2^53). Every list is bounded (LIST_ITEMS_MAX), and so is
-// a message page (MESSAGES_PER_PAGE_MAX records, records-view.ts's byte limits).
+// POST bodies must come as application/json (parseBody says why). Offsets are JSON numbers (exact
+// up to 2^53). Every list is bounded (LIST_ITEMS_MAX), and so is a message page
+// (MESSAGES_PER_PAGE_MAX records, records-view.ts's byte limits).
 
 import type { TopicMetadata } from "../cluster/metadata-cache.js";
 import { ConfigSource } from "../config/index.js";
@@ -113,7 +114,15 @@ export function registerAdminRoutes(router: Router, sources: AdminSources): void
 // ---------------------------------------------------------------------------------------------
 // Input
 
+/**
+ * The JSON object of a POST. Its content type must say JSON: a browser sends that from another
+ * site's page only after a CORS preflight, which this API never grants, so a page elsewhere cannot
+ * make a visitor's browser create topics or reset offsets here (a text/plain "simple" POST could).
+ */
 function parseBody(request: HttpRequest): Record<string, unknown> {
+  if (!(request.headers["content-type"] ?? "").toLowerCase().startsWith("application/json")) {
+    throw new HttpError(415, "the body must be JSON, sent with content-type: application/json");
+  }
   let body: unknown;
   try {
     body = JSON.parse(request.body.toString("utf8"));

@@ -111,6 +111,9 @@ describe("topics", () => {
     });
     expect(await call("POST", "/api/topics", { name: "zero", partitions: 0 })).toMatchObject({ status: 400, body: { error: "INVALID_PARTITIONS" } });
     expect((await call("POST", "/api/topics", [1, 2])).status).toBe(400);
+    // A form or text/plain POST (what another site's page may send without asking) is refused.
+    const plain = await fetch(`${http}/api/topics`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ name: "forged" }) });
+    expect(plain.status).toBe(415);
     const listed = await call("GET", "/api/topics");
     expect(listed.body.topics.map((topic: { name: string }) => topic.name)).toEqual([TOPIC]);
   });
