@@ -3,7 +3,9 @@
 // ~200 modules one by one (resolve, stat, open, compile each) was most of the broker's time to
 // serving (docs/performance.md). The native addon stays outside (its loader picks the .node file
 // for the platform); the bundle sits in dist/cli/ like main.js, so paths relative to it
-// (../../package.json, ../../target/...) hold.
+// (../../package.json, ../../target/...) hold. The web console's static files are copied beside
+// the compiled modules (dist/http/console/).
+import { cpSync } from "node:fs";
 import { build } from "esbuild";
 
 await build({
@@ -27,3 +29,6 @@ await build({
     },
   ],
 });
+
+// The web console's static files (src/http/console.ts finds them at dist/http/console/).
+cpSync("src/http/console", "dist/http/console", { recursive: true });

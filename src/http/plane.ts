@@ -5,14 +5,18 @@
 //   GET /ready    200 once the logs are recovered, the network serves and the coordinators have
 //                 loaded their partitions; 503 before (readiness), and again while shutting down
 //   GET /metrics  Prometheus text (prometheus.ts)
-//
-// The admin API and the web console (console.ts) join the same router.
+//   /api/*        the admin REST API (admin.ts)
+//   /ws/tail, /ws/throughput  live views over WebSocket (live.ts)
+//   /, /console/* the web console (console.ts)
 
 import type { Logger } from "pino";
 import type { HttpListenerAddress } from "../config/index.js";
 import type { BrokerServices } from "../server/context.js";
 import type { Network } from "../server/network.js";
+import { registerAdminRoutes } from "./admin.js";
+import { registerConsole } from "./console.js";
 import { ConsumerLag } from "./lag.js";
+import { registerLiveRoutes, ThroughputSampler } from "./live.js";
 import { PrometheusExporter } from "./prometheus.js";
 import { type HttpListener, json, listenHttp, Router } from "./server.js";
 
@@ -28,6 +32,7 @@ type Phase = "starting" | "ready" | "stopping";
 export class HttpPlane {
   #phase: Phase = "starting";
   #whyNotReady = "the broker is starting: logs are being recovered";
+  #throughput: ThroughputSampler | null = null;
 
   private constructor(
     readonly router: Router,
@@ -71,6 +76,10 @@ export class HttpPlane {
       headers: { "content-type": exporter.contentType },
       body: await exporter.render(),
     }));
+    this.#throughput = new ThroughputSampler(services.metrics);
+    registerAdminRoutes(this.router, { services, lag, throughput: this.#throughput });
+    registerLiveRoutes(this.router, services, this.#throughput);
+    registerConsole(this.router);
     this.#whyNotReady = "the coordinators are loading their partitions";
     ready.then(
       () => {
@@ -91,6 +100,7 @@ export class HttpPlane {
 
   async close(): Promise<void> {
     this.stopping();
+    this.#throughput?.stop();
     await Promise.all(this.listeners.map((listener) => listener.close()));
     this.logger.debug("HTTP listeners closed");
   }
