@@ -165,10 +165,10 @@ impl Reactor {
             let polled = self.poll.poll(&mut events, timeout);
             let now = Instant::now();
             // Time blocked in epoll: Kafka's NetworkProcessorAvgIdlePercent is its share of the wall clock.
-            self.shared
-                .counters
-                .reactor_idle_nanos
-                .fetch_add(now.duration_since(before_poll).as_nanos() as u64, Ordering::Relaxed);
+            self.shared.counters.reactor_idle_nanos.fetch_add(
+                now.duration_since(before_poll).as_nanos() as u64,
+                Ordering::Relaxed,
+            );
             match polled {
                 Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
