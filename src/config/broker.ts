@@ -35,7 +35,12 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["default.replication.factor", "Sluice is a single node: only 1 (or -1, the broker default) is accepted for new topics."],
   ["num.recovery.threads.per.data.dir", null],
   ["log.retention.check.interval.ms", null],
-  ["log.flush.offset.checkpoint.interval.ms", "Also the interval of the log-start-offset and high-watermark checkpoints (written together)."],
+  [
+    "log.flush.offset.checkpoint.interval.ms",
+    "recovery-point-offset-checkpoint and log-start-offset-checkpoint are written together, every min(this, log.flush.start.offset.checkpoint.interval.ms).",
+  ],
+  ["log.flush.start.offset.checkpoint.interval.ms", "See log.flush.offset.checkpoint.interval.ms."],
+  ["replica.high.watermark.checkpoint.interval.ms", "replication-offset-checkpoint alone, on its own timer (and with the others)."],
   ["producer.id.expiration.ms", null],
   ["producer.id.expiration.check.interval.ms", null],
   ["offsets.topic.replication.factor", "Sluice is a single node: values above 1 are treated as 1."],
@@ -239,6 +244,8 @@ export class BrokerConfig {
   readonly logRetentionCheckIntervalMs: number;
   /** log.flush.offset.checkpoint.interval.ms: how often the offset checkpoints are written (0: only at close). */
   readonly logFlushOffsetCheckpointIntervalMs: number;
+  readonly logFlushStartOffsetCheckpointIntervalMs: number;
+  readonly replicaHighWatermarkCheckpointIntervalMs: number;
   readonly logFlushIntervalMessages: number;
   /** log.flush.interval.ms, else log.flush.scheduler.interval.ms (Kafka's rule). */
   readonly logFlushIntervalMs: number;
@@ -342,6 +349,8 @@ export class BrokerConfig {
     this.messageMaxBytes = this.int("message.max.bytes");
     this.logRetentionCheckIntervalMs = this.int("log.retention.check.interval.ms");
     this.logFlushOffsetCheckpointIntervalMs = this.int("log.flush.offset.checkpoint.interval.ms");
+    this.logFlushStartOffsetCheckpointIntervalMs = this.int("log.flush.start.offset.checkpoint.interval.ms");
+    this.replicaHighWatermarkCheckpointIntervalMs = this.int("replica.high.watermark.checkpoint.interval.ms");
     this.logFlushIntervalMessages = this.int("log.flush.interval.messages");
     this.logFlushIntervalMs = this.firstOf(["log.flush.interval.ms", "log.flush.scheduler.interval.ms"]);
     const retention = this.firstOf(["log.retention.ms", "log.retention.minutes", "log.retention.hours"]);

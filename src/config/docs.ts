@@ -1,5 +1,5 @@
 // docs/configuration.md, rendered from the key tables (test/unit/config.test.ts keeps the file current).
-import { brokerConfigKeys, embeddedBrokerDefaults } from "./broker.js";
+import { brokerConfigKeys, embeddedBrokerDefaults, sluiceBrokerKeys } from "./broker.js";
 import type { ConfigKey } from "./defs.js";
 import { topicConfigDefs } from "./topic.js";
 
@@ -84,6 +84,15 @@ export function configurationReference(): string {
     "| Key | Type | Default | Broker synonyms | Valid values | Sluice | Description |",
     "| --- | --- | --- | --- | --- | --- | --- |",
     ...topicConfigDefs.map((key) => row(key, [key.synonyms.map(code).join(", ")])),
+    "",
+    "## Sluice's own broker keys",
+    "",
+    "Keys no Kafka broker has: set like the others (`server.properties`, `--override`), never",
+    "warned about as unknown, and not listed by DescribeConfigs (Kafka's tools see Kafka's keys only).",
+    "",
+    "| Key | Default | Description |",
+    "| --- | --- | --- |",
+    ...[...sluiceBrokerKeys].map(([name, key]) => `| ${[code(name), code(key.defaultValue), key.documentation].map(cell).join(" | ")} |`),
     "",
     `## Broker configs (${broker.length}; ${honouredBroker} used by Sluice)`,
     "",

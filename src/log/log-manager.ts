@@ -130,9 +130,11 @@ export class LogManager {
    * high-watermark checkpoint from `highWatermarks` when given) off the JS thread, as Kafka does
    * every `log.flush.offset.checkpoint.interval.ms`: a crash then recovers each partition from its
    * last flushed offset instead of its first segment. Resolves to the partitions written.
+   * `offsets: false` writes the high-watermark checkpoint alone (Kafka's shorter
+   * `replica.high.watermark.checkpoint.interval.ms`).
    */
-  checkpoint(highWatermarks?: readonly { topic: string; partition: number; highWatermark: bigint }[]): Promise<number> {
-    return awaitLog(() => this.#directory.writeCheckpoints(highWatermarks === undefined ? undefined : [...highWatermarks]));
+  checkpoint(highWatermarks?: readonly { topic: string; partition: number; highWatermark: bigint }[], offsets = true): Promise<number> {
+    return awaitLog(() => this.#directory.writeCheckpoints(highWatermarks === undefined ? undefined : [...highWatermarks], offsets));
   }
 
   /** Starts the periodic retention, checkpoint and producer-expiration passes (log-scheduler.ts). */

@@ -6,10 +6,12 @@
 //                                                                    deletes segments past retention.ms /
 //                                                                    retention.bytes / the log start offset
 //   checkpoint            log.flush.offset.checkpoint.interval.ms    writes recovery-point-offset-checkpoint,
-//                         (1 min; 0: only at close)                  log-start-offset-checkpoint and
-//                                                                    replication-offset-checkpoint (high
-//                                                                    watermarks) off the JS thread, so a crash
+//                         and log.flush.start.offset.checkpoint.     log-start-offset-checkpoint and
+//                         interval.ms, the shorter (1 min; 0: only   replication-offset-checkpoint (high
+//                         at close)                                  watermarks) off the JS thread, so a crash
 //                                                                    recovers from the last flush
+//   high watermarks       replica.high.watermark.checkpoint.         replication-offset-checkpoint alone
+//                         interval.ms (5 s)
 //   producer expiration   producer.id.expiration.check.interval.ms   forgets idempotent producers idle for
 //                         (10 min)                                   longer than producer.id.expiration.ms
 //
@@ -24,16 +26,23 @@ import type { PartitionLog } from "./partition-log.js";
 export interface ScheduledLogDirectory {
   /** The open logs, at the time of each pass. */
   logs(): readonly PartitionLog[];
-  /** Writes the directory's offset checkpoints (with these high watermarks). */
-  checkpoint(highWatermarks: readonly { topic: string; partition: number; highWatermark: bigint }[]): Promise<number>;
+  /** Writes the directory's offset checkpoints with these high watermarks; `offsets: false`: the high-watermark checkpoint alone. */
+  checkpoint(highWatermarks: readonly { topic: string; partition: number; highWatermark: bigint }[], offsets?: boolean): Promise<number>;
   /** Failures of the storage background thread (fsync, disk reservation, next segment) since the last call. */
   takeBackgroundErrors(): string[];
 }
 
 export interface LogSchedulerOptions {
   readonly retentionCheckIntervalMs: number;
-  /** 0 or less: checkpoints are written only when the directory closes. */
+  /**
+   * Recovery-point and log-start-offset checkpoints (with the high watermarks): Kafka's
+   * log.flush.offset.checkpoint.interval.ms and log.flush.start.offset.checkpoint.interval.ms (the
+   * two files are written together, at the shorter of the two). 0 or less: only when the
+   * directory closes.
+   */
   readonly checkpointIntervalMs: number;
+  /** replication-offset-checkpoint alone (replica.high.watermark.checkpoint.interval.ms); 0 or less: with the others only. */
+  readonly highWatermarkCheckpointIntervalMs?: number;
   readonly producerIdExpirationCheckIntervalMs: number;
   /**
    * The high watermark of a log (retention never deletes at or above it), null when this broker
@@ -70,7 +79,8 @@ export class LogScheduler {
   readonly #now: () => number;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #retention = new Task(() => this.#retentionPass());
-  readonly #checkpoint = new Task(() => this.#checkpointPass());
+  readonly #checkpoint = new Task(() => this.#checkpointPass(true));
+  readonly #highWatermarks = new Task(() => this.#checkpointPass(false));
 
   constructor(directory: ScheduledLogDirectory, options: LogSchedulerOptions) {
     this.#directory = directory;
@@ -83,6 +93,8 @@ export class LogScheduler {
     const { retentionCheckIntervalMs, checkpointIntervalMs, producerIdExpirationCheckIntervalMs } = this.#options;
     this.#timers.push(setInterval(() => void this.enforceRetention(), retentionCheckIntervalMs).unref());
     if (checkpointIntervalMs > 0) this.#timers.push(setInterval(() => void this.checkpoint(), checkpointIntervalMs).unref());
+    const highWatermarkIntervalMs = this.#options.highWatermarkCheckpointIntervalMs ?? 0;
+    if (highWatermarkIntervalMs > 0) this.#timers.push(setInterval(() => void this.#highWatermarks.run(), highWatermarkIntervalMs).unref());
     this.#timers.push(setInterval(() => this.expireProducers(), producerIdExpirationCheckIntervalMs).unref());
   }
 
@@ -90,7 +102,7 @@ export class LogScheduler {
   async stop(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers.length = 0;
-    await Promise.all([this.#retention.finished(), this.#checkpoint.finished()]);
+    await Promise.all([this.#retention.finished(), this.#checkpoint.finished(), this.#highWatermarks.finished()]);
   }
 
   /** One retention pass over every log (a second call while one runs joins it). */
@@ -120,14 +132,15 @@ export class LogScheduler {
     for (const failure of this.#directory.takeBackgroundErrors()) this.#options.logger.error({ failure }, "storage background job failed");
   }
 
-  async #checkpointPass(): Promise<void> {
+  /** `offsets`: recovery points and log start offsets too; else the high watermarks alone. */
+  async #checkpointPass(offsets: boolean): Promise<void> {
     const highWatermarks = [];
     for (const log of this.#directory.logs()) {
       const highWatermark = this.#options.highWatermarkOf(log);
       if (highWatermark !== null) highWatermarks.push({ topic: log.topic, partition: log.partition, highWatermark });
     }
     try {
-      await this.#directory.checkpoint(highWatermarks);
+      await this.#directory.checkpoint(highWatermarks, offsets);
     } catch (error) {
       this.#options.logger.error({ err: error }, "writing the offset checkpoints failed");
     }

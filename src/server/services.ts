@@ -69,7 +69,8 @@ export async function openServices(
   await topics.load();
   logs.startScheduler({
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
-    checkpointIntervalMs: config.logFlushOffsetCheckpointIntervalMs,
+    checkpointIntervalMs: shorterInterval(config.logFlushOffsetCheckpointIntervalMs, config.logFlushStartOffsetCheckpointIntervalMs),
+    highWatermarkCheckpointIntervalMs: config.replicaHighWatermarkCheckpointIntervalMs,
     producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs,
     highWatermarkOf: (log) => partitions.get(log.topic, log.partition)?.highWatermark ?? null,
     logger,
@@ -97,4 +98,11 @@ export async function openServices(
   transactions.start();
   await transactions.prepare();
   return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics }, logs };
+}
+
+/** The shorter of two intervals where 0 or less means "never": the other one then. */
+function shorterInterval(a: number, b: number): number {
+  if (a <= 0) return b;
+  if (b <= 0) return a;
+  return Math.min(a, b);
 }

@@ -454,6 +454,13 @@ describe("PartitionLog", () => {
     expect(readFileSync(join(logDir, "recovery-point-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 40\n");
     expect(readFileSync(join(logDir, "log-start-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 4\n");
     expect(readFileSync(join(logDir, "replication-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 40\n");
+    // The high watermarks alone (Kafka's replica.high.watermark.checkpoint.interval.ms): the
+    // other two files are left as they were.
+    log.append(buildRecordBatch({ records: records(4, 40) }), { nowMs });
+    await log.flush();
+    expect(await manager.checkpoint([{ topic: "orders", partition: 2, highWatermark: 44n }], false)).toBe(1);
+    expect(readFileSync(join(logDir, "replication-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 44\n");
+    expect(readFileSync(join(logDir, "recovery-point-offset-checkpoint"), "utf8")).toBe("0\n1\norders 2 40\n");
     // No clean shutdown: a second LogManager opens the directory as after a crash, trusting the
     // checkpointed recovery point (only the segment holding it is scanned, as in Kafka) and log
     // start offset.
@@ -461,7 +468,7 @@ describe("PartitionLog", () => {
     const reopened = recovered.get("orders", 2)!;
     expect(recovered.hadCleanShutdown).toBe(false);
     expect(reopened.logStartOffset).toBe(4n);
-    expect(reopened.logEndOffset).toBe(40n);
+    expect(reopened.logEndOffset).toBe(44n);
     expect(reopened.openReport.segments).toBeGreaterThan(2);
     expect(reopened.openReport.recoveredSegments).toBe(1);
     await recovered.close();

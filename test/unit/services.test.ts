@@ -128,6 +128,29 @@ describe("LogScheduler", () => {
     await scheduler.stop();
   });
 
+  it("the high-watermark timer writes replication-offset-checkpoint on its own interval", async () => {
+    const log = await logs.createPartition("hw-timed", 0);
+    log.append(buildRecordBatch({ records: [{ key: null, value: Buffer.from("v"), headers: [], timestamp: 1_000n }] }), { nowMs });
+    const scheduler = new LogScheduler(logs, {
+      retentionCheckIntervalMs: 300_000,
+      checkpointIntervalMs: 0,
+      highWatermarkCheckpointIntervalMs: 20,
+      producerIdExpirationCheckIntervalMs: 600_000,
+      highWatermarkOf: (each) => (each.topic === "hw-timed" ? each.logEndOffset : null),
+      logger,
+      now: () => nowMs,
+    });
+    scheduler.start();
+    const file = join(directory, "replication-offset-checkpoint");
+    let content = "";
+    for (let attempt = 0; attempt < 200 && !content.includes("hw-timed 0 1"); attempt++) {
+      await new Promise((wake) => setTimeout(wake, 10));
+      content = await readFile(file, "utf8").catch(() => "");
+    }
+    await scheduler.stop();
+    expect(content.split("\n")).toEqual(["0", "1", "hw-timed 0 1", ""]);
+  });
+
   it("a second retention pass asked for while one runs joins it", async () => {
     const scheduler = new LogScheduler(logs, {
       retentionCheckIntervalMs: 300_000,

@@ -1761,12 +1761,17 @@ impl NativeLogDirectory {
     /// every open log (and `replication-offset-checkpoint` from `highWatermarks` when
     /// given) on the libuv pool, as Kafka does every
     /// `log.flush.offset.checkpoint.interval.ms`, so a crash recovers from there rather
-    /// than from the start. Resolves to the number of partitions written.
+    /// than from the start. `offsets: false` writes only `replication-offset-checkpoint`
+    /// (Kafka writes it on its own, shorter interval,
+    /// `replica.high.watermark.checkpoint.interval.ms`). Resolves to the number of
+    /// partitions written.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn write_checkpoints(
         &self,
         high_watermarks: Option<Vec<HighWatermarkInput>>,
+        offsets: Option<bool>,
     ) -> Result<AsyncTask<NativeTask<u32>>, NativeError> {
+        let offsets = offsets.unwrap_or(true);
         let high_watermarks = high_watermarks
             .map(|entries| {
                 entries
@@ -1782,7 +1787,13 @@ impl NativeLogDirectory {
             .transpose()?;
         let (path, logs, checkpoints) = self.shared();
         Ok(NativeTask::new(move || {
-            write_checkpoints(&path, &logs, &checkpoints, high_watermarks.as_deref())
+            write_checkpoints(
+                &path,
+                &logs,
+                &checkpoints,
+                high_watermarks.as_deref(),
+                offsets,
+            )
         }))
     }
 
@@ -1837,8 +1848,23 @@ fn write_checkpoints(
     logs: &SharedLogs,
     checkpoints: &Mutex<()>,
     high_watermarks: Option<&[(TopicPartition, i64)]>,
+    offsets: bool,
 ) -> Result<u32, NativeError> {
     let _one_writer = checkpoints.lock().map_err(|_| poisoned_directory())?;
+    let storage_error = |error: std::io::Error| {
+        coded(
+            ErrorCode::StorageError,
+            format!("write checkpoints in {}: {error}", path.display()),
+        )
+    };
+    let directory = LogDirectory::new(path);
+    if !offsets {
+        let high_watermarks = high_watermarks.unwrap_or(&[]);
+        directory
+            .write_high_watermarks(high_watermarks)
+            .map_err(storage_error)?;
+        return Ok(high_watermarks.len() as u32);
+    }
     let states = logs.lock().map_err(|_| poisoned_directory())?.clone();
     // Each log is held just long enough to read three offsets.
     let offsets: Vec<(TopicPartition, LogOffsets)> = states
@@ -1849,13 +1875,6 @@ fn write_checkpoints(
             Some((log.topic_partition().clone(), log.offsets()))
         })
         .collect();
-    let directory = LogDirectory::new(path);
-    let storage_error = |error: std::io::Error| {
-        coded(
-            ErrorCode::StorageError,
-            format!("write checkpoints in {}: {error}", path.display()),
-        )
-    };
     directory
         .write_offset_checkpoints(&offsets)
         .map_err(storage_error)?;
