@@ -3,6 +3,7 @@
 // (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS).
 
 import { type ConsumerProtocolAssignment, decodeAssignment } from "../coordinator/group/consumer-protocol.js";
+import type { ConsumerGroupDescribeResponse } from "../protocol/generated/consumer-group-describe.js";
 import type { DeleteGroupsResponse } from "../protocol/generated/delete-groups.js";
 import type { DescribeGroupsResponse } from "../protocol/generated/describe-groups.js";
 import type { ListGroupsResponse } from "../protocol/generated/list-groups.js";
@@ -19,6 +20,8 @@ const OFFSET_FETCH = 9;
 const DESCRIBE_GROUPS = 15;
 const LIST_GROUPS = 16;
 const DELETE_GROUPS = 42;
+const CONSUMER_GROUP_DESCRIBE = 69;
+const GROUP_ID_NOT_FOUND = 69;
 /** The coordinator moved, is starting or is loading: ask again. */
 const coordinatorErrors = new Set([14, 15, 16]);
 
@@ -96,7 +99,56 @@ export async function listGroups(cluster: Cluster): Promise<ListedGroup[]> {
   return groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
 }
 
+/**
+ * A group's description, as Kafka's Admin.describeConsumerGroups gets it: ConsumerGroupDescribe
+ * first (a KIP-848 consumer group; brokers that serve it), DescribeGroups when the broker does not
+ * serve it or answers GROUP_ID_NOT_FOUND (a classic group, or none).
+ */
 export async function describeGroup(cluster: Cluster, groupId: string): Promise<GroupDescription> {
+  if ((await cluster.coordinator(groupId)).version(CONSUMER_GROUP_DESCRIBE) !== undefined) {
+    const described = await describeConsumerGroup(cluster, groupId);
+    if (described !== null) return described;
+  }
+  return describeClassicGroup(cluster, groupId);
+}
+
+/** ConsumerGroupDescribe; null when the group is not a consumer group (GROUP_ID_NOT_FOUND). */
+async function describeConsumerGroup(cluster: Cluster, groupId: string): Promise<GroupDescription | null> {
+  const response = await coordinatorRequest<ConsumerGroupDescribeResponse>(
+    cluster,
+    groupId,
+    CONSUMER_GROUP_DESCRIBE,
+    { groupIds: [groupId], includeAuthorizedOperations: false },
+    (r) => r.groups[0]?.errorCode ?? 0,
+  );
+  const group = response.groups[0];
+  if (group === undefined || group.errorCode === GROUP_ID_NOT_FOUND) return null;
+  return {
+    groupId: group.groupId,
+    state: group.groupState,
+    protocolType: "consumer",
+    protocol: group.assignorName,
+    coordinator: await coordinatorId(cluster, groupId),
+    error: group.errorCode === 0 ? null : new KafkaResponseError(group.errorCode, group.errorMessage),
+    members: group.members.map((member) => ({
+      memberId: member.memberId,
+      groupInstanceId: member.instanceId,
+      clientId: member.clientId,
+      clientHost: member.clientHost,
+      assignment: {
+        assignedPartitions: member.assignment.topicPartitions.map((tp) => ({ topic: tp.topicName, partitions: [...tp.partitions].sort((a, b) => a - b) })),
+        userData: null,
+      },
+    })),
+  };
+}
+
+async function coordinatorId(cluster: Cluster, groupId: string): Promise<number> {
+  const coordinator = (await cluster.coordinator(groupId)).address;
+  return cluster.brokers().find((b) => `${b.host}:${b.port}` === coordinator)?.nodeId ?? -1;
+}
+
+async function describeClassicGroup(cluster: Cluster, groupId: string): Promise<GroupDescription> {
   const response = await coordinatorRequest<DescribeGroupsResponse>(
     cluster,
     groupId,
@@ -104,16 +156,14 @@ export async function describeGroup(cluster: Cluster, groupId: string): Promise<
     { groups: [groupId], includeAuthorizedOperations: false },
     (r) => r.groups[0]?.errorCode ?? 0,
   );
-  const coordinator = (await cluster.coordinator(groupId)).address;
   const group = response.groups[0];
   if (group === undefined) throw new KafkaResponseError(-1, `no description of group '${groupId}'`);
-  const coordinatorId = cluster.brokers().find((b) => `${b.host}:${b.port}` === coordinator)?.nodeId ?? -1;
   return {
     groupId: group.groupId,
     state: group.groupState,
     protocolType: group.protocolType,
     protocol: group.protocolData,
-    coordinator: coordinatorId,
+    coordinator: await coordinatorId(cluster, groupId),
     error: group.errorCode === 0 ? null : new KafkaResponseError(group.errorCode, group.errorMessage),
     members: group.members.map((member) => ({
       memberId: member.memberId,

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partitionForKey } from "../../src/client/partitioner.js";
 import { groupMember, jsonLines, type KcatRecord, type Run, sluice, sluiceOk, tableRows, waitForGroupState } from "../helpers/cli.js";
+import { TestClient } from "../helpers/client.js";
 import { freePort } from "../helpers/kafka.js";
 import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
@@ -235,6 +236,56 @@ describe("groups", () => {
       expect(JSON.parse(await ok(["group", "describe", "live", "--json"]))[0].state, "it left the group").toBe("Empty");
     } finally {
       member.kill("SIGKILL");
+    }
+  });
+
+  it("describe shows a KIP-848 consumer group (ConsumerGroupDescribe) with its members' assignments and refuses to reset it", async () => {
+    // A consumer-protocol member joins with ConsumerGroupHeartbeat, as a Java consumer with
+    // group.protocol=consumer does; the broker's server-side assignor gives it both partitions.
+    const client = await TestClient.connect(broker.port);
+    try {
+      const join = () =>
+        client.request<{ errorCode: number; memberId: string; memberEpoch: number }>(68, 1, {
+          groupId: "kip848",
+          memberId: "kip848-member-1",
+          memberEpoch: 0,
+          instanceId: null,
+          rackId: null,
+          rebalanceTimeoutMs: 30_000,
+          subscribedTopicNames: ["events"],
+          subscribedTopicRegex: null,
+          serverAssignor: null,
+          topicPartitions: [],
+        });
+      // FindCoordinator creates __consumer_offsets; its shards answer COORDINATOR_LOAD_IN_PROGRESS
+      // (or NOT_AVAILABLE) until they have loaded, as a client retries.
+      await client.request(10, 4, { keyType: 0, coordinatorKeys: ["kip848"] });
+      let joined = await join();
+      for (let attempt = 0; attempt < 100 && (joined.errorCode === 14 || joined.errorCode === 15); attempt++) {
+        await new Promise((wake) => setTimeout(wake, 100));
+        joined = await join();
+      }
+      expect(joined.errorCode).toBe(0);
+      const [json] = JSON.parse(await ok(["group", "describe", "kip848", "--json", "--members"]));
+      expect(json).toMatchObject({ groupId: "kip848", protocolType: "consumer", protocol: "uniform" });
+      expect(["Stable", "Reconciling", "Assigning"]).toContain(json.state);
+      expect(json.members).toEqual([
+        expect.objectContaining({
+          memberId: "kip848-member-1",
+          clientId: "sluice-test",
+          assignment: { assignedPartitions: [{ topic: "events", partitions: [0, 1] }], userData: null },
+        }),
+      ]);
+      const members = tableRows(await ok(["group", "describe", "kip848", "--members"]));
+      expect(members[1]?.slice(3)).toEqual(["sluice-test", "2", "events(0,1)"]);
+      const refused = await cli(["group", "reset-offsets", "kip848", "--topic", "events", "--to-earliest", "--execute"]);
+      expect(refused.stderr).toBe(`Error: Assignments can only be reset if the group 'kip848' is inactive, but the current state is ${json.state}.\n`);
+      // The member leaves (epoch -1): the group is empty.
+      const left = await client.request<{ errorCode: number }>(68, 1, { groupId: "kip848", memberId: joined.memberId, memberEpoch: -1, topicPartitions: null });
+      expect(left.errorCode).toBe(0);
+      expect(JSON.parse(await ok(["group", "describe", "kip848", "--json"]))[0]).toMatchObject({ state: "Empty", members: [] });
+    } finally {
+      client.close();
     }
   });
 
