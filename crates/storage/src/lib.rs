@@ -5,6 +5,7 @@
 
 pub mod background;
 pub mod checkpoint;
+pub mod cleaner;
 pub mod compression;
 pub mod config;
 pub mod crc32c;

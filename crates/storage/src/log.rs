@@ -39,6 +39,10 @@ use std::sync::Arc;
 
 use crate::background::{FlushState, Job, LogResources, PreparedSlot};
 use crate::checkpoint::TopicPartition;
+use crate::cleaner::{
+    CleanCommit, CleanOutput, CleanPlan, CleanableInfo, CompactionConfig, LastRecord,
+    PlannedSegment, CLEANED_SUFFIX, SWAP_SUFFIX,
+};
 use crate::config::{LogConfig, TimestampType};
 use crate::end_txn_marker::EndTransactionMarker;
 use crate::leader_epoch::{LeaderEpochCache, LeaderEpochCheckpointFile};
@@ -1372,26 +1376,9 @@ impl Log {
             base_offset: base,
             size_bytes: segment.size(),
         };
-        let file = segment.delete()?;
+        self.retire_segment(segment)?;
         // The producer snapshot taken when this segment was rolled in goes with it.
         self.producer_state.delete_snapshot(base)?;
-        // The last reference (ours, unless a reader holds a slice) unlinks the file; let
-        // that happen on the background thread.
-        let delay_ms = u64::try_from(self.config.file_delete_delay_ms).unwrap_or(0);
-        let at = std::time::Instant::now()
-            .checked_add(std::time::Duration::from_millis(delay_ms))
-            .unwrap_or_else(|| {
-                std::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365)
-            });
-        self.resources.background.send(Job::Release {
-            at,
-            contents: Box::new(file),
-        });
-        let mut pending = self.flush.pending.lock().unwrap();
-        pending
-            .segments
-            .retain(|(pending_base, _)| *pending_base != base);
-        pending.directory_version += 1;
         Ok(deleted)
     }
 
@@ -1620,6 +1607,280 @@ impl Log {
     }
 }
 
+/// Compaction (see `cleaner.rs`): three short critical sections around a clean that runs
+/// without the log's lock.
+impl Log {
+    /// Kafka's `LogCleanerManager.cleanableOffsets` and `LogToClean`: the dirty range of
+    /// this log and how dirty it is, from segment metadata (the first batch timestamp and
+    /// largest timestamp of a segment are read once and kept). `checkpoint` is the
+    /// `cleaner-offset-checkpoint` entry; `high_watermark` bounds the last stable offset.
+    pub fn cleanable(
+        &mut self,
+        now_ms: i64,
+        checkpoint: Option<i64>,
+        high_watermark: i64,
+        compaction: &CompactionConfig,
+    ) -> Result<CleanableInfo, LogError> {
+        let log_start_offset = self.log_start_offset;
+        let checkpointed = checkpoint.unwrap_or(log_start_offset);
+        // A checkpoint outside the log (truncation, corruption at the end) restarts the
+        // cleaning from the log start, as Kafka does.
+        let (first_dirty_offset, force_checkpoint_update) =
+            if checkpointed < log_start_offset || checkpointed > self.log_end_offset {
+                (log_start_offset, true)
+            } else {
+                (checkpointed, false)
+            };
+        let active_base = self.active_ref().base_offset();
+        let mut uncleanable = self.last_stable_offset(high_watermark).min(active_base);
+        let dirty_from = self
+            .segments
+            .range(..=first_dirty_offset)
+            .next_back()
+            .map_or(first_dirty_offset, |(&base, _)| base);
+        if compaction.min_compaction_lag_ms > 0 {
+            let newest_allowed = now_ms.saturating_sub(compaction.min_compaction_lag_ms);
+            for (&base, segment) in self.segments.range_mut(dirty_from..active_base) {
+                if segment.largest_timestamp()? > newest_allowed {
+                    uncleanable = uncleanable.min(base);
+                    break;
+                }
+            }
+        }
+        let uncleanable = uncleanable.max(first_dirty_offset);
+        // Kafka's calculateCleanableBytes: down to the base of the segment holding it.
+        let first_uncleanable_offset = self
+            .segments
+            .range(..=uncleanable)
+            .next_back()
+            .map(|(&base, _)| base)
+            .filter(|&base| base < active_base)
+            .unwrap_or(if uncleanable >= active_base {
+                active_base
+            } else {
+                *self
+                    .segments
+                    .keys()
+                    .next()
+                    .expect("a log always has a segment")
+            });
+        let bytes_in = |from: i64, to: i64| -> u64 {
+            let floor = self
+                .segments
+                .range(..=from)
+                .next_back()
+                .map_or(from, |(&base, _)| base);
+            self.segments
+                .range(floor..to.max(floor))
+                .map(|(_, segment)| u64::from(segment.size()))
+                .sum()
+        };
+        let clean_bytes: u64 = self
+            .segments
+            .range(..first_dirty_offset)
+            .map(|(_, segment)| u64::from(segment.size()))
+            .sum();
+        let cleanable_bytes = bytes_in(
+            first_dirty_offset.min(first_uncleanable_offset),
+            first_uncleanable_offset,
+        );
+        let total_bytes = clean_bytes + cleanable_bytes;
+        let cleanable_ratio = if total_bytes == 0 {
+            0.0
+        } else {
+            cleanable_bytes as f64 / total_bytes as f64
+        };
+        // Kafka's maxCompactionDelay: the oldest first-batch timestamp of the dirty closed
+        // segments against now - max.compaction.lag.ms.
+        let clean_until = now_ms.saturating_sub(compaction.max_compaction_lag_ms.max(0));
+        let mut earliest = i64::MAX;
+        for (_, segment) in self.segments.range_mut(dirty_from..active_base) {
+            let timestamp = segment.first_batch_timestamp()?;
+            if timestamp > 0 {
+                earliest = earliest.min(timestamp);
+            }
+        }
+        let max_compaction_delay_ms = if earliest < clean_until {
+            clean_until - earliest
+        } else {
+            0
+        };
+        Ok(CleanableInfo {
+            first_dirty_offset,
+            first_uncleanable_offset,
+            force_checkpoint_update,
+            clean_bytes,
+            cleanable_bytes,
+            cleanable_ratio,
+            max_compaction_delay_ms,
+        })
+    }
+
+    /// What [`cleaner::clean`] needs, taken under the lock: slices of every segment below
+    /// `info.first_uncleanable_offset` (they stay readable whatever happens to the log),
+    /// the aborted transactions over them and each live producer's last offsets.
+    pub fn prepare_clean(&mut self, info: &CleanableInfo) -> Result<CleanPlan, LogError> {
+        let active_base = self.active_ref().base_offset();
+        let first_uncleanable_offset = info.first_uncleanable_offset.min(active_base);
+        let first_dirty_offset = info.first_dirty_offset.max(self.log_start_offset);
+        let bases: Vec<i64> = self
+            .segments
+            .range(..first_uncleanable_offset)
+            .map(|(&base, _)| base)
+            .collect();
+        let mut segments = Vec::with_capacity(bases.len());
+        for (index, &base) in bases.iter().enumerate() {
+            let next_offset = bases
+                .get(index + 1)
+                .copied()
+                .unwrap_or(first_uncleanable_offset);
+            let segment = &self.segments[&base];
+            let map_start_position =
+                if base <= first_dirty_offset && first_dirty_offset < next_offset {
+                    segment.lookup_offset(first_dirty_offset)?.position
+                } else {
+                    0
+                };
+            segments.push(PlannedSegment {
+                base_offset: base,
+                next_offset,
+                file: segment.log_file().clone(),
+                slice: segment.slice(0, u64::from(segment.size())),
+                size: segment.size(),
+                offset_index_bytes: (segment.offset_index_entries()
+                    * crate::offset_index::ENTRY_BYTES) as u64,
+                time_index_bytes: (segment.time_index_entries() * crate::time_index::ENTRY_BYTES)
+                    as u64,
+                map_start_position,
+                last_modified: segment.last_modified(),
+            });
+        }
+        let mut aborted_txns = Vec::new();
+        if let Some(&first) = bases.first() {
+            self.collect_aborted_transactions(first, first_uncleanable_offset, &mut aborted_txns)?;
+        }
+        aborted_txns.sort_by_key(|txn| txn.first_offset);
+        // Kafka's lastRecordsOfActiveProducers.
+        let last_records = self
+            .producer_state
+            .active_producers()
+            .into_iter()
+            .map(|entry| {
+                let last_data_offset = entry.last_data_offset();
+                (
+                    entry.producer_id,
+                    LastRecord {
+                        last_data_offset: (last_data_offset >= 0).then_some(last_data_offset),
+                        producer_epoch: entry.producer_epoch,
+                    },
+                )
+            })
+            .collect();
+        Ok(CleanPlan {
+            directory: self.directory.clone(),
+            first_dirty_offset,
+            first_uncleanable_offset,
+            segments,
+            aborted_txns,
+            last_records,
+            segment_bytes: self.config.segment_bytes,
+            segment_index_bytes: self.config.segment_index_bytes,
+            index_interval_bytes: self.config.index_interval_bytes,
+        })
+    }
+
+    /// Swaps a finished clean in (Kafka's `replaceSegments`), under the lock: if any
+    /// replaced segment is gone or changed since the plan (retention, DeleteRecords,
+    /// truncation) the clean is abandoned and its files deleted. Otherwise, per cleaned
+    /// segment: `.cleaned` → `.swap` (the log first: from here a crash completes the swap),
+    /// the replaced segments retired like retention's (`.deleted`, unlinked later, readers'
+    /// slices keep reading), `.swap` → final names, the new segment in the map. Only
+    /// renames and opens happen here; the files were fsynced by the clean and the
+    /// directory is fsynced by the background flush.
+    pub fn commit_clean(&mut self, mut output: CleanOutput) -> Result<CleanCommit, LogError> {
+        let active_base = self.active_ref().base_offset();
+        for group in &output.groups {
+            for (base, file, size) in &group.replaced {
+                let unchanged = *base < active_base
+                    && self.segments.get(base).is_some_and(|segment| {
+                        Arc::ptr_eq(segment.log_file(), file) && segment.size() == *size
+                    });
+                if !unchanged {
+                    output.discard_files();
+                    output.committed = true;
+                    return Ok(CleanCommit::Abandoned {
+                        reason: format!("segment {base} changed while it was cleaned"),
+                    });
+                }
+            }
+        }
+        let directory = self.directory.clone();
+        let rename = |from: &str, to: &str| fs::rename(directory.join(from), directory.join(to));
+        let groups = std::mem::take(&mut output.groups);
+        for (index, group) in groups.iter().enumerate() {
+            // The groups not swapped yet stay `.cleaned`: after an error `output`'s drop
+            // deletes them (and the next open any `.cleaned` file left).
+            output.groups = groups[index..].to_vec();
+            let swapped = group.file_names(SWAP_SUFFIX);
+            for ((cleaned, _), (swap, _)) in group.file_names(CLEANED_SUFFIX).iter().zip(&swapped) {
+                rename(cleaned, swap)?;
+            }
+            output.groups = groups[index + 1..].to_vec();
+            for (base, _, _) in &group.replaced {
+                let segment = self.segments.remove(base).expect("checked above");
+                self.retire_segment(segment)?;
+                if *base != group.base_offset {
+                    self.producer_state.delete_snapshot(*base)?;
+                }
+            }
+            for (swap, final_name) in &swapped {
+                rename(swap, final_name)?;
+            }
+            let mut segment = Segment::open(
+                &self.directory,
+                group.base_offset,
+                &self.config,
+                &self.resources.budget,
+                crate::background::now_ms(),
+            )?;
+            let next_base = self
+                .segments
+                .range(group.base_offset + 1..)
+                .next()
+                .map(|(&base, _)| base);
+            segment.load_indexes(next_base)?;
+            self.segments.insert(group.base_offset, segment);
+        }
+        output.committed = true;
+        self.flush.pending.lock().unwrap().directory_version += 1;
+        self.schedule_flush_job();
+        Ok(CleanCommit::Committed(output.stats))
+    }
+
+    /// Renames a segment removed from the map to `.deleted` and lets the background thread
+    /// drop the last reference `file.delete.delay.ms` later (retention's way).
+    fn retire_segment(&mut self, segment: Segment) -> io::Result<()> {
+        let base = segment.base_offset();
+        let file = segment.delete()?;
+        let delay_ms = u64::try_from(self.config.file_delete_delay_ms).unwrap_or(0);
+        let at = std::time::Instant::now()
+            .checked_add(std::time::Duration::from_millis(delay_ms))
+            .unwrap_or_else(|| {
+                std::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365)
+            });
+        self.resources.background.send(Job::Release {
+            at,
+            contents: Box::new(file),
+        });
+        let mut pending = self.flush.pending.lock().unwrap();
+        pending
+            .segments
+            .retain(|(pending_base, _)| *pending_base != base);
+        pending.directory_version += 1;
+        Ok(())
+    }
+}
+
 /// Kafka's `LocalLog.logDeleteDirName`: `<topic>-<partition>.<32 hex digits>-delete`.
 fn deletion_path(directory: &Path) -> PathBuf {
     use std::hash::{BuildHasher, Hasher};
@@ -1745,8 +2006,11 @@ fn rebuild_producer_state(
 }
 
 /// Removes leftovers of an earlier run (`.deleted`, `.tmp`, `.cleaned` files, indexes —
-/// `.txnindex` too — without a log) and returns the base offsets of the `.log` files.
+/// `.txnindex` too — without a log), after completing interrupted clean swaps (`.swap`
+/// files, see `cleaner.rs`), and returns the base offsets of the `.log` files.
 fn clean_directory(directory: &Path) -> io::Result<Vec<i64>> {
+    // A clean interrupted after its commit began is completed first (Kafka's LogLoader).
+    crate::cleaner::complete_interrupted_swaps(directory)?;
     let mut base_offsets = Vec::new();
     let mut indexes = Vec::new();
     for entry in fs::read_dir(directory)? {

@@ -943,6 +943,25 @@ impl Segment {
         }
     }
 
+    /// Kafka's `getFirstBatchTimestamp`: the first batch's max timestamp (`i64::MAX` for an
+    /// empty segment), read once and kept (it is also the time-based roll's reference).
+    pub fn first_batch_timestamp(&mut self) -> io::Result<i64> {
+        if self.rolling_based_timestamp.is_none() && self.size > 0 {
+            let first = self.first_batch_from(0, |_| true)?;
+            self.rolling_based_timestamp = first.map(|header| header.max_timestamp);
+        }
+        Ok(self.rolling_based_timestamp.unwrap_or(i64::MAX))
+    }
+
+    /// The `.log` file's modification time (Kafka's `lastModified`).
+    pub fn last_modified(&self) -> Option<std::time::SystemTime> {
+        self.log
+            .file()
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .ok()
+    }
+
     pub fn roll_jitter_ms(&self) -> i64 {
         self.roll_jitter_ms
     }
