@@ -56,6 +56,16 @@ export const decompress: (codec: CompressionCodec, bytes: Uint8Array, decompress
  */
 export const recompressBatch: (batch: Uint8Array, codec: CompressionCodec, level?: number, decompressedBytesMax?: number) => Buffer = binding.recompressBatch;
 
+// The log cleaner (crates/node/src/cleaner.rs): synchronous, for its worker threads only
+// (src/log/cleaner-worker.ts), which reach a log by PartitionLog.registryId.
+export type CompactionSettings = import("../native/index.js").CompactionSettings;
+export type CleanerSettings = import("../native/index.js").CleanerSettings;
+export type CleanableLog = import("../native/index.js").CleanableLog;
+export type CleanResult = import("../native/index.js").CleanResult;
+export const cleanableLog: (logId: number, nowMs: number, highWatermark: number, compaction: CompactionSettings) => CleanableLog = binding.cleanableLog;
+export const cleanLog: (logId: number, nowMs: number, highWatermark: number, compaction: CompactionSettings, settings: CleanerSettings) => CleanResult | null =
+  binding.cleanLog;
+
 /** Topic configs and request facts for produce validation; absent fields take Kafka 4.1's defaults. */
 export interface ProduceValidationConfig {
   readonly produceVersion?: number;

@@ -104,7 +104,16 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["log.segment.delete.delay.ms", null],
   ["log.message.timestamp.before.max.ms", null],
   ["log.message.timestamp.after.max.ms", null],
-  ["log.cleanup.policy", "compact requires keys on produce, but logs are not compacted yet."],
+  ["log.cleanup.policy", "compact: the log cleaner keeps the latest record per key (src/log/log-cleaner.ts); without delete, no retention by time or size."],
+  ["log.cleaner.enable", "Deprecated in Kafka; false turns the cleaner off (as log.cleaner.threads=0)."],
+  ["log.cleaner.threads", "Piscina worker threads running the native cleaner."],
+  ["log.cleaner.backoff.ms", null],
+  ["log.cleaner.dedupe.buffer.size", "Shared by the cleaner threads: each gets size / threads for its offset map (24 bytes a key)."],
+  ["log.cleaner.io.max.bytes.per.second", "Shared by the cleaner threads."],
+  ["log.cleaner.delete.retention.ms", null],
+  ["log.cleaner.min.cleanable.ratio", null],
+  ["log.cleaner.min.compaction.lag.ms", null],
+  ["log.cleaner.max.compaction.lag.ms", null],
   ["message.max.bytes", null],
   ["compression.type", null],
   ["compression.gzip.level", null],
@@ -273,6 +282,10 @@ export class BrokerConfig {
   readonly requestTimeoutMs: number;
   readonly fetchMaxBytes: number;
   readonly queuedMaxRequests: number;
+  readonly logCleanerThreads: number;
+  readonly logCleanerBackoffMs: number;
+  readonly logCleanerDedupeBufferSize: number;
+  readonly logCleanerIoMaxBytesPerSecond: number;
   /** http.listeners (Sluice's own key): where the HTTP plane listens; empty when it is off. */
   readonly httpListeners: readonly HttpListenerAddress[];
 
@@ -376,6 +389,10 @@ export class BrokerConfig {
     this.requestTimeoutMs = this.int("request.timeout.ms");
     this.fetchMaxBytes = this.int("fetch.max.bytes");
     this.queuedMaxRequests = this.int("queued.max.requests");
+    this.logCleanerThreads = this.bool("log.cleaner.enable") ? this.int("log.cleaner.threads") : 0;
+    this.logCleanerBackoffMs = this.int("log.cleaner.backoff.ms");
+    this.logCleanerDedupeBufferSize = this.int("log.cleaner.dedupe.buffer.size");
+    this.logCleanerIoMaxBytesPerSecond = this.get("log.cleaner.io.max.bytes.per.second") as number;
     this.httpListeners = parseHttpListeners(given["http.listeners"] ?? (sluiceBrokerKeys.get("http.listeners")?.defaultValue as string));
   }
 

@@ -25,7 +25,14 @@ const honouredTopicKeys = new Map<string, string | null>([
   ["compression.gzip.level", null],
   ["compression.lz4.level", null],
   ["compression.zstd.level", null],
-  ["cleanup.policy", "compact makes keys mandatory on produce; the log cleaner is not implemented, so nothing is compacted."],
+  [
+    "cleanup.policy",
+    "compact: keys are mandatory on produce and the log cleaner keeps the latest record per key; without delete, no retention by time or size.",
+  ],
+  ["min.cleanable.dirty.ratio", null],
+  ["min.compaction.lag.ms", null],
+  ["max.compaction.lag.ms", null],
+  ["delete.retention.ms", "Tombstones and the markers of emptied transactions stay this long after the clean that first kept them (KIP-534's delete horizon)."],
   ["file.delete.delay.ms", "Deleted segments stay renamed .deleted this long; readers keep reading them meanwhile."],
   ["min.insync.replicas", "Sluice has one replica per partition: acks=all fails with NOT_ENOUGH_REPLICAS when this is above 1."],
 ]);

@@ -49,6 +49,11 @@ export interface LogSchedulerOptions {
    * does not know it (the log is not a partition it hosts yet): such a log is left alone.
    */
   readonly highWatermarkOf: (log: PartitionLog) => bigint | null;
+  /**
+   * Whether retention by time and size applies (cleanup.policy has `delete`); a compact-only log
+   * loses only the segments below its log start offset, as in Kafka. True when not given.
+   */
+  readonly retentionApplies?: (log: PartitionLog) => boolean;
   readonly logger: Logger;
   /** The clock, Date.now by default. */
   readonly now?: () => number;
@@ -122,7 +127,7 @@ export class LogScheduler {
       if (highWatermark === null || !log.isOpen) continue;
       try {
         await log.rollIfOld(now);
-        const deleted = await log.deleteOldSegments(now, highWatermark);
+        const deleted = await log.deleteOldSegments(now, highWatermark, this.#options.retentionApplies?.(log) ?? true);
         if (deleted.length > 0) this.#options.logger.info({ partition: nameOf(log), segments: deleted.length }, "deleted segments past retention");
       } catch (error) {
         if (log.isOpen) this.#options.logger.error({ err: error, partition: nameOf(log) }, "retention check failed");

@@ -297,9 +297,17 @@ export class PartitionLog {
     return this.#slow(() => this.#native.incrementLogStartOffset(offset, highWatermark));
   }
 
-  /** Retention by `retention.ms`, `retention.bytes` and the log start offset, below the high watermark. */
-  deleteOldSegments(nowMs: number, highWatermark: bigint): Promise<DeletedSegment[]> {
-    return this.#slow(() => this.#native.deleteOldSegments(nowMs, highWatermark));
+  /**
+   * Retention by `retention.ms`, `retention.bytes` and the log start offset, below the high
+   * watermark; `retention: false` (cleanup.policy without `delete`): the log start offset only.
+   */
+  deleteOldSegments(nowMs: number, highWatermark: bigint, retention = true): Promise<DeletedSegment[]> {
+    return this.#slow(() => this.#native.deleteOldSegments(nowMs, highWatermark, retention));
+  }
+
+  /** This log's id for worker threads (the log cleaner), see crates/node/src/cleaner.rs. */
+  get registryId(): number {
+    return this.#native.registryId;
   }
 
   /** Rolls the active segment if it is older than `segment.ms` (a timer's job for idle partitions). */

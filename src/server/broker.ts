@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import type { Endpoint } from "../cluster/metadata-cache.js";
 import type { BrokerConfig } from "../config/index.js";
 import { HttpPlane } from "../http/plane.js";
+import { LogCleaner } from "../log/log-cleaner.js";
 import type { LogManager } from "../log/log-manager.js";
 import type { LogOpenProgress } from "../native.js";
 import type { BrokerServices } from "./context.js";
@@ -52,6 +53,7 @@ export class Broker {
   readonly #dispatcher: Dispatcher;
   readonly #network: Network;
   readonly #http: HttpPlane | null;
+  readonly #cleaner: LogCleaner;
   #stopping: Promise<void> | null = null;
 
   private constructor(
@@ -60,8 +62,10 @@ export class Broker {
     dispatcher: Dispatcher,
     network: Network,
     http: HttpPlane | null,
+    cleaner: LogCleaner,
     readonly startInfo: BrokerStartInfo,
   ) {
+    this.#cleaner = cleaner;
     this.#logs = logs;
     this.#dispatcher = dispatcher;
     this.#network = network;
@@ -107,7 +111,8 @@ export class Broker {
       recoveredSegments: logs.logs().reduce((sum, log) => sum + log.openReport.recoveredSegments, 0),
       startupMs: Date.now() - startedAtMs,
     };
-    const broker = new Broker(dispatcher.services, logs, dispatcher, network, http, startInfo);
+    const cleaner = startLogCleaner(config, logs, dispatcher.services);
+    const broker = new Broker(dispatcher.services, logs, dispatcher, network, http, cleaner, startInfo);
     if (options.logStarted !== false) logger.info(startInfo, "Sluice broker started");
     else logger.debug(startInfo, "Sluice broker started");
     return broker;
@@ -126,7 +131,7 @@ export class Broker {
     this.#http?.stopping();
     this.#network.stopAccepting();
     // No new retention or expiration pass starts; one running finishes before the logs close.
-    const backgroundStopped = this.#logs.stopScheduler();
+    const backgroundStopped = Promise.all([this.#logs.stopScheduler(), this.#cleaner.stop()]);
     partitions.close();
     // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR: the members look again).
     this.services.transactions.close();
@@ -154,6 +159,32 @@ function startNetwork(config: BrokerConfig, dispatcher: Dispatcher): Network {
     },
     dispatcher,
   );
+}
+
+/** The log cleaner over the broker's logs, on log.cleaner.threads worker threads (0: none). */
+function startLogCleaner(config: BrokerConfig, logs: LogManager, services: BrokerServices): LogCleaner {
+  const cleaner = new LogCleaner({
+    threads: config.logCleanerThreads,
+    backoffMs: config.logCleanerBackoffMs,
+    dedupeBufferBytes: config.logCleanerDedupeBufferSize,
+    ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond,
+    logs: () => logs.logs(),
+    compactionOf: (log) => {
+      const topic = services.metadata.topic(log.topic);
+      if (topic === undefined || !topic.config.cleanupPolicy.includes("compact")) return null;
+      return {
+        minCleanableDirtyRatio: topic.config.minCleanableDirtyRatio,
+        minCompactionLagMs: topic.config.minCompactionLagMs,
+        maxCompactionLagMs: topic.config.maxCompactionLagMs,
+        deleteRetentionMs: topic.config.deleteRetentionMs,
+        maxMessageBytes: topic.config.maxMessageBytes,
+      };
+    },
+    highWatermarkOf: (log) => services.partitions.get(log.topic, log.partition)?.highWatermark ?? null,
+    logger: services.logger,
+  });
+  cleaner.start();
+  return cleaner;
 }
 
 /** The endpoints clients are told to use: advertised.listeners (else listeners), with real ports for port 0. */

@@ -73,6 +73,7 @@ export async function openServices(
     highWatermarkCheckpointIntervalMs: config.replicaHighWatermarkCheckpointIntervalMs,
     producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs,
     highWatermarkOf: (log) => partitions.get(log.topic, log.partition)?.highWatermark ?? null,
+    retentionApplies: (log) => metadata.topic(log.topic)?.config.cleanupPolicy.includes("delete") ?? true,
     logger,
   });
 

@@ -8,6 +8,7 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+pub mod cleaner;
 pub mod codec;
 pub mod errors;
 pub mod log;

@@ -27,9 +27,11 @@
 //! No append fails with UNKNOWN_PRODUCER_ID: Kafka 4.1's broker never answers a produce
 //! with it (a producer the partition does not know may start at any sequence).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{LazyLock, Weak};
 
 use napi::bindgen_prelude::{AsyncTask, BigInt, Buffer, BufferSlice, Env, Task, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -307,6 +309,8 @@ pub fn write_meta_properties(
 // The shared state of one log
 
 pub struct LogState {
+    /// This log's key in [`LOG_REGISTRY`] (`NativeLog.registryId`).
+    id: u32,
     log: Mutex<Option<Log>>,
     topic: String,
     partition: i32,
@@ -321,10 +325,31 @@ pub struct LogState {
     report: OpenReport,
 }
 
+/// Every open log of the process by id. The addon's statics belong to the process, not to a
+/// JS realm: a worker thread that loads the addon too (the log cleaner's piscina workers)
+/// reaches a log by the id the main thread hands it, without a JS object crossing threads.
+static LOG_REGISTRY: LazyLock<Mutex<HashMap<u32, Weak<LogState>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+static NEXT_LOG_ID: AtomicU32 = AtomicU32::new(1);
+
+/// The log registered as `id`, while any holder keeps it.
+pub(crate) fn registered_log(id: u32) -> Option<Arc<LogState>> {
+    LOG_REGISTRY.lock().ok()?.get(&id)?.upgrade()
+}
+
+impl Drop for LogState {
+    fn drop(&mut self) {
+        if let Ok(mut registry) = LOG_REGISTRY.lock() {
+            registry.remove(&self.id);
+        }
+    }
+}
+
 impl LogState {
     fn new(log: Log, report: OpenReport, topic_id: Option<Uuid>) -> Arc<Self> {
         let partition = log.topic_partition().clone();
         let state = Self {
+            id: NEXT_LOG_ID.fetch_add(1, Ordering::Relaxed),
             topic: partition.topic,
             partition: partition.partition,
             directory: log.directory().to_path_buf(),
@@ -335,10 +360,22 @@ impl LogState {
             report,
             log: Mutex::new(Some(log)),
         };
-        Arc::new(state)
+        let state = Arc::new(state);
+        if let Ok(mut registry) = LOG_REGISTRY.lock() {
+            registry.insert(state.id, Arc::downgrade(&state));
+        }
+        state
     }
 
-    fn publish(&self, log: &Log) {
+    pub(crate) fn topic_partition(&self) -> TopicPartition {
+        TopicPartition::new(self.topic.clone(), self.partition)
+    }
+
+    pub(crate) fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    pub(crate) fn publish(&self, log: &Log) {
         self.log_start_offset
             .store(log.log_start_offset(), Ordering::Release);
         self.log_end_offset
@@ -349,7 +386,7 @@ impl LogState {
 
     /// The open log, for a short critical section (see the module comment): the JS
     /// thread and tasks alike.
-    fn log(&self) -> Result<MutexGuard<'_, Option<Log>>, NativeError> {
+    pub(crate) fn log(&self) -> Result<MutexGuard<'_, Option<Log>>, NativeError> {
         let guard = self.lock()?;
         if guard.is_none() {
             return Err(self.closed());
@@ -832,6 +869,12 @@ pub struct NativeLog {
 
 #[napi]
 impl NativeLog {
+    /// This log's id for worker threads (the log cleaner): `cleanLog(registryId, …)` there.
+    #[napi(getter)]
+    pub fn registry_id(&self) -> u32 {
+        self.state.id
+    }
+
     #[napi(getter)]
     pub fn topic(&self) -> String {
         self.state.topic.clone()
@@ -1288,17 +1331,28 @@ impl NativeLog {
     }
 
     /// Retention (`retention.ms`, `retention.bytes`, then the log start offset), for
-    /// segments wholly below the high watermark.
+    /// segments wholly below the high watermark. `retention: false` (a topic whose
+    /// `cleanup.policy` lacks `delete`, Kafka's compact-only logs) deletes only the segments
+    /// below the log start offset.
     #[napi(ts_return_type = "Promise<DeletedSegmentResult[]>")]
     pub fn delete_old_segments(
         &self,
         now_ms: f64,
         high_watermark: BigInt,
+        retention: Option<bool>,
     ) -> Result<AsyncTask<NativeTask<Vec<DeletedSegmentResult>>>, NativeError> {
         let now_ms = clock_ms(now_ms)?;
         let high_watermark = long_of(&high_watermark, "highWatermark")?;
+        let retention = retention.unwrap_or(true);
         Ok(task(&self.state, move |state| {
-            on_open(state, |log| log.delete_old_segments(now_ms, high_watermark)).map(deleted_of)
+            on_open(state, |log| {
+                if retention {
+                    log.delete_old_segments(now_ms, high_watermark)
+                } else {
+                    log.delete_log_start_offset_breached_segments(high_watermark)
+                }
+            })
+            .map(deleted_of)
         }))
     }
 

@@ -1,0 +1,250 @@
+// The log cleaner against Kafka 4.4's: the same input — keyed updates in batches of every codec,
+// headers, tombstones, transactions committed and aborted (Kafka's Java producer), then a
+// sentinel record after segment.ms so the rest leaves the active segment — goes to a compacted
+// topic on Apache Kafka 4.4.0 and on Sluice, each with its cleaner made eager
+// (min.cleanable.dirty.ratio 0.01, log.cleaner.backoff.ms 200). Once each broker's
+// cleaner-offset-checkpoint shows the clean, the records each keeps (offset, key, value, headers,
+// and the transaction markers) must be the same: the latest value of every key, the tombstones and
+// markers within delete.retention.ms, no aborted record. Kafka's DumpLogSegments then reads and
+// verifies Sluice's cleaned segments.
+import { readdirSync, readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recompressBatch } from "../../src/native.js";
+import { batches, buildRecordBatch, ControlRecordType, decodeControlRecordKey } from "../../src/protocol/records.js";
+import { TestClient } from "../helpers/client.js";
+import { dumpLogSegments, type KafkaBroker, kafkaVersion, startKafka } from "../helpers/kafka.js";
+import { recordsOf } from "../helpers/records.js";
+import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+import { TxnClient } from "../helpers/transactions.js";
+
+const topic = "compacted";
+// Long enough that nothing rolls while the input is written; the sentinel's timestamp, past it,
+// rolls the segment (Kafka's roll test compares record timestamps, not the clock).
+const segmentMs = 60_000;
+const cleanerSettings = { "log.cleaner.backoff.ms": 200, "log.cleaner.min.cleanable.ratio": 0.01, "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024 };
+const topicConfigs: Record<string, string> = {
+  "cleanup.policy": "compact",
+  "segment.ms": String(segmentMs),
+  "min.cleanable.dirty.ratio": "0.01",
+};
+const codecs = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
+const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
+
+/** The non-transactional batches: the same records for both brokers, stamped from `base` (the time of the run). */
+function plainBatches(base: bigint): Buffer[] {
+  const built: Buffer[] = [];
+  for (let round = 0; round < 10; round++) {
+    const records = Array.from({ length: 20 }, (_, i) => ({
+      key: Buffer.from(`k${(round * 7 + i) % 30}`),
+      value: Buffer.from(`v${round}-${i}`),
+      headers: i % 4 === 0 ? [{ key: "round", value: Buffer.from(String(round)) }] : [],
+      timestamp: base + BigInt(round * 20 + i),
+    }));
+    const batch = buildRecordBatch({ records });
+    const codec = codecs[round % codecs.length];
+    built.push(codec === "none" ? batch : recompressBatch(batch, codec));
+  }
+  return built;
+}
+
+function tombstones(base: bigint): Buffer {
+  return buildRecordBatch({ records: ["k5", "k6", "k7"].map((key, i) => ({ key: Buffer.from(key), value: null, timestamp: base + 1_000n + BigInt(i) })) });
+}
+
+interface Kept {
+  offset: number;
+  key: string | null;
+  value: string | null;
+  headers: string[];
+  marker?: "COMMIT" | "ABORT";
+}
+
+async function produce(client: TestClient, records: Buffer): Promise<void> {
+  const response = await client.request<{ responses: { partitionResponses: { errorCode: number; errorMessage: string | null }[] }[] }>(0, 9, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 10_000,
+    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+  });
+  expect(response.responses[0].partitionResponses[0]).toMatchObject({ errorCode: 0 });
+}
+
+/** Writes the input to `bootstrap` (port `port`); returns the sentinel's offset. */
+async function writeInput(bootstrap: string, port: number): Promise<number> {
+  const client = await TestClient.connect(port);
+  const txn = await TxnClient.start(bootstrap);
+  try {
+    const created = await client.request<{ topics: { errorCode: number }[] }>(19, 7, {
+      topics: [
+        {
+          name: topic,
+          numPartitions: 1,
+          replicationFactor: 1,
+          assignments: [],
+          configs: Object.entries(topicConfigs).map(([name, value]) => ({ name, value })),
+        },
+      ],
+      timeoutMs: 10_000,
+      validateOnly: false,
+    });
+    expect(created.topics[0].errorCode).toBe(0);
+    // The Java producer first (its start takes a while), then the input, written in well under segment.ms.
+    await txn.producer("p", "compaction-txn");
+    const base = BigInt(Date.now());
+    const plain = plainBatches(base);
+    for (const batch of plain.slice(0, 5)) await produce(client, batch);
+    // Transactions: keys equal their values (TxnClient sends value as key too).
+    await txn.transaction("p", topic, 0, ["k1", "k2"], "commit");
+    await txn.transaction("p", topic, 0, ["k3", "k4", "t-aborted"], "abort");
+    for (const batch of plain.slice(5)) await produce(client, batch);
+    await txn.transaction("p", topic, 0, ["k3", "t-committed"], "commit");
+    await produce(client, tombstones(base));
+    // Kafka rolls only on an append: a record stamped past segment.ms moves everything above into closed segments.
+    await produce(
+      client,
+      buildRecordBatch({ records: [{ key: Buffer.from("sentinel"), value: Buffer.from("end"), timestamp: base + BigInt(2 * segmentMs) }] }),
+    );
+    const end = await client.request<{ topics: { partitions: { offset: bigint }[] }[] }>(2, 7, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] }],
+      timeoutMs: 10_000,
+    });
+    return Number(end.topics[0].partitions[0].offset) - 1;
+  } finally {
+    client.close();
+    await txn.close();
+  }
+}
+
+/** Waits until the log dir's cleaner-offset-checkpoint says the partition was cleaned up to `offset` or beyond. */
+async function waitForClean(logDir: string, offset: number, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const line = readFileSync(join(logDir, "cleaner-offset-checkpoint"), "utf8")
+        .split("\n")
+        .find((entry) => entry.startsWith(`${topic} 0 `));
+      const cleaned = line === undefined ? -1 : Number(line.split(" ")[2]);
+      if (cleaned >= offset) return cleaned;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`no clean of ${topic}-0 up to ${offset} in ${logDir} within ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
+/** Every record and transaction marker the broker keeps, from offset 0 (read_uncommitted). */
+async function readKept(port: number): Promise<Kept[]> {
+  const client = await TestClient.connect(port);
+  const kept: Kept[] = [];
+  let next = 0n;
+  try {
+    for (;;) {
+      const response = await client.request<{ responses: { partitions: { errorCode: number; highWatermark: bigint; records: Buffer | null }[] }[] }>(1, 12, {
+        replicaId: -1,
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 4 << 20,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [
+          {
+            topic,
+            partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: next, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 4 << 20 }],
+          },
+        ],
+        forgottenTopicsData: [],
+        rackId: "",
+      });
+      const partition = response.responses[0].partitions[0];
+      expect(partition.errorCode).toBe(0);
+      const bytes = partition.records;
+      if (bytes === null || bytes.length === 0) break;
+      let last = next - 1n;
+      for (const batch of batches(bytes)) {
+        last = batch.lastOffset;
+        const records = recordsOf(bytes.subarray(batch.position, batch.end)).filter((record) => record.offset >= next);
+        for (const record of records) {
+          if (batch.isControl) {
+            const type = decodeControlRecordKey(record.key).type;
+            kept.push({ offset: Number(record.offset), key: null, value: null, headers: [], marker: type === ControlRecordType.COMMIT ? "COMMIT" : "ABORT" });
+          } else {
+            kept.push({
+              offset: Number(record.offset),
+              key: record.key?.toString() ?? null,
+              value: record.value?.toString() ?? null,
+              headers: record.headers.map((header) => `${header.key}=${header.value?.toString() ?? "null"}`),
+            });
+          }
+        }
+      }
+      if (last < next || last + 1n >= partition.highWatermark) break;
+      next = last + 1n;
+    }
+  } finally {
+    client.close();
+  }
+  return kept;
+}
+
+describe(`the log cleaner keeps what Kafka ${kafkaVersion}'s keeps`, () => {
+  let kafka: KafkaBroker;
+  let sluice: SluiceBroker;
+  let kafkaKept: Kept[];
+  let sluiceKept: Kept[];
+
+  beforeAll(async () => {
+    kafka = await startKafka({ properties: cleanerSettings });
+    const kafkaSentinel = await writeInput(kafka.bootstrap, kafka.port);
+    await waitForClean(kafka.logDir, kafkaSentinel);
+    kafkaKept = await readKept(kafka.port);
+    await kafka.stop();
+
+    sluice = await startSluice({ overrides: cleanerSettings });
+    const sluiceSentinel = await writeInput(sluice.bootstrap, sluice.port);
+    expect(sluiceSentinel).toBe(kafkaSentinel);
+    await waitForClean(sluice.logDir, sluiceSentinel);
+    sluiceKept = await readKept(sluice.port);
+  }, 300_000);
+
+  afterAll(async () => {
+    if (sluice) {
+      await sluice.stop();
+      await rm(sluice.workDir, { recursive: true, force: true });
+    }
+    if (kafka) await rm(kafka.workDir, { recursive: true, force: true });
+  });
+
+  it("Kafka's cleaner kept one value per key, the tombstones and markers, and dropped the aborted records", () => {
+    const keyed = kafkaKept.filter((record) => record.marker === undefined);
+    const keys = keyed.map((record) => record.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys).not.toContain("t-aborted");
+    expect(keyed.filter((record) => record.value === null).map((record) => record.key)).toEqual(["k5", "k6", "k7"]);
+    expect(kafkaKept.filter((record) => record.marker !== undefined).length).toBeGreaterThan(0);
+  });
+
+  it("Sluice keeps exactly the same records, offsets, headers and markers", () => {
+    expect(sluiceKept).toEqual(kafkaKept);
+  });
+
+  it("Kafka's DumpLogSegments reads and verifies Sluice's cleaned segments", async () => {
+    const dir = join(sluice.logDir, `${topic}-0`);
+    // The cleaned (closed) segments: the active one has its reserved tail while the broker runs.
+    const files = readdirSync(dir)
+      .filter((name) => name.endsWith(".log"))
+      .sort()
+      .slice(0, -1)
+      .map((name) => join(dir, name));
+    expect(files.length).toBeGreaterThan(0);
+    const dump = await dumpLogSegments(files, { deepIteration: true });
+    expect(dump.code, dump.stderr).toBe(0);
+    expect(dump.stderr).not.toMatch(/corrupt|mismatch|Exception/i);
+    // Every record Sluice keeps below the active segment is in the dump, at its offset.
+    const dumped = dump.files.flatMap((file) => file.batches.flatMap((batch) => batch.records.map((record) => record.offset)));
+    expect(dumped).toEqual(sluiceKept.filter((record) => record.offset < sluiceKept[sluiceKept.length - 1].offset).map((record) => record.offset));
+  });
+});
