@@ -11,6 +11,7 @@
 
 import type { Logger } from "pino";
 import type { HttpListenerAddress } from "../config/index.js";
+import type { LogCleanerStats } from "../log/log-cleaner.js";
 import type { BrokerServices } from "../server/context.js";
 import type { Network } from "../server/network.js";
 import { registerAdminRoutes } from "./admin.js";
@@ -62,7 +63,7 @@ export class HttpPlane {
   }
 
   /** Adds the broker's routes; the plane turns ready once `ready` resolves. */
-  serve(services: BrokerServices, network: Network, ready: Promise<void>): HttpSources {
+  serve(services: BrokerServices, network: Network, ready: Promise<void>, cleaner: LogCleanerStats | null = null): HttpSources {
     const lag = new ConsumerLag(services.groups, services.partitions);
     const sources: HttpSources = { services, network, lag };
     const listenerName = services.config.brokerListeners[0]?.name ?? "PLAINTEXT";
@@ -70,6 +71,7 @@ export class HttpPlane {
       services,
       network: { stats: () => network.stats(), threads: services.config.numNetworkThreads, listener: listenerName },
       lag,
+      cleaner,
     });
     this.router.get("/metrics", async () => ({
       status: 200,

@@ -26,6 +26,7 @@
 
 import { performance } from "node:perf_hooks";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { LogCleanerStats } from "../log/log-cleaner.js";
 import { apiByKey } from "../protocol/generated/index.js";
 import type { BrokerServices } from "../server/context.js";
 import type { NetStats } from "../server/network.js";
@@ -50,6 +51,8 @@ export interface MetricsSources {
   /** The network's stats and its thread count; null when there is no network (tests). */
   readonly network: { stats(): NetStats; readonly threads: number; readonly listener: string } | null;
   readonly lag: ConsumerLag;
+  /** The log cleaner's figures; null without one. */
+  readonly cleaner?: LogCleanerStats | null;
 }
 
 type Labels = Record<string, string>;
@@ -86,6 +89,7 @@ export class PrometheusExporter {
     this.#logs();
     this.#replicasAndController();
     this.#groups(nowMs);
+    this.#cleaner(nowMs);
     for (const [name, family] of this.#families) {
       const metric = this.#registered(name, family);
       metric.reset();
@@ -285,6 +289,39 @@ export class PrometheusExporter {
     gauge("kafka_controller_kafkacontroller_globalpartitioncount", "Kafka's KafkaController GlobalPartitionCount", partitions);
     // Kafka's BrokerState: 3 is RUNNING.
     gauge("kafka_server_kafkaserver_brokerstate", "Kafka's KafkaServer BrokerState (3 = RUNNING)", 3);
+  }
+
+  /** Kafka's kafka.log:type=LogCleaner and type=LogCleanerManager gauges. */
+  #cleaner(nowMs: number): void {
+    const stats = this.#sources.cleaner;
+    if (stats === null || stats === undefined) return;
+    const gauge = (name: string, help: string, value: number) => this.#sample("gauge", name, help, {}, value);
+    gauge(
+      "kafka_log_logcleaner_max_buffer_utilization_percent",
+      "Kafka's LogCleaner max-buffer-utilization-percent: the last clean's offset map use",
+      stats.lastBufferUtilization * 100,
+    );
+    gauge(
+      "kafka_log_logcleaner_cleaner_recopy_percent",
+      "Kafka's LogCleaner cleaner-recopy-percent: bytes written / bytes read by the last clean",
+      stats.lastRecopyRatio * 100,
+    );
+    gauge("kafka_log_logcleaner_max_clean_time_secs", "Kafka's LogCleaner max-clean-time-secs", stats.maxCleanDurationMs / 1000);
+    gauge("kafka_log_logcleaner_deadthreadcount", "Kafka's LogCleaner DeadThreadCount (a worker that dies is replaced)", 0);
+    gauge(
+      "kafka_log_logcleanermanager_max_dirty_percent",
+      "Kafka's LogCleanerManager max-dirty-percent: the dirtiest compacted log at the last pass",
+      stats.maxDirtyRatio * 100,
+    );
+    gauge(
+      "kafka_log_logcleanermanager_time_since_last_run_ms",
+      "Kafka's LogCleanerManager time-since-last-run-ms",
+      stats.lastPassAtMs === 0 ? 0 : nowMs - stats.lastPassAtMs,
+    );
+    gauge("kafka_log_logcleanermanager_uncleanable_partitions_count", "Kafka's LogCleanerManager uncleanable-partitions-count", stats.uncleanable);
+    this.#sample("counter", "sluice_log_cleaner_cleans_total", "Cleans committed", {}, stats.cleans);
+    this.#sample("counter", "sluice_log_cleaner_bytes_read_total", "Bytes the cleaner read", {}, stats.bytesRead);
+    this.#sample("counter", "sluice_log_cleaner_bytes_written_total", "Bytes the cleaner wrote", {}, stats.bytesWritten);
   }
 
   #groups(nowMs: number): void {

@@ -114,8 +114,13 @@ export class LogCleaner {
     while (this.#running.size > 0) await Promise.all([...this.#running]);
   }
 
-  /** Stops passes, waits for running cleans (up to `timeoutMs`), then ends the workers. */
-  async stop(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Stops passes, waits for running cleans (up to `timeoutMs`), then ends the workers. A clean
+   * still running then is given up safely: the log closes under it, its commit finds the log
+   * closed, and its `.cleaned` files are deleted (or, if the process ends first, deleted when the
+   * log next opens).
+   */
+  async stop(timeoutMs = 5_000): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;

@@ -99,7 +99,8 @@ export class Broker {
     services.metadata.putBroker({ nodeId: config.nodeId, rack: config.brokerRack, endpoints });
 
     const ready = Promise.all([services.groups.loaded(), services.transactions.loaded()]).then(() => undefined);
-    http?.serve(dispatcher.services, network, ready);
+    const cleaner = startLogCleaner(config, logs, dispatcher.services);
+    http?.serve(dispatcher.services, network, ready, cleaner.stats);
     const startInfo: BrokerStartInfo = {
       nodeId: config.nodeId,
       clusterId: services.metadata.clusterId,
@@ -111,7 +112,6 @@ export class Broker {
       recoveredSegments: logs.logs().reduce((sum, log) => sum + log.openReport.recoveredSegments, 0),
       startupMs: Date.now() - startedAtMs,
     };
-    const cleaner = startLogCleaner(config, logs, dispatcher.services);
     const broker = new Broker(dispatcher.services, logs, dispatcher, network, http, cleaner, startInfo);
     if (options.logStarted !== false) logger.info(startInfo, "Sluice broker started");
     else logger.debug(startInfo, "Sluice broker started");

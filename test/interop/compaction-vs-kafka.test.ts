@@ -231,6 +231,16 @@ describe(`the log cleaner keeps what Kafka ${kafkaVersion}'s keeps`, () => {
     expect(sluiceKept).toEqual(kafkaKept);
   });
 
+  it("the clean shows in /metrics under Kafka's LogCleaner names", async () => {
+    const text = await (await fetch(`${await sluice.httpUrl()}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    expect(value("sluice_log_cleaner_cleans_total")).toBeGreaterThanOrEqual(1);
+    expect(value("kafka_log_logcleaner_max_buffer_utilization_percent")).toBeGreaterThan(0);
+    expect(value("kafka_log_logcleaner_cleaner_recopy_percent")).toBeGreaterThan(0);
+    expect(value("kafka_log_logcleaner_cleaner_recopy_percent")).toBeLessThan(100);
+    expect(value("kafka_log_logcleanermanager_uncleanable_partitions_count")).toBe(0);
+  });
+
   it("Kafka's DumpLogSegments reads and verifies Sluice's cleaned segments", async () => {
     const dir = join(sluice.logDir, `${topic}-0`);
     // The cleaned (closed) segments: the active one has its reserved tail while the broker runs.
