@@ -135,7 +135,7 @@ describe(`kill -9 during log cleaning (${rounds} rounds)`, () => {
             return { key: Buffer.from(key), value: Buffer.from(`r${round}-${key}-`.padEnd(valueBytes, "x")), timestamp: BigInt(base + round) };
           });
           const baseOffset = await produce(client, buildRecordBatch({ records }));
-          records.forEach((record, i) => latest.set(record.key.toString(), [baseOffset + BigInt(i), record.value.toString().slice(0, 24)]));
+          for (const [i, record] of records.entries()) latest.set(record.key.toString(), [baseOffset + BigInt(i), record.value.toString().slice(0, 24)]);
         }
         // A record stamped a segment.ms later rolls the segment: the round's writes become cleanable.
         const sentinelOffset = await produce(
