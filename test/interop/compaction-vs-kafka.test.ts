@@ -20,6 +20,8 @@ import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 import { TxnClient } from "../helpers/transactions.js";
 
 const topic = "compacted";
+/** The same input on a topic with delete.retention.ms=1000, cleaned a second time past the delete horizon. */
+const horizonTopic = "compacted-horizon";
 // Long enough that nothing rolls while the input is written; the sentinel's timestamp, past it,
 // rolls the segment (Kafka's roll test compares record timestamps, not the clock).
 const segmentMs = 60_000;
@@ -61,18 +63,20 @@ interface Kept {
   marker?: "COMMIT" | "ABORT";
 }
 
-async function produce(client: TestClient, records: Buffer): Promise<void> {
+async function produceTo(client: TestClient, records: Buffer, to: string): Promise<void> {
   const response = await client.request<{ responses: { partitionResponses: { errorCode: number; errorMessage: string | null }[] }[] }>(0, 9, {
     transactionalId: null,
     acks: -1,
     timeoutMs: 10_000,
-    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+    topicData: [{ name: to, partitionData: [{ index: 0, records }] }],
   });
   expect(response.responses[0].partitionResponses[0]).toMatchObject({ errorCode: 0 });
 }
 
-/** Writes the input to `bootstrap` (port `port`); returns the sentinel's offset. */
-async function writeInput(bootstrap: string, port: number): Promise<number> {
+/** Writes the input to `to` on `bootstrap` (port `port`); returns the sentinel's offset and the time base of the records. */
+async function writeInput(bootstrap: string, port: number, to: string, extraConfigs: Record<string, string> = {}): Promise<{ sentinel: number; base: bigint }> {
+  const produce = (client: TestClient, records: Buffer) => produceTo(client, records, to);
+  const topic = to;
   const client = await TestClient.connect(port);
   const txn = await TxnClient.start(bootstrap);
   try {
@@ -83,7 +87,7 @@ async function writeInput(bootstrap: string, port: number): Promise<number> {
           numPartitions: 1,
           replicationFactor: 1,
           assignments: [],
-          configs: Object.entries(topicConfigs).map(([name, value]) => ({ name, value })),
+          configs: Object.entries({ ...topicConfigs, ...extraConfigs }).map(([name, value]) => ({ name, value })),
         },
       ],
       timeoutMs: 10_000,
@@ -91,15 +95,28 @@ async function writeInput(bootstrap: string, port: number): Promise<number> {
     });
     expect(created.topics[0].errorCode).toBe(0);
     // The Java producer first (its start takes a while), then the input, written in well under segment.ms.
-    await txn.producer("p", "compaction-txn");
+    await txn.producer("p", `txn-${to}`);
     const base = BigInt(Date.now());
     const plain = plainBatches(base);
     for (const batch of plain.slice(0, 5)) await produce(client, batch);
-    // Transactions: keys equal their values (TxnClient sends value as key too).
+    // Transactions: keys equal their values (TxnClient sends value as key too). Kafka writes a
+    // transaction's marker after EndTxn returns: wait for it (the last stable offset reaches the
+    // high watermark) so that both brokers' logs have the same order.
+    const settled = async () => {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const ends = await txn.endOffsets(topic);
+        if (ends.committed[0] === ends.uncommitted[0]) return;
+        await sleep(50);
+      }
+      throw new Error(`the transaction markers of ${topic} were not written`);
+    };
     await txn.transaction("p", topic, 0, ["k1", "k2"], "commit");
+    await settled();
     await txn.transaction("p", topic, 0, ["k3", "k4", "t-aborted"], "abort");
+    await settled();
     for (const batch of plain.slice(5)) await produce(client, batch);
     await txn.transaction("p", topic, 0, ["k3", "t-committed"], "commit");
+    await settled();
     await produce(client, tombstones(base));
     // Kafka rolls only on an append: a record stamped past segment.ms moves everything above into closed segments.
     await produce(
@@ -112,15 +129,15 @@ async function writeInput(bootstrap: string, port: number): Promise<number> {
       topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] }],
       timeoutMs: 10_000,
     });
-    return Number(end.topics[0].partitions[0].offset) - 1;
+    return { sentinel: Number(end.topics[0].partitions[0].offset) - 1, base };
   } finally {
     client.close();
     await txn.close();
   }
 }
 
-/** Waits until the log dir's cleaner-offset-checkpoint says the partition was cleaned up to `offset` or beyond. */
-async function waitForClean(logDir: string, offset: number, timeoutMs = 60_000): Promise<number> {
+/** Waits until the log dir's cleaner-offset-checkpoint says `topic`-0 was cleaned up to `offset` or beyond. */
+async function waitForClean(logDir: string, topic: string, offset: number, timeoutMs = 60_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -135,8 +152,8 @@ async function waitForClean(logDir: string, offset: number, timeoutMs = 60_000):
   }
 }
 
-/** Every record and transaction marker the broker keeps, from offset 0 (read_uncommitted). */
-async function readKept(port: number): Promise<Kept[]> {
+/** Every record and transaction marker the broker keeps in `topic`-0, from offset 0 (read_uncommitted). */
+async function readKept(port: number, topic: string): Promise<Kept[]> {
   const client = await TestClient.connect(port);
   const kept: Kept[] = [];
   let next = 0n;
@@ -195,19 +212,57 @@ describe(`the log cleaner keeps what Kafka ${kafkaVersion}'s keeps`, () => {
   let sluice: SluiceBroker;
   let kafkaKept: Kept[];
   let sluiceKept: Kept[];
+  let kafkaHorizonKept: Kept[];
+  let sluiceHorizonKept: Kept[];
+
+  /** Both topics' input, their first clean, and the horizon topic's second clean past its delete horizon. */
+  async function run(bootstrap: string, port: number, logDir: string): Promise<{ kept: Kept[]; horizonKept: Kept[]; sentinels: number[] }> {
+    const first = await writeInput(bootstrap, port, topic);
+    const horizon = await writeInput(bootstrap, port, horizonTopic, { "delete.retention.ms": "1000" });
+    await waitForClean(logDir, topic, first.sentinel);
+    await waitForClean(logDir, horizonTopic, horizon.sentinel);
+    const kept = await readKept(port, topic);
+    // Past the delete horizon the first clean stamped (delete.retention.ms after it), new
+    // records and another roll start a second clean, which drops the expired tombstones and
+    // the markers of transactions with nothing left.
+    await sleep(1_500);
+    const client = await TestClient.connect(port);
+    try {
+      await produceTo(
+        client,
+        buildRecordBatch({
+          records: ["k0", "k5", "k8"].map((key, i) => ({
+            key: Buffer.from(key),
+            value: Buffer.from(`later-${key}`),
+            timestamp: horizon.base + BigInt(3_000 + i),
+          })),
+        }),
+        horizonTopic,
+      );
+      await produceTo(
+        client,
+        buildRecordBatch({ records: [{ key: Buffer.from("sentinel"), value: Buffer.from("again"), timestamp: horizon.base + BigInt(4 * segmentMs) }] }),
+        horizonTopic,
+      );
+    } finally {
+      client.close();
+    }
+    await waitForClean(logDir, horizonTopic, horizon.sentinel + 4);
+    return { kept, horizonKept: await readKept(port, horizonTopic), sentinels: [first.sentinel, horizon.sentinel] };
+  }
 
   beforeAll(async () => {
     kafka = await startKafka({ properties: cleanerSettings });
-    const kafkaSentinel = await writeInput(kafka.bootstrap, kafka.port);
-    await waitForClean(kafka.logDir, kafkaSentinel);
-    kafkaKept = await readKept(kafka.port);
+    const onKafka = await run(kafka.bootstrap, kafka.port, kafka.logDir);
+    kafkaKept = onKafka.kept;
+    kafkaHorizonKept = onKafka.horizonKept;
     await kafka.stop();
 
     sluice = await startSluice({ overrides: cleanerSettings });
-    const sluiceSentinel = await writeInput(sluice.bootstrap, sluice.port);
-    expect(sluiceSentinel).toBe(kafkaSentinel);
-    await waitForClean(sluice.logDir, sluiceSentinel);
-    sluiceKept = await readKept(sluice.port);
+    const onSluice = await run(sluice.bootstrap, sluice.port, sluice.logDir);
+    expect(onSluice.sentinels).toEqual(onKafka.sentinels);
+    sluiceKept = onSluice.kept;
+    sluiceHorizonKept = onSluice.horizonKept;
   }, 300_000);
 
   afterAll(async () => {
@@ -229,6 +284,13 @@ describe(`the log cleaner keeps what Kafka ${kafkaVersion}'s keeps`, () => {
 
   it("Sluice keeps exactly the same records, offsets, headers and markers", () => {
     expect(sluiceKept).toEqual(kafkaKept);
+  });
+
+  it("past the delete horizon, a second clean drops the same tombstones and markers as Kafka's", () => {
+    // Kafka dropped what its second clean could: fewer tombstones or markers than after the first.
+    const tombstonesAndMarkers = (kept: Kept[]) => kept.filter((record) => record.value === null).length;
+    expect(tombstonesAndMarkers(kafkaHorizonKept)).toBeLessThan(tombstonesAndMarkers(kafkaKept));
+    expect(sluiceHorizonKept).toEqual(kafkaHorizonKept);
   });
 
   it("the clean shows in /metrics under Kafka's LogCleaner names", async () => {
