@@ -65,6 +65,7 @@ export type CleanResult = import("../native/index.js").CleanResult;
 export const cleanableLog: (logId: number, nowMs: number, highWatermark: number, compaction: CompactionSettings) => CleanableLog = binding.cleanableLog;
 export const cleanLog: (logId: number, nowMs: number, highWatermark: number, compaction: CompactionSettings, settings: CleanerSettings) => CleanResult | null =
   binding.cleanLog;
+export const forgetCleanerCheckpoints: (logDir: string, topic: string, partitions: number) => void = binding.forgetCleanerCheckpoints;
 
 /** Topic configs and request facts for produce validation; absent fields take Kafka 4.1's defaults. */
 export interface ProduceValidationConfig {

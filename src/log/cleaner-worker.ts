@@ -4,11 +4,12 @@
 // touches the JS main thread's event loop; the work that takes time (reading and rewriting
 // segments) holds no log lock.
 
-import { cleanableLog, cleanLog } from "../native.js";
+import { cleanableLog, cleanLog, forgetCleanerCheckpoints } from "../native.js";
 
 export type CleanerTask =
   | { readonly kind: "cleanable"; readonly nowMs: number; readonly logs: readonly CleanerLogInput[] }
-  | { readonly kind: "clean"; readonly nowMs: number; readonly log: CleanerLogInput; readonly settings: Parameters<typeof cleanLog>[4] };
+  | { readonly kind: "clean"; readonly nowMs: number; readonly log: CleanerLogInput; readonly settings: Parameters<typeof cleanLog>[4] }
+  | { readonly kind: "forget"; readonly logDir: string; readonly topic: string; readonly partitions: number };
 
 export interface CleanerLogInput {
   readonly id: number;
@@ -21,6 +22,10 @@ export type CleanableAnswer = { readonly id: number; readonly info: ReturnType<t
 
 /** piscina's entry point: answers one task. */
 export default function run(task: CleanerTask): CleanableAnswer[] | ReturnType<typeof cleanLog> {
+  if (task.kind === "forget") {
+    forgetCleanerCheckpoints(task.logDir, task.topic, task.partitions);
+    return null;
+  }
   if (task.kind === "cleanable") {
     return task.logs.map((log) => {
       try {

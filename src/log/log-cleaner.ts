@@ -108,6 +108,14 @@ export class LogCleaner {
     return this.#passing;
   }
 
+  /** Drops a deleted topic's partitions from `logDir`'s cleaner-offset-checkpoint (on a worker: it rewrites the file). */
+  forget(logDir: string, topic: string, partitions: number): void {
+    if (this.#stopped || this.#options.threads <= 0) return;
+    this.#pool.run({ kind: "forget", logDir, topic, partitions }).catch((error: unknown) => {
+      this.#options.logger.error({ err: error, topic }, "log cleaner: could not update cleaner-offset-checkpoint for a deleted topic");
+    });
+  }
+
   /** Resolves once every clean started so far has finished. */
   async idle(): Promise<void> {
     await this.#passing;

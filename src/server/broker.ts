@@ -184,6 +184,7 @@ function startLogCleaner(config: BrokerConfig, logs: LogManager, services: Broke
     logger: services.logger,
   });
   cleaner.start();
+  services.topics.onTopicDeleted((topic) => cleaner.forget(logs.path, topic.name, topic.partitions.length));
   return cleaner;
 }
 

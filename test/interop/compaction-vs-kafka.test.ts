@@ -319,4 +319,21 @@ describe(`the log cleaner keeps what Kafka ${kafkaVersion}'s keeps`, () => {
     const dumped = dump.files.flatMap((file) => file.batches.flatMap((batch) => batch.records.map((record) => record.offset)));
     expect(dumped).toEqual(sluiceKept.filter((record) => record.offset < sluiceKept[sluiceKept.length - 1].offset).map((record) => record.offset));
   });
+  it("deleting the topic drops it from cleaner-offset-checkpoint", async () => {
+    const checkpointed = () => readFileSync(join(sluice.logDir, "cleaner-offset-checkpoint"), "utf8");
+    expect(checkpointed()).toMatch(new RegExp(`^${topic} 0 \\d+$`, "m"));
+    const client = await TestClient.connect(sluice.port);
+    try {
+      const deleted = await client.request<{ responses: { errorCode: number }[] }>(20, 6, {
+        topics: [{ name: topic, topicId: "AAAAAAAAAAAAAAAAAAAAAA" }],
+        timeoutMs: 10_000,
+      });
+      expect(deleted.responses[0].errorCode).toBe(0);
+    } finally {
+      client.close();
+    }
+    for (let attempt = 0; attempt < 100 && new RegExp(`^${topic} 0 `, "m").test(checkpointed()); attempt++) await sleep(50);
+    expect(checkpointed()).not.toMatch(new RegExp(`^${topic} 0 `, "m"));
+    expect(checkpointed()).toMatch(new RegExp(`^${horizonTopic} 0 \\d+$`, "m"));
+  });
 });

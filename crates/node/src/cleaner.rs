@@ -238,6 +238,32 @@ pub fn clean_log(
     }))
 }
 
+/// Forgets a deleted topic's partitions in `cleaner-offset-checkpoint` of `logDir` (Kafka's
+/// `LogCleanerManager.updateCheckpoints` on deletion): a topic created again under the name starts
+/// clean from its log start. Rewrites the file (fsync): call it from a worker thread.
+#[napi]
+pub fn forget_cleaner_checkpoints(
+    log_dir: String,
+    topic: String,
+    partitions: u32,
+) -> Result<(), NativeError> {
+    let checkpoints = checkpoints_of(Path::new(&log_dir))?;
+    for partition in 0..partitions {
+        checkpoints
+            .remove(&sluice_storage::checkpoint::TopicPartition::new(
+                topic.clone(),
+                partition as i32,
+            ))
+            .map_err(|error| {
+                coded(
+                    ErrorCode::StorageError,
+                    format!("cleaner-offset-checkpoint: {error}"),
+                )
+            })?;
+    }
+    Ok(())
+}
+
 fn update_checkpoint(
     checkpoints: &CleanerCheckpoints,
     state: &LogState,
