@@ -93,6 +93,46 @@ export class TestClient {
     this.#socket.destroy();
   }
 
+  /**
+   * Fetch v12 of one partition from `fetchOffset` (read_uncommitted, no wait): its error code,
+   * high watermark, log start offset and record bytes.
+   */
+  async fetchPartition(
+    topic: string,
+    partition: number,
+    fetchOffset: bigint,
+    maxBytes = 1 << 20,
+  ): Promise<{ errorCode: number; highWatermark: bigint; logStartOffset: bigint; records: Buffer | null }> {
+    const response = await this.request<{
+      responses: { partitions: { errorCode: number; highWatermark: bigint; logStartOffset: bigint; records: Buffer | null }[] }[];
+    }>(1, 12, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [
+        { topic, partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: maxBytes }] },
+      ],
+      forgottenTopicsData: [],
+      rackId: "",
+    });
+    return response.responses[0].partitions[0];
+  }
+
+  /** Produce v9 (acks=all) of `records` to one partition: its error code and base offset. */
+  async producePartition(topic: string, partition: number, records: Buffer): Promise<{ errorCode: number; baseOffset: bigint }> {
+    const response = await this.request<{ responses: { partitionResponses: { errorCode: number; baseOffset: bigint }[] }[] }>(0, 9, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
+    });
+    return response.responses[0].partitionResponses[0];
+  }
+
   #onData(chunk: Buffer): void {
     this.#received = this.#received.length === 0 ? chunk : Buffer.concat([this.#received, chunk]);
     while (this.#received.length >= 4) {

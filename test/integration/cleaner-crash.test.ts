@@ -45,13 +45,7 @@ const start = () =>
   });
 
 async function produce(client: TestClient, records: Buffer): Promise<bigint> {
-  const response = await client.request<{ responses: { partitionResponses: { errorCode: number; baseOffset: bigint }[] }[] }>(0, 9, {
-    transactionalId: null,
-    acks: -1,
-    timeoutMs: 10_000,
-    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
-  });
-  const answer = response.responses[0].partitionResponses[0];
+  const answer = await client.producePartition(topic, 0, records);
   expect(answer.errorCode).toBe(0);
   return answer.baseOffset;
 }
@@ -63,24 +57,7 @@ async function readAll(broker: SluiceBroker): Promise<Map<string, [bigint, strin
   let next = 0n;
   try {
     for (;;) {
-      const response = await client.request<{ responses: { partitions: { errorCode: number; highWatermark: bigint; records: Buffer | null }[] }[] }>(1, 12, {
-        replicaId: -1,
-        maxWaitMs: 0,
-        minBytes: 0,
-        maxBytes: 8 << 20,
-        isolationLevel: 0,
-        sessionId: 0,
-        sessionEpoch: -1,
-        topics: [
-          {
-            topic,
-            partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: next, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 8 << 20 }],
-          },
-        ],
-        forgottenTopicsData: [],
-        rackId: "",
-      });
-      const partition = response.responses[0].partitions[0];
+      const partition = await client.fetchPartition(topic, 0, next, 8 << 20);
       expect(partition.errorCode).toBe(0);
       const records = recordsOf(partition.records).filter((record) => record.offset >= next);
       if (records.length === 0) break;

@@ -88,21 +88,7 @@ async function offset(client: TestClient, topic: string, timestamp: -1n | -2n): 
 
 /** The first record at or after `from`, or the Fetch error code. */
 async function firstRecordFrom(client: TestClient, topic: string, from: bigint): Promise<{ errorCode: number; offset?: bigint; value?: string }> {
-  const response = await client.request<{ responses: { partitions: { errorCode: number; records: Buffer | null }[] }[] }>(1, 12, {
-    replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: MiB,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      { topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: from, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: MiB }] },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-  });
-  const partition = response.responses[0].partitions[0];
+  const partition = await client.fetchPartition(topic, 0, from, MiB);
   if (partition.errorCode !== 0) return { errorCode: partition.errorCode };
   const record = recordsOf(partition.records).find((r) => r.offset >= from);
   return { errorCode: 0, offset: record?.offset, value: record?.value?.toString().replace(/-x+$/, "") };

@@ -64,13 +64,7 @@ interface Kept {
 }
 
 async function produceTo(client: TestClient, records: Buffer, to: string): Promise<void> {
-  const response = await client.request<{ responses: { partitionResponses: { errorCode: number; errorMessage: string | null }[] }[] }>(0, 9, {
-    transactionalId: null,
-    acks: -1,
-    timeoutMs: 10_000,
-    topicData: [{ name: to, partitionData: [{ index: 0, records }] }],
-  });
-  expect(response.responses[0].partitionResponses[0]).toMatchObject({ errorCode: 0 });
+  expect((await client.producePartition(to, 0, records)).errorCode).toBe(0);
 }
 
 /** Writes the input to `to` on `bootstrap` (port `port`); returns the sentinel's offset and the time base of the records. */
@@ -159,24 +153,7 @@ async function readKept(port: number, topic: string): Promise<Kept[]> {
   let next = 0n;
   try {
     for (;;) {
-      const response = await client.request<{ responses: { partitions: { errorCode: number; highWatermark: bigint; records: Buffer | null }[] }[] }>(1, 12, {
-        replicaId: -1,
-        maxWaitMs: 0,
-        minBytes: 0,
-        maxBytes: 4 << 20,
-        isolationLevel: 0,
-        sessionId: 0,
-        sessionEpoch: -1,
-        topics: [
-          {
-            topic,
-            partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: next, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 4 << 20 }],
-          },
-        ],
-        forgottenTopicsData: [],
-        rackId: "",
-      });
-      const partition = response.responses[0].partitions[0];
+      const partition = await client.fetchPartition(topic, 0, next, 4 << 20);
       expect(partition.errorCode).toBe(0);
       const bytes = partition.records;
       if (bytes === null || bytes.length === 0) break;

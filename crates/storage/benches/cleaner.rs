@@ -24,53 +24,20 @@ use sluice_storage::crc32c::crc32c;
 use sluice_storage::log::{AppendOptions, Log, OpenOptions};
 
 const LOG_BYTES: usize = 512 << 20;
-const NOW_MS: i64 = 1_700_000_000_000;
+mod common;
+use common::{finish_batch, put_record, NOW_MS};
 
-fn put_varint(out: &mut Vec<u8>, value: i64) {
-    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-    while zigzag >= 0x80 {
-        out.push((zigzag as u8) | 0x80);
-        zigzag >>= 7;
-    }
-    out.push(zigzag as u8);
-}
-
-/// One uncompressed batch of about 1 KiB: records with keys `k<first>`, `k<first+1>`, … and 100-byte values.
+/// One uncompressed batch of about 1 KiB: records with keys `k<first>`, `k<first+1>`, … (mod
+/// `keys`) and 100-byte values; with the number of records.
 fn keyed_batch(first_key: u64, keys: u64) -> (Vec<u8>, u64) {
     let mut body = Vec::new();
     let mut count = 0i32;
     while 61 + body.len() + 130 <= 1024 {
         let key = format!("k{}", (first_key + count as u64) % keys);
-        let mut record = vec![0u8];
-        put_varint(&mut record, 0);
-        put_varint(&mut record, i64::from(count));
-        put_varint(&mut record, key.len() as i64);
-        record.extend_from_slice(key.as_bytes());
-        put_varint(&mut record, 100);
-        record.extend_from_slice(&[b'v'; 100]);
-        put_varint(&mut record, 0);
-        put_varint(&mut body, record.len() as i64);
-        body.extend_from_slice(&record);
+        put_record(&mut body, count, Some(key.as_bytes()), 100);
         count += 1;
     }
-    let mut out = Vec::new();
-    out.extend_from_slice(&0i64.to_be_bytes());
-    out.extend_from_slice(&((49 + body.len()) as i32).to_be_bytes());
-    out.extend_from_slice(&0i32.to_be_bytes());
-    out.push(2);
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&0i16.to_be_bytes());
-    out.extend_from_slice(&(count - 1).to_be_bytes());
-    out.extend_from_slice(&NOW_MS.to_be_bytes());
-    out.extend_from_slice(&NOW_MS.to_be_bytes());
-    out.extend_from_slice(&(-1i64).to_be_bytes());
-    out.extend_from_slice(&(-1i16).to_be_bytes());
-    out.extend_from_slice(&(-1i32).to_be_bytes());
-    out.extend_from_slice(&count.to_be_bytes());
-    out.extend_from_slice(&body);
-    let crc = crc32c(&out[21..]);
-    out[17..21].copy_from_slice(&crc.to_be_bytes());
-    (out, count as u64)
+    (finish_batch(&body, count), count as u64)
 }
 
 struct Figures {

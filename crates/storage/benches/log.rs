@@ -19,55 +19,21 @@ use std::time::Instant;
 use sluice_storage::background::LogResources;
 use sluice_storage::checkpoint::TopicPartition;
 use sluice_storage::config::LogConfig;
-use sluice_storage::crc32c::crc32c;
 use sluice_storage::log::{AppendOptions, Log, OpenOptions};
 
 const TOTAL_BYTES: usize = 1 << 30;
-const NOW_MS: i64 = 1_700_000_000_000;
+mod common;
+use common::{finish_batch, put_record, NOW_MS};
 
-fn put_varint(out: &mut Vec<u8>, value: i64) {
-    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-    while zigzag >= 0x80 {
-        out.push((zigzag as u8) | 0x80);
-        zigzag >>= 7;
-    }
-    out.push(zigzag as u8);
-}
-
-/// One uncompressed batch of about `batch_bytes`: records with 100-byte values.
+/// One uncompressed batch of about `batch_bytes`: records with null keys and 100-byte values.
 fn batch(batch_bytes: usize) -> Vec<u8> {
     let mut body = Vec::new();
     let mut count = 0i32;
     while 61 + body.len() + 110 <= batch_bytes {
-        let mut record = vec![0u8]; // attributes
-        put_varint(&mut record, 0); // timestamp delta
-        put_varint(&mut record, i64::from(count)); // offset delta
-        put_varint(&mut record, -1); // null key
-        put_varint(&mut record, 100);
-        record.extend_from_slice(&[b'x'; 100]);
-        put_varint(&mut record, 0); // no headers
-        put_varint(&mut body, record.len() as i64);
-        body.extend_from_slice(&record);
+        put_record(&mut body, count, None, 100);
         count += 1;
     }
-    let mut out = Vec::new();
-    out.extend_from_slice(&0i64.to_be_bytes());
-    out.extend_from_slice(&((49 + body.len()) as i32).to_be_bytes());
-    out.extend_from_slice(&0i32.to_be_bytes());
-    out.push(2);
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&0i16.to_be_bytes());
-    out.extend_from_slice(&(count - 1).to_be_bytes());
-    out.extend_from_slice(&NOW_MS.to_be_bytes());
-    out.extend_from_slice(&NOW_MS.to_be_bytes());
-    out.extend_from_slice(&(-1i64).to_be_bytes());
-    out.extend_from_slice(&(-1i16).to_be_bytes());
-    out.extend_from_slice(&(-1i32).to_be_bytes());
-    out.extend_from_slice(&count.to_be_bytes());
-    out.extend_from_slice(&body);
-    let crc = crc32c(&out[21..]);
-    out[17..21].copy_from_slice(&crc.to_be_bytes());
-    out
+    finish_batch(&body, count)
 }
 
 fn config() -> LogConfig {
