@@ -433,9 +433,13 @@ fn segments_are_grouped_within_segment_bytes() {
         put(&mut log, &[(&format!("unique-{key}"), Some("value"))]);
     }
     clean_log(&mut log, NOW_MS, &options());
+    // The cleaned segments; the active one is reserved on disk ahead of its data by the
+    // background thread, so its file length says nothing.
+    let active = format!("{:020}.log", log.segment_base_offsets().last().unwrap());
     for entry in fs::read_dir(directory.path()).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|extension| extension == "log") {
+        if path.extension().is_some_and(|extension| extension == "log") && !path.ends_with(&active)
+        {
             assert!(fs::metadata(&path).unwrap().len() <= 1024, "{path:?}");
         }
     }
