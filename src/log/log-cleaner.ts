@@ -160,7 +160,7 @@ export class LogCleaner {
       return;
     }
     const dirty = answers.filter((answer) => answer.info?.needsCleaning === true);
-    this.stats.maxDirtyRatio = Math.max(0, ...answers.map((answer) => answer.info?.cleanableRatio ?? 0));
+    this.stats.maxDirtyRatio = answers.reduce((max, answer) => Math.max(max, answer.info?.cleanableRatio ?? 0), 0);
     // Kafka's order: the logs past max.compaction.lag.ms first, then by dirty ratio.
     dirty.sort(
       (a, b) => (b.info!.maxCompactionDelayMs > 0 ? 1 : 0) - (a.info!.maxCompactionDelayMs > 0 ? 1 : 0) || b.info!.cleanableRatio - a.info!.cleanableRatio,

@@ -4,7 +4,7 @@
 // so vitest tests and tsx bench scripts can both use it; Linux only (/proc).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -492,4 +492,22 @@ export async function startSluice(options: StartSluiceOptions = {}): Promise<Slu
     }
     throw error;
   }
+}
+
+/**
+ * A broker to restart on the same port, work dir and log dir (kill or stop, then `start()` again):
+ * for tests of what survives a restart. `remove()` deletes the work dir.
+ */
+export async function restartableSluice(
+  name: string,
+  overrides: Record<string, string | number | boolean> = {},
+): Promise<{ start: () => Promise<SluiceBroker>; logDir: string; remove: () => Promise<void> }> {
+  const workDir = await mkdtemp(join(tmpdir(), `sluice-${name}-`));
+  const logDir = join(workDir, "data");
+  const port = await freePort();
+  return {
+    start: () => startSluice({ port, logDir, workDir, overrides }),
+    logDir,
+    remove: () => rm(workDir, { recursive: true, force: true }),
+  };
 }

@@ -6,15 +6,12 @@
 // read after its latest, and no `.cleaned` or `.swap` file is left over. CLEANER_CRASH_ROUNDS
 // (3 by default) sets the rounds; the long form runs many more.
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildRecordBatch } from "../../src/protocol/records.js";
 import { TestClient } from "../helpers/client.js";
-import { freePort } from "../helpers/kafka.js";
 import { recordsOf } from "../helpers/records.js";
-import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+import { restartableSluice, type SluiceBroker } from "../helpers/sluice.js";
 
 const rounds = Number(process.env.CLEANER_CRASH_ROUNDS ?? 3);
 const topic = "crashy";
@@ -23,26 +20,16 @@ const valueBytes = 500;
 // Each round's sentinel is stamped a segment.ms past the previous one (which began the active
 // segment), staying within message.timestamp.after.max.ms (1 hour) for up to 55 rounds.
 const segmentMs = 60_000;
-const workDir = await mkdtemp(join(tmpdir(), "sluice-cleaner-crash-"));
-const logDir = join(workDir, "data");
-const port = await freePort();
 
-afterAll(async () => {
-  await rm(workDir, { recursive: true, force: true });
+const restartable = await restartableSluice("cleaner-crash", {
+  "log.cleaner.backoff.ms": 50,
+  // ~1 MB per round read and written at 2 MB/s: a clean lasts about a second.
+  "log.cleaner.io.max.bytes.per.second": 2 * 1024 * 1024,
+  "log.retention.check.interval.ms": 3_600_000,
 });
+const { start, logDir } = restartable;
 
-const start = () =>
-  startSluice({
-    port,
-    logDir,
-    workDir,
-    overrides: {
-      "log.cleaner.backoff.ms": 50,
-      // ~1 MB per round read and written at 2 MB/s: a clean lasts about a second.
-      "log.cleaner.io.max.bytes.per.second": 2 * 1024 * 1024,
-      "log.retention.check.interval.ms": 3_600_000,
-    },
-  });
+afterAll(() => restartable.remove());
 
 async function produce(client: TestClient, records: Buffer): Promise<bigint> {
   const answer = await client.producePartition(topic, 0, records);

@@ -6,41 +6,28 @@
 // kill -9 the coordinator reloads from the compacted log (a few hundred records, not a million)
 // and every group's latest offsets are served.
 import { readdirSync, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TestClient } from "../helpers/client.js";
-import { freePort } from "../helpers/kafka.js";
 import { recordsOf } from "../helpers/records.js";
-import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+import { restartableSluice, type SluiceBroker } from "../helpers/sluice.js";
 
 const commits = Number(process.env.OFFSETS_COMMITS ?? 1_000_000);
 const partitions = 100;
 const groups = 10;
 const topic = "flood";
 const MiB = 1024 * 1024;
-const workDir = await mkdtemp(join(tmpdir(), "sluice-offsets-compaction-"));
-const logDir = join(workDir, "data");
-const port = await freePort();
 const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
 
-afterAll(async () => {
-  await rm(workDir, { recursive: true, force: true });
+const restartable = await restartableSluice("offsets-compaction", {
+  "offsets.topic.num.partitions": 1,
+  "offsets.topic.segment.bytes": MiB,
+  "log.cleaner.backoff.ms": 100,
+  "group.initial.rebalance.delay.ms": 0,
 });
+const { start, logDir } = restartable;
 
-const start = () =>
-  startSluice({
-    port,
-    logDir,
-    workDir,
-    overrides: {
-      "offsets.topic.num.partitions": 1,
-      "offsets.topic.segment.bytes": MiB,
-      "log.cleaner.backoff.ms": 100,
-      "group.initial.rebalance.delay.ms": 0,
-    },
-  });
+afterAll(() => restartable.remove());
 
 /** Bytes of the closed segments' .log files (the active one is reserved on disk ahead of its data). */
 function closedLogBytes(directory: string): number {

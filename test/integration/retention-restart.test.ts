@@ -8,38 +8,25 @@
 //   - by time: segments whose newest record is older than retention.ms go, newer ones stay, and
 //     the surviving records read back unchanged across a restart.
 import { readdirSync, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildRecordBatch } from "../../src/protocol/records.js";
 import { TestClient } from "../helpers/client.js";
-import { freePort } from "../helpers/kafka.js";
 import { recordsOf } from "../helpers/records.js";
-import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+import { restartableSluice, type SluiceBroker } from "../helpers/sluice.js";
 
-const workDir = await mkdtemp(join(tmpdir(), "sluice-retention-"));
-const logDir = join(workDir, "data");
-const port = await freePort();
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
 
-afterAll(async () => {
-  await rm(workDir, { recursive: true, force: true });
+const restartable = await restartableSluice("retention", {
+  "log.retention.check.interval.ms": 200,
+  "log.flush.offset.checkpoint.interval.ms": 200,
+  "log.flush.start.offset.checkpoint.interval.ms": 200,
+  "log.segment.delete.delay.ms": 100,
 });
+const { start, logDir } = restartable;
 
-const start = () =>
-  startSluice({
-    port,
-    logDir,
-    workDir,
-    overrides: {
-      "log.retention.check.interval.ms": 200,
-      "log.flush.offset.checkpoint.interval.ms": 200,
-      "log.flush.start.offset.checkpoint.interval.ms": 200,
-      "log.segment.delete.delay.ms": 100,
-    },
-  });
+afterAll(() => restartable.remove());
 
 async function withClient<T>(broker: SluiceBroker, use: (client: TestClient) => Promise<T>): Promise<T> {
   const client = await TestClient.connect(broker.port);

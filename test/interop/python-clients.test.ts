@@ -8,10 +8,11 @@
 // test/interop/python/requirements.txt with the system's python3 ($PYTHON to use another): the
 // system Python's packages are never used or changed. Skipped when that cannot be done (no python3,
 // no venv module, offline), except under CI (process.env.CI), where that fails.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Run, run } from "../helpers/cli.js";
 import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 
 const ci = Boolean(process.env.CI);
@@ -83,28 +84,8 @@ interface Ack {
 type Op = Record<string, unknown> & { op: string };
 type Result = { result: unknown } | { error: string };
 
-function runPython(input: string, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [script], { stdio: ["pipe", "pipe", "pipe"] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.stdin.on("error", () => {});
-    child.stdin.end(input);
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`clients.py did not finish within ${timeoutMs} ms:\n${Buffer.concat(stderr).toString()}`));
-    }, timeoutMs);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
-    });
-  });
+function runPython(input: string, timeoutMs = 90_000): Promise<Run> {
+  return run(python, [script], input, timeoutMs);
 }
 
 const startedAt = Date.now();

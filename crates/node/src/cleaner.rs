@@ -230,11 +230,7 @@ pub fn clean_log(
             update_checkpoint(&checkpoints, &state, stats.end_offset)?;
             result_of(&stats, true, None)
         }
-        CleanCommit::Abandoned { reason } => CleanResult {
-            committed: false,
-            abandoned_reason: Some(reason),
-            ..result_of(&CleanStats::default(), false, None)
-        },
+        CleanCommit::Abandoned { reason } => result_of(&CleanStats::default(), false, Some(reason)),
     }))
 }
 
@@ -254,12 +250,7 @@ pub fn forget_cleaner_checkpoints(
                 topic.clone(),
                 partition as i32,
             ))
-            .map_err(|error| {
-                coded(
-                    ErrorCode::StorageError,
-                    format!("cleaner-offset-checkpoint: {error}"),
-                )
-            })?;
+            .map_err(checkpoint_error)?;
     }
     Ok(())
 }
@@ -271,12 +262,14 @@ fn update_checkpoint(
 ) -> Result<(), NativeError> {
     checkpoints
         .update(&state.topic_partition(), offset)
-        .map_err(|error| {
-            coded(
-                ErrorCode::StorageError,
-                format!("cleaner-offset-checkpoint: {error}"),
-            )
-        })
+        .map_err(checkpoint_error)
+}
+
+fn checkpoint_error(error: std::io::Error) -> NativeError {
+    coded(
+        ErrorCode::StorageError,
+        format!("cleaner-offset-checkpoint: {error}"),
+    )
 }
 
 fn result_of(stats: &CleanStats, committed: bool, reason: Option<String>) -> CleanResult {

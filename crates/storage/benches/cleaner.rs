@@ -13,19 +13,16 @@
 //! wait beyond the clean's own. Set `SLUICE_BENCH_DIR` to measure another disk.
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 
 use sluice_storage::background::LogResources;
-use sluice_storage::checkpoint::TopicPartition;
 use sluice_storage::cleaner::{clean, CleanCommit, CleanerOptions, CompactionConfig};
 use sluice_storage::compression::{recompress_batch, Compression};
-use sluice_storage::config::LogConfig;
 use sluice_storage::crc32c::crc32c;
-use sluice_storage::log::{AppendOptions, Log, OpenOptions};
+use sluice_storage::log::{AppendOptions, OpenOptions};
 
 const LOG_BYTES: usize = 512 << 20;
 mod common;
-use common::{finish_batch, put_record, NOW_MS};
+use common::{finish_batch, open_log, put_record, NOW_MS};
 
 /// One uncompressed batch of about 1 KiB: records with keys `k<first>`, `k<first+1>`, … (mod
 /// `keys`) and 100-byte values; with the number of records.
@@ -51,21 +48,13 @@ fn case(root: &Path, name: &str, updates_per_key: u64, codec: Compression) -> Fi
     let directory = root.join(format!("clean-{name}"));
     let _ = std::fs::remove_dir_all(&directory);
     let resources = LogResources::with_defaults();
-    let partition = TopicPartition::new("bench", 0);
-    let config = LogConfig {
-        segment_bytes: 64 * 1024 * 1024,
-        ..LogConfig::default()
-    };
-    let mut log = Log::open(
-        &directory.join(partition.directory_name()),
-        partition,
-        config,
-        resources.clone(),
+    let mut log = open_log(
+        &directory,
+        0,
+        64 * 1024 * 1024,
+        &resources,
         OpenOptions::fresh(NOW_MS),
-        &AtomicU64::new(0),
-    )
-    .unwrap()
-    .0;
+    );
     let (sample, per_batch) = keyed_batch(0, 1);
     let batches = (LOG_BYTES / sample.len()) as u64;
     let keys = (batches * per_batch / updates_per_key).max(1);

@@ -23,7 +23,7 @@ use sluice_storage::log::{AppendOptions, Log, OpenOptions};
 
 const TOTAL_BYTES: usize = 1 << 30;
 mod common;
-use common::{finish_batch, put_record, NOW_MS};
+use common::{finish_batch, open_log, put_record, NOW_MS};
 
 /// One uncompressed batch of about `batch_bytes`: records with null keys and 100-byte values.
 fn batch(batch_bytes: usize) -> Vec<u8> {
@@ -36,6 +36,7 @@ fn batch(batch_bytes: usize) -> Vec<u8> {
     finish_batch(&body, count)
 }
 
+/// 256 MiB segments (the recovery case opens the log itself, to read its report).
 fn config() -> LogConfig {
     LogConfig {
         segment_bytes: 256 * 1024 * 1024,
@@ -49,17 +50,13 @@ fn open(
     resources: &Arc<LogResources>,
     options: OpenOptions,
 ) -> Log {
-    let partition = TopicPartition::new("bench", partition);
-    Log::open(
-        &directory.join(partition.directory_name()),
+    open_log(
+        directory,
         partition,
-        config(),
-        resources.clone(),
+        config().segment_bytes,
+        resources,
         options,
-        &AtomicU64::new(0),
     )
-    .unwrap()
-    .0
 }
 
 fn append_case(root: &Path, batch_bytes: usize, partitions: i32) -> f64 {

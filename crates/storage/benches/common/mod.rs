@@ -1,4 +1,14 @@
-//! What the storage benches share: building uncompressed record batches v2 by hand.
+//! What the storage benches share: building uncompressed record batches v2 by hand, and
+//! opening a log of partition `bench-<n>`.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use sluice_storage::background::LogResources;
+use sluice_storage::checkpoint::TopicPartition;
+use sluice_storage::config::LogConfig;
+use sluice_storage::log::{Log, OpenOptions};
 
 pub const NOW_MS: i64 = 1_700_000_000_000;
 
@@ -51,4 +61,29 @@ pub fn finish_batch(body: &[u8], count: i32) -> Vec<u8> {
     let crc = sluice_storage::crc32c::crc32c(&out[21..]);
     out[17..21].copy_from_slice(&crc.to_be_bytes());
     out
+}
+
+/// Opens (or creates) partition `bench-<partition>` under `directory` with `segment_bytes` segments.
+pub fn open_log(
+    directory: &Path,
+    partition: i32,
+    segment_bytes: u32,
+    resources: &Arc<LogResources>,
+    options: OpenOptions,
+) -> Log {
+    let partition = TopicPartition::new("bench", partition);
+    let config = LogConfig {
+        segment_bytes,
+        ..LogConfig::default()
+    };
+    Log::open(
+        &directory.join(partition.directory_name()),
+        partition,
+        config,
+        resources.clone(),
+        options,
+        &AtomicU64::new(0),
+    )
+    .unwrap()
+    .0
 }
