@@ -14,6 +14,12 @@
 // error, the request parks on its partitions (PartitionManager.waitForAppends) until appends
 // bring minBytes or maxWaitMs passes, then reads again. Incremental fetch sessions:
 // src/server/fetch-session.ts.
+//
+// Followers fetch with their replica id (replicaState.replicaId from v15, replicaId before): they
+// read up to the log end, not the HW; the leader records each one's fetch offset (its log end),
+// which moves the ISR and the HW (Partition.updateFollowerFetchState); and a follower whose last
+// fetched epoch ends before its fetch offset on this leader gets the diverging epoch (v12+) with
+// no records, and truncates (src/replication/).
 
 import type { Partition } from "../log/partition.js";
 import type { LogSlice } from "../native.js";
@@ -44,6 +50,10 @@ interface Target {
   readonly fetchOffset: bigint;
   readonly partitionMaxBytes: number;
   readonly currentLeaderEpoch: number;
+  /** The epoch of the last batch the follower has (v12+), -1 when not known. */
+  readonly lastFetchedEpoch: number;
+  /** The follower's log start offset (v5+). */
+  readonly logStartOffset: bigint;
   /** The session entry to update with what the response tells (incremental sessions). */
   readonly cached: SessionPartition | null;
 }
@@ -59,7 +69,11 @@ interface Result {
   readonly records: LogSlice | null;
   /** Read_committed: the aborted transactions overlapping `records`; read_uncommitted: null. */
   readonly abortedTransactions: FetchResponseAbortedTransaction[] | null;
+  /** A follower's log diverged from this leader's: the epoch and its end offset here. */
+  readonly divergingEpoch: { epoch: number; endOffset: bigint } | null;
 }
+
+const NO_DIVERGENCE = { epoch: -1, endOffset: -1n };
 
 function failed(target: Target, errorCode: number, readCommitted: boolean): Result {
   return {
@@ -71,7 +85,25 @@ function failed(target: Target, errorCode: number, readCommitted: boolean): Resu
     logStartOffset: -1n,
     records: null,
     abortedTransactions: readCommitted ? NO_ABORTED : null,
+    divergingEpoch: null,
   };
+}
+
+/** The replica id of a follower's fetch (v15+ in replicaState), -1 for a consumer. */
+function replicaIdOf(request: FetchRequest, version: number): number {
+  return version >= 15 ? request.replicaState.replicaId : request.replicaId;
+}
+
+/**
+ * Kafka's divergence check of a follower's fetch (Partition.fetchRecords): the end offset here of
+ * the largest epoch not above `lastFetchedEpoch`; the follower diverged if that epoch is older or
+ * ends before its fetch offset.
+ */
+function divergence(partition: Partition, lastFetchedEpoch: number, fetchOffset: bigint): { epoch: number; endOffset: bigint } | null {
+  if (lastFetchedEpoch < 0) return null;
+  const found = partition.log.endOffsetForEpoch(lastFetchedEpoch);
+  if (found.epoch < lastFetchedEpoch || found.endOffset < fetchOffset) return found;
+  return null;
 }
 
 /** Reads every target in order within the response budget. */
@@ -86,6 +118,7 @@ function readAll(
   let bytes = 0;
   let errors = false;
   const readCommitted = request.isolationLevel === READ_COMMITTED;
+  const replicaId = replicaIdOf(request, context.apiVersion);
   for (const target of targets) {
     const partition = byId
       ? context.partitions.lookupById(target.topicId, target.partition, target.currentLeaderEpoch)
@@ -95,10 +128,26 @@ function readAll(
       errors = true;
       continue;
     }
+    let divergingEpoch: { epoch: number; endOffset: bigint } | null = null;
+    let upperBound: bigint;
+    if (replicaId >= 0) {
+      // A follower: divergence first; else its progress is recorded and it reads to the log end.
+      const logEndOffset = partition.log.logEndOffset;
+      divergingEpoch = divergence(partition, target.lastFetchedEpoch, target.fetchOffset);
+      if (divergingEpoch === null && target.fetchOffset >= partition.logStartOffset && target.fetchOffset <= logEndOffset) {
+        if (!partition.updateFollowerFetchState(replicaId, target.fetchOffset, target.logStartOffset, logEndOffset, context.receivedAtMs)) {
+          results.push(failed(target, ErrorCode.NOT_LEADER_OR_FOLLOWER, readCommitted));
+          errors = true;
+          continue;
+        }
+      }
+      upperBound = divergingEpoch === null ? logEndOffset : target.fetchOffset;
+    } else {
+      upperBound = readCommitted ? partition.lastStableOffset : partition.highWatermark;
+    }
     const highWatermark = partition.highWatermark;
     const lastStableOffset = partition.lastStableOffset;
     const logStartOffset = partition.logStartOffset;
-    const upperBound = readCommitted ? lastStableOffset : highWatermark;
     let records: LogSlice | null = null;
     let abortedTransactions: FetchResponseAbortedTransaction[] | null = readCommitted ? NO_ABORTED : null;
     let errorCode: number = ErrorCode.NONE;
@@ -129,7 +178,7 @@ function readAll(
         bytes += records.length;
       }
     }
-    results.push({ target, errorCode, partition, highWatermark, lastStableOffset, logStartOffset, records, abortedTransactions });
+    results.push({ target, errorCode, partition, highWatermark, lastStableOffset, logStartOffset, records, abortedTransactions, divergingEpoch });
   }
   return { results, bytes, errors };
 }
@@ -178,7 +227,7 @@ function respond(context: RequestContext, results: readonly Result[], session: F
       highWatermark: result.highWatermark,
       lastStableOffset: result.lastStableOffset,
       logStartOffset: result.logStartOffset,
-      divergingEpoch: { epoch: -1, endOffset: -1n },
+      divergingEpoch: result.divergingEpoch ?? NO_DIVERGENCE,
       currentLeader: { leaderId: -1, leaderEpoch: -1 },
       snapshotId: { endOffset: -1n, epoch: -1 },
       abortedTransactions: result.abortedTransactions,
@@ -205,6 +254,8 @@ function targetOf(topic: string, topicId: string, p: FetchRequestFetchPartition,
     fetchOffset: p.fetchOffset,
     partitionMaxBytes: p.partitionMaxBytes,
     currentLeaderEpoch: p.currentLeaderEpoch,
+    lastFetchedEpoch: p.lastFetchedEpoch,
+    logStartOffset: p.logStartOffset,
     cached,
   };
 }
@@ -290,18 +341,26 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
         for (const partition of forgotten.partitions) session.partitions.delete(FetchSession.key(byId, names.topic, names.topicId, partition));
       }
       for (const cached of session.partitions.values()) {
-        targets.push({ ...cached, cached });
+        targets.push({ ...cached, logStartOffset: -1n, cached });
       }
     }
 
     const first = readAll(context, request, targets, byId);
-    if (request.maxWaitMs <= 0 || targets.length === 0 || first.bytes >= request.minBytes || first.errors) {
+    const diverged = first.results.some((result) => result.divergingEpoch !== null);
+    if (request.maxWaitMs <= 0 || targets.length === 0 || first.bytes >= request.minBytes || first.errors || diverged) {
       return respond(context, first.results, session, incremental);
     }
     release(first.results);
     const partitions = first.results.flatMap((result) => result.partition ?? []);
     return context.partitions
-      .waitForAppends(partitions, request.minBytes, request.maxWaitMs, first.bytes, request.isolationLevel === READ_COMMITTED)
+      .waitForAppends(
+        partitions,
+        request.minBytes,
+        request.maxWaitMs,
+        first.bytes,
+        request.isolationLevel === READ_COMMITTED,
+        replicaIdOf(request, apiVersion) >= 0,
+      )
       .then(() => respond(context, readAll(context, request, targets, byId).results, session, incremental));
   },
   (_context, request, errorCode) => errorResponse(errorCode, request.sessionId),

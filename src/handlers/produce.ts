@@ -2,9 +2,13 @@
 // (PartitionLog.appendProduce) that validates them as Kafka's LogValidator does, recompresses
 // to the topic's compression.type, assigns offsets and appends.
 //
-// acks 0, 1 and -1 are accepted (anything else is INVALID_REQUIRED_ACKS). On a single node
-// the ISR is this broker, so acks=-1 is satisfied by the append itself — unless the topic's
-// min.insync.replicas is above 1, which is NOT_ENOUGH_REPLICAS as in Kafka. acks=0 gets no
+// acks 0, 1 and -1 are accepted (anything else is INVALID_REQUIRED_ACKS). acks=-1 is refused
+// with NOT_ENOUGH_REPLICAS before the append when the ISR is smaller than the topic's
+// min.insync.replicas; otherwise its answer waits until the high watermark passes the appended
+// records (the whole ISR has them: Kafka's DelayedProduce), at most the request's timeoutMs
+// (then REQUEST_TIMED_OUT), and is NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below the
+// minimum meanwhile. When the ISR is this broker alone (a single node) the append commits at
+// once and nothing waits. acks=0 gets no
 // response; if any partition failed, the connection is closed instead, so the client
 // notices (Kafka does the same). Idempotent batches go through the log's producer state: a
 // duplicate is answered NONE with the offsets of the original batch, as Kafka does.
@@ -59,20 +63,29 @@ function verifyTransactional(context: RequestContext, request: ProduceRequest, t
   return error;
 }
 
+/** An acks=all answer waiting for the high watermark. */
+interface PendingCommit {
+  readonly partition: Partition;
+  readonly required: bigint;
+  readonly minInsyncReplicas: number;
+  response: ProduceResponsePartitionProduceResponse;
+}
+
 function producePartition(
   context: RequestContext,
   request: ProduceRequest,
   topic: TopicMetadata,
   data: ProduceRequestPartitionProduceData,
   acks: number,
+  pending: PendingCommit[],
 ): ProduceResponsePartitionProduceResponse {
   const partition = context.partitions.lookup(topic.name, data.index);
   if (typeof partition === "number") return partitionError(data.index, partition);
-  if (acks === -1 && topic.config.minInsyncReplicas > 1) {
+  if (acks === -1 && partition.maximalIsr.length < topic.config.minInsyncReplicas) {
     return partitionError(
       data.index,
       ErrorCode.NOT_ENOUGH_REPLICAS,
-      `The size of the current ISR Set(${context.nodeId}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
+      `The size of the current ISR Set(${partition.maximalIsr.join(", ")}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
     );
   }
   if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
@@ -98,7 +111,7 @@ function producePartition(
     // Records appended: the log end moved from baseOffset (a duplicate appended none).
     const appended = result.duplicate || result.baseOffset < 0n ? 0 : Number(partition.log.logEndOffset - result.baseOffset);
     context.metrics.produced(topic.name, appended, data.records.length);
-    return {
+    const response: ProduceResponsePartitionProduceResponse = {
       index: data.index,
       errorCode: ErrorCode.NONE,
       baseOffset: result.baseOffset,
@@ -108,6 +121,13 @@ function producePartition(
       errorMessage: null,
       currentLeader: NO_LEADER,
     };
+    if (acks !== -1) return response;
+    // acks=all: the answer waits for the ISR to have everything up to the log end (a duplicate's
+    // original batch included).
+    const required = partition.log.logEndOffset;
+    if (partition.highWatermark >= required) return response;
+    pending.push({ partition, required, minInsyncReplicas: topic.config.minInsyncReplicas, response });
+    return response;
   } catch (error) {
     reportUnexpected(context, error, `append to ${partition}`);
     return partitionError(
@@ -115,6 +135,31 @@ function producePartition(
       errorCodeOf(error),
       error instanceof Error && errorCodeOf(error) !== ErrorCode.UNKNOWN_SERVER_ERROR ? error.message : null,
     );
+  }
+}
+
+/**
+ * Waits until each pending partition's high watermark passes its records (Kafka's DelayedProduce),
+ * at most `timeoutMs`: the partitions still waiting then answer REQUEST_TIMED_OUT.
+ */
+async function awaitCommits(pending: PendingCommit[], timeoutMs: number): Promise<void> {
+  const waits = pending.map((entry) => {
+    const wait = entry.partition.waitForCommit(entry.required, entry.minInsyncReplicas);
+    return { entry, wait, errorCode: null as number | null };
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, timeoutMs));
+  });
+  await Promise.race([Promise.all(waits.map(async (w) => (w.errorCode = await w.wait.done))), timedOut]);
+  clearTimeout(timer);
+  for (const w of waits) {
+    const errorCode = w.errorCode ?? ErrorCode.REQUEST_TIMED_OUT;
+    if (w.errorCode === null) w.wait.cancel();
+    if (errorCode !== ErrorCode.NONE) {
+      const failed = partitionError(w.entry.response.index, errorCode);
+      Object.assign(w.entry.response, { ...failed });
+    }
   }
 }
 
@@ -127,6 +172,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
     const acks = request.acks;
     const validAcks = acks === 0 || acks === 1 || acks === -1;
     let failures = 0;
+    const pending: PendingCommit[] = [];
     const responses: ProduceResponseTopicProduceResponse[] = request.topicData.map((topicData) => {
       const topic = byId ? metadata.topicById(topicData.topicId) : metadata.topic(topicData.name);
       const partitionResponses = topicData.partitionData.map((data) => {
@@ -135,7 +181,7 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
         else if (topic === undefined) response = partitionError(data.index, byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         else if (topic.isInternal && context.header.clientId !== ADMIN_CLIENT_ID)
           response = partitionError(data.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
-        else response = producePartition(context, request, topic, data, acks);
+        else response = producePartition(context, request, topic, data, acks, pending);
         if (response.errorCode !== ErrorCode.NONE) failures++;
         return response;
       });
@@ -145,7 +191,8 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
       if (failures > 0) context.connections.close(context.connection, `acks=0 produce failed for ${failures} partition(s)`);
       return NO_RESPONSE;
     }
-    return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+    if (pending.length === 0) return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+    return awaitCommits(pending, request.timeoutMs).then(() => ({ responses, throttleTimeMs: 0, nodeEndpoints: [] }));
   },
   (_context, request, errorCode) => ({
     responses: request.topicData.map((topicData) => ({

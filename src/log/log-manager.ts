@@ -16,7 +16,7 @@
 //
 // File formats and the crash story: docs/storage.md.
 
-import { awaitLog, type LogConfig, LogError, type LogOpenProgress, LogResources, type NativeLogDirectory, openNativeLogDirectory } from "../native.js";
+import { awaitLog, callLog, type LogConfig, LogError, type LogOpenProgress, LogResources, type NativeLogDirectory, openNativeLogDirectory } from "../native.js";
 import { LogScheduler, type LogSchedulerOptions } from "./log-scheduler.js";
 import { PartitionLog } from "./partition-log.js";
 
@@ -135,6 +135,11 @@ export class LogManager {
    */
   checkpoint(highWatermarks?: readonly { topic: string; partition: number; highWatermark: bigint }[], offsets = true): Promise<number> {
     return awaitLog(() => this.#directory.writeCheckpoints(highWatermarks === undefined ? undefined : [...highWatermarks], offsets));
+  }
+
+  /** The high watermarks in `replication-offset-checkpoint` (a partition starts from its own). */
+  readHighWatermarks(): { topic: string; partition: number; highWatermark: bigint }[] {
+    return callLog(() => this.#directory.readHighWatermarks());
   }
 
   /** Starts the periodic retention, checkpoint and producer-expiration passes (log-scheduler.ts). */

@@ -282,6 +282,20 @@ export class PartitionLog {
     return { epoch: Number(foundEpoch), endOffset };
   }
 
+  /**
+   * A new leader's epoch starts at the log end offset (Kafka's maybeAssignEpochStartOffset), so a
+   * follower asking for the end of an older epoch learns where this log diverged; nothing changes
+   * for an epoch not newer than the latest. Returns whether it was assigned.
+   */
+  assignLeaderEpoch(epoch: number): boolean {
+    return callLog(() => this.#native.assignLeaderEpoch(epoch));
+  }
+
+  /** The latest leader epoch in the log, -1 when none (a follower's lastFetchedEpoch). */
+  get latestEpoch(): number {
+    return callLog(() => this.#native.latestEpoch);
+  }
+
   /** Follower truncation: removes every record at or above `offset`; resolves to whether any was. */
   truncateTo(offset: bigint): Promise<boolean> {
     return this.#slow(() => this.#native.truncateTo(offset));

@@ -1282,6 +1282,24 @@ impl NativeLog {
         Ok(found.map(TimestampAndOffsetResult::from))
     }
 
+    /// A new leader's epoch, starting at the log end offset (see the storage's
+    /// `assign_leader_epoch`); false when `epoch` is not newer than the latest.
+    #[napi]
+    pub fn assign_leader_epoch(&self, epoch: i32) -> Result<bool, NativeError> {
+        let mut guard = self.state.log()?;
+        let log = guard.as_mut().expect("open");
+        let assigned = log.assign_leader_epoch(epoch);
+        self.state.publish(log);
+        Ok(assigned)
+    }
+
+    /// The latest leader epoch in the log (-1 when none): a follower's lastFetchedEpoch.
+    #[napi(getter)]
+    pub fn latest_epoch(&self) -> Result<i32, NativeError> {
+        let guard = self.state.log()?;
+        Ok(guard.as_ref().expect("open").leader_epochs().latest_epoch().unwrap_or(-1))
+    }
+
     /// OffsetForLeaderEpoch: `[epoch, end offset]` (`[-1, -1]` when unknown).
     #[napi]
     pub fn end_offset_for_epoch(&self, epoch: i32) -> Result<Vec<BigInt>, NativeError> {
@@ -1715,6 +1733,14 @@ pub fn open_log_directory(
     }))
 }
 
+/// One partition's high watermark read from `replication-offset-checkpoint`.
+#[napi(object, object_from_js = false)]
+pub struct HighWatermarkEntry {
+    pub topic: String,
+    pub partition: i32,
+    pub high_watermark: BigInt,
+}
+
 /// An open log directory: its logs, those it creates, and the clean shutdown of all.
 #[napi]
 pub struct NativeLogDirectory {
@@ -1819,6 +1845,23 @@ impl NativeLogDirectory {
     /// (Kafka writes it on its own, shorter interval,
     /// `replica.high.watermark.checkpoint.interval.ms`). Resolves to the number of
     /// partitions written.
+    /// `replication-offset-checkpoint`: each partition's last checkpointed high watermark
+    /// (a new leader or follower starts from it). Empty when the file is missing.
+    #[napi]
+    pub fn read_high_watermarks(&self) -> Result<Vec<HighWatermarkEntry>, NativeError> {
+        let found = LogDirectory::new(&self.path)
+            .read_high_watermarks()
+            .map_err(|error| coded(ErrorCode::StorageError, format!("replication-offset-checkpoint: {error}")))?;
+        Ok(found
+            .into_iter()
+            .map(|(partition, offset)| HighWatermarkEntry {
+                topic: partition.topic.clone(),
+                partition: partition.partition,
+                high_watermark: offset.into(),
+            })
+            .collect())
+    }
+
     #[napi(ts_return_type = "Promise<number>")]
     pub fn write_checkpoints(
         &self,

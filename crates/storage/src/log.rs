@@ -595,6 +595,21 @@ impl Log {
         &self.leader_epochs
     }
 
+    /// A new leader's epoch starts at the log end offset (Kafka's
+    /// `maybeAssignEpochStartOffset` in `Partition.makeLeader`), so that a follower asking
+    /// for the end of an older epoch learns where this leader's log diverged from it even
+    /// before anything is appended in the new epoch. Nothing changes for an epoch not newer
+    /// than the latest one. Returns whether it was assigned.
+    pub fn assign_leader_epoch(&mut self, epoch: i32) -> bool {
+        if epoch < 0 || self.leader_epochs.latest_epoch().is_some_and(|latest| epoch <= latest) {
+            return false;
+        }
+        let start = self.log_end_offset;
+        self.leader_epochs.assign(epoch, start);
+        self.epochs_changed();
+        true
+    }
+
     /// Kafka's OffsetForLeaderEpoch answer: `(epoch, end offset)`.
     pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
         self.leader_epochs
