@@ -17,9 +17,9 @@ await build({
   target: "node20",
   sourcemap: "linked",
   logLevel: "warning",
-  // piscina starts its workers from its own files (resolved next to its module): it stays a
-  // package loaded from node_modules, not part of the bundle.
-  external: ["piscina"],
+  // piscina starts its workers from its own files (resolved next to its module), and etcd3 loads
+  // its gRPC .proto files from beside its own: both stay packages loaded from node_modules.
+  external: ["piscina", "etcd3"],
   // Dependencies written as CommonJS call require(); give the ES module one.
   banner: { js: "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);" },
   plugins: [

@@ -9,12 +9,26 @@ import { randomKafkaUuid } from "./metadata.js";
 
 export const META_PROPERTIES = "meta.properties";
 
+/** The cluster id already in one of `directories`' meta.properties, if any. */
+export function storedClusterId(directories: readonly string[]): string | undefined {
+  for (const directory of directories) {
+    const meta = readMetaProperties(directory);
+    if (meta !== null) return meta.clusterId;
+  }
+  return undefined;
+}
+
 /**
  * Makes sure every log directory belongs to this node and one cluster: an existing
  * meta.properties must agree with `nodeId` and with the others; missing ones are written
  * (with a new cluster id when no directory has one yet). Runs once at start-up.
  */
-export function ensureMetaProperties(directories: readonly string[], nodeId: number): { clusterId: string; directoryIds: string[] } {
+export function ensureMetaProperties(
+  directories: readonly string[],
+  nodeId: number,
+  /** A cluster's id (from its metadata store): every directory must belong to it. */
+  required?: string,
+): { clusterId: string; directoryIds: string[] } {
   const found = directories.map((directory) => readMetaProperties(directory));
   let clusterId: string | undefined;
   for (const [i, meta] of found.entries()) {
@@ -27,7 +41,10 @@ export function ensureMetaProperties(directories: readonly string[], nodeId: num
     }
     clusterId = meta.clusterId;
   }
-  const cluster = clusterId ?? randomKafkaUuid();
+  if (required !== undefined && clusterId !== undefined && clusterId !== required) {
+    throw new Error(`The cluster id in ${directories[0]} is ${clusterId}, but the metadata store's cluster is ${required}: a log directory of another cluster`);
+  }
+  const cluster = required ?? clusterId ?? randomKafkaUuid();
   const directoryIds = found.map((meta, i) => {
     if (meta !== null) return meta.directoryId ?? randomKafkaUuid();
     const created = { version: 1, clusterId: cluster, nodeId, directoryId: randomKafkaUuid() };

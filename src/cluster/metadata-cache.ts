@@ -57,13 +57,25 @@ export class MetadataCache {
   readonly #topicsById = new Map<string, TopicMetadata>();
   readonly #brokers = new Map<number, BrokerMetadata>();
 
+  /** The active controller; this broker on a single node, -1 while a cluster has none. */
+  #controllerId: number;
+
   constructor(
     readonly clusterId: string,
     /** This broker. */
     readonly nodeId: number,
-    /** The active controller; this broker on a single node. */
-    readonly controllerId: number = nodeId,
-  ) {}
+    controllerId: number = nodeId,
+  ) {
+    this.#controllerId = controllerId;
+  }
+
+  get controllerId(): number {
+    return this.#controllerId;
+  }
+
+  set controllerId(nodeId: number) {
+    this.#controllerId = nodeId;
+  }
 
   topic(name: string): TopicMetadata | undefined {
     return this.#topics.get(name);
@@ -105,6 +117,11 @@ export class MetadataCache {
   /** Adds or replaces a broker (registration). */
   putBroker(broker: BrokerMetadata): void {
     this.#brokers.set(broker.nodeId, broker);
+  }
+
+  /** Removes a broker that left the cluster (its registration expired or was withdrawn). */
+  removeBroker(nodeId: number): void {
+    this.#brokers.delete(nodeId);
   }
 
   /** Adds or replaces a topic's snapshot. */

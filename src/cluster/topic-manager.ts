@@ -21,6 +21,29 @@ import { KafkaError } from "../protocol/errors.js";
 import type { MetadataStore, TopicState } from "./metadata.js";
 import type { MetadataCache, PartitionMetadata, TopicMetadata } from "./metadata-cache.js";
 
+/** Where a new topic's replicas go: explicit replica lists per partition, or a replication factor. */
+export interface Placement {
+  readonly replicationFactor?: number;
+  readonly assignments?: readonly (readonly number[])[];
+}
+
+/**
+ * The topic lifecycle service requests use (RequestContext.topics): the single node's
+ * TopicManager, or a cluster's ClusterManager (cluster-manager.ts).
+ */
+export interface Topics {
+  onTopicDeleted(listener: (topic: TopicMetadata) => void): void;
+  onTopicChanged(listener: (topic: TopicMetadata, created: boolean) => void): void;
+  exists(name: string): boolean;
+  configFor(overrides: Readonly<Record<string, string>>): TopicConfig;
+  load(): Promise<void>;
+  create(name: string, partitions: number, configs: Record<string, string>, placement?: Placement): Promise<TopicMetadata>;
+  autoCreate(name: string): Promise<TopicMetadata>;
+  delete(name: string): Promise<void>;
+  createPartitions(name: string, count: number, assignments?: readonly (readonly number[])[]): Promise<void>;
+  setConfigs(name: string, configs: Record<string, string>): Promise<void>;
+}
+
 export interface TopicManagerServices {
   readonly config: BrokerConfig;
   readonly store: MetadataStore;
@@ -35,7 +58,7 @@ export function logConfigFor(topic: TopicConfig, broker: BrokerConfig): LogConfi
   return { ...toLogConfig(topic), producerIdExpirationMs: broker.producerIdExpirationMs };
 }
 
-export class TopicManager {
+export class TopicManager implements Topics {
   readonly #services: TopicManagerServices;
   /** Topics being created: concurrent auto-creations of one name share one creation. */
   readonly #creating = new Map<string, Promise<TopicMetadata>>();
@@ -98,7 +121,7 @@ export class TopicManager {
    * Creates a topic whose name, partitions and configs the caller validated;
    * TOPIC_ALREADY_EXISTS if it exists or is being created.
    */
-  create(name: string, partitions: number, configs: Record<string, string>): Promise<TopicMetadata> {
+  create(name: string, partitions: number, configs: Record<string, string>, _placement?: Placement): Promise<TopicMetadata> {
     if (this.exists(name)) return Promise.reject(new KafkaError("TOPIC_ALREADY_EXISTS", `Topic '${name}' already exists.`));
     const creating = this.#create(name, partitions, configs).finally(() => this.#creating.delete(name));
     this.#creating.set(name, creating);

@@ -288,6 +288,8 @@ export class BrokerConfig {
   readonly logCleanerIoMaxBytesPerSecond: number;
   /** http.listeners (Sluice's own key): where the HTTP plane listens; empty when it is off. */
   readonly httpListeners: readonly HttpListenerAddress[];
+  /** metadata.store (Sluice's own key): null for the embedded single-node store, else the etcd URL (etcd://host:port,...). */
+  readonly metadataStore: string | null;
 
   /** Parses and validates every given value. Throws ConfigError; unknown keys are kept (see loadBrokerConfig). */
   constructor(originals: Record<string, string>) {
@@ -394,6 +396,7 @@ export class BrokerConfig {
     this.logCleanerDedupeBufferSize = this.int("log.cleaner.dedupe.buffer.size");
     this.logCleanerIoMaxBytesPerSecond = this.get("log.cleaner.io.max.bytes.per.second") as number;
     this.httpListeners = parseHttpListeners(given["http.listeners"] ?? (sluiceBrokerKeys.get("http.listeners")?.defaultValue as string));
+    this.metadataStore = parseMetadataStore(given["metadata.store"] ?? "embedded");
   }
 
   /** The parsed value of a key (given, else Kafka's default); unknown keys: the raw string given, or undefined. */
@@ -459,6 +462,14 @@ function splitOverride(text: string): [string, string] {
  */
 export const sluiceBrokerKeys: ReadonlyMap<string, { readonly defaultValue: string; readonly documentation: string }> = new Map([
   [
+    "metadata.store",
+    {
+      defaultValue: "embedded",
+      documentation:
+        "Where the cluster metadata lives. `embedded`: a single node, the metadata in the first log directory, nothing else needed. `etcd://host:2379,host:2379`: a cluster — brokers register in etcd, elect the controller through it and keep topics, partition state (leader, leader epoch, ISR) and producer-id blocks there.",
+    },
+  ],
+  [
     "http.listeners",
     {
       defaultValue: "http://localhost:9644",
@@ -467,6 +478,15 @@ export const sluiceBrokerKeys: ReadonlyMap<string, { readonly defaultValue: stri
     },
   ],
 ]);
+
+/** Parses `metadata.store`: null for `embedded`, else an etcd:// URL with at least one host:port. */
+export function parseMetadataStore(value: string): string | null {
+  const text = value.trim();
+  if (text === "" || text === "embedded") return null;
+  if (!/^etcd:\/\/[^,\s]+(,[^,\s]+)*$/.test(text))
+    throw new ConfigError("metadata.store", `Invalid value ${value} for configuration metadata.store: expected embedded or etcd://host:port[,host:port...]`);
+  return text;
+}
 
 /** One `http.listeners` entry. */
 export interface HttpListenerAddress {

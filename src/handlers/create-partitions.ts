@@ -1,6 +1,7 @@
 // CreatePartitions (key 37), versions 0-3: grow a topic to `count` partitions (never shrink:
-// INVALID_PARTITIONS with Kafka's messages), optionally with explicit assignments, which on
-// a single node must name exactly this broker (INVALID_REPLICA_ASSIGNMENT otherwise). More
+// INVALID_PARTITIONS with Kafka's messages), optionally with explicit assignments, which must name
+// registered brokers, each once, as many as the topic's other partitions have replicas
+// (INVALID_REPLICA_ASSIGNMENT otherwise); without them new replicas are placed like a new topic's. More
 // than PARTITIONS_PER_REQUEST_MAX new partitions in all: POLICY_VIOLATION for every topic.
 
 import { ErrorCode } from "../protocol/errors.js";
@@ -38,10 +39,17 @@ function check(context: RequestContext, wanted: CreatePartitionsRequestCreatePar
           errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
           errorMessage: `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`,
         };
-      if (assignment.brokerIds.length !== 1) {
+      const replicationFactor = topic.partitions[0]?.replicas.length ?? 1;
+      if (assignment.brokerIds.length !== replicationFactor) {
         return {
           errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-          errorMessage: `The manual partition assignment includes a partition with ${assignment.brokerIds.length} replica(s), but this is not consistent with previous partitions, which have 1 replica(s).`,
+          errorMessage: `The manual partition assignment includes a partition with ${assignment.brokerIds.length} replica(s), but this is not consistent with previous partitions, which have ${replicationFactor} replica(s).`,
+        };
+      }
+      if (new Set(assignment.brokerIds).size !== assignment.brokerIds.length) {
+        return {
+          errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          errorMessage: `The manual partition assignment includes the broker ${assignment.brokerIds[0]} more than once.`,
         };
       }
     }
@@ -78,7 +86,11 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
       }
       if (!request.validateOnly) {
         try {
-          await context.topics.createPartitions(wanted.name, wanted.count);
+          await context.topics.createPartitions(
+            wanted.name,
+            wanted.count,
+            wanted.assignments?.map((assignment) => assignment.brokerIds),
+          );
         } catch (error) {
           context.logger.error({ err: error, topic: wanted.name }, "adding partitions failed");
           results.push({ name: wanted.name, errorCode: errorCodeOf(error), errorMessage: null });

@@ -1,11 +1,13 @@
 // CreateTopics (key 19), versions 2-7, with Kafka's validation and messages: topic names
 // (INVALID_TOPIC_EXCEPTION), duplicates in one request (INVALID_REQUEST), existing topics
-// (TOPIC_ALREADY_EXISTS), partition counts (INVALID_PARTITIONS), replication factors — a
-// single node holds one replica, so anything above 1 is INVALID_REPLICATION_FACTOR —, manual
-// assignments (INVALID_REPLICA_ASSIGNMENT) and topic configs (INVALID_CONFIG). validateOnly
+// (TOPIC_ALREADY_EXISTS), partition counts (INVALID_PARTITIONS), replication factors — above
+// the number of live brokers is INVALID_REPLICATION_FACTOR (a single node holds one replica) —,
+// manual assignments (INVALID_REPLICA_ASSIGNMENT) and topic configs (INVALID_CONFIG). Replicas
+// are placed rack-aware over the live brokers (src/cluster/placement.ts) unless assigned. validateOnly
 // checks everything and creates nothing. v5+ answers with the topic's resulting configs.
 // More than PARTITIONS_PER_REQUEST_MAX partitions in all: POLICY_VIOLATION for every topic.
 
+import { replicationFactorError } from "../cluster/placement.js";
 import { ConfigError, describeTopicConfigs, validateTopicConfigs, validateTopicName } from "../config/index.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type {
@@ -26,12 +28,13 @@ function failure(name: string, errorCode: number, errorMessage: string | null): 
 function check(
   context: RequestContext,
   topic: CreatableTopicRequest,
-): { partitions: number; replicationFactor: number; configs: Record<string, string> } | { errorCode: number; message: string } {
+): { partitions: number; replicationFactor: number; configs: Record<string, string>; assignments?: number[][] } | { errorCode: number; message: string } {
   const nameProblem = validateTopicName(topic.name);
   if (nameProblem !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, message: nameProblem };
   if (context.topics.exists(topic.name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, message: `Topic '${topic.name}' already exists.` };
   let partitions = topic.numPartitions;
   let replicationFactor = topic.replicationFactor;
+  let assignments: number[][] | undefined;
   if (topic.assignments.length > 0) {
     if (partitions !== -1 || replicationFactor !== -1) {
       return {
@@ -63,6 +66,7 @@ function check(
     }
     partitions = sorted.length;
     replicationFactor = sorted[0].brokerIds.length;
+    assignments = sorted.map((assignment) => [...assignment.brokerIds]);
   } else {
     if (partitions === -1) partitions = context.config.numPartitions;
     if (replicationFactor === -1) replicationFactor = context.config.defaultReplicationFactor;
@@ -70,11 +74,9 @@ function check(
     if (replicationFactor <= 0) {
       return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, message: "Replication factor must be larger than 0, or -1 to use the default value." };
     }
-    if (replicationFactor > 1) {
-      return {
-        errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
-        message: `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`,
-      };
+    const brokers = context.metadata.brokers().length;
+    if (replicationFactor > brokers) {
+      return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, message: replicationFactorError(replicationFactor, brokers) };
     }
   }
   const configs: Record<string, string> = {};
@@ -88,7 +90,7 @@ function check(
     if (error instanceof ConfigError) return { errorCode: ErrorCode.INVALID_CONFIG, message: error.message };
     throw error;
   }
-  return { partitions, replicationFactor, configs };
+  return { partitions, replicationFactor, configs, assignments };
 }
 
 type CreatableTopicRequest = CreateTopicsRequestCreatableTopic;
@@ -120,7 +122,12 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
         let topicId = ZERO_UUID;
         if (!request.validateOnly) {
           try {
-            topicId = (await topics.create(topic.name, checked.partitions, checked.configs)).id;
+            topicId = (
+              await topics.create(topic.name, checked.partitions, checked.configs, {
+                replicationFactor: checked.replicationFactor,
+                assignments: checked.assignments,
+              })
+            ).id;
           } catch (error) {
             const code = errorCodeOf(error);
             if (code === ErrorCode.UNKNOWN_SERVER_ERROR) context.logger.error({ err: error, topic: topic.name }, "topic creation failed");

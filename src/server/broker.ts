@@ -6,6 +6,12 @@
 //           hosted, log scheduler) → network listening → this broker registered in the
 //           metadata cache with its advertised endpoints → the HTTP plane's routes (/metrics, admin,
 //           console); /ready turns 200 once the coordinators have loaded.
+// In a cluster, the broker registers in etcd (under its broker.session.timeout.ms lease) once it
+// listens, re-registers if the lease is ever lost, and campaigns for controller. Its shutdown
+// starts with Kafka's controlled shutdown: its leaderships move to other in-sync replicas and it
+// leaves the ISRs (ClusterManager.relinquish), then the replica fetchers and the controller stop
+// and the registration is withdrawn.
+//
 // Shutdown: /ready 503 → stop accepting and the log scheduler → answer parked long polls → wait for
 //           in-flight requests → flush the responses → close logs (checkpoints, clean-shutdown
 //           marker) → HTTP listeners closed.
@@ -21,7 +27,7 @@ import type { LogOpenProgress } from "../native.js";
 import type { BrokerServices } from "./context.js";
 import { Dispatcher } from "./dispatch.js";
 import { Network } from "./network.js";
-import { openServices } from "./services.js";
+import { type ClusterServices, openServices } from "./services.js";
 
 /** What the broker found and bound at start (the start summary). */
 export interface BrokerStartInfo {
@@ -54,6 +60,7 @@ export class Broker {
   readonly #network: Network;
   readonly #http: HttpPlane | null;
   readonly #cleaner: LogCleaner;
+  readonly #cluster: ClusterServices | null;
   #stopping: Promise<void> | null = null;
 
   private constructor(
@@ -63,8 +70,10 @@ export class Broker {
     network: Network,
     http: HttpPlane | null,
     cleaner: LogCleaner,
+    cluster: ClusterServices | null,
     readonly startInfo: BrokerStartInfo,
   ) {
+    this.#cluster = cluster;
     this.#cleaner = cleaner;
     this.#logs = logs;
     this.#dispatcher = dispatcher;
@@ -89,7 +98,7 @@ export class Broker {
       await http?.close();
       throw error;
     }
-    const { services, logs } = opened;
+    const { services, logs, cluster } = opened;
     const dispatcher = new Dispatcher(services);
     // The network's first events arrive on a later turn of the event loop, so this broker is
     // in the metadata cache (below) before any request reaches the dispatcher.
@@ -97,6 +106,7 @@ export class Broker {
     dispatcher.attach(network);
     const endpoints = advertisedEndpoints(config, network);
     services.metadata.putBroker({ nodeId: config.nodeId, rack: config.brokerRack, endpoints });
+    if (cluster !== null) await joinCluster(config, logger, cluster, endpoints);
 
     const ready = Promise.all([services.groups.loaded(), services.transactions.loaded()]).then(() => undefined);
     const cleaner = startLogCleaner(config, logs, dispatcher.services);
@@ -112,7 +122,7 @@ export class Broker {
       recoveredSegments: logs.logs().reduce((sum, log) => sum + log.openReport.recoveredSegments, 0),
       startupMs: Date.now() - startedAtMs,
     };
-    const broker = new Broker(dispatcher.services, logs, dispatcher, network, http, cleaner, startInfo);
+    const broker = new Broker(dispatcher.services, logs, dispatcher, network, http, cleaner, cluster, startInfo);
     if (options.logStarted !== false) logger.info(startInfo, "Sluice broker started");
     else logger.debug(startInfo, "Sluice broker started");
     return broker;
@@ -129,6 +139,19 @@ export class Broker {
     const started = Date.now();
     logger.info({ reason }, "shutting down");
     this.#http?.stopping();
+    const cluster = this.#cluster;
+    if (cluster !== null) {
+      cluster.controller.close();
+      if (this.services.config.controlledShutdownEnable) {
+        const moved = await cluster.manager.relinquish(10_000).catch((error) => {
+          logger.warn({ err: error }, "controlled shutdown: moving leaderships failed");
+          return 0;
+        });
+        logger.info({ leaderships: moved }, "controlled shutdown: leaderships moved to other in-sync replicas");
+      }
+      cluster.stopTimers();
+      await cluster.fetchers.close();
+    }
     this.#network.stopAccepting();
     // No new retention or expiration pass starts; one running finishes before the logs close.
     const backgroundStopped = Promise.all([this.#logs.stopScheduler(), this.#cleaner.stop()]);
@@ -140,9 +163,34 @@ export class Broker {
     await this.#network.shutdown(SHUTDOWN_FLUSH_MS);
     await backgroundStopped;
     await this.#logs.close();
+    await cluster?.store.close();
     await this.#http?.close();
     logger.info({ shutdownMs: Date.now() - started }, "shut down cleanly");
   }
+}
+
+/**
+ * Registers this broker in the cluster's metadata store (again whenever its lease is lost) and
+ * starts campaigning for controller.
+ */
+async function joinCluster(config: BrokerConfig, logger: Logger, cluster: ClusterServices, endpoints: Endpoint[]): Promise<void> {
+  const sessionTimeoutMs = Number(config.get("broker.session.timeout.ms") ?? 9000);
+  const registration = { nodeId: config.nodeId, rack: config.brokerRack, endpoints };
+  const register = async (): Promise<void> => {
+    cluster.brokerEpoch = await cluster.store.register(registration, sessionTimeoutMs, (error) => {
+      logger.error({ err: error }, "lost the broker registration's lease: registering again");
+      const retry = (): void => {
+        register().catch((failure) => {
+          logger.warn({ err: failure }, "registering again failed; retrying");
+          setTimeout(retry, 1000).unref();
+        });
+      };
+      retry();
+    });
+    logger.info({ nodeId: config.nodeId, brokerEpoch: String(cluster.brokerEpoch) }, "registered in the cluster");
+  };
+  await register();
+  cluster.controller.start();
 }
 
 function startNetwork(config: BrokerConfig, dispatcher: Dispatcher): Network {

@@ -8,7 +8,7 @@
 //   logger         Logger               (pino)                                        the broker's log
 //   metadata       MetadataCache        src/cluster/metadata-cache.ts                 brokers, topics, partitions (leader, ISR) of the cluster
 //   partitions     PartitionManager     src/log/partition-manager.ts                  hosted partitions: lookup + epoch check, long polls
-//   topics         TopicManager         src/cluster/topic-manager.ts                  create / delete / add partitions / set configs
+//   topics         Topics               src/cluster/topic-manager.ts, cluster-manager.ts  create / delete / add partitions / set configs
 //   fetchSessions  FetchSessionCache    src/server/fetch-session.ts                   KIP-227 incremental fetch sessions
 //   groups         GroupCoordinator     src/coordinator/group/coordinator.ts          consumer groups and committed offsets (__consumer_offsets)
 //   transactions   TransactionCoordinator src/coordinator/transaction/coordinator.ts  transactions (__transaction_state), producer ids
@@ -21,7 +21,7 @@
 
 import type { Logger } from "pino";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
-import type { TopicManager } from "../cluster/topic-manager.js";
+import type { Topics } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import type { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
@@ -64,7 +64,7 @@ export interface BrokerServices {
   readonly logger: Logger;
   readonly metadata: MetadataCache;
   readonly partitions: PartitionManager;
-  readonly topics: TopicManager;
+  readonly topics: Topics;
   readonly fetchSessions: FetchSessionCache;
   readonly groups: GroupCoordinator;
   readonly transactions: TransactionCoordinator;
@@ -104,7 +104,7 @@ export class RequestContext implements BrokerServices {
     return this.services.partitions;
   }
 
-  get topics(): TopicManager {
+  get topics(): Topics {
     return this.services.topics;
   }
 

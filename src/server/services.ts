@@ -8,13 +8,23 @@
 // coordinator started (its __consumer_offsets partitions load in the background) → transaction
 // coordinator started (its __transaction_state partitions load in the background; transactions
 // found preparing are completed once loaded).
+//
+// In a cluster (metadata.store=etcd://...) the metadata store is etcd (the cluster id comes from
+// it), the topic service is the ClusterManager (the etcd snapshot applied: this broker's
+// partitions hosted as leaders or followers), the replica fetchers follow the partitions this
+// broker does not lead, leaders check their followers' lag every replica.lag.time.max.ms / 2, and
+// the coordinators load and unload their shards as leadership of their partitions moves. The
+// broker registers and campaigns for controller once it listens (broker.ts).
 
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
-import { ensureMetaProperties } from "../cluster/meta-properties.js";
-import { MetadataStore } from "../cluster/metadata.js";
+import { ClusterManager } from "../cluster/cluster-manager.js";
+import { Controller } from "../cluster/controller.js";
+import { EtcdMetadataStore } from "../cluster/etcd-store.js";
+import { ensureMetaProperties, storedClusterId } from "../cluster/meta-properties.js";
+import { MetadataStore, randomKafkaUuid } from "../cluster/metadata.js";
 import { MetadataCache } from "../cluster/metadata-cache.js";
-import { logConfigFor, TopicManager } from "../cluster/topic-manager.js";
+import { logConfigFor, TopicManager, type Topics } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import { effectiveTopicConfig } from "../config/index.js";
 import { GroupCoordinator } from "../coordinator/group/coordinator.js";
@@ -25,6 +35,7 @@ import { allHandlers } from "../handlers/index.js";
 import { LogManager } from "../log/log-manager.js";
 import { PartitionManager } from "../log/partition-manager.js";
 import type { LogOpenProgress } from "../native.js";
+import { ReplicaFetcherManager } from "../replication/replica-fetcher.js";
 import type { BrokerServices } from "./context.js";
 import { FetchSessionCache } from "./fetch-session.js";
 import { BrokerMetrics } from "./metrics.js";
@@ -33,10 +44,24 @@ import { HandlerRegistry } from "./registry.js";
 /** The services without connection control (the network's dispatcher provides it). */
 export type LocalServices = Omit<BrokerServices, "connections">;
 
+/** What a broker in a cluster has beyond a single node's services. */
+export interface ClusterServices {
+  readonly store: EtcdMetadataStore;
+  readonly manager: ClusterManager;
+  readonly controller: Controller;
+  readonly fetchers: ReplicaFetcherManager;
+  /** Registration's broker epoch, set once registered. */
+  brokerEpoch: bigint;
+  /** Stops the ISR lag checks. */
+  readonly stopTimers: () => void;
+}
+
 export interface OpenedServices {
   readonly services: LocalServices;
   /** Closed last at shutdown (checkpoints, clean-shutdown marker). */
   readonly logs: LogManager;
+  /** Null on a single node. */
+  readonly cluster: ClusterServices | null;
 }
 
 /** Opens `logDir` and builds every service over it (see the file comment). */
@@ -47,10 +72,24 @@ export async function openServices(
   onOpenProgress?: (progress: LogOpenProgress) => void,
 ): Promise<OpenedServices> {
   await mkdir(logDir, { recursive: true });
-  const { clusterId } = ensureMetaProperties([logDir], config.nodeId);
-  const store = await MetadataStore.open(logDir, clusterId);
+  let etcd: EtcdMetadataStore | null = null;
+  let clusterId: string;
+  let knownTopics: { name: string; configs: Readonly<Record<string, string>> }[];
+  let store: MetadataStore | null = null;
+  if (config.metadataStore !== null) {
+    etcd = await EtcdMetadataStore.connect(config.metadataStore, logger);
+    clusterId = await etcd.clusterId(storedClusterId([logDir]) ?? randomKafkaUuid());
+    ensureMetaProperties([logDir], config.nodeId, clusterId);
+    const snapshot = await etcd.snapshot();
+    knownTopics = snapshot.changes.flatMap((change) => (change.kind === "topic" && change.topic !== null ? [change.topic] : []));
+    logger.info({ metadataStore: config.metadataStore, clusterId, topics: knownTopics.length }, "joined the cluster's metadata store");
+  } else {
+    clusterId = ensureMetaProperties([logDir], config.nodeId).clusterId;
+    store = await MetadataStore.open(logDir, clusterId);
+    knownTopics = [...store.topics()];
+  }
 
-  const topicLogConfigs = Object.fromEntries(store.topics().map((topic) => [topic.name, logConfigFor(effectiveTopicConfig(topic.configs, config), config)]));
+  const topicLogConfigs = Object.fromEntries(knownTopics.map((topic) => [topic.name, logConfigFor(effectiveTopicConfig(topic.configs, config), config)]));
   const logs = await LogManager.open(logDir, {
     defaultConfig: logConfigFor(effectiveTopicConfig({}, config), config),
     topicConfigs: topicLogConfigs,
@@ -59,9 +98,42 @@ export async function openServices(
   });
   logger.info({ logDir, clusterId, cleanShutdown: logs.hadCleanShutdown, partitions: logs.logs().length }, "log directory open");
 
-  const metadata = new MetadataCache(clusterId, config.nodeId);
+  const metadata = new MetadataCache(clusterId, config.nodeId, etcd === null ? config.nodeId : -1);
   const partitions = new PartitionManager(logs, metadata);
-  const topics = new TopicManager({ config, store, metadata, partitions, logs, logger });
+  let topics: Topics;
+  let cluster: ClusterServices | null = null;
+  if (etcd !== null) {
+    const manager = new ClusterManager({ config, store: etcd, metadata, partitions, logs, logger });
+    partitions.isrChanges = manager;
+    const clusterParts: ClusterServices = {
+      store: etcd,
+      manager,
+      controller: new Controller({ config, cluster: manager, logger, nodeId: config.nodeId }),
+      fetchers: new ReplicaFetcherManager({ config, logger, metadata, brokerEpoch: () => clusterParts.brokerEpoch }),
+      brokerEpoch: -1n,
+      stopTimers: () => clearInterval(lagCheck),
+    };
+    const lagMs = Number(config.get("replica.lag.time.max.ms") ?? 30_000);
+    const lagCheck = setInterval(
+      () => {
+        const now = Date.now();
+        for (const partition of partitions.all()) partition.maybeShrinkIsr(now, lagMs);
+      },
+      Math.max(100, lagMs / 2),
+    );
+    lagCheck.unref();
+    partitions.onRoleChange((partition, role) => {
+      if (role === "follower" && partition.state.leaderId >= 0) clusterParts.fetchers.follow(partition, partition.state.leaderId);
+      else clusterParts.fetchers.unfollow(partition);
+    });
+    await etcd.observeController((nodeId) => {
+      metadata.controllerId = nodeId;
+    });
+    topics = manager;
+    cluster = clusterParts;
+  } else {
+    topics = new TopicManager({ config, store: store as MetadataStore, metadata, partitions, logs, logger });
+  }
   const fetchSessions = new FetchSessionCache(Number(config.get("max.incremental.fetch.session.cache.slots") ?? 1000));
   topics.onTopicDeleted((topic) => fetchSessions.forgetTopic(topic.name, topic.id));
   const metrics = new BrokerMetrics();
@@ -79,13 +151,14 @@ export async function openServices(
 
   const handlers = new HandlerRegistry();
   for (const handler of allHandlers) handlers.register(handler);
-  const producerIds = new ProducerIdManager(store);
+  const producerIds = new ProducerIdManager(etcd ?? (store as MetadataStore));
   const groups = new GroupCoordinator({ config, logger, metadata, partitions, topics });
   topics.onTopicDeleted((topic) => {
     groups.onTopicChanged(topic.name, false);
     groups.onTopicDeleted(topic.name, Date.now());
   });
   topics.onTopicChanged((topic, created) => groups.onTopicChanged(topic.name, created));
+  partitions.onRoleChange((partition, role) => groups.onPartitionRole(partition, role));
   groups.start();
   const transactions = new TransactionCoordinator({
     config,
@@ -96,9 +169,10 @@ export async function openServices(
     producerIds,
     markers: new LocalMarkerWriter(partitions, groups),
   });
+  partitions.onRoleChange((partition, role) => transactions.onPartitionRole(partition, role));
   transactions.start();
   await transactions.prepare();
-  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics }, logs };
+  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics }, logs, cluster };
 }
 
 /** The shorter of two intervals where 0 or less means "never": the other one then. */

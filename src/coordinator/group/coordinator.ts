@@ -13,8 +13,9 @@
 
 import type { Logger } from "pino";
 import type { MetadataCache } from "../../cluster/metadata-cache.js";
-import type { TopicManager } from "../../cluster/topic-manager.js";
+import type { Topics } from "../../cluster/topic-manager.js";
 import type { BrokerConfig } from "../../config/index.js";
+import type { Partition } from "../../log/partition.js";
 import type { PartitionManager } from "../../log/partition-manager.js";
 import { ErrorCode, KafkaError } from "../../protocol/errors.js";
 import type {
@@ -46,7 +47,7 @@ export interface GroupCoordinatorServices {
   readonly logger: Logger;
   readonly metadata: MetadataCache;
   readonly partitions: PartitionManager;
-  readonly topics: TopicManager;
+  readonly topics: Topics;
 }
 
 /** One partition's offset to commit, checked by the handler (topic exists). */
@@ -205,31 +206,59 @@ export class GroupCoordinator {
       const index = partitionMetadata.index;
       if (this.#shards.has(index)) continue;
       const partition = this.#services.partitions.get(GROUP_METADATA_TOPIC, index);
-      if (partition === undefined) continue;
-      const shard = new GroupShard(index, partition, this.#logger);
-      this.#shards.set(index, shard);
-      if (!load) {
-        shard.state = "active";
-        continue;
-      }
-      const started = Date.now();
-      const loading = shard.load(this.config.offsetsLoadBufferSize).then(
-        () => {
-          if (this.#closed) return;
-          this.classic.onLoaded(shard);
-          this.consumer.onLoaded(shard);
-          this.#logger[shard.loadedRecords > 0 ? "info" : "debug"](
-            { partition: `${GROUP_METADATA_TOPIC}-${index}`, records: shard.loadedRecords, groups: shard.groups.size, loadMs: Date.now() - started },
-            "loaded group coordinator partition",
-          );
-        },
-        (error) => {
-          shard.state = "failed";
-          this.#logger.error({ err: error, partition: `${GROUP_METADATA_TOPIC}-${index}` }, "failed to load group coordinator partition");
-        },
-      );
-      this.#loads.push(loading);
+      if (partition === undefined || !partition.isLeader) continue;
+      this.#hostShard(partition, load);
     }
+  }
+
+  /**
+   * A partition of __consumer_offsets changed role here: its leader coordinates its groups (the
+   * shard loads from the log), anyone else does not (the shard and its groups are dropped; members
+   * get NOT_COORDINATOR and look again).
+   */
+  onPartitionRole(partition: Partition, role: "leader" | "follower" | "stopped"): void {
+    if (partition.topic !== GROUP_METADATA_TOPIC || this.#closed) return;
+    this.#unhostShard(partition.index);
+    if (role === "leader") this.#hostShard(partition, partition.log.logEndOffset > partition.logStartOffset);
+  }
+
+  #unhostShard(index: number): void {
+    const shard = this.#shards.get(index);
+    if (shard === undefined) return;
+    this.#shards.delete(index);
+    for (const group of shard.groups.values()) {
+      if (group.type === "classic") this.classic.drop(group);
+      else this.consumer.drop(group);
+    }
+    shard.state = "closed";
+    this.#logger.info({ partition: `${GROUP_METADATA_TOPIC}-${index}` }, "unloaded group coordinator partition");
+  }
+
+  #hostShard(partition: Partition, load: boolean): void {
+    const index = partition.index;
+    const shard = new GroupShard(index, partition, this.#logger);
+    this.#shards.set(index, shard);
+    if (!load) {
+      shard.state = "active";
+      return;
+    }
+    const started = Date.now();
+    const loading = shard.load(this.config.offsetsLoadBufferSize).then(
+      () => {
+        if (this.#closed || this.#shards.get(index) !== shard) return;
+        this.classic.onLoaded(shard);
+        this.consumer.onLoaded(shard);
+        this.#logger[shard.loadedRecords > 0 ? "info" : "debug"](
+          { partition: `${GROUP_METADATA_TOPIC}-${index}`, records: shard.loadedRecords, groups: shard.groups.size, loadMs: Date.now() - started },
+          "loaded group coordinator partition",
+        );
+      },
+      (error) => {
+        shard.state = "failed";
+        this.#logger.error({ err: error, partition: `${GROUP_METADATA_TOPIC}-${index}` }, "failed to load group coordinator partition");
+      },
+    );
+    this.#loads.push(loading);
   }
 
   /**
@@ -243,11 +272,16 @@ export class GroupCoordinator {
     }
     this.#creatingTopic ??= (async () => {
       try {
-        await this.#services.topics.create(GROUP_METADATA_TOPIC, this.config.offsetsTopicPartitions, {
-          "cleanup.policy": "compact",
-          "compression.type": "producer",
-          "segment.bytes": String(this.config.offsetsTopicSegmentBytes),
-        });
+        await this.#services.topics.create(
+          GROUP_METADATA_TOPIC,
+          this.config.offsetsTopicPartitions,
+          {
+            "cleanup.policy": "compact",
+            "compression.type": "producer",
+            "segment.bytes": String(this.config.offsetsTopicSegmentBytes),
+          },
+          { replicationFactor: Number(this.#services.config.get("offsets.topic.replication.factor") ?? 3) },
+        );
         this.#logger.info({ partitions: this.config.offsetsTopicPartitions }, `created ${GROUP_METADATA_TOPIC}`);
       } catch (error) {
         if (!(error instanceof KafkaError && error.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw error;

@@ -25,8 +25,9 @@
 
 import type { Logger } from "pino";
 import type { MetadataCache } from "../../cluster/metadata-cache.js";
-import type { TopicManager } from "../../cluster/topic-manager.js";
+import type { Topics } from "../../cluster/topic-manager.js";
 import type { BrokerConfig } from "../../config/index.js";
+import type { Partition } from "../../log/partition.js";
 import type { PartitionManager } from "../../log/partition-manager.js";
 import { LogError } from "../../native.js";
 import { ErrorCode, KafkaError } from "../../protocol/errors.js";
@@ -101,7 +102,7 @@ export interface TransactionCoordinatorServices {
   readonly logger: Logger;
   readonly metadata: MetadataCache;
   readonly partitions: PartitionManager;
-  readonly topics: TopicManager;
+  readonly topics: Topics;
   readonly producerIds: ProducerIdManager;
   readonly markers: MarkerWriter;
 }
@@ -212,13 +213,21 @@ export class TransactionCoordinator {
     }
     this.#creatingTopic ??= (async () => {
       try {
-        await this.#services.topics.create(TRANSACTION_STATE_TOPIC, this.config.partitions, {
-          "cleanup.policy": "compact",
-          "compression.type": "uncompressed",
-          "segment.bytes": String(this.config.segmentBytes),
-          "min.insync.replicas": "1",
-          "unclean.leader.election.enable": "false",
-        });
+        const { config } = this.#services;
+        const cluster = config.metadataStore !== null;
+        await this.#services.topics.create(
+          TRANSACTION_STATE_TOPIC,
+          this.config.partitions,
+          {
+            "cleanup.policy": "compact",
+            "compression.type": "uncompressed",
+            "segment.bytes": String(this.config.segmentBytes),
+            // One node holds one replica: its ISR can never be larger.
+            "min.insync.replicas": cluster ? String(config.get("transaction.state.log.min.isr") ?? 2) : "1",
+            "unclean.leader.election.enable": "false",
+          },
+          { replicationFactor: Number(config.get("transaction.state.log.replication.factor") ?? 3) },
+        );
         this.#logger.info({ partitions: this.config.partitions }, `created ${TRANSACTION_STATE_TOPIC}`);
       } catch (error) {
         if (!(error instanceof KafkaError && error.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw error;
@@ -237,36 +246,57 @@ export class TransactionCoordinator {
       const index = partitionMetadata.index;
       if (this.#shards.has(index)) continue;
       const partition = this.#services.partitions.get(TRANSACTION_STATE_TOPIC, index);
-      if (partition === undefined) continue;
-      const shard = new TxnShard(index, partition, this.#logger);
-      this.#shards.set(index, shard);
-      if (!load) {
-        shard.state = "active";
-        continue;
-      }
-      const started = Date.now();
-      this.#loads.push(
-        shard.load(this.config.loadBufferSize).then(
-          () => {
-            if (!this.#active) return;
-            this.#onLoaded(shard);
-            this.#logger[shard.loadedRecords > 0 ? "info" : "debug"](
-              {
-                partition: `${TRANSACTION_STATE_TOPIC}-${index}`,
-                records: shard.loadedRecords,
-                transactions: shard.transactions.size,
-                loadMs: Date.now() - started,
-              },
-              "loaded transaction coordinator partition",
-            );
-          },
-          (error) => {
-            shard.state = "failed";
-            this.#logger.error({ err: error, partition: `${TRANSACTION_STATE_TOPIC}-${index}` }, "failed to load transaction coordinator partition");
-          },
-        ),
-      );
+      if (partition === undefined || !partition.isLeader) continue;
+      this.#hostShard(partition, load);
     }
+  }
+
+  /**
+   * A partition of __transaction_state changed role here: its leader coordinates its transactional
+   * ids (the shard loads, and completes transactions found preparing), anyone else drops the shard
+   * (producers get NOT_COORDINATOR and look again).
+   */
+  onPartitionRole(partition: Partition, role: "leader" | "follower" | "stopped"): void {
+    if (partition.topic !== TRANSACTION_STATE_TOPIC || !this.#active) return;
+    const shard = this.#shards.get(partition.index);
+    if (shard !== undefined) {
+      this.#shards.delete(partition.index);
+      shard.state = "closed";
+      this.#logger.info({ partition: `${TRANSACTION_STATE_TOPIC}-${partition.index}` }, "unloaded transaction coordinator partition");
+    }
+    if (role === "leader") this.#hostShard(partition, partition.log.logEndOffset > partition.logStartOffset);
+  }
+
+  #hostShard(partition: Partition, load: boolean): void {
+    const index = partition.index;
+    const shard = new TxnShard(index, partition, this.#logger);
+    this.#shards.set(index, shard);
+    if (!load) {
+      shard.state = "active";
+      return;
+    }
+    const started = Date.now();
+    this.#loads.push(
+      shard.load(this.config.loadBufferSize).then(
+        () => {
+          if (!this.#active || this.#shards.get(index) !== shard) return;
+          this.#onLoaded(shard);
+          this.#logger[shard.loadedRecords > 0 ? "info" : "debug"](
+            {
+              partition: `${TRANSACTION_STATE_TOPIC}-${index}`,
+              records: shard.loadedRecords,
+              transactions: shard.transactions.size,
+              loadMs: Date.now() - started,
+            },
+            "loaded transaction coordinator partition",
+          );
+        },
+        (error) => {
+          shard.state = "failed";
+          this.#logger.error({ err: error, partition: `${TRANSACTION_STATE_TOPIC}-${index}` }, "failed to load transaction coordinator partition");
+        },
+      ),
+    );
   }
 
   /** loadTransactionsForTxnTopicPartition's tail: transactions found preparing are completed. */

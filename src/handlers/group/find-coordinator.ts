@@ -1,12 +1,16 @@
-// FindCoordinator (key 10), versions 0-6: the broker coordinating a group (key type 0) — this
-// broker, which leads every partition of __consumer_offsets; the topic is created on the first
+// FindCoordinator (key 10), versions 0-6: the broker coordinating a group (key type 0) — the
+// leader of the group's partition of __consumer_offsets (COORDINATOR_NOT_AVAILABLE while it has
+// none; on a single node, this broker); the topic is created on the first
 // request, as Kafka's auto topic creation does for it (Kafka answers COORDINATOR_NOT_AVAILABLE
 // while it creates the topic; here the creation is awaited and the coordinator answered at once).
-// v4+ batch keys (KIP-699). Transaction coordinators (key type 1): this broker too, with
+// v4+ batch keys (KIP-699). Transaction coordinators (key type 1): the leader of the id's partition of
+// __transaction_state, with
 // __transaction_state created on first use the same way. Share coordinators (key type 2) are not
 // served yet: COORDINATOR_NOT_AVAILABLE (retriable).
 // Any other key type is INVALID_REQUEST ("Invalid coordinator type"), as in Kafka.
 
+import { GROUP_METADATA_TOPIC } from "../../coordinator/group/coordinator.js";
+import { TRANSACTION_STATE_TOPIC } from "../../coordinator/transaction/state-manager.js";
 import { ErrorCode, errorByCode } from "../../protocol/errors.js";
 import type { FindCoordinatorRequest, FindCoordinatorResponse, FindCoordinatorResponseCoordinator } from "../../protocol/generated/find-coordinator.js";
 import type { RequestContext } from "../../server/context.js";
@@ -38,9 +42,14 @@ async function coordinatorFor(context: RequestContext, key: string, keyType: num
     reportUnexpected(context, error, keyType === KEY_TYPE_GROUP ? "creating __consumer_offsets" : "creating __transaction_state");
     return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
-  const endpoint = context.metadata.endpointFor(context.nodeId, context.connection.listener);
+  // The coordinator is the leader of the key's partition of the internal topic.
+  const topic = keyType === KEY_TYPE_GROUP ? GROUP_METADATA_TOPIC : TRANSACTION_STATE_TOPIC;
+  const index = keyType === KEY_TYPE_GROUP ? context.groups.partitionFor(key) : context.transactions.partitionFor(key);
+  const leaderId = context.metadata.partition(topic, index)?.leaderId ?? -1;
+  const endpoint =
+    leaderId < 0 || context.metadata.broker(leaderId) === undefined ? undefined : context.metadata.endpointFor(leaderId, context.connection.listener);
   if (endpoint === undefined) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-  return { key, nodeId: context.nodeId, host: endpoint.host, port: endpoint.port, errorCode: ErrorCode.NONE, errorMessage: errorMessage(ErrorCode.NONE) };
+  return { key, nodeId: leaderId, host: endpoint.host, port: endpoint.port, errorCode: ErrorCode.NONE, errorMessage: errorMessage(ErrorCode.NONE) };
 }
 
 export const findCoordinator = defineHandler<FindCoordinatorRequest, FindCoordinatorResponse>(10, { min: 0, max: 6 }, async (context, request) => {

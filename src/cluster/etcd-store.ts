@@ -1,0 +1,329 @@
+// The cluster's metadata store on etcd (`metadata.store=etcd://host:2379,...`): the one place a
+// cluster's shared state lives and changes. etcd is the consensus engine; this file only lays the
+// state out in keys and changes it by compare-and-swap, so two brokers (or a broker and the
+// controller) racing to change one thing never both succeed, and a broker that lost etcd changes
+// nothing.
+//
+//   key (under /sluice/)              value (JSON)                                         written by
+//   cluster                           { clusterId }                                        the first broker (create-if-absent)
+//   brokers/<node id>                 { nodeId, rack, endpoints, epoch } under a lease      each broker (registration)
+//   topics/<name>                     { name, id, partitions, configs }                    CreateTopics, CreatePartitions, configs
+//   partitions/<name>/<index>         { leaderId, leaderEpoch, partitionEpoch, replicas, isr }  controller (elections), leader (ISR)
+//   producer-ids                      { next }                                             InitProducerId (blocks of ids)
+//   election/controller/...           etcd3's election keys                                controller candidates
+//
+// A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
+// dies or loses etcd for that long disappears, and the controller moves its leaderships. The
+// broker epoch is the registration's create revision (new on every registration). Every change of
+// a partition compares the key's mod revision (so the partition epoch moves one step at a time);
+// a leader's ISR change also compares that its own registration still holds its lease.
+
+import { type Campaign, Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
+import type { Logger } from "pino";
+import type { PartitionState } from "../log/partition.js";
+import type { Endpoint } from "./metadata-cache.js";
+
+const PREFIX = "/sluice/";
+
+export interface BrokerRegistration {
+  readonly nodeId: number;
+  readonly rack: string | null;
+  readonly endpoints: readonly Endpoint[];
+  /** The registration's create revision (Kafka's broker epoch). */
+  readonly epoch: bigint;
+}
+
+export interface TopicRecord {
+  readonly name: string;
+  readonly id: string;
+  readonly partitions: number;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+/** A partition's state with the etcd mod revision it was read at (the compare-and-swap token). */
+export interface StoredPartition extends PartitionState {
+  readonly modRevision: bigint;
+}
+
+export interface StoredTopic extends TopicRecord {
+  readonly modRevision: bigint;
+}
+
+/** One change seen by the watch, in etcd's order. */
+export type MetadataChange =
+  | { readonly kind: "broker"; readonly nodeId: number; readonly broker: BrokerRegistration | null }
+  | { readonly kind: "topic"; readonly name: string; readonly topic: StoredTopic | null }
+  | { readonly kind: "partition"; readonly topic: string; readonly index: number; readonly partition: StoredPartition | null };
+
+export interface MetadataSnapshot {
+  readonly revision: bigint;
+  readonly changes: MetadataChange[];
+}
+
+/** Parses `etcd://host:port,host:port` (or http:// endpoints) into etcd3 hosts. */
+export function parseEtcdUrl(url: string): string[] {
+  const rest = url.replace(/^etcd:\/\//, "");
+  return rest
+    .split(",")
+    .map((host) => host.trim())
+    .filter((host) => host !== "")
+    .map((host) => (host.startsWith("http://") || host.startsWith("https://") ? host : `http://${host}`));
+}
+
+function text(kv: IKeyValue): string {
+  return kv.key.toString("utf8").slice(PREFIX.length);
+}
+
+function changeOf(key: string, kv: IKeyValue | null): MetadataChange | null {
+  const parts = key.split("/");
+  const value = kv === null ? null : JSON.parse(kv.value.toString("utf8"));
+  const modRevision = kv === null ? 0n : BigInt(kv.mod_revision);
+  if (parts[0] === "brokers" && parts.length === 2) {
+    const nodeId = Number(parts[1]);
+    const broker = value === null || kv === null ? null : { nodeId, rack: value.rack ?? null, endpoints: value.endpoints, epoch: BigInt(kv.create_revision) };
+    return { kind: "broker", nodeId, broker };
+  }
+  if (parts[0] === "topics" && parts.length === 2) {
+    return { kind: "topic", name: parts[1], topic: value === null ? null : { ...value, modRevision } };
+  }
+  if (parts[0] === "partitions" && parts.length === 3) {
+    return { kind: "partition", topic: parts[1], index: Number(parts[2]), partition: value === null ? null : { ...value, modRevision } };
+  }
+  return null;
+}
+
+function partitionValue(state: PartitionState): string {
+  return JSON.stringify({
+    leaderId: state.leaderId,
+    leaderEpoch: state.leaderEpoch,
+    partitionEpoch: state.partitionEpoch,
+    replicas: state.replicas,
+    isr: state.isr,
+  });
+}
+
+function revisionOf(result: { succeeded: boolean; header: { revision: string } }): bigint | null {
+  return result.succeeded ? BigInt(result.header.revision) : null;
+}
+
+const topicKey = (name: string) => `${PREFIX}topics/${name}`;
+const partitionKey = (topic: string, index: number) => `${PREFIX}partitions/${topic}/${index}`;
+const brokerKey = (nodeId: number) => `${PREFIX}brokers/${nodeId}`;
+
+export class EtcdMetadataStore {
+  readonly #client: Etcd3;
+  readonly #logger: Logger;
+  #lease: Lease | null = null;
+  #leaseId: string | null = null;
+  #watcher: Watcher | null = null;
+  #campaign: Campaign | null = null;
+  #closed = false;
+
+  private constructor(client: Etcd3, logger: Logger) {
+    this.#client = client;
+    this.#logger = logger;
+  }
+
+  /** Connects to the endpoints of `url` (etcd://host:port,...); fails if etcd does not answer within `timeoutMs`. */
+  static async connect(url: string, logger: Logger, timeoutMs = 10_000): Promise<EtcdMetadataStore> {
+    const hosts = parseEtcdUrl(url);
+    if (hosts.length === 0) throw new Error(`metadata.store=${url}: no etcd endpoint`);
+    const client = new Etcd3({ hosts, dialTimeout: timeoutMs });
+    const store = new EtcdMetadataStore(client, logger);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await client.get(`${PREFIX}cluster`).string();
+        return store;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          client.close();
+          throw new Error(`metadata.store=${url}: etcd did not answer within ${timeoutMs} ms (${(error as Error).message})`);
+        }
+        await new Promise((wake) => setTimeout(wake, 200));
+      }
+    }
+  }
+
+  /** The cluster id stored in etcd; `proposed` becomes it when there is none yet (the first broker). */
+  async clusterId(proposed: string): Promise<string> {
+    const key = `${PREFIX}cluster`;
+    await this.#client
+      .if(key, "Create", "==", 0)
+      .then(this.#client.put(key).value(JSON.stringify({ clusterId: proposed })))
+      .commit();
+    const stored = await this.#client.get(key).string();
+    if (stored === null) throw new Error("etcd lost the cluster key");
+    return (JSON.parse(stored) as { clusterId: string }).clusterId;
+  }
+
+  /** Every broker, topic and partition, and the revision they were read at (a watch starts after it). */
+  async snapshot(): Promise<MetadataSnapshot> {
+    const response = await this.#client.getAll().prefix(PREFIX).exec();
+    const changes: MetadataChange[] = [];
+    for (const kv of response.kvs) {
+      const change = changeOf(text(kv), kv);
+      if (change !== null) changes.push(change);
+    }
+    return { revision: BigInt(response.header.revision), changes };
+  }
+
+  /**
+   * Calls `onChanges` with every change after `revision`, one etcd revision at a time, in order.
+   * The watch resumes by itself after a lost connection (etcd3 restarts it from the last revision seen).
+   */
+  async watch(revision: bigint, onChanges: (changes: MetadataChange[], revision: bigint) => void): Promise<void> {
+    const watcher = await this.#client
+      .watch()
+      .prefix(PREFIX)
+      .startRevision(String(revision + 1n))
+      .create();
+    this.#watcher = watcher;
+    watcher.on("data", (response) => {
+      if (response.events.length === 0) return;
+      let batch: MetadataChange[] = [];
+      let batchRevision = BigInt(response.events[0].kv.mod_revision);
+      for (const event of response.events) {
+        const eventRevision = BigInt(event.kv.mod_revision);
+        if (eventRevision !== batchRevision && batch.length > 0) {
+          onChanges(batch, batchRevision);
+          batch = [];
+        }
+        batchRevision = eventRevision;
+        const change = changeOf(text(event.kv), event.type === "Delete" ? null : event.kv);
+        if (change !== null) batch.push(change);
+      }
+      if (batch.length > 0) onChanges(batch, batchRevision);
+    });
+    watcher.on("error", (error) => this.#logger.warn({ err: error }, "etcd watch error"));
+  }
+
+  /**
+   * Registers this broker under a lease of `ttlMs` (kept alive), replacing an older registration
+   * of the same node id. `onLost` is called when the lease is lost (etcd unreachable for its TTL).
+   * Resolves to the broker epoch.
+   */
+  async register(broker: Omit<BrokerRegistration, "epoch">, ttlMs: number, onLost: (error: Error) => void): Promise<bigint> {
+    const lease = this.#client.lease(Math.max(1, Math.ceil(ttlMs / 1000)));
+    lease.on("lost", (error) => {
+      if (!this.#closed) onLost(error);
+    });
+    this.#lease = lease;
+    this.#leaseId = await lease.grant();
+    const key = brokerKey(broker.nodeId);
+    const value = JSON.stringify({ nodeId: broker.nodeId, rack: broker.rack, endpoints: broker.endpoints });
+    // A new registration (delete, then put) so the create revision — the broker epoch — is new.
+    await this.#client.delete().key(key);
+    await this.#client.put(key).value(value).lease(this.#leaseId);
+    const kv = await this.#client.get(key).exec();
+    return BigInt(kv.kvs[0]?.create_revision ?? 0);
+  }
+
+  /** Removes this broker's registration now (controlled shutdown), instead of waiting for the lease to expire. */
+  async deregister(): Promise<void> {
+    const lease = this.#lease;
+    this.#lease = null;
+    if (lease !== null) await lease.revoke().catch(() => undefined);
+  }
+
+  /** Creates a topic and its partitions in one transaction; the revision, or null when a topic of that name exists. */
+  async createTopic(topic: TopicRecord, partitions: readonly PartitionState[]): Promise<bigint | null> {
+    const key = topicKey(topic.name);
+    const puts = [this.#client.put(key).value(JSON.stringify(topic))];
+    for (const [index, state] of partitions.entries()) puts.push(this.#client.put(partitionKey(topic.name, index)).value(partitionValue(state)));
+    const result = await this.#client
+      .if(key, "Create", "==", 0)
+      .then(...puts)
+      .commit();
+    return revisionOf(result);
+  }
+
+  /** Deletes a topic and its partitions if the topic still has id `id`; the revision, or null. */
+  async deleteTopic(name: string, id: string): Promise<bigint | null> {
+    const key = topicKey(name);
+    const current = await this.#client.get(key).exec();
+    const kv = current.kvs[0];
+    if (kv === undefined || (JSON.parse(kv.value.toString("utf8")) as TopicRecord).id !== id) return null;
+    const result = await this.#client
+      .if(key, "Mod", "==", kv.mod_revision)
+      .then(this.#client.delete().key(key), this.#client.delete().prefix(`${PREFIX}partitions/${name}/`))
+      .commit();
+    return revisionOf(result);
+  }
+
+  /** Replaces a topic record (partition count, configs) read at `modRevision`, adding `newPartitions` after its existing ones; the revision, or null. */
+  async updateTopic(topic: StoredTopic, next: TopicRecord, newPartitions: readonly PartitionState[] = []): Promise<bigint | null> {
+    const puts = [
+      this.#client.put(topicKey(topic.name)).value(JSON.stringify({ name: next.name, id: next.id, partitions: next.partitions, configs: next.configs })),
+    ];
+    for (const [i, state] of newPartitions.entries()) puts.push(this.#client.put(partitionKey(topic.name, topic.partitions + i)).value(partitionValue(state)));
+    const result = await this.#client
+      .if(topicKey(topic.name), "Mod", "==", String(topic.modRevision))
+      .then(...puts)
+      .commit();
+    return revisionOf(result);
+  }
+
+  /**
+   * Replaces a partition's state read at `current.modRevision` with `next` (whose partition
+   * epoch the caller bumped). `fenced`: also require this broker's registration to hold its lease
+   * (a leader's ISR change). The revision, or null when someone changed it first.
+   */
+  async updatePartition(topic: string, index: number, current: StoredPartition, next: PartitionState, fenced = false): Promise<bigint | null> {
+    let txn = this.#client.if(partitionKey(topic, index), "Mod", "==", String(current.modRevision));
+    if (fenced) {
+      if (this.#leaseId === null) return null;
+      txn = txn.and(brokerKey(next.leaderId), "Lease", "==", this.#leaseId);
+    }
+    const result = await txn.then(this.#client.put(partitionKey(topic, index)).value(partitionValue(next))).commit();
+    return revisionOf(result);
+  }
+
+  /** Reserves `count` producer ids (compare-and-swap on the counter); resolves to the first. */
+  async allocateProducerIds(count: number): Promise<bigint> {
+    const key = `${PREFIX}producer-ids`;
+    for (;;) {
+      const current = await this.#client.get(key).exec();
+      const kv = current.kvs[0];
+      const first = kv === undefined ? 0n : BigInt((JSON.parse(kv.value.toString("utf8")) as { next: string }).next);
+      const value = JSON.stringify({ next: (first + BigInt(count)).toString() });
+      const txn = kv === undefined ? this.#client.if(key, "Create", "==", 0) : this.#client.if(key, "Mod", "==", kv.mod_revision);
+      const result = await txn.then(this.#client.put(key).value(value)).commit();
+      if (result.succeeded) return first;
+    }
+  }
+
+  /**
+   * Campaigns to be the controller (etcd's election, under its own lease of `ttlMs`): `onElected`
+   * once this broker wins, `onLost` if it loses the office (its lease); then it campaigns again.
+   */
+  campaign(nodeId: number, ttlMs: number, onElected: () => void, onLost: () => void): void {
+    if (this.#closed) return;
+    const election = this.#client.election("controller", Math.max(1, Math.ceil(ttlMs / 1000)));
+    const campaign = election.campaign(String(nodeId));
+    this.#campaign = campaign;
+    campaign.on("elected", onElected);
+    campaign.on("error", (error) => {
+      this.#logger.warn({ err: error }, "controller campaign ended");
+      onLost();
+      if (!this.#closed) setTimeout(() => this.campaign(nodeId, ttlMs, onElected, onLost), 1000).unref();
+    });
+  }
+
+  /** Calls `onChange` with the active controller's node id (-1 when none) whenever it changes. */
+  async observeController(onChange: (nodeId: number) => void): Promise<void> {
+    const observer = await this.#client.election("controller").observe();
+    const report = (value: string | undefined) => onChange(value === undefined ? -1 : Number(value));
+    observer.on("change", report);
+    observer.on("error", (error) => this.#logger.debug({ err: error }, "controller observer error"));
+    report(observer.leader());
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#campaign?.resign().catch(() => undefined);
+    await this.#watcher?.cancel().catch(() => undefined);
+    await this.deregister();
+    this.#client.close();
+  }
+}

@@ -1,0 +1,405 @@
+// Followers: the replica fetchers (Kafka's ReplicaFetcherManager / ReplicaFetcherThread).
+//
+// Each partition this broker follows is fetched from its leader by one fetcher: there are
+// num.replica.fetchers fetchers per leader broker, and a partition goes to fetcher
+// hash(topic, partition) % num.replica.fetchers of its leader, as in Kafka. A fetcher holds one
+// connection to its leader (the inter-broker listener's endpoint, else the leader's first) and
+// loops: one Fetch for all its partitions (replica id and broker epoch in ReplicaState, each
+// partition's log end as fetch offset, its current leader epoch and the epoch of its last batch
+// as lastFetchedEpoch; replica.fetch.max.bytes per partition, replica.fetch.response.max.bytes in
+// all, replica.fetch.wait.max.ms / replica.fetch.min.bytes long poll), then per partition:
+//   records             appended with the leader's offsets (origin "replica"), then the HW
+//                       (leader's HW bounded by the log end) and the leader's log start offset
+//   diverging epoch     truncation to where the logs agree (Kafka's getOffsetTruncationState
+//                       over the leader's answer and this log's own epochs), the next fetch resumes
+//   OFFSET_OUT_OF_RANGE this log is behind the leader's start (start empty at it) or ahead of
+//                       the leader's end after an unclean election (truncate to it; ListOffsets)
+//   leadership errors   the partition waits replica.fetch.backoff.ms for the metadata to move
+// A failed connection or request is retried after replica.fetch.backoff.ms. Everything a
+// fetcher does to a log happens in its own loop, so appends and truncations of one partition
+// never interleave. The leader's side is the ordinary Fetch handler (src/handlers/fetch.ts): its
+// records leave it by sendfile.
+
+import type { Logger } from "pino";
+import { BrokerConnection } from "../client/connection.js";
+import type { MetadataCache } from "../cluster/metadata-cache.js";
+import type { BrokerConfig } from "../config/index.js";
+import type { Partition } from "../log/partition.js";
+import { ErrorCode } from "../protocol/errors.js";
+import {
+  defaultFetchRequestFetchPartition,
+  defaultFetchRequestReplicaState,
+  type FetchResponse,
+  type FetchResponsePartitionData,
+} from "../protocol/generated/fetch.js";
+import { defaultListOffsetsRequestListOffsetsPartition, type ListOffsetsResponse } from "../protocol/generated/list-offsets.js";
+
+const FETCH = 1;
+const LIST_OFFSETS = 2;
+const LATEST = -1n;
+
+export interface ReplicaFetcherServices {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly metadata: MetadataCache;
+  /** This broker's epoch (its registration's), sent in ReplicaState. */
+  readonly brokerEpoch: () => bigint;
+}
+
+interface FetcherSettings {
+  readonly maxWaitMs: number;
+  readonly minBytes: number;
+  readonly maxBytes: number;
+  readonly partitionMaxBytes: number;
+  readonly backoffMs: number;
+  readonly requestTimeoutMs: number;
+  readonly listener: string | null;
+}
+
+/** Kafka's Utils.abs(31 * topic.hashCode + partition) % fetchers (the fetcher id of a partition). */
+function fetcherIdOf(topic: string, partition: number, fetchers: number): number {
+  let hash = 0;
+  for (let i = 0; i < topic.length; i++) hash = (Math.imul(31, hash) + topic.charCodeAt(i)) | 0;
+  const combined = (Math.imul(31, hash) + partition) | 0;
+  return (combined === -2147483648 ? 0 : Math.abs(combined)) % fetchers;
+}
+
+export class ReplicaFetcherManager {
+  readonly #services: ReplicaFetcherServices;
+  readonly #settings: FetcherSettings;
+  readonly #fetchers = new Map<string, ReplicaFetcher>();
+  readonly #assigned = new Map<Partition, ReplicaFetcher>();
+  readonly #fetchersPerLeader: number;
+
+  constructor(services: ReplicaFetcherServices) {
+    this.#services = services;
+    const { config } = services;
+    const int = (name: string, fallback: number) => Number(config.get(name) ?? fallback);
+    this.#fetchersPerLeader = Math.max(1, int("num.replica.fetchers", 1));
+    this.#settings = {
+      maxWaitMs: int("replica.fetch.wait.max.ms", 500),
+      minBytes: int("replica.fetch.min.bytes", 1),
+      maxBytes: int("replica.fetch.response.max.bytes", 10 * 1024 * 1024),
+      partitionMaxBytes: int("replica.fetch.max.bytes", 1024 * 1024),
+      backoffMs: int("replica.fetch.backoff.ms", 1000),
+      requestTimeoutMs: int("replica.socket.timeout.ms", 30_000),
+      listener: config.text("inter.broker.listener.name"),
+    };
+  }
+
+  /** Fetches `partition` from `leaderId` from now on (moving it from another fetcher if needed). */
+  follow(partition: Partition, leaderId: number): void {
+    const key = `${leaderId}:${fetcherIdOf(partition.topic, partition.index, this.#fetchersPerLeader)}`;
+    const current = this.#assigned.get(partition);
+    if (current !== undefined && current.key === key) {
+      current.reset(partition);
+      return;
+    }
+    current?.remove(partition);
+    let fetcher = this.#fetchers.get(key);
+    if (fetcher === undefined) {
+      fetcher = new ReplicaFetcher(key, leaderId, this.#services, this.#settings, () => this.#fetchers.delete(key));
+      this.#fetchers.set(key, fetcher);
+    }
+    this.#assigned.set(partition, fetcher);
+    fetcher.add(partition);
+  }
+
+  /** Stops fetching `partition` (it leads now, has no leader, or is gone). */
+  unfollow(partition: Partition): void {
+    const fetcher = this.#assigned.get(partition);
+    if (fetcher === undefined) return;
+    this.#assigned.delete(partition);
+    fetcher.remove(partition);
+  }
+
+  /** The partitions being fetched and from whom (metrics, tests). */
+  following(): { partition: Partition; leaderId: number }[] {
+    return [...this.#assigned].map(([partition, fetcher]) => ({ partition, leaderId: fetcher.leaderId }));
+  }
+
+  async close(): Promise<void> {
+    const fetchers = [...this.#fetchers.values()];
+    this.#fetchers.clear();
+    this.#assigned.clear();
+    await Promise.all(fetchers.map((fetcher) => fetcher.close()));
+  }
+}
+
+interface FetchedPartition {
+  /** Don't fetch it before this time (after a leadership error). */
+  delayedUntilMs: number;
+}
+
+class ReplicaFetcher {
+  readonly #partitions = new Map<Partition, FetchedPartition>();
+  readonly #services: ReplicaFetcherServices;
+  readonly #settings: FetcherSettings;
+  readonly #onIdle: () => void;
+  #connection: BrokerConnection | null = null;
+  #running: Promise<void> | null = null;
+  #closed = false;
+  /** Wakes the loop's backoff sleep early (a partition was added). */
+  #wake: (() => void) | null = null;
+
+  constructor(
+    readonly key: string,
+    readonly leaderId: number,
+    services: ReplicaFetcherServices,
+    settings: FetcherSettings,
+    onIdle: () => void,
+  ) {
+    this.#services = services;
+    this.#settings = settings;
+    this.#onIdle = onIdle;
+  }
+
+  add(partition: Partition): void {
+    this.#partitions.set(partition, { delayedUntilMs: 0 });
+    this.#wake?.();
+    this.#running ??= this.#loop().finally(() => {
+      this.#running = null;
+    });
+  }
+
+  /** The partition's leader epoch changed under the same leader: fetch it again at once. */
+  reset(partition: Partition): void {
+    const entry = this.#partitions.get(partition);
+    if (entry !== undefined) entry.delayedUntilMs = 0;
+    this.#wake?.();
+  }
+
+  remove(partition: Partition): void {
+    this.#partitions.delete(partition);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#wake?.();
+    this.#connection?.close();
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    const { logger } = this.#services;
+    while (!this.#closed && this.#partitions.size > 0) {
+      const now = Date.now();
+      const ready = [...this.#partitions].filter(([, entry]) => entry.delayedUntilMs <= now).map(([partition]) => partition);
+      if (ready.length === 0) {
+        const next = Math.min(...[...this.#partitions.values()].map((entry) => entry.delayedUntilMs));
+        await this.#sleep(Math.max(10, next - now));
+        continue;
+      }
+      try {
+        const connection = await this.#connect();
+        const response = await this.#fetch(connection, ready);
+        await this.#process(connection, ready, response);
+      } catch (error) {
+        if (this.#closed) break;
+        logger.debug({ err: error, leader: this.leaderId }, "replica fetch failed; retrying after the backoff");
+        this.#connection?.close();
+        this.#connection = null;
+        await this.#sleep(this.#settings.backoffMs);
+      }
+    }
+    this.#connection?.close();
+    this.#connection = null;
+    if (this.#partitions.size === 0) this.#onIdle();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = null;
+        done();
+      };
+    });
+  }
+
+  async #connect(): Promise<BrokerConnection> {
+    if (this.#connection !== null) return this.#connection;
+    const { metadata } = this.#services;
+    const broker = metadata.broker(this.leaderId);
+    if (broker === undefined) throw new Error(`leader ${this.leaderId} is not registered`);
+    const endpoint = (this.#settings.listener !== null ? broker.endpoints.find((e) => e.name === this.#settings.listener) : undefined) ?? broker.endpoints[0];
+    if (endpoint === undefined) throw new Error(`leader ${this.leaderId} has no endpoint`);
+    this.#connection = await BrokerConnection.connect({
+      host: endpoint.host,
+      port: endpoint.port,
+      clientId: `broker-${metadata.nodeId}-fetcher-${this.key}`,
+      connectTimeoutMs: this.#settings.requestTimeoutMs,
+      requestTimeoutMs: this.#settings.requestTimeoutMs,
+    });
+    return this.#connection;
+  }
+
+  #fetch(connection: BrokerConnection, partitions: readonly Partition[]): Promise<FetchResponse> {
+    const { metadata, brokerEpoch } = this.#services;
+    const settings = this.#settings;
+    const byTopic = new Map<string, Partition[]>();
+    for (const partition of partitions) {
+      const list = byTopic.get(partition.topic) ?? [];
+      list.push(partition);
+      byTopic.set(partition.topic, list);
+    }
+    return connection.request<FetchResponse>(
+      FETCH,
+      (version: number) => ({
+        replicaId: version < 15 ? metadata.nodeId : -1,
+        replicaState: { ...defaultFetchRequestReplicaState(), replicaId: metadata.nodeId, replicaEpoch: brokerEpoch() },
+        maxWaitMs: settings.maxWaitMs,
+        minBytes: settings.minBytes,
+        maxBytes: settings.maxBytes,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [...byTopic].map(([topic, list]) => ({
+          topic,
+          topicId: list[0].topicId,
+          partitions: list.map((partition) => ({
+            ...defaultFetchRequestFetchPartition(),
+            partition: partition.index,
+            currentLeaderEpoch: partition.leaderEpoch,
+            fetchOffset: partition.log.logEndOffset,
+            lastFetchedEpoch: partition.log.latestEpoch,
+            logStartOffset: partition.logStartOffset,
+            partitionMaxBytes: settings.partitionMaxBytes,
+          })),
+        })),
+        forgottenTopicsData: [],
+        rackId: "",
+      }),
+      { extraWaitMs: settings.maxWaitMs },
+    );
+  }
+
+  async #process(connection: BrokerConnection, sent: readonly Partition[], response: FetchResponse): Promise<void> {
+    if (response.errorCode !== ErrorCode.NONE) throw new Error(`fetch from leader ${this.leaderId} failed with error ${response.errorCode}`);
+    const byKey = new Map(sent.map((partition) => [`${partition.topicId}:${partition.topic}:${partition.index}`, partition]));
+    for (const topic of response.responses) {
+      for (const data of topic.partitions) {
+        const partition =
+          sent.find((p) => p.index === data.partitionIndex && (p.topicId === topic.topicId || p.topic === topic.topic)) ??
+          byKey.get(`${topic.topicId}:${topic.topic}:${data.partitionIndex}`);
+        // Removed, or moved to another leader, while the fetch was out.
+        if (partition === undefined || !this.#partitions.has(partition)) continue;
+        try {
+          await this.#processPartition(connection, partition, data);
+        } catch (error) {
+          this.#services.logger.warn({ err: error, partition: `${partition}` }, "replica fetch: processing the leader's answer failed");
+          this.#delay(partition);
+        }
+      }
+    }
+  }
+
+  async #processPartition(connection: BrokerConnection, partition: Partition, data: FetchResponsePartitionData): Promise<void> {
+    const log = partition.log;
+    switch (data.errorCode) {
+      case ErrorCode.NONE: {
+        const diverging = data.divergingEpoch;
+        if (diverging.epoch >= 0 || diverging.endOffset >= 0n) {
+          await this.#truncateOnDivergence(partition, diverging.epoch, diverging.endOffset);
+          return;
+        }
+        const records = data.records;
+        if (records !== null && records.length > 0) {
+          log.append(records, { nowMs: Date.now(), origin: "replica" });
+          partition.appendedAsFollower(records.length);
+        }
+        partition.updateFollowerHighWatermark(data.highWatermark);
+        if (data.logStartOffset > log.logStartOffset) {
+          const target = data.logStartOffset < partition.highWatermark ? data.logStartOffset : partition.highWatermark;
+          if (target > log.logStartOffset) await log.incrementLogStartOffset(target, partition.highWatermark);
+        }
+        return;
+      }
+      case ErrorCode.OFFSET_OUT_OF_RANGE: {
+        const leaderStart = data.logStartOffset;
+        if (leaderStart >= 0n && log.logEndOffset < leaderStart) {
+          this.#services.logger.info(
+            { partition: `${partition}`, from: String(log.logEndOffset), to: String(leaderStart) },
+            "follower behind the leader's log start: starting over at it",
+          );
+          await log.truncateFullyAndStartAt(leaderStart);
+          partition.truncated();
+          return;
+        }
+        const leaderEnd = await this.#leaderEndOffset(connection, partition);
+        if (leaderEnd !== null && leaderEnd < log.logEndOffset) {
+          this.#services.logger.warn(
+            { partition: `${partition}`, from: String(log.logEndOffset), to: String(leaderEnd) },
+            "follower ahead of its leader (unclean election): truncating to the leader's end",
+          );
+          await log.truncateTo(leaderEnd);
+          partition.truncated();
+          return;
+        }
+        this.#delay(partition);
+        return;
+      }
+      default:
+        // NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_*...: the metadata will move.
+        this.#delay(partition);
+    }
+  }
+
+  /** Kafka's truncation on a diverging epoch (AbstractFetcherThread.truncateOnFetchResponse / getOffsetTruncationState). */
+  async #truncateOnDivergence(partition: Partition, leaderEpoch: number, leaderEndOffset: bigint): Promise<void> {
+    const log = partition.log;
+    const end = log.logEndOffset;
+    let target: bigint;
+    if (leaderEndOffset < 0n) target = partition.highWatermark;
+    else if (leaderEpoch < 0) target = min(leaderEndOffset, end);
+    else {
+      const local = log.endOffsetForEpoch(leaderEpoch);
+      if (local.epoch < 0 || local.endOffset < 0n) target = min(leaderEndOffset, end);
+      else if (local.epoch !== leaderEpoch) target = min(local.endOffset, end);
+      else target = min(min(leaderEndOffset, local.endOffset), end);
+    }
+    if (target < log.logStartOffset) target = log.logStartOffset;
+    if (target >= end) return;
+    this.#services.logger.info(
+      { partition: `${partition}`, from: String(end), to: String(target), leaderEpoch, leaderEndOffset: String(leaderEndOffset) },
+      "truncating a diverged follower log",
+    );
+    await log.truncateTo(target);
+    partition.truncated();
+  }
+
+  async #leaderEndOffset(connection: BrokerConnection, partition: Partition): Promise<bigint | null> {
+    const response = await connection.request<ListOffsetsResponse>(LIST_OFFSETS, {
+      replicaId: this.#services.metadata.nodeId,
+      isolationLevel: 0,
+      topics: [
+        {
+          name: partition.topic,
+          partitions: [
+            {
+              ...defaultListOffsetsRequestListOffsetsPartition(),
+              partitionIndex: partition.index,
+              currentLeaderEpoch: partition.leaderEpoch,
+              timestamp: LATEST,
+            },
+          ],
+        },
+      ],
+    });
+    const answer = response.topics[0]?.partitions[0];
+    return answer === undefined || answer.errorCode !== ErrorCode.NONE ? null : answer.offset;
+  }
+
+  #delay(partition: Partition): void {
+    const entry = this.#partitions.get(partition);
+    if (entry !== undefined) entry.delayedUntilMs = Date.now() + this.#settings.backoffMs;
+  }
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
