@@ -21,6 +21,7 @@ import type { Logger } from "pino";
 import type { BrokerConfig } from "../config/index.js";
 import type { PartitionState } from "../log/partition.js";
 import type { ClusterManager } from "./cluster-manager.js";
+import type { ElectionOutcome, LeaderElections } from "./elections.js";
 import type { StoredPartition } from "./etcd-store.js";
 
 /** How many partition changes the controller has in flight at once. */
@@ -61,7 +62,7 @@ export interface ControllerServices {
   readonly nodeId: number;
 }
 
-export class Controller {
+export class Controller implements LeaderElections {
   readonly #services: ControllerServices;
   #active = false;
   #running: Promise<void> | null = null;
@@ -111,7 +112,7 @@ export class Controller {
     const seconds = Number(config.get("leader.imbalance.check.interval.seconds") ?? 300);
     this.#stopRebalanceTimer();
     this.#rebalanceTimer = setInterval(() => {
-      this.electPreferredLeaders(null).catch((error) => this.#services.logger.warn({ err: error }, "preferred leader election failed"));
+      this.electLeaders(false, null).catch((error) => this.#services.logger.warn({ err: error }, "preferred leader election failed"));
     }, seconds * 1000);
     this.#rebalanceTimer.unref();
   }
@@ -164,30 +165,36 @@ export class Controller {
   }
 
   /**
-   * Preferred replica election over `partitions` (null: all): resolves to each partition's outcome
-   * (ElectLeaders' answer): "elected", "already" (the preferred replica leads) or "unavailable".
+   * ElectLeaders (any broker answers it, by compare-and-swap like the controller): a preferred
+   * election gives each partition its first replica as leader if that replica is alive and in
+   * sync; an unclean one gives a partition without a leader its first live replica. `partitions`
+   * null: every partition (only the ones that needed an election are reported, as in Kafka).
    */
-  async electPreferredLeaders(partitions: readonly { topic: string; index: number }[] | null): Promise<Map<string, "elected" | "already" | "unavailable">> {
+  async electLeaders(unclean: boolean, partitions: readonly { topic: string; index: number }[] | null): Promise<Map<string, ElectionOutcome>> {
     const { cluster } = this.#services;
     const alive = (id: number) => cluster.isAlive(id);
-    const outcome = new Map<string, "elected" | "already" | "unavailable">();
+    const outcome = new Map<string, ElectionOutcome>();
     const changes: { topic: string; index: number; state: StoredPartition; next: PartitionState }[] = [];
     const wanted = partitions ?? [...cluster.storedPartitions()].map(({ topic, index }) => ({ topic: topic.name, index }));
     for (const { topic, index } of wanted) {
       const state = cluster.storedPartition(topic, index);
       const key = `${topic}-${index}`;
-      if (state === undefined) continue;
-      if (state.leaderId === state.replicas[0]) {
-        outcome.set(key, "already");
+      if (state === undefined) {
+        outcome.set(key, "unknown");
         continue;
       }
-      const next = electPreferred(state, alive);
-      if (next === null) outcome.set(key, "unavailable");
+      const notNeeded = unclean ? state.leaderId >= 0 && alive(state.leaderId) : state.leaderId === state.replicas[0];
+      if (notNeeded) {
+        if (partitions !== null) outcome.set(key, "not-needed");
+        continue;
+      }
+      const next = unclean ? electLeader(state, alive, true) : electPreferred(state, alive);
+      if (next === null || next.leaderId < 0) outcome.set(key, "unavailable");
       else changes.push({ topic, index, state, next });
     }
     await this.#write(changes, (change, ok) => {
       outcome.set(`${change.topic}-${change.index}`, ok ? "elected" : "unavailable");
-      if (ok) this.#services.logger.info({ partition: `${change.topic}-${change.index}`, leader: change.next.leaderId }, "preferred leader elected");
+      if (ok) this.#services.logger.info({ partition: `${change.topic}-${change.index}`, leader: change.next.leaderId, unclean }, "leader elected on request");
     });
     return outcome;
   }

@@ -68,3 +68,28 @@ export function brokersFor(context: RequestContext): { nodeId: number; endpoint:
     return endpoint === undefined ? [] : [{ nodeId: broker.nodeId, endpoint, rack: broker.rack }];
   });
 }
+
+/** Errors that mean "this broker does not lead the partition (any more)": KIP-951 answers them with the current leader. */
+export function isLeadershipError(errorCode: number): boolean {
+  return errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || errorCode === ErrorCode.FENCED_LEADER_EPOCH;
+}
+
+/**
+ * KIP-951: the partition's current leader and epoch as this broker knows them, and the leader's
+ * endpoint on the request's listener added to `endpoints` (once per node), so a client moves to
+ * the new leader without a Metadata round trip. {-1, -1} when it has none.
+ */
+export function currentLeaderOf(
+  context: RequestContext,
+  topic: string,
+  index: number,
+  endpoints: Map<number, { nodeId: number; host: string; port: number; rack: string | null }>,
+): { leaderId: number; leaderEpoch: number } {
+  const partition = context.metadata.partition(topic, index);
+  if (partition === undefined || partition.leaderId < 0) return { leaderId: -1, leaderEpoch: -1 };
+  const broker = context.metadata.broker(partition.leaderId);
+  const endpoint = context.metadata.endpointFor(partition.leaderId, context.connection.listener);
+  if (broker === undefined || endpoint === undefined) return { leaderId: -1, leaderEpoch: -1 };
+  endpoints.set(broker.nodeId, { nodeId: broker.nodeId, host: endpoint.host, port: endpoint.port, rack: broker.rack });
+  return { leaderId: partition.leaderId, leaderEpoch: partition.leaderEpoch };
+}

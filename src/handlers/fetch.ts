@@ -30,12 +30,13 @@ import type {
   FetchResponse,
   FetchResponseAbortedTransaction,
   FetchResponseFetchableTopicResponse,
+  FetchResponseNodeEndpoint,
   FetchResponsePartitionData,
 } from "../protocol/generated/fetch.js";
 import type { RequestContext } from "../server/context.js";
 import { FetchSession, FINAL_EPOCH, INITIAL_EPOCH, type SessionPartition } from "../server/fetch-session.js";
 import { defineHandler } from "../server/registry.js";
-import { errorCodeOf, reportUnexpected, ZERO_UUID } from "./common.js";
+import { currentLeaderOf, errorCodeOf, isLeadershipError, reportUnexpected, ZERO_UUID } from "./common.js";
 
 const EMPTY = Buffer.alloc(0);
 const READ_COMMITTED = 1;
@@ -74,6 +75,7 @@ interface Result {
 }
 
 const NO_DIVERGENCE = { epoch: -1, endOffset: -1n };
+const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 
 function failed(target: Target, errorCode: number, readCommitted: boolean): Result {
   return {
@@ -191,6 +193,7 @@ function release(results: readonly Result[]): void {
 function respond(context: RequestContext, results: readonly Result[], session: FetchSession | null, incremental: boolean): FetchResponse {
   const version = context.apiVersion;
   const topics: FetchResponseFetchableTopicResponse[] = [];
+  const endpoints = new Map<number, FetchResponseNodeEndpoint>();
   let current: FetchResponseFetchableTopicResponse | null = null;
   for (const result of results) {
     const { target, records } = result;
@@ -228,7 +231,8 @@ function respond(context: RequestContext, results: readonly Result[], session: F
       lastStableOffset: result.lastStableOffset,
       logStartOffset: result.logStartOffset,
       divergingEpoch: result.divergingEpoch ?? NO_DIVERGENCE,
-      currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      // KIP-951 (v12+ currentLeader, v16+ endpoints): where the partition's leader is now.
+      currentLeader: version >= 12 && isLeadershipError(result.errorCode) ? currentLeaderOf(context, target.topic, target.partition, endpoints) : NO_LEADER,
       snapshotId: { endOffset: -1n, epoch: -1 },
       abortedTransactions: result.abortedTransactions,
       preferredReadReplica: -1,
@@ -243,7 +247,7 @@ function respond(context: RequestContext, results: readonly Result[], session: F
     }
     current.partitions.push(data);
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses: topics, nodeEndpoints: [] };
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses: topics, nodeEndpoints: [...endpoints.values()] };
 }
 
 function targetOf(topic: string, topicId: string, p: FetchRequestFetchPartition, cached: SessionPartition | null): Target {

@@ -22,6 +22,7 @@ import { describeCluster } from "./describe-cluster.js";
 import { describeLogDirs } from "./describe-log-dirs.js";
 import { describeProducers } from "./describe-producers.js";
 import { describeTopicPartitions } from "./describe-topic-partitions.js";
+import { electLeaders } from "./elect-leaders.js";
 import { fetch } from "./fetch.js";
 import { consumerGroupDescribe } from "./group/consumer-group-describe.js";
 import { consumerGroupHeartbeat } from "./group/consumer-group-heartbeat.js";
@@ -79,6 +80,7 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   offsetForLeaderEpoch,
   apiVersions,
   describeTopicPartitions,
+  electLeaders,
   createTopics,
   deleteTopics,
   deleteRecords,

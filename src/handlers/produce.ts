@@ -23,12 +23,13 @@ import type {
   ProduceRequest,
   ProduceRequestPartitionProduceData,
   ProduceResponse,
+  ProduceResponseNodeEndpoint,
   ProduceResponsePartitionProduceResponse,
   ProduceResponseTopicProduceResponse,
 } from "../protocol/generated/produce.js";
 import type { RequestContext } from "../server/context.js";
-import { defineHandler, NO_RESPONSE } from "../server/registry.js";
-import { errorCodeOf, reportUnexpected, ZERO_UUID } from "./common.js";
+import { defineHandler, type HandlerResult, NO_RESPONSE } from "../server/registry.js";
+import { currentLeaderOf, errorCodeOf, isLeadershipError, reportUnexpected, ZERO_UUID } from "./common.js";
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 /** Kafka's AdminUtils.ADMIN_CLIENT_ID: the only client that may write to internal topics (their coordinators write directly). */
@@ -44,7 +45,7 @@ const TRANSACTIONAL_ATTRIBUTE = 0x10;
  * For a v2 batch marked transactional whose producer has no transaction open on `partition`: the
  * error verifying it with the coordinator gives (NONE once verified or added).
  */
-function verifyTransactional(context: RequestContext, request: ProduceRequest, topic: string, partition: Partition, records: Buffer): number {
+function verifyTransactional(context: RequestContext, request: ProduceRequest, topic: string, partition: Partition, records: Buffer): number | Promise<number> {
   // Record batch header: magic at 16, attributes at 21, producer id at 43, producer epoch at 51.
   if (records.length < 61 || records[16] !== 2 || (records.readInt16BE(21) & TRANSACTIONAL_ATTRIBUTE) === 0) return ErrorCode.NONE;
   const transactionalId = request.transactionalId;
@@ -53,14 +54,10 @@ function verifyTransactional(context: RequestContext, request: ProduceRequest, t
   const producerEpoch = records.readInt16BE(51);
   if (partition.log.hasOngoingTransaction(producerId, producerEpoch)) return ErrorCode.NONE;
   const operation = context.apiVersion >= 12 ? "addPartition" : context.apiVersion >= 11 ? "genericErrorSupported" : "defaultError";
-  const [error = ErrorCode.NONE] = context.transactions.verifyOrAddForAppend(
-    transactionalId,
-    producerId,
-    producerEpoch,
-    [{ topic, partition: partition.index }],
-    operation,
-  );
-  return error;
+  const errors = context.transactions.verifyOrAddForAppend(transactionalId, producerId, producerEpoch, [{ topic, partition: partition.index }], operation);
+  // A coordinator on another broker answers later (AddPartitionsToTxn).
+  if (errors instanceof Promise) return errors.then(([error = ErrorCode.NONE]) => error);
+  return errors[0] ?? ErrorCode.NONE;
 }
 
 /** An acks=all answer waiting for the high watermark. */
@@ -78,7 +75,7 @@ function producePartition(
   data: ProduceRequestPartitionProduceData,
   acks: number,
   pending: PendingCommit[],
-): ProduceResponsePartitionProduceResponse {
+): ProduceResponsePartitionProduceResponse | Promise<ProduceResponsePartitionProduceResponse> {
   const partition = context.partitions.lookup(topic.name, data.index);
   if (typeof partition === "number") return partitionError(data.index, partition);
   if (acks === -1 && partition.maximalIsr.length < topic.config.minInsyncReplicas) {
@@ -90,6 +87,22 @@ function producePartition(
   }
   if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
   const verification = verifyTransactional(context, request, topic.name, partition, data.records);
+  if (typeof verification === "number") return appendVerified(context, topic, partition, data, data.records, acks, pending, verification);
+  const records = data.records;
+  return verification.then((error) => appendVerified(context, topic, partition, data, records, acks, pending, error));
+}
+
+/** The append, once a transactional batch's partition is verified (or `verification` says why not). */
+function appendVerified(
+  context: RequestContext,
+  topic: TopicMetadata,
+  partition: Partition,
+  data: ProduceRequestPartitionProduceData,
+  records: Buffer,
+  acks: number,
+  pending: PendingCommit[],
+  verification: number,
+): ProduceResponsePartitionProduceResponse {
   if (verification !== ErrorCode.NONE) {
     const message =
       verification === ErrorCode.INVALID_TXN_STATE
@@ -100,9 +113,9 @@ function producePartition(
     return partitionError(data.index, verification, message);
   }
   try {
-    const result = partition.appendRecordsToLeader(data.records, topic.produceSettings, context.apiVersion, Date.now());
+    const result = partition.appendRecordsToLeader(records, topic.produceSettings, context.apiVersion, Date.now());
     if (result.errorCode !== ErrorCode.NONE) {
-      context.metrics.produceFailed(topic.name, data.records.length);
+      context.metrics.produceFailed(topic.name, records.length);
       return {
         ...partitionError(data.index, result.errorCode, result.errorMessage ?? null),
         recordErrors: result.recordErrors.map((record) => ({ batchIndex: record.recordIndex, batchIndexErrorMessage: record.message })),
@@ -110,7 +123,7 @@ function producePartition(
     }
     // Records appended: the log end moved from baseOffset (a duplicate appended none).
     const appended = result.duplicate || result.baseOffset < 0n ? 0 : Number(partition.log.logEndOffset - result.baseOffset);
-    context.metrics.produced(topic.name, appended, data.records.length);
+    context.metrics.produced(topic.name, appended, records.length);
     const response: ProduceResponsePartitionProduceResponse = {
       index: data.index,
       errorCode: ErrorCode.NONE,
@@ -171,28 +184,23 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
     const byId = apiVersion >= 13;
     const acks = request.acks;
     const validAcks = acks === 0 || acks === 1 || acks === -1;
-    let failures = 0;
     const pending: PendingCommit[] = [];
-    const responses: ProduceResponseTopicProduceResponse[] = request.topicData.map((topicData) => {
+    let waiting = false;
+    const answers = request.topicData.map((topicData) => {
       const topic = byId ? metadata.topicById(topicData.topicId) : metadata.topic(topicData.name);
-      const partitionResponses = topicData.partitionData.map((data) => {
-        let response: ProduceResponsePartitionProduceResponse;
-        if (!validAcks) response = partitionError(data.index, ErrorCode.INVALID_REQUIRED_ACKS);
-        else if (topic === undefined) response = partitionError(data.index, byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-        else if (topic.isInternal && context.header.clientId !== ADMIN_CLIENT_ID)
-          response = partitionError(data.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
-        else response = producePartition(context, request, topic, data, acks, pending);
-        if (response.errorCode !== ErrorCode.NONE) failures++;
-        return response;
+      return topicData.partitionData.map((data) => {
+        if (!validAcks) return partitionError(data.index, ErrorCode.INVALID_REQUIRED_ACKS);
+        if (topic === undefined) return partitionError(data.index, byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        if (topic.isInternal && context.header.clientId !== ADMIN_CLIENT_ID) {
+          return partitionError(data.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
+        }
+        const answer = producePartition(context, request, topic, data, acks, pending);
+        if (answer instanceof Promise) waiting = true;
+        return answer;
       });
-      return { name: byId ? "" : topicData.name, topicId: byId ? topicData.topicId : ZERO_UUID, partitionResponses };
     });
-    if (acks === 0) {
-      if (failures > 0) context.connections.close(context.connection, `acks=0 produce failed for ${failures} partition(s)`);
-      return NO_RESPONSE;
-    }
-    if (pending.length === 0) return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
-    return awaitCommits(pending, request.timeoutMs).then(() => ({ responses, throttleTimeMs: 0, nodeEndpoints: [] }));
+    if (!waiting) return finish(context, request, answers as ProduceResponsePartitionProduceResponse[][], pending);
+    return Promise.all(answers.map((topic) => Promise.all(topic))).then((settled) => finish(context, request, settled, pending));
   },
   (_context, request, errorCode) => ({
     responses: request.topicData.map((topicData) => ({
@@ -204,3 +212,36 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
     nodeEndpoints: [],
   }),
 );
+
+/** The response once every partition has its answer: acks=0 silence, KIP-951 leaders, acks=all waits. */
+function finish(
+  context: RequestContext,
+  request: ProduceRequest,
+  answers: ProduceResponsePartitionProduceResponse[][],
+  pending: PendingCommit[],
+): HandlerResult<ProduceResponse> | Promise<HandlerResult<ProduceResponse>> {
+  const { metadata, apiVersion } = context;
+  const byId = apiVersion >= 13;
+  let failures = 0;
+  const responses: ProduceResponseTopicProduceResponse[] = request.topicData.map((topicData, t) => {
+    for (const answer of answers[t]) if (answer.errorCode !== ErrorCode.NONE) failures++;
+    return { name: byId ? "" : topicData.name, topicId: byId ? topicData.topicId : ZERO_UUID, partitionResponses: answers[t] };
+  });
+  if (request.acks === 0) {
+    if (failures > 0) context.connections.close(context.connection, `acks=0 produce failed for ${failures} partition(s)`);
+    return NO_RESPONSE;
+  }
+  // KIP-951 (v10+): partitions this broker does not lead carry the current leader and its endpoint.
+  const endpoints = new Map<number, ProduceResponseNodeEndpoint>();
+  if (failures > 0 && apiVersion >= 10) {
+    for (const [t, topicResponse] of responses.entries()) {
+      const name = byId ? (metadata.topicById(request.topicData[t].topicId)?.name ?? "") : topicResponse.name;
+      for (const partition of topicResponse.partitionResponses) {
+        if (isLeadershipError(partition.errorCode)) partition.currentLeader = currentLeaderOf(context, name, partition.index, endpoints);
+      }
+    }
+  }
+  const nodeEndpoints = [...endpoints.values()];
+  if (pending.length === 0) return { responses, throttleTimeMs: 0, nodeEndpoints };
+  return awaitCommits(pending, request.timeoutMs).then(() => ({ responses, throttleTimeMs: 0, nodeEndpoints }));
+}

@@ -151,6 +151,7 @@ export class Broker {
       }
       cluster.stopTimers();
       await cluster.fetchers.close();
+      cluster.clients.close();
     }
     this.#network.stopAccepting();
     // No new retention or expiration pass starts; one running finishes before the logs close.

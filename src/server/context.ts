@@ -15,11 +15,13 @@
 //   connections    ConnectionControl    src/server/dispatch.ts                        closing a client connection
 //   handlers       HandlerRegistry      src/server/registry.ts                        the APIs served (ApiVersions)
 //   metrics        BrokerMetrics        src/server/metrics.ts                         BrokerTopicMetrics / RequestMetrics counters
+//   elections      LeaderElections      src/cluster/elections.ts, controller.ts       ElectLeaders (preferred / unclean)
 //
 // Services still to come get their field here when they exist (not before, as empty stubs):
 // `authorizer` (src/security/, with the principal from SASL), `quotas`.
 
 import type { Logger } from "pino";
+import type { LeaderElections } from "../cluster/elections.js";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
 import type { Topics } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
@@ -71,6 +73,7 @@ export interface BrokerServices {
   readonly connections: ConnectionControl;
   readonly handlers: HandlerRegistry;
   readonly metrics: BrokerMetrics;
+  readonly elections: LeaderElections;
 }
 
 /** Kafka's KafkaPrincipal of an unauthenticated PLAINTEXT connection. */
@@ -130,6 +133,10 @@ export class RequestContext implements BrokerServices {
 
   get metrics(): BrokerMetrics {
     return this.services.metrics;
+  }
+
+  get elections(): LeaderElections {
+    return this.services.elections;
   }
 
   /** This broker's node id. */

@@ -20,6 +20,7 @@ import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import { ClusterManager } from "../cluster/cluster-manager.js";
 import { Controller } from "../cluster/controller.js";
+import { SingleNodeElections } from "../cluster/elections.js";
 import { EtcdMetadataStore } from "../cluster/etcd-store.js";
 import { ensureMetaProperties, storedClusterId } from "../cluster/meta-properties.js";
 import { MetadataStore, randomKafkaUuid } from "../cluster/metadata.js";
@@ -29,12 +30,13 @@ import type { BrokerConfig } from "../config/index.js";
 import { effectiveTopicConfig } from "../config/index.js";
 import { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
-import { LocalMarkerWriter } from "../coordinator/transaction/markers.js";
+import { ClusterMarkerWriter, LocalMarkerWriter } from "../coordinator/transaction/markers.js";
 import { ProducerIdManager } from "../coordinator/transaction/producer-id-manager.js";
 import { allHandlers } from "../handlers/index.js";
 import { LogManager } from "../log/log-manager.js";
 import { PartitionManager } from "../log/partition-manager.js";
 import type { LogOpenProgress } from "../native.js";
+import { InterBrokerClients } from "../replication/inter-broker.js";
 import { ReplicaFetcherManager } from "../replication/replica-fetcher.js";
 import type { BrokerServices } from "./context.js";
 import { FetchSessionCache } from "./fetch-session.js";
@@ -50,6 +52,8 @@ export interface ClusterServices {
   readonly manager: ClusterManager;
   readonly controller: Controller;
   readonly fetchers: ReplicaFetcherManager;
+  /** Connections to the other brokers (transaction markers, AddPartitionsToTxn). */
+  readonly clients: InterBrokerClients;
   /** Registration's broker epoch, set once registered. */
   brokerEpoch: bigint;
   /** Stops the ISR lag checks. */
@@ -110,6 +114,7 @@ export async function openServices(
       manager,
       controller: new Controller({ config, cluster: manager, logger, nodeId: config.nodeId }),
       fetchers: new ReplicaFetcherManager({ config, logger, metadata, brokerEpoch: () => clusterParts.brokerEpoch }),
+      clients: new InterBrokerClients(metadata, config.text("inter.broker.listener.name"), Number(config.get("request.timeout.ms") ?? 30_000)),
       brokerEpoch: -1n,
       stopTimers: () => clearInterval(lagCheck),
     };
@@ -160,6 +165,7 @@ export async function openServices(
   topics.onTopicChanged((topic, created) => groups.onTopicChanged(topic.name, created));
   partitions.onRoleChange((partition, role) => groups.onPartitionRole(partition, role));
   groups.start();
+  const localMarkers = new LocalMarkerWriter(partitions, groups);
   const transactions = new TransactionCoordinator({
     config,
     logger,
@@ -167,12 +173,15 @@ export async function openServices(
     partitions,
     topics,
     producerIds,
-    markers: new LocalMarkerWriter(partitions, groups),
+    markers: cluster === null ? localMarkers : new ClusterMarkerWriter(localMarkers, metadata, cluster.clients),
+    localMarkers,
+    clients: cluster?.clients,
   });
   partitions.onRoleChange((partition, role) => transactions.onPartitionRole(partition, role));
   transactions.start();
   await transactions.prepare();
-  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics }, logs, cluster };
+  const elections = cluster?.controller ?? new SingleNodeElections(metadata);
+  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics, elections }, logs, cluster };
 }
 
 /** The shorter of two intervals where 0 or less means "never": the other one then. */

@@ -31,6 +31,8 @@ import type { Partition } from "../../log/partition.js";
 import type { PartitionManager } from "../../log/partition-manager.js";
 import { LogError } from "../../native.js";
 import { ErrorCode, KafkaError } from "../../protocol/errors.js";
+import type { AddPartitionsToTxnResponse } from "../../protocol/generated/add-partitions-to-txn.js";
+import type { InterBrokerClients } from "../../replication/inter-broker.js";
 import { coordinatorPartition } from "../partitioner.js";
 import type { ProducerIdManager } from "./producer-id-manager.js";
 import { TRANSACTION_STATE_TOPIC, TxnShard, transactionLogValue } from "./state-manager.js";
@@ -81,6 +83,24 @@ export function transactionCoordinatorConfig(config: BrokerConfig): TransactionC
 }
 
 /** What a marker write into a partition tells the coordinator. */
+/** AddPartitionsToTxnManager's response mapping, then ReplicaManager's, for a produce's verification. */
+function appendVerificationError(error: number, operation: TransactionSupportedOperation): number {
+  if (error === ErrorCode.PRODUCER_FENCED) error = ErrorCode.INVALID_PRODUCER_EPOCH;
+  else if (error === ErrorCode.TRANSACTION_ABORTABLE && operation === "defaultError") error = ErrorCode.INVALID_TXN_STATE;
+  if (
+    error === ErrorCode.NETWORK_EXCEPTION ||
+    error === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ||
+    error === ErrorCode.COORDINATOR_NOT_AVAILABLE ||
+    error === ErrorCode.NOT_COORDINATOR ||
+    (error === ErrorCode.CONCURRENT_TRANSACTIONS && operation !== "addPartition")
+  ) {
+    return ErrorCode.NOT_ENOUGH_REPLICAS;
+  }
+  return error;
+}
+
+const ADD_PARTITIONS_TO_TXN = 24;
+
 export interface MarkerWriter {
   /**
    * Writes the marker into `topic`-`partition`: NONE, UNKNOWN_TOPIC_OR_PARTITION when the
@@ -94,7 +114,7 @@ export interface MarkerWriter {
     coordinatorEpoch: number,
     commit: boolean,
     transactionVersion: number,
-  ): number;
+  ): number | Promise<number>;
 }
 
 export interface TransactionCoordinatorServices {
@@ -104,7 +124,12 @@ export interface TransactionCoordinatorServices {
   readonly partitions: PartitionManager;
   readonly topics: Topics;
   readonly producerIds: ProducerIdManager;
+  /** Markers for the coordinator's own transactions, wherever their partitions' leaders are. */
   readonly markers: MarkerWriter;
+  /** Markers into this broker's own partitions (WriteTxnMarkers from others). */
+  readonly localMarkers: MarkerWriter;
+  /** Connections to the other brokers of a cluster (AddPartitionsToTxn to a coordinator elsewhere); none on a single node. */
+  readonly clients?: InterBrokerClients;
 }
 
 export interface InitProducerIdResult {
@@ -522,7 +547,13 @@ export class TransactionCoordinator {
     producerEpoch: number,
     partitions: readonly { topic: string; partition: number }[],
     operation: TransactionSupportedOperation,
-  ): number[] {
+  ): number[] | Promise<number[]> {
+    const remote = this.#remoteCoordinatorOf(transactionalId);
+    if (remote !== null) {
+      return this.#remoteVerifyOrAdd(remote, transactionalId, producerId, producerEpoch, partitions, operation).then((errors) =>
+        errors.map((error) => appendVerificationError(error, operation)),
+      );
+    }
     let errors: number[];
     if (operation === "addPartition") {
       const error = this.addPartitions(transactionalId, producerId, producerEpoch, partitions, 2);
@@ -530,21 +561,57 @@ export class TransactionCoordinator {
     } else {
       errors = this.verifyPartitions(transactionalId, producerId, producerEpoch, partitions);
     }
-    return errors.map((error) => {
-      // AddPartitionsToTxnManager's response mapping, then ReplicaManager's.
-      if (error === ErrorCode.PRODUCER_FENCED) error = ErrorCode.INVALID_PRODUCER_EPOCH;
-      else if (error === ErrorCode.TRANSACTION_ABORTABLE && operation === "defaultError") error = ErrorCode.INVALID_TXN_STATE;
-      if (
-        error === ErrorCode.NETWORK_EXCEPTION ||
-        error === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ||
-        error === ErrorCode.COORDINATOR_NOT_AVAILABLE ||
-        error === ErrorCode.NOT_COORDINATOR ||
-        (error === ErrorCode.CONCURRENT_TRANSACTIONS && operation !== "addPartition")
-      ) {
-        return ErrorCode.NOT_ENOUGH_REPLICAS;
-      }
-      return error;
-    });
+    return errors.map((error) => appendVerificationError(error, operation));
+  }
+
+  /**
+   * The broker coordinating `transactionalId` when it is another one (a cluster), -1 when its
+   * partition has no leader; null when this broker coordinates it (or there is no cluster).
+   */
+  #remoteCoordinatorOf(transactionalId: string): number | null {
+    if (this.#services.clients === undefined) return null;
+    const { metadata } = this.#services;
+    const topic = metadata.topic(TRANSACTION_STATE_TOPIC);
+    if (topic === undefined) return null;
+    const leader = topic.partitions[this.partitionFor(transactionalId)]?.leaderId ?? -1;
+    return leader === metadata.nodeId ? null : leader;
+  }
+
+  /** AddPartitionsToTxn v5 to the coordinator on broker `nodeId` (Kafka's AddPartitionsToTxnManager); the coordinator's errors per partition. */
+  async #remoteVerifyOrAdd(
+    nodeId: number,
+    transactionalId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    partitions: readonly { topic: string; partition: number }[],
+    operation: TransactionSupportedOperation,
+  ): Promise<number[]> {
+    const clients = this.#services.clients;
+    if (nodeId < 0 || clients === undefined) return partitions.map(() => ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const topics = new Map<string, number[]>();
+    for (const { topic, partition } of partitions) topics.set(topic, [...(topics.get(topic) ?? []), partition]);
+    try {
+      const response = await clients.request<AddPartitionsToTxnResponse>(nodeId, ADD_PARTITIONS_TO_TXN, {
+        transactions: [
+          {
+            transactionalId,
+            producerId,
+            producerEpoch,
+            verifyOnly: operation !== "addPartition",
+            topics: [...topics].map(([name, indexes]) => ({ name, partitions: indexes })),
+          },
+        ],
+      });
+      if (response.errorCode !== ErrorCode.NONE) return partitions.map(() => response.errorCode);
+      const results = response.resultsByTransaction[0]?.topicResults ?? [];
+      return partitions.map(
+        ({ topic, partition }) =>
+          results.find((t) => t.name === topic)?.resultsByPartition.find((p) => p.partitionIndex === partition)?.partitionErrorCode ??
+          ErrorCode.UNKNOWN_SERVER_ERROR,
+      );
+    } catch {
+      return partitions.map(() => ErrorCode.NETWORK_EXCEPTION);
+    }
   }
 
   /**
@@ -791,14 +858,26 @@ export class TransactionCoordinator {
     this.#writeMarkers(pending);
   }
 
-  /** Writes the markers still owed; completes the transaction once every partition has one. */
+  /**
+   * Writes the markers still owed (to this broker's partitions directly, to other leaders with
+   * WriteTxnMarkers); completes the transaction once every partition has one.
+   */
   #writeMarkers(pending: PendingCompleteTxn): void {
     const { metadata } = pending;
+    const settle = (key: string, error: number) => {
+      if (error === ErrorCode.NONE || error === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+        metadata.removePartition(key);
+      } else {
+        const { topic, partition } = parseTpKey(key);
+        this.#logger.warn({ transactionalId: pending.transactionalId, partition: `${topic}-${partition}`, error }, "transaction marker not written; retrying");
+      }
+    };
+    const remote: Promise<void>[] = [];
     for (const key of [...metadata.topicPartitions]) {
       const { topic, partition } = parseTpKey(key);
-      let error: number;
+      let written: number | Promise<number>;
       try {
-        error = this.#services.markers.writeMarker(
+        written = this.#services.markers.writeMarker(
           topic,
           partition,
           pending.producerId,
@@ -809,14 +888,19 @@ export class TransactionCoordinator {
         );
       } catch (cause) {
         this.#logger.error({ err: cause, transactionalId: pending.transactionalId, partition: `${topic}-${partition}` }, "writing a transaction marker failed");
-        error = cause instanceof LogError ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_SERVER_ERROR;
+        written = cause instanceof LogError ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_SERVER_ERROR;
       }
-      if (error === ErrorCode.NONE || error === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
-        metadata.removePartition(key);
-      } else {
-        this.#logger.warn({ transactionalId: pending.transactionalId, partition: `${topic}-${partition}`, error }, "transaction marker not written; retrying");
-      }
+      if (typeof written === "number") settle(key, written);
+      else remote.push(written.then((error) => settle(key, error)));
     }
+    // Local markers are written already; with markers sent to other leaders, completion waits for their answers.
+    if (remote.length === 0) this.#markersWritten(pending);
+    else Promise.all(remote).then(() => this.#markersWritten(pending));
+  }
+
+  #markersWritten(pending: PendingCompleteTxn): void {
+    const { metadata } = pending;
+    if (this.#pendingMarkers.get(pending.transactionalId) !== pending) return;
     if (metadata.topicPartitions.size > 0) {
       this.#scheduleMarkerRetry();
       return;
@@ -993,7 +1077,7 @@ export class TransactionCoordinator {
     transactionVersion: number,
   ): number {
     try {
-      return this.#services.markers.writeMarker(topic, partition, producerId, producerEpoch, coordinatorEpoch, commit, transactionVersion);
+      return this.#services.localMarkers.writeMarker(topic, partition, producerId, producerEpoch, coordinatorEpoch, commit, transactionVersion) as number;
     } catch (error) {
       this.#logger.error({ err: error, partition: `${topic}-${partition}` }, "writing a transaction marker failed");
       return ErrorCode.UNKNOWN_SERVER_ERROR;

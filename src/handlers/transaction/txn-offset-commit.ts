@@ -27,7 +27,7 @@ const RETRIABLE_AS_COORDINATOR_NOT_AVAILABLE = new Set<number>([
 export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>(
   28,
   { min: 0, max: 6 },
-  (context, request) => {
+  async (context, request) => {
     const byTopicId = context.apiVersion >= 6;
     const topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[] = [];
     const toCommit: OffsetToCommit[] = [];
@@ -60,7 +60,7 @@ export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCo
     };
     const offsetsPartition = context.groups.partitionFor(request.groupId);
     const operation = context.apiVersion >= 5 ? "addPartition" : context.apiVersion >= 4 ? "genericErrorSupported" : "defaultError";
-    const [verified = ErrorCode.NONE] = context.transactions.verifyOrAddForAppend(
+    const [verified = ErrorCode.NONE] = await context.transactions.verifyOrAddForAppend(
       request.transactionalId,
       request.producerId,
       request.producerEpoch,
