@@ -25,11 +25,20 @@ import { effectiveTopicConfig, isInternalTopic, toProduceSettings } from "../con
 import type { LogManager } from "../log/log-manager.js";
 import type { Partition, PartitionState } from "../log/partition.js";
 import type { PartitionManager } from "../log/partition-manager.js";
-import { KafkaError } from "../protocol/errors.js";
+import { ErrorCode, KafkaError } from "../protocol/errors.js";
+import type { BrokerConfigStore } from "./broker-configs.js";
 import type { BrokerRegistration, EtcdMetadataStore, MetadataChange, StoredPartition, StoredTopic } from "./etcd-store.js";
 import { randomKafkaUuid } from "./metadata.js";
 import type { MetadataCache, PartitionMetadata, TopicMetadata } from "./metadata-cache.js";
 import { assignReplicas, replicationFactorError } from "./placement.js";
+import {
+  cancelReassignment,
+  checkTarget,
+  type PartitionReassignment,
+  type ReassignmentResult,
+  type Reassignments,
+  startReassignment,
+} from "./reassignments.js";
 import { logConfigFor, type Placement, type Topics } from "./topic-manager.js";
 
 export interface ClusterManagerServices {
@@ -41,12 +50,13 @@ export interface ClusterManagerServices {
   readonly logger: Logger;
 }
 
-export class ClusterManager implements Topics {
+export class ClusterManager implements Topics, Reassignments, BrokerConfigStore {
   readonly #services: ClusterManagerServices;
   readonly #brokers = new Map<number, BrokerRegistration>();
   readonly #topics = new Map<string, StoredTopic>();
   readonly #partitions = new Map<string, (StoredPartition | undefined)[]>();
   readonly #creating = new Map<string, Promise<TopicMetadata>>();
+  readonly #brokerConfigs = new Map<string, Readonly<Record<string, string>>>();
   readonly #deletionListeners: ((topic: TopicMetadata) => void)[] = [];
   readonly #changeListeners: ((topic: TopicMetadata, created: boolean) => void)[] = [];
   readonly #imageListeners: (() => void)[] = [];
@@ -150,6 +160,9 @@ export class ClusterManager implements Topics {
           this.#brokers.set(change.nodeId, change.broker);
           metadata.putBroker({ nodeId: change.nodeId, rack: change.broker.rack, endpoints: change.broker.endpoints });
         }
+      } else if (change.kind === "broker-configs") {
+        if (Object.keys(change.configs).length === 0) this.#brokerConfigs.delete(change.resource);
+        else this.#brokerConfigs.set(change.resource, change.configs);
       } else if (change.kind === "topic") {
         const previous = this.#topics.get(change.name);
         if (change.topic === null) {
@@ -350,8 +363,66 @@ export class ClusterManager implements Topics {
     }
   }
 
+  brokerConfigs(resource: string): Readonly<Record<string, string>> {
+    return this.#brokerConfigs.get(resource) ?? {};
+  }
+
+  async setBrokerConfigs(resource: string, configs: Record<string, string>): Promise<void> {
+    await this.waitForRevision(await this.#services.store.putBrokerConfigs(resource, configs));
+  }
+
   // ------------------------------------------------------------------------------------------
   // Partition state changes
+
+  /** AlterPartitionReassignments for one partition: start (target) or cancel (null), by compare-and-swap. */
+  async alter(topic: string, index: number, target: readonly number[] | null, allowReplicationFactorChange: boolean): Promise<ReassignmentResult> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const state = this.storedPartition(topic, index);
+      if (state === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: null };
+      const ongoing = (state.addingReplicas?.length ?? 0) > 0 || (state.removingReplicas?.length ?? 0) > 0;
+      let next: PartitionState;
+      if (target === null) {
+        if (!ongoing) return { errorCode: ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, message: null };
+        next = cancelReassignment(state);
+      } else {
+        const current = state.replicas.filter((id) => !(state.addingReplicas ?? []).includes(id));
+        const problem = checkTarget(target, current, (id) => this.#brokers.has(id), allowReplicationFactorChange);
+        if (problem !== null) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, message: problem };
+        if (!ongoing && target.length === state.replicas.length && target.every((id, i) => state.replicas[i] === id)) {
+          return { errorCode: ErrorCode.NONE, message: null };
+        }
+        // A new target replaces an ongoing reassignment: it starts from the original replicas.
+        next = startReassignment(ongoing ? cancelReassignment(state) : state, target);
+        next = { ...next, partitionEpoch: state.partitionEpoch + 1 };
+      }
+      const revision = await this.#services.store.updatePartition(topic, index, state, next);
+      if (revision !== null) {
+        await this.waitForRevision(revision);
+        this.#services.logger.info(
+          { partition: `${topic}-${index}`, target, replicas: next.replicas, adding: next.addingReplicas },
+          target === null ? "reassignment cancelled" : "reassignment started",
+        );
+        return { errorCode: ErrorCode.NONE, message: null };
+      }
+      await this.#queue;
+    }
+    return { errorCode: ErrorCode.REQUEST_TIMED_OUT, message: "the partition kept changing" };
+  }
+
+  /** ListPartitionReassignments: partitions with replicas being added or removed. */
+  ongoing(wanted: readonly { topic: string; index: number }[] | null): PartitionReassignment[] {
+    const found: PartitionReassignment[] = [];
+    const candidates = wanted ?? [...this.storedPartitions()].map(({ topic, index }) => ({ topic: topic.name, index }));
+    for (const { topic, index } of candidates) {
+      const state = this.storedPartition(topic, index);
+      if (state === undefined) continue;
+      const addingReplicas = state.addingReplicas ?? [];
+      const removingReplicas = state.removingReplicas ?? [];
+      if (addingReplicas.length === 0 && removingReplicas.length === 0) continue;
+      found.push({ topic, index, replicas: state.replicas, addingReplicas, removingReplicas });
+    }
+    return found;
+  }
 
   /** A leader's ISR change (Kafka's AlterPartition): compare-and-swap, fenced by this broker's lease. */
   async alterIsr(partition: Partition, isr: readonly number[]): Promise<boolean> {

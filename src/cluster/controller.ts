@@ -23,6 +23,7 @@ import type { PartitionState } from "../log/partition.js";
 import type { ClusterManager } from "./cluster-manager.js";
 import type { ElectionOutcome, LeaderElections } from "./elections.js";
 import type { StoredPartition } from "./etcd-store.js";
+import { completeReassignment } from "./reassignments.js";
 
 /** How many partition changes the controller has in flight at once. */
 const CONCURRENT_CHANGES = 32;
@@ -149,7 +150,9 @@ export class Controller implements LeaderElections {
         topic.configs["unclean.leader.election.enable"] !== undefined
           ? topic.configs["unclean.leader.election.enable"] === "true"
           : config.get("unclean.leader.election.enable") === true;
-      const next = electLeader(state, alive, unclean);
+      const elected = electLeader(state, alive, unclean);
+      // A reassignment whose new replicas are all in sync completes (KIP-455).
+      const next = completeReassignment(elected ?? state) ?? elected;
       if (next !== null) changes.push({ topic: topic.name, index, state, next });
     }
     await this.#write(changes, (change, ok) => {
@@ -160,6 +163,8 @@ export class Controller implements LeaderElections {
           { partition: `${change.topic}-${change.index}`, from: state.leaderId, to: next.leaderId, leaderEpoch: next.leaderEpoch, isr: next.isr },
           next.leaderId === -1 ? "partition has no live in-sync replica: offline" : "elected a new leader",
         );
+      } else if (next.replicas.length !== state.replicas.length) {
+        logger.info({ partition: `${change.topic}-${change.index}`, replicas: next.replicas }, "reassignment completed");
       } else logger.info({ partition: `${change.topic}-${change.index}`, from: state.isr, to: next.isr }, "removed dead brokers from the ISR");
     });
   }

@@ -10,6 +10,7 @@
 //   topics/<name>                     { name, id, partitions, configs }                    CreateTopics, CreatePartitions, configs
 //   partitions/<name>/<index>         { leaderId, leaderEpoch, partitionEpoch, replicas, isr }  controller (elections), leader (ISR)
 //   producer-ids                      { next }                                             InitProducerId (blocks of ids)
+//   configs/brokers/<id|default>      { key: value } dynamic broker configs                AlterConfigs (throttles)
 //   election/controller/...           etcd3's election keys                                controller candidates
 //
 // A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
@@ -53,7 +54,8 @@ export interface StoredTopic extends TopicRecord {
 export type MetadataChange =
   | { readonly kind: "broker"; readonly nodeId: number; readonly broker: BrokerRegistration | null }
   | { readonly kind: "topic"; readonly name: string; readonly topic: StoredTopic | null }
-  | { readonly kind: "partition"; readonly topic: string; readonly index: number; readonly partition: StoredPartition | null };
+  | { readonly kind: "partition"; readonly topic: string; readonly index: number; readonly partition: StoredPartition | null }
+  | { readonly kind: "broker-configs"; readonly resource: string; readonly configs: Readonly<Record<string, string>> };
 
 export interface MetadataSnapshot {
   readonly revision: bigint;
@@ -86,6 +88,9 @@ function changeOf(key: string, kv: IKeyValue | null): MetadataChange | null {
   if (parts[0] === "topics" && parts.length === 2) {
     return { kind: "topic", name: parts[1], topic: value === null ? null : { ...value, modRevision } };
   }
+  if (parts[0] === "configs" && parts[1] === "brokers" && parts.length === 3) {
+    return { kind: "broker-configs", resource: parts[2] === "default" ? "" : parts[2], configs: value ?? {} };
+  }
   if (parts[0] === "partitions" && parts.length === 3) {
     return { kind: "partition", topic: parts[1], index: Number(parts[2]), partition: value === null ? null : { ...value, modRevision } };
   }
@@ -99,6 +104,9 @@ function partitionValue(state: PartitionState): string {
     partitionEpoch: state.partitionEpoch,
     replicas: state.replicas,
     isr: state.isr,
+    ...((state.addingReplicas?.length ?? 0) > 0 || (state.removingReplicas?.length ?? 0) > 0
+      ? { addingReplicas: state.addingReplicas ?? [], removingReplicas: state.removingReplicas ?? [] }
+      : {}),
   });
 }
 
@@ -277,6 +285,14 @@ export class EtcdMetadataStore {
     }
     const result = await txn.then(this.#client.put(partitionKey(topic, index)).value(partitionValue(next))).commit();
     return revisionOf(result);
+  }
+
+  /** Replaces a BROKER resource's dynamic configs ("" the cluster default); the revision. */
+  async putBrokerConfigs(resource: string, configs: Record<string, string>): Promise<bigint> {
+    const key = `${PREFIX}configs/brokers/${resource === "" ? "default" : resource}`;
+    const result =
+      Object.keys(configs).length === 0 ? await this.#client.delete().key(key).exec() : await this.#client.put(key).value(JSON.stringify(configs)).exec();
+    return BigInt(result.header.revision);
   }
 
   /** Reserves `count` producer ids (compare-and-swap on the counter); resolves to the first. */

@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import type { BrokerConfigStore } from "./broker-configs.js";
 
 export const METADATA_FILE = "sluice-metadata.json";
 const FORMAT_VERSION = 1;
@@ -40,9 +41,11 @@ interface Document {
   /** Producer ids below this have been handed out (or reserved) already. */
   nextProducerId: string;
   topics: TopicState[];
+  /** Dynamic broker configs by resource ("" the default, else a node id); absent in older files. */
+  brokerConfigs?: Record<string, Record<string, string>>;
 }
 
-export class MetadataStore {
+export class MetadataStore implements BrokerConfigStore {
   readonly #path: string;
   readonly #directory: string;
   #document: Document;
@@ -128,6 +131,19 @@ export class MetadataStore {
     const topic = this.#byName.get(name);
     if (topic === undefined) throw new Error(`no topic ${name}`);
     topic.configs = { ...configs };
+    await this.save();
+  }
+
+  /** A BROKER resource's dynamic configs (src/cluster/broker-configs.ts). */
+  brokerConfigs(resource: string): Readonly<Record<string, string>> {
+    return this.#document.brokerConfigs?.[resource] ?? {};
+  }
+
+  async setBrokerConfigs(resource: string, configs: Record<string, string>): Promise<void> {
+    const all = { ...(this.#document.brokerConfigs ?? {}) };
+    if (Object.keys(configs).length === 0) delete all[resource];
+    else all[resource] = { ...configs };
+    this.#document.brokerConfigs = all;
     await this.save();
   }
 

@@ -5,10 +5,12 @@
 // Broker configs are static (server.properties and --override): they can be described, and
 // altering them is INVALID_CONFIG, as Kafka answers for a config that is not dynamic.
 
+import { DYNAMIC_BROKER_KEYS, validateDynamicBrokerConfigs } from "../cluster/broker-configs.js";
 import type { TopicMetadata } from "../cluster/metadata-cache.js";
 import {
   applyIncrementalAlter,
   ConfigError,
+  ConfigSource,
   type DescribedConfig,
   describeBrokerConfigs,
   describeTopicConfigs,
@@ -52,6 +54,41 @@ function brokerResource(context: RequestContext, name: string): Outcome | null {
   return null;
 }
 
+/**
+ * A BROKER resource's description with its dynamic configs: the broker's own
+ * (DYNAMIC_BROKER_CONFIG) over the cluster default's (DYNAMIC_DEFAULT_BROKER_CONFIG) over the
+ * static ones; the default resource ("") lists the cluster defaults alone.
+ */
+function withDynamicConfigs(context: RequestContext, resource: string, described: DescribedConfig[], keys: readonly string[] | null): DescribedConfig[] {
+  const own = resource === "" ? {} : context.brokerConfigs.brokerConfigs(resource);
+  const defaults = context.brokerConfigs.brokerConfigs("");
+  const entry = (name: string, value: string, source: number): DescribedConfig => ({
+    name,
+    value,
+    readOnly: false,
+    isDefault: false,
+    configSource: source,
+    isSensitive: false,
+    synonyms: [],
+    configType: 5,
+    documentation: null,
+  });
+  const result = described.map((config) => {
+    const value = own[config.name] ?? defaults[config.name];
+    if (value === undefined) return config;
+    return {
+      ...entry(config.name, value, own[config.name] !== undefined ? ConfigSource.DYNAMIC_BROKER_CONFIG : ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+      configType: config.configType,
+    };
+  });
+  const listed = new Set(result.map((config) => config.name));
+  for (const [name, value] of Object.entries(resource === "" ? defaults : own)) {
+    if (!listed.has(name) && (keys === null || keys.includes(name)))
+      result.push(entry(name, value, resource === "" ? ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG : ConfigSource.DYNAMIC_BROKER_CONFIG));
+  }
+  return result;
+}
+
 function configErrorOutcome(error: unknown): Outcome {
   if (error instanceof ConfigError) return fail(error.error === "INVALID_REQUEST" ? ErrorCode.INVALID_REQUEST : ErrorCode.INVALID_CONFIG, error.message);
   throw error;
@@ -88,8 +125,12 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
       if (resource.resourceType === ResourceType.BROKER) {
         const problem = brokerResource(context, resource.resourceName);
         if (problem !== null) return { ...base, ...problem, configs: [] };
-        // The cluster-wide dynamic defaults ("") are empty: Sluice has no dynamic broker configs yet.
-        const configs = resource.resourceName === "" ? [] : describeBrokerConfigs(config, resource.configurationKeys, opts);
+        const configs = withDynamicConfigs(
+          context,
+          resource.resourceName,
+          resource.resourceName === "" ? [] : describeBrokerConfigs(config, resource.configurationKeys, opts),
+          resource.configurationKeys,
+        );
         return { ...base, ...ok, configs: forVersion(configs) };
       }
       return { ...base, ...fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`), configs: [] };
@@ -120,10 +161,31 @@ async function alterTopic(
   return ok;
 }
 
-function brokerAlter(context: RequestContext, name: string, keys: readonly string[]): Outcome {
+/**
+ * Alters a BROKER resource's dynamic configs (src/cluster/broker-configs.ts: the replication
+ * throttles); any other key is INVALID_CONFIG, Sluice's other broker configs being static.
+ */
+async function brokerAlter(
+  context: RequestContext,
+  name: string,
+  compute: (current: Record<string, string>) => Record<string, string>,
+  keys: readonly string[],
+  validateOnly: boolean,
+): Promise<Outcome> {
   const problem = brokerResource(context, name);
   if (problem !== null) return problem;
-  return fail(ErrorCode.INVALID_CONFIG, `Cannot update these configs dynamically: ${JSON.stringify([...keys].sort())}; Sluice's broker configs are static`);
+  const fixed = keys.filter((key) => !DYNAMIC_BROKER_KEYS.has(key));
+  if (fixed.length > 0)
+    return fail(ErrorCode.INVALID_CONFIG, `Cannot update these configs dynamically: ${JSON.stringify([...fixed].sort())}; Sluice's broker configs are static`);
+  let next: Record<string, string>;
+  try {
+    next = compute({ ...context.brokerConfigs.brokerConfigs(name) });
+    validateDynamicBrokerConfigs(next);
+  } catch (error) {
+    return configErrorOutcome(error);
+  }
+  if (!validateOnly) await context.brokerConfigs.setBrokerConfigs(name, next);
+  return ok;
 }
 
 export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsResponse>(33, { min: 0, max: 2 }, async (context, request) => {
@@ -150,10 +212,13 @@ export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsRespo
         request.validateOnly,
       );
     } else if (resource.resourceType === ResourceType.BROKER) {
-      outcome = brokerAlter(
+      // AlterConfigs replaces the resource's whole dynamic set.
+      outcome = await brokerAlter(
         context,
         resource.resourceName,
+        () => Object.fromEntries(resource.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value]]))),
         resource.configs.map((c) => c.name),
+        request.validateOnly,
       );
     } else {
       outcome = fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);
@@ -178,10 +243,19 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
         const ops = resource.configs.map((config) => ({ name: config.name, op: config.configOperation, value: config.value }));
         outcome = await alterTopic(context, resource.resourceName, (current) => applyIncrementalAlter(current, ops, context.config), request.validateOnly);
       } else if (resource.resourceType === ResourceType.BROKER) {
-        outcome = brokerAlter(
+        outcome = await brokerAlter(
           context,
           resource.resourceName,
+          (current) => {
+            for (const config of resource.configs) {
+              if (config.configOperation === 1) delete current[config.name];
+              else if (config.configOperation === 0 && config.value !== null) current[config.name] = config.value;
+              else throw new ConfigError(config.name, `Config ${config.name} is not a list: APPEND and SUBTRACT do not apply`);
+            }
+            return current;
+          },
           resource.configs.map((c) => c.name),
+          request.validateOnly,
         );
       } else {
         outcome = fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`);

@@ -12,6 +12,7 @@
 // Handlers use the services of their RequestContext (src/server/context.ts), never the broker.
 
 import type { Handler } from "../server/registry.js";
+import { alterPartitionReassignments } from "./alter-partition-reassignments.js";
 import { apiVersions } from "./api-versions.js";
 import { alterConfigs, describeConfigs, incrementalAlterConfigs } from "./configs.js";
 import { createPartitions } from "./create-partitions.js";
@@ -38,6 +39,7 @@ import { offsetDelete } from "./group/offset-delete.js";
 import { offsetFetch } from "./group/offset-fetch.js";
 import { syncGroup } from "./group/sync-group.js";
 import { listOffsets } from "./list-offsets.js";
+import { listPartitionReassignments } from "./list-partition-reassignments.js";
 import { metadata } from "./metadata.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
@@ -81,6 +83,8 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   apiVersions,
   describeTopicPartitions,
   electLeaders,
+  alterPartitionReassignments,
+  listPartitionReassignments,
   createTopics,
   deleteTopics,
   deleteRecords,

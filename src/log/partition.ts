@@ -44,6 +44,9 @@ export interface PartitionState {
   readonly partitionEpoch: number;
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
+  /** A reassignment in progress (KIP-455): replicas being added and removed. */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
 }
 
 /** Where a leader proposes ISR changes (Kafka's AlterPartition to the controller). */

@@ -22,6 +22,7 @@
 
 import type { Logger } from "pino";
 import { BrokerConnection } from "../client/connection.js";
+import { type BrokerConfigStore, dynamicBrokerValue } from "../cluster/broker-configs.js";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
 import type { BrokerConfig } from "../config/index.js";
 import type { Partition } from "../log/partition.js";
@@ -33,6 +34,7 @@ import {
   type FetchResponsePartitionData,
 } from "../protocol/generated/fetch.js";
 import { defaultListOffsetsRequestListOffsetsPartition, type ListOffsetsResponse } from "../protocol/generated/list-offsets.js";
+import { ByteRateQuota, isThrottledReplica } from "./throttle.js";
 
 const FETCH = 1;
 const LIST_OFFSETS = 2;
@@ -44,6 +46,8 @@ export interface ReplicaFetcherServices {
   readonly metadata: MetadataCache;
   /** This broker's epoch (its registration's), sent in ReplicaState. */
   readonly brokerEpoch: () => bigint;
+  /** Dynamic broker configs (follower.replication.throttled.rate). */
+  readonly brokerConfigs: BrokerConfigStore;
 }
 
 interface FetcherSettings {
@@ -70,6 +74,8 @@ export class ReplicaFetcherManager {
   readonly #fetchers = new Map<string, ReplicaFetcher>();
   readonly #assigned = new Map<Partition, ReplicaFetcher>();
   readonly #fetchersPerLeader: number;
+  /** follower.replication.throttled.rate over all of this broker's throttled replicas. */
+  readonly #quota = new ByteRateQuota();
 
   constructor(services: ReplicaFetcherServices) {
     this.#services = services;
@@ -98,7 +104,7 @@ export class ReplicaFetcherManager {
     current?.remove(partition);
     let fetcher = this.#fetchers.get(key);
     if (fetcher === undefined) {
-      fetcher = new ReplicaFetcher(key, leaderId, this.#services, this.#settings, () => this.#fetchers.delete(key));
+      fetcher = new ReplicaFetcher(key, leaderId, this.#services, this.#settings, this.#quota, () => this.#fetchers.delete(key));
       this.#fetchers.set(key, fetcher);
     }
     this.#assigned.set(partition, fetcher);
@@ -136,6 +142,7 @@ class ReplicaFetcher {
   readonly #services: ReplicaFetcherServices;
   readonly #settings: FetcherSettings;
   readonly #onIdle: () => void;
+  readonly #quota: ByteRateQuota;
   #connection: BrokerConnection | null = null;
   #running: Promise<void> | null = null;
   #closed = false;
@@ -147,8 +154,10 @@ class ReplicaFetcher {
     readonly leaderId: number,
     services: ReplicaFetcherServices,
     settings: FetcherSettings,
+    quota: ByteRateQuota,
     onIdle: () => void,
   ) {
+    this.#quota = quota;
     this.#services = services;
     this.#settings = settings;
     this.#onIdle = onIdle;
@@ -184,9 +193,15 @@ class ReplicaFetcher {
     const { logger } = this.#services;
     while (!this.#closed && this.#partitions.size > 0) {
       const now = Date.now();
-      const ready = [...this.#partitions].filter(([, entry]) => entry.delayedUntilMs <= now).map(([partition]) => partition);
+      const { metadata, brokerConfigs } = this.#services;
+      this.#quota.setRate(Number(dynamicBrokerValue(brokerConfigs, metadata.nodeId, "follower.replication.throttled.rate") ?? 0));
+      // Throttled replicas wait while the follower rate is used up (KIP-73).
+      const throttleOpen = this.#quota.allows(now);
+      const ready = [...this.#partitions]
+        .filter(([partition, entry]) => entry.delayedUntilMs <= now && (throttleOpen || !this.#throttled(partition)))
+        .map(([partition]) => partition);
       if (ready.length === 0) {
-        const next = Math.min(...[...this.#partitions.values()].map((entry) => entry.delayedUntilMs));
+        const next = Math.min(...[...this.#partitions.values()].map((entry) => entry.delayedUntilMs), now + this.#quota.waitMs(now));
         await this.#sleep(Math.max(10, next - now));
         continue;
       }
@@ -304,13 +319,23 @@ class ReplicaFetcher {
       case ErrorCode.NONE: {
         const diverging = data.divergingEpoch;
         if (diverging.epoch >= 0 || diverging.endOffset >= 0n) {
+          const before = `${log.logEndOffset}:${log.latestEpoch}`;
           await this.#truncateOnDivergence(partition, diverging.epoch, diverging.endOffset);
+          // No progress (the same end and epoch would diverge again at once): back off instead of spinning.
+          if (`${log.logEndOffset}:${log.latestEpoch}` === before) {
+            this.#services.logger.warn(
+              { partition: `${partition}`, leaderEpoch: diverging.epoch, leaderEndOffset: String(diverging.endOffset), end: String(log.logEndOffset) },
+              "replica fetch: the leader keeps reporting a divergence truncation does not resolve",
+            );
+            this.#delay(partition);
+          }
           return;
         }
         const records = data.records;
         if (records !== null && records.length > 0) {
           log.append(records, { nowMs: Date.now(), origin: "replica" });
           partition.appendedAsFollower(records.length);
+          if (this.#throttled(partition)) this.#quota.record(records.length);
         }
         partition.updateFollowerHighWatermark(data.highWatermark);
         if (data.logStartOffset > log.logStartOffset) {
@@ -363,7 +388,11 @@ class ReplicaFetcher {
       else target = min(min(leaderEndOffset, local.endOffset), end);
     }
     if (target < log.logStartOffset) target = log.logStartOffset;
-    if (target >= end) return;
+    if (target >= end) {
+      // Nothing to cut, but an epoch this log assigned at its end and never wrote in goes (Kafka's truncateTo).
+      await log.truncateTo(end);
+      return;
+    }
     this.#services.logger.info(
       { partition: `${partition}`, from: String(end), to: String(target), leaderEpoch, leaderEndOffset: String(leaderEndOffset) },
       "truncating a diverged follower log",
@@ -392,6 +421,13 @@ class ReplicaFetcher {
     });
     const answer = response.topics[0]?.partitions[0];
     return answer === undefined || answer.errorCode !== ErrorCode.NONE ? null : answer.offset;
+  }
+
+  /** Whether `partition` is a throttled replica on this follower (its topic's follower.replication.throttled.replicas). */
+  #throttled(partition: Partition): boolean {
+    if (!this.#quota.limited) return false;
+    const { metadata } = this.#services;
+    return isThrottledReplica(metadata.topic(partition.topic)?.overrides["follower.replication.throttled.replicas"], partition.index, metadata.nodeId);
   }
 
   #delay(partition: Partition): void {

@@ -16,13 +16,17 @@
 //   handlers       HandlerRegistry      src/server/registry.ts                        the APIs served (ApiVersions)
 //   metrics        BrokerMetrics        src/server/metrics.ts                         BrokerTopicMetrics / RequestMetrics counters
 //   elections      LeaderElections      src/cluster/elections.ts, controller.ts       ElectLeaders (preferred / unclean)
+//   brokerConfigs  BrokerConfigStore    src/cluster/broker-configs.ts                 dynamic broker configs (replication throttles)
+//   reassignments  Reassignments        src/cluster/reassignments.ts, cluster-manager.ts  partition reassignments (KIP-455)
 //
 // Services still to come get their field here when they exist (not before, as empty stubs):
 // `authorizer` (src/security/, with the principal from SASL), `quotas`.
 
 import type { Logger } from "pino";
+import type { BrokerConfigStore } from "../cluster/broker-configs.js";
 import type { LeaderElections } from "../cluster/elections.js";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
+import type { Reassignments } from "../cluster/reassignments.js";
 import type { Topics } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
@@ -74,6 +78,8 @@ export interface BrokerServices {
   readonly handlers: HandlerRegistry;
   readonly metrics: BrokerMetrics;
   readonly elections: LeaderElections;
+  readonly reassignments: Reassignments;
+  readonly brokerConfigs: BrokerConfigStore;
 }
 
 /** Kafka's KafkaPrincipal of an unauthenticated PLAINTEXT connection. */
@@ -137,6 +143,14 @@ export class RequestContext implements BrokerServices {
 
   get elections(): LeaderElections {
     return this.services.elections;
+  }
+
+  get reassignments(): Reassignments {
+    return this.services.reassignments;
+  }
+
+  get brokerConfigs(): BrokerConfigStore {
+    return this.services.brokerConfigs;
   }
 
   /** This broker's node id. */

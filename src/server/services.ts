@@ -25,6 +25,7 @@ import { EtcdMetadataStore } from "../cluster/etcd-store.js";
 import { ensureMetaProperties, storedClusterId } from "../cluster/meta-properties.js";
 import { MetadataStore, randomKafkaUuid } from "../cluster/metadata.js";
 import { MetadataCache } from "../cluster/metadata-cache.js";
+import { SingleNodeReassignments } from "../cluster/reassignments.js";
 import { logConfigFor, TopicManager, type Topics } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import { effectiveTopicConfig } from "../config/index.js";
@@ -113,7 +114,7 @@ export async function openServices(
       store: etcd,
       manager,
       controller: new Controller({ config, cluster: manager, logger, nodeId: config.nodeId }),
-      fetchers: new ReplicaFetcherManager({ config, logger, metadata, brokerEpoch: () => clusterParts.brokerEpoch }),
+      fetchers: new ReplicaFetcherManager({ config, logger, metadata, brokerEpoch: () => clusterParts.brokerEpoch, brokerConfigs: manager }),
       clients: new InterBrokerClients(metadata, config.text("inter.broker.listener.name"), Number(config.get("request.timeout.ms") ?? 30_000)),
       brokerEpoch: -1n,
       stopTimers: () => clearInterval(lagCheck),
@@ -181,7 +182,13 @@ export async function openServices(
   transactions.start();
   await transactions.prepare();
   const elections = cluster?.controller ?? new SingleNodeElections(metadata);
-  return { services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics, elections }, logs, cluster };
+  const reassignments = cluster?.manager ?? new SingleNodeReassignments(metadata);
+  const brokerConfigs = cluster?.manager ?? (store as MetadataStore);
+  return {
+    services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics, elections, reassignments, brokerConfigs },
+    logs,
+    cluster,
+  };
 }
 
 /** The shorter of two intervals where 0 or less means "never": the other one then. */

@@ -1288,6 +1288,13 @@ impl Log {
     /// at `offset`. Returns whether anything was removed.
     pub fn truncate_to(&mut self, offset: i64) -> Result<bool, LogError> {
         if offset >= self.log_end_offset {
+            // Kafka truncates the epoch cache all the same: this broker may have led an epoch
+            // it assigned at the log end and never appended in; a follower must not report it
+            // as its last fetched epoch (it would diverge from the leader forever).
+            let end = self.log_end_offset;
+            if self.leader_epochs.truncate_from_end(end) {
+                self.epochs_changed();
+            }
             return Ok(false);
         }
         if offset < self.log_start_offset {
