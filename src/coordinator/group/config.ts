@@ -18,6 +18,8 @@ export interface GroupCoordinatorConfig {
   readonly offsetsRetentionCheckIntervalMs: number;
   /** offsets.load.buffer.size (5 MiB): bytes read per step while loading a partition. */
   readonly offsetsLoadBufferSize: number;
+  /** offsets.commit.timeout.ms (5 s): how long a commit waits for the offsets partition's ISR. */
+  readonly offsetCommitTimeoutMs: number;
   /** group.min.session.timeout.ms / group.max.session.timeout.ms (classic protocol). */
   readonly classicMinSessionTimeoutMs: number;
   readonly classicMaxSessionTimeoutMs: number;
@@ -53,6 +55,7 @@ export function groupCoordinatorConfig(config: BrokerConfig): GroupCoordinatorCo
     offsetsRetentionMs: int("offsets.retention.minutes") * 60_000,
     offsetsRetentionCheckIntervalMs: int("offsets.retention.check.interval.ms"),
     offsetsLoadBufferSize: int("offsets.load.buffer.size"),
+    offsetCommitTimeoutMs: int("offsets.commit.timeout.ms"),
     classicMinSessionTimeoutMs: int("group.min.session.timeout.ms"),
     classicMaxSessionTimeoutMs: int("group.max.session.timeout.ms"),
     classicInitialRebalanceDelayMs: int("group.initial.rebalance.delay.ms"),

@@ -303,6 +303,29 @@ export class GroupCoordinator {
     return shard.state === "active" ? shard : shard.availability;
   }
 
+  /**
+   * Once what the group's shard wrote so far is committed (replicated to its partition's ISR, as
+   * Kafka's coordinator appends with acks=all): NONE, at once on a single node; REQUEST_TIMED_OUT
+   * after offsets.commit.timeout.ms; NOT_COORDINATOR if the partition's leadership moved.
+   */
+  whenDurable(groupId: string): number | Promise<number> {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return shard;
+    const partition = shard.partition;
+    const required = partition.log.logEndOffset;
+    if (partition.highWatermark >= required) return ErrorCode.NONE;
+    const wait = partition.waitForCommit(required, 1);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(ErrorCode.REQUEST_TIMED_OUT), this.config.offsetCommitTimeoutMs);
+    });
+    return Promise.race([wait.done, timeout]).then((error) => {
+      clearTimeout(timer);
+      wait.cancel();
+      return error === ErrorCode.NOT_LEADER_OR_FOLLOWER ? ErrorCode.NOT_COORDINATOR : error;
+    });
+  }
+
   /** The group, if its shard is active and holds it. */
   group(groupId: string): Group | undefined {
     const shard = this.shardFor(groupId);

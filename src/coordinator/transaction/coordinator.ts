@@ -338,6 +338,32 @@ export class TransactionCoordinator {
   // The state (TransactionStateManager)
 
   /** The shard of a transactional id, or the error a request for it gets now. */
+  /**
+   * Once what the id's shard wrote so far is committed (replicated to its __transaction_state
+   * partition's ISR, as Kafka's appendTransactionToLog waits for acks=all): NONE, at once on a single
+   * node; NOT_COORDINATOR if leadership moved or the ISR did not catch up within the request timeout
+   * (the client looks for the coordinator again and retries). A transactional id without transactional
+   * id (null) has nothing to wait for.
+   */
+  whenDurable(transactionalId: string | null, timeoutMs: number): number | Promise<number> {
+    if (transactionalId === null) return ErrorCode.NONE;
+    const shard = this.#shardFor(transactionalId);
+    if (typeof shard === "number") return ErrorCode.NONE;
+    const partition = shard.partition;
+    const required = partition.log.logEndOffset;
+    if (partition.highWatermark >= required) return ErrorCode.NONE;
+    const wait = partition.waitForCommit(required, 1);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(ErrorCode.NOT_COORDINATOR), timeoutMs);
+    });
+    return Promise.race([wait.done, timeout]).then((error) => {
+      clearTimeout(timer);
+      wait.cancel();
+      return error === ErrorCode.NONE ? error : ErrorCode.NOT_COORDINATOR;
+    });
+  }
+
   #shardFor(transactionalId: string): TxnShard | number {
     if (!this.#active) return ErrorCode.NOT_COORDINATOR;
     const topic = this.#services.metadata.topic(TRANSACTION_STATE_TOPIC);

@@ -16,7 +16,7 @@ import { ZERO_UUID } from "../common.js";
 export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitResponse>(
   8,
   { min: 2, max: 10 },
-  (context, request) => {
+  async (context, request) => {
     const byTopicId = context.apiVersion >= 10;
     const topics: OffsetCommitResponseOffsetCommitResponseTopic[] = [];
     const toCommit: OffsetToCommit[] = [];
@@ -61,6 +61,12 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
       slots.forEach((slot, index) => {
         slot.errorCode = typeof result === "number" ? result : (result[index] as number);
       });
+      // Answered once the commit is replicated to the offsets partition's ISR (Kafka acks it with acks=all).
+      if (typeof result !== "number") {
+        const durable = context.groups.whenDurable(request.groupId);
+        const error = typeof durable === "number" ? durable : await durable;
+        if (error !== ErrorCode.NONE) for (const slot of slots) if (slot.errorCode === ErrorCode.NONE) slot.errorCode = error;
+      }
     }
     return { throttleTimeMs: 0, topics };
   },

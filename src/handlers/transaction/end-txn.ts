@@ -12,7 +12,7 @@ import { defineHandler } from "../../server/registry.js";
 export const endTxn = defineHandler<EndTxnRequest, EndTxnResponse>(
   26,
   { min: 0, max: 5 },
-  (context, request) => {
+  async (context, request) => {
     const clientTransactionVersion = context.apiVersion >= 5 ? 2 : 0;
     const result = context.transactions.endTransaction(
       request.transactionalId,
@@ -21,7 +21,9 @@ export const endTxn = defineHandler<EndTxnRequest, EndTxnResponse>(
       request.committed,
       clientTransactionVersion,
     );
-    const errorCode = context.apiVersion < 2 && result.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode;
+    let errorCode = context.apiVersion < 2 && result.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode;
+    // The PrepareCommit/PrepareAbort record must be replicated before the client hears of it.
+    if (errorCode === ErrorCode.NONE) errorCode = await context.transactions.whenDurable(request.transactionalId, context.config.requestTimeoutMs);
     return { throttleTimeMs: 0, errorCode, producerId: result.producerId, producerEpoch: result.producerEpoch };
   },
   (_context, _request, errorCode) => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 }),

@@ -30,7 +30,9 @@ export const initProducerId = defineHandler<InitProducerIdRequest, InitProducerI
       request.keepPreparedTxn,
       expected,
     );
-    const errorCode = context.apiVersion < 4 && result.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode;
+    let errorCode = context.apiVersion < 4 && result.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode;
+    if (errorCode === ErrorCode.NONE) errorCode = await context.transactions.whenDurable(request.transactionalId, context.config.requestTimeoutMs);
+    if (errorCode !== ErrorCode.NONE) return answer(errorCode);
     return answer(errorCode, result.producerId, result.producerEpoch);
   },
   (_context, _request, errorCode) => answer(errorCode),

@@ -85,6 +85,9 @@ export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCo
     result.forEach((errorCode, index) => {
       (slots[index] as { errorCode: number }).errorCode = errorCode;
     });
+    // Answered once replicated to the offsets partition's ISR.
+    const durable = await context.groups.whenDurable(request.groupId);
+    if (durable !== ErrorCode.NONE) for (const slot of slots) if (slot.errorCode === ErrorCode.NONE) slot.errorCode = durable;
     return { throttleTimeMs: 0, topics };
   },
   (context, request, errorCode) => ({
