@@ -153,7 +153,11 @@ export class PartitionManager {
     this.#checkpointedHighWatermarks ??= new Map(
       this.#logs.readHighWatermarks().map((entry) => [`${entry.topic}-${entry.partition}`, entry.highWatermark] as const),
     );
-    return this.#checkpointedHighWatermarks.get(`${topic}-${index}`) ?? null;
+    // Used once: a partition hosted again later (moved away and back) must not start from a stale value.
+    const key = `${topic}-${index}`;
+    const checkpointed = this.#checkpointedHighWatermarks.get(key) ?? null;
+    this.#checkpointedHighWatermarks.delete(key);
+    return checkpointed;
   }
 
   #put(partition: Partition): void {

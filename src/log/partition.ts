@@ -109,14 +109,17 @@ export class Partition {
     /** This broker's node id. */
     readonly localId: number,
     state: PartitionState = soleLeaderState(localId),
-    /** The checkpointed HW to start from (bounded by the log); the log end offset when unknown. */
+    /** The checkpointed HW to start from (bounded by the log); when unknown, the log end for a sole leader, else the log start. */
     initialHighWatermark: bigint | null = null,
   ) {
     this.#state = state;
     this.#leader = state.leaderId === localId;
     this.#sole = this.#leader && state.isr.length === 1 && state.isr[0] === localId;
     const end = log.logEndOffset;
-    this.#highWatermark = initialHighWatermark === null ? end : clamp(initialHighWatermark, log.logStartOffset, end);
+    // Without a checkpointed HW, only a sole leader knows everything is committed; anyone else starts
+    // at the log start and learns the HW from the ISR (never exposing what was not committed).
+    this.#highWatermark =
+      initialHighWatermark !== null ? clamp(initialHighWatermark, log.logStartOffset, end) : this.#sole ? end : log.logStartOffset;
     if (this.#leader) this.#becameLeader(Date.now());
   }
 
