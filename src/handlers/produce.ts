@@ -88,7 +88,9 @@ function producePartition(
   if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
   const verification = verifyTransactional(context, request, topic.name, partition, data.records);
   if (typeof verification === "number") return appendVerified(context, topic, partition, data, data.records, acks, pending, verification);
-  const records = data.records;
+  // The request's bytes are a view of the network's reused buffer, valid only until the handler
+  // returns: an append after the coordinator's answer needs its own copy.
+  const records = Buffer.from(data.records);
   return verification.then((error) => appendVerified(context, topic, partition, data, records, acks, pending, error));
 }
 
