@@ -463,7 +463,11 @@ export class NamespaceNetwork {
   }
 
   /** Removes namespaces, links and iptables rules with this prefix (and kills what runs in those namespaces). */
-  async removeLeftovers(): Promise<void> {
+  removeLeftovers(): Promise<void> {
+    return this.removeAll("leftover");
+  }
+
+  private async removeAll(kind: "leftover" | "this run's"): Promise<void> {
     const namespaces = (await run(["ip", "netns", "list"])).stdout
       .split("\n")
       .map((line) => line.split(" ")[0] as string)
@@ -471,14 +475,14 @@ export class NamespaceNetwork {
     for (const namespace of namespaces) {
       const pids = (await run(["ip", "netns", "pids", namespace])).stdout.split(/\s+/).filter((pid) => /^\d+$/.test(pid));
       for (const pid of pids) {
-        this.log(`killing process ${pid} left in namespace ${namespace} by an earlier run`);
+        this.log(`killing process ${pid} left in namespace ${namespace} (${kind})`);
         try {
           process.kill(Number(pid), "SIGKILL");
         } catch {}
       }
       await run(["ip", "netns", "del", namespace]);
     }
-    if (namespaces.length > 0) this.log(`removed leftover namespaces: ${namespaces.join(", ")}`);
+    if (namespaces.length > 0 && kind === "leftover") this.log(`removed leftover namespaces: ${namespaces.join(", ")}`);
     // An etcd of a crashed run listens on the gateway address (gone with the bridge): it is known by its name.
     for (const entry of (await run(["pgrep", "-f", "--", `--name ${this.prefix}-etcd `])).stdout.split(/\s+/).filter((pid) => /^\d+$/.test(pid))) {
       if (Number(entry) === process.pid || !commandLine(Number(entry)).startsWith(findOnPath("etcd") ?? "etcd")) continue;
@@ -516,7 +520,7 @@ export class NamespaceNetwork {
   async tearDown(): Promise<void> {
     this.isolated.clear();
     this.partitions.clear();
-    await this.removeLeftovers();
+    await this.removeAll("this run's");
     this.brokerIds = [];
     try {
       if (Number(readFileSync(this.lockFile, "utf8").trim()) === process.pid) unlinkSync(this.lockFile);
