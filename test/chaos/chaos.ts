@@ -36,6 +36,8 @@ export interface ChaosOptions {
   holdS?: [number, number];
   /** Quiet time before each fault, seconds: [2, 6] by default. */
   quietS?: [number, number];
+  /** Producing goes on this long after everything healed, before the final check: 10 s by default. */
+  settleS?: number;
   /** More broker config, over the chaos defaults. */
   overrides?: Record<string, ConfigValue>;
   /** ChaosChecker's load: records a second per producer (200), idempotent producers (2), transactional ones (1). */
@@ -195,6 +197,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       problems.push((error as Error).message);
     }
 
+    // Producing goes on a while after the last heal, so the consumer's recovery from it is measured.
+    await sleep((options.settleS ?? 10) * 1000);
     note("stop producing; the checker reads everything back");
     run.send("stop");
     verdict = await run.verdict;
