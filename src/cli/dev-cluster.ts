@@ -609,6 +609,8 @@ export interface BrokerSpec {
   wrapper: string[];
   sluiceBin: string;
   nodeArgs: string[];
+  /** The command instead of Sluice's (after `wrapper`): see DevClusterOptions.brokerCommand. */
+  command: string[] | null;
 }
 
 export class BrokerProcess {
@@ -655,6 +657,7 @@ export class BrokerProcess {
   }
 
   argv(): string[] {
+    if (this.spec.command) return [...this.spec.wrapper, ...this.spec.command];
     const argv = [...this.spec.wrapper, process.execPath, ...this.spec.nodeArgs, this.spec.sluiceBin, "start"];
     for (const [key, value] of Object.entries(this.spec.overrides)) argv.push("--override", `${key}=${String(value)}`);
     return argv;
@@ -715,6 +718,12 @@ export interface DevClusterOptions {
   brokerOverrides?: (nodeId: number) => Record<string, ConfigValue>;
   sluiceBin?: string;
   nodeArgs?: string[];
+  /**
+   * Another broker's command line for node `spec.nodeId` (run in its namespace, cwd spec.dir, output
+   * to broker.log), instead of Sluice's: test harnesses put a reference broker (Apache Kafka) under
+   * the same faults. It gets `spec` with the addresses and dirs; the Sluice overrides are not used.
+   */
+  brokerCommand?: (spec: BrokerSpec) => string[];
   startTimeoutMs?: number;
   /** SIGTERM to SIGKILL, per broker: 30 s by default. */
   stopGraceMs?: number;
@@ -856,7 +865,7 @@ export class DevCluster {
     };
     if (etcd) overrides["metadata.store"] = `etcd://${etcd.endpoint}`;
     Object.assign(overrides, options.overrides, options.brokerOverrides?.(nodeId));
-    return {
+    const spec: BrokerSpec = {
       nodeId,
       host,
       advertisedHost,
@@ -867,7 +876,10 @@ export class DevCluster {
       wrapper: network ? network.exec(nodeId) : [],
       sluiceBin: options.sluiceBin ?? defaultSluiceBin,
       nodeArgs: options.nodeArgs ?? [],
+      command: null,
     };
+    if (options.brokerCommand) spec.command = options.brokerCommand(spec);
+    return spec;
   }
 
   /** Records the pids, so a later start finds what a launcher killed with SIGKILL left running. */

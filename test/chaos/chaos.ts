@@ -30,6 +30,8 @@ export interface ChaosOptions {
   netns?: boolean;
   /** false: single-node brokers without etcd (the harness checking itself). Default true. */
   etcd?: boolean;
+  /** "kafka": Apache Kafka 4.4.0 brokers instead (KRaft, no etcd), the harness checked against a reference. */
+  kind?: "sluice" | "kafka";
   /** The kinds to draw from; default: every kind the setup allows. */
   faults?: FaultKind[];
   /** How long a fault is held, seconds: [3, 8] by default. */
@@ -133,6 +135,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   const cluster: TestCluster = await startCluster({
     brokers: brokerCount,
+    kind: options.kind,
     netns,
     etcd: options.etcd ?? true,
     overrides: { ...chaosOverrides(replicationFactor), ...options.overrides },
@@ -207,8 +210,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     const highWatermarks = await latestOffsets(cluster.bootstrap, partitions);
     const codes = await cluster.stop();
+    // A JVM ends with 143 (128 + SIGTERM) after Kafka's own clean shutdown.
+    const cleanExit = options.kind === "kafka" ? 143 : 0;
     codes.forEach((code, index) => {
-      if (code !== 0) problems.push(`broker ${index + 1} exited with ${code} on SIGTERM`);
+      if (code !== cleanExit) problems.push(`broker ${index + 1} exited with ${code} on SIGTERM`);
     });
     replicas = highWatermarks.map((highWatermark, partition) => comparePartition(cluster.brokers, chaosTopic, partition, highWatermark));
     for (const comparison of replicas) {

@@ -4,7 +4,8 @@
 // iproute2 and iptables (docs/chaos.md) and `npm run build:ts` first.
 // CHAOS_BROKERS (3), CHAOS_PARTITIONS (6), CHAOS_FAULTS (e.g. "kill,isolate"), CHAOS_NETNS=0 (kill
 // only, no namespaces), CHAOS_ETCD=0 (single-node brokers) and CHAOS_KEEP=1 (keep the work dir)
-// narrow it down.
+// narrow it down; CHAOS_KIND=kafka runs Apache Kafka 4.4.0 brokers instead, to check the harness
+// against a reference.
 import { staleBuildWarning } from "../helpers/sluice.js";
 import { chaosSkipReason, type FaultKind, formatChaosResult, runChaos } from "./chaos.js";
 
@@ -22,7 +23,8 @@ function numberFromEnv(name: string, fallback: number): number {
 const durationS = numberFromEnv("CHAOS_DURATION_S", 600);
 const seed = numberFromEnv("CHAOS_SEED", Math.floor(Math.random() * 2 ** 31));
 const netns = process.env.CHAOS_NETNS !== "0";
-const etcd = process.env.CHAOS_ETCD !== "0";
+const kind = process.env.CHAOS_KIND === "kafka" ? "kafka" : "sluice";
+const etcd = kind === "sluice" && process.env.CHAOS_ETCD !== "0";
 const faults = process.env.CHAOS_FAULTS ? (process.env.CHAOS_FAULTS.split(",") as FaultKind[]) : undefined;
 
 const stale = staleBuildWarning();
@@ -38,6 +40,7 @@ const result = await runChaos({
   seed,
   netns,
   etcd,
+  kind,
   faults,
   brokers: numberFromEnv("CHAOS_BROKERS", 3),
   partitions: numberFromEnv("CHAOS_PARTITIONS", 6),

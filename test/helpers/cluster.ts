@@ -10,11 +10,13 @@
 //   await cluster.brokers[2].isolate();         // broker 3 reaches nothing, nothing reaches it
 //   await cluster.healAll();
 //   await cluster.stop();                       // and removes the namespaces, even after a failure
+import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type BrokerProcess,
+  type BrokerSpec,
   type ConfigValue,
   DevCluster,
   EtcdProcess,
@@ -24,7 +26,7 @@ import {
   portIsFree,
 } from "../../src/cli/dev-cluster.js";
 import { type ClusterMetadata, KafkaClient } from "../../src/client/index.js";
-import { freePort } from "./kafka.js";
+import { freePort, kafkaClasspath, quickStartJvmFlags, randomClusterId } from "./kafka.js";
 import { sluiceBin, staleBuildWarning } from "./sluice.js";
 
 const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
@@ -32,6 +34,12 @@ const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
 export interface StartClusterOptions {
   /** 3 by default. */
   brokers?: number;
+  /**
+   * "sluice" (the default), or "kafka": Apache Kafka 4.4.0 in KRaft mode, every node broker and
+   * controller (a static quorum of all nodes), no etcd — the reference the chaos harness is
+   * checked against. `overrides` are Kafka keys either way.
+   */
+  kind?: "sluice" | "kafka";
   /** `--override` keys for every broker, after the cluster's own (node.id, listeners, log.dirs, ...). */
   overrides?: Record<string, ConfigValue>;
   /** One network namespace per broker (root only): needed by isolate() and partitionFrom(). Default false. */
@@ -144,9 +152,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
   if (stale?.includes("missing")) throw new Error(`cannot start a cluster: ${stale}`);
   if (stale) options.log?.(`warning: ${stale}`);
   const count = options.brokers ?? 3;
-  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), "sluice-cluster-")));
+  const kafka = options.kind === "kafka";
+  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), `${kafka ? "kafka" : "sluice"}-cluster-`)));
   // In namespaces every broker has an address of its own: the usual ports cannot clash.
-  const basePort = options.netns ? 9092 : await freePortRange(count);
+  const basePort = options.netns ? 9092 : await freePortRange(kafka ? 2 * count : count);
   let cluster: DevCluster;
   try {
     cluster = await DevCluster.start({
@@ -155,8 +164,9 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
       httpBasePort: null,
       dataDir: workDir,
       netns: options.netns ?? false,
-      etcd: options.etcd ?? true,
+      etcd: kafka ? false : (options.etcd ?? true),
       overrides: options.overrides,
+      brokerCommand: kafka ? await kafkaCommand(count, basePort, options.netns ?? false, options.overrides ?? {}) : undefined,
       sluiceBin,
       startTimeoutMs: options.startTimeoutMs,
       stopGraceMs: options.stopGraceMs,
@@ -184,6 +194,62 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
       if (!options.workDir && !options.keep) await rm(workDir, { recursive: true, force: true });
       return codes;
     },
+  };
+}
+
+/**
+ * Apache Kafka 4.4.0 as the brokers (see StartClusterOptions.kind): writes each node's
+ * server.properties and returns the command that formats its log dir once (one cluster id for all,
+ * the static quorum of every node) and then runs kafka.Kafka.
+ */
+async function kafkaCommand(count: number, basePort: number, netns: boolean, overrides: Record<string, ConfigValue>): Promise<(spec: BrokerSpec) => string[]> {
+  const classpath = await kafkaClasspath();
+  const { kafkaLog4jConfig } = (await import(new URL("../../scripts/kafka-classpath.mjs", import.meta.url).href)) as { kafkaLog4jConfig: string };
+  const clusterId = randomClusterId();
+  const network = new NamespaceNetwork();
+  const address = (nodeId: number) => (netns ? network.address(nodeId) : "127.0.0.1");
+  const controllerPort = (nodeId: number) => (netns ? 9190 : basePort + count + nodeId - 1);
+  const voters = Array.from({ length: count }, (_, index) => `${index + 1}@${address(index + 1)}:${controllerPort(index + 1)}`).join(",");
+  const java = (heap: string, mainClass: string, args: string[]) =>
+    [
+      "java",
+      `-Xmx${heap}`,
+      ...quickStartJvmFlags,
+      `-Dlog4j2.configurationFile=${kafkaLog4jConfig}`,
+      "-Dsluice.kafka.log.level=WARN",
+      "-cp",
+      classpath,
+      mainClass,
+      ...args,
+    ]
+      .map((word) => `'${word.replaceAll("'", "'\\''")}'`)
+      .join(" ");
+  return (spec) => {
+    const properties: Record<string, ConfigValue> = {
+      "process.roles": "broker,controller",
+      "node.id": spec.nodeId,
+      "controller.quorum.voters": voters,
+      listeners: `PLAINTEXT://${spec.host}:${spec.port},CONTROLLER://${spec.host}:${controllerPort(spec.nodeId)}`,
+      "advertised.listeners": `PLAINTEXT://${spec.advertisedHost}:${spec.port}`,
+      "controller.listener.names": "CONTROLLER",
+      "inter.broker.listener.name": "PLAINTEXT",
+      "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+      "log.dirs": join(spec.dir, "data"),
+      "broker.rack": `rack-${spec.nodeId}`,
+      "group.initial.rebalance.delay.ms": 0,
+      ...overrides,
+    };
+    const file = join(spec.dir, "server.properties");
+    mkdirSync(spec.dir, { recursive: true });
+    writeFileSync(
+      file,
+      `${Object.entries(properties)
+        .map(([key, value]) => `${key}=${String(value)}`)
+        .join("\n")}\n`,
+    );
+    const format = java("256m", "kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", file]);
+    const run = java("512m", "kafka.Kafka", [file]);
+    return ["/bin/sh", "-c", `[ -f '${join(spec.dir, "data", "meta.properties")}' ] || ${format} || exit 1; exec ${run}`];
   };
 }
 
