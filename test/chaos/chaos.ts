@@ -317,7 +317,10 @@ export function formatChaosResult(result: ChaosResult): string {
       `records: produced ${c.produced}, acknowledged ${c.acknowledged}, failed ${c.failed}, read back ${c.read} (while producing ${c.readWhileProducing}); ` +
         `transactions committed ${c.transactionsCommitted}, aborted ${c.transactionsAborted}, unknown ${c.transactionsUnknown}`,
     );
-    lines.push(`consumer: longest recovery after a heal ${result.verdict.maxRecoveryAfterHealMs} ms, longest gap ${result.verdict.longestConsumerGapMs} ms`);
+    const recoveries = result.verdict.recoveriesAfterHealMs.join(", ");
+    lines.push(
+      `consumer: longest recovery after a heal ${result.verdict.maxRecoveryAfterHealMs} ms (each: ${recoveries}), longest gap ${result.verdict.longestConsumerGapMs} ms`,
+    );
   }
   const identical = result.replicas.filter((comparison) => comparison.identical).length;
   const bytes = result.replicas.reduce((sum, comparison) => sum + (comparison.replicas[0]?.bytes.length ?? 0), 0);
