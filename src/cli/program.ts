@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { registerCluster } from "./commands/cluster.js";
 import { registerConfig } from "./commands/config.js";
 import { registerConsume } from "./commands/consume.js";
+import { registerDev } from "./commands/dev.js";
 import { registerGroup } from "./commands/group.js";
 import { registerProduce } from "./commands/produce.js";
 import { registerTopic } from "./commands/topic.js";
@@ -94,6 +95,8 @@ export function createProgram(): Command {
   registerConfig(program);
   // Host tuning (scripts/tune runs the same code).
   registerTune(program);
+  // A local cluster: etcd and N brokers (src/cli/dev-cluster.ts).
+  registerDev(program);
 
   return program;
 }
