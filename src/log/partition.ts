@@ -118,8 +118,7 @@ export class Partition {
     const end = log.logEndOffset;
     // Without a checkpointed HW, only a sole leader knows everything is committed; anyone else starts
     // at the log start and learns the HW from the ISR (never exposing what was not committed).
-    this.#highWatermark =
-      initialHighWatermark !== null ? clamp(initialHighWatermark, log.logStartOffset, end) : this.#sole ? end : log.logStartOffset;
+    this.#highWatermark = initialHighWatermark !== null ? clamp(initialHighWatermark, log.logStartOffset, end) : this.#sole ? end : log.logStartOffset;
     if (this.#leader) this.#becameLeader(Date.now());
   }
 

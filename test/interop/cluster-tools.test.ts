@@ -1,0 +1,230 @@
+// A three-broker Sluice cluster on etcd managed by Kafka 4.4's own tools and used by its Java
+// clients (issue 15): topics with replication factor 3 (kafka-topics describes leaders spread over
+// the brokers and a full ISR), acks=all produce and a consumer group reading everything back, a
+// leader SIGKILLed (a new leader from the ISR, produce and consume go on, the broker catches up and
+// rejoins the ISR when restarted), preferred leader election (kafka-leader-election), partition
+// reassignment with a throttle (kafka-reassign-partitions --execute / --verify), and
+// transactions whose partitions and coordinator are on different brokers (commit and abort, read
+// back under read_committed).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clusterMetadata, clusterSkipReason, startCluster, type TestCluster, waitForFullIsr } from "../helpers/cluster.js";
+import { produceWithJava } from "../helpers/kafka.js";
+import { ToolSession } from "../helpers/tool-session.js";
+import { readTopic, TxnClient, valuesOf } from "../helpers/transactions.js";
+
+const skip = await clusterSkipReason({ netns: false });
+if (skip !== null && process.env.CI) throw new Error(`the cluster tests cannot run under CI: ${skip}`);
+
+const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== null) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/** kafka-topics --describe's partition lines: partition → { leader, replicas, isr }. */
+function describedPartitions(stdout: string): Map<number, { leader: number; replicas: number[]; isr: number[] }> {
+  const found = new Map<number, { leader: number; replicas: number[]; isr: number[] }>();
+  for (const line of stdout.split("\n")) {
+    const match = /Partition: (\d+)\s+Leader: (-?\d+)\s+Replicas: ([\d,]*)\s+Isr: ([\d,]*)/.exec(line);
+    if (match === null) continue;
+    const ids = (text: string) => (text === "" ? [] : text.split(",").map(Number));
+    found.set(Number(match[1]), { leader: Number(match[2]), replicas: ids(match[3]), isr: ids(match[4]) });
+  }
+  return found;
+}
+
+describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools and clients", () => {
+  let cluster: TestCluster;
+  let tools: ToolSession;
+  const bootstrap = () => cluster.bootstrap;
+  const tool = async (main: string, args: string[]) => {
+    const result = await tools.run(main, ["--bootstrap-server", bootstrap(), ...args]);
+    if (result.code !== 0) throw new Error(`${main} ${args.join(" ")} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+    return result.stdout;
+  };
+  const describeTopic = async (topic: string) => describedPartitions(await tool("org.apache.kafka.tools.TopicCommand", ["--describe", "--topic", topic]));
+
+  beforeAll(async () => {
+    cluster = await startCluster({
+      brokers: 3,
+      overrides: {
+        "broker.session.timeout.ms": 4000,
+        "replica.lag.time.max.ms": 6000,
+        "offsets.topic.replication.factor": 3,
+        "offsets.topic.num.partitions": 6,
+        "transaction.state.log.replication.factor": 3,
+        "transaction.state.log.min.isr": 2,
+        "transaction.state.log.num.partitions": 6,
+      },
+    });
+    tools = await ToolSession.start();
+  }, 180_000);
+
+  afterAll(async () => {
+    tools?.close();
+    await cluster?.stop();
+  }, 120_000);
+
+  it("creates a topic with replication factor 3: leaders spread, the ISR full, every broker listed", async () => {
+    await tool("org.apache.kafka.tools.TopicCommand", [
+      "--create",
+      "--topic",
+      "rf3",
+      "--partitions",
+      "6",
+      "--replication-factor",
+      "3",
+      "--config",
+      "min.insync.replicas=2",
+    ]);
+    const partitions = await waitFor("a full ISR", async () => {
+      const described = await describeTopic("rf3");
+      return [...described.values()].every((p) => p.isr.length === 3) ? described : null;
+    });
+    expect(partitions.size).toBe(6);
+    for (const partition of partitions.values()) {
+      expect(partition.replicas.sort()).toEqual([1, 2, 3]);
+      expect(partition.replicas).toContain(partition.leader);
+    }
+    expect(new Set([...partitions.values()].map((p) => p.leader))).toEqual(new Set([1, 2, 3]));
+    const metadata = await clusterMetadata(bootstrap());
+    expect(metadata.brokers.map((b) => b.nodeId).sort()).toEqual([1, 2, 3]);
+    // A replication factor above the live brokers is Kafka's error.
+    const tooMany = await tools.run("org.apache.kafka.tools.TopicCommand", [
+      "--bootstrap-server",
+      bootstrap(),
+      "--create",
+      "--topic",
+      "rf4",
+      "--replication-factor",
+      "4",
+    ]);
+    expect(tooMany.stdout + tooMany.stderr).toContain(
+      "Unable to replicate the partition 4 time(s): The target replication factor of 4 cannot be reached because only 3 broker(s) are registered.",
+    );
+  }, 120_000);
+
+  it("acks=all survives the SIGKILL of a leader: a new leader from the ISR, nothing acknowledged lost, the broker rejoins", async () => {
+    const first = Array.from({ length: 600 }, (_, i) => ({ key: `k${i}`, value: `before-${i}` }));
+    await produceWithJava({ bootstrap: bootstrap(), topic: "rf3", records: first, compression: "lz4", acks: "all" });
+    const before = await describeTopic("rf3");
+    const victim = before.get(0)?.leader ?? 1;
+    await cluster.broker(victim).kill();
+    const after = await waitFor("a new leader for rf3-0", async () => {
+      const described = await describeTopic("rf3");
+      const p0 = described.get(0);
+      return p0 !== undefined && p0.leader !== victim && p0.leader >= 0 && !p0.isr.includes(victim) ? described : null;
+    });
+    expect(after.get(0)?.isr.length).toBe(2);
+    const second = Array.from({ length: 600 }, (_, i) => ({ key: `k${i}`, value: `during-${i}` }));
+    await produceWithJava({ bootstrap: bootstrap(), topic: "rf3", records: second, compression: "zstd", acks: "all" });
+    await cluster.broker(victim).start();
+    await waitForFullIsr(bootstrap(), "rf3", 3);
+    const third = Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: `after-${i}` }));
+    await produceWithJava({ bootstrap: bootstrap(), topic: "rf3", records: third, compression: "none", acks: "all" });
+    const read = await readTopic(bootstrap(), "rf3", "read_committed");
+    const values = read.map((r) => r.value).sort();
+    const expected = [...first, ...second, ...third].map((r) => r.value).sort();
+    expect(values).toEqual(expected);
+  }, 240_000);
+
+  it("a consumer group reads everything through coordinators on RF=3 __consumer_offsets", async () => {
+    const out = await tool("org.apache.kafka.tools.consumer.ConsoleConsumer", [
+      "--topic",
+      "rf3",
+      "--group",
+      "cluster-group",
+      "--from-beginning",
+      "--max-messages",
+      "1500",
+      "--timeout-ms",
+      "60000",
+    ]);
+    expect(out.trim().split("\n")).toHaveLength(1500);
+    const lag = await tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", ["--describe", "--group", "cluster-group"]);
+    const rows = lag.split("\n").filter((line) => line.startsWith("cluster-group"));
+    expect(rows).toHaveLength(6);
+    for (const row of rows) expect(row.split(/\s+/)[5]).toBe("0");
+    const offsets = await describeTopic("__consumer_offsets");
+    for (const partition of offsets.values()) expect(partition.replicas).toHaveLength(3);
+  }, 180_000);
+
+  it("kafka-leader-election gives partitions back to their preferred replicas", async () => {
+    // Move leadership away from broker 1 by restarting it (controlled shutdown), then elect.
+    await cluster.broker(1).stop();
+    await cluster.broker(1).start();
+    await waitForFullIsr(bootstrap(), "rf3", 3);
+    const moved = await describeTopic("rf3");
+    const notPreferred = [...moved].filter(([, p]) => p.leader !== p.replicas[0]);
+    expect(notPreferred.length).toBeGreaterThan(0);
+    const out = await tool("org.apache.kafka.tools.LeaderElectionCommand", ["--election-type", "PREFERRED", "--all-topic-partitions"]);
+    expect(out).toContain("Successfully completed leader election (PREFERRED) for partitions");
+    const elected = await describeTopic("rf3");
+    for (const partition of elected.values()) expect(partition.leader).toBe(partition.replicas[0]);
+  }, 180_000);
+
+  it("kafka-reassign-partitions moves replicas with a throttle, and --verify completes and clears it", async () => {
+    const plan = { version: 1, partitions: [{ topic: "rf3", partition: 0, replicas: [2, 3] }] };
+    const { writeFileSync } = await import("node:fs");
+    const file = `${cluster.workDir}/reassign.json`;
+    writeFileSync(file, JSON.stringify(plan));
+    const executed = await tool("org.apache.kafka.tools.reassign.ReassignPartitionsCommand", [
+      "--reassignment-json-file",
+      file,
+      "--execute",
+      "--throttle",
+      "50000000",
+    ]);
+    expect(executed).toContain("Successfully started partition reassignment for rf3-0");
+    const verified = await waitFor("the reassignment to complete", async () => {
+      const out = await tool("org.apache.kafka.tools.reassign.ReassignPartitionsCommand", ["--reassignment-json-file", file, "--verify"]);
+      return out.includes("Reassignment of partition rf3-0 is completed.") ? out : null;
+    });
+    expect(verified).toContain("Clearing broker-level throttles");
+    const p0 = (await describeTopic("rf3")).get(0);
+    expect(p0?.replicas).toEqual([2, 3]);
+    expect(p0?.isr.sort()).toEqual([2, 3]);
+    const list = await tool("org.apache.kafka.tools.reassign.ReassignPartitionsCommand", ["--list"]);
+    expect(list).toContain("No partition reassignments found.");
+    // Broker 1 no longer holds rf3-0: its log directory went.
+    const { existsSync } = await import("node:fs");
+    await waitFor("broker 1 to delete rf3-0", async () => (existsSync(`${cluster.broker(1).logDir}/rf3-0`) ? null : true));
+    const read = await readTopic(bootstrap(), "rf3", "read_uncommitted");
+    expect(read).toHaveLength(1500);
+  }, 180_000);
+
+  it("transactions span brokers: markers reach every leader, read_committed sees commits only", async () => {
+    await tool("org.apache.kafka.tools.TopicCommand", ["--create", "--topic", "txn3", "--partitions", "3", "--replication-factor", "3"]);
+    await waitForFullIsr(bootstrap(), "txn3", 3);
+    const txn = await TxnClient.start(bootstrap());
+    try {
+      await txn.producer("p", "cluster-txn");
+      for (let round = 0; round < 3; round++) {
+        await txn.ok({ cmd: "begin", name: "p" });
+        for (let partition = 0; partition < 3; partition++) {
+          await txn.ok({ cmd: "send", name: "p", topic: "txn3", partition, values: [`c${round}-${partition}`] });
+        }
+        await txn.ok({ cmd: "commit", name: "p" });
+        await txn.ok({ cmd: "begin", name: "p" });
+        for (let partition = 0; partition < 3; partition++) {
+          await txn.ok({ cmd: "send", name: "p", topic: "txn3", partition, values: [`a${round}-${partition}`] });
+        }
+        await txn.ok({ cmd: "abort", name: "p" });
+      }
+    } finally {
+      await txn.close();
+    }
+    const committed = await readTopic(bootstrap(), "txn3", "read_committed");
+    for (let partition = 0; partition < 3; partition++) {
+      expect(valuesOf(committed, partition)).toEqual([0, 1, 2].map((round) => `c${round}-${partition}`));
+    }
+    const leaders = new Set([...(await describeTopic("txn3")).values()].map((p) => p.leader));
+    expect(leaders.size).toBeGreaterThan(1);
+  }, 240_000);
+});
