@@ -4,10 +4,11 @@
 // min.insync.replicas=2. Max throughput and latency percentiles, plus a fixed-rate run for latency
 // at a moderate load; CPU per million records of the brokers and of the metadata process (etcd /
 // the KRaft controller) apart, peak RSS per broker, spawn-to-serving of the whole cluster.
-// How to run and what the figures mean: bench/README.md (`bench:cluster`).
+// How to run and what the figures mean: docs/performance.md ("Three brokers: bench:cluster").
 //
 //   npm run bench:cluster -- [--cluster kafka|sluice|both] [--quick] [--records N] [--warmup-records N]
 //                            [--rate R] [--sluice-override key=value]... [--keep]
+import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -43,9 +44,9 @@ if (flags.help) {
       "npm run bench:cluster -- [options]",
       "  --cluster kafka|sluice|both  which clusters, one at a time (default both: Kafka first)",
       "  --quick                      a smoke run: 50,000 records, 10,000 warm-up, 3 s at the fixed rate",
-      "  --records N                  records of the max-throughput ProducerPerformance run (default 1,000,000)",
+      "  --records N                  records of the max-throughput ProducerPerformance run (default 300,000: ~40 s on Kafka, ~15 s on Sluice on 2 cores)",
       "  --warmup-records N           unreported ProducerPerformance run first, same settings (default records/5, at most 200,000; 0: none)",
-      "  --rate R                     records/s of the fixed-rate run, linger.ms=0 (default 5,000; 10 s, 3 s with --quick; 0: no such run)",
+      "  --rate R                     records/s of the fixed-rate run, linger.ms=0 (default 2,000; 10 s, 3 s with --quick; 0: no such run)",
       "  --sluice-override key=value  passed to every Sluice broker as `bin/sluice start --override key=value` (repeatable)",
       "  --keep                       keep the clusters' temp dirs (data, kafka.out, broker.out, etcd.out)",
       "",
@@ -74,9 +75,11 @@ const clusters: ClusterKind[] =
       ? [flags.cluster]
       : usage(`--cluster ${flags.cluster}`);
 const quick = flags.quick;
-const records = count(flags.records, quick ? 50_000 : 1_000_000, "records");
+// 300k: on the 2-core dev VM the Kafka cluster produces ~5-8k records/s of 1 KB with RF 3 (~40 s), Sluice's ~17-20k (~15 s).
+const records = count(flags.records, quick ? 50_000 : 300_000, "records");
 const warmupRecords = count(flags["warmup-records"], Math.min(200_000, Math.ceil(records / 5)), "warmup-records", true);
-const fixedRate = count(flags.rate, 5_000, "rate", true);
+// Well below either cluster's maximum on 2 cores, so the latency is the replication's, not a queue's.
+const fixedRate = count(flags.rate, 2_000, "rate", true);
 const fixedRateRecords = fixedRate * (quick ? 3 : 10);
 const sluiceOverrides = Object.fromEntries(
   flags["sluice-override"].map((pair) => {
@@ -334,6 +337,8 @@ interface ProcessResult {
   name: string;
   pid: number;
   startupMs: number;
+  /** CPU seconds from spawn to the cluster serving (read when every broker lists all brokers). */
+  startupCpuSeconds: number | null;
   rssAfterStartKiB: number | null;
   /** VmHWM just before shutdown: the process's peak over its whole life. */
   hwmKiB: number | null;
@@ -359,6 +364,15 @@ interface ClusterResult {
 
 let currentWorkDir: string | undefined;
 
+/** The commit bin/sluice was built from (its dist/ is not checked). */
+const sluiceCommit = (() => {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: new URL("..", import.meta.url), encoding: "utf8" }).trim();
+  } catch {
+    return "unknown commit";
+  }
+})();
+
 async function benchCluster(kind: ClusterKind): Promise<ClusterResult> {
   const workDir = await mkdtemp(join(tmpdir(), `bench-cluster-${kind}-`));
   currentWorkDir = workDir;
@@ -378,13 +392,14 @@ async function benchCluster(kind: ClusterKind): Promise<ClusterResult> {
     name: node.name,
     pid: node.pid,
     startupMs: node.startupMs,
+    startupCpuSeconds: node.cpuSeconds(),
     rssAfterStartKiB: node.memory()?.rss ?? null,
     hwmKiB: null,
     totalCpuSeconds: null,
   });
   const result: ClusterResult = {
     cluster: kind,
-    version: kind === "kafka" ? kafkaVersion : (etcdVersion() ?? ""),
+    version: kind === "kafka" ? kafkaVersion : `${sluiceCommit} with ${etcdVersion() ?? "etcd"}`,
     description: cluster.description,
     startup: cluster.startup,
     brokers: cluster.brokers.map(processResult),
@@ -493,7 +508,9 @@ function clusterTable(result: ClusterResult): string {
   const s = result.startup;
   const metadataName = result.metadata.name;
   const lines = [
-    `### ${result.cluster === "kafka" ? `Kafka ${result.version}` : "Sluice"}: ${result.description}`,
+    `### ${result.cluster === "kafka" ? "Kafka" : "Sluice"} cluster`,
+    "",
+    `${result.description}.`,
     "",
     `Start: ${metadataName} serving ${ms(s.metadataReadyMs)} ms after its spawn; then the ${result.brokers.length} brokers spawned at once: all answer ApiVersions ` +
       `${ms(s.brokersServingMs)} ms and all list every broker in Metadata ${ms(s.clusterReadyMs)} ms after the first spawn ` +
@@ -514,16 +531,19 @@ function clusterTable(result: ClusterResult): string {
   const max = result.runs.find((run) => run.kind === "throughput");
   lines.push(
     "",
-    `| Process | spawn → serving ms | RSS after start MiB | peak RSS in the max run MiB | peak anon MiB | VmHWM MiB | CPU s in the max run | CPU s in all | leaders (max-run topic) | topic .log bytes (after stop) | shutdown ms |`,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| Process | spawn → serving ms | CPU s to start | RSS after start MiB | peak RSS in the max run MiB | peak anon MiB | VmHWM MiB | CPU s in the max run | CPU s in all | leaders (max-run topic) | topic .log bytes (after stop) | shutdown ms |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
   for (const node of [...result.brokers, result.metadata]) {
     const figures = node === result.metadata ? max?.measure?.metadata : max?.measure?.brokers.find((b) => b.name === node.name);
     lines.push(
-      `| ${node.name} (pid ${node.pid}) | ${ms(node.startupMs)} | ${mib(node.rssAfterStartKiB)} | ${mib(figures?.peakRssKiB)} | ${mib(figures?.peakAnonKiB)} | ${mib(node.hwmKiB)} | ${fixed(figures?.cpuSeconds, 2)} | ${fixed(node.totalCpuSeconds, 1)} | ${node === result.metadata ? "" : (max?.leadersPerBroker?.[node.name] ?? 0)} | ${node === result.metadata ? "" : thousands(max?.replicaLogBytes?.[node.name])} | ${ms(node.stopMs ?? Number.NaN)}${node.cleanShutdown ? "" : " (not clean)"} |`,
+      `| ${node.name} (pid ${node.pid}) | ${ms(node.startupMs)} | ${fixed(node.startupCpuSeconds, 2)} | ${mib(node.rssAfterStartKiB)} | ${mib(figures?.peakRssKiB)} | ${mib(figures?.peakAnonKiB)} | ${mib(node.hwmKiB)} | ${fixed(figures?.cpuSeconds, 2)} | ${fixed(node.totalCpuSeconds, 1)} | ${node === result.metadata ? "" : (max?.leadersPerBroker?.[node.name] ?? 0)} | ${node === result.metadata ? "" : thousands(max?.replicaLogBytes?.[node.name])} | ${ms(node.stopMs ?? Number.NaN)}${node.cleanShutdown ? "" : " (not clean)"} |`,
     );
   }
-  const problems = [...result.warmup, ...result.runs].filter((run) => run.error || run.toolWarning || run.sendErrors || (run.shrunkIsr?.length ?? 0) > 0);
+  const unevenReplicas = (run: RunResult) => new Set(Object.values(run.replicaLogBytes ?? {})).size > 1;
+  const problems = [...result.warmup, ...result.runs].filter(
+    (run) => run.error || run.toolWarning || run.sendErrors || (run.shrunkIsr?.length ?? 0) > 0 || unevenReplicas(run),
+  );
   if (result.error || problems.length > 0) {
     lines.push("", "Problems:");
     if (result.error) lines.push(`- ${result.error.split("\n")[0]}`);
@@ -537,6 +557,7 @@ function clusterTable(result: ClusterResult): string {
             .join("; ")
             .slice(0, 600)}`,
         run.shrunkIsr?.length && `ISR not full after the run: ${run.shrunkIsr.map((p) => `partition ${p.partition} [${p.isr}] of [${p.replicas}]`).join(", ")}`,
+        unevenReplicas(run) && `the brokers hold different amounts of the topic after stopping: ${JSON.stringify(run.replicaLogBytes)} bytes of .log`,
       ].filter(Boolean);
       lines.push(`- ${run.kind} ${run.name}: ${what.join("; ")}`);
     }
@@ -562,6 +583,8 @@ function ratios(kafka: ClusterResult, sluice: ClusterResult): Ratio[] {
   add("start: first spawn → all brokers answer ApiVersions (ms)", kafka.startup.brokersServingMs, sluice.startup.brokersServingMs);
   add("start: first spawn → all brokers list all brokers (ms)", kafka.startup.clusterReadyMs, sluice.startup.clusterReadyMs);
   add("start: brokers' spawn → all brokers list all brokers (ms)", kafka.startup.clusterReadyFromBrokerSpawnMs, sluice.startup.clusterReadyFromBrokerSpawnMs);
+  const startCpu = (r: ClusterResult) => r.brokers.reduce((sum, b) => sum + (b.startupCpuSeconds ?? Number.NaN), 0);
+  add(`start: CPU s of the ${brokerCount} brokers to serving`, startCpu(kafka), startCpu(sluice));
   for (const k of kafka.runs) {
     const found = sluice.runs.find((run) => run.name === k.name);
     // A failed run's CPU and memory say nothing: compare only runs that both completed.
@@ -636,6 +659,7 @@ const environment = {
     toolHeap: `-Xmx${toolHeap}`,
     jvmFlags: "kafkaPerformanceJvmFlags (kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS)",
     sluiceOverrides,
+    sluiceCommit,
   },
 };
 

@@ -25,7 +25,8 @@ const etcdStopGraceMs = 10_000;
 /** `etcd --version`'s first line, or null without etcd. */
 export function etcdVersion(etcd = "etcd"): string | null {
   try {
-    return execFileSync(etcd, ["--version"], { encoding: "utf8" }).split("\n")[0].trim();
+    const version = /etcd Version: (\S+)/.exec(execFileSync(etcd, ["--version"], { encoding: "utf8" }))?.[1];
+    return version === undefined ? null : `etcd ${version}`;
   } catch {
     return null;
   }
@@ -171,7 +172,7 @@ export async function startSluiceCluster(options: SluiceClusterOptions): Promise
     };
     return {
       kind: "sluice",
-      description: `Sluice: etcd (${etcdVersion(options.etcd) ?? "etcd"}, one member) + ${brokerCount} brokers (node bin/sluice start, metadata.store=etcd://…, one process each)`,
+      description: `Sluice: ${etcdVersion(options.etcd) ?? "etcd"} (one member, the metadata store) + ${brokerCount} brokers (node bin/sluice start, metadata.store=etcd://…, one process each)`,
       bootstrap: brokerPorts.map((port) => `127.0.0.1:${port}`).join(","),
       brokers: brokerNodes,
       metadata,
