@@ -251,6 +251,8 @@ interface RunResult {
   /** Producer properties besides bootstrap.servers and acks. */
   props: string[];
   producer?: ProducerFigures;
+  /** ProducerPerformance's stdout: a line every 5 s, then the summary (the last 40 lines). */
+  output?: string[];
   /** Send failures ProducerPerformance printed (the first line of each stack trace), with counts. */
   sendErrors?: Record<string, number>;
   error?: string;
@@ -310,6 +312,7 @@ async function producerRun(
       (failure: Error) => ({ code: -1, stdout: "", stderr: failure.message }),
     );
     const producer = parseProducerPerformance(run.stdout);
+    result.output = run.stdout.trim().split("\n").slice(-40);
     const errors: Record<string, number> = {};
     for (const m of run.stderr.matchAll(/^(org\.apache\.kafka\.\S+(?:Exception|Error)):? ?(.*)$/gm)) {
       const key = `${m[1]}: ${m[2]}`.slice(0, 300);
