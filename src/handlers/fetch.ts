@@ -20,6 +20,12 @@
 // which moves the ISR and the HW (Partition.updateFollowerFetchState); and a follower whose last
 // fetched epoch ends before its fetch offset on this leader gets the diverging epoch (v12+) with
 // no records, and truncates (src/replication/).
+//
+// Fetching from followers (KIP-392): with replica.selector.class=RackAwareReplicaSelector, a
+// consumer's fetch (v11+) carrying its client.rack to the leader is answered, for a partition with
+// an in-sync replica in that rack (and none on the leader's), with that replica as
+// preferredReadReplica and no records; the consumer then fetches from it. Followers serve v11+
+// consumer fetches, up to their own high watermark.
 
 import type { Partition } from "../log/partition.js";
 import type { LogSlice } from "../native.js";
@@ -72,6 +78,8 @@ interface Result {
   readonly abortedTransactions: FetchResponseAbortedTransaction[] | null;
   /** A follower's log diverged from this leader's: the epoch and its end offset here. */
   readonly divergingEpoch: { epoch: number; endOffset: bigint } | null;
+  /** KIP-392: the replica the consumer should read this partition from, -1 for this broker. */
+  readonly preferredReadReplica: number;
 }
 
 const NO_DIVERGENCE = { epoch: -1, endOffset: -1n };
@@ -88,7 +96,32 @@ function failed(target: Target, errorCode: number, readCommitted: boolean): Resu
     records: null,
     abortedTransactions: readCommitted ? NO_ABORTED : null,
     divergingEpoch: null,
+    preferredReadReplica: -1,
   };
+}
+
+/** replica.selector.class values that pick a replica in the consumer's rack. */
+const RACK_AWARE_SELECTORS = new Set(["org.apache.kafka.common.replica.RackAwareReplicaSelector", "RackAwareReplicaSelector"]);
+
+/**
+ * Kafka's RackAwareReplicaSelector through ReplicaManager.findPreferredReadReplica: for a consumer in
+ * `rack`, the in-sync follower of that rack holding `fetchOffset` with the most data, unless this
+ * leader is in the rack itself; -1 means read from the leader.
+ */
+function preferredReadReplica(context: RequestContext, partition: Partition, rack: string, fetchOffset: bigint): number {
+  const { metadata } = context;
+  if (metadata.broker(context.nodeId)?.rack === rack) return -1;
+  let best = -1;
+  let bestEnd = -1n;
+  for (const follower of partition.followers()) {
+    if (!partition.state.isr.includes(follower.replicaId) || metadata.broker(follower.replicaId)?.rack !== rack) continue;
+    if (follower.logEndOffset < fetchOffset || follower.logStartOffset > fetchOffset) continue;
+    if (follower.logEndOffset > bestEnd) {
+      best = follower.replicaId;
+      bestEnd = follower.logEndOffset;
+    }
+  }
+  return best;
 }
 
 /** The replica id of a follower's fetch (v15+ in replicaState), -1 for a consumer. */
@@ -121,10 +154,13 @@ function readAll(
   let errors = false;
   const readCommitted = request.isolationLevel === READ_COMMITTED;
   const replicaId = replicaIdOf(request, context.apiVersion);
+  // KIP-392: consumers of v11+ may read from followers; the leader may send them to one.
+  const fromFollowers = replicaId < 0 && context.apiVersion >= 11;
+  const selectRack = fromFollowers && request.rackId !== "" && RACK_AWARE_SELECTORS.has(context.config.text("replica.selector.class") ?? "");
   for (const target of targets) {
     const partition = byId
-      ? context.partitions.lookupById(target.topicId, target.partition, target.currentLeaderEpoch)
-      : context.partitions.lookup(target.topic, target.partition, target.currentLeaderEpoch);
+      ? context.partitions.lookupById(target.topicId, target.partition, target.currentLeaderEpoch, !fromFollowers)
+      : context.partitions.lookup(target.topic, target.partition, target.currentLeaderEpoch, !fromFollowers);
     if (typeof partition === "number") {
       results.push(failed(target, partition, readCommitted));
       errors = true;
@@ -150,6 +186,14 @@ function readAll(
     const highWatermark = partition.highWatermark;
     const lastStableOffset = partition.lastStableOffset;
     const logStartOffset = partition.logStartOffset;
+    if (selectRack && partition.isLeader) {
+      const preferred = preferredReadReplica(context, partition, request.rackId, target.fetchOffset);
+      if (preferred >= 0) {
+        // Kafka answers with the replica to read from and no records.
+        results.push({ ...failed(target, ErrorCode.NONE, readCommitted), partition, highWatermark, lastStableOffset, logStartOffset, preferredReadReplica: preferred });
+        continue;
+      }
+    }
     let records: LogSlice | null = null;
     let abortedTransactions: FetchResponseAbortedTransaction[] | null = readCommitted ? NO_ABORTED : null;
     let errorCode: number = ErrorCode.NONE;
@@ -180,7 +224,7 @@ function readAll(
         bytes += records.length;
       }
     }
-    results.push({ target, errorCode, partition, highWatermark, lastStableOffset, logStartOffset, records, abortedTransactions, divergingEpoch });
+    results.push({ target, errorCode, partition, highWatermark, lastStableOffset, logStartOffset, records, abortedTransactions, divergingEpoch, preferredReadReplica: -1 });
   }
   return { results, bytes, errors };
 }
@@ -205,6 +249,7 @@ function respond(context: RequestContext, results: readonly Result[], session: F
       const news =
         length > 0 ||
         result.errorCode !== ErrorCode.NONE ||
+        result.preferredReadReplica >= 0 ||
         cached.highWatermark !== result.highWatermark ||
         cached.lastStableOffset !== result.lastStableOffset ||
         cached.logStartOffset !== result.logStartOffset;
@@ -235,7 +280,7 @@ function respond(context: RequestContext, results: readonly Result[], session: F
       currentLeader: version >= 12 && isLeadershipError(result.errorCode) ? currentLeaderOf(context, target.topic, target.partition, endpoints) : NO_LEADER,
       snapshotId: { endOffset: -1n, epoch: -1 },
       abortedTransactions: result.abortedTransactions,
-      preferredReadReplica: -1,
+      preferredReadReplica: result.preferredReadReplica,
       // A file slice goes out with sendfile; the writer passes it through as its own part.
       records: length > 0 ? (records as unknown as Buffer) : EMPTY,
     };
@@ -350,7 +395,7 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
     }
 
     const first = readAll(context, request, targets, byId);
-    const diverged = first.results.some((result) => result.divergingEpoch !== null);
+    const diverged = first.results.some((result) => result.divergingEpoch !== null || result.preferredReadReplica >= 0);
     if (request.maxWaitMs <= 0 || targets.length === 0 || first.bytes >= request.minBytes || first.errors || diverged) {
       return respond(context, first.results, session, incremental);
     }

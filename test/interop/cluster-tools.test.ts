@@ -7,8 +7,10 @@
 // transactions whose partitions and coordinator are on different brokers (commit and abort, read
 // back under read_committed).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BrokerConnection } from "../../src/client/connection.js";
+import { defaultFetchRequestFetchPartition, type FetchResponse } from "../../src/protocol/generated/fetch.js";
 import { clusterMetadata, clusterSkipReason, startCluster, type TestCluster, waitForFullIsr } from "../helpers/cluster.js";
-import { produceWithJava } from "../helpers/kafka.js";
+import { produceWithJava, runJavaTool } from "../helpers/kafka.js";
 import { ToolSession } from "../helpers/tool-session.js";
 import { readTopic, TxnClient, valuesOf } from "../helpers/transactions.js";
 
@@ -61,6 +63,7 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
         "transaction.state.log.replication.factor": 3,
         "transaction.state.log.min.isr": 2,
         "transaction.state.log.num.partitions": 6,
+        "replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
       },
     });
     tools = await ToolSession.start();
@@ -197,6 +200,55 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
     await waitFor("broker 1 to delete rf3-0", async () => (existsSync(`${cluster.broker(1).logDir}/rf3-0`) ? null : true));
     const read = await readTopic(bootstrap(), "rf3", "read_uncommitted");
     expect(read).toHaveLength(1500);
+  }, 180_000);
+
+  it("KIP-392: a consumer with client.rack is sent to the in-sync replica of its rack and reads everything from it", async () => {
+    const p1 = (await describeTopic("rf3")).get(1);
+    if (p1 === undefined) throw new Error("no rf3-1");
+    const follower = p1.isr.find((id) => id !== p1.leader) as number;
+    const leader = cluster.broker(p1.leader);
+    const connection = await BrokerConnection.connect({
+      host: leader.host,
+      port: leader.port,
+      clientId: "kip-392",
+      connectTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+    });
+    try {
+      const metadata = await clusterMetadata(bootstrap(), ["rf3"]);
+      const topicId = metadata.topics.find((t) => t.name === "rf3")?.topicId;
+      const fetch = (rackId: string) =>
+        connection.request<FetchResponse>(1, (version: number) => ({
+          replicaId: -1,
+          maxWaitMs: 0,
+          minBytes: 1,
+          maxBytes: 1 << 20,
+          isolationLevel: 0,
+          sessionId: 0,
+          sessionEpoch: -1,
+          topics: [
+            { topic: "rf3", topicId, partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 1, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] },
+          ],
+          forgottenTopicsData: [],
+          rackId,
+          ...(version >= 15 ? { replicaState: { replicaId: -1, replicaEpoch: -1n } } : {}),
+        }));
+      const redirected = (await fetch(`rack-${follower}`)).responses[0].partitions[0];
+      expect(redirected.preferredReadReplica).toBe(follower);
+      expect(redirected.records?.length ?? 0).toBe(0);
+      const local = (await fetch(`rack-${p1.leader}`)).responses[0].partitions[0];
+      expect(local.preferredReadReplica).toBe(-1);
+      expect(local.records?.length ?? 0).toBeGreaterThan(0);
+    } finally {
+      connection.close();
+    }
+    const run = await runJavaTool(
+      "sluice.kafka.Consume",
+      ["--bootstrap", bootstrap(), "--topic", "rf3", "--property", `client.rack=rack-${follower}`, "--timeout-ms", "60000"],
+      { quickStart: true, heap: "128m", logLevel: "ERROR", timeoutMs: 90_000 },
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout.split("\n").filter((line) => line.startsWith('{"partition"'))).toHaveLength(1500);
   }, 180_000);
 
   it("transactions span brokers: markers reach every leader, read_committed sees commits only", async () => {
