@@ -31,7 +31,10 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["replica.fetch.backoff.ms", null],
   ["replica.socket.timeout.ms", "Connect and request timeout of the replica fetchers' connections."],
   ["num.replica.fetchers", null],
-  ["replica.selector.class", "org.apache.kafka.common.replica.RackAwareReplicaSelector (KIP-392: consumers with client.rack read from an in-sync replica in their rack); unset: always the leader."],
+  [
+    "replica.selector.class",
+    "org.apache.kafka.common.replica.RackAwareReplicaSelector (KIP-392: consumers with client.rack read from an in-sync replica in their rack); unset: always the leader.",
+  ],
   ["unclean.leader.election.enable", null],
   ["auto.leader.rebalance.enable", "Any partition whose preferred replica is alive and in sync but not leading gets it back (no imbalance percentage)."],
   ["leader.imbalance.check.interval.seconds", null],

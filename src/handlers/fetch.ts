@@ -190,7 +190,14 @@ function readAll(
       const preferred = preferredReadReplica(context, partition, request.rackId, target.fetchOffset);
       if (preferred >= 0) {
         // Kafka answers with the replica to read from and no records.
-        results.push({ ...failed(target, ErrorCode.NONE, readCommitted), partition, highWatermark, lastStableOffset, logStartOffset, preferredReadReplica: preferred });
+        results.push({
+          ...failed(target, ErrorCode.NONE, readCommitted),
+          partition,
+          highWatermark,
+          lastStableOffset,
+          logStartOffset,
+          preferredReadReplica: preferred,
+        });
         continue;
       }
     }
@@ -224,7 +231,18 @@ function readAll(
         bytes += records.length;
       }
     }
-    results.push({ target, errorCode, partition, highWatermark, lastStableOffset, logStartOffset, records, abortedTransactions, divergingEpoch, preferredReadReplica: -1 });
+    results.push({
+      target,
+      errorCode,
+      partition,
+      highWatermark,
+      lastStableOffset,
+      logStartOffset,
+      records,
+      abortedTransactions,
+      divergingEpoch,
+      preferredReadReplica: -1,
+    });
   }
   return { results, bytes, errors };
 }

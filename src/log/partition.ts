@@ -305,6 +305,26 @@ export class Partition {
     };
   }
 
+  /**
+   * Once everything appended so far is committed (a coordinator's writes are acknowledged like
+   * acks=all): NONE at once when it already is (always on a single node), else when the HW gets
+   * there; REQUEST_TIMED_OUT after `timeoutMs`; NOT_LEADER_OR_FOLLOWER if leadership moves first.
+   */
+  whenCommitted(timeoutMs: number): number | Promise<number> {
+    const required = this.log.logEndOffset;
+    if (this.highWatermark >= required) return ErrorCode.NONE;
+    const wait = this.waitForCommit(required, 1);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(ErrorCode.REQUEST_TIMED_OUT), timeoutMs);
+    });
+    return Promise.race([wait.done, timeout]).then((error) => {
+      clearTimeout(timer);
+      wait.cancel();
+      return error;
+    });
+  }
+
   #completeAcks(): void {
     if (this.#acksWaiters.length === 0) return;
     const hw = this.highWatermark;

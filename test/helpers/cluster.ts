@@ -90,6 +90,8 @@ export interface TestCluster {
   bootstrap: string;
   /** host:port of etcd, null without it. */
   etcdEndpoint: string | null;
+  /** etcd's process id (to freeze it: quorum loss), null without it. */
+  readonly etcdPid: number | null;
   workDir: string;
   brokers: ClusterBroker[];
   broker(nodeId: number): ClusterBroker;
@@ -180,6 +182,9 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
   return {
     bootstrap: cluster.bootstrap,
     etcdEndpoint: cluster.etcd?.endpoint ?? null,
+    get etcdPid() {
+      return cluster.etcd?.pid ?? null;
+    },
     workDir,
     brokers,
     broker(nodeId) {

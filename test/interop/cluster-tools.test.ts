@@ -251,6 +251,32 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
     expect(run.stdout.split("\n").filter((line) => line.startsWith('{"partition"'))).toHaveLength(1500);
   }, 180_000);
 
+  it("etcd unavailable (quorum lost): leaders stay, acks=all goes on with the ISR it has; the cluster converges when etcd is back", async () => {
+    const etcd = cluster.etcdPid;
+    if (etcd === null) throw new Error("no etcd");
+    const before = await describeTopic("rf3");
+    process.kill(etcd, "SIGSTOP");
+    let resumed = false;
+    try {
+      const during = Array.from({ length: 300 }, (_, i) => ({ key: `q${i}`, value: `frozen-${i}` }));
+      await produceWithJava({ bootstrap: bootstrap(), topic: "rf3", records: during, compression: "none", acks: "all" });
+      // Past the session timeout: registrations cannot be renewed, yet nothing may change leadership.
+      await sleep(6_000);
+      const frozen = await describeTopic("rf3");
+      for (const [index, partition] of before) expect(frozen.get(index)?.leader, `rf3-${index}'s leader`).toBe(partition.leader);
+      const later = Array.from({ length: 300 }, (_, i) => ({ key: `q${i}`, value: `frozen-late-${i}` }));
+      await produceWithJava({ bootstrap: bootstrap(), topic: "rf3", records: later, compression: "none", acks: "all" });
+      process.kill(etcd, "SIGCONT");
+      resumed = true;
+    } finally {
+      if (!resumed) process.kill(etcd, "SIGCONT");
+    }
+    await waitFor("every broker registered again", async () => ((await clusterMetadata(bootstrap())).brokers.length === 3 ? true : null), 90_000);
+    await waitForFullIsr(bootstrap(), "rf3", 2);
+    const read = await readTopic(bootstrap(), "rf3", "read_uncommitted");
+    expect(read.filter((r) => r.value?.startsWith("frozen-")).length).toBe(600);
+  }, 240_000);
+
   it("transactions span brokers: markers reach every leader, read_committed sees commits only", async () => {
     await tool("org.apache.kafka.tools.TopicCommand", ["--create", "--topic", "txn3", "--partitions", "3", "--replication-factor", "3"]);
     await waitForFullIsr(bootstrap(), "txn3", 3);

@@ -311,19 +311,9 @@ export class GroupCoordinator {
   whenDurable(groupId: string): number | Promise<number> {
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return shard;
-    const partition = shard.partition;
-    const required = partition.log.logEndOffset;
-    if (partition.highWatermark >= required) return ErrorCode.NONE;
-    const wait = partition.waitForCommit(required, 1);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<number>((resolve) => {
-      timer = setTimeout(() => resolve(ErrorCode.REQUEST_TIMED_OUT), this.config.offsetCommitTimeoutMs);
-    });
-    return Promise.race([wait.done, timeout]).then((error) => {
-      clearTimeout(timer);
-      wait.cancel();
-      return error === ErrorCode.NOT_LEADER_OR_FOLLOWER ? ErrorCode.NOT_COORDINATOR : error;
-    });
+    const committed = shard.partition.whenCommitted(this.config.offsetCommitTimeoutMs);
+    const mapped = (error: number) => (error === ErrorCode.NOT_LEADER_OR_FOLLOWER ? ErrorCode.NOT_COORDINATOR : error);
+    return typeof committed === "number" ? mapped(committed) : committed.then(mapped);
   }
 
   /** The group, if its shard is active and holds it. */

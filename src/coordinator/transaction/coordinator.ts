@@ -349,19 +349,9 @@ export class TransactionCoordinator {
     if (transactionalId === null) return ErrorCode.NONE;
     const shard = this.#shardFor(transactionalId);
     if (typeof shard === "number") return ErrorCode.NONE;
-    const partition = shard.partition;
-    const required = partition.log.logEndOffset;
-    if (partition.highWatermark >= required) return ErrorCode.NONE;
-    const wait = partition.waitForCommit(required, 1);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<number>((resolve) => {
-      timer = setTimeout(() => resolve(ErrorCode.NOT_COORDINATOR), timeoutMs);
-    });
-    return Promise.race([wait.done, timeout]).then((error) => {
-      clearTimeout(timer);
-      wait.cancel();
-      return error === ErrorCode.NONE ? error : ErrorCode.NOT_COORDINATOR;
-    });
+    const committed = shard.partition.whenCommitted(timeoutMs);
+    const mapped = (error: number) => (error === ErrorCode.NONE ? error : ErrorCode.NOT_COORDINATOR);
+    return typeof committed === "number" ? mapped(committed) : committed.then(mapped);
   }
 
   #shardFor(transactionalId: string): TxnShard | number {
