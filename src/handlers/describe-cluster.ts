@@ -1,5 +1,6 @@
-// DescribeCluster (key 60), versions 0-2: the cluster id, this node as the only broker and
-// as the controller (a single node is both), on the requesting listener's endpoint.
+// DescribeCluster (key 60), versions 0-2: the cluster id, every live broker on the requesting
+// listener's endpoints, and the active controller (a single node is both its broker and controller;
+// a cluster's controller is the broker elected through etcd).
 // endpointType 2 (controllers) is not served on a broker listener: UNSUPPORTED_ENDPOINT_TYPE.
 
 import { ErrorCode } from "../protocol/errors.js";

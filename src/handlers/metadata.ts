@@ -1,5 +1,5 @@
-// Metadata (key 3), every version: brokers (this node, on the requesting listener's advertised
-// endpoint), cluster id, controller id, and topics — all of them (null list; an empty list
+// Metadata (key 3), every version: brokers (every live broker, on the requesting listener's
+// advertised endpoints), cluster id, controller id, and topics — all of them (null list; an empty list
 // at v0), by name, or by topic id (v12+). An unknown topic is created when
 // auto.create.topics.enable is on and the request allows it (always before v4) with
 // num.partitions partitions; otherwise UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID by id).
