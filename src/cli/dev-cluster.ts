@@ -863,7 +863,14 @@ export class DevCluster {
       "broker.rack": `rack-${nodeId}`,
       "http.listeners": httpPort === null ? "" : `http://${host}:${httpPort}`,
     };
-    if (etcd) overrides["metadata.store"] = `etcd://${etcd.endpoint}`;
+    if (etcd) {
+      overrides["metadata.store"] = `etcd://${etcd.endpoint}`;
+      // Kafka's defaults want 3 brokers for the internal topics; a smaller dev cluster gets what it has.
+      const internalReplicas = Math.min(3, options.brokers);
+      overrides["offsets.topic.replication.factor"] = internalReplicas;
+      overrides["transaction.state.log.replication.factor"] = internalReplicas;
+      overrides["transaction.state.log.min.isr"] = Math.min(2, internalReplicas);
+    }
     Object.assign(overrides, options.overrides, options.brokerOverrides?.(nodeId));
     const spec: BrokerSpec = {
       nodeId,
