@@ -27,6 +27,7 @@
 // preferredReadReplica and no records; the consumer then fetches from it. Followers serve v11+
 // consumer fetches, up to their own high watermark.
 
+import { dynamicBrokerValue } from "../cluster/broker-configs.js";
 import type { Partition } from "../log/partition.js";
 import type { LogSlice } from "../native.js";
 import { ErrorCode } from "../protocol/errors.js";
@@ -39,6 +40,7 @@ import type {
   FetchResponseNodeEndpoint,
   FetchResponsePartitionData,
 } from "../protocol/generated/fetch.js";
+import { isThrottledReplica } from "../replication/throttle.js";
 import type { RequestContext } from "../server/context.js";
 import { FetchSession, FINAL_EPOCH, INITIAL_EPOCH, type SessionPartition } from "../server/fetch-session.js";
 import { defineHandler } from "../server/registry.js";
@@ -156,6 +158,9 @@ function readAll(
   const replicaId = replicaIdOf(request, context.apiVersion);
   // KIP-392: consumers of v11+ may read from followers; the leader may send them to one.
   const fromFollowers = replicaId < 0 && context.apiVersion >= 11;
+  // Replication throttle on this leader (KIP-73): throttled replicas get no records while the rate is used up.
+  const leaderThrottle = context.partitions.leaderThrottle;
+  if (replicaId >= 0) leaderThrottle.setRate(Number(dynamicBrokerValue(context.brokerConfigs, context.nodeId, "leader.replication.throttled.rate") ?? 0));
   const selectRack = fromFollowers && request.rackId !== "" && RACK_AWARE_SELECTORS.has(context.config.text("replica.selector.class") ?? "");
   for (const target of targets) {
     const partition = byId
@@ -168,6 +173,7 @@ function readAll(
     }
     let divergingEpoch: { epoch: number; endOffset: bigint } | null = null;
     let upperBound: bigint;
+    let throttled = false;
     if (replicaId >= 0) {
       // A follower: divergence first; else its progress is recorded and it reads to the log end.
       const logEndOffset = partition.log.logEndOffset;
@@ -180,6 +186,13 @@ function readAll(
         }
       }
       upperBound = divergingEpoch === null ? logEndOffset : target.fetchOffset;
+      if (
+        leaderThrottle.limited &&
+        isThrottledReplica(context.metadata.topic(partition.topic)?.overrides["leader.replication.throttled.replicas"], partition.index, context.nodeId)
+      ) {
+        if (!leaderThrottle.allows()) upperBound = target.fetchOffset;
+        else throttled = true;
+      }
     } else {
       upperBound = readCommitted ? partition.lastStableOffset : partition.highWatermark;
     }
@@ -229,6 +242,7 @@ function readAll(
       if (records !== null) {
         remaining -= records.length;
         bytes += records.length;
+        if (throttled) leaderThrottle.record(records.length);
       }
     }
     results.push({

@@ -24,6 +24,7 @@
 import type { MetadataCache, PartitionMetadata } from "../cluster/metadata-cache.js";
 import type { LogConfig } from "../native.js";
 import { ErrorCode } from "../protocol/errors.js";
+import { ByteRateQuota } from "../replication/throttle.js";
 import type { LogManager } from "./log-manager.js";
 import { type AppendWaiter, type IsrChanges, Partition, type PartitionState, soleLeaderState } from "./partition.js";
 
@@ -45,6 +46,8 @@ export class PartitionManager {
   #checkpointedHighWatermarks: Map<string, bigint> | null = null;
   #isrChanges: IsrChanges | null = null;
   #closed = false;
+  /** leader.replication.throttled.rate over this broker's leader-throttled replicas (KIP-73). */
+  readonly leaderThrottle = new ByteRateQuota();
 
   constructor(logs: LogManager, metadata: MetadataCache) {
     this.#logs = logs;

@@ -35,6 +35,7 @@ export class ByteRateQuota {
   }
 
   #refill(nowMs: number): void {
+    if (nowMs <= this.#updatedMs) return;
     this.#tokens = Math.min(this.#rate, this.#tokens + ((nowMs - this.#updatedMs) * this.#rate) / 1000);
     this.#updatedMs = nowMs;
   }
