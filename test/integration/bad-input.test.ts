@@ -64,7 +64,7 @@ describe("malformed frames", () => {
     ["a negative size", Buffer.from([0xff, 0xff, 0xff, 0xf0])],
     ["a frame shorter than a request header", frame(Buffer.from([0, 18, 0]))],
     ["an unknown API key", frame(header(999, 0))],
-    ["an API the broker does not serve (ElectLeaders)", frame(Buffer.concat([header(43, 2), Buffer.alloc(32)]))],
+    ["an API the broker does not serve (UnregisterBroker, a controller's API)", frame(Buffer.concat([header(64, 0), Buffer.alloc(32)]))],
     ["an unsupported Produce version", frame(header(0, 99))],
     ["a Metadata v4 request with a huge array count", frame(Buffer.concat([header(3, 4), Buffer.from([0x7f, 0xff, 0xff, 0xff, 0])]))],
     ["a Produce v9 request cut short", frame(Buffer.concat([header(0, 9).subarray(0, 8), Buffer.from([0x04, 0x62, 0x61, 0x64, 0x00, 0x00, 0xff])]))],
