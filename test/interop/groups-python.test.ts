@@ -31,6 +31,7 @@ import {
   range,
   receivedBy,
   showBrokerOutputOnFailure,
+  waitFor,
   waitForAssignment as waitForAssignmentOf,
   waitForRecords,
 } from "../helpers/groups.js";
@@ -142,6 +143,9 @@ describe.skipIf(venvProblem !== null && !ci)(`Python consumer groups against ${g
 
     const before = one.rebalanceEvents().length;
     const two = startMember("two", { group, topics: [topic], config: { ...config, "client.id": "coop-two" } });
+    // Cooperative rebalancing takes two rounds (revoke, then assign): a stable group between them
+    // (one still holding all six, two none) is not the end; wait for three each, then for the broker.
+    await waitFor("three partitions each", () => one.assignment(topic).length === 3 && two.assignment(topic).length === 3);
     const both = await waitForAssignment(group, topic, partitions, [one, two]);
     expect(both.members.map((m) => m.clientId).sort()).toEqual(["coop-one", "coop-two"]);
     expect(one.assignment(topic).length).toBe(3);
