@@ -1297,7 +1297,12 @@ impl NativeLog {
     #[napi(getter)]
     pub fn latest_epoch(&self) -> Result<i32, NativeError> {
         let guard = self.state.log()?;
-        Ok(guard.as_ref().expect("open").leader_epochs().latest_epoch().unwrap_or(-1))
+        Ok(guard
+            .as_ref()
+            .expect("open")
+            .leader_epochs()
+            .latest_epoch()
+            .unwrap_or(-1))
     }
 
     /// OffsetForLeaderEpoch: `[epoch, end offset]` (`[-1, -1]` when unknown).
@@ -1851,7 +1856,12 @@ impl NativeLogDirectory {
     pub fn read_high_watermarks(&self) -> Result<Vec<HighWatermarkEntry>, NativeError> {
         let found = LogDirectory::new(&self.path)
             .read_high_watermarks()
-            .map_err(|error| coded(ErrorCode::StorageError, format!("replication-offset-checkpoint: {error}")))?;
+            .map_err(|error| {
+                coded(
+                    ErrorCode::StorageError,
+                    format!("replication-offset-checkpoint: {error}"),
+                )
+            })?;
         Ok(found
             .into_iter()
             .map(|(partition, offset)| HighWatermarkEntry {

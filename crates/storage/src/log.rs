@@ -601,7 +601,12 @@ impl Log {
     /// before anything is appended in the new epoch. Nothing changes for an epoch not newer
     /// than the latest one. Returns whether it was assigned.
     pub fn assign_leader_epoch(&mut self, epoch: i32) -> bool {
-        if epoch < 0 || self.leader_epochs.latest_epoch().is_some_and(|latest| epoch <= latest) {
+        if epoch < 0
+            || self
+                .leader_epochs
+                .latest_epoch()
+                .is_some_and(|latest| epoch <= latest)
+        {
             return false;
         }
         let start = self.log_end_offset;
