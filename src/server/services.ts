@@ -166,7 +166,7 @@ export async function openServices(
   topics.onTopicChanged((topic, created) => groups.onTopicChanged(topic.name, created));
   partitions.onRoleChange((partition, role) => groups.onPartitionRole(partition, role));
   groups.start();
-  const localMarkers = new LocalMarkerWriter(partitions, groups);
+  const localMarkers = new LocalMarkerWriter(partitions, groups, config.requestTimeoutMs);
   const transactions = new TransactionCoordinator({
     config,
     logger,

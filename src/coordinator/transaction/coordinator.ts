@@ -1091,9 +1091,9 @@ export class TransactionCoordinator {
     coordinatorEpoch: number,
     commit: boolean,
     transactionVersion: number,
-  ): number {
+  ): number | Promise<number> {
     try {
-      return this.#services.localMarkers.writeMarker(topic, partition, producerId, producerEpoch, coordinatorEpoch, commit, transactionVersion) as number;
+      return this.#services.localMarkers.writeMarker(topic, partition, producerId, producerEpoch, coordinatorEpoch, commit, transactionVersion);
     } catch (error) {
       this.#logger.error({ err: error, partition: `${topic}-${partition}` }, "writing a transaction marker failed");
       return ErrorCode.UNKNOWN_SERVER_ERROR;

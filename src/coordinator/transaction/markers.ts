@@ -21,6 +21,8 @@ export class LocalMarkerWriter implements MarkerWriter {
   constructor(
     private readonly partitions: PartitionManager,
     private readonly groups: GroupCoordinator,
+    /** How long a marker waits to be replicated (request.timeout.ms). */
+    private readonly commitTimeoutMs = 30_000,
   ) {}
 
   writeMarker(
@@ -31,7 +33,7 @@ export class LocalMarkerWriter implements MarkerWriter {
     coordinatorEpoch: number,
     commit: boolean,
     transactionVersion: number,
-  ): number {
+  ): number | Promise<number> {
     const partition = this.partitions.lookup(topic, partitionIndex);
     if (typeof partition === "number") return partition;
     try {
@@ -41,7 +43,11 @@ export class LocalMarkerWriter implements MarkerWriter {
       throw error;
     }
     if (topic === GROUP_METADATA_TOPIC) this.groups.onTransactionCompleted(partitionIndex, producerId, commit);
-    return ErrorCode.NONE;
+    // Written only once replicated to the ISR (Kafka appends markers with acks=all): a marker lost
+    // with a failed leader is written again on the new one, never taken for done.
+    const committed = partition.whenCommitted(this.commitTimeoutMs);
+    if (typeof committed === "number") return committed;
+    return committed.then((error) => (error === ErrorCode.NONE ? error : ErrorCode.NOT_LEADER_OR_FOLLOWER));
   }
 }
 
