@@ -301,3 +301,14 @@ export const NetServer: Binding["NetServer"] = binding.NetServer;
 export type NetServer = InstanceType<Binding["NetServer"]>;
 /** Gauges and counters of the network server. */
 export type NetStats = ReturnType<NetServer["stats"]>;
+
+/**
+ * A follower's connection to a partition leader on its own Rust thread (crates/node/src/replica.rs):
+ * requests go out as frames JS encodes; a Fetch answer is parsed there and its records appended to
+ * the follower logs without becoming JS memory. Use LeaderLink (src/replication/leader-link.ts).
+ */
+export const ReplicaLink: Binding["ReplicaLink"] = binding.ReplicaLink;
+export type ReplicaLink = InstanceType<Binding["ReplicaLink"]>;
+export type ReplicaFetchTarget = import("../native/index.js").ReplicaFetchTarget;
+export type ReplicaFetchResult = import("../native/index.js").ReplicaFetchResult;
+export type ReplicaFetchOutcome = import("../native/index.js").ReplicaFetchOutcome;

@@ -20,6 +20,21 @@ const versionCaps: Readonly<Record<number, number>> = { 8: 9, 9: 9 };
 /** A frame larger than this is refused before allocating it (Kafka's fetch.max.bytes default is 50 MiB). */
 const responseBytes_max = 256 * 1024 * 1024;
 
+/**
+ * For each API of a broker's ApiVersions answer, the highest version both it and this codec serve
+ * (stable versions only, below `versionCaps`); APIs with none in common are left out.
+ */
+export function agreedVersions(answer: ApiVersionsResponse): Map<number, number> {
+  const versions = new Map<number, number>();
+  for (const key of answer.apiKeys) {
+    const api = apiByKey[key.apiKey];
+    if (api === undefined) continue;
+    const top = Math.min(api.maxVersion - (api.latestVersionUnstable ? 1 : 0), key.maxVersion, versionCaps[key.apiKey] ?? Number.MAX_SAFE_INTEGER);
+    if (top >= Math.max(api.minVersion, key.minVersion)) versions.set(key.apiKey, top);
+  }
+  return versions;
+}
+
 export interface ConnectionOptions {
   host: string;
   port: number;
@@ -182,12 +197,7 @@ export class BrokerConnection {
       answer = await this.request<ApiVersionsResponse>(API_VERSIONS_KEY, {}, { version: Math.min(theirs?.maxVersion ?? 0, ours.maxVersion) });
     }
     throwIfError(answer.errorCode);
-    for (const key of answer.apiKeys) {
-      const api = apiByKey[key.apiKey];
-      if (api === undefined) continue;
-      const top = Math.min(api.maxVersion - (api.latestVersionUnstable ? 1 : 0), key.maxVersion, versionCaps[key.apiKey] ?? Number.MAX_SAFE_INTEGER);
-      if (top >= Math.max(api.minVersion, key.minVersion)) this.#versions.set(key.apiKey, top);
-    }
+    for (const [apiKey, version] of agreedVersions(answer)) this.#versions.set(apiKey, version);
   }
 
   #onData(chunk: Buffer): void {

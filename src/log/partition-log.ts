@@ -291,6 +291,19 @@ export class PartitionLog {
     return callLog(() => this.#native.assignLeaderEpoch(epoch));
   }
 
+  /**
+   * The fence a replica fetch carries (src/replication/leader-link.ts): its records are appended
+   * only if the fence is unchanged when they arrive. `assignLeaderEpoch` moves it too.
+   */
+  get replicaFence(): number {
+    return callLog(() => this.#native.replicaFence);
+  }
+
+  /** Replica fetches already sent append nothing any more (the partition stopped being fetched from that leader). */
+  fenceReplicaAppends(): void {
+    callLog(() => this.#native.fenceReplicaAppends());
+  }
+
   /** The latest leader epoch in the log, -1 when none (a follower's lastFetchedEpoch). */
   get latestEpoch(): number {
     return callLog(() => this.#native.latestEpoch);
@@ -319,7 +332,7 @@ export class PartitionLog {
     return this.#slow(() => this.#native.deleteOldSegments(nowMs, highWatermark, retention));
   }
 
-  /** This log's id for worker threads (the log cleaner), see crates/node/src/cleaner.rs. */
+  /** This log's id for other threads (the log cleaner's workers, the replica links), see crates/node/src/cleaner.rs. */
   get registryId(): number {
     return this.#native.registryId;
   }

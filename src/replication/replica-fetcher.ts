@@ -17,26 +17,24 @@
 //   leadership errors   the partition waits replica.fetch.backoff.ms for the metadata to move
 // A failed connection or request is retried after replica.fetch.backoff.ms. Everything a
 // fetcher does to a log happens in its own loop, so appends and truncations of one partition
-// never interleave. The leader's side is the ordinary Fetch handler (src/handlers/fetch.ts): its
-// records leave it by sendfile.
+// never interleave. The connection is a LeaderLink (./leader-link.ts): a Rust thread that
+// sends the Fetch, reads the answer and appends its records to the follower logs itself, so
+// the records never become JS memory and no socket or disk wait is on the JS thread; this loop
+// sees one small outcome per partition. The leader's side is the ordinary Fetch handler
+// (src/handlers/fetch.ts): its records leave it by sendfile.
 
 import type { Logger } from "pino";
-import { BrokerConnection } from "../client/connection.js";
 import { type BrokerConfigStore, dynamicBrokerValue } from "../cluster/broker-configs.js";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
 import type { BrokerConfig } from "../config/index.js";
 import type { Partition } from "../log/partition.js";
+import type { ReplicaFetchOutcome, ReplicaFetchResult } from "../native.js";
 import { ErrorCode } from "../protocol/errors.js";
-import {
-  defaultFetchRequestFetchPartition,
-  defaultFetchRequestReplicaState,
-  type FetchResponse,
-  type FetchResponsePartitionData,
-} from "../protocol/generated/fetch.js";
+import { defaultFetchRequestFetchPartition, defaultFetchRequestReplicaState } from "../protocol/generated/fetch.js";
 import { defaultListOffsetsRequestListOffsetsPartition, type ListOffsetsResponse } from "../protocol/generated/list-offsets.js";
+import { LeaderLink } from "./leader-link.js";
 import { ByteRateQuota, isThrottledReplica } from "./throttle.js";
 
-const FETCH = 1;
 const LIST_OFFSETS = 2;
 const LATEST = -1n;
 
@@ -107,6 +105,9 @@ export class ReplicaFetcherManager {
       fetcher = new ReplicaFetcher(key, leaderId, this.#services, this.#settings, this.#quota, () => this.#fetchers.delete(key));
       this.#fetchers.set(key, fetcher);
     }
+    // A fetch already sent by the old fetcher must not append (the log end it asked from may be
+    // the new fetcher's too).
+    if (current !== undefined) partition.log.fenceReplicaAppends();
     this.#assigned.set(partition, fetcher);
     fetcher.add(partition);
   }
@@ -117,6 +118,7 @@ export class ReplicaFetcherManager {
     if (fetcher === undefined) return;
     this.#assigned.delete(partition);
     fetcher.remove(partition);
+    if (partition.log.isOpen) partition.log.fenceReplicaAppends();
   }
 
   /** The partitions being fetched and from whom (metrics, tests). */
@@ -143,7 +145,7 @@ class ReplicaFetcher {
   readonly #settings: FetcherSettings;
   readonly #onIdle: () => void;
   readonly #quota: ByteRateQuota;
-  #connection: BrokerConnection | null = null;
+  #connection: LeaderLink | null = null;
   #running: Promise<void> | null = null;
   #closed = false;
   /** Wakes the loop's backoff sleep early (a partition was added). */
@@ -207,8 +209,8 @@ class ReplicaFetcher {
       }
       try {
         const connection = await this.#connect();
-        const response = await this.#fetch(connection, ready);
-        await this.#process(connection, ready, response);
+        const { sent, result } = await this.#fetch(connection, ready);
+        await this.#process(connection, sent, result);
       } catch (error) {
         if (this.#closed) break;
         logger.debug({ err: error, leader: this.leaderId }, "replica fetch failed; retrying after the backoff");
@@ -236,24 +238,30 @@ class ReplicaFetcher {
     });
   }
 
-  async #connect(): Promise<BrokerConnection> {
+  async #connect(): Promise<LeaderLink> {
     if (this.#connection !== null) return this.#connection;
     const { metadata } = this.#services;
     const broker = metadata.broker(this.leaderId);
     if (broker === undefined) throw new Error(`leader ${this.leaderId} is not registered`);
     const endpoint = (this.#settings.listener !== null ? broker.endpoints.find((e) => e.name === this.#settings.listener) : undefined) ?? broker.endpoints[0];
     if (endpoint === undefined) throw new Error(`leader ${this.leaderId} has no endpoint`);
-    this.#connection = await BrokerConnection.connect({
+    const link = await LeaderLink.connect({
+      name: this.key,
       host: endpoint.host,
       port: endpoint.port,
       clientId: `broker-${metadata.nodeId}-fetcher-${this.key}`,
       connectTimeoutMs: this.#settings.requestTimeoutMs,
       requestTimeoutMs: this.#settings.requestTimeoutMs,
+      // The first batch of a partition comes whole however large (KIP-74): room for a few.
+      maxResponseBytes: Math.min(2 ** 31 - 1, this.#settings.maxBytes + 4 * this.#settings.partitionMaxBytes + 16 * 1024 * 1024),
     });
-    return this.#connection;
+    if (this.#closed) link.close();
+    else this.#connection = link;
+    return link;
   }
 
-  #fetch(connection: BrokerConnection, partitions: readonly Partition[]): Promise<FetchResponse> {
+  /** One replica Fetch; `sent` is the partitions in the order of the request (the outcomes' `target` indexes it). */
+  async #fetch(connection: LeaderLink, partitions: readonly Partition[]): Promise<{ sent: Partition[]; result: ReplicaFetchResult }> {
     const { metadata, brokerEpoch } = this.#services;
     const settings = this.#settings;
     const byTopic = new Map<string, Partition[]>();
@@ -262,8 +270,8 @@ class ReplicaFetcher {
       list.push(partition);
       byTopic.set(partition.topic, list);
     }
-    return connection.request<FetchResponse>(
-      FETCH,
+    const sent = [...byTopic.values()].flat();
+    const result = await connection.fetch(
       (version: number) => ({
         replicaId: version < 15 ? metadata.nodeId : -1,
         replicaState: { ...defaultFetchRequestReplicaState(), replicaId: metadata.nodeId, replicaEpoch: brokerEpoch() },
@@ -289,63 +297,78 @@ class ReplicaFetcher {
         forgottenTopicsData: [],
         rackId: "",
       }),
-      { extraWaitMs: settings.maxWaitMs },
+      sent,
+      settings.maxWaitMs,
     );
+    return { sent, result };
   }
 
-  async #process(connection: BrokerConnection, sent: readonly Partition[], response: FetchResponse): Promise<void> {
-    if (response.errorCode !== ErrorCode.NONE) throw new Error(`fetch from leader ${this.leaderId} failed with error ${response.errorCode}`);
-    const byKey = new Map(sent.map((partition) => [`${partition.topicId}:${partition.topic}:${partition.index}`, partition]));
-    for (const topic of response.responses) {
-      for (const data of topic.partitions) {
-        const partition =
-          sent.find((p) => p.index === data.partitionIndex && (p.topicId === topic.topicId || p.topic === topic.topic)) ??
-          byKey.get(`${topic.topicId}:${topic.topic}:${data.partitionIndex}`);
-        // Removed, or moved to another leader, while the fetch was out.
-        if (partition === undefined || !this.#partitions.has(partition)) continue;
-        try {
-          await this.#processPartition(connection, partition, data);
-        } catch (error) {
-          this.#services.logger.warn({ err: error, partition: `${partition}` }, "replica fetch: processing the leader's answer failed");
-          this.#delay(partition);
-        }
+  async #process(connection: LeaderLink, sent: readonly Partition[], result: ReplicaFetchResult): Promise<void> {
+    if (result.errorCode !== ErrorCode.NONE) throw new Error(`fetch from leader ${this.leaderId} failed with error ${result.errorCode}`);
+    for (const outcome of result.partitions) {
+      const partition = sent[outcome.target];
+      // Removed, or moved to another leader, while the fetch was out (its records were fenced).
+      if (partition === undefined || !this.#partitions.has(partition)) continue;
+      try {
+        await this.#processPartition(connection, partition, outcome);
+      } catch (error) {
+        this.#services.logger.warn({ err: error, partition: `${partition}` }, "replica fetch: processing the leader's answer failed");
+        this.#delay(partition);
       }
     }
   }
 
-  async #processPartition(connection: BrokerConnection, partition: Partition, data: FetchResponsePartitionData): Promise<void> {
+  async #processPartition(connection: LeaderLink, partition: Partition, outcome: ReplicaFetchOutcome): Promise<void> {
     const log = partition.log;
-    switch (data.errorCode) {
+    switch (outcome.errorCode) {
       case ErrorCode.NONE: {
-        const diverging = data.divergingEpoch;
-        if (diverging.epoch >= 0 || diverging.endOffset >= 0n) {
+        if (outcome.divergingEpoch >= 0 || outcome.divergingEndOffset >= 0n) {
           const before = `${log.logEndOffset}:${log.latestEpoch}`;
-          await this.#truncateOnDivergence(partition, diverging.epoch, diverging.endOffset);
+          await this.#truncateOnDivergence(partition, outcome.divergingEpoch, outcome.divergingEndOffset);
           // No progress (the same end and epoch would diverge again at once): back off instead of spinning.
           if (`${log.logEndOffset}:${log.latestEpoch}` === before) {
             this.#services.logger.warn(
-              { partition: `${partition}`, leaderEpoch: diverging.epoch, leaderEndOffset: String(diverging.endOffset), end: String(log.logEndOffset) },
+              {
+                partition: `${partition}`,
+                leaderEpoch: outcome.divergingEpoch,
+                leaderEndOffset: String(outcome.divergingEndOffset),
+                end: String(log.logEndOffset),
+              },
               "replica fetch: the leader keeps reporting a divergence truncation does not resolve",
             );
             this.#delay(partition);
           }
           return;
         }
-        const records = data.records;
-        if (records !== null && records.length > 0) {
-          log.append(records, { nowMs: Date.now(), origin: "replica" });
-          partition.appendedAsFollower(records.length);
-          if (this.#throttled(partition)) this.#quota.record(records.length);
+        if (outcome.appendError != null) {
+          this.#services.logger.warn(
+            { partition: `${partition}`, code: outcome.appendErrorCode, reason: outcome.appendError },
+            "replica fetch: appending the leader's records failed",
+          );
+          this.#delay(partition);
+          return;
         }
-        partition.updateFollowerHighWatermark(data.highWatermark);
-        if (data.logStartOffset > log.logStartOffset) {
-          const target = data.logStartOffset < partition.highWatermark ? data.logStartOffset : partition.highWatermark;
+        if (outcome.appendedBytes > 0) {
+          partition.appendedAsFollower(outcome.appendedBytes);
+          if (this.#throttled(partition)) this.#quota.record(outcome.appendedBytes);
+        }
+        // Records fenced (the log moved meanwhile) leave the HW alone: the next fetch asks again.
+        if (outcome.fenced) {
+          this.#services.logger.debug(
+            { partition: `${partition}`, end: String(log.logEndOffset) },
+            "replica fetch: records fenced (the log moved since the fetch was sent)",
+          );
+          return;
+        }
+        partition.updateFollowerHighWatermark(outcome.highWatermark);
+        if (outcome.logStartOffset > log.logStartOffset) {
+          const target = outcome.logStartOffset < partition.highWatermark ? outcome.logStartOffset : partition.highWatermark;
           if (target > log.logStartOffset) await log.incrementLogStartOffset(target, partition.highWatermark);
         }
         return;
       }
       case ErrorCode.OFFSET_OUT_OF_RANGE: {
-        const leaderStart = data.logStartOffset;
+        const leaderStart = outcome.logStartOffset;
         if (leaderStart >= 0n && log.logEndOffset < leaderStart) {
           this.#services.logger.info(
             { partition: `${partition}`, from: String(log.logEndOffset), to: String(leaderStart) },
@@ -401,7 +424,7 @@ class ReplicaFetcher {
     partition.truncated();
   }
 
-  async #leaderEndOffset(connection: BrokerConnection, partition: Partition): Promise<bigint | null> {
+  async #leaderEndOffset(connection: LeaderLink, partition: Partition): Promise<bigint | null> {
     const response = await connection.request<ListOffsetsResponse>(LIST_OFFSETS, {
       replicaId: this.#services.metadata.nodeId,
       isolationLevel: 0,

@@ -247,7 +247,7 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
       ["--bootstrap", bootstrap(), "--topic", "rf3", "--property", `client.rack=rack-${follower}`, "--timeout-ms", "60000"],
       { quickStart: true, heap: "128m", logLevel: "ERROR", timeoutMs: 90_000 },
     );
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.split("\n").filter((line) => line.startsWith('{"partition"'))).toHaveLength(1500);
   }, 180_000);
 

@@ -13,6 +13,7 @@ pub mod codec;
 pub mod errors;
 pub mod log;
 pub mod net;
+pub mod replica;
 
 use napi_derive::napi;
 use sluice_storage::record_batch::{self, RecordBatchError};

@@ -322,6 +322,10 @@ pub struct LogState {
     /// The first offset of the oldest open transaction, -1 when none: read_committed
     /// fetches read the last stable offset from it without taking the lock.
     first_unstable_offset: AtomicI64,
+    /// Bumped (under the log's lock) whenever replica appends fetched before must not land:
+    /// the log became a leader (`assignLeaderEpoch`) or stopped being fetched
+    /// (`fenceReplicaAppends`). A replica link appends only with the fence it was sent with.
+    replica_fence: AtomicU32,
     report: OpenReport,
 }
 
@@ -357,6 +361,7 @@ impl LogState {
             log_start_offset: AtomicI64::new(log.log_start_offset()),
             log_end_offset: AtomicI64::new(log.log_end_offset()),
             first_unstable_offset: AtomicI64::new(log.first_unstable_offset().unwrap_or(-1)),
+            replica_fence: AtomicU32::new(0),
             report,
             log: Mutex::new(Some(log)),
         };
@@ -373,6 +378,11 @@ impl LogState {
 
     pub(crate) fn directory(&self) -> &Path {
         &self.directory
+    }
+
+    /// See [`LogState::replica_fence`]; read under the log's lock to fence an append.
+    pub(crate) fn replica_fence(&self) -> u32 {
+        self.replica_fence.load(Ordering::Acquire)
     }
 
     pub(crate) fn publish(&self, log: &Log) {
@@ -1289,8 +1299,23 @@ impl NativeLog {
         let mut guard = self.state.log()?;
         let log = guard.as_mut().expect("open");
         let assigned = log.assign_leader_epoch(epoch);
+        self.state.replica_fence.fetch_add(1, Ordering::AcqRel);
         self.state.publish(log);
         Ok(assigned)
+    }
+
+    /// The replica fence a replica fetch carries (see `ReplicaLink`).
+    #[napi(getter)]
+    pub fn replica_fence(&self) -> u32 {
+        self.state.replica_fence()
+    }
+
+    /// Replica fetches sent before this call append nothing any more (the partition is no
+    /// longer fetched from that leader). Waits for an append in progress.
+    #[napi]
+    pub fn fence_replica_appends(&self) -> Result<u32, NativeError> {
+        let _guard = self.state.log()?;
+        Ok(self.state.replica_fence.fetch_add(1, Ordering::AcqRel) + 1)
     }
 
     /// The latest leader epoch in the log (-1 when none): a follower's lastFetchedEpoch.
