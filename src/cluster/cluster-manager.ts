@@ -26,6 +26,8 @@ import type { LogManager } from "../log/log-manager.js";
 import type { Partition, PartitionState } from "../log/partition.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
+import { credentialOfStored, type ScramCredentialChange, type ScramCredentialStore, ScramCredentialTable, storedCredential } from "../security/credentials.js";
+import type { ScramCredential, ScramMechanism } from "../security/scram.js";
 import type { BrokerConfigStore } from "./broker-configs.js";
 import type { BrokerRegistration, EtcdMetadataStore, MetadataChange, StoredPartition, StoredTopic } from "./etcd-store.js";
 import { randomKafkaUuid } from "./metadata.js";
@@ -50,13 +52,14 @@ export interface ClusterManagerServices {
   readonly logger: Logger;
 }
 
-export class ClusterManager implements Topics, Reassignments, BrokerConfigStore {
+export class ClusterManager implements Topics, Reassignments, BrokerConfigStore, ScramCredentialStore {
   readonly #services: ClusterManagerServices;
   readonly #brokers = new Map<number, BrokerRegistration>();
   readonly #topics = new Map<string, StoredTopic>();
   readonly #partitions = new Map<string, (StoredPartition | undefined)[]>();
   readonly #creating = new Map<string, Promise<TopicMetadata>>();
   readonly #brokerConfigs = new Map<string, Readonly<Record<string, string>>>();
+  readonly #scram = new ScramCredentialTable();
   readonly #deletionListeners: ((topic: TopicMetadata) => void)[] = [];
   readonly #changeListeners: ((topic: TopicMetadata, created: boolean) => void)[] = [];
   readonly #imageListeners: (() => void)[] = [];
@@ -160,6 +163,8 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore 
           this.#brokers.set(change.nodeId, change.broker);
           metadata.putBroker({ nodeId: change.nodeId, rack: change.broker.rack, endpoints: change.broker.endpoints });
         }
+      } else if (change.kind === "scram") {
+        this.#scram.set(change.user, change.mechanism, change.credential === null ? null : credentialOfStored(change.credential));
       } else if (change.kind === "broker-configs") {
         if (Object.keys(change.configs).length === 0) this.#brokerConfigs.delete(change.resource);
         else this.#brokerConfigs.set(change.resource, change.configs);
@@ -361,6 +366,23 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore 
       }
       await this.#queue;
     }
+  }
+
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined {
+    return this.#scram.get(user, mechanism);
+  }
+
+  scramUsers(): ReadonlyMap<string, ReadonlyMap<ScramMechanism, number>> {
+    return this.#scram.users();
+  }
+
+  async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
+    const stored = changes.map(({ user, mechanism, credential }) => ({
+      user,
+      mechanism,
+      credential: credential === null ? null : storedCredential(credential),
+    }));
+    await this.waitForRevision(await this.#services.store.putScramCredentials(stored));
   }
 
   brokerConfigs(resource: string): Readonly<Record<string, string>> {

@@ -11,6 +11,7 @@
 //   partitions/<name>/<index>         { leaderId, leaderEpoch, partitionEpoch, replicas, isr }  controller (elections), leader (ISR)
 //   producer-ids                      { next }                                             InitProducerId (blocks of ids)
 //   configs/brokers/<id|default>      { key: value } dynamic broker configs                AlterConfigs (throttles)
+//   scram/<mechanism>/<user>          { salt, storedKey, serverKey, iterations }           AlterUserScramCredentials
 //   election/controller/...           etcd3's election keys                                controller candidates
 //
 // A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
@@ -22,6 +23,8 @@
 import { type Campaign, Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import type { Logger } from "pino";
 import type { PartitionState } from "../log/partition.js";
+import type { StoredScramCredential } from "../security/credentials.js";
+import type { ScramMechanism } from "../security/scram.js";
 import type { Endpoint } from "./metadata-cache.js";
 
 const PREFIX = "/sluice/";
@@ -55,7 +58,8 @@ export type MetadataChange =
   | { readonly kind: "broker"; readonly nodeId: number; readonly broker: BrokerRegistration | null }
   | { readonly kind: "topic"; readonly name: string; readonly topic: StoredTopic | null }
   | { readonly kind: "partition"; readonly topic: string; readonly index: number; readonly partition: StoredPartition | null }
-  | { readonly kind: "broker-configs"; readonly resource: string; readonly configs: Readonly<Record<string, string>> };
+  | { readonly kind: "broker-configs"; readonly resource: string; readonly configs: Readonly<Record<string, string>> }
+  | { readonly kind: "scram"; readonly user: string; readonly mechanism: ScramMechanism; readonly credential: StoredScramCredential | null };
 
 export interface MetadataSnapshot {
   readonly revision: bigint;
@@ -90,6 +94,9 @@ function changeOf(key: string, kv: IKeyValue | null): MetadataChange | null {
   }
   if (parts[0] === "configs" && parts[1] === "brokers" && parts.length === 3) {
     return { kind: "broker-configs", resource: parts[2] === "default" ? "" : parts[2], configs: value ?? {} };
+  }
+  if (parts[0] === "scram" && parts.length === 3 && (parts[1] === "SCRAM-SHA-256" || parts[1] === "SCRAM-SHA-512")) {
+    return { kind: "scram", mechanism: parts[1], user: decodeURIComponent(parts[2]), credential: value };
   }
   if (parts[0] === "partitions" && parts.length === 3) {
     return { kind: "partition", topic: parts[1], index: Number(parts[2]), partition: value === null ? null : { ...value, modRevision } };
@@ -292,6 +299,21 @@ export class EtcdMetadataStore {
     const key = `${PREFIX}configs/brokers/${resource === "" ? "default" : resource}`;
     const result =
       Object.keys(configs).length === 0 ? await this.#client.delete().key(key).exec() : await this.#client.put(key).value(JSON.stringify(configs)).exec();
+    return BigInt(result.header.revision);
+  }
+
+  /** Writes SCRAM credentials (null deletes) in one transaction; the revision. */
+  async putScramCredentials(changes: readonly { user: string; mechanism: ScramMechanism; credential: StoredScramCredential | null }[]): Promise<bigint> {
+    const operations = changes.map(({ user, mechanism, credential }) => {
+      const key = `${PREFIX}scram/${mechanism}/${encodeURIComponent(user)}`;
+      return credential === null ? this.#client.delete().key(key) : this.#client.put(key).value(JSON.stringify(credential));
+    });
+    // One transaction (the condition always holds: the cluster key exists while brokers run).
+    const result = await this.#client
+      .if(`${PREFIX}cluster`, "Create", ">", 0)
+      .then(...operations)
+      .commit();
+    if (!result.succeeded) throw new Error("the cluster's metadata is gone from etcd");
     return BigInt(result.header.revision);
   }
 

@@ -10,6 +10,15 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import {
+  credentialOfStored,
+  type ScramCredentialChange,
+  type ScramCredentialStore,
+  ScramCredentialTable,
+  type StoredScramCredential,
+  storedCredential,
+} from "../security/credentials.js";
+import type { ScramCredential, ScramMechanism } from "../security/scram.js";
 import type { BrokerConfigStore } from "./broker-configs.js";
 
 export const METADATA_FILE = "sluice-metadata.json";
@@ -43,14 +52,17 @@ interface Document {
   topics: TopicState[];
   /** Dynamic broker configs by resource ("" the default, else a node id); absent in older files. */
   brokerConfigs?: Record<string, Record<string, string>>;
+  /** SCRAM credentials by user and mechanism (src/security/credentials.ts); absent in older files. */
+  scram?: Record<string, Partial<Record<ScramMechanism, StoredScramCredential>>>;
 }
 
-export class MetadataStore implements BrokerConfigStore {
+export class MetadataStore implements BrokerConfigStore, ScramCredentialStore {
   readonly #path: string;
   readonly #directory: string;
   #document: Document;
   readonly #byName = new Map<string, TopicState>();
   readonly #byId = new Map<string, TopicState>();
+  readonly #scram = new ScramCredentialTable();
   /** Saves run one at a time, in order. */
   #saving: Promise<void> = Promise.resolve();
 
@@ -59,6 +71,11 @@ export class MetadataStore implements BrokerConfigStore {
     this.#path = join(directory, METADATA_FILE);
     this.#document = document;
     for (const topic of document.topics) this.#index(topic);
+    for (const [user, mechanisms] of Object.entries(document.scram ?? {})) {
+      for (const [mechanism, stored] of Object.entries(mechanisms)) {
+        if (stored !== undefined) this.#scram.set(user, mechanism as ScramMechanism, credentialOfStored(stored));
+      }
+    }
   }
 
   /** Loads the store from `directory` (a log directory), creating it with `clusterId` when absent. */
@@ -144,6 +161,28 @@ export class MetadataStore implements BrokerConfigStore {
     if (Object.keys(configs).length === 0) delete all[resource];
     else all[resource] = { ...configs };
     this.#document.brokerConfigs = all;
+    await this.save();
+  }
+
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined {
+    return this.#scram.get(user, mechanism);
+  }
+
+  scramUsers(): ReadonlyMap<string, ReadonlyMap<ScramMechanism, number>> {
+    return this.#scram.users();
+  }
+
+  async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
+    const all = { ...(this.#document.scram ?? {}) };
+    for (const { user, mechanism, credential } of changes) {
+      this.#scram.set(user, mechanism, credential);
+      const mechanisms = { ...(all[user] ?? {}) };
+      if (credential === null) delete mechanisms[mechanism];
+      else mechanisms[mechanism] = storedCredential(credential);
+      if (Object.keys(mechanisms).length === 0) delete all[user];
+      else all[user] = mechanisms;
+    }
+    this.#document.scram = all;
     await this.save();
   }
 

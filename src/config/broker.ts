@@ -17,7 +17,19 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["process.roles", "Accepted as Kafka requires it; Sluice always runs as a single combined node."],
   ["listeners", null],
   ["advertised.listeners", null],
-  ["listener.security.protocol.map", "Sluice serves PLAINTEXT only: a listener mapped to another protocol is refused."],
+  [
+    "listener.security.protocol.map",
+    "PLAINTEXT and SASL_PLAINTEXT are served; a listener mapped to SSL or SASL_SSL is refused at start (TLS is not served yet).",
+  ],
+  [
+    "sasl.enabled.mechanisms",
+    "PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (per listener: listener.name.<listener>.sasl.enabled.mechanisms); GSSAPI, Kafka's default, is refused at start.",
+  ],
+  [
+    "connections.max.reauth.ms",
+    "KIP-368: SASL clients are told their session lifetime and must re-authenticate before it ends; any other request after it closes the connection.",
+  ],
+  ["connection.failed.authentication.delay.ms", "A connection whose SASL authentication failed is closed this long after the error answer."],
   ["controller.listener.names", "Listeners named here are not served (Sluice has no controller quorum)."],
   ["log.dirs", "Only the first directory is used for now."],
   ["log.dir", null],

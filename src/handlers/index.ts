@@ -43,6 +43,8 @@ import { listPartitionReassignments } from "./list-partition-reassignments.js";
 import { metadata } from "./metadata.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
+import { saslAuthenticate, saslHandshake } from "./security/sasl.js";
+import { alterUserScramCredentials, describeUserScramCredentials } from "./security/scram-credentials.js";
 import { addOffsetsToTxn } from "./transaction/add-offsets-to-txn.js";
 import { addPartitionsToTxn } from "./transaction/add-partitions-to-txn.js";
 import { describeTransactions } from "./transaction/describe-transactions.js";
@@ -94,4 +96,8 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   describeConfigs,
   alterConfigs,
   incrementalAlterConfigs,
+  saslHandshake,
+  saslAuthenticate,
+  describeUserScramCredentials,
+  alterUserScramCredentials,
 ] as unknown as Handler<never, unknown>[];

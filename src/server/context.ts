@@ -18,9 +18,12 @@
 //   elections      LeaderElections      src/cluster/elections.ts, controller.ts       ElectLeaders (preferred / unclean)
 //   brokerConfigs  BrokerConfigStore    src/cluster/broker-configs.ts                 dynamic broker configs (replication throttles)
 //   reassignments  Reassignments        src/cluster/reassignments.ts, cluster-manager.ts  partition reassignments (KIP-455)
+//   credentials    ScramCredentialStore src/security/credentials.ts, metadata.ts, cluster-manager.ts  SCRAM credentials
+//   sasl           SASL listeners       src/security/sasl.ts                          each SASL listener's mechanisms and PLAIN users
 //
-// Services still to come get their field here when they exist (not before, as empty stubs):
-// `authorizer` (src/security/, with the principal from SASL), `quotas`.
+// The principal is the connection's: User:ANONYMOUS on PLAINTEXT, User:<name> once SASL
+// authenticated it. Services still to come get their field here when they exist (not before, as
+// empty stubs): `authorizer` (src/security/), `quotas`.
 
 import type { Logger } from "pino";
 import type { BrokerConfigStore } from "../cluster/broker-configs.js";
@@ -33,6 +36,8 @@ import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import type { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
+import type { ScramCredentialStore } from "../security/credentials.js";
+import type { SaslListener, SaslSession } from "../security/sasl.js";
 import type { FetchSessionCache } from "./fetch-session.js";
 import type { BrokerMetrics } from "./metrics.js";
 import type { HandlerRegistry } from "./registry.js";
@@ -44,6 +49,8 @@ export class Connection {
   clientSoftwareVersion = "unknown";
   /** Requests received and not yet answered. */
   inFlight = 0;
+  /** The SASL state of a connection on a SASL_* listener (src/security/sasl.ts), else null. */
+  sasl: SaslSession | null = null;
   closed = false;
 
   constructor(
@@ -62,6 +69,8 @@ export class Connection {
 export interface ConnectionControl {
   /** Closes `connection` now, dropping its unwritten responses; `reason` goes to the log. */
   close(connection: Connection, reason: string): void;
+  /** Closes `connection` after `delayMs` (its answers written meanwhile): a failed authentication. */
+  closeAfter(connection: Connection, delayMs: number, reason: string): void;
 }
 
 /** The broker's services a request may use; see the table in the file comment. */
@@ -80,6 +89,9 @@ export interface BrokerServices {
   readonly elections: LeaderElections;
   readonly reassignments: Reassignments;
   readonly brokerConfigs: BrokerConfigStore;
+  readonly credentials: ScramCredentialStore;
+  /** The SASL settings of each SASL_* listener, by listener name. */
+  readonly sasl: ReadonlyMap<string, SaslListener>;
 }
 
 /** Kafka's KafkaPrincipal of an unauthenticated PLAINTEXT connection. */
@@ -151,6 +163,14 @@ export class RequestContext implements BrokerServices {
 
   get brokerConfigs(): BrokerConfigStore {
     return this.services.brokerConfigs;
+  }
+
+  get credentials(): ScramCredentialStore {
+    return this.services.credentials;
+  }
+
+  get sasl(): ReadonlyMap<string, SaslListener> {
+    return this.services.sasl;
   }
 
   /** This broker's node id. */

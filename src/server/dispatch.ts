@@ -8,14 +8,20 @@
 // other unknown API key, unsupported version or undecodable request closes the connection.
 // A handler failure becomes the handler's error response (UNKNOWN_SERVER_ERROR for anything
 // unexpected, with no internal detail) or, without one, closes the connection.
+//
+// On a SASL_* listener a connection starts unauthenticated (src/security/sasl.ts): until SASL
+// completes only ApiVersions and the SASL APIs reach their handlers, anything else closes the
+// connection, and requests run as the authenticated principal afterwards.
 
 import type { Logger } from "pino";
+import { rawSaslToken } from "../handlers/security/sasl.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
 import { API_VERSIONS_KEY, decodeRequest, encodeResponseFrame, peekRequestHeader, UnsupportedRequestError } from "../protocol/frame.js";
 import type { ApiVersionsResponse } from "../protocol/generated/api-versions.js";
 import { type ApiDescriptor, apiByKey } from "../protocol/generated/index.js";
 import { ProtocolDecodeError } from "../protocol/reader.js";
 import type { Part } from "../protocol/writer.js";
+import { SaslSession } from "../security/sasl.js";
 import { ANONYMOUS, type BrokerServices, Connection, type ConnectionControl, RequestContext } from "./context.js";
 import { CloseReason, type Network, type NetworkHandler, type ResponsePart } from "./network.js";
 import { type Handler, NO_RESPONSE } from "./registry.js";
@@ -71,7 +77,10 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
   }
 
   onOpen(id: number, listener: string, host: string, port: number): void {
-    this.#connections.set(id, new Connection(id, listener, host, port));
+    const connection = new Connection(id, listener, host, port);
+    const sasl = this.#services.sasl.get(listener);
+    if (sasl !== undefined) connection.sasl = new SaslSession(sasl);
+    this.#connections.set(id, connection);
   }
 
   onClose(id: number, reason: number): void {
@@ -91,11 +100,20 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     const connection = this.#connections.get(id);
     if (connection === undefined) return;
     const receivedAtMs = Date.now();
+    if (connection.sasl?.expectsRawToken) {
+      this.#rawSaslToken(connection, connection.sasl, seq, frame, receivedAtMs);
+      return;
+    }
     let header: { apiKey: number; apiVersion: number; correlationId: number };
     try {
       header = peekRequestHeader(frame);
     } catch {
       this.close(connection, `request of ${frame.length} bytes is shorter than a request header`);
+      return;
+    }
+    const refusal = connection.sasl?.refusal(header.apiKey, receivedAtMs) ?? null;
+    if (refusal !== null) {
+      this.close(connection, refusal);
       return;
     }
     const handler = this.#services.handlers.get(header.apiKey);
@@ -119,7 +137,8 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
       }
       throw error;
     }
-    const context = new RequestContext(this.#services, connection, decoded.header, header.apiVersion, ANONYMOUS, receivedAtMs);
+    const principal = connection.sasl?.principal ?? ANONYMOUS;
+    const context = new RequestContext(this.#services, connection, decoded.header, header.apiVersion, principal, receivedAtMs);
     connection.inFlight++;
     this.#inFlight++;
     let result: unknown;
@@ -137,6 +156,22 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     } else {
       this.#complete(context, seq, handler, result);
     }
+  }
+
+  /** A bare SASL token after SaslHandshake v0: answered bare; a failure closes the connection. */
+  #rawSaslToken(connection: Connection, session: SaslSession, seq: number, frame: Buffer, nowMs: number): void {
+    let answer: Buffer | null;
+    try {
+      answer = rawSaslToken(this.#services, session, Buffer.from(frame), nowMs);
+    } catch (error) {
+      this.logger.error({ err: error, connection: `${connection}` }, "SASL token failed");
+      answer = null;
+    }
+    if (answer === null) {
+      this.close(connection, "failed SASL authentication");
+      return;
+    }
+    this.#channel.respond(connection.id, seq, [answer] as unknown as readonly ResponsePart[]);
   }
 
   /** Resolves when no request is in flight any more, or after `timeoutMs`. */
@@ -221,6 +256,11 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
   close(connection: Connection, reason: string): void {
     this.logger.info({ connection: `${connection}`, reason }, "closing connection");
     if (!connection.closed) this.#channel.close(connection.id);
+  }
+
+  closeAfter(connection: Connection, delayMs: number, reason: string): void {
+    const timer = setTimeout(() => this.close(connection, reason), delayMs);
+    timer.unref();
   }
 
   /** KIP-511: the answer to an ApiVersions request of a version this broker does not know. */

@@ -39,6 +39,7 @@ import { PartitionManager } from "../log/partition-manager.js";
 import type { LogOpenProgress } from "../native.js";
 import { InterBrokerClients } from "../replication/inter-broker.js";
 import { ReplicaFetcherManager } from "../replication/replica-fetcher.js";
+import { saslListeners } from "../security/sasl.js";
 import type { BrokerServices } from "./context.js";
 import { FetchSessionCache } from "./fetch-session.js";
 import { BrokerMetrics } from "./metrics.js";
@@ -184,8 +185,26 @@ export async function openServices(
   const elections = cluster?.controller ?? new SingleNodeElections(metadata);
   const reassignments = cluster?.manager ?? new SingleNodeReassignments(metadata);
   const brokerConfigs = cluster?.manager ?? (store as MetadataStore);
+  const credentials = cluster?.manager ?? (store as MetadataStore);
+  const sasl = saslListeners(config);
   return {
-    services: { config, logger, metadata, partitions, topics, fetchSessions, groups, transactions, handlers, metrics, elections, reassignments, brokerConfigs },
+    services: {
+      config,
+      logger,
+      metadata,
+      partitions,
+      topics,
+      fetchSessions,
+      groups,
+      transactions,
+      handlers,
+      metrics,
+      elections,
+      reassignments,
+      brokerConfigs,
+      credentials,
+      sasl,
+    },
     logs,
     cluster,
   };

@@ -60,7 +60,7 @@ async function open(directory: string, overrides: string[] = []): Promise<Broker
     ],
   });
   const opened = await openServices(config, pino({ level: "silent" }), directory);
-  const services: BrokerServices = { ...opened.services, connections: { close: () => {} } };
+  const services: BrokerServices = { ...opened.services, connections: { close: () => {}, closeAfter: () => {} } };
   services.metadata.putBroker({ nodeId: NODE_ID, rack: null, endpoints: [{ name: "PLAINTEXT", host: "localhost", port: 9092 }] });
   await services.groups.loaded();
   return { services, logs: opened.logs };

@@ -58,7 +58,13 @@ afterAll(async () => {
 });
 
 function withConnections(local: LocalServices): BrokerServices {
-  return { ...local, connections: { close: (target, reason) => closed.push({ connection: target.id, reason }) } };
+  return {
+    ...local,
+    connections: {
+      close: (target, reason) => closed.push({ connection: target.id, reason }),
+      closeAfter: (target, _delayMs, reason) => closed.push({ connection: target.id, reason }),
+    },
+  };
 }
 
 /** Runs `handler` on `request` as version `version` would reach it from the dispatcher. */

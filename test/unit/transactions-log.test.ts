@@ -165,7 +165,7 @@ beforeAll(async () => {
   const { config } = loadBrokerConfig({ overrides: [`log.dirs=${brokerDirectory}`, "node.id=1"] });
   const opened = await openServices(config, pino({ level: "silent" }), brokerDirectory);
   logs = opened.logs;
-  services = { ...opened.services, connections: { close: () => undefined } };
+  services = { ...opened.services, connections: { close: () => undefined, closeAfter: () => undefined } };
   services.metadata.putBroker({ nodeId: 1, rack: null, endpoints: [{ name: "PLAINTEXT", host: "localhost", port: 9092 }] });
   await services.topics.create("txn", 1, {});
 });

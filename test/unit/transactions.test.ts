@@ -47,7 +47,7 @@ async function open(extra: string[] = []): Promise<void> {
   const { config } = loadBrokerConfig({ overrides: [`log.dirs=${directory}`, "node.id=1", "transaction.max.timeout.ms=60000", ...extra] });
   const opened = await openServices(config, pino({ level: "silent" }), directory);
   logs = opened.logs;
-  services = { ...opened.services, connections: { close: () => undefined } };
+  services = { ...opened.services, connections: { close: () => undefined, closeAfter: () => undefined } };
   services.metadata.putBroker({ nodeId: 1, rack: null, endpoints: [{ name: "PLAINTEXT", host: "localhost", port: 9092 }] });
   await services.transactions.loaded();
   await services.groups.loaded();
