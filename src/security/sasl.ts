@@ -7,6 +7,8 @@
 //                       listener.name.<listener>.plain.sasl.jaas.config (`user_<name>="…"`)
 //        SCRAM-SHA-256/512  RFC 5802 (src/security/scram.ts) against the credentials
 //                       AlterUserScramCredentials stored in the metadata store
+//        OAUTHBEARER    a JWT (src/security/oauthbearer.ts): unsecured tokens for development, or
+//                       signed ones checked against a JWKS file or URL
 //      A failure is answered SASL_AUTHENTICATION_FAILED with Kafka's message, and the connection
 //      is closed connections.failed.authentication.delay.ms later (Kafka delays it the same way).
 //   3. Authenticated: the principal is User:<name>; every API is served. With
@@ -21,6 +23,7 @@
 import type { BrokerConfig } from "../config/index.js";
 import { ConfigError } from "../config/index.js";
 import { parseJaasConfig, plainUsers } from "./jaas.js";
+import { bearerToken, OAUTHBEARER, OAuthTokenError, type OAuthValidator, oauthValidator } from "./oauthbearer.js";
 import { SCRAM_MECHANISMS, type ScramCredential, ScramError, type ScramMechanism, ScramServer } from "./scram.js";
 
 export const API_VERSIONS = 18;
@@ -28,7 +31,7 @@ export const SASL_HANDSHAKE = 17;
 export const SASL_AUTHENTICATE = 36;
 
 /** The mechanisms Sluice serves. */
-export const SERVED_MECHANISMS: readonly string[] = ["PLAIN", ...SCRAM_MECHANISMS];
+export const SERVED_MECHANISMS: readonly string[] = ["PLAIN", ...SCRAM_MECHANISMS, OAUTHBEARER];
 
 /** Where SCRAM credentials live (the metadata store: etcd or the embedded one). */
 export interface ScramCredentialLookup {
@@ -41,6 +44,8 @@ export interface SaslListener {
   readonly mechanisms: readonly string[];
   /** PLAIN's users (user → password), when PLAIN is enabled. */
   readonly plainUsers: ReadonlyMap<string, string>;
+  /** OAUTHBEARER's token validator, when OAUTHBEARER is enabled. */
+  readonly oauth?: OAuthValidator | null;
 }
 
 /** The SASL settings of every SASL_* listener of `config`; throws ConfigError as Kafka refuses to start. */
@@ -79,7 +84,18 @@ export function saslListeners(config: BrokerConfig): Map<string, SaslListener> {
         );
       users = plainUsers(parseJaasConfig(key, text));
     }
-    listeners.set(listener.name, { listener: listener.name, mechanisms, plainUsers: users });
+    let oauth: OAuthValidator | null = null;
+    if (mechanisms.includes(OAUTHBEARER)) {
+      const key = `${prefix}oauthbearer.sasl.jaas.config`;
+      const text = config.text(key);
+      if (text === null)
+        throw new ConfigError(
+          key,
+          `Could not find a 'KafkaServer' or '${listener.name.toLowerCase()}.KafkaServer' entry in the JAAS configuration (set ${key})`,
+        );
+      oauth = oauthValidator(config, listener.name, parseJaasConfig(key, text));
+    }
+    listeners.set(listener.name, { listener: listener.name, mechanisms, plainUsers: users, oauth });
   }
   return listeners;
 }
@@ -87,7 +103,10 @@ export function saslListeners(config: BrokerConfig): Map<string, SaslListener> {
 /** A SASL failure: Kafka's message for the client. */
 export class SaslAuthenticationError extends Error {}
 
-type Exchange = { readonly mechanism: "PLAIN" } | { readonly mechanism: ScramMechanism; readonly server: ScramServer };
+type Exchange =
+  | { readonly mechanism: "PLAIN" }
+  | { readonly mechanism: ScramMechanism; readonly server: ScramServer }
+  | { readonly mechanism: "OAUTHBEARER"; readonly error: string };
 
 /** One connection's SASL state. */
 export class SaslSession {
@@ -103,6 +122,12 @@ export class SaslSession {
   #pendingMechanism = "";
   /** SaslHandshake v0: tokens come without Kafka headers. */
   #rawTokens = false;
+  /** Why the last token was refused (for the broker's log; the client gets Kafka's message). */
+  #failureDetail: string | null = null;
+
+  get failureDetail(): string | null {
+    return this.#failureDetail;
+  }
 
   constructor(settings: SaslListener) {
     this.settings = settings;
@@ -154,18 +179,40 @@ export class SaslSession {
    * One SaslAuthenticate round: the server's bytes for the client's, and whether the exchange is
    * complete. Throws SaslAuthenticationError (the session is failed) with Kafka's message.
    */
-  authenticate(bytes: Buffer, credentials: ScramCredentialLookup, reauthMs: number, nowMs: number): { bytes: Buffer; complete: boolean } {
+  async authenticate(bytes: Buffer, credentials: ScramCredentialLookup, reauthMs: number, nowMs: number): Promise<{ bytes: Buffer; complete: boolean }> {
     if (this.#state !== "authenticate") throw new SaslAuthenticationError("Unexpected SaslAuthenticate request");
     const mechanism = this.#pendingMechanism;
     try {
       let answer: Buffer;
       let user: string | null = null;
+      let credentialExpiresAtMs: number | null = null;
       if (mechanism === "PLAIN") {
         user = this.#plain(bytes);
         answer = Buffer.alloc(0);
+      } else if (mechanism === OAUTHBEARER) {
+        const failed = this.#exchange?.mechanism === OAUTHBEARER ? this.#exchange.error : null;
+        // After our error challenge the client answers \x01, and the exchange fails with that error.
+        if (failed !== null) throw new SaslAuthenticationError(failed);
+        const validator = this.settings.oauth;
+        if (validator == null) throw new SaslAuthenticationError("OAUTHBEARER is not configured");
+        try {
+          const { token, authzid } = bearerToken(bytes);
+          const validated = await validator.validate(token, nowMs);
+          if (authzid !== null && authzid !== validated.principal)
+            throw new SaslAuthenticationError("Authentication failed: Client requested an authorization id that is different from username");
+          user = validated.principal;
+          credentialExpiresAtMs = validated.expiresAtMs;
+          answer = Buffer.alloc(0);
+        } catch (error) {
+          if (!(error instanceof OAuthTokenError)) throw error;
+          const challenge = JSON.stringify({ status: "invalid_token" });
+          this.#exchange = { mechanism: OAUTHBEARER, error: challenge };
+          this.#failureDetail = error.message;
+          return { bytes: Buffer.from(challenge, "utf8"), complete: false };
+        }
       } else {
         let exchange = this.#exchange;
-        if (exchange === null || exchange.mechanism === "PLAIN") {
+        if (exchange === null || exchange.mechanism === "PLAIN" || exchange.mechanism === OAUTHBEARER) {
           const scram = mechanism as ScramMechanism;
           exchange = { mechanism: scram, server: new ScramServer(scram, (name) => credentials.scramCredential(name, scram)) };
           this.#exchange = exchange;
@@ -179,7 +226,7 @@ export class SaslSession {
         throw new SaslAuthenticationError(`Cannot change principals during re-authentication from ${this.principal}: ${principal}`);
       }
       this.principal = principal;
-      this.expiresAtMs = reauthMs > 0 ? nowMs + reauthMs : null;
+      this.expiresAtMs = reauthMs > 0 ? Math.min(nowMs + reauthMs, credentialExpiresAtMs ?? Number.POSITIVE_INFINITY) : null;
       this.#state = "authenticated";
       this.#exchange = null;
       return { bytes: answer, complete: true };

@@ -100,7 +100,7 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     const connection = this.#connections.get(id);
     if (connection === undefined) return;
     const receivedAtMs = Date.now();
-    if (connection.sasl?.expectsRawToken) {
+    if (connection.sasl !== null && connection.sasl.expectsRawToken) {
       this.#rawSaslToken(connection, connection.sasl, seq, frame, receivedAtMs);
       return;
     }
@@ -160,18 +160,16 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
 
   /** A bare SASL token after SaslHandshake v0: answered bare; a failure closes the connection. */
   #rawSaslToken(connection: Connection, session: SaslSession, seq: number, frame: Buffer, nowMs: number): void {
-    let answer: Buffer | null;
-    try {
-      answer = rawSaslToken(this.#services, session, Buffer.from(frame), nowMs);
-    } catch (error) {
-      this.logger.error({ err: error, connection: `${connection}` }, "SASL token failed");
-      answer = null;
-    }
-    if (answer === null) {
-      this.close(connection, "failed SASL authentication");
-      return;
-    }
-    this.#channel.respond(connection.id, seq, [answer] as unknown as readonly ResponsePart[]);
+    rawSaslToken(this.#services, session, Buffer.from(frame), nowMs).then(
+      (answer) => {
+        if (answer === null) this.close(connection, "failed SASL authentication");
+        else if (!connection.closed) this.#channel.respond(connection.id, seq, [answer] as unknown as readonly ResponsePart[]);
+      },
+      (error: unknown) => {
+        this.logger.error({ err: error, connection: `${connection}` }, "SASL token failed");
+        this.close(connection, "failed SASL authentication");
+      },
+    );
   }
 
   /** Resolves when no request is in flight any more, or after `timeoutMs`. */

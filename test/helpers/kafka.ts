@@ -528,6 +528,8 @@ export interface ProduceWithJavaOptions {
   /** Any other producer configs. */
   properties?: Record<string, string | number | boolean>;
   timeoutMs?: number;
+  /** More JVM flags (system properties such as org.apache.kafka.sasl.oauthbearer.allowed.urls). */
+  jvmArgs?: string[];
 }
 
 export interface ProducedRecord {
@@ -569,7 +571,13 @@ export async function produceWithJava(options: ProduceWithJavaOptions): Promise<
   if (options.partition !== undefined) args.push("--partition", String(options.partition));
   for (const [key, value] of Object.entries(properties)) args.push("--property", `${key}=${String(value)}`);
   const input = options.records.map(recordLine).join("\n");
-  const run = await runJavaTool("sluice.kafka.Produce", args, { input, quickStart: true, heap: "256m", timeoutMs: options.timeoutMs });
+  const run = await runJavaTool("sluice.kafka.Produce", args, {
+    input,
+    quickStart: true,
+    heap: "256m",
+    timeoutMs: options.timeoutMs,
+    jvmArgs: options.jvmArgs,
+  });
   const lines = run.stdout.split("\n").filter((line) => line.trim().startsWith("{"));
   let results: (ProducedRecord & { error?: string })[];
   try {

@@ -6,7 +6,10 @@
 // KIP-368 session lifetimes (Java clients re-authenticate on their own meanwhile).
 
 import { spawnSync } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/protocol/errors.js";
@@ -23,7 +26,13 @@ const REAUTH_MS = 4000;
 
 let broker: SluiceBroker;
 let saslPort: number;
+let unsecuredPort: number;
+let jwtPort: number;
 let tools: ToolSession;
+let oauthDir: string;
+/** A signed JWT (RS256, sub "carol", aud "sluice") the JWT listener's JWKS file verifies; its path. */
+let signedToken: string;
+let signedTokenFile: string;
 
 const jaas = (user: string, password: string, module = "org.apache.kafka.common.security.plain.PlainLoginModule") =>
   `${module} required username="${user}" password="${password}";`;
@@ -32,11 +41,31 @@ const SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule";
 beforeAll(async () => {
   const plainPort = await freePort();
   saslPort = await freePort();
+  unsecuredPort = await freePort();
+  jwtPort = await freePort();
+  oauthDir = await mkdtemp(join(tmpdir(), "sluice-oauth-"));
+  const { privateKey, publicKey } = await generateKeyPair("RS256");
+  await writeFile(join(oauthDir, "jwks.json"), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "test-key", alg: "RS256", use: "sig" }] }));
+  signedToken = await new SignJWT({ sub: "carol", aud: "sluice", scope: "kafka" })
+    .setProtectedHeader({ alg: "RS256", kid: "test-key" })
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(privateKey);
+  signedTokenFile = join(oauthDir, "token.jwt");
+  await writeFile(signedTokenFile, signedToken);
+  const oauthModule = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;";
   broker = await startSluice({
     port: plainPort,
     overrides: {
-      listeners: `PLAINTEXT://127.0.0.1:${plainPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
-      "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+      listeners: `PLAINTEXT://127.0.0.1:${plainPort},SASL_PLAINTEXT://127.0.0.1:${saslPort},UNSECURED://127.0.0.1:${unsecuredPort},JWT://127.0.0.1:${jwtPort}`,
+      "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,UNSECURED:SASL_PLAINTEXT,JWT:SASL_PLAINTEXT",
+      "listener.name.unsecured.sasl.enabled.mechanisms": "OAUTHBEARER",
+      "listener.name.unsecured.oauthbearer.sasl.jaas.config": oauthModule,
+      "listener.name.jwt.sasl.enabled.mechanisms": "OAUTHBEARER",
+      "listener.name.jwt.oauthbearer.sasl.jaas.config": oauthModule,
+      "listener.name.jwt.oauthbearer.sasl.server.callback.handler.class": "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+      "sasl.oauthbearer.jwks.endpoint.url": `file://${join(oauthDir, "jwks.json")}`,
+      "sasl.oauthbearer.expected.audience": "sluice",
       "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
       "listener.name.sasl_plaintext.plain.sasl.jaas.config":
         'org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";',
@@ -63,6 +92,7 @@ afterAll(async () => {
   tools?.close();
   await broker?.stop();
   if (broker) await rm(broker.workDir, { recursive: true, force: true });
+  if (oauthDir) await rm(oauthDir, { recursive: true, force: true });
 });
 
 const saslBootstrap = () => `127.0.0.1:${saslPort}`;
@@ -223,6 +253,87 @@ describe("SASL_PLAINTEXT against Kafka's clients", () => {
     }
     const wrong = client({ mechanism: "scram-sha-512", username: "scram", password: "nope" }).admin();
     await expect(wrong.connect()).rejects.toThrow(/SASL SCRAM SHA512 authentication failed|invalid credentials/);
+  }, 120_000);
+});
+
+describe("SASL/OAUTHBEARER", () => {
+  const javaRoundTrip = async (port: number, topic: string, properties: Record<string, string>, jvmArgs: string[] = []) => {
+    const bootstrap = `127.0.0.1:${port}`;
+    const records = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: `${topic}-${i}` }));
+    await produceWithJava({ bootstrap, topic, records, compression: "none", acks: "all", properties, jvmArgs });
+    const args = ["--bootstrap", bootstrap, "--topic", topic, "--timeout-ms", "30000"];
+    for (const [key, value] of Object.entries(properties)) args.push("--property", `${key}=${value}`);
+    const consumed = await runJavaTool("sluice.kafka.Consume", args, { quickStart: true, heap: "128m", logLevel: "ERROR", timeoutMs: 60_000, jvmArgs });
+    expect(consumed.code, consumed.stderr).toBe(0);
+    expect(consumed.stdout.split("\n").filter((line) => line.startsWith('{"partition"'))).toHaveLength(records.length);
+  };
+
+  it("the Java clients with an unsecured token (Kafka's development login) on the unsecured listener", async () => {
+    await javaRoundTrip(unsecuredPort, "oauth-unsecured", {
+      "security.protocol": "SASL_PLAINTEXT",
+      "sasl.mechanism": "OAUTHBEARER",
+      "sasl.jaas.config": 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="dev";',
+    });
+  }, 120_000);
+
+  it("the Java clients with a signed JWT (read from a file, KIP-768) on the JWKS-checked listener; an unsecured token is refused there", async () => {
+    await javaRoundTrip(
+      jwtPort,
+      "oauth-signed",
+      {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "OAUTHBEARER",
+        "sasl.login.callback.handler.class": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
+        "sasl.oauthbearer.token.endpoint.url": `file://${signedTokenFile}`,
+        "sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+      },
+      [`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=file://${signedTokenFile}`],
+    );
+    const refused = produceWithJava({
+      bootstrap: `127.0.0.1:${jwtPort}`,
+      topic: "oauth-refused",
+      records: [{ key: "k", value: "v" }],
+      compression: "none",
+      properties: {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "OAUTHBEARER",
+        "sasl.jaas.config": 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="dev";',
+        "max.block.ms": 10_000,
+      },
+    });
+    await expect(refused).rejects.toThrow('{"status":"invalid_token"}');
+  }, 120_000);
+
+  it("kafkajs with a token provider, and kcat with librdkafka's unsecured token", async () => {
+    const kafka = new Kafka({
+      brokers: [`127.0.0.1:${jwtPort}`],
+      clientId: "oauth-test",
+      logLevel: logLevel.NOTHING,
+      sasl: { mechanism: "oauthbearer", oauthBearerProvider: async () => ({ value: signedToken }) },
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    const [sent] = await producer.send({ topic: "oauth-kafkajs", messages: [{ value: "v" }] });
+    expect(sent.errorCode).toBe(0);
+    await producer.disconnect();
+    if (!kcatInstalled && !process.env.CI) return;
+    const listed = await run("kcat", [
+      "-b",
+      `127.0.0.1:${unsecuredPort}`,
+      "-X",
+      "security.protocol=SASL_PLAINTEXT",
+      "-X",
+      "sasl.mechanisms=OAUTHBEARER",
+      "-X",
+      "enable.sasl.oauthbearer.unsecure.jwt=true",
+      "-X",
+      "sasl.oauthbearer.config=principal=dev",
+      "-L",
+      "-t",
+      "oauth-kafkajs",
+    ]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('topic "oauth-kafkajs" with 1 partitions');
   }, 120_000);
 });
 

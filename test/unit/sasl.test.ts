@@ -3,10 +3,15 @@
 // the JAAS syntax of sasl.jaas.config, and what a connection may send before authenticating.
 
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../src/config/index.js";
+import { ConfigError, loadBrokerConfig } from "../../src/config/index.js";
 import { parseJaasConfig, plainUsers } from "../../src/security/jaas.js";
-import { SaslAuthenticationError, SaslSession } from "../../src/security/sasl.js";
+import { bearerToken, OAuthTokenError } from "../../src/security/oauthbearer.js";
+import { SaslAuthenticationError, type SaslListener, SaslSession, saslListeners } from "../../src/security/sasl.js";
 import { credentialOf, ScramError, type ScramMechanism, ScramServer } from "../../src/security/scram.js";
 
 describe("SCRAM", () => {
@@ -111,7 +116,7 @@ describe("a SASL connection", () => {
   const settings = { listener: "SASL_PLAINTEXT", mechanisms: ["PLAIN", "SCRAM-SHA-256"], plainUsers: new Map([["alice", "alice-secret"]]) };
   const noCredentials = { scramCredential: () => undefined };
 
-  it("serves only ApiVersions and SaslHandshake first, then SaslAuthenticate, then everything", () => {
+  it("serves only ApiVersions and SaslHandshake first, then SaslAuthenticate, then everything", async () => {
     const session = new SaslSession(settings);
     expect(session.refusal(18, 0)).toBeNull();
     expect(session.refusal(17, 0)).toBeNull();
@@ -119,13 +124,13 @@ describe("a SASL connection", () => {
     expect(session.handshake("PLAIN")).toBe(true);
     expect(session.refusal(36, 0)).toBeNull();
     expect(session.refusal(0, 0)).not.toBeNull();
-    const answer = session.authenticate(Buffer.from("\u0000alice\u0000alice-secret"), noCredentials, 0, 0);
+    const answer = await session.authenticate(Buffer.from("\u0000alice\u0000alice-secret"), noCredentials, 0, 0);
     expect(answer.complete).toBe(true);
     expect(session.principal).toBe("User:alice");
     expect(session.refusal(0, 0)).toBeNull();
   });
 
-  it("answers Kafka's PLAIN messages and fails the connection", () => {
+  it("answers Kafka's PLAIN messages and fails the connection", async () => {
     const cases: [string, string][] = [
       ["\u0000alice\u0000wrong", "Authentication failed: Invalid username or password"],
       ["\u0000nobody\u0000x", "Authentication failed: Invalid username or password"],
@@ -136,26 +141,103 @@ describe("a SASL connection", () => {
     for (const [bytes, message] of cases) {
       const session = new SaslSession(settings);
       session.handshake("PLAIN");
-      expect(() => session.authenticate(Buffer.from(bytes), noCredentials, 0, 0)).toThrow(new SaslAuthenticationError(message));
+      await expect(session.authenticate(Buffer.from(bytes), noCredentials, 0, 0)).rejects.toThrow(new SaslAuthenticationError(message));
       expect(session.failed).toBe(true);
       expect(session.refusal(18, 0)).not.toBeNull();
     }
   });
 
-  it("an unknown mechanism fails the handshake; KIP-368 sessions expire and re-authenticate as the same principal", () => {
+  it("an unknown mechanism fails the handshake; KIP-368 sessions expire and re-authenticate as the same principal", async () => {
     const refused = new SaslSession(settings);
     expect(refused.handshake("SCRAM-SHA-512")).toBe(false);
     expect(refused.failed).toBe(true);
 
     const session = new SaslSession(settings);
     session.handshake("PLAIN");
-    session.authenticate(Buffer.from("\u0000alice\u0000alice-secret"), noCredentials, 1000, 5000);
+    await session.authenticate(Buffer.from("\u0000alice\u0000alice-secret"), noCredentials, 1000, 5000);
     expect(session.expiresAtMs).toBe(6000);
     expect(session.refusal(0, 5999)).toBeNull();
     expect(session.refusal(0, 6000)).toBe("the SASL session expired without re-authentication");
     expect(session.refusal(17, 6000)).toBeNull();
     expect(session.handshake("PLAIN")).toBe(true);
-    session.authenticate(Buffer.from("\u0000alice\u0000alice-secret"), noCredentials, 1000, 6500);
+    await session.authenticate(Buffer.from("\u0000alice\u0000alice-secret"), noCredentials, 1000, 6500);
     expect(session.expiresAtMs).toBe(7500);
+  });
+});
+
+describe("OAUTHBEARER", () => {
+  const unsigned = (claims: Record<string, unknown>) =>
+    `${Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.`;
+  const message = (token: string, extensions = "") => Buffer.from(`n,,\u0001auth=Bearer ${token}\u0001${extensions}\u0001`);
+  const config = (values: Record<string, string>) =>
+    loadBrokerConfig({
+      defaults: {},
+      overrides: Object.entries({
+        "node.id": "1",
+        "process.roles": "broker,controller",
+        "controller.listener.names": "CONTROLLER",
+        listeners: "OAUTH://127.0.0.1:0",
+        "listener.security.protocol.map": "OAUTH:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "OAUTHBEARER",
+        "listener.name.oauth.oauthbearer.sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+        ...values,
+      }).map(([k, v]) => `${k}=${v}`),
+    }).config;
+
+  it("reads the bearer token and extensions of the client's message and refuses malformed ones", () => {
+    expect(bearerToken(message("abc.def.", "traceId=1\u0001"))).toEqual({ token: "abc.def.", authzid: null });
+    expect(bearerToken(Buffer.from("n,a=alice,\u0001auth=Bearer t\u0001\u0001"))).toEqual({ token: "t", authzid: "alice" });
+    for (const bad of ["", "n,,auth=Bearer t", "n,,\u0001auth=Basic t\u0001\u0001", "n,,\u0001host=x\u0001\u0001"]) {
+      expect(() => bearerToken(Buffer.from(bad)), bad).toThrow(OAuthTokenError);
+    }
+  });
+
+  it("unsecured tokens (Kafka's development validator): principal from sub, exp required and checked", async () => {
+    const session = new SaslSession(saslListeners(config({})).get("OAUTH") as SaslListener);
+    session.handshake("OAUTHBEARER");
+    const nowMs = 1_800_000_000_000;
+    const good = await session.authenticate(message(unsigned({ sub: "dev", exp: nowMs / 1000 + 60 })), { scramCredential: () => undefined }, 600_000, nowMs);
+    expect(good.complete).toBe(true);
+    expect(session.principal).toBe("User:dev");
+    expect(session.expiresAtMs).toBe(nowMs + 60_000); // the token's expiry comes before connections.max.reauth.ms
+
+    for (const claims of [{ sub: "dev" }, { sub: "dev", exp: nowMs / 1000 - 1 }, { exp: nowMs / 1000 + 60 }]) {
+      const refused = new SaslSession(saslListeners(config({})).get("OAUTH") as SaslListener);
+      refused.handshake("OAUTHBEARER");
+      const challenge = await refused.authenticate(message(unsigned(claims)), { scramCredential: () => undefined }, 0, nowMs);
+      expect(challenge).toEqual({ bytes: Buffer.from('{"status":"invalid_token"}'), complete: false });
+      await expect(refused.authenticate(Buffer.from("\u0001"), { scramCredential: () => undefined }, 0, nowMs)).rejects.toThrow('{"status":"invalid_token"}');
+    }
+  });
+
+  it("signed tokens against a JWKS file: signature, audience, issuer and expiry", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "sluice-jwks-"));
+    const { privateKey, publicKey } = await generateKeyPair("RS256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+    writeFileSync(join(directory, "jwks.json"), JSON.stringify({ keys: [jwk] }));
+    const listener = saslListeners(
+      config({
+        "listener.name.oauth.oauthbearer.sasl.server.callback.handler.class":
+          "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+        "sasl.oauthbearer.jwks.endpoint.url": `file://${join(directory, "jwks.json")}`,
+        "sasl.oauthbearer.expected.audience": "sluice",
+        "sasl.oauthbearer.expected.issuer": "https://issuer.test",
+      }),
+    ).get("OAUTH") as SaslListener;
+    const sign = (claims: Record<string, unknown>, key = privateKey) =>
+      new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuedAt().setExpirationTime("1h").sign(key);
+    const attempt = async (token: string) => {
+      const session = new SaslSession(listener);
+      session.handshake("OAUTHBEARER");
+      const answer = await session.authenticate(message(token), { scramCredential: () => undefined }, 0, Date.now());
+      return answer.complete ? session.principal : null;
+    };
+    expect(await attempt(await sign({ sub: "carol", aud: "sluice", iss: "https://issuer.test" }))).toBe("User:carol");
+    expect(await attempt(await sign({ sub: "carol", aud: "other", iss: "https://issuer.test" }))).toBeNull();
+    expect(await attempt(await sign({ sub: "carol", aud: "sluice", iss: "https://evil.test" }))).toBeNull();
+    const stranger = await generateKeyPair("RS256");
+    expect(await attempt(await sign({ sub: "carol", aud: "sluice", iss: "https://issuer.test" }, stranger.privateKey))).toBeNull();
+    expect(await attempt(unsigned({ sub: "carol", aud: "sluice", iss: "https://issuer.test", exp: Date.now() / 1000 + 60 }))).toBeNull();
+    rmSync(directory, { recursive: true, force: true });
   });
 });

@@ -30,15 +30,15 @@ export const saslHandshake = defineHandler<SaslHandshakeRequest, SaslHandshakeRe
 });
 
 /** The bare token exchange after SaslHandshake v0: the answer's frame (size-prefixed bytes), or null when it failed. */
-export function rawSaslToken(
+export async function rawSaslToken(
   context: Pick<RequestContext, "config" | "credentials" | "logger">,
   session: SaslSession,
   token: Buffer,
   nowMs: number,
-): Buffer | null {
+): Promise<Buffer | null> {
   const reauthMs = Math.max(0, Number(context.config.get("connections.max.reauth.ms") ?? 0));
   try {
-    const answer = session.authenticate(token, context.credentials, reauthMs, nowMs);
+    const answer = await session.authenticate(token, context.credentials, reauthMs, nowMs);
     const frame = Buffer.alloc(4 + answer.bytes.length);
     frame.writeInt32BE(answer.bytes.length, 0);
     answer.bytes.copy(frame, 4);
@@ -50,7 +50,7 @@ export function rawSaslToken(
   }
 }
 
-export const saslAuthenticate = defineHandler<SaslAuthenticateRequest, SaslAuthenticateResponse>(36, { min: 0, max: 2 }, (context, request) => {
+export const saslAuthenticate = defineHandler<SaslAuthenticateRequest, SaslAuthenticateResponse>(36, { min: 0, max: 2 }, async (context, request) => {
   const session = context.connection.sasl;
   if (session === null) {
     return {
@@ -62,17 +62,21 @@ export const saslAuthenticate = defineHandler<SaslAuthenticateRequest, SaslAuthe
   }
   const reauthMs = Math.max(0, Number(context.config.get("connections.max.reauth.ms") ?? 0));
   try {
-    const answer = session.authenticate(request.authBytes, context.credentials, reauthMs, context.receivedAtMs);
+    // The request's bytes are a view of the network's buffer: copied before any await.
+    const answer = await session.authenticate(Buffer.from(request.authBytes), context.credentials, reauthMs, context.receivedAtMs);
+    if (!answer.complete && session.failureDetail !== null)
+      context.logger.info({ connection: `${context.connection}`, detail: session.failureDetail }, "OAUTHBEARER token refused");
     if (answer.complete) context.logger.debug({ connection: `${context.connection}`, principal: session.principal }, "SASL authenticated");
     return {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
       authBytes: answer.bytes,
-      sessionLifetimeMs: answer.complete && context.apiVersion >= 1 && session.expiresAtMs !== null ? BigInt(reauthMs) : 0n,
+      sessionLifetimeMs:
+        answer.complete && context.apiVersion >= 1 && session.expiresAtMs !== null ? BigInt(Math.max(0, session.expiresAtMs - context.receivedAtMs)) : 0n,
     };
   } catch (error) {
     if (!(error instanceof SaslAuthenticationError)) throw error;
-    const detail = error.cause instanceof Error ? error.cause.message : undefined;
+    const detail = error.cause instanceof Error ? error.cause.message : (session.failureDetail ?? undefined);
     context.logger.info({ connection: `${context.connection}`, reason: error.message, detail }, "failed SASL authentication");
     context.connections.closeAfter(context.connection, failedAuthenticationDelayMs(context), "failed authentication");
     return { errorCode: ErrorCode.SASL_AUTHENTICATION_FAILED, errorMessage: error.message, authBytes: EMPTY, sessionLifetimeMs: 0n };
