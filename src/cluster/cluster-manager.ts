@@ -26,6 +26,7 @@ import type { LogManager } from "../log/log-manager.js";
 import type { Partition, PartitionState } from "../log/partition.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
+import type { AclBinding, AclStore } from "../security/acl.js";
 import { credentialOfStored, type ScramCredentialChange, type ScramCredentialStore, ScramCredentialTable, storedCredential } from "../security/credentials.js";
 import type { ScramCredential, ScramMechanism } from "../security/scram.js";
 import type { BrokerConfigStore } from "./broker-configs.js";
@@ -52,7 +53,7 @@ export interface ClusterManagerServices {
   readonly logger: Logger;
 }
 
-export class ClusterManager implements Topics, Reassignments, BrokerConfigStore, ScramCredentialStore {
+export class ClusterManager implements Topics, Reassignments, BrokerConfigStore, ScramCredentialStore, AclStore {
   readonly #services: ClusterManagerServices;
   readonly #brokers = new Map<number, BrokerRegistration>();
   readonly #topics = new Map<string, StoredTopic>();
@@ -60,6 +61,8 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
   readonly #creating = new Map<string, Promise<TopicMetadata>>();
   readonly #brokerConfigs = new Map<string, Readonly<Record<string, string>>>();
   readonly #scram = new ScramCredentialTable();
+  readonly #acls = new Map<string, AclBinding>();
+  #aclList: readonly AclBinding[] = [];
   readonly #deletionListeners: ((topic: TopicMetadata) => void)[] = [];
   readonly #changeListeners: ((topic: TopicMetadata, created: boolean) => void)[] = [];
   readonly #imageListeners: (() => void)[] = [];
@@ -163,6 +166,10 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
           this.#brokers.set(change.nodeId, change.broker);
           metadata.putBroker({ nodeId: change.nodeId, rack: change.broker.rack, endpoints: change.broker.endpoints });
         }
+      } else if (change.kind === "acl") {
+        if (change.binding === null) this.#acls.delete(change.id);
+        else this.#acls.set(change.id, change.binding);
+        this.#aclList = [...this.#acls.values()];
       } else if (change.kind === "scram") {
         this.#scram.set(change.user, change.mechanism, change.credential === null ? null : credentialOfStored(change.credential));
       } else if (change.kind === "broker-configs") {
@@ -366,6 +373,14 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
       }
       await this.#queue;
     }
+  }
+
+  acls(): readonly AclBinding[] {
+    return this.#aclList;
+  }
+
+  async alterAcls(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void> {
+    await this.waitForRevision(await this.#services.store.putAcls(add, remove));
   }
 
   scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined {

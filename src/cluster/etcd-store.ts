@@ -12,6 +12,7 @@
 //   producer-ids                      { next }                                             InitProducerId (blocks of ids)
 //   configs/brokers/<id|default>      { key: value } dynamic broker configs                AlterConfigs (throttles)
 //   scram/<mechanism>/<user>          { salt, storedKey, serverKey, iterations }           AlterUserScramCredentials
+//   acls/<hash of the binding>        an ACL binding (src/security/acl.ts)                  CreateAcls / DeleteAcls
 //   election/controller/...           etcd3's election keys                                controller candidates
 //
 // A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
@@ -20,9 +21,11 @@
 // a partition compares the key's mod revision (so the partition epoch moves one step at a time);
 // a leader's ISR change also compares that its own registration still holds its lease.
 
+import { createHash } from "node:crypto";
 import { type Campaign, Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import type { Logger } from "pino";
 import type { PartitionState } from "../log/partition.js";
+import { type AclBinding, aclKey } from "../security/acl.js";
 import type { StoredScramCredential } from "../security/credentials.js";
 import type { ScramMechanism } from "../security/scram.js";
 import type { Endpoint } from "./metadata-cache.js";
@@ -59,7 +62,8 @@ export type MetadataChange =
   | { readonly kind: "topic"; readonly name: string; readonly topic: StoredTopic | null }
   | { readonly kind: "partition"; readonly topic: string; readonly index: number; readonly partition: StoredPartition | null }
   | { readonly kind: "broker-configs"; readonly resource: string; readonly configs: Readonly<Record<string, string>> }
-  | { readonly kind: "scram"; readonly user: string; readonly mechanism: ScramMechanism; readonly credential: StoredScramCredential | null };
+  | { readonly kind: "scram"; readonly user: string; readonly mechanism: ScramMechanism; readonly credential: StoredScramCredential | null }
+  | { readonly kind: "acl"; readonly id: string; readonly binding: AclBinding | null };
 
 export interface MetadataSnapshot {
   readonly revision: bigint;
@@ -97,6 +101,9 @@ function changeOf(key: string, kv: IKeyValue | null): MetadataChange | null {
   }
   if (parts[0] === "scram" && parts.length === 3 && (parts[1] === "SCRAM-SHA-256" || parts[1] === "SCRAM-SHA-512")) {
     return { kind: "scram", mechanism: parts[1], user: decodeURIComponent(parts[2]), credential: value };
+  }
+  if (parts[0] === "acls" && parts.length === 2) {
+    return { kind: "acl", id: parts[1], binding: value };
   }
   if (parts[0] === "partitions" && parts.length === 3) {
     return { kind: "partition", topic: parts[1], index: Number(parts[2]), partition: value === null ? null : { ...value, modRevision } };
@@ -309,6 +316,21 @@ export class EtcdMetadataStore {
       return credential === null ? this.#client.delete().key(key) : this.#client.put(key).value(JSON.stringify(credential));
     });
     // One transaction (the condition always holds: the cluster key exists while brokers run).
+    const result = await this.#client
+      .if(`${PREFIX}cluster`, "Create", ">", 0)
+      .then(...operations)
+      .commit();
+    if (!result.succeeded) throw new Error("the cluster's metadata is gone from etcd");
+    return BigInt(result.header.revision);
+  }
+
+  /** Adds and removes ACL bindings in one transaction (keyed by a hash of the binding); the revision. */
+  async putAcls(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<bigint> {
+    const key = (binding: AclBinding) => `${PREFIX}acls/${createHash("sha256").update(aclKey(binding)).digest("hex").slice(0, 32)}`;
+    const operations = [
+      ...remove.map((binding) => this.#client.delete().key(key(binding))),
+      ...add.map((binding) => this.#client.put(key(binding)).value(JSON.stringify(binding))),
+    ];
     const result = await this.#client
       .if(`${PREFIX}cluster`, "Create", ">", 0)
       .then(...operations)

@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { type AclBinding, type AclStore, aclKey } from "../security/acl.js";
 import {
   credentialOfStored,
   type ScramCredentialChange,
@@ -54,9 +55,11 @@ interface Document {
   brokerConfigs?: Record<string, Record<string, string>>;
   /** SCRAM credentials by user and mechanism (src/security/credentials.ts); absent in older files. */
   scram?: Record<string, Partial<Record<ScramMechanism, StoredScramCredential>>>;
+  /** ACL bindings (src/security/acl.ts); absent in older files. */
+  acls?: AclBinding[];
 }
 
-export class MetadataStore implements BrokerConfigStore, ScramCredentialStore {
+export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, AclStore {
   readonly #path: string;
   readonly #directory: string;
   #document: Document;
@@ -183,6 +186,23 @@ export class MetadataStore implements BrokerConfigStore, ScramCredentialStore {
       else all[user] = mechanisms;
     }
     this.#document.scram = all;
+    await this.save();
+  }
+
+  acls(): readonly AclBinding[] {
+    return this.#document.acls ?? [];
+  }
+
+  async alterAcls(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void> {
+    const removed = new Set(remove.map(aclKey));
+    const kept = (this.#document.acls ?? []).filter((binding) => !removed.has(aclKey(binding)));
+    const present = new Set(kept.map(aclKey));
+    for (const binding of add) {
+      if (present.has(aclKey(binding))) continue;
+      present.add(aclKey(binding));
+      kept.push({ ...binding });
+    }
+    this.#document.acls = kept;
     await this.save();
   }
 

@@ -4,7 +4,9 @@
 import type { Endpoint } from "../cluster/metadata-cache.js";
 import { LogError, type LogErrorCode } from "../native.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
+import { ResourceType } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
+import type { Handler } from "../server/registry.js";
 
 export { ZERO_UUID } from "../protocol/runtime.js";
 
@@ -24,6 +26,18 @@ export const TOPIC_OPERATIONS = bits([3, 4, 5, 6, 7, 8, 10, 11]);
 /** Groups: READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (AclEntry.supportedOperations(GROUP)). */
 export const GROUP_OPERATIONS = bits([3, 6, 8, 10, 11]);
 export const CLUSTER_OPERATIONS = bits([5, 7, 8, 9, 10, 11, 12, 13, 14]);
+
+const SUPPORTED_OPERATIONS: Readonly<Record<number, readonly number[]>> = {
+  [ResourceType.TOPIC]: [3, 4, 5, 6, 7, 8, 10, 11],
+  [ResourceType.GROUP]: [3, 6, 8, 10, 11],
+  [ResourceType.CLUSTER]: [5, 7, 8, 9, 10, 11, 12, 13, 14],
+};
+
+/** The authorizedOperations bit field of a resource for this request's principal (Kafka's authHelper.authorizedOperations). */
+export function authorizedOperations(context: RequestContext, resourceType: number, name: string): number {
+  const supported = SUPPORTED_OPERATIONS[resourceType] ?? [];
+  return bits(supported.filter((operation) => context.authorized(operation, resourceType, name)));
+}
 
 /**
  * The Kafka error each native log failure stands for: one exhaustive table (a new code does not
@@ -92,4 +106,19 @@ export function currentLeaderOf(
   if (broker === undefined || endpoint === undefined) return { leaderId: -1, leaderEpoch: -1 };
   endpoints.set(broker.nodeId, { nodeId: broker.nodeId, host: endpoint.host, port: endpoint.port, rack: broker.rack });
   return { leaderId: partition.leaderId, leaderEpoch: partition.leaderEpoch };
+}
+
+/**
+ * `handler` with Kafka's group check first: `operation` on the request's group, else the
+ * handler's error response with GROUP_AUTHORIZATION_FAILED (JoinGroup, SyncGroup, Heartbeat,
+ * LeaveGroup: READ).
+ */
+export function requiringGroup<Req extends { groupId: string }, Res>(handler: Handler<Req, Res>, operation: number): Handler<Req, Res> {
+  return {
+    ...handler,
+    handle(context, request) {
+      if (!context.authorized(operation, ResourceType.GROUP, request.groupId)) throw new KafkaError(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+      return handler.handle(context, request);
+    },
+  };
 }

@@ -16,6 +16,7 @@ import type {
   CreateTopicsResponse,
   CreateTopicsResponseCreatableTopicResult,
 } from "../protocol/generated/create-topics.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf, PARTITIONS_PER_REQUEST_MAX, ZERO_UUID } from "./common.js";
@@ -114,9 +115,13 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
       const message = "Excessively large number of partitions per request.";
       return { throttleTimeMs: 0, topics: request.topics.map((topic) => failure(topic.name, ErrorCode.POLICY_VIOLATION, message)) };
     }
+    // Authorization: CREATE on the cluster, else on each topic (TOPIC_AUTHORIZATION_FAILED).
+    const clusterCreate = context.authorized(AclOperation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME);
     const results = await Promise.all(
       request.topics.map(async (topic): Promise<CreateTopicsResponseCreatableTopicResult> => {
         if ((counts.get(topic.name) ?? 0) > 1) return failure(topic.name, ErrorCode.INVALID_REQUEST, "Duplicate topic name.");
+        if (!clusterCreate && !context.authorized(AclOperation.CREATE, ResourceType.TOPIC, topic.name))
+          return failure(topic.name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
         const checked = check(context, topic);
         if ("errorCode" in checked) return failure(topic.name, checked.errorCode, checked.message);
         let topicId = ZERO_UUID;

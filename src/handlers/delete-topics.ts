@@ -5,6 +5,7 @@
 
 import { ErrorCode } from "../protocol/errors.js";
 import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from "../protocol/generated/delete-topics.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf, ZERO_UUID } from "./common.js";
 
@@ -27,6 +28,12 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
         continue;
       }
       const topic = byId ? metadata.topicById(entry.topicId) : metadata.topic(entry.name as string);
+      // Authorization: DELETE on the topic, checked before existence for a name.
+      const name = byId ? topic?.name : (entry.name as string);
+      if (name !== undefined && !context.authorized(AclOperation.DELETE, ResourceType.TOPIC, name)) {
+        responses.push({ name: entry.name, topicId: entry.topicId, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null });
+        continue;
+      }
       if (topic === undefined) {
         const errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         responses.push({ name: entry.name, topicId: entry.topicId, errorCode, errorMessage: null });

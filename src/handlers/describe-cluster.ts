@@ -5,8 +5,9 @@
 
 import { ErrorCode } from "../protocol/errors.js";
 import type { DescribeClusterRequest, DescribeClusterResponse } from "../protocol/generated/describe-cluster.js";
+import { CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
-import { brokersFor, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED } from "./common.js";
+import { authorizedOperations, brokersFor, OPERATIONS_NOT_REQUESTED } from "./common.js";
 
 const BROKERS = 1;
 
@@ -17,7 +18,9 @@ export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClu
     endpointType,
     clusterId: context.metadata.clusterId,
     controllerId: context.metadata.controllerId,
-    clusterAuthorizedOperations: request.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+    clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
+      ? authorizedOperations(context, ResourceType.CLUSTER, CLUSTER_NAME)
+      : OPERATIONS_NOT_REQUESTED,
   };
   if (endpointType !== BROKERS) {
     return {

@@ -41,6 +41,7 @@ import type {
   FetchResponsePartitionData,
 } from "../protocol/generated/fetch.js";
 import { isThrottledReplica } from "../replication/throttle.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
 import { FetchSession, FINAL_EPOCH, INITIAL_EPOCH, type SessionPartition } from "../server/fetch-session.js";
 import { defineHandler } from "../server/registry.js";
@@ -162,7 +163,26 @@ function readAll(
   const leaderThrottle = context.partitions.leaderThrottle;
   if (replicaId >= 0) leaderThrottle.setRate(Number(dynamicBrokerValue(context.brokerConfigs, context.nodeId, "leader.replication.throttled.rate") ?? 0));
   const selectRack = fromFollowers && request.rackId !== "" && RACK_AWARE_SELECTORS.has(context.config.text("replica.selector.class") ?? "");
+  // Authorization (KafkaApis.handleFetchRequest): a follower needs CLUSTER_ACTION on the cluster, a
+  // consumer READ on each topic (checked before existence; once per topic).
+  const followerAuthorized = replicaId < 0 || context.authorized(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME);
+  const readable = new Map<string, boolean>();
+  const authorizedFor = (name: string | undefined): boolean => {
+    if (name === undefined) return true;
+    if (replicaId >= 0) return followerAuthorized;
+    let allowed = readable.get(name);
+    if (allowed === undefined) {
+      allowed = context.authorized(AclOperation.READ, ResourceType.TOPIC, name);
+      readable.set(name, allowed);
+    }
+    return allowed;
+  };
   for (const target of targets) {
+    if (!authorizedFor(byId ? context.metadata.topicById(target.topicId)?.name : target.topic)) {
+      results.push(failed(target, ErrorCode.TOPIC_AUTHORIZATION_FAILED, readCommitted));
+      errors = true;
+      continue;
+    }
     const partition = byId
       ? context.partitions.lookupById(target.topicId, target.partition, target.currentLeaderEpoch, !fromFollowers)
       : context.partitions.lookup(target.topic, target.partition, target.currentLeaderEpoch, !fromFollowers);

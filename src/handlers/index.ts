@@ -11,9 +11,11 @@
 // DeleteGroups, OffsetDelete, ConsumerGroupHeartbeat, ConsumerGroupDescribe).
 // Handlers use the services of their RequestContext (src/server/context.ts), never the broker.
 
+import { AclOperation } from "../security/acl.js";
 import type { Handler } from "../server/registry.js";
 import { alterPartitionReassignments } from "./alter-partition-reassignments.js";
 import { apiVersions } from "./api-versions.js";
+import { requiringGroup } from "./common.js";
 import { alterConfigs, describeConfigs, incrementalAlterConfigs } from "./configs.js";
 import { createPartitions } from "./create-partitions.js";
 import { createTopics } from "./create-topics.js";
@@ -43,6 +45,7 @@ import { listPartitionReassignments } from "./list-partition-reassignments.js";
 import { metadata } from "./metadata.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
+import { createAcls, deleteAcls, describeAcls } from "./security/acls.js";
 import { saslAuthenticate, saslHandshake } from "./security/sasl.js";
 import { alterUserScramCredentials, describeUserScramCredentials } from "./security/scram-credentials.js";
 import { addOffsetsToTxn } from "./transaction/add-offsets-to-txn.js";
@@ -60,10 +63,10 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   listOffsets,
   metadata,
   findCoordinator,
-  joinGroup,
-  syncGroup,
-  heartbeat,
-  leaveGroup,
+  requiringGroup(joinGroup, AclOperation.READ),
+  requiringGroup(syncGroup, AclOperation.READ),
+  requiringGroup(heartbeat, AclOperation.READ),
+  requiringGroup(leaveGroup, AclOperation.READ),
   offsetCommit,
   offsetFetch,
   describeGroups,
@@ -100,4 +103,7 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   saslAuthenticate,
   describeUserScramCredentials,
   alterUserScramCredentials,
+  describeAcls,
+  createAcls,
+  deleteAcls,
 ] as unknown as Handler<never, unknown>[];

@@ -20,6 +20,7 @@ import type {
   ListOffsetsResponse,
   ListOffsetsResponseListOffsetsPartitionResponse,
 } from "../protocol/generated/list-offsets.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf, reportUnexpected } from "./common.js";
@@ -85,9 +86,15 @@ export const listOffsets = defineHandler<ListOffsetsRequest, ListOffsetsResponse
     return {
       throttleTimeMs: 0,
       topics: request.topics.map((wantedTopic) => {
+        // Authorization: DESCRIBE on the topic (a follower's request: CLUSTER_ACTION on the cluster).
+        const authorized =
+          request.replicaId >= 0
+            ? context.authorized(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME)
+            : context.authorized(AclOperation.DESCRIBE, ResourceType.TOPIC, wantedTopic.name);
         return {
           name: wantedTopic.name,
           partitions: wantedTopic.partitions.map((wanted) => {
+            if (!authorized) return answer(wanted.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED, -1n, -1n, -1, context.apiVersion);
             const partition = context.partitions.lookup(wantedTopic.name, wanted.partitionIndex, wanted.currentLeaderEpoch);
             if (typeof partition === "number") return answer(wanted.partitionIndex, partition, -1n, -1n, -1, context.apiVersion);
             try {

@@ -8,10 +8,11 @@ import type { TopicMetadata } from "../cluster/metadata-cache.js";
 import { validateTopicName } from "../config/index.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type { MetadataRequest, MetadataResponse, MetadataResponseMetadataResponseTopic } from "../protocol/generated/metadata.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
-import { brokersFor, CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, reportUnexpected, TOPIC_OPERATIONS, ZERO_UUID } from "./common.js";
+import { authorizedOperations, brokersFor, OPERATIONS_NOT_REQUESTED, reportUnexpected, TOPIC_OPERATIONS, ZERO_UUID } from "./common.js";
 
-export function describeTopic(topic: TopicMetadata, includeOperations: boolean): MetadataResponseMetadataResponseTopic {
+export function describeTopic(topic: TopicMetadata, includeOperations: boolean, operations = TOPIC_OPERATIONS): MetadataResponseMetadataResponseTopic {
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
@@ -26,7 +27,7 @@ export function describeTopic(topic: TopicMetadata, includeOperations: boolean):
       isrNodes: [...partition.isr],
       offlineReplicas: [...partition.offlineReplicas],
     })),
-    topicAuthorizedOperations: includeOperations ? TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+    topicAuthorizedOperations: includeOperations ? operations : OPERATIONS_NOT_REQUESTED,
   };
 }
 
@@ -40,20 +41,39 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>(3, { mi
   const allowAutoCreate = (apiVersion < 4 || request.allowAutoTopicCreation) && context.config.autoCreateTopicsEnable;
   const topics: MetadataResponseMetadataResponseTopic[] = [];
   const all = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
+  // Authorization (Kafka's handleTopicMetadataRequest): a topic needs DESCRIBE — left out of an
+  // all-topics answer, TOPIC_AUTHORIZATION_FAILED when named (existing or not); auto-creation
+  // needs CREATE on the cluster or the topic.
+  const describable = (name: string) => context.authorized(AclOperation.DESCRIBE, ResourceType.TOPIC, name);
+  const describe = (topic: TopicMetadata) =>
+    describeTopic(topic, includeTopicOps, includeTopicOps ? authorizedOperations(context, ResourceType.TOPIC, topic.name) : TOPIC_OPERATIONS);
   if (all) {
-    for (const topic of metadata.topics()) topics.push(describeTopic(topic, includeTopicOps));
+    for (const topic of metadata.topics()) if (describable(topic.name)) topics.push(describe(topic));
   } else {
     for (const wanted of request.topics ?? []) {
       if (wanted.name === null || wanted.name === "") {
         const topic = wanted.topicId === ZERO_UUID ? undefined : metadata.topicById(wanted.topicId);
-        topics.push(topic === undefined ? missing(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID) : describeTopic(topic, includeTopicOps));
+        if (topic !== undefined && !describable(topic.name)) topics.push(missing(null, wanted.topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+        else topics.push(topic === undefined ? missing(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID) : describe(topic));
         continue;
       }
       const name = wanted.name;
+      if (!describable(name)) {
+        topics.push(missing(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+        continue;
+      }
       let topic = metadata.topic(name);
       if (topic === undefined) {
         if (validateTopicName(name) !== null) {
           topics.push(missing(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION));
+          continue;
+        }
+        if (
+          allowAutoCreate &&
+          !context.authorized(AclOperation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME) &&
+          !context.authorized(AclOperation.CREATE, ResourceType.TOPIC, name)
+        ) {
+          topics.push(missing(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
           continue;
         }
         if (allowAutoCreate) {
@@ -66,7 +86,7 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>(3, { mi
           }
         }
       }
-      topics.push(topic === undefined ? missing(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) : describeTopic(topic, includeTopicOps));
+      topics.push(topic === undefined ? missing(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) : describe(topic));
     }
   }
   return {
@@ -75,7 +95,10 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>(3, { mi
     clusterId: metadata.clusterId,
     controllerId: metadata.controllerId,
     topics,
-    clusterAuthorizedOperations: apiVersion >= 8 && request.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+    clusterAuthorizedOperations:
+      apiVersion >= 8 && request.includeClusterAuthorizedOperations
+        ? authorizedOperations(context, ResourceType.CLUSTER, CLUSTER_NAME)
+        : OPERATIONS_NOT_REQUESTED,
     errorCode: ErrorCode.NONE,
   };
 });

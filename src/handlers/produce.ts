@@ -18,7 +18,7 @@
 
 import type { TopicMetadata } from "../cluster/metadata-cache.js";
 import type { Partition } from "../log/partition.js";
-import { ErrorCode } from "../protocol/errors.js";
+import { ErrorCode, KafkaError } from "../protocol/errors.js";
 import type {
   ProduceRequest,
   ProduceRequestPartitionProduceData,
@@ -27,6 +27,7 @@ import type {
   ProduceResponsePartitionProduceResponse,
   ProduceResponseTopicProduceResponse,
 } from "../protocol/generated/produce.js";
+import { AclOperation, ResourceType } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler, type HandlerResult, NO_RESPONSE } from "../server/registry.js";
 import { currentLeaderOf, errorCodeOf, isLeadershipError, reportUnexpected, ZERO_UUID } from "./common.js";
@@ -188,10 +189,18 @@ export const produce = defineHandler<ProduceRequest, ProduceResponse>(
     const validAcks = acks === 0 || acks === 1 || acks === -1;
     const pending: PendingCommit[] = [];
     let waiting = false;
+    // Authorization (KafkaApis.handleProduceRequest): a transactional produce needs WRITE on its
+    // transactional id (else the whole request fails), every topic WRITE (checked before existence).
+    if (request.transactionalId !== null && !context.authorized(AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId)) {
+      throw new KafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    }
     const answers = request.topicData.map((topicData) => {
       const topic = byId ? metadata.topicById(topicData.topicId) : metadata.topic(topicData.name);
+      const name = byId ? topic?.name : topicData.name;
+      const writable = name === undefined || context.authorized(AclOperation.WRITE, ResourceType.TOPIC, name);
       return topicData.partitionData.map((data) => {
         if (!validAcks) return partitionError(data.index, ErrorCode.INVALID_REQUIRED_ACKS);
+        if (!writable) return partitionError(data.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
         if (topic === undefined) return partitionError(data.index, byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         if (topic.isInternal && context.header.clientId !== ADMIN_CLIENT_ID) {
           return partitionError(data.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);

@@ -20,6 +20,8 @@
 //   reassignments  Reassignments        src/cluster/reassignments.ts, cluster-manager.ts  partition reassignments (KIP-455)
 //   credentials    ScramCredentialStore src/security/credentials.ts, metadata.ts, cluster-manager.ts  SCRAM credentials
 //   sasl           SASL listeners       src/security/sasl.ts                          each SASL listener's mechanisms and PLAIN users
+//   acls           AclStore             src/security/acl.ts, metadata.ts, cluster-manager.ts  ACL bindings
+//   authorizer     Authorizer | null    src/security/acl.ts                           StandardAuthorizer (null: authorizer.class.name unset)
 //
 // The principal is the connection's: User:ANONYMOUS on PLAINTEXT, User:<name> once SASL
 // authenticated it. Services still to come get their field here when they exist (not before, as
@@ -36,6 +38,7 @@ import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import type { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
+import type { AclStore, Authorizer } from "../security/acl.js";
 import type { ScramCredentialStore } from "../security/credentials.js";
 import type { SaslListener, SaslSession } from "../security/sasl.js";
 import type { FetchSessionCache } from "./fetch-session.js";
@@ -92,6 +95,9 @@ export interface BrokerServices {
   readonly credentials: ScramCredentialStore;
   /** The SASL settings of each SASL_* listener, by listener name. */
   readonly sasl: ReadonlyMap<string, SaslListener>;
+  readonly acls: AclStore;
+  /** Null when no authorizer is configured: every request is allowed, as in Kafka. */
+  readonly authorizer: Authorizer | null;
 }
 
 /** Kafka's KafkaPrincipal of an unauthenticated PLAINTEXT connection. */
@@ -171,6 +177,26 @@ export class RequestContext implements BrokerServices {
 
   get sasl(): ReadonlyMap<string, SaslListener> {
     return this.services.sasl;
+  }
+
+  get acls(): AclStore {
+    return this.services.acls;
+  }
+
+  get authorizer(): Authorizer | null {
+    return this.services.authorizer;
+  }
+
+  /** Whether this request's principal may do `operation` on a resource (always, without an authorizer). */
+  authorized(operation: number, resourceType: number, name: string): boolean {
+    const authorizer = this.services.authorizer;
+    return authorizer === null || authorizer.authorize(this.principal, this.connection.peerHost, operation, resourceType, name);
+  }
+
+  /** Whether the principal may do `operation` on some resource of `resourceType` (Kafka's authorizeByResourceType). */
+  authorizedAny(operation: number, resourceType: number): boolean {
+    const authorizer = this.services.authorizer;
+    return authorizer === null || authorizer.authorizeAny(this.principal, this.connection.peerHost, operation, resourceType);
   }
 
   /** This broker's node id. */

@@ -28,7 +28,7 @@ import { MetadataCache } from "../cluster/metadata-cache.js";
 import { SingleNodeReassignments } from "../cluster/reassignments.js";
 import { logConfigFor, TopicManager, type Topics } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
-import { effectiveTopicConfig } from "../config/index.js";
+import { ConfigError, effectiveTopicConfig } from "../config/index.js";
 import { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
 import { ClusterMarkerWriter, LocalMarkerWriter } from "../coordinator/transaction/markers.js";
@@ -39,6 +39,7 @@ import { PartitionManager } from "../log/partition-manager.js";
 import type { LogOpenProgress } from "../native.js";
 import { InterBrokerClients } from "../replication/inter-broker.js";
 import { ReplicaFetcherManager } from "../replication/replica-fetcher.js";
+import { AuthorizerConfigError, authorizerOf } from "../security/acl.js";
 import { saslListeners } from "../security/sasl.js";
 import type { BrokerServices } from "./context.js";
 import { FetchSessionCache } from "./fetch-session.js";
@@ -187,6 +188,14 @@ export async function openServices(
   const brokerConfigs = cluster?.manager ?? (store as MetadataStore);
   const credentials = cluster?.manager ?? (store as MetadataStore);
   const sasl = saslListeners(config);
+  const acls = cluster?.manager ?? (store as MetadataStore);
+  let authorizer: ReturnType<typeof authorizerOf>;
+  try {
+    authorizer = authorizerOf(config, acls);
+  } catch (error) {
+    if (error instanceof AuthorizerConfigError) throw new ConfigError("authorizer.class.name", error.message);
+    throw error;
+  }
   return {
     services: {
       config,
@@ -204,6 +213,8 @@ export async function openServices(
       brokerConfigs,
       credentials,
       sasl,
+      acls,
+      authorizer,
     },
     logs,
     cluster,

@@ -13,6 +13,7 @@ import { GROUP_METADATA_TOPIC } from "../../coordinator/group/coordinator.js";
 import { TRANSACTION_STATE_TOPIC } from "../../coordinator/transaction/state-manager.js";
 import { ErrorCode, errorByCode } from "../../protocol/errors.js";
 import type { FindCoordinatorRequest, FindCoordinatorResponse, FindCoordinatorResponseCoordinator } from "../../protocol/generated/find-coordinator.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../../security/acl.js";
 import type { RequestContext } from "../../server/context.js";
 import { defineHandler } from "../../server/registry.js";
 import { reportUnexpected } from "../common.js";
@@ -35,6 +36,10 @@ async function coordinatorFor(context: RequestContext, key: string, keyType: num
   });
   if (keyType === KEY_TYPE_SHARE) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) return { ...none(ErrorCode.INVALID_REQUEST), errorMessage: "Invalid coordinator type" };
+  // Authorization: DESCRIBE on the group or transactional id.
+  if (keyType === KEY_TYPE_GROUP && !context.authorized(AclOperation.DESCRIBE, ResourceType.GROUP, key)) return none(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+  if (keyType === KEY_TYPE_TRANSACTION && !context.authorized(AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key))
+    return none(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
   try {
     if (keyType === KEY_TYPE_GROUP) await context.groups.ensureOffsetsTopic();
     else await context.transactions.ensureTransactionTopic();

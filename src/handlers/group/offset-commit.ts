@@ -10,6 +10,7 @@
 import type { OffsetToCommit } from "../../coordinator/group/coordinator.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import type { OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponseOffsetCommitResponseTopic } from "../../protocol/generated/offset-commit.js";
+import { AclOperation, ResourceType } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 import { ZERO_UUID } from "../common.js";
 
@@ -26,9 +27,14 @@ export const offsetCommit = defineHandler<OffsetCommitRequest, OffsetCommitRespo
       const metadata = byTopicId ? context.metadata.topicById(topic.topicId) : context.metadata.topic(topic.name);
       const partitions = topic.partitions.map((partition) => ({ partitionIndex: partition.partitionIndex, errorCode: ErrorCode.NONE as number }));
       topics.push({ name: byTopicId ? "" : topic.name, topicId: byTopicId ? topic.topicId : ZERO_UUID, partitions });
+      // Authorization: READ on the topic, before its existence for a name.
+      const name = byTopicId ? metadata?.name : topic.name;
+      const readable = name === undefined || context.authorized(AclOperation.READ, ResourceType.TOPIC, name);
       topic.partitions.forEach((partition, index) => {
         const slot = partitions[index] as { errorCode: number };
-        if (metadata === undefined) {
+        if (!readable) {
+          slot.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        } else if (metadata === undefined) {
           slot.errorCode = byTopicId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         } else if (partition.partitionIndex < 0 || partition.partitionIndex >= metadata.partitions.length) {
           slot.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;

@@ -14,6 +14,7 @@ import type {
   OffsetFetchResponseOffsetFetchResponseGroup,
   OffsetFetchResponseOffsetFetchResponsePartitions,
 } from "../../protocol/generated/offset-fetch.js";
+import { AclOperation, ResourceType } from "../../security/acl.js";
 import type { RequestContext } from "../../server/context.js";
 import { defineHandler } from "../../server/registry.js";
 import { ZERO_UUID } from "../common.js";
@@ -35,6 +36,8 @@ function fetchGroup(
   requireStable: boolean,
 ): OffsetFetchResponseOffsetFetchResponseGroup {
   const byTopicId = context.apiVersion >= 10;
+  // Authorization: DESCRIBE on the group.
+  if (!context.authorized(AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) return { groupId, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: [] };
   const unknown: OffsetFetchResponseOffsetFetchResponseGroup["topics"] = [];
   let topics: { name: string; partitions: number[] }[] | null = null;
   if (asked !== null) {

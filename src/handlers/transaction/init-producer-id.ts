@@ -11,6 +11,7 @@
 
 import { ErrorCode } from "../../protocol/errors.js";
 import type { InitProducerIdRequest, InitProducerIdResponse } from "../../protocol/generated/init-producer-id.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 
 function answer(errorCode: number, producerId = -1n, producerEpoch = -1): InitProducerIdResponse {
@@ -21,6 +22,17 @@ export const initProducerId = defineHandler<InitProducerIdRequest, InitProducerI
   22,
   { min: 0, max: 6 },
   async (context, request) => {
+    // Authorization: WRITE on the transactional id; an idempotent producer IDEMPOTENT_WRITE on the
+    // cluster, or WRITE on some topic (Kafka's authorizeByResourceType).
+    if (request.transactionalId !== null) {
+      if (!context.authorized(AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId))
+        return answer(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    } else if (
+      !context.authorized(AclOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER, CLUSTER_NAME) &&
+      !context.authorizedAny(AclOperation.WRITE, ResourceType.TOPIC)
+    ) {
+      return answer(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    }
     if ((request.producerId === -1n) !== (request.producerEpoch === -1)) return answer(ErrorCode.INVALID_REQUEST);
     const expected = request.producerId === -1n ? null : { producerId: request.producerId, producerEpoch: request.producerEpoch };
     const result = await context.transactions.initProducerId(

@@ -1,0 +1,231 @@
+// ACLs with Kafka's tools and clients against the real broker: StandardAuthorizer configured,
+// super.users=User:admin, SASL/PLAIN users; kafka-acls.sh adds, lists and removes bindings
+// (literal, prefixed, wildcard principal, DENY); the Java producer and consumer are allowed and
+// refused operation by operation with Kafka's exceptions; unauthorized topics are left out of
+// Metadata; without an authorizer the ACL APIs answer SECURITY_DISABLED.
+
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../src/protocol/errors.js";
+import { TestClient } from "../helpers/client.js";
+import { freePort, produceWithJava, runJavaTool } from "../helpers/kafka.js";
+import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+import { ToolSession } from "../helpers/tool-session.js";
+
+let broker: SluiceBroker;
+let saslPort: number;
+let tools: ToolSession;
+let dir: string;
+let adminConfig: string;
+
+const plain = (user: string, password: string) => ({
+  "security.protocol": "SASL_PLAINTEXT",
+  "sasl.mechanism": "PLAIN",
+  "sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required username="${user}" password="${password}";`,
+});
+
+beforeAll(async () => {
+  const plainPort = await freePort();
+  saslPort = await freePort();
+  dir = await mkdtemp(join(tmpdir(), "sluice-acls-"));
+  adminConfig = join(dir, "admin.properties");
+  await writeFile(
+    adminConfig,
+    Object.entries(plain("admin", "admin-secret"))
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n"),
+  );
+  broker = await startSluice({
+    port: plainPort,
+    overrides: {
+      listeners: `PLAINTEXT://127.0.0.1:${plainPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+      "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+      "sasl.enabled.mechanisms": "PLAIN",
+      "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+        'org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret" user_alice="alice-secret" user_bob="bob-secret";',
+      "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+      "super.users": "User:admin",
+      "num.partitions": 1,
+    },
+  });
+  tools = await ToolSession.start();
+}, 120_000);
+
+afterAll(async () => {
+  tools?.close();
+  await broker?.stop();
+  if (broker) await rm(broker.workDir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const saslBootstrap = () => `127.0.0.1:${saslPort}`;
+
+async function acls(args: string[]): Promise<string> {
+  const result = await tools.run("org.apache.kafka.tools.AclCommand", ["--bootstrap-server", saslBootstrap(), "--command-config", adminConfig, ...args]);
+  if (result.code !== 0) throw new Error(`kafka-acls ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
+  return result.stdout;
+}
+
+async function consume(user: string, password: string, topic: string, group: string) {
+  const args = ["--bootstrap", saslBootstrap(), "--topic", topic, "--timeout-ms", "20000", "--property", `group.id=${group}`];
+  for (const [key, value] of Object.entries(plain(user, password))) args.push("--property", `${key}=${value}`);
+  return runJavaTool("sluice.kafka.Consume", args, { quickStart: true, heap: "128m", logLevel: "ERROR", timeoutMs: 60_000 });
+}
+
+describe("ACLs with kafka-acls.sh and the Java clients", () => {
+  it("kafka-acls.sh adds and lists literal, prefixed, wildcard-principal and DENY bindings", async () => {
+    await acls([
+      "--add",
+      "--allow-principal",
+      "User:alice",
+      "--operation",
+      "Write",
+      "--operation",
+      "Create",
+      "--topic",
+      "alice-",
+      "--resource-pattern-type",
+      "prefixed",
+    ]);
+    await acls(["--add", "--allow-principal", "User:alice", "--operation", "Read", "--topic", "alice-", "--resource-pattern-type", "prefixed"]);
+    await acls(["--add", "--allow-principal", "User:alice", "--operation", "Read", "--group", "alice-group"]);
+    await acls(["--add", "--allow-principal", "User:*", "--operation", "Read", "--topic", "public"]);
+    await acls(["--add", "--deny-principal", "User:alice", "--operation", "Read", "--topic", "alice-secret"]);
+    await acls(["--add", "--allow-principal", "User:alice", "--operation", "IdempotentWrite", "--cluster"]);
+    const listed = await acls(["--list", "--topic", "alice-", "--resource-pattern-type", "prefixed"]);
+    expect(listed).toContain("Current ACLs for resource `ResourcePattern(resourceType=TOPIC, name=alice-, patternType=PREFIXED)`:");
+    expect(listed).toContain("(principal=User:alice, host=*, operation=WRITE, permissionType=ALLOW)");
+    expect(listed).toContain("(principal=User:alice, host=*, operation=READ, permissionType=ALLOW)");
+    const matching = await acls(["--list", "--topic", "alice-secret", "--resource-pattern-type", "match"]);
+    expect(matching).toContain("permissionType=DENY");
+    expect(matching).toContain("name=alice-, patternType=PREFIXED");
+  }, 120_000);
+
+  it("alice writes and reads her prefixed topics, is refused others with Kafka's exceptions, and a DENY wins", async () => {
+    await produceWithJava({
+      bootstrap: saslBootstrap(),
+      topic: "alice-orders",
+      records: [{ key: "k", value: "v1" }],
+      compression: "none",
+      properties: plain("alice", "alice-secret"),
+    });
+    const read = await consume("alice", "alice-secret", "alice-orders", "alice-group");
+    expect(read.code, read.stderr).toBe(0);
+    expect(read.stdout).toContain('"value":"v1"');
+
+    const refusedWrite = produceWithJava({
+      bootstrap: saslBootstrap(),
+      topic: "bob-orders",
+      records: [{ key: "k", value: "v" }],
+      compression: "none",
+      properties: { ...plain("alice", "alice-secret"), "max.block.ms": 10_000 },
+    });
+    await expect(refusedWrite).rejects.toThrow(/Not authorized to access topics: \[bob-orders\]|TopicAuthorizationException/);
+
+    // A group she may not use: FindCoordinator and JoinGroup refuse it.
+    const client = await TestClient.connect(saslPort);
+    await client.request(17, 1, { mechanism: "PLAIN" });
+    await client.request(36, 2, { authBytes: Buffer.from("\u0000alice\u0000alice-secret") });
+    const found = await client.request<{ coordinators: { errorCode: number }[] }>(10, 4, { keyType: 0, coordinatorKeys: ["other-group", "alice-group"] });
+    expect(found.coordinators.map((c) => c.errorCode)).toEqual([ErrorCode.GROUP_AUTHORIZATION_FAILED, ErrorCode.NONE]);
+    const joined = await client.request<{ errorCode: number }>(11, 5, {
+      groupId: "other-group",
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      memberId: "",
+      groupInstanceId: null,
+      protocolType: "consumer",
+      protocols: [{ name: "range", metadata: Buffer.alloc(0) }],
+    });
+    expect(joined.errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    client.close();
+
+    // The DENY on alice-secret wins over the prefixed ALLOW.
+    await produceWithJava({
+      bootstrap: saslBootstrap(),
+      topic: "alice-secret",
+      records: [{ key: "k", value: "s" }],
+      compression: "none",
+      properties: plain("alice", "alice-secret"),
+    });
+    const denied = await consume("alice", "alice-secret", "alice-secret", "alice-group");
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/TopicAuthorizationException|Not authorized to access topics: \[alice-secret\]/);
+
+    // bob has no ACL on alice's topics: refused; the super user is not.
+    const bob = produceWithJava({
+      bootstrap: saslBootstrap(),
+      topic: "alice-orders",
+      records: [{ key: "k", value: "v" }],
+      compression: "none",
+      properties: { ...plain("bob", "bob-secret"), "max.block.ms": 10_000 },
+    });
+    await expect(bob).rejects.toThrow(/ClusterAuthorizationException|TopicAuthorizationException|Not authorized/);
+    await produceWithJava({
+      bootstrap: saslBootstrap(),
+      topic: "alice-orders",
+      records: [{ key: "k", value: "admin" }],
+      compression: "none",
+      properties: plain("admin", "admin-secret"),
+    });
+  }, 180_000);
+
+  it("Metadata lists only the topics a principal may describe; a named one it may not is TOPIC_AUTHORIZATION_FAILED", async () => {
+    const client = await TestClient.connect(saslPort);
+    await client.request(17, 1, { mechanism: "PLAIN" });
+    await client.request(36, 2, { authBytes: Buffer.from("\u0000alice\u0000alice-secret") });
+    const all = await client.request<{ topics: { name: string; errorCode: number }[] }>(3, 12, {
+      topics: null,
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    const names = all.topics.map((t) => t.name).sort();
+    expect(names).toContain("alice-orders");
+    expect(names).not.toContain("bob-orders");
+    const named = await client.request<{ topics: { name: string; errorCode: number }[] }>(3, 12, {
+      topics: [{ name: "bob-orders", topicId: "AAAAAAAAAAAAAAAAAAAAAA" }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    expect(named.topics[0].errorCode).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    // Her ACL APIs are refused: altering ACLs needs ALTER on the cluster.
+    const create = await client.request<{ results: { errorCode: number }[] }>(30, 3, {
+      creations: [{ resourceType: 2, resourceName: "x", resourcePatternType: 3, principal: "User:alice", host: "*", operation: 2, permissionType: 3 }],
+    });
+    expect(create.results[0].errorCode).toBe(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    client.close();
+  });
+
+  it("kafka-acls.sh --remove deletes bindings by filter, and the access goes with them", async () => {
+    await acls(["--remove", "--force", "--allow-principal", "User:alice", "--operation", "Read", "--topic", "alice-", "--resource-pattern-type", "prefixed"]);
+    const listed = await acls(["--list", "--topic", "alice-", "--resource-pattern-type", "prefixed"]);
+    expect(listed).not.toContain("operation=READ");
+    const read = await consume("alice", "alice-secret", "alice-orders", "alice-group");
+    expect(read.code).not.toBe(0);
+  }, 120_000);
+});
+
+describe("without an authorizer", () => {
+  it("the ACL APIs answer SECURITY_DISABLED", async () => {
+    const open = await startSluice();
+    try {
+      const client = await TestClient.connect(open.port);
+      const described = await client.request<{ errorCode: number; errorMessage: string }>(29, 3, {
+        resourceTypeFilter: 1,
+        resourceNameFilter: null,
+        patternTypeFilter: 1,
+        principalFilter: null,
+        hostFilter: null,
+        operation: 1,
+        permissionType: 1,
+      });
+      expect(described).toMatchObject({ errorCode: ErrorCode.SECURITY_DISABLED, errorMessage: "No Authorizer is configured." });
+      client.close();
+    } finally {
+      await open.stop();
+      await rm(open.workDir, { recursive: true, force: true });
+    }
+  });
+});
