@@ -4,7 +4,7 @@
 import type { Endpoint } from "../cluster/metadata-cache.js";
 import { LogError, type LogErrorCode } from "../native.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
-import { ResourceType } from "../security/acl.js";
+import { CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
 import type { Handler } from "../server/registry.js";
 
@@ -118,6 +118,29 @@ export function requiringGroup<Req extends { groupId: string }, Res>(handler: Ha
     ...handler,
     handle(context, request) {
       if (!context.authorized(operation, ResourceType.GROUP, request.groupId)) throw new KafkaError(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+      return handler.handle(context, request);
+    },
+  };
+}
+
+/** `handler` with `operation` on the cluster required first (CLUSTER_AUTHORIZATION_FAILED through its error response). */
+export function requiringCluster<Req, Res>(handler: Handler<Req, Res>, operation: number): Handler<Req, Res> {
+  return {
+    ...handler,
+    handle(context, request) {
+      if (!context.authorized(operation, ResourceType.CLUSTER, CLUSTER_NAME)) throw new KafkaError(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+      return handler.handle(context, request);
+    },
+  };
+}
+
+/** `handler` with `operation` on the request's transactional id required first (TRANSACTIONAL_ID_AUTHORIZATION_FAILED). */
+export function requiringTransactionalId<Req extends { transactionalId: string }, Res>(handler: Handler<Req, Res>, operation: number): Handler<Req, Res> {
+  return {
+    ...handler,
+    handle(context, request) {
+      if (!context.authorized(operation, ResourceType.TRANSACTIONAL_ID, request.transactionalId))
+        throw new KafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
       return handler.handle(context, request);
     },
   };

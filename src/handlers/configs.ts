@@ -21,11 +21,23 @@ import { ErrorCode } from "../protocol/errors.js";
 import type { AlterConfigsRequest, AlterConfigsResponse } from "../protocol/generated/alter-configs.js";
 import type { DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResult } from "../protocol/generated/describe-configs.js";
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from "../protocol/generated/incremental-alter-configs.js";
+import { AclOperation, ResourceType as AclResource, CLUSTER_NAME } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
 
 /** ConfigResource.Type codes. */
 export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
+
+/**
+ * Authorization of a config resource (Kafka's AuthHelper for configs): `operation` on the topic,
+ * or on the cluster for a broker or broker logger; the error code when refused, else null.
+ */
+function configDenied(context: RequestContext, resourceType: number, name: string, operation: number): number | null {
+  if (resourceType === ResourceType.TOPIC) return context.authorized(operation, AclResource.TOPIC, name) ? null : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+  if (resourceType === ResourceType.BROKER || resourceType === ResourceType.BROKER_LOGGER)
+    return context.authorized(operation, AclResource.CLUSTER, CLUSTER_NAME) ? null : ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+  return null;
+}
 
 interface Outcome {
   errorCode: number;
@@ -116,6 +128,8 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
   const forVersion = (configs: DescribedConfig[]) => (context.apiVersion === 0 ? configs : configs.map((config) => ({ ...config, isDefault: false })));
   const results = request.resources.map((resource): DescribeConfigsResponseDescribeConfigsResult => {
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+    const denied = configDenied(context, resource.resourceType, resource.resourceName, AclOperation.DESCRIBE_CONFIGS);
+    if (denied !== null) return { ...base, errorCode: denied, errorMessage: null, configs: [] };
     try {
       if (resource.resourceType === ResourceType.TOPIC) {
         const topic = topicOf(context, resource.resourceName);
@@ -194,8 +208,11 @@ export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsRespo
   for (const resource of request.resources) {
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
     let outcome: Outcome;
+    const denied = configDenied(context, resource.resourceType, resource.resourceName, AclOperation.ALTER_CONFIGS);
     if (twice.has(`${resource.resourceType}:${resource.resourceName}`)) {
       outcome = fail(ErrorCode.INVALID_REQUEST, "Duplicate resource.");
+    } else if (denied !== null) {
+      outcome = { errorCode: denied, errorMessage: null };
     } else if (resource.resourceType === ResourceType.TOPIC) {
       outcome = await alterTopic(
         context,
@@ -237,8 +254,11 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
     for (const resource of request.resources) {
       const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
       let outcome: Outcome;
+      const denied = configDenied(context, resource.resourceType, resource.resourceName, AclOperation.ALTER_CONFIGS);
       if (twice.has(`${resource.resourceType}:${resource.resourceName}`)) {
         outcome = fail(ErrorCode.INVALID_REQUEST, "Duplicate resource.");
+      } else if (denied !== null) {
+        outcome = { errorCode: denied, errorMessage: null };
       } else if (resource.resourceType === ResourceType.TOPIC) {
         const ops = resource.configs.map((config) => ({ name: config.name, op: config.configOperation, value: config.value }));
         outcome = await alterTopic(context, resource.resourceName, (current) => applyIncrementalAlter(current, ops, context.config), request.validateOnly);

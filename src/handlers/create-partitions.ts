@@ -10,11 +10,14 @@ import type {
   CreatePartitionsRequestCreatePartitionsTopic,
   CreatePartitionsResponse,
 } from "../protocol/generated/create-partitions.js";
+import { AclOperation, ResourceType as AclResource } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf, PARTITIONS_PER_REQUEST_MAX } from "./common.js";
 
 function check(context: RequestContext, wanted: CreatePartitionsRequestCreatePartitionsTopic): { errorCode: number; errorMessage: string | null } | null {
+  // Authorization: ALTER on the topic, before its existence.
+  if (!context.authorized(AclOperation.ALTER, AclResource.TOPIC, wanted.name)) return { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null };
   const topic = context.metadata.topic(wanted.name);
   if (topic === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${wanted.name}' does not exist.` };
   const current = topic.partitions.length;

@@ -5,6 +5,7 @@
 
 import { ErrorCode } from "../protocol/errors.js";
 import type { DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponseDeleteRecordsPartitionResult } from "../protocol/generated/delete-records.js";
+import { AclOperation, ResourceType as AclResource } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf, reportUnexpected } from "./common.js";
 
@@ -21,7 +22,13 @@ export const deleteRecords = defineHandler<DeleteRecordsRequest, DeleteRecordsRe
     const topics = [];
     for (const wantedTopic of request.topics) {
       const partitions = [];
+      // Authorization: DELETE on the topic.
+      const deletable = context.authorized(AclOperation.DELETE, AclResource.TOPIC, wantedTopic.name);
       for (const wanted of wantedTopic.partitions) {
+        if (!deletable) {
+          partitions.push(answer(wanted.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+          continue;
+        }
         const partition = context.partitions.lookup(wantedTopic.name, wanted.partitionIndex);
         if (typeof partition === "number") {
           partitions.push(answer(wanted.partitionIndex, partition));

@@ -5,7 +5,7 @@
 
 import { ErrorCode } from "../protocol/errors.js";
 import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from "../protocol/generated/delete-topics.js";
-import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
+import { AclOperation, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf, ZERO_UUID } from "./common.js";
 

@@ -15,7 +15,7 @@ import { AclOperation } from "../security/acl.js";
 import type { Handler } from "../server/registry.js";
 import { alterPartitionReassignments } from "./alter-partition-reassignments.js";
 import { apiVersions } from "./api-versions.js";
-import { requiringGroup } from "./common.js";
+import { requiringCluster, requiringGroup, requiringTransactionalId } from "./common.js";
 import { alterConfigs, describeConfigs, incrementalAlterConfigs } from "./configs.js";
 import { createPartitions } from "./create-partitions.js";
 import { createTopics } from "./create-topics.js";
@@ -72,24 +72,24 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   describeGroups,
   listGroups,
   deleteGroups,
-  offsetDelete,
-  consumerGroupHeartbeat,
+  requiringGroup(offsetDelete, AclOperation.DELETE),
+  requiringGroup(consumerGroupHeartbeat, AclOperation.READ),
   consumerGroupDescribe,
   initProducerId,
   addPartitionsToTxn,
-  addOffsetsToTxn,
-  endTxn,
-  writeTxnMarkers,
-  txnOffsetCommit,
+  requiringGroup(requiringTransactionalId(addOffsetsToTxn, AclOperation.WRITE), AclOperation.READ),
+  requiringTransactionalId(endTxn, AclOperation.WRITE),
+  requiringCluster(writeTxnMarkers, AclOperation.CLUSTER_ACTION),
+  requiringGroup(requiringTransactionalId(txnOffsetCommit, AclOperation.WRITE), AclOperation.READ),
   describeProducers,
   describeTransactions,
   listTransactions,
   offsetForLeaderEpoch,
   apiVersions,
   describeTopicPartitions,
-  electLeaders,
-  alterPartitionReassignments,
-  listPartitionReassignments,
+  requiringCluster(electLeaders, AclOperation.ALTER),
+  requiringCluster(alterPartitionReassignments, AclOperation.ALTER),
+  requiringCluster(listPartitionReassignments, AclOperation.DESCRIBE),
   createTopics,
   deleteTopics,
   deleteRecords,
@@ -101,8 +101,8 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   incrementalAlterConfigs,
   saslHandshake,
   saslAuthenticate,
-  describeUserScramCredentials,
-  alterUserScramCredentials,
+  requiringCluster(describeUserScramCredentials, AclOperation.DESCRIBE),
+  requiringCluster(alterUserScramCredentials, AclOperation.ALTER),
   describeAcls,
   createAcls,
   deleteAcls,

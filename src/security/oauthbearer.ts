@@ -44,22 +44,28 @@ export interface OAuthValidator {
 /** The bearer token of a client's first OAUTHBEARER message; throws OAuthTokenError when malformed. */
 export function bearerToken(message: Buffer): { token: string; authzid: string | null } {
   const text = message.toString("utf8");
-  const match = /^([ny]),(?:a=([^,]*))?,\x01(.*)\x01\x01$/s.exec(text);
-  if (match === null) throw new OAuthTokenError("Invalid OAUTHBEARER client first message");
+  const invalid = () => new OAuthTokenError("Invalid OAUTHBEARER client first message");
+  const SEPARATOR = "\u0001";
+  // gs2 header "n," or "y,", an optional "a=<authzid>", ","; then key=value pairs each ended by
+  // \x01, and a final \x01.
+  const headerEnd = text.indexOf(",", 2);
+  if ((text[0] !== "n" && text[0] !== "y") || text[1] !== "," || headerEnd < 0) throw invalid();
+  const authzidPart = text.slice(2, headerEnd);
+  if (authzidPart !== "" && !authzidPart.startsWith("a=")) throw invalid();
+  const body = text.slice(headerEnd + 1);
+  if (!body.startsWith(SEPARATOR) || !body.endsWith(SEPARATOR + SEPARATOR) || body.length < 3) throw invalid();
   let token: string | null = null;
-  for (const pair of match[3].split("\x01")) {
+  for (const pair of body.slice(1, -2).split(SEPARATOR)) {
     const at = pair.indexOf("=");
-    if (at <= 0) throw new OAuthTokenError("Invalid OAUTHBEARER client first message");
-    const key = pair.slice(0, at);
-    const value = pair.slice(at + 1);
-    if (key === "auth") {
-      const bearer = /^Bearer +(\S+)$/i.exec(value);
-      if (bearer === null) throw new OAuthTokenError("Invalid OAUTHBEARER client first message");
-      token = bearer[1];
-    }
+    if (at <= 0) throw invalid();
+    if (pair.slice(0, at) !== "auth") continue;
+    const bearer = /^Bearer +(\S+)$/i.exec(pair.slice(at + 1));
+    if (bearer === null) throw invalid();
+    token = bearer[1];
   }
-  if (token === null) throw new OAuthTokenError("Invalid OAUTHBEARER client first message");
-  return { token, authzid: match[2] === undefined || match[2] === "" ? null : match[2] };
+  if (token === null) throw invalid();
+  const authzid = authzidPart.slice(2);
+  return { token, authzid: authzid === "" ? null : authzid };
 }
 
 /** The validator of a listener's OAUTHBEARER (see the file comment). */

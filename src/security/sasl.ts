@@ -245,7 +245,7 @@ export class SaslSession {
   #plain(bytes: Buffer): string {
     const text = bytes.toString("utf8");
     const parts = text.split("\u0000");
-    if (parts.length !== 3) throw new SaslAuthenticationError("Invalid SASL/PLAIN response: expected 3 tokens, got " + parts.length);
+    if (parts.length !== 3) throw new SaslAuthenticationError(`Invalid SASL/PLAIN response: expected 3 tokens, got ${parts.length}`);
     const [authzid, user, password] = parts;
     if (user === "") throw new SaslAuthenticationError("Authentication failed: username not specified");
     if (password === "") throw new SaslAuthenticationError("Authentication failed: password not specified");

@@ -100,7 +100,7 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     const connection = this.#connections.get(id);
     if (connection === undefined) return;
     const receivedAtMs = Date.now();
-    if (connection.sasl !== null && connection.sasl.expectsRawToken) {
+    if (connection.sasl?.expectsRawToken) {
       this.#rawSaslToken(connection, connection.sasl, seq, frame, receivedAtMs);
       return;
     }

@@ -6,8 +6,9 @@
 
 import { ErrorCode } from "../../protocol/errors.js";
 import type { DescribeGroupsRequest, DescribeGroupsResponse, DescribeGroupsResponseDescribedGroup } from "../../protocol/generated/describe-groups.js";
+import { AclOperation, ResourceType as AclResource } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
-import { GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED } from "../common.js";
+import { GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED, authorizedOperations as operationsOf } from "../common.js";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -17,9 +18,17 @@ export const describeGroups = defineHandler<DescribeGroupsRequest, DescribeGroup
   (context, request) => ({
     throttleTimeMs: 0,
     groups: request.groups.map((groupId): DescribeGroupsResponseDescribedGroup => {
-      const authorizedOperations = context.apiVersion >= 3 && request.includeAuthorizedOperations ? GROUP_OPERATIONS : OPERATIONS_NOT_REQUESTED;
-      const described = context.groups.describeGroup(groupId);
+      const authorizedOperations =
+        context.apiVersion >= 3 && request.includeAuthorizedOperations
+          ? context.authorizer === null
+            ? GROUP_OPERATIONS
+            : operationsOf(context, AclResource.GROUP, groupId)
+          : OPERATIONS_NOT_REQUESTED;
       const base = { groupId, errorMessage: null, protocolType: "", protocolData: "", members: [], authorizedOperations };
+      // Authorization: DESCRIBE on the group.
+      if (!context.authorized(AclOperation.DESCRIBE, AclResource.GROUP, groupId))
+        return { ...base, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, groupState: "" };
+      const described = context.groups.describeGroup(groupId);
       if (described.group === null) {
         if (described.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) {
           return context.apiVersion >= 6

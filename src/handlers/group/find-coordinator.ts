@@ -13,7 +13,7 @@ import { GROUP_METADATA_TOPIC } from "../../coordinator/group/coordinator.js";
 import { TRANSACTION_STATE_TOPIC } from "../../coordinator/transaction/state-manager.js";
 import { ErrorCode, errorByCode } from "../../protocol/errors.js";
 import type { FindCoordinatorRequest, FindCoordinatorResponse, FindCoordinatorResponseCoordinator } from "../../protocol/generated/find-coordinator.js";
-import { AclOperation, CLUSTER_NAME, ResourceType } from "../../security/acl.js";
+import { AclOperation, ResourceType } from "../../security/acl.js";
 import type { RequestContext } from "../../server/context.js";
 import { defineHandler } from "../../server/registry.js";
 import { reportUnexpected } from "../common.js";

@@ -4,6 +4,7 @@
 // with the groups of the loaded ones, as Kafka answers.
 
 import type { ListGroupsRequest, ListGroupsResponse } from "../../protocol/generated/list-groups.js";
+import { AclOperation, ResourceType as AclResource, CLUSTER_NAME } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 
 export const listGroups = defineHandler<ListGroupsRequest, ListGroupsResponse>(
@@ -14,7 +15,9 @@ export const listGroups = defineHandler<ListGroupsRequest, ListGroupsResponse>(
       context.apiVersion >= 4 ? request.statesFilter : [],
       context.apiVersion >= 5 ? request.typesFilter : [],
     );
-    return { throttleTimeMs: 0, errorCode, groups };
+    // Authorization: DESCRIBE on the cluster lists every group, else those the principal may DESCRIBE.
+    if (context.authorized(AclOperation.DESCRIBE, AclResource.CLUSTER, CLUSTER_NAME)) return { throttleTimeMs: 0, errorCode, groups };
+    return { throttleTimeMs: 0, errorCode, groups: groups.filter((group) => context.authorized(AclOperation.DESCRIBE, AclResource.GROUP, group.groupId)) };
   },
   (_context, _request, errorCode) => ({ throttleTimeMs: 0, errorCode, groups: [] }),
 );
