@@ -34,12 +34,15 @@ pub struct NetListener {
     /// 0 asks for an ephemeral port (see `boundListeners()`).
     pub port: u32,
     /// Set for an SSL listener (its connections are TLS); null or absent: PLAINTEXT.
-    /// `boundListeners()` reports it as null.
+    /// `boundListeners()` leaves it out.
+    // Option<Option<_>>: napi reads an absent field as the outer None and null as the inner one
+    // (a plain Option refuses null).
     #[napi(ts_type = "NetListenerTls | null")]
-    pub tls: Option<NetListenerTls>,
+    pub tls: Option<Option<NetListenerTls>>,
 }
 
-/// The TLS side of an SSL listener: PEM text and Kafka's `ssl.*` names.
+/// The TLS side of an SSL listener: PEM text and Kafka's `ssl.*` names. Optional fields may be
+/// absent or null (both: the default).
 #[napi(object)]
 pub struct NetListenerTls {
     /// The server's certificate chain, PEM, leaf first.
@@ -49,16 +52,16 @@ pub struct NetListenerTls {
     /// CA certificates (PEM) that verify client certificates; needed unless `clientAuth` is
     /// "none".
     #[napi(ts_type = "string | null")]
-    pub trusted_certificates_pem: Option<String>,
+    pub trusted_certificates_pem: Option<Option<String>>,
     /// `ssl.client.auth`: "none", "requested" or "required".
     pub client_auth: String,
     /// `ssl.enabled.protocols`: "TLSv1.2", "TLSv1.3"; null: both.
     #[napi(ts_type = "string[] | null")]
-    pub protocols: Option<Vec<String>>,
+    pub protocols: Option<Option<Vec<String>>>,
     /// `ssl.cipher.suites`, IANA names; unknown ones are ignored while a known one remains;
     /// null: every suite Sluice serves.
     #[napi(ts_type = "string[] | null")]
-    pub cipher_suites: Option<Vec<String>>,
+    pub cipher_suites: Option<Option<Vec<String>>>,
 }
 
 /// Kafka's socket-server configs, and optional overrides of Sluice's backpressure bounds.
@@ -310,10 +313,10 @@ fn tls_settings_of(listener: &str, tls: NetListenerTls) -> napi::Result<TlsSetti
     Ok(TlsSettings {
         certificate_chain_pem: tls.certificate_chain_pem,
         private_key_pem: tls.private_key_pem,
-        trusted_certificates_pem: tls.trusted_certificates_pem,
+        trusted_certificates_pem: tls.trusted_certificates_pem.flatten(),
         client_auth,
-        protocols: tls.protocols,
-        cipher_suites: tls.cipher_suites,
+        protocols: tls.protocols.flatten(),
+        cipher_suites: tls.cipher_suites.flatten(),
     })
 }
 
@@ -330,6 +333,7 @@ fn config_of(options: NetServerOptions) -> napi::Result<ServerConfig> {
             })?;
             let tls = listener
                 .tls
+                .flatten()
                 .map(|tls| tls_settings_of(&listener.name, tls))
                 .transpose()?;
             Ok(ListenerConfig {
