@@ -61,6 +61,10 @@ export class Connection {
     readonly listener: string,
     readonly peerHost: string,
     readonly peerPort: number,
+    /** Came in on an SSL listener (TLS terminated by the reactor). */
+    readonly tls: boolean = false,
+    /** The TLS client certificate's subject as Java's X500Principal.getName() (RFC 2253); null without one. Kafka's mTLS principal is User:<this> before ssl.principal.mapping.rules. */
+    readonly peerSubject: string | null = null,
   ) {}
 
   toString(): string {

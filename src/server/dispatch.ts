@@ -23,7 +23,7 @@ import { ProtocolDecodeError } from "../protocol/reader.js";
 import type { Part } from "../protocol/writer.js";
 import { SaslSession } from "../security/sasl.js";
 import { ANONYMOUS, type BrokerServices, Connection, type ConnectionControl, RequestContext } from "./context.js";
-import { CloseReason, type Network, type NetworkHandler, type ResponsePart } from "./network.js";
+import { CloseReason, type Network, type NetworkHandler, type PeerSecurity, type ResponsePart } from "./network.js";
 import { type Handler, NO_RESPONSE } from "./registry.js";
 import type { LocalServices } from "./services.js";
 
@@ -76,11 +76,16 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     return this.#connections.size;
   }
 
-  onOpen(id: number, listener: string, host: string, port: number): void {
-    const connection = new Connection(id, listener, host, port);
+  onOpen(id: number, listener: string, host: string, port: number, peer: PeerSecurity): void {
+    const connection = new Connection(id, listener, host, port, peer.tls, peer.subject);
     const sasl = this.#services.sasl.get(listener);
     if (sasl !== undefined) connection.sasl = new SaslSession(sasl);
     this.#connections.set(id, connection);
+  }
+
+  /** Kafka logs a failed SSL handshake as a failed authentication, at INFO. */
+  onTlsHandshakeFailed(listener: string, host: string, port: number, message: string): void {
+    this.logger.info({ listener, peer: `${host}:${port}`, reason: message }, "TLS handshake failed");
   }
 
   onClose(id: number, reason: number): void {

@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { PartitionLog } from "../../src/log/partition-log.js";
 import { LogResources } from "../../src/native.js";
 import { buildRecordBatch } from "../../src/protocol/records.js";
-import { CloseReason, Network, type NetworkHandler, type NetworkOptions } from "../../src/server/network.js";
+import { CloseReason, Network, type NetworkHandler, type NetworkOptions, type PeerSecurity } from "../../src/server/network.js";
 
 const root = mkdtempSync(join(tmpdir(), "sluice-network-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -39,14 +39,14 @@ interface Frame {
 
 /** A handler that records everything and lets a test react to frames. */
 class Recorder implements NetworkHandler {
-  readonly opened: { connection: number; listener: string; ip: string; port: number }[] = [];
+  readonly opened: { connection: number; listener: string; ip: string; port: number; peer: PeerSecurity }[] = [];
   readonly closed = new Map<number, CloseReason>();
   readonly frames: Frame[] = [];
   onFrameHook: (frame: Frame) => void = () => {};
   #waiters: (() => void)[] = [];
 
-  onOpen(connection: number, listener: string, ip: string, port: number): void {
-    this.opened.push({ connection, listener, ip, port });
+  onOpen(connection: number, listener: string, ip: string, port: number, peer: PeerSecurity): void {
+    this.opened.push({ connection, listener, ip, port, peer });
     this.#notify();
   }
 
@@ -182,7 +182,12 @@ describe("Network", () => {
     expect(port).toBeGreaterThan(0);
     const opened = await client(port);
     await recorder.until(() => recorder.opened.length === 1);
-    expect(recorder.opened[0]).toMatchObject({ listener: "PLAINTEXT", ip: "127.0.0.1", port: opened.socket.localPort });
+    expect(recorder.opened[0]).toMatchObject({
+      listener: "PLAINTEXT",
+      ip: "127.0.0.1",
+      port: opened.socket.localPort,
+      peer: { tls: false, subject: null },
+    });
   });
 
   it("a second server on the same port fails to bind, naming the listener and the address", () => {

@@ -162,11 +162,16 @@ impl Acceptor {
                     .accepted
                     .fetch_add(1, Ordering::Relaxed);
                 self.next_reactor = (reactor + 1) % self.shared.reactors.len();
+                // The listener's TLS settings as of now: a reload later does not change them.
+                let tls = self.shared.tls[listener_index]
+                    .as_ref()
+                    .map(|config| config.read().expect("listener TLS lock").clone());
                 self.shared.reactors[reactor].send(Command::Adopt {
                     id,
                     listener_index: listener_index as u16,
                     peer,
                     stream,
+                    tls,
                 });
             }
         }

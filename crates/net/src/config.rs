@@ -1,5 +1,6 @@
-//! What a [`Server`](crate::Server) is told at start: its listeners, Kafka's socket-server
-//! configs, and the bounds that make reading stop (backpressure).
+//! What a [`Server`](crate::Server) is told at start: its listeners (and the TLS settings of
+//! SSL listeners), Kafka's socket-server configs, and the bounds that make reading stop
+//! (backpressure).
 //!
 //! Every limit names its unit last. Kafka's own configs keep Kafka's defaults; the
 //! backpressure bounds are Sluice's, chosen so that a well-behaved pipelining client
@@ -32,6 +33,77 @@ pub struct ListenerConfig {
     pub host: String,
     /// 0 binds an ephemeral port; see [`Server::bound_listeners`](crate::Server::bound_listeners).
     pub port: u16,
+    /// `Some` for an SSL listener: its connections are TLS, terminated on the reactor threads
+    /// (see [`crate::tls`]). `None` serves plaintext.
+    pub tls: Option<TlsSettings>,
+}
+
+/// Kafka's `ssl.client.auth`: whether an SSL listener asks clients for a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No client certificate is asked for (`none`, Kafka's default).
+    None,
+    /// A certificate is asked for; a client without one is still served (`requested`), one
+    /// with a certificate the trusted CAs do not vouch for is not.
+    Requested,
+    /// A client without a certificate the trusted CAs vouch for fails the handshake
+    /// (`required`).
+    Required,
+}
+
+impl ClientAuth {
+    /// Kafka's name (`none`, `requested`, `required`; any case); `None` for anything else.
+    pub fn from_kafka_name(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "none" => Some(Self::None),
+            "requested" => Some(Self::Requested),
+            "required" => Some(Self::Required),
+            _ => None,
+        }
+    }
+}
+
+/// The TLS side of an SSL listener, as PEM text and Kafka's names; checked and turned into a
+/// rustls configuration by [`Server::start`](crate::Server::start) and
+/// [`Server::reload_tls`](crate::Server::reload_tls).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The server's certificate chain, PEM, leaf first.
+    pub certificate_chain_pem: String,
+    /// The leaf's private key, PEM, unencrypted: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+    pub private_key_pem: String,
+    /// CA certificates (PEM) that vouch for client certificates; needed unless `client_auth`
+    /// is [`ClientAuth::None`].
+    pub trusted_certificates_pem: Option<String>,
+    pub client_auth: ClientAuth,
+    /// Kafka's `ssl.enabled.protocols` (`TLSv1.2`, `TLSv1.3`); `None`: both.
+    pub protocols: Option<Vec<String>>,
+    /// Kafka's `ssl.cipher.suites`, IANA names; `None`: every suite rustls offers.
+    pub cipher_suites: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    /// Everything but the private key.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TlsSettings")
+            .field(
+                "certificate_chain_pem",
+                &format_args!("{} bytes", self.certificate_chain_pem.len()),
+            )
+            .field("private_key_pem", &format_args!("(redacted)"))
+            .field(
+                "trusted_certificates_pem",
+                &self
+                    .trusted_certificates_pem
+                    .as_ref()
+                    .map(|pem| format!("{} bytes", pem.len())),
+            )
+            .field("client_auth", &self.client_auth)
+            .field("protocols", &self.protocols)
+            .field("cipher_suites", &self.cipher_suites)
+            .finish()
+    }
 }
 
 /// The configuration of one [`Server`](crate::Server).

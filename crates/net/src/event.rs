@@ -6,16 +6,29 @@
 //! all integers little-endian:
 //!
 //! ```text
-//! kind        u8    1 Opened, 2 Frame, 3 Closed
+//! kind        u8    1 Opened, 2 Frame, 3 Closed, 4 TlsHandshakeFailed
 //! connection  u32
-//! Opened:  listener_index u16, peer_port u16, ip_length u8, ip (UTF-8, ip_length bytes)
+//! Opened:  listener_index u16, peer_port u16, ip_length u8, ip (UTF-8, ip_length bytes),
+//!          security u8 (bit 0: TLS; bit 1: a client certificate subject follows),
+//!          [subject_length u32, subject (UTF-8, subject_length bytes)]  (only with bit 1)
 //! Frame:   seq u32, length u32, frame (length bytes: the payload after the size prefix)
 //! Closed:  reason u8 (a CloseReason)
+//! TlsHandshakeFailed:  listener_index u16, peer_port u16, ip_length u8, ip (UTF-8),
+//!          message_length u16, message (UTF-8: why, e.g. "peer sent no certificates")
 //! ```
 //!
 //! Per connection the order is always Opened, Frames in seq order, Closed: each connection
 //! lives on one reactor, which appends its events in the order they happen. A connection id
 //! is reused only after its Closed event is in the queue.
+//!
+//! A PLAINTEXT connection is Opened when accepted. A TLS connection is Opened when its
+//! handshake completes, so Opened carries the client certificate's subject (Java's
+//! `X500Principal.getName()`, RFC 2253, for Kafka's `User:<subject>` principal; no subject
+//! when the client sent no certificate). A TLS connection that closes before its handshake
+//! completes was never announced and has no Opened or Closed: a failed handshake (a TLS
+//! error, no handshake within [`HANDSHAKE_TIMEOUT`](crate::tls::HANDSHAKE_TIMEOUT)) leaves one
+//! TlsHandshakeFailed record, for the log; a client that just went away (or went idle) leaves
+//! nothing but the server's counters.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -23,6 +36,14 @@ use std::sync::Mutex;
 pub const EVENT_OPENED: u8 = 1;
 pub const EVENT_FRAME: u8 = 2;
 pub const EVENT_CLOSED: u8 = 3;
+pub const EVENT_TLS_HANDSHAKE_FAILED: u8 = 4;
+
+/// Opened's security bits.
+const SECURITY_TLS: u8 = 1;
+const SECURITY_PEER_SUBJECT: u8 = 2;
+
+/// Bytes of a TlsHandshakeFailed message kept (a longer one is cut at a character boundary).
+const HANDSHAKE_FAILURE_MESSAGE_BYTES_MAX: usize = 1024;
 
 /// Why a connection closed; the code is the byte in a Closed record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,7 +53,8 @@ pub enum CloseReason {
     PeerClosed = 0,
     /// No bytes read or written for `connections.max.idle.ms`, with nothing in flight.
     Idle = 1,
-    /// A size prefix that is negative or over `socket.request.max.bytes`.
+    /// A size prefix that is negative or over `socket.request.max.bytes`, or (TLS) a record
+    /// that does not decrypt or parse after the handshake.
     InvalidFrame = 2,
     /// JS asked for it ([`Server::close`](crate::Server::close)).
     ClosedByServer = 3,
@@ -40,6 +62,24 @@ pub enum CloseReason {
     IoError = 4,
     /// The server shut down.
     Shutdown = 5,
+    /// The TLS handshake failed (bad or missing client certificate, no protocol or cipher
+    /// suite in common, a malformed message) or did not complete within
+    /// [`HANDSHAKE_TIMEOUT`](crate::tls::HANDSHAKE_TIMEOUT). Counted, never in a Closed record
+    /// (the connection was never announced): see the TlsHandshakeFailed record.
+    TlsHandshakeFailed = 6,
+}
+
+/// How many close reasons there are (the length of the per-reason counters).
+pub const CLOSE_REASON_COUNT: usize = 7;
+
+/// How a connection is secured, as Opened reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security<'a> {
+    Plaintext,
+    /// TLS, with the client certificate's subject (RFC 2253) when the client sent one.
+    Tls {
+        peer_subject: Option<&'a str>,
+    },
 }
 
 impl CloseReason {
@@ -55,6 +95,7 @@ impl CloseReason {
             3 => Self::ClosedByServer,
             4 => Self::IoError,
             5 => Self::Shutdown,
+            6 => Self::TlsHandshakeFailed,
             _ => return None,
         })
     }
@@ -65,15 +106,51 @@ pub(crate) fn encode_opened(
     connection: u32,
     listener_index: u16,
     peer: SocketAddr,
+    security: Security<'_>,
 ) {
-    let ip = peer.ip().to_string();
     out.push(EVENT_OPENED);
     out.extend_from_slice(&connection.to_le_bytes());
+    encode_origin(out, listener_index, peer);
+    match security {
+        Security::Plaintext => out.push(0),
+        Security::Tls { peer_subject: None } => out.push(SECURITY_TLS),
+        Security::Tls {
+            peer_subject: Some(subject),
+        } => {
+            out.push(SECURITY_TLS | SECURITY_PEER_SUBJECT);
+            // A subject comes from a certificate that fit in a TLS handshake: far below 4 GiB.
+            out.extend_from_slice(&(subject.len() as u32).to_le_bytes());
+            out.extend_from_slice(subject.as_bytes());
+        }
+    }
+}
+
+/// Listener index, peer port, peer IP (Opened and TlsHandshakeFailed).
+fn encode_origin(out: &mut Vec<u8>, listener_index: u16, peer: SocketAddr) {
+    let ip = peer.ip().to_string();
     out.extend_from_slice(&listener_index.to_le_bytes());
     out.extend_from_slice(&peer.port().to_le_bytes());
     // An IPv6 address prints in at most 45 characters, so the length fits a u8.
     out.push(ip.len() as u8);
     out.extend_from_slice(ip.as_bytes());
+}
+
+pub(crate) fn encode_tls_handshake_failed(
+    out: &mut Vec<u8>,
+    connection: u32,
+    listener_index: u16,
+    peer: SocketAddr,
+    message: &str,
+) {
+    let mut length = message.len().min(HANDSHAKE_FAILURE_MESSAGE_BYTES_MAX);
+    while !message.is_char_boundary(length) {
+        length -= 1;
+    }
+    out.push(EVENT_TLS_HANDSHAKE_FAILED);
+    out.extend_from_slice(&connection.to_le_bytes());
+    encode_origin(out, listener_index, peer);
+    out.extend_from_slice(&(length as u16).to_le_bytes());
+    out.extend_from_slice(&message.as_bytes()[..length]);
 }
 
 pub(crate) fn encode_frame(out: &mut Vec<u8>, connection: u32, seq: u32, frame: &[u8]) {
@@ -102,6 +179,9 @@ pub enum Event {
         listener_index: u16,
         peer_ip: String,
         peer_port: u16,
+        tls: bool,
+        /// The client certificate's subject (RFC 2253), for a TLS client that sent one.
+        peer_subject: Option<String>,
     },
     Frame {
         connection: u32,
@@ -111,6 +191,13 @@ pub enum Event {
     Closed {
         connection: u32,
         reason: CloseReason,
+    },
+    TlsHandshakeFailed {
+        connection: u32,
+        listener_index: u16,
+        peer_ip: String,
+        peer_port: u16,
+        message: String,
     },
 }
 
@@ -128,21 +215,34 @@ pub fn decode_events(mut bytes: &[u8]) -> Vec<Event> {
     fn u32_of(bytes: &mut &[u8]) -> u32 {
         u32::from_le_bytes(take(bytes, 4).try_into().unwrap())
     }
+    fn string_of(bytes: &mut &[u8], length: usize) -> String {
+        String::from_utf8(take(bytes, length).to_vec()).unwrap()
+    }
+    fn origin_of(bytes: &mut &[u8]) -> (u16, u16, String) {
+        let listener_index = u16_of(bytes);
+        let peer_port = u16_of(bytes);
+        let ip_length = take(bytes, 1)[0] as usize;
+        (listener_index, peer_port, string_of(bytes, ip_length))
+    }
     let mut events = Vec::new();
     while !bytes.is_empty() {
         let kind = take(&mut bytes, 1)[0];
         let connection = u32_of(&mut bytes);
         events.push(match kind {
             EVENT_OPENED => {
-                let listener_index = u16_of(&mut bytes);
-                let peer_port = u16_of(&mut bytes);
-                let ip_length = take(&mut bytes, 1)[0] as usize;
-                let peer_ip = String::from_utf8(take(&mut bytes, ip_length).to_vec()).unwrap();
+                let (listener_index, peer_port, peer_ip) = origin_of(&mut bytes);
+                let security = take(&mut bytes, 1)[0];
+                let peer_subject = (security & SECURITY_PEER_SUBJECT != 0).then(|| {
+                    let length = u32_of(&mut bytes) as usize;
+                    string_of(&mut bytes, length)
+                });
                 Event::Opened {
                     connection,
                     listener_index,
                     peer_ip,
                     peer_port,
+                    tls: security & SECURITY_TLS != 0,
+                    peer_subject,
                 }
             }
             EVENT_FRAME => {
@@ -159,6 +259,17 @@ pub fn decode_events(mut bytes: &[u8]) -> Vec<Event> {
                 connection,
                 reason: CloseReason::from_code(take(&mut bytes, 1)[0]).expect("a close reason"),
             },
+            EVENT_TLS_HANDSHAKE_FAILED => {
+                let (listener_index, peer_port, peer_ip) = origin_of(&mut bytes);
+                let length = u16_of(&mut bytes) as usize;
+                Event::TlsHandshakeFailed {
+                    connection,
+                    listener_index,
+                    peer_ip,
+                    peer_port,
+                    message: string_of(&mut bytes, length),
+                }
+            }
             other => panic!("unknown event kind {other}"),
         });
     }
@@ -262,11 +373,39 @@ mod tests {
     #[test]
     fn events_round_trip_through_the_byte_stream() {
         let mut bytes = Vec::new();
-        encode_opened(&mut bytes, 7, 1, "127.0.0.1:5555".parse().unwrap());
+        encode_opened(
+            &mut bytes,
+            7,
+            1,
+            "127.0.0.1:5555".parse().unwrap(),
+            Security::Plaintext,
+        );
         encode_frame(&mut bytes, 7, 0, b"request");
         encode_frame(&mut bytes, 7, 1, b"");
-        encode_opened(&mut bytes, 8, 0, "[::1]:80".parse().unwrap());
+        encode_opened(
+            &mut bytes,
+            8,
+            0,
+            "[::1]:80".parse().unwrap(),
+            Security::Tls {
+                peer_subject: Some("CN=client,O=Acme\\, Inc."),
+            },
+        );
         encode_closed(&mut bytes, 7, CloseReason::Idle);
+        encode_opened(
+            &mut bytes,
+            9,
+            0,
+            "10.0.0.1:9".parse().unwrap(),
+            Security::Tls { peer_subject: None },
+        );
+        encode_tls_handshake_failed(
+            &mut bytes,
+            10,
+            2,
+            "10.0.0.2:10".parse().unwrap(),
+            "peer sent no certificates",
+        );
         assert_eq!(
             decode_events(&bytes),
             vec![
@@ -274,7 +413,9 @@ mod tests {
                     connection: 7,
                     listener_index: 1,
                     peer_ip: "127.0.0.1".into(),
-                    peer_port: 5555
+                    peer_port: 5555,
+                    tls: false,
+                    peer_subject: None,
                 },
                 Event::Frame {
                     connection: 7,
@@ -290,14 +431,46 @@ mod tests {
                     connection: 8,
                     listener_index: 0,
                     peer_ip: "::1".into(),
-                    peer_port: 80
+                    peer_port: 80,
+                    tls: true,
+                    peer_subject: Some("CN=client,O=Acme\\, Inc.".into()),
                 },
                 Event::Closed {
                     connection: 7,
                     reason: CloseReason::Idle
                 },
+                Event::Opened {
+                    connection: 9,
+                    listener_index: 0,
+                    peer_ip: "10.0.0.1".into(),
+                    peer_port: 9,
+                    tls: true,
+                    peer_subject: None,
+                },
+                Event::TlsHandshakeFailed {
+                    connection: 10,
+                    listener_index: 2,
+                    peer_ip: "10.0.0.2".into(),
+                    peer_port: 10,
+                    message: "peer sent no certificates".into(),
+                },
             ]
         );
+    }
+
+    #[test]
+    fn a_long_handshake_failure_message_is_cut_at_a_character_boundary() {
+        let mut bytes = Vec::new();
+        let message = "é".repeat(HANDSHAKE_FAILURE_MESSAGE_BYTES_MAX);
+        encode_tls_handshake_failed(&mut bytes, 1, 0, "127.0.0.1:1".parse().unwrap(), &message);
+        let [Event::TlsHandshakeFailed { message, .. }] = &decode_events(&bytes)[..] else {
+            panic!("one record");
+        };
+        assert_eq!(message.len(), HANDSHAKE_FAILURE_MESSAGE_BYTES_MAX);
+        for code in 0..CLOSE_REASON_COUNT as u8 {
+            assert_eq!(CloseReason::from_code(code).unwrap().code(), code);
+        }
+        assert_eq!(CloseReason::from_code(CLOSE_REASON_COUNT as u8), None);
     }
 
     #[test]

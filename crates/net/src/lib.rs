@@ -9,6 +9,8 @@
 //! Threads and their modules: `acceptor` (listeners, `max.connections`, per-IP limits),
 //! `reactor` (one per `num.network.threads`: sockets, backpressure, idle timeout),
 //! `connection` (one socket's decoder and responses), `registry` (open connection ids).
+//! SSL listeners terminate TLS on the reactor threads with rustls ([`tls`]); the client
+//! certificate's subject is formatted as Kafka (Java) does by `x500`.
 
 mod acceptor;
 pub mod config;
@@ -20,9 +22,12 @@ mod registry;
 pub mod response;
 mod response_queue;
 mod server;
+pub mod tls;
 mod transmit;
+mod x500;
 
-pub use config::{ListenerConfig, ServerConfig};
-pub use event::{decode_events, CloseReason, Event};
+pub use config::{ClientAuth, ListenerConfig, ServerConfig, TlsSettings};
+pub use event::{decode_events, CloseReason, Event, CLOSE_REASON_COUNT};
 pub use response::{FileRegion, OwnedFileRegion, Part, Response};
 pub use server::{BoundListener, Server, Stats};
+pub use tls::{TlsConfigError, HANDSHAKE_TIMEOUT};

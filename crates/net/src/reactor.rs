@@ -7,6 +7,10 @@
 //! keeps being written) while it has too many requests in flight, too many response bytes
 //! queued, or the whole broker has too many request bytes queued; it is read again as soon
 //! as the bound clears, by whichever event clears it.
+//!
+//! Connections of SSL listeners are TLS ([`crate::tls`]): the reactor runs their handshake
+//! (and closes those that have not completed it within `HANDSHAKE_TIMEOUT`), decrypts what it
+//! reads, and encrypts and writes all their responses.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -18,15 +22,20 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::connection::{Connection, ReadError, ReadOutcome};
-use crate::event::{encode_closed, encode_frame, encode_opened, CloseReason};
+use crate::connection::{Connection, Incoming, Origin, ReadError, ReadOutcome};
+use crate::event::{
+    encode_closed, encode_frame, encode_opened, encode_tls_handshake_failed, CloseReason, Security,
+};
 use crate::server::Shared;
+use crate::tls::{TlsSession, HANDSHAKE_TIMEOUT};
 use crate::transmit::WriteStop;
 
 const WAKER: Token = Token(usize::MAX);
 
 /// Bytes asked of one `read`. Shared by all connections of a reactor: the decoder copies
-/// what it keeps, so an idle connection holds no read buffer.
+/// what it keeps, so an idle connection holds no read buffer. Also the chunk in which file
+/// regions are read to be encrypted for TLS connections (at most `SENDABLE_BYTES_MAX`, so
+/// rustls takes a chunk whole).
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Reads of one connection per turn before the others get theirs (fairness). The
@@ -52,6 +61,8 @@ pub(crate) enum Command {
         listener_index: u16,
         peer: SocketAddr,
         stream: TcpStream,
+        /// The listener's TLS configuration, for a connection to an SSL listener.
+        tls: Option<Arc<rustls::ServerConfig>>,
     },
     /// JS completed a response on this connection and left the reactor something to do:
     /// bytes to write (a file region, a remainder past its budget), reading to resume, or,
@@ -131,6 +142,10 @@ pub(crate) struct Reactor {
     read_buffer: Box<[u8]>,
     shutdown_deadline: Option<Instant>,
     next_idle_sweep: Option<Instant>,
+    /// TLS connections by the time their handshake must be done, earliest first (the timeout
+    /// is one constant, so adoption order is deadline order). An entry whose connection
+    /// completed its handshake or closed is dropped when its time comes.
+    handshake_deadlines: VecDeque<(Instant, u32)>,
 }
 
 impl Reactor {
@@ -152,6 +167,7 @@ impl Reactor {
             read_buffer: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
             shutdown_deadline: None,
             next_idle_sweep,
+            handshake_deadlines: VecDeque::new(),
         }
     }
 
@@ -197,6 +213,7 @@ impl Reactor {
             self.flush_pending(now);
             self.read_scheduled(now);
             self.sweep_idle(now);
+            self.expire_handshakes(now);
             self.progress_shutdown(now);
             self.publish();
             if self.shutdown_deadline.is_some() && self.connections.is_empty() {
@@ -209,11 +226,19 @@ impl Reactor {
         if !self.read_list.is_empty() || !self.flush_next_turn.is_empty() {
             return Some(Duration::ZERO);
         }
-        [self.next_idle_sweep, self.shutdown_deadline]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|deadline| deadline.saturating_duration_since(now))
+        let handshake_deadline = self
+            .handshake_deadlines
+            .front()
+            .map(|(deadline, _)| *deadline);
+        [
+            self.next_idle_sweep,
+            self.shutdown_deadline,
+            handshake_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|deadline| deadline.saturating_duration_since(now))
     }
 
     fn handle(&mut self, command: Command, now: Instant) {
@@ -223,7 +248,17 @@ impl Reactor {
                 listener_index,
                 peer,
                 stream,
-            } => self.adopt(id, listener_index, peer, stream, now),
+                tls,
+            } => self.adopt(
+                id,
+                Origin {
+                    listener_index,
+                    peer,
+                },
+                stream,
+                tls,
+                now,
+            ),
             Command::Written { connection } => {
                 self.flush_list.push(connection);
                 self.schedule_read(connection);
@@ -243,19 +278,50 @@ impl Reactor {
     fn adopt(
         &mut self,
         id: u32,
-        listener_index: u16,
-        peer: SocketAddr,
+        origin: Origin,
         mut stream: TcpStream,
+        tls: Option<Arc<rustls::ServerConfig>>,
         now: Instant,
     ) {
-        encode_opened(&mut self.batch, id, listener_index, peer);
+        let tls = match tls.map(TlsSession::new).transpose() {
+            Ok(tls) => tls,
+            Err(_) => {
+                // rustls refused its own checked configuration: nothing to do but close.
+                if self.shared.registry.retire(id) {
+                    self.shared.acceptor.wake();
+                }
+                self.closed.push(id);
+                self.shared.counters.closed[CloseReason::IoError.code() as usize]
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        if tls.is_some() {
+            self.handshake_deadlines
+                .push_back((now + HANDSHAKE_TIMEOUT, id));
+        } else {
+            encode_opened(
+                &mut self.batch,
+                id,
+                origin.listener_index,
+                origin.peer,
+                Security::Plaintext,
+            );
+        }
         // Edge-triggered; registering a socket that already has bytes reports it readable.
         let registered = self.poll.registry().register(
             &mut stream,
             Token(id as usize),
             Interest::READABLE | Interest::WRITABLE,
         );
-        let connection = Connection::new(id, stream, self.shared.config.request_bytes_max, now);
+        let connection = Connection::new(
+            id,
+            stream,
+            origin,
+            tls,
+            self.shared.config.request_bytes_max,
+            now,
+        );
         self.shared
             .registry
             .set_write_side(id, connection.write.clone());
@@ -282,11 +348,16 @@ impl Reactor {
             };
             let write = connection.write.clone();
             let mut state = write.lock();
-            if !state.responses.has_outgoing() {
+            if !state.responses.has_outgoing() && !connection.has_session_bytes() {
                 continue;
             }
             let queued_before = state.responses.queued_response_bytes();
-            let result = connection.flush(&mut state, now, WRITE_BYTES_PER_TURN_MAX);
+            let result = connection.flush(
+                &mut state,
+                now,
+                WRITE_BYTES_PER_TURN_MAX,
+                &mut self.read_buffer,
+            );
             let queued_after = state.responses.queued_response_bytes();
             drop(state);
             self.shared
@@ -333,13 +404,24 @@ impl Reactor {
                 return; // Still readable; scheduled again when the bound clears.
             }
             // Frames completed before a bad prefix or the end of the stream still count.
-            let result = connection.read_once(&mut self.read_buffer, now, |responses, frame| {
-                let seq = responses.admit(frame.len());
-                self.shared
-                    .queued_request_bytes
-                    .fetch_add(frame.len(), Ordering::SeqCst);
-                encode_frame(&mut self.batch, id, seq, frame);
-            });
+            let (listener_index, peer) = (connection.listener_index, connection.peer);
+            let result =
+                connection.read_once(&mut self.read_buffer, now, |incoming| match incoming {
+                    Incoming::Frame { responses, frame } => {
+                        let seq = responses.admit(frame.len());
+                        self.shared
+                            .queued_request_bytes
+                            .fetch_add(frame.len(), Ordering::SeqCst);
+                        encode_frame(&mut self.batch, id, seq, frame);
+                    }
+                    Incoming::Established { peer_subject } => encode_opened(
+                        &mut self.batch,
+                        id,
+                        listener_index,
+                        peer,
+                        Security::Tls { peer_subject },
+                    ),
+                });
             match result {
                 Ok(ReadOutcome::Read) => {}
                 Ok(ReadOutcome::WouldBlock) => {
@@ -349,6 +431,12 @@ impl Reactor {
                 Ok(ReadOutcome::PeerClosed) => close_reason = Some(CloseReason::PeerClosed),
                 Err(ReadError::Frame(_)) => close_reason = Some(CloseReason::InvalidFrame),
                 Err(ReadError::Io(error)) => close_reason = Some(close_reason_of(&error)),
+                Err(ReadError::TlsHandshake(message)) => {
+                    self.close_with(id, CloseReason::TlsHandshakeFailed, &message);
+                    return;
+                }
+                // A record that does not decrypt or parse: the stream cannot be trusted.
+                Err(ReadError::TlsProtocol(_)) => close_reason = Some(CloseReason::InvalidFrame),
             }
             if close_reason.is_some() {
                 break;
@@ -376,13 +464,33 @@ impl Reactor {
             .values()
             .filter(|connection| {
                 let state = connection.write.lock();
-                state.responses.is_quiescent()
+                connection.is_quiescent(&state)
                     && now.saturating_duration_since(connection.last_activity(&state)) >= idle_max
             })
             .map(|connection| connection.id)
             .collect();
         for id in idle {
             self.close(id, CloseReason::Idle);
+        }
+    }
+
+    /// Closes TLS connections whose handshake is overdue.
+    fn expire_handshakes(&mut self, now: Instant) {
+        while let Some(&(deadline, id)) = self.handshake_deadlines.front() {
+            if deadline > now {
+                return;
+            }
+            self.handshake_deadlines.pop_front();
+            // The id may have closed and been given to a newer connection, whose own deadline
+            // is later: only a connection adopted by this deadline is due.
+            let overdue = self.connections.get(&id).is_some_and(|connection| {
+                !connection.announced
+                    && now.saturating_duration_since(connection.adopted_at) >= HANDSHAKE_TIMEOUT
+            });
+            if overdue {
+                let message = format!("no TLS handshake within {} s", HANDSHAKE_TIMEOUT.as_secs());
+                self.close_with(id, CloseReason::TlsHandshakeFailed, &message);
+            }
         }
     }
 
@@ -394,7 +502,9 @@ impl Reactor {
             .connections
             .values()
             .filter(|connection| {
-                now >= deadline || connection.write.lock().responses.is_quiescent()
+                now >= deadline
+                    || !connection.announced
+                    || connection.is_quiescent(&connection.write.lock())
             })
             .map(|connection| connection.id)
             .collect();
@@ -405,6 +515,11 @@ impl Reactor {
 
     /// Closes now; queued responses are dropped and late ones will be ignored.
     fn close(&mut self, id: u32, reason: CloseReason) {
+        self.close_with(id, reason, "");
+    }
+
+    /// Closes now, as [`close`](Self::close); `detail` says why a TLS handshake failed.
+    fn close_with(&mut self, id: u32, reason: CloseReason, detail: &str) {
         let Some(mut connection) = self.connections.remove(&id) else {
             return;
         };
@@ -423,13 +538,33 @@ impl Reactor {
         self.shared
             .adjust_queued_response_bytes(queued_response_bytes, 0);
         self.shared.release_request_bytes(waiting_request_bytes);
+        // A TLS peer still reading learns why: close_notify, or the failed handshake's alert.
+        if !matches!(reason, CloseReason::PeerClosed | CloseReason::IoError) {
+            connection.close_session();
+        }
+        // Counted before the socket closes: a client that sees the close sees the count.
+        self.shared.counters.closed[reason.code() as usize].fetch_add(1, Ordering::Relaxed);
+        if reason == CloseReason::TlsHandshakeFailed {
+            self.shared
+                .counters
+                .tls_handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let (announced, listener_index, peer) = (
+            connection.announced,
+            connection.listener_index,
+            connection.peer,
+        );
         drop(connection);
         if self.shared.registry.retire(id) {
             self.shared.acceptor.wake();
         }
-        encode_closed(&mut self.batch, id, reason);
+        if announced {
+            encode_closed(&mut self.batch, id, reason);
+        } else if reason == CloseReason::TlsHandshakeFailed {
+            encode_tls_handshake_failed(&mut self.batch, id, listener_index, peer, detail);
+        }
         self.closed.push(id);
-        self.shared.counters.closed[reason.code() as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     fn publish(&mut self) {

@@ -5,12 +5,13 @@
 //! with its own epoll instance and its own connections. The JS thread reads nothing from a
 //! socket and never waits on one: it drains events, and a response it completes is written
 //! at once, without blocking, when nothing is queued before it on that connection (byte
-//! parts only; file regions, a full socket and large remainders go to the reactor).
+//! parts only; file regions, a full socket and large remainders go to the reactor). On SSL
+//! listeners the reactor alone writes: it encrypts (see [`crate::tls`]).
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,12 +19,13 @@ use mio::net::TcpListener;
 use mio::Poll;
 
 use crate::acceptor::{Acceptor, AcceptorHandle};
-use crate::config::{ListenerConfig, ServerConfig};
-use crate::event::EventQueue;
+use crate::config::{ListenerConfig, ServerConfig, TlsSettings};
+use crate::event::{EventQueue, CLOSE_REASON_COUNT};
 use crate::reactor::{Command, Reactor, ReactorHandle};
 use crate::registry::Registry;
 use crate::response::Response;
 use crate::response_queue::ResponseQueue;
+use crate::tls::TlsConfigError;
 use crate::transmit::WriteStop;
 
 /// A listener as bound: `address` carries the actual port when 0 was asked for.
@@ -49,7 +51,9 @@ pub struct Stats {
     pub connections_accepted_total: u64,
     pub connections_refused_per_ip_total: u64,
     /// Closed connections, indexed by [`CloseReason`](crate::CloseReason) code.
-    pub connections_closed_total: [u64; 6],
+    pub connections_closed_total: [u64; CLOSE_REASON_COUNT],
+    /// TLS handshakes that failed or did not complete in time (each closed its connection).
+    pub tls_handshake_failures_total: u64,
     /// Nanoseconds the reactor threads spent waiting for events, summed over the threads.
     pub reactor_idle_nanos_total: u64,
 }
@@ -58,7 +62,8 @@ pub struct Stats {
 pub(crate) struct Counters {
     pub(crate) accepted: AtomicU64,
     pub(crate) refused_per_ip: AtomicU64,
-    pub(crate) closed: [AtomicU64; 6],
+    pub(crate) closed: [AtomicU64; CLOSE_REASON_COUNT],
+    pub(crate) tls_handshake_failures: AtomicU64,
     /// Nanoseconds the reactor threads spent waiting in epoll, summed over the threads.
     pub(crate) reactor_idle_nanos: AtomicU64,
 }
@@ -66,6 +71,9 @@ pub(crate) struct Counters {
 /// State every thread of the server shares.
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
+    /// The rustls configuration of each SSL listener (by listener index; `None` for plaintext
+    /// ones), taken for each connection as it is accepted; [`Server::reload_tls`] swaps it.
+    pub(crate) tls: Vec<Option<RwLock<Arc<rustls::ServerConfig>>>>,
     pub(crate) registry: Registry,
     pub(crate) events: EventQueue,
     pub(crate) reactors: Vec<ReactorHandle>,
@@ -161,6 +169,17 @@ impl Server {
                 "num.network.threads must be at least 1",
             ));
         }
+        let tls = config
+            .listeners
+            .iter()
+            .map(|listener| {
+                listener
+                    .tls
+                    .as_ref()
+                    .map(|settings| tls_config_of(listener, settings).map(RwLock::new))
+                    .transpose()
+            })
+            .collect::<io::Result<Vec<_>>>()?;
         let (listeners, bound) = bind_all(&config.listeners)?;
         let acceptor_poll = Poll::new()?;
         let reactor_polls = (0..config.network_threads)
@@ -172,6 +191,7 @@ impl Server {
             .collect::<io::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             config,
+            tls,
             registry: Registry::default(),
             events: EventQueue::new(Box::new(wake)),
             reactors,
@@ -207,6 +227,34 @@ impl Server {
 
     pub fn bound_listeners(&self) -> &[BoundListener] {
         &self.bound
+    }
+
+    /// Replaces the TLS settings of the SSL listener `listener_name` (Kafka's certificate
+    /// reload): connections accepted from now on use them; open connections keep the
+    /// settings they were accepted with. Invalid settings are refused and the old ones stay.
+    pub fn reload_tls(&self, listener_name: &str, settings: &TlsSettings) -> io::Result<()> {
+        let index = self
+            .shared
+            .config
+            .listeners
+            .iter()
+            .position(|listener| listener.name == listener_name)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("there is no listener {listener_name}"),
+                )
+            })?;
+        let listener = &self.shared.config.listeners[index];
+        let Some(current) = &self.shared.tls[index] else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("listener {listener_name} is not an SSL listener: it has no TLS to reload"),
+            ));
+        };
+        let config = tls_config_of(listener, settings)?;
+        *current.write().expect("listener TLS lock") = config;
+        Ok(())
     }
 
     /// Everything queued since the last drain, as one encoded event stream (see
@@ -256,7 +304,9 @@ impl Server {
                 return true;
             };
             request_bytes = bytes;
-            if state.responses.has_outgoing() {
+            if state.responses.has_outgoing() && write.is_tls() {
+                notify = true; // the reactor encrypts and writes
+            } else if state.responses.has_outgoing() {
                 match state
                     .responses
                     .outgoing()
@@ -356,6 +406,7 @@ impl Server {
             connections_closed_total: std::array::from_fn(|index| {
                 counters.closed[index].load(Ordering::Relaxed)
             }),
+            tls_handshake_failures_total: counters.tls_handshake_failures.load(Ordering::Relaxed),
             reactor_idle_nanos_total: counters.reactor_idle_nanos.load(Ordering::Relaxed),
         }
     }
@@ -365,6 +416,22 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown(Duration::ZERO);
     }
+}
+
+/// The rustls configuration of an SSL listener; an error names the listener.
+fn tls_config_of(
+    listener: &ListenerConfig,
+    settings: &TlsSettings,
+) -> io::Result<Arc<rustls::ServerConfig>> {
+    crate::tls::server_config(settings).map_err(|TlsConfigError(message)| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "listener {}: TLS settings refused: {message}",
+                listener.name
+            ),
+        )
+    })
 }
 
 fn bind_all(configs: &[ListenerConfig]) -> io::Result<(Vec<TcpListener>, Vec<BoundListener>)> {

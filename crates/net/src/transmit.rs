@@ -1,5 +1,7 @@
 //! Writing queued response parts to a nonblocking socket: runs of byte parts with one
-//! vectored `sendmsg` (many responses per system call), file regions with `sendfile`.
+//! vectored `sendmsg` (many responses per system call), file regions with `sendfile`. For a
+//! TLS connection the parts go through its session instead ([`Outgoing::encrypt_front`]):
+//! byte parts as they are, file regions read with `pread` one bounded chunk at a time.
 //!
 //! Invariant: the front part has `front_written` bytes on the wire already and every
 //! other part none; a part leaves the queue (dropping its buffer or closing its file
@@ -134,6 +136,28 @@ impl Outgoing {
         }
     }
 
+    /// Hands the unsent bytes of the front part to `encrypt` (a TLS session), which returns
+    /// how many it took: a byte part's remainder as it is, a file region read with `pread`
+    /// into `chunk`, at most `chunk.len()` bytes at a time (bytes it does not take are read
+    /// again next time). Returns the bytes taken, 0 when the queue is empty. A file that ends
+    /// before its region does is an `UnexpectedEof` error, as for [`write_to`](Self::write_to).
+    pub(crate) fn encrypt_front(
+        &mut self,
+        chunk: &mut [u8],
+        encrypt: impl FnOnce(&[u8]) -> io::Result<usize>,
+    ) -> io::Result<u64> {
+        let taken = match self.parts.front() {
+            None => return Ok(0),
+            Some(Part::Bytes(bytes)) => encrypt(&bytes[self.front_written as usize..])?,
+            Some(Part::File(region)) => {
+                let read = read_file(region.as_ref(), self.front_written, chunk)?;
+                encrypt(&chunk[..read])?
+            }
+        } as u64;
+        self.advance(taken);
+        Ok(taken)
+    }
+
     fn send_bytes(&self, socket: RawFd) -> io::Result<u64> {
         let mut iovecs = [libc::iovec {
             iov_base: std::ptr::null_mut(),
@@ -227,6 +251,29 @@ fn send_file(socket: RawFd, region: &dyn FileRegion, already_written: u64) -> io
     }
 }
 
+/// Reads the next bytes of a region, from `already_written` on, into `chunk` (as many as fit);
+/// the count read, never 0.
+fn read_file(region: &dyn FileRegion, already_written: u64, chunk: &mut [u8]) -> io::Result<usize> {
+    let wanted = (region.len() - already_written).min(chunk.len() as u64) as usize;
+    let offset = libc::off_t::try_from(region.position() + already_written)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range"))?;
+    loop {
+        // SAFETY: `chunk` is writable for at least `wanted` bytes; the region keeps its file
+        // open while it is queued.
+        let read = unsafe { libc::pread(region.fd(), chunk.as_mut_ptr().cast(), wanted, offset) };
+        match read {
+            -1 => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+            0 => return Err(truncated(region, already_written)),
+            read => return Ok(read as usize),
+        }
+    }
+}
+
 fn truncated(region: &dyn FileRegion, already_written: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
@@ -312,6 +359,42 @@ mod tests {
         let mut received = String::new();
         reader.read_to_string(&mut received).unwrap();
         assert_eq!(received, "head file bytes tail");
+    }
+
+    #[test]
+    fn encrypting_takes_byte_parts_whole_and_file_regions_one_chunk_at_a_time() {
+        let mut outgoing = Outgoing::default();
+        outgoing.push(Part::Bytes(b"head ".to_vec()));
+        outgoing.push(file_part(b"..file bytes..", 2, 10));
+        outgoing.push(Part::Bytes(b" tail".to_vec()));
+        let mut chunk = [0u8; 4];
+        let mut sealed = Vec::new();
+        loop {
+            // A sink that takes at most 3 bytes: the rest of a chunk is read again.
+            let taken = outgoing
+                .encrypt_front(&mut chunk, |plaintext| {
+                    let count = plaintext.len().min(3);
+                    sealed.extend_from_slice(&plaintext[..count]);
+                    Ok(count)
+                })
+                .unwrap();
+            if taken == 0 {
+                break;
+            }
+        }
+        assert!(outgoing.is_empty());
+        assert_eq!(outgoing.buffered_bytes(), 0);
+        assert_eq!(sealed, b"head file bytes tail");
+
+        let mut truncated = Outgoing::default();
+        truncated.push(file_part(b"short", 0, 10));
+        let mut chunk = [0u8; 64];
+        let taken = truncated.encrypt_front(&mut chunk, |plaintext| Ok(plaintext.len()));
+        assert_eq!(taken.unwrap(), 5);
+        let error = truncated
+            .encrypt_front(&mut chunk, |plaintext| Ok(plaintext.len()))
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

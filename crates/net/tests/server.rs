@@ -29,6 +29,7 @@ impl Harness {
             name: "PLAINTEXT".into(),
             host: "127.0.0.1".into(),
             port: 0,
+            tls: None,
         }]);
         config.network_threads = 2;
         configure(&mut config);

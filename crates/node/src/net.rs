@@ -4,7 +4,9 @@
 //! function: it never keeps the event loop alive by itself) and then calls `drain()` for
 //! everything queued, packed in one Buffer (format in `sluice_net::event`). Responses come
 //! back with `respond(connection, seq, parts)`; byte parts are copied at once, log slices
-//! keep their segment file open until written.
+//! keep their segment file open until written. Listeners with `tls` are SSL listeners: TLS
+//! terminates on the reactor threads (`sluice_net::tls`); `reloadTls` swaps a listener's
+//! certificate for new connections.
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -16,7 +18,9 @@ use napi::bindgen_prelude::{
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
-use sluice_net::{FileRegion, ListenerConfig, Response, Server, ServerConfig};
+use sluice_net::{
+    ClientAuth, FileRegion, ListenerConfig, Response, Server, ServerConfig, TlsSettings,
+};
 use sluice_storage::segment::FileSlice;
 
 use crate::log::LogSlice;
@@ -29,6 +33,35 @@ pub struct NetListener {
     pub host: String,
     /// 0 asks for an ephemeral port (see `boundListeners()`).
     pub port: u32,
+    /// Set for an SSL listener (its connections are TLS); null or absent: PLAINTEXT.
+    /// `boundListeners()` leaves it out.
+    // Option<Option<_>>: napi reads an absent field as the outer None and null as the inner one
+    // (a plain Option refuses null).
+    #[napi(ts_type = "NetListenerTls | null")]
+    pub tls: Option<Option<NetListenerTls>>,
+}
+
+/// The TLS side of an SSL listener: PEM text and Kafka's `ssl.*` names. Optional fields may be
+/// absent or null (both: the default).
+#[napi(object)]
+pub struct NetListenerTls {
+    /// The server's certificate chain, PEM, leaf first.
+    pub certificate_chain_pem: String,
+    /// The leaf's private key, PEM, unencrypted: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+    pub private_key_pem: String,
+    /// CA certificates (PEM) that verify client certificates; needed unless `clientAuth` is
+    /// "none".
+    #[napi(ts_type = "string | null")]
+    pub trusted_certificates_pem: Option<Option<String>>,
+    /// `ssl.client.auth`: "none", "requested" or "required".
+    pub client_auth: String,
+    /// `ssl.enabled.protocols`: "TLSv1.2", "TLSv1.3"; null: both.
+    #[napi(ts_type = "string[] | null")]
+    pub protocols: Option<Option<Vec<String>>>,
+    /// `ssl.cipher.suites`, IANA names; unknown ones are ignored while a known one remains;
+    /// null: every suite Sluice serves.
+    #[napi(ts_type = "string[] | null")]
+    pub cipher_suites: Option<Option<Vec<String>>>,
 }
 
 /// Kafka's socket-server configs, and optional overrides of Sluice's backpressure bounds.
@@ -67,8 +100,10 @@ pub struct NetStats {
     pub reads_paused: bool,
     pub connections_accepted_total: f64,
     pub connections_refused_per_ip_total: f64,
-    /// Closed connections by close reason code (index 0..5).
+    /// Closed connections by close reason code (index 0..6; 6: TLS handshake failed).
     pub connections_closed_total: Vec<f64>,
+    /// TLS handshakes that failed or did not complete within 10 s (each closed its connection).
+    pub tls_handshake_failures_total: f64,
     /// Seconds the reactor threads spent waiting for events, summed over the threads.
     pub reactor_idle_seconds_total: f64,
 }
@@ -83,8 +118,8 @@ pub struct NetServer {
 
 #[napi]
 impl NetServer {
-    /// Binds every listener (throws naming the listener, host and port, e.g. EADDRINUSE)
-    /// and starts the threads. `onWake` runs when events are waiting after a `drain()`.
+    /// Binds every listener (throws naming the listener, host and port, e.g. EADDRINUSE; or
+    /// naming the listener and what is wrong with its TLS settings) and starts the threads. `onWake` runs when events are waiting after a `drain()`.
     #[napi(constructor)]
     pub fn new(
         options: NetServerOptions,
@@ -110,8 +145,20 @@ impl NetServer {
                 name: listener.name.clone(),
                 host: listener.host.clone(),
                 port: u32::from(listener.address.port()),
+                tls: None,
             })
             .collect()
+    }
+
+    /// Replaces the TLS settings of SSL listener `listenerName` (Kafka's certificate reload):
+    /// connections accepted from now on use them, open connections keep theirs. Throws (and
+    /// keeps the current settings) when they are invalid or the listener is not SSL.
+    #[napi]
+    pub fn reload_tls(&self, listener_name: String, tls: NetListenerTls) -> napi::Result<()> {
+        let settings = tls_settings_of(&listener_name, tls)?;
+        self.server
+            .reload_tls(&listener_name, &settings)
+            .map_err(|error| napi::Error::from_reason(error.to_string()))
     }
 
     /// Every event queued since the last drain, in one Buffer; null when none.
@@ -190,6 +237,7 @@ impl NetServer {
             connections_accepted_total: stats.connections_accepted_total as f64,
             connections_refused_per_ip_total: stats.connections_refused_per_ip_total as f64,
             reactor_idle_seconds_total: stats.reactor_idle_nanos_total as f64 / 1e9,
+            tls_handshake_failures_total: stats.tls_handshake_failures_total as f64,
             connections_closed_total: stats
                 .connections_closed_total
                 .iter()
@@ -252,6 +300,26 @@ impl FileRegion for SegmentRegion {
     }
 }
 
+/// The settings as `sluice_net` takes them; the PEM and the names are checked when the server
+/// starts or reloads (errors name the listener).
+fn tls_settings_of(listener: &str, tls: NetListenerTls) -> napi::Result<TlsSettings> {
+    let client_auth = ClientAuth::from_kafka_name(&tls.client_auth).ok_or_else(|| {
+        napi::Error::from_reason(format!(
+            "listener {listener}: TLS settings refused: client auth {:?} is not one of \
+             none, requested, required",
+            tls.client_auth
+        ))
+    })?;
+    Ok(TlsSettings {
+        certificate_chain_pem: tls.certificate_chain_pem,
+        private_key_pem: tls.private_key_pem,
+        trusted_certificates_pem: tls.trusted_certificates_pem.flatten(),
+        client_auth,
+        protocols: tls.protocols.flatten(),
+        cipher_suites: tls.cipher_suites.flatten(),
+    })
+}
+
 fn config_of(options: NetServerOptions) -> napi::Result<ServerConfig> {
     let listeners = options
         .listeners
@@ -263,10 +331,16 @@ fn config_of(options: NetServerOptions) -> napi::Result<ServerConfig> {
                     listener.name, listener.port
                 ))
             })?;
+            let tls = listener
+                .tls
+                .flatten()
+                .map(|tls| tls_settings_of(&listener.name, tls))
+                .transpose()?;
             Ok(ListenerConfig {
                 name: listener.name,
                 host: listener.host,
                 port,
+                tls,
             })
         })
         .collect::<napi::Result<Vec<_>>>()?;
