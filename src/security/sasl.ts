@@ -52,12 +52,6 @@ export interface SaslListener {
 export function saslListeners(config: BrokerConfig): Map<string, SaslListener> {
   const listeners = new Map<string, SaslListener>();
   for (const listener of config.brokerListeners) {
-    if (listener.securityProtocol === "SSL" || listener.securityProtocol === "SASL_SSL") {
-      throw new ConfigError(
-        "listener.security.protocol.map",
-        `Listener ${listener.name} is mapped to ${listener.securityProtocol}, but Sluice does not serve TLS yet (PLAINTEXT and SASL_PLAINTEXT are served)`,
-      );
-    }
     if (!listener.securityProtocol.startsWith("SASL_")) continue;
     const prefix = `listener.name.${listener.name.toLowerCase()}.`;
     const mechanismsText = config.text(`${prefix}sasl.enabled.mechanisms`) ?? config.text("sasl.enabled.mechanisms") ?? "GSSAPI";

@@ -24,6 +24,7 @@ import { HttpPlane } from "../http/plane.js";
 import { LogCleaner } from "../log/log-cleaner.js";
 import type { LogManager } from "../log/log-manager.js";
 import type { LogOpenProgress } from "../native.js";
+import { tlsSettingsOf, watchTlsFiles } from "../security/ssl.js";
 import type { BrokerServices } from "./context.js";
 import { Dispatcher } from "./dispatch.js";
 import { Network } from "./network.js";
@@ -102,7 +103,7 @@ export class Broker {
     const dispatcher = new Dispatcher(services);
     // The network's first events arrive on a later turn of the event loop, so this broker is
     // in the metadata cache (below) before any request reaches the dispatcher.
-    const network = startNetwork(config, dispatcher);
+    const network = startNetwork(config, dispatcher, logger);
     dispatcher.attach(network);
     const endpoints = advertisedEndpoints(config, network);
     services.metadata.putBroker({ nodeId: config.nodeId, rack: config.brokerRack, endpoints });
@@ -194,10 +195,16 @@ async function joinCluster(config: BrokerConfig, logger: Logger, cluster: Cluste
   cluster.controller.start();
 }
 
-function startNetwork(config: BrokerConfig, dispatcher: Dispatcher): Network {
-  return new Network(
+function startNetwork(config: BrokerConfig, dispatcher: Dispatcher, logger: Logger): Network {
+  const secured = (protocol: string) => protocol === "SSL" || protocol === "SASL_SSL";
+  const network = new Network(
     {
-      listeners: config.brokerListeners.map((listener) => ({ name: listener.name, host: listener.host, port: listener.port })),
+      listeners: config.brokerListeners.map((listener) => ({
+        name: listener.name,
+        host: listener.host,
+        port: listener.port,
+        tls: secured(listener.securityProtocol) ? tlsSettingsOf(config, listener.name) : null,
+      })),
       numNetworkThreads: config.numNetworkThreads,
       socketRequestMaxBytes: config.socketRequestMaxBytes,
       socketSendBufferBytes: config.socketSendBufferBytes,
@@ -208,6 +215,20 @@ function startNetwork(config: BrokerConfig, dispatcher: Dispatcher): Network {
     },
     dispatcher,
   );
+  // Renewed certificates: new connections get them once the store files change.
+  for (const listener of config.brokerListeners) {
+    if (!secured(listener.securityProtocol)) continue;
+    watchTlsFiles(
+      config,
+      listener.name,
+      (settings) => {
+        network.reloadTls(listener.name, settings);
+        logger.info({ listener: listener.name }, "reloaded the listener's TLS certificates");
+      },
+      (error) => logger.error({ err: error, listener: listener.name }, "the listener's new TLS certificates were refused; keeping the old ones"),
+    );
+  }
+  return network;
 }
 
 /** The log cleaner over the broker's logs, on log.cleaner.threads worker threads (0: none). */

@@ -20,11 +20,12 @@
 //   reassignments  Reassignments        src/cluster/reassignments.ts, cluster-manager.ts  partition reassignments (KIP-455)
 //   credentials    ScramCredentialStore src/security/credentials.ts, metadata.ts, cluster-manager.ts  SCRAM credentials
 //   sasl           SASL listeners       src/security/sasl.ts                          each SASL listener's mechanisms and PLAIN users
+//   sslPrincipal   (subject) => name    src/security/ssl.ts                           ssl.principal.mapping.rules
 //   acls           AclStore             src/security/acl.ts, metadata.ts, cluster-manager.ts  ACL bindings
 //   authorizer     Authorizer | null    src/security/acl.ts                           StandardAuthorizer (null: authorizer.class.name unset)
 //
 // The principal is the connection's: User:ANONYMOUS on PLAINTEXT, User:<name> once SASL
-// authenticated it. Services still to come get their field here when they exist (not before, as
+// authenticated it, User:<mapped certificate subject> on SSL with a client certificate. Services still to come get their field here when they exist (not before, as
 // empty stubs): `authorizer` (src/security/), `quotas`.
 
 import type { Logger } from "pino";
@@ -54,6 +55,8 @@ export class Connection {
   inFlight = 0;
   /** The SASL state of a connection on a SASL_* listener (src/security/sasl.ts), else null. */
   sasl: SaslSession | null = null;
+  /** On an SSL listener: User:<mapped client certificate subject>, or null (User:ANONYMOUS). */
+  tlsPrincipal: string | null = null;
   closed = false;
 
   constructor(
@@ -99,6 +102,8 @@ export interface BrokerServices {
   readonly credentials: ScramCredentialStore;
   /** The SASL settings of each SASL_* listener, by listener name. */
   readonly sasl: ReadonlyMap<string, SaslListener>;
+  /** ssl.principal.mapping.rules: a client certificate's subject → the principal's name (throws when no rule applies). */
+  readonly sslPrincipal: (subject: string) => string;
   readonly acls: AclStore;
   /** Null when no authorizer is configured: every request is allowed, as in Kafka. */
   readonly authorizer: Authorizer | null;
@@ -181,6 +186,10 @@ export class RequestContext implements BrokerServices {
 
   get sasl(): ReadonlyMap<string, SaslListener> {
     return this.services.sasl;
+  }
+
+  get sslPrincipal(): (subject: string) => string {
+    return this.services.sslPrincipal;
   }
 
   get acls(): AclStore {

@@ -81,6 +81,14 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     const sasl = this.#services.sasl.get(listener);
     if (sasl !== undefined) connection.sasl = new SaslSession(sasl);
     this.#connections.set(id, connection);
+    if (peer.tls && peer.subject !== null && sasl === undefined) {
+      try {
+        connection.tlsPrincipal = `User:${this.#services.sslPrincipal(peer.subject)}`;
+      } catch (error) {
+        // Kafka fails the authentication when no ssl.principal.mapping.rules rule applies.
+        this.close(connection, (error as Error).message);
+      }
+    }
   }
 
   /** Kafka logs a failed SSL handshake as a failed authentication, at INFO. */
@@ -142,7 +150,7 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
       }
       throw error;
     }
-    const principal = connection.sasl?.principal ?? ANONYMOUS;
+    const principal = connection.sasl?.principal ?? connection.tlsPrincipal ?? ANONYMOUS;
     const context = new RequestContext(this.#services, connection, decoded.header, header.apiVersion, principal, receivedAtMs);
     connection.inFlight++;
     this.#inFlight++;

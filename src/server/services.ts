@@ -41,6 +41,7 @@ import { InterBrokerClients } from "../replication/inter-broker.js";
 import { ReplicaFetcherManager } from "../replication/replica-fetcher.js";
 import { AuthorizerConfigError, authorizerOf } from "../security/acl.js";
 import { saslListeners } from "../security/sasl.js";
+import { principalMapper } from "../security/ssl.js";
 import type { BrokerServices } from "./context.js";
 import { FetchSessionCache } from "./fetch-session.js";
 import { BrokerMetrics } from "./metrics.js";
@@ -213,6 +214,7 @@ export async function openServices(
       brokerConfigs,
       credentials,
       sasl,
+      sslPrincipal: principalMapper(config.text("ssl.principal.mapping.rules")),
       acls,
       authorizer,
     },

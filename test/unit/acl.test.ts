@@ -3,6 +3,7 @@
 // DESCRIBE_CONFIGS (ALLOW only), super users, allow.everyone.if.no.acl.found, filters.
 
 import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/config/index.js";
 import {
   type AclBinding,
   type AclStore,
@@ -14,6 +15,7 @@ import {
   Permission,
   ResourceType,
 } from "../../src/security/acl.js";
+import { principalMapper } from "../../src/security/ssl.js";
 
 const bind = (over: Partial<AclBinding>): AclBinding => ({
   resourceType: ResourceType.TOPIC,
@@ -126,5 +128,24 @@ describe("bindings and filters", () => {
     const any = { ...filter, resourceType: ResourceType.ANY, resourceName: null, patternType: PatternType.ANY };
     expect([literal, prefixed, wildcard, other].every((b) => filterMatches(any, b))).toBe(true);
     expect(filterMatches({ ...any, patternType: PatternType.LITERAL }, prefixed)).toBe(false);
+  });
+});
+
+describe("ssl.principal.mapping.rules (Kafka's SslPrincipalMapper)", () => {
+  it("maps distinguished names as Kafka's documentation example does", () => {
+    const map = principalMapper(
+      "RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,RULE:^CN=(.*?),OU=(.*?),O=(.*?),L=(.*?),ST=(.*?),C=(.*?)$/$1@$2/L,RULE:^.*[Cc][Nn]=([a-zA-Z0-9.]*).*$/$1/L,DEFAULT",
+    );
+    expect(map("CN=serviceuser,OU=ServiceUsers,O=Unknown,L=Unknown,ST=Unknown,C=Unknown")).toBe("serviceuser");
+    expect(map("CN=adminUser,OU=Admin,O=Unknown,L=Unknown,ST=Unknown,C=Unknown")).toBe("adminuser@admin");
+    expect(map("CN=Kafka1.Example.com")).toBe("kafka1.example.com");
+    expect(map("OU=only")).toBe("OU=only");
+  });
+
+  it("DEFAULT keeps the DN, upper-casing works, a DN no rule applies to is refused, a bad rule is a config error", () => {
+    expect(principalMapper(null)("CN=a,O=b")).toBe("CN=a,O=b");
+    expect(principalMapper("RULE:^CN=([^,]*).*$/$1/U")("CN=alice,O=x")).toBe("ALICE");
+    expect(() => principalMapper("RULE:^CN=admin$/admin/")("CN=bob")).toThrow("No rules apply to CN=bob");
+    expect(() => principalMapper("DEFAULT,nonsense")).toThrow(ConfigError);
   });
 });

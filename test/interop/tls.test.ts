@@ -1,0 +1,254 @@
+// SSL and SASL_SSL listeners with Kafka's own settings and clients against the real broker:
+// certificates made with openssl and keytool (a CA, the broker's certificate for localhost and
+// 127.0.0.1, a client certificate), the broker's keystore as JKS on the SSL listener and as PEM
+// on the SASL_SSL one, JKS truststores; the Java clients, kcat and kafkajs over TLS with server
+// authentication and with client certificates (mTLS principals through ssl.principal.mapping.rules,
+// enforced by an ACL), SCRAM-SHA-512 over SASL_SSL, and a client that does not trust the broker.
+
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../helpers/cli.js";
+import { freePort, produceWithJava, runJavaTool } from "../helpers/kafka.js";
+import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+import { ToolSession } from "../helpers/tool-session.js";
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
+
+let dir: string;
+let broker: SluiceBroker;
+let sslPort: number;
+let saslSslPort: number;
+let tools: ToolSession;
+const PASSWORD = "store-secret";
+
+function sh(command: string, args: string[]): void {
+  execFileSync(command, args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** A CA, a server certificate (localhost, 127.0.0.1) and a client certificate, as PEM, PKCS12 and JKS. */
+async function makeCertificates(): Promise<void> {
+  sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Sluice Test CA"]);
+  const sign = async (name: string, subject: string, extensions: string) => {
+    await writeFile(join(dir, `${name}.ext`), extensions);
+    sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject]);
+    sh("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+    ]);
+    // PKCS12 with 3DES (Java 17 and jks-js both read it), then JKS with keytool.
+    const pbe = ["-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"];
+    sh("openssl", [
+      "pkcs12",
+      "-export",
+      "-in",
+      `${name}.pem`,
+      "-inkey",
+      `${name}.key`,
+      "-certfile",
+      "ca.pem",
+      "-name",
+      name,
+      "-out",
+      `${name}.p12`,
+      "-passout",
+      `pass:${PASSWORD}`,
+      ...pbe,
+    ]);
+    sh("keytool", [
+      "-importkeystore",
+      "-noprompt",
+      "-srckeystore",
+      `${name}.p12`,
+      "-srcstoretype",
+      "PKCS12",
+      "-srcstorepass",
+      PASSWORD,
+      "-destkeystore",
+      `${name}.jks`,
+      "-deststoretype",
+      "JKS",
+      "-deststorepass",
+      PASSWORD,
+    ]);
+  };
+  await sign(
+    "server",
+    "/CN=localhost",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  );
+  await sign("client", "/O=Acme/OU=eng/CN=client", "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  sh("keytool", ["-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", "trust.jks", "-storetype", "JKS", "-storepass", PASSWORD]);
+  // A truststore with another CA only: the broker is not trusted.
+  sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2", "-subj", "/CN=Other CA"]);
+  sh("keytool", [
+    "-importcert",
+    "-noprompt",
+    "-alias",
+    "other",
+    "-file",
+    "other.pem",
+    "-keystore",
+    "untrusted.jks",
+    "-storetype",
+    "JKS",
+    "-storepass",
+    PASSWORD,
+  ]);
+  await writeFile(join(dir, "server-bundle.pem"), `${await readFile(join(dir, "server.key"), "utf8")}${await readFile(join(dir, "server.pem"), "utf8")}`);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "sluice-tls-"));
+  await makeCertificates();
+  const plainPort = await freePort();
+  sslPort = await freePort();
+  saslSslPort = await freePort();
+  broker = await startSluice({
+    port: plainPort,
+    overrides: {
+      listeners: `PLAINTEXT://127.0.0.1:${plainPort},SSL://127.0.0.1:${sslPort},SASL_SSL://127.0.0.1:${saslSslPort}`,
+      "advertised.listeners": `PLAINTEXT://127.0.0.1:${plainPort},SSL://localhost:${sslPort},SASL_SSL://localhost:${saslSslPort}`,
+      "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL",
+      "listener.name.ssl.ssl.keystore.type": "JKS",
+      "listener.name.ssl.ssl.keystore.location": join(dir, "server.jks"),
+      "listener.name.ssl.ssl.keystore.password": PASSWORD,
+      "listener.name.ssl.ssl.key.password": PASSWORD,
+      "listener.name.ssl.ssl.truststore.location": join(dir, "trust.jks"),
+      "listener.name.ssl.ssl.truststore.password": PASSWORD,
+      "listener.name.ssl.ssl.client.auth": "requested",
+      "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+      "listener.name.sasl_ssl.ssl.keystore.location": join(dir, "server-bundle.pem"),
+      "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+      "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),OU=.*$/$1/L,DEFAULT",
+      "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+      // Resources without ACLs stay open (the admin tools below run anonymously on PLAINTEXT).
+      "allow.everyone.if.no.acl.found": "true",
+      "num.partitions": 1,
+    },
+  });
+  tools = await ToolSession.start();
+  const tool = async (main: string, args: string[]) => {
+    const result = await tools.run(main, ["--bootstrap-server", broker.bootstrap, ...args]);
+    if (result.code !== 0) throw new Error(`${main} ${args.join(" ")}: ${result.stderr}`);
+  };
+  await tool("org.apache.kafka.tools.ConfigCommand", [
+    "--alter",
+    "--add-config",
+    "SCRAM-SHA-512=[password=scram-secret]",
+    "--entity-type",
+    "users",
+    "--entity-name",
+    "scram",
+  ]);
+  // Only the mTLS principal (the mapped CN) may use this topic.
+  await tool("org.apache.kafka.tools.AclCommand", ["--add", "--allow-principal", "User:client", "--operation", "All", "--topic", "mtls-only"]);
+}, 180_000);
+
+afterAll(async () => {
+  tools?.close();
+  await broker?.stop();
+  if (broker) await rm(broker.workDir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const trust = () => ({ "ssl.truststore.location": join(dir, "trust.jks"), "ssl.truststore.password": PASSWORD, "ssl.truststore.type": "JKS" });
+const clientCertificate = () => ({ "ssl.keystore.location": join(dir, "client.p12"), "ssl.keystore.password": PASSWORD, "ssl.keystore.type": "PKCS12" });
+
+async function roundTrip(bootstrap: string, topic: string, properties: Record<string, string>) {
+  const records = Array.from({ length: 25 }, (_, i) => ({ key: `k${i}`, value: `${topic}-${i}` }));
+  await produceWithJava({ bootstrap, topic, records, compression: "lz4", acks: "all", properties });
+  const args = ["--bootstrap", bootstrap, "--topic", topic, "--timeout-ms", "30000"];
+  for (const [key, value] of Object.entries(properties)) args.push("--property", `${key}=${value}`);
+  const consumed = await runJavaTool("sluice.kafka.Consume", args, { quickStart: true, heap: "128m", logLevel: "ERROR", timeoutMs: 60_000 });
+  expect(consumed.code, consumed.stderr).toBe(0);
+  expect(consumed.stdout.split("\n").filter((line) => line.startsWith('{"partition"'))).toHaveLength(records.length);
+}
+
+describe("TLS listeners with Kafka's clients", () => {
+  it("the Java clients over SSL with server authentication (JKS keystore on the broker, JKS truststore on the client)", async () => {
+    await roundTrip(`localhost:${sslPort}`, "tls-open", { "security.protocol": "SSL", ...trust() });
+  }, 120_000);
+
+  it("a client certificate maps to its principal (ssl.principal.mapping.rules) and an ACL admits it; without one the topic is refused", async () => {
+    await roundTrip(`localhost:${sslPort}`, "mtls-only", { "security.protocol": "SSL", ...trust(), ...clientCertificate() });
+    const anonymous = produceWithJava({
+      bootstrap: `localhost:${sslPort}`,
+      topic: "mtls-only",
+      records: [{ key: "k", value: "v" }],
+      compression: "none",
+      properties: { "security.protocol": "SSL", ...trust(), "max.block.ms": 10_000 },
+    });
+    await expect(anonymous).rejects.toThrow(/TopicAuthorizationException|Not authorized to access topics: \[mtls-only\]/);
+  }, 120_000);
+
+  it("SCRAM-SHA-512 over SASL_SSL (PEM keystore on the broker)", async () => {
+    await roundTrip(`localhost:${saslSslPort}`, "sasl-ssl", {
+      "security.protocol": "SASL_SSL",
+      ...trust(),
+      "sasl.mechanism": "SCRAM-SHA-512",
+      "sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required username="scram" password="scram-secret";',
+    });
+  }, 120_000);
+
+  it("a client that does not trust the broker's certificate fails the handshake; the broker keeps serving others", async () => {
+    const refused = produceWithJava({
+      bootstrap: `localhost:${sslPort}`,
+      topic: "tls-open",
+      records: [{ key: "k", value: "v" }],
+      compression: "none",
+      properties: {
+        "security.protocol": "SSL",
+        "ssl.truststore.location": join(dir, "untrusted.jks"),
+        "ssl.truststore.password": PASSWORD,
+        "max.block.ms": 10_000,
+      },
+    });
+    await expect(refused).rejects.toThrow(/SSL handshake failed|SSLHandshakeException|PKIX path building failed/);
+    await roundTrip(`localhost:${sslPort}`, "tls-after", { "security.protocol": "SSL", ...trust() });
+  }, 120_000);
+
+  it("kcat (librdkafka, OpenSSL) produces and consumes over SSL, with and without a client certificate", async () => {
+    for (const [topic, extra] of [
+      ["kcat-tls", []],
+      ["mtls-only", ["-X", `ssl.certificate.location=${join(dir, "client.pem")}`, "-X", `ssl.key.location=${join(dir, "client.key")}`]],
+    ] as const) {
+      const auth = ["-X", "security.protocol=SSL", "-X", `ssl.ca.location=${join(dir, "ca.pem")}`, ...extra];
+      const produced = await run("kcat", ["-b", `localhost:${sslPort}`, ...auth, "-P", "-t", topic, "-K:"], "a:1\nb:2\n");
+      expect(produced.code, produced.stderr).toBe(0);
+      const consumed = await run("kcat", ["-b", `localhost:${sslPort}`, ...auth, "-C", "-t", topic, "-o", "-2", "-e", "-f", "%k=%s\n"]);
+      expect(consumed.code, consumed.stderr).toBe(0);
+      expect(consumed.stdout.trim().split("\n")).toEqual(["a=1", "b=2"]);
+    }
+  }, 120_000);
+
+  it("kafkajs (Node's TLS) produces over SSL", async () => {
+    const kafka = new Kafka({
+      brokers: [`localhost:${sslPort}`],
+      clientId: "tls-test",
+      ssl: { ca: [await readFile(join(dir, "ca.pem"), "utf8")] },
+      logLevel: logLevel.NOTHING,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    const [sent] = await producer.send({ topic: "kafkajs-tls", messages: [{ value: "over tls" }] });
+    expect(sent.errorCode).toBe(0);
+    await producer.disconnect();
+  }, 60_000);
+});
