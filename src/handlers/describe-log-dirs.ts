@@ -6,10 +6,14 @@
 import { statfs } from "node:fs/promises";
 import { ErrorCode } from "../protocol/errors.js";
 import type { DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsResponseDescribeLogDirsTopic } from "../protocol/generated/describe-log-dirs.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
 
 export const describeLogDirs = defineHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>(35, { min: 1, max: 5 }, async (context, request) => {
   const { metadata, partitions: hosted } = context;
+  // Authorization: DESCRIBE on the cluster (Kafka answers v3+ with the error and no directories).
+  if (!context.authorized(AclOperation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME))
+    return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, results: [] };
   const logDir = hosted.logDirectory;
   const topics: DescribeLogDirsResponseDescribeLogDirsTopic[] = [];
   const wanted = request.topics === null ? null : new Map(request.topics.map((t) => [t.topic, new Set(t.partitions)]));

@@ -67,7 +67,7 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   requiringGroup(syncGroup, AclOperation.READ),
   requiringGroup(heartbeat, AclOperation.READ),
   requiringGroup(leaveGroup, AclOperation.READ),
-  offsetCommit,
+  requiringGroup(offsetCommit, AclOperation.READ),
   offsetFetch,
   describeGroups,
   listGroups,
