@@ -315,13 +315,7 @@ export class EtcdMetadataStore {
       const key = `${PREFIX}scram/${mechanism}/${encodeURIComponent(user)}`;
       return credential === null ? this.#client.delete().key(key) : this.#client.put(key).value(JSON.stringify(credential));
     });
-    // One transaction (the condition always holds: the cluster key exists while brokers run).
-    const result = await this.#client
-      .if(`${PREFIX}cluster`, "Create", ">", 0)
-      .then(...operations)
-      .commit();
-    if (!result.succeeded) throw new Error("the cluster's metadata is gone from etcd");
-    return BigInt(result.header.revision);
+    return this.#transact(operations);
   }
 
   /** Adds and removes ACL bindings in one transaction (keyed by a hash of the binding); the revision. */
@@ -331,6 +325,11 @@ export class EtcdMetadataStore {
       ...remove.map((binding) => this.#client.delete().key(key(binding))),
       ...add.map((binding) => this.#client.put(key(binding)).value(JSON.stringify(binding))),
     ];
+    return this.#transact(operations);
+  }
+
+  /** Runs `operations` in one etcd transaction (its condition always holds while the cluster key exists); the revision. */
+  async #transact(operations: Parameters<ReturnType<Etcd3["if"]>["then"]>): Promise<bigint> {
     const result = await this.#client
       .if(`${PREFIX}cluster`, "Create", ">", 0)
       .then(...operations)

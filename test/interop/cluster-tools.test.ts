@@ -305,4 +305,43 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
     const leaders = new Set([...(await describeTopic("txn3")).values()].map((p) => p.leader));
     expect(leaders.size).toBeGreaterThan(1);
   }, 240_000);
+
+  it("SCRAM credentials live in etcd: made through one broker with kafka-configs.sh, described by the others", async () => {
+    const first = cluster.broker(1);
+    const result = await tools.run("org.apache.kafka.tools.ConfigCommand", [
+      "--bootstrap-server",
+      `${first.host}:${first.port}`,
+      "--alter",
+      "--add-config",
+      "SCRAM-SHA-256=[iterations=4096,password=pw]",
+      "--entity-type",
+      "users",
+      "--entity-name",
+      "cluster-user",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    for (const id of [2, 3]) {
+      const broker = cluster.broker(id);
+      const connection = await BrokerConnection.connect({
+        host: broker.host,
+        port: broker.port,
+        clientId: "scram",
+        connectTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+      });
+      try {
+        const described = await waitFor(`broker ${id} to know cluster-user`, async () => {
+          const answer = await connection.request<{
+            results: { user: string; errorCode: number; credentialInfos: { mechanism: number; iterations: number }[] }[];
+          }>(50, {
+            users: [{ name: "cluster-user" }],
+          });
+          return answer.results[0]?.errorCode === 0 ? answer.results[0] : null;
+        });
+        expect(described.credentialInfos).toEqual([{ mechanism: 1, iterations: 4096 }]);
+      } finally {
+        connection.close();
+      }
+    }
+  }, 120_000);
 });
