@@ -4,7 +4,9 @@
 // open transaction (-1 when none). Errors per partition as Kafka answers them (unknown topic or
 // partition: UNKNOWN_TOPIC_OR_PARTITION).
 
+import { ErrorCode } from "../protocol/errors.js";
 import type { DescribeProducersRequest, DescribeProducersResponse } from "../protocol/generated/describe-producers.js";
+import { AclOperation, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf } from "./common.js";
 
@@ -16,6 +18,9 @@ export const describeProducers = defineHandler<DescribeProducersRequest, Describ
     topics: request.topics.map((topic) => ({
       name: topic.name,
       partitions: topic.partitionIndexes.map((partitionIndex) => {
+        // Authorization: READ on the topic.
+        if (!context.authorized(AclOperation.READ, ResourceType.TOPIC, topic.name))
+          return { partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null, activeProducers: [] };
         const partition = context.partitions.lookup(topic.name, partitionIndex);
         if (typeof partition === "number") return { partitionIndex, errorCode: partition, errorMessage: null, activeProducers: [] };
         try {

@@ -8,6 +8,7 @@ import type {
   OffsetForLeaderEpochResponse,
   OffsetForLeaderEpochResponseEpochEndOffset,
 } from "../protocol/generated/offset-for-leader-epoch.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
 import { errorCodeOf, reportUnexpected } from "./common.js";
 
@@ -23,6 +24,12 @@ export const offsetForLeaderEpoch = defineHandler<OffsetForLeaderEpochRequest, O
     topics: request.topics.map((wantedTopic) => ({
       topic: wantedTopic.topic,
       partitions: wantedTopic.partitions.map((wanted) => {
+        // Authorization: a follower CLUSTER_ACTION on the cluster, a client DESCRIBE on the topic.
+        const authorized =
+          context.apiVersion >= 3 && request.replicaId >= 0
+            ? context.authorized(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME)
+            : context.authorized(AclOperation.DESCRIBE, ResourceType.TOPIC, wantedTopic.topic);
+        if (!authorized) return answer(wanted.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
         const partition = context.partitions.lookup(wantedTopic.topic, wanted.partition, wanted.currentLeaderEpoch);
         if (typeof partition === "number") return answer(wanted.partition, partition);
         try {

@@ -195,6 +195,23 @@ describe("ACLs with kafka-acls.sh and the Java clients", () => {
       creations: [{ resourceType: 2, resourceName: "x", resourcePatternType: 3, principal: "User:alice", host: "*", operation: 2, permissionType: 3 }],
     });
     expect(create.results[0].errorCode).toBe(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    // The admin APIs that name topics, groups and transactional ids check them too.
+    const producers = await client.request<{ topics: { name: string; partitions: { errorCode: number }[] }[] }>(61, 0, {
+      topics: [
+        { name: "bob-orders", partitionIndexes: [0] },
+        { name: "alice-orders", partitionIndexes: [0] },
+      ],
+    });
+    expect(producers.topics.map((t) => t.partitions[0].errorCode)).toEqual([ErrorCode.TOPIC_AUTHORIZATION_FAILED, ErrorCode.NONE]);
+    const epochs = await client.request<{ topics: { partitions: { errorCode: number }[] }[] }>(23, 4, {
+      replicaId: -2,
+      topics: [{ topic: "bob-orders", partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }],
+    });
+    expect(epochs.topics[0].partitions[0].errorCode).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    const transactions = await client.request<{ transactionStates: { errorCode: number }[] }>(65, 0, { transactionalIds: ["someone-elses"] });
+    expect(transactions.transactionStates[0].errorCode).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    const described = await client.request<{ groups: { errorCode: number }[] }>(69, 0, { groupIds: ["other-group"], includeAuthorizedOperations: false });
+    expect(described.groups[0].errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED);
     client.close();
   });
 

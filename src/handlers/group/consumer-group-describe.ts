@@ -6,6 +6,7 @@
 
 import { ErrorCode } from "../../protocol/errors.js";
 import type { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from "../../protocol/generated/consumer-group-describe.js";
+import { AclOperation, ResourceType } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 import { GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED } from "../common.js";
 
@@ -30,7 +31,14 @@ export const consumerGroupDescribe = defineHandler<ConsumerGroupDescribeRequest,
   (context, request) => {
     if (!context.groups.consumerProtocolEnabled) return failed(request, ErrorCode.UNSUPPORTED_VERSION);
     const operations = request.includeAuthorizedOperations ? GROUP_OPERATIONS : OPERATIONS_NOT_REQUESTED;
-    return { throttleTimeMs: 0, groups: request.groupIds.map((groupId) => context.groups.describeConsumerGroup(groupId, operations)) };
+    // Authorization: DESCRIBE on each group.
+    const refused = failed(request, ErrorCode.GROUP_AUTHORIZATION_FAILED).groups;
+    return {
+      throttleTimeMs: 0,
+      groups: request.groupIds.map((groupId, i) =>
+        context.authorized(AclOperation.DESCRIBE, ResourceType.GROUP, groupId) ? context.groups.describeConsumerGroup(groupId, operations) : refused[i],
+      ),
+    };
   },
   (_context, request, errorCode) => failed(request, errorCode),
 );

@@ -2,7 +2,9 @@
 // timeout, start time and partitions (kafka-transactions.sh describe). An unknown id (or one being
 // expired) is TRANSACTIONAL_ID_NOT_FOUND; an empty one INVALID_REQUEST.
 
+import { ErrorCode } from "../../protocol/errors.js";
 import type { DescribeTransactionsRequest, DescribeTransactionsResponse } from "../../protocol/generated/describe-transactions.js";
+import { AclOperation, ResourceType } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 
 export const describeTransactions = defineHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>(
@@ -10,7 +12,21 @@ export const describeTransactions = defineHandler<DescribeTransactionsRequest, D
   { min: 0, max: 0 },
   (context, request) => ({
     throttleTimeMs: 0,
-    transactionStates: request.transactionalIds.map((transactionalId) => context.transactions.describe(transactionalId)),
+    // Authorization: DESCRIBE on each transactional id.
+    transactionStates: request.transactionalIds.map((transactionalId) =>
+      context.authorized(AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, transactionalId)
+        ? context.transactions.describe(transactionalId)
+        : {
+            errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            transactionalId,
+            transactionState: "",
+            transactionTimeoutMs: 0,
+            transactionStartTimeMs: -1n,
+            producerId: -1n,
+            producerEpoch: -1,
+            topics: [],
+          },
+    ),
   }),
   (_context, request, errorCode) => ({
     throttleTimeMs: 0,

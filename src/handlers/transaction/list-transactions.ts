@@ -6,6 +6,7 @@
 
 import { KafkaError } from "../../protocol/errors.js";
 import type { ListTransactionsRequest, ListTransactionsResponse } from "../../protocol/generated/list-transactions.js";
+import { AclOperation, ResourceType } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 
 export const listTransactions = defineHandler<ListTransactionsRequest, ListTransactionsResponse>(
@@ -19,7 +20,11 @@ export const listTransactions = defineHandler<ListTransactionsRequest, ListTrans
         context.apiVersion >= 1 ? request.durationFilter : -1n,
         context.apiVersion >= 2 ? request.transactionalIdPattern : null,
       );
-      return { throttleTimeMs: 0, ...listed };
+      // Authorization: only the transactional ids the principal may DESCRIBE.
+      const transactionStates = listed.transactionStates.filter((state) =>
+        context.authorized(AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, state.transactionalId),
+      );
+      return { throttleTimeMs: 0, ...listed, transactionStates };
     } catch (error) {
       if (error instanceof KafkaError) return { throttleTimeMs: 0, errorCode: error.code, unknownStateFilters: [], transactionStates: [] };
       throw error;
