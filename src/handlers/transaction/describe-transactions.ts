@@ -7,6 +7,20 @@ import type { DescribeTransactionsRequest, DescribeTransactionsResponse } from "
 import { AclOperation, ResourceType } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 
+/** A transactional id answered with an error and nothing else. */
+function failedState(transactionalId: string, errorCode: number) {
+  return {
+    errorCode,
+    transactionalId,
+    transactionState: "",
+    transactionTimeoutMs: 0,
+    transactionStartTimeMs: -1n,
+    producerId: -1n,
+    producerEpoch: -1,
+    topics: [],
+  };
+}
+
 export const describeTransactions = defineHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>(
   65,
   { min: 0, max: 0 },
@@ -16,29 +30,11 @@ export const describeTransactions = defineHandler<DescribeTransactionsRequest, D
     transactionStates: request.transactionalIds.map((transactionalId) =>
       context.authorized(AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, transactionalId)
         ? context.transactions.describe(transactionalId)
-        : {
-            errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            transactionalId,
-            transactionState: "",
-            transactionTimeoutMs: 0,
-            transactionStartTimeMs: -1n,
-            producerId: -1n,
-            producerEpoch: -1,
-            topics: [],
-          },
+        : failedState(transactionalId, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
     ),
   }),
   (_context, request, errorCode) => ({
     throttleTimeMs: 0,
-    transactionStates: request.transactionalIds.map((transactionalId) => ({
-      errorCode,
-      transactionalId,
-      transactionState: "",
-      transactionTimeoutMs: 0,
-      transactionStartTimeMs: -1n,
-      producerId: -1n,
-      producerEpoch: -1,
-      topics: [],
-    })),
+    transactionStates: request.transactionalIds.map((transactionalId) => failedState(transactionalId, errorCode)),
   }),
 );
