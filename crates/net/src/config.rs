@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+pub use crate::rate::QuotaWindow;
+
 /// Kafka's `socket.request.max.bytes` default: 100 MiB.
 pub const REQUEST_BYTES_MAX_DEFAULT: usize = 100 * 1024 * 1024;
 
@@ -36,6 +38,10 @@ pub struct ListenerConfig {
     /// `Some` for an SSL listener: its connections are TLS, terminated on the reactor threads
     /// (see [`crate::tls`]). `None` serves plaintext.
     pub tls: Option<TlsSettings>,
+    /// `listener.name.<listener>.max.connection.creation.rate`: new connections per second this
+    /// listener accepts before it holds the next one back (Kafka's `ConnectionQuotas`); `None`:
+    /// unlimited.
+    pub connection_creation_rate_max: Option<u32>,
 }
 
 /// Kafka's `ssl.client.auth`: whether an SSL listener asks clients for a certificate.
@@ -134,6 +140,13 @@ pub struct ServerConfig {
     pub queued_response_bytes_per_connection_max: usize,
     /// See [`QUEUED_REQUEST_BYTES_MAX_DEFAULT`].
     pub queued_request_bytes_max: usize,
+    /// `max.connection.creation.rate`: new connections per second, all listeners together,
+    /// above which the acceptor holds new connections back (delays their acceptance, by at most
+    /// one quota window); `None`: unlimited.
+    pub connection_creation_rate_max: Option<u32>,
+    /// `quota.window.num` × `quota.window.size.seconds`: the window connection creation rates
+    /// are measured over.
+    pub quota_window: QuotaWindow,
 }
 
 impl ServerConfig {
@@ -153,6 +166,8 @@ impl ServerConfig {
             queued_response_bytes_per_connection_max:
                 QUEUED_RESPONSE_BYTES_PER_CONNECTION_MAX_DEFAULT,
             queued_request_bytes_max: QUEUED_REQUEST_BYTES_MAX_DEFAULT,
+            connection_creation_rate_max: None,
+            quota_window: QuotaWindow::default(),
         }
     }
 }

@@ -108,6 +108,8 @@ pub(crate) struct Connection {
     pub(crate) readable: bool,
     /// Queued in the reactor's list of connections to read (at most once).
     pub(crate) read_scheduled: bool,
+    /// Not read before this time: the client is throttled (KIP-219).
+    pub(crate) muted_until: Option<Instant>,
     /// Last byte read or written, for `connections.max.idle.ms`.
     pub(crate) last_activity: Instant,
     pub(crate) listener_index: u16,
@@ -153,6 +155,7 @@ impl Connection {
             write,
             readable: false,
             read_scheduled: false,
+            muted_until: None,
             last_activity: now,
             listener_index: origin.listener_index,
             peer: origin.peer,

@@ -17,6 +17,7 @@ pub mod config;
 mod connection;
 pub mod event;
 pub mod framing;
+pub mod rate;
 mod reactor;
 mod registry;
 pub mod response;
@@ -26,7 +27,7 @@ pub mod tls;
 mod transmit;
 mod x500;
 
-pub use config::{ClientAuth, ListenerConfig, ServerConfig, TlsSettings};
+pub use config::{ClientAuth, ListenerConfig, QuotaWindow, ServerConfig, TlsSettings};
 pub use event::{decode_events, CloseReason, Event, CLOSE_REASON_COUNT};
 pub use response::{FileRegion, OwnedFileRegion, Part, Response};
 pub use server::{BoundListener, Server, Stats};

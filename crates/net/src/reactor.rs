@@ -12,7 +12,8 @@
 //! (and closes those that have not completed it within `HANDSHAKE_TIMEOUT`), decrypts what it
 //! reads, and encrypts and writes all their responses.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -76,6 +77,11 @@ pub(crate) enum Command {
     },
     Close {
         connection: u32,
+    },
+    /// Read nothing of this connection before `until` (a throttled client, KIP-219).
+    Mute {
+        connection: u32,
+        until: Instant,
     },
     /// The broker-wide request bytes fell below their bound: read paused connections.
     Resume,
@@ -146,6 +152,9 @@ pub(crate) struct Reactor {
     /// is one constant, so adoption order is deadline order). An entry whose connection
     /// completed its handshake or closed is dropped when its time comes.
     handshake_deadlines: VecDeque<(Instant, u32)>,
+    /// Muted connections by the time they may be read again, earliest first. An entry whose
+    /// connection closed, or was muted again for longer, is dropped when its time comes.
+    mute_deadlines: BinaryHeap<Reverse<(Instant, u32)>>,
 }
 
 impl Reactor {
@@ -168,6 +177,7 @@ impl Reactor {
             shutdown_deadline: None,
             next_idle_sweep,
             handshake_deadlines: VecDeque::new(),
+            mute_deadlines: BinaryHeap::new(),
         }
     }
 
@@ -214,6 +224,7 @@ impl Reactor {
             self.read_scheduled(now);
             self.sweep_idle(now);
             self.expire_handshakes(now);
+            self.unmute_due(now);
             self.progress_shutdown(now);
             self.publish();
             if self.shutdown_deadline.is_some() && self.connections.is_empty() {
@@ -230,10 +241,12 @@ impl Reactor {
             .handshake_deadlines
             .front()
             .map(|(deadline, _)| *deadline);
+        let mute_deadline = self.mute_deadlines.peek().map(|Reverse((until, _))| *until);
         [
             self.next_idle_sweep,
             self.shutdown_deadline,
             handshake_deadline,
+            mute_deadline,
         ]
         .into_iter()
         .flatten()
@@ -265,6 +278,14 @@ impl Reactor {
             }
             Command::WriteFailed { connection } => self.close(connection, CloseReason::IoError),
             Command::Close { connection } => self.close(connection, CloseReason::ClosedByServer),
+            Command::Mute { connection, until } => {
+                if let Some(open) = self.connections.get_mut(&connection) {
+                    if open.muted_until.is_none_or(|muted| muted < until) {
+                        open.muted_until = Some(until);
+                        self.mute_deadlines.push(Reverse((until, connection)));
+                    }
+                }
+            }
             Command::Resume => {
                 let ids: Vec<u32> = self.connections.keys().copied().collect();
                 for id in ids {
@@ -398,6 +419,12 @@ impl Reactor {
         let Some(connection) = self.connections.get_mut(&id) else {
             return;
         };
+        if let Some(until) = connection.muted_until {
+            if now < until {
+                return; // Still readable; scheduled again when the mute ends.
+            }
+            connection.muted_until = None;
+        }
         let mut close_reason = None;
         for _ in 0..READS_PER_TURN_MAX {
             if shutting_down || !self.shared.may_read(&connection.write.lock().responses) {
@@ -490,6 +517,26 @@ impl Reactor {
             if overdue {
                 let message = format!("no TLS handshake within {} s", HANDSHAKE_TIMEOUT.as_secs());
                 self.close_with(id, CloseReason::TlsHandshakeFailed, &message);
+            }
+        }
+    }
+
+    /// Reads again the connections whose mute has ended.
+    fn unmute_due(&mut self, now: Instant) {
+        while let Some(&Reverse((until, id))) = self.mute_deadlines.peek() {
+            if until > now {
+                return;
+            }
+            self.mute_deadlines.pop();
+            let due = self
+                .connections
+                .get_mut(&id)
+                .is_some_and(|connection| connection.muted_until == Some(until));
+            if due {
+                if let Some(connection) = self.connections.get_mut(&id) {
+                    connection.muted_until = None;
+                }
+                self.schedule_read(id);
             }
         }
     }

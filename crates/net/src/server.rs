@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::Poll;
 
-use crate::acceptor::{Acceptor, AcceptorHandle};
+use crate::acceptor::{Acceptor, AcceptorHandle, IpConnectionRates};
 use crate::config::{ListenerConfig, ServerConfig, TlsSettings};
 use crate::event::{EventQueue, CLOSE_REASON_COUNT};
 use crate::reactor::{Command, Reactor, ReactorHandle};
@@ -56,6 +56,11 @@ pub struct Stats {
     pub tls_handshake_failures_total: u64,
     /// Nanoseconds the reactor threads spent waiting for events, summed over the threads.
     pub reactor_idle_nanos_total: u64,
+    /// Connections held back because the broker or their listener was over its
+    /// `max.connection.creation.rate`.
+    pub connections_accept_delayed_total: u64,
+    /// Connections refused (closed after a delay) for their IP's `connection_creation_rate`.
+    pub connections_throttled_per_ip_total: u64,
 }
 
 #[derive(Default)]
@@ -66,6 +71,8 @@ pub(crate) struct Counters {
     pub(crate) tls_handshake_failures: AtomicU64,
     /// Nanoseconds the reactor threads spent waiting in epoll, summed over the threads.
     pub(crate) reactor_idle_nanos: AtomicU64,
+    pub(crate) accepts_delayed: AtomicU64,
+    pub(crate) throttled_per_ip: AtomicU64,
 }
 
 /// State every thread of the server shares.
@@ -75,6 +82,8 @@ pub(crate) struct Shared {
     /// ones), taken for each connection as it is accepted; [`Server::reload_tls`] swaps it.
     pub(crate) tls: Vec<Option<RwLock<Arc<rustls::ServerConfig>>>>,
     pub(crate) registry: Registry,
+    /// The IPs' `connection_creation_rate` quotas, read by the acceptor for each connection.
+    pub(crate) ip_connection_rates: RwLock<IpConnectionRates>,
     pub(crate) events: EventQueue,
     pub(crate) reactors: Vec<ReactorHandle>,
     pub(crate) acceptor: AcceptorHandle,
@@ -193,6 +202,7 @@ impl Server {
             config,
             tls,
             registry: Registry::default(),
+            ip_connection_rates: RwLock::new(IpConnectionRates::default()),
             events: EventQueue::new(Box::new(wake)),
             reactors,
             acceptor: AcceptorHandle::new(&acceptor_poll)?,
@@ -348,6 +358,36 @@ impl Server {
         self.send(connection, Command::Close { connection })
     }
 
+    /// Stops reading `connection` for `duration` (a throttled client's channel is muted, as
+    /// Kafka does for quota violations, KIP-219); its responses are still written. A later mute
+    /// replaces an earlier one only when it ends later.
+    pub fn mute(&self, connection: u32, duration: Duration) -> bool {
+        let until = Instant::now() + duration;
+        self.send(connection, Command::Mute { connection, until })
+    }
+
+    /// Sets the `connection_creation_rate` client quotas of IPs (Kafka's `ip` quota entity): a
+    /// connection from an IP above its rate is refused and closed after the time it should
+    /// have waited. `default` applies to every IP without an override; `None`: unlimited.
+    pub fn set_ip_connection_rates(
+        &self,
+        default: Option<u32>,
+        overrides: impl IntoIterator<Item = (std::net::IpAddr, u32)>,
+    ) {
+        let rates = IpConnectionRates {
+            default,
+            overrides: overrides
+                .into_iter()
+                .map(|(ip, rate)| (ip.to_canonical(), rate))
+                .collect(),
+        };
+        *self
+            .shared
+            .ip_connection_rates
+            .write()
+            .expect("IP connection rates lock") = rates;
+    }
+
     fn send(&self, connection: u32, command: Command) -> bool {
         match self.shared.registry.reactor_of(connection) {
             Some(reactor) => {
@@ -408,6 +448,8 @@ impl Server {
             }),
             tls_handshake_failures_total: counters.tls_handshake_failures.load(Ordering::Relaxed),
             reactor_idle_nanos_total: counters.reactor_idle_nanos.load(Ordering::Relaxed),
+            connections_accept_delayed_total: counters.accepts_delayed.load(Ordering::Relaxed),
+            connections_throttled_per_ip_total: counters.throttled_per_ip.load(Ordering::Relaxed),
         }
     }
 }

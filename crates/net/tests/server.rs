@@ -30,6 +30,7 @@ impl Harness {
             host: "127.0.0.1".into(),
             port: 0,
             tls: None,
+            connection_creation_rate_max: None,
         }]);
         config.network_threads = 2;
         configure(&mut config);

@@ -112,6 +112,7 @@ impl Harness {
             host: "127.0.0.1".into(),
             port: 0,
             tls,
+            connection_creation_rate_max: None,
         };
         let mut config = ServerConfig::new(vec![
             listener("PLAINTEXT", None),
@@ -578,6 +579,7 @@ fn invalid_settings_stop_the_server_from_starting_and_name_the_listener() {
             host: "127.0.0.1".into(),
             port: 0,
             tls: Some(tls),
+            connection_creation_rate_max: None,
         }])
     };
     let error = Server::start(config(bad.clone()), || {}).err().unwrap();

@@ -39,6 +39,10 @@ pub struct NetListener {
     // (a plain Option refuses null).
     #[napi(ts_type = "NetListenerTls | null")]
     pub tls: Option<Option<NetListenerTls>>,
+    /// `listener.name.<name>.max.connection.creation.rate`: connections per second; absent or
+    /// null: unlimited.
+    #[napi(ts_type = "number | null")]
+    pub max_connection_creation_rate: Option<Option<u32>>,
 }
 
 /// The TLS side of an SSL listener: PEM text and Kafka's `ssl.*` names. Optional fields may be
@@ -88,6 +92,19 @@ pub struct NetServerOptions {
     pub queued_response_bytes_per_connection_max: Option<f64>,
     /// Unanswered request bytes of the broker above which nothing is read (default 512 MiB).
     pub queued_request_bytes_max: Option<f64>,
+    /// `max.connection.creation.rate`, all listeners: connections per second; absent: unlimited.
+    pub max_connection_creation_rate: Option<u32>,
+    /// `quota.window.num` (default 11).
+    pub quota_window_num: Option<u32>,
+    /// `quota.window.size.seconds` (default 1).
+    pub quota_window_size_seconds: Option<u32>,
+}
+
+/// One IP's `connection_creation_rate` client quota.
+#[napi(object)]
+pub struct IpConnectionRate {
+    pub ip: String,
+    pub rate: u32,
 }
 
 /// Gauges and counters of the network server.
@@ -106,6 +123,10 @@ pub struct NetStats {
     pub tls_handshake_failures_total: f64,
     /// Seconds the reactor threads spent waiting for events, summed over the threads.
     pub reactor_idle_seconds_total: f64,
+    /// Connections held back for `max.connection.creation.rate` (broker or listener).
+    pub connections_accept_delayed_total: f64,
+    /// Connections refused for their IP's `connection_creation_rate` quota.
+    pub connections_throttled_per_ip_total: f64,
 }
 
 type WakeCallback = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
@@ -146,6 +167,7 @@ impl NetServer {
                 host: listener.host.clone(),
                 port: u32::from(listener.address.port()),
                 tls: None,
+                max_connection_creation_rate: None,
             })
             .collect()
     }
@@ -210,6 +232,40 @@ impl NetServer {
     }
 
     /// Closes the listeners; open connections go on.
+    /// Reads nothing more of `connection` for `durationMs` (a throttled client, KIP-219); its
+    /// responses are still written. False when the connection is not open.
+    #[napi]
+    pub fn mute(&self, connection: u32, duration_ms: f64) -> bool {
+        self.server.mute(
+            connection,
+            Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0),
+        )
+    }
+
+    /// Sets the IPs' `connection_creation_rate` quotas: `defaultRate` for every IP without an
+    /// override (null: unlimited). Throws on an address that does not parse.
+    #[napi]
+    pub fn set_ip_connection_rates(
+        &self,
+        default_rate: Option<u32>,
+        overrides: Vec<IpConnectionRate>,
+    ) -> napi::Result<()> {
+        let overrides = overrides
+            .into_iter()
+            .map(|entry| {
+                entry
+                    .ip
+                    .parse::<std::net::IpAddr>()
+                    .map(|ip| (ip, entry.rate))
+                    .map_err(|_| {
+                        napi::Error::from_reason(format!("{} is not an IP address", entry.ip))
+                    })
+            })
+            .collect::<napi::Result<Vec<_>>>()?;
+        self.server.set_ip_connection_rates(default_rate, overrides);
+        Ok(())
+    }
+
     #[napi]
     pub fn stop_accepting(&self) {
         self.server.stop_accepting();
@@ -238,6 +294,8 @@ impl NetServer {
             connections_refused_per_ip_total: stats.connections_refused_per_ip_total as f64,
             reactor_idle_seconds_total: stats.reactor_idle_nanos_total as f64 / 1e9,
             tls_handshake_failures_total: stats.tls_handshake_failures_total as f64,
+            connections_accept_delayed_total: stats.connections_accept_delayed_total as f64,
+            connections_throttled_per_ip_total: stats.connections_throttled_per_ip_total as f64,
             connections_closed_total: stats
                 .connections_closed_total
                 .iter()
@@ -341,6 +399,7 @@ fn config_of(options: NetServerOptions) -> napi::Result<ServerConfig> {
                 host: listener.host,
                 port,
                 tls,
+                connection_creation_rate_max: listener.max_connection_creation_rate.flatten(),
             })
         })
         .collect::<napi::Result<Vec<_>>>()?;
@@ -362,6 +421,13 @@ fn config_of(options: NetServerOptions) -> napi::Result<ServerConfig> {
     }
     if let Some(max) = options.queued_request_bytes_max {
         config.queued_request_bytes_max = max as usize;
+    }
+    config.connection_creation_rate_max = options.max_connection_creation_rate;
+    if let Some(samples) = options.quota_window_num {
+        config.quota_window.samples = samples.max(1);
+    }
+    if let Some(seconds) = options.quota_window_size_seconds {
+        config.quota_window.window = Duration::from_secs(u64::from(seconds.max(1)));
     }
     Ok(config)
 }
