@@ -26,6 +26,7 @@ import type { LogManager } from "../log/log-manager.js";
 import type { Partition, PartitionState } from "../log/partition.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
+import { applied, type ClientQuotaChange, type ClientQuotaRecord, type ClientQuotaStore, entityKey } from "../quota/client-quotas.js";
 import type { AclBinding, AclStore } from "../security/acl.js";
 import { credentialOfStored, type ScramCredentialChange, type ScramCredentialStore, ScramCredentialTable, storedCredential } from "../security/credentials.js";
 import type { ScramCredential, ScramMechanism } from "../security/scram.js";
@@ -53,7 +54,7 @@ export interface ClusterManagerServices {
   readonly logger: Logger;
 }
 
-export class ClusterManager implements Topics, Reassignments, BrokerConfigStore, ScramCredentialStore, AclStore {
+export class ClusterManager implements Topics, Reassignments, BrokerConfigStore, ScramCredentialStore, AclStore, ClientQuotaStore {
   readonly #services: ClusterManagerServices;
   readonly #brokers = new Map<number, BrokerRegistration>();
   readonly #topics = new Map<string, StoredTopic>();
@@ -63,6 +64,9 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
   readonly #scram = new ScramCredentialTable();
   readonly #acls = new Map<string, AclBinding>();
   #aclList: readonly AclBinding[] = [];
+  readonly #quotas = new Map<string, ClientQuotaRecord>();
+  #quotaList: readonly ClientQuotaRecord[] = [];
+  readonly #quotaListeners: (() => void)[] = [];
   readonly #deletionListeners: ((topic: TopicMetadata) => void)[] = [];
   readonly #changeListeners: ((topic: TopicMetadata, created: boolean) => void)[] = [];
   readonly #imageListeners: (() => void)[] = [];
@@ -156,6 +160,7 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
     const touchedTopics = new Set<string>();
     const deletedTopics: StoredTopic[] = [];
     let brokersChanged = false;
+    let quotasChanged = false;
     for (const change of changes) {
       if (change.kind === "broker") {
         brokersChanged = true;
@@ -166,6 +171,11 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
           this.#brokers.set(change.nodeId, change.broker);
           metadata.putBroker({ nodeId: change.nodeId, rack: change.broker.rack, endpoints: change.broker.endpoints });
         }
+      } else if (change.kind === "client-quota") {
+        if (change.record === null) this.#quotas.delete(change.key);
+        else this.#quotas.set(change.key, change.record);
+        this.#quotaList = [...this.#quotas.values()];
+        quotasChanged = true;
       } else if (change.kind === "acl") {
         if (change.binding === null) this.#acls.delete(change.id);
         else this.#acls.set(change.id, change.binding);
@@ -195,6 +205,15 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
         if (change.partition === null) delete states[change.index];
         else states[change.index] = change.partition;
         touchedTopics.add(change.topic);
+      }
+    }
+    if (quotasChanged) {
+      for (const listener of this.#quotaListeners) {
+        try {
+          listener();
+        } catch (error) {
+          this.#services.logger.error({ err: error }, "client quota change could not be applied");
+        }
       }
     }
     for (const topic of deletedTopics) await this.#removeTopic(topic);
@@ -377,6 +396,22 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
 
   acls(): readonly AclBinding[] {
     return this.#aclList;
+  }
+
+  clientQuotas(): readonly ClientQuotaRecord[] {
+    return this.#quotaList;
+  }
+
+  async alterClientQuotas(changes: readonly ClientQuotaChange[]): Promise<void> {
+    const writes = changes.map((change) => {
+      const key = entityKey(change.entity);
+      return { key, record: applied(this.#quotas.get(key), change) };
+    });
+    await this.waitForRevision(await this.#services.store.putClientQuotas(writes));
+  }
+
+  onClientQuotasChanged(listener: () => void): void {
+    this.#quotaListeners.push(listener);
   }
 
   async alterAcls(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void> {

@@ -13,6 +13,7 @@
 //   configs/brokers/<id|default>      { key: value } dynamic broker configs                AlterConfigs (throttles)
 //   scram/<mechanism>/<user>          { salt, storedKey, serverKey, iterations }           AlterUserScramCredentials
 //   acls/<hash of the binding>        an ACL binding (src/security/acl.ts)                  CreateAcls / DeleteAcls
+//   quotas/<entity key>               { entity, values } client quotas (src/quota/)          AlterClientQuotas
 //   election/controller/...           etcd3's election keys                                controller candidates
 //
 // A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
@@ -25,6 +26,7 @@ import { createHash } from "node:crypto";
 import { type Campaign, Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import type { Logger } from "pino";
 import type { PartitionState } from "../log/partition.js";
+import type { ClientQuotaRecord } from "../quota/client-quotas.js";
 import { type AclBinding, aclKey } from "../security/acl.js";
 import type { StoredScramCredential } from "../security/credentials.js";
 import type { ScramMechanism } from "../security/scram.js";
@@ -63,7 +65,8 @@ export type MetadataChange =
   | { readonly kind: "partition"; readonly topic: string; readonly index: number; readonly partition: StoredPartition | null }
   | { readonly kind: "broker-configs"; readonly resource: string; readonly configs: Readonly<Record<string, string>> }
   | { readonly kind: "scram"; readonly user: string; readonly mechanism: ScramMechanism; readonly credential: StoredScramCredential | null }
-  | { readonly kind: "acl"; readonly id: string; readonly binding: AclBinding | null };
+  | { readonly kind: "acl"; readonly id: string; readonly binding: AclBinding | null }
+  | { readonly kind: "client-quota"; readonly key: string; readonly record: ClientQuotaRecord | null };
 
 export interface MetadataSnapshot {
   readonly revision: bigint;
@@ -101,6 +104,9 @@ function changeOf(key: string, kv: IKeyValue | null): MetadataChange | null {
   }
   if (parts[0] === "scram" && parts.length === 3 && (parts[1] === "SCRAM-SHA-256" || parts[1] === "SCRAM-SHA-512")) {
     return { kind: "scram", mechanism: parts[1], user: decodeURIComponent(parts[2]), credential: value };
+  }
+  if (parts[0] === "quotas" && parts.length === 2) {
+    return { kind: "client-quota", key: decodeURIComponent(parts[1]), record: value };
   }
   if (parts[0] === "acls" && parts.length === 2) {
     return { kind: "acl", id: parts[1], binding: value };
@@ -325,6 +331,15 @@ export class EtcdMetadataStore {
       ...remove.map((binding) => this.#client.delete().key(key(binding))),
       ...add.map((binding) => this.#client.put(key(binding)).value(JSON.stringify(binding))),
     ];
+    return this.#transact(operations);
+  }
+
+  /** Writes client quota records (null deletes) in one transaction; the revision. */
+  async putClientQuotas(changes: readonly { key: string; record: ClientQuotaRecord | null }[]): Promise<bigint> {
+    const operations = changes.map(({ key, record }) => {
+      const path = `${PREFIX}quotas/${encodeURIComponent(key)}`;
+      return record === null ? this.#client.delete().key(path) : this.#client.put(path).value(JSON.stringify(record));
+    });
     return this.#transact(operations);
   }
 

@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { applied, type ClientQuotaChange, type ClientQuotaRecord, type ClientQuotaStore, entityKey } from "../quota/client-quotas.js";
 import { type AclBinding, type AclStore, aclKey } from "../security/acl.js";
 import {
   credentialOfStored,
@@ -57,15 +58,18 @@ interface Document {
   scram?: Record<string, Partial<Record<ScramMechanism, StoredScramCredential>>>;
   /** ACL bindings (src/security/acl.ts); absent in older files. */
   acls?: AclBinding[];
+  /** Client quotas (src/quota/client-quotas.ts); absent in older files. */
+  clientQuotas?: ClientQuotaRecord[];
 }
 
-export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, AclStore {
+export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, AclStore, ClientQuotaStore {
   readonly #path: string;
   readonly #directory: string;
   #document: Document;
   readonly #byName = new Map<string, TopicState>();
   readonly #byId = new Map<string, TopicState>();
   readonly #scram = new ScramCredentialTable();
+  readonly #quotaListeners: (() => void)[] = [];
   /** Saves run one at a time, in order. */
   #saving: Promise<void> = Promise.resolve();
 
@@ -204,6 +208,27 @@ export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, A
     }
     this.#document.acls = kept;
     await this.save();
+  }
+
+  clientQuotas(): readonly ClientQuotaRecord[] {
+    return this.#document.clientQuotas ?? [];
+  }
+
+  async alterClientQuotas(changes: readonly ClientQuotaChange[]): Promise<void> {
+    const records = new Map((this.#document.clientQuotas ?? []).map((record) => [entityKey(record.entity), record]));
+    for (const change of changes) {
+      const key = entityKey(change.entity);
+      const next = applied(records.get(key), change);
+      if (next === null) records.delete(key);
+      else records.set(key, next);
+    }
+    this.#document.clientQuotas = [...records.values()];
+    await this.save();
+    for (const listener of this.#quotaListeners) listener();
+  }
+
+  onClientQuotasChanged(listener: () => void): void {
+    this.#quotaListeners.push(listener);
   }
 
   /** Reserves `count` producer ids and returns the first; persisted before it is returned. */

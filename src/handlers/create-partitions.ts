@@ -77,6 +77,8 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
       return { throttleTimeMs: 0, results: request.topics.map((t) => ({ name: t.name, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage })) };
     }
     const results = [];
+    // controller_mutation_rate (KIP-599): strict from v3 (a topic over the quota is refused).
+    const mutations = context.quotas.mutationEnabled ? context.quotas.controllerMutation(context, context.apiVersion >= 3, Date.now()) : null;
     for (const wanted of request.topics) {
       if ((counts.get(wanted.name) ?? 0) > 1) {
         results.push({ name: wanted.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: "Duplicate topic name." });
@@ -89,19 +91,26 @@ export const createPartitions = defineHandler<CreatePartitionsRequest, CreatePar
       }
       if (!request.validateOnly) {
         try {
+          mutations?.record(wanted.count - (context.metadata.topic(wanted.name)?.partitions.length ?? wanted.count));
           await context.topics.createPartitions(
             wanted.name,
             wanted.count,
             wanted.assignments?.map((assignment) => assignment.brokerIds),
           );
         } catch (error) {
+          const errorCode = errorCodeOf(error);
+          if (errorCode === ErrorCode.THROTTLING_QUOTA_EXCEEDED) {
+            results.push({ name: wanted.name, errorCode, errorMessage: (error as Error).message });
+            continue;
+          }
           context.logger.error({ err: error, topic: wanted.name }, "adding partitions failed");
-          results.push({ name: wanted.name, errorCode: errorCodeOf(error), errorMessage: null });
+          results.push({ name: wanted.name, errorCode, errorMessage: null });
           continue;
         }
       }
       results.push({ name: wanted.name, errorCode: ErrorCode.NONE, errorMessage: null });
     }
+    if (mutations !== null) context.throttle(mutations.throttleTimeMs);
     return { throttleTimeMs: 0, results };
   },
   (_context, request, errorCode) => ({ throttleTimeMs: 0, results: request.topics.map((t) => ({ name: t.name, errorCode, errorMessage: null })) }),

@@ -117,6 +117,8 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
     }
     // Authorization: CREATE on the cluster, else on each topic (TOPIC_AUTHORIZATION_FAILED).
     const clusterCreate = context.authorized(AclOperation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME);
+    // controller_mutation_rate (KIP-599): strict from v6 (a topic over the quota is refused).
+    const mutations = context.quotas.mutationEnabled ? context.quotas.controllerMutation(context, apiVersion >= 6, Date.now()) : null;
     const results = await Promise.all(
       request.topics.map(async (topic): Promise<CreateTopicsResponseCreatableTopicResult> => {
         if ((counts.get(topic.name) ?? 0) > 1) return failure(topic.name, ErrorCode.INVALID_REQUEST, "Duplicate topic name.");
@@ -127,6 +129,7 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
         let topicId = ZERO_UUID;
         if (!request.validateOnly) {
           try {
+            mutations?.record(checked.partitions);
             topicId = (
               await topics.create(topic.name, checked.partitions, checked.configs, {
                 replicationFactor: checked.replicationFactor,
@@ -161,6 +164,7 @@ export const createTopics = defineHandler<CreateTopicsRequest, CreateTopicsRespo
         };
       }),
     );
+    if (mutations !== null) context.throttle(mutations.throttleTimeMs);
     return { throttleTimeMs: 0, topics: results };
   },
   (_context, request, errorCode) => ({ throttleTimeMs: 0, topics: request.topics.map((topic) => failure(topic.name, errorCode, null)) }),

@@ -16,6 +16,8 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
     const { metadata, apiVersion } = context;
     const wanted = apiVersion >= 6 ? request.topics : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
+    // controller_mutation_rate (KIP-599): strict from v5 (a topic over the quota is refused).
+    const mutations = context.quotas.mutationEnabled ? context.quotas.controllerMutation(context, apiVersion >= 5, Date.now()) : null;
     for (const entry of wanted) {
       const byId = entry.name === null;
       if (entry.name !== null && entry.topicId !== ZERO_UUID) {
@@ -45,13 +47,20 @@ export const deleteTopics = defineHandler<DeleteTopicsRequest, DeleteTopicsRespo
         continue;
       }
       try {
+        mutations?.record(topic.partitions.length);
         await context.topics.delete(topic.name);
         responses.push({ ...result, errorCode: ErrorCode.NONE, errorMessage: null });
       } catch (error) {
+        const errorCode = errorCodeOf(error);
+        if (errorCode === ErrorCode.THROTTLING_QUOTA_EXCEEDED) {
+          responses.push({ ...result, errorCode, errorMessage: (error as Error).message });
+          continue;
+        }
         context.logger.error({ err: error, topic: topic.name }, "topic deletion failed");
-        responses.push({ ...result, errorCode: errorCodeOf(error), errorMessage: null });
+        responses.push({ ...result, errorCode, errorMessage: null });
       }
     }
+    if (mutations !== null) context.throttle(mutations.throttleTimeMs);
     return { throttleTimeMs: 0, responses };
   },
   (_context, request, errorCode) => ({

@@ -157,6 +157,8 @@ function readAll(
   let errors = false;
   const readCommitted = request.isolationLevel === READ_COMMITTED;
   const replicaId = replicaIdOf(request, context.apiVersion);
+  // consumer_byte_rate: one fetch asks for no more than the quota allows over its window.
+  if (replicaId < 0 && context.quotas.fetchEnabled) remaining = Math.min(remaining, Math.max(1, Math.floor(context.quotas.fetchBytesMax(context))));
   // KIP-392: consumers of v11+ may read from followers; the leader may send them to one.
   const fromFollowers = replicaId < 0 && context.apiVersion >= 11;
   // Replication throttle on this leader (KIP-73): throttled replicas get no records while the rate is used up.
@@ -349,6 +351,28 @@ function respond(context: RequestContext, results: readonly Result[], session: F
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses: topics, nodeEndpoints: [...endpoints.values()] };
 }
 
+/**
+ * A consumer's answer under consumer_byte_rate (Kafka's handleFetchRequest): its bytes are
+ * recorded; over the quota they are taken back and the fetch is answered empty with the throttle
+ * time (the session stays as it was asked, so the next fetch reads the same offsets).
+ */
+function respondWithinQuota(
+  context: RequestContext,
+  results: readonly Result[],
+  bytes: number,
+  session: FetchSession | null,
+  incremental: boolean,
+): FetchResponse {
+  const throttleMs = context.quotas.recordFetch(context, bytes, Date.now());
+  if (throttleMs <= 0) return respond(context, results, session, incremental);
+  release(results);
+  context.throttle(throttleMs);
+  // A full fetch answered empty creates no session (Kafka's FullFetchContext.getThrottledResponse): the client starts over.
+  if (session !== null && !incremental) context.fetchSessions.remove(session.id);
+  const sessionId = session !== null && incremental ? session.id : 0;
+  return { throttleTimeMs: throttleMs, errorCode: ErrorCode.NONE, sessionId, responses: [], nodeEndpoints: [] };
+}
+
 function targetOf(topic: string, topicId: string, p: FetchRequestFetchPartition, cached: SessionPartition | null): Target {
   return {
     topic,
@@ -448,23 +472,26 @@ export const fetch = defineHandler<FetchRequest, FetchResponse>(
       }
     }
 
+    const follower = replicaIdOf(request, apiVersion) >= 0;
+    // Followers are held to replication throttles, not to client quotas (Kafka exempts them).
+    if (follower) context.requestQuotaExempt = true;
+    const answer = (results: Result[], bytes: number): FetchResponse =>
+      !follower && context.quotas.fetchEnabled
+        ? respondWithinQuota(context, results, bytes, session, incremental)
+        : respond(context, results, session, incremental);
     const first = readAll(context, request, targets, byId);
     const diverged = first.results.some((result) => result.divergingEpoch !== null || result.preferredReadReplica >= 0);
     if (request.maxWaitMs <= 0 || targets.length === 0 || first.bytes >= request.minBytes || first.errors || diverged) {
-      return respond(context, first.results, session, incremental);
+      return answer(first.results, first.bytes);
     }
     release(first.results);
     const partitions = first.results.flatMap((result) => result.partition ?? []);
     return context.partitions
-      .waitForAppends(
-        partitions,
-        request.minBytes,
-        request.maxWaitMs,
-        first.bytes,
-        request.isolationLevel === READ_COMMITTED,
-        replicaIdOf(request, apiVersion) >= 0,
-      )
-      .then(() => respond(context, readAll(context, request, targets, byId).results, session, incremental));
+      .waitForAppends(partitions, request.minBytes, request.maxWaitMs, first.bytes, request.isolationLevel === READ_COMMITTED, follower)
+      .then(() => {
+        const read = readAll(context, request, targets, byId);
+        return answer(read.results, read.bytes);
+      });
   },
   (_context, request, errorCode) => errorResponse(errorCode, request.sessionId),
 );

@@ -15,6 +15,7 @@ import { AclOperation } from "../security/acl.js";
 import type { Handler } from "../server/registry.js";
 import { alterPartitionReassignments } from "./alter-partition-reassignments.js";
 import { apiVersions } from "./api-versions.js";
+import { alterClientQuotas, describeClientQuotas } from "./client-quotas.js";
 import { requiringCluster, requiringGroup, requiringTransactionalId } from "./common.js";
 import { alterConfigs, describeConfigs, incrementalAlterConfigs } from "./configs.js";
 import { createPartitions } from "./create-partitions.js";
@@ -106,4 +107,6 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   describeAcls,
   createAcls,
   deleteAcls,
+  requiringCluster(describeClientQuotas, AclOperation.DESCRIBE_CONFIGS),
+  requiringCluster(alterClientQuotas, AclOperation.ALTER_CONFIGS),
 ] as unknown as Handler<never, unknown>[];

@@ -216,6 +216,20 @@ export class PrometheusExporter {
         labels,
         stats.connectionsClosedTotal.reduce((sum, n) => sum + n, 0),
       );
+      this.#sample(
+        "counter",
+        "sluice_network_connections_accept_delayed_total",
+        "Connections held back by max.connection.creation.rate (Kafka's connection-accept-throttle-time counts their wait)",
+        {},
+        stats.connectionsAcceptDelayedTotal,
+      );
+      this.#sample(
+        "counter",
+        "sluice_network_connections_throttled_per_ip_total",
+        "Connections refused (closed after a delay) for their IP's connection_creation_rate quota",
+        {},
+        stats.connectionsThrottledPerIpTotal,
+      );
       this.#sample("gauge", "sluice_network_queued_request_bytes", "Request bytes handed to JS and not yet answered", {}, stats.queuedRequestBytes);
       this.#sample("gauge", "sluice_network_queued_response_bytes", "Response bytes waiting to be written", {}, stats.queuedResponseBytes);
       // Share of the reactor threads' wall clock spent waiting for events since the last scrape.

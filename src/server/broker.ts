@@ -19,7 +19,7 @@
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 import type { Endpoint } from "../cluster/metadata-cache.js";
-import type { BrokerConfig } from "../config/index.js";
+import { type BrokerConfig, ConfigError } from "../config/index.js";
 import { HttpPlane } from "../http/plane.js";
 import { LogCleaner } from "../log/log-cleaner.js";
 import type { LogManager } from "../log/log-manager.js";
@@ -105,6 +105,7 @@ export class Broker {
     // in the metadata cache (below) before any request reaches the dispatcher.
     const network = startNetwork(config, dispatcher, logger);
     dispatcher.attach(network);
+    services.quotas.onIpConnectionRates((rates) => network.setIpConnectionRates(rates.defaultRate, rates.overrides));
     const endpoints = advertisedEndpoints(config, network);
     services.metadata.putBroker({ nodeId: config.nodeId, rack: config.brokerRack, endpoints });
     if (cluster !== null) await joinCluster(config, logger, cluster, endpoints);
@@ -204,6 +205,7 @@ function startNetwork(config: BrokerConfig, dispatcher: Dispatcher, logger: Logg
         host: listener.host,
         port: listener.port,
         tls: secured(listener.securityProtocol) ? tlsSettingsOf(config, listener.name) : null,
+        maxConnectionCreationRate: creationRate(config.get(`listener.name.${listener.name.toLowerCase()}.max.connection.creation.rate`)),
       })),
       numNetworkThreads: config.numNetworkThreads,
       socketRequestMaxBytes: config.socketRequestMaxBytes,
@@ -212,6 +214,9 @@ function startNetwork(config: BrokerConfig, dispatcher: Dispatcher, logger: Logg
       maxConnections: config.maxConnections,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
       connectionsMaxIdleMs: config.connectionsMaxIdleMs,
+      maxConnectionCreationRate: creationRate(config.get("max.connection.creation.rate")) ?? undefined,
+      quotaWindowNum: Number(config.get("quota.window.num") ?? 11),
+      quotaWindowSizeSeconds: Number(config.get("quota.window.size.seconds") ?? 1),
     },
     dispatcher,
   );
@@ -229,6 +234,18 @@ function startNetwork(config: BrokerConfig, dispatcher: Dispatcher, logger: Logg
     );
   }
   return network;
+}
+
+/** A max.connection.creation.rate value: null for Kafka's default (Integer.MAX_VALUE, unlimited) or none. */
+function creationRate(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  const rate = Number(value);
+  if (!Number.isInteger(rate) || rate < 0)
+    throw new ConfigError(
+      "max.connection.creation.rate",
+      `Invalid value ${value} for max.connection.creation.rate: a whole number of connections per second is needed`,
+    );
+  return rate >= 2147483647 ? null : rate;
 }
 
 /** The log cleaner over the broker's logs, on log.cleaner.threads worker threads (0: none). */

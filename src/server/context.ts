@@ -23,10 +23,11 @@
 //   sslPrincipal   (subject) => name    src/security/ssl.ts                           ssl.principal.mapping.rules
 //   acls           AclStore             src/security/acl.ts, metadata.ts, cluster-manager.ts  ACL bindings
 //   authorizer     Authorizer | null    src/security/acl.ts                           StandardAuthorizer (null: authorizer.class.name unset)
+//   quotas         QuotaManager         src/quota/quota-manager.ts                    client quotas: byte rates, request time, mutations
+//   clientQuotas   ClientQuotaStore     src/quota/client-quotas.ts, metadata.ts, cluster-manager.ts  client quota configs
 //
 // The principal is the connection's: User:ANONYMOUS on PLAINTEXT, User:<name> once SASL
-// authenticated it, User:<mapped certificate subject> on SSL with a client certificate. Services still to come get their field here when they exist (not before, as
-// empty stubs): `authorizer` (src/security/), `quotas`.
+// authenticated it, User:<mapped certificate subject> on SSL with a client certificate.
 
 import type { Logger } from "pino";
 import type { BrokerConfigStore } from "../cluster/broker-configs.js";
@@ -39,6 +40,8 @@ import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import type { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
+import type { ClientQuotaStore } from "../quota/client-quotas.js";
+import type { QuotaManager } from "../quota/quota-manager.js";
 import type { AclStore, Authorizer } from "../security/acl.js";
 import type { ScramCredentialStore } from "../security/credentials.js";
 import type { SaslListener, SaslSession } from "../security/sasl.js";
@@ -107,6 +110,8 @@ export interface BrokerServices {
   readonly acls: AclStore;
   /** Null when no authorizer is configured: every request is allowed, as in Kafka. */
   readonly authorizer: Authorizer | null;
+  readonly quotas: QuotaManager;
+  readonly clientQuotas: ClientQuotaStore;
 }
 
 /** Kafka's KafkaPrincipal of an unauthenticated PLAINTEXT connection. */
@@ -114,6 +119,15 @@ export const ANONYMOUS = "User:ANONYMOUS";
 
 /** One request and the services to answer it with. */
 export class RequestContext implements BrokerServices {
+  /** Set by throttle(): the response carries it and the connection is muted that long (KIP-219). */
+  throttleTimeMs = 0;
+  /** The request's size in bytes (its frame), recorded against producer_byte_rate for Produce. */
+  requestBytes = 0;
+  /** Nanoseconds the handler ran on the JS thread (measured only while a request_percentage quota exists). */
+  handlerNanos = 0;
+  /** Not held to request_percentage (a follower's fetch, as in Kafka). */
+  requestQuotaExempt = false;
+
   constructor(
     readonly services: BrokerServices,
     readonly connection: Connection,
@@ -210,6 +224,24 @@ export class RequestContext implements BrokerServices {
   authorizedAny(operation: number, resourceType: number): boolean {
     const authorizer = this.services.authorizer;
     return authorizer === null || authorizer.authorizeAny(this.principal, this.connection.peerHost, operation, resourceType);
+  }
+
+  get quotas(): QuotaManager {
+    return this.services.quotas;
+  }
+
+  get clientQuotas(): ClientQuotaStore {
+    return this.services.clientQuotas;
+  }
+
+  /** The request went over a quota: its response carries `ms` (the longest asked) and the connection is muted that long. */
+  throttle(ms: number): void {
+    if (ms > this.throttleTimeMs) this.throttleTimeMs = ms;
+  }
+
+  /** The request header's client id (quotas: QuotaClient). */
+  get clientId(): string | null {
+    return this.header.clientId;
   }
 
   /** This broker's node id. */

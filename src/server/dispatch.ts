@@ -39,8 +39,50 @@ function releaseSlices(parts: readonly Part[]): void {
 /** CloseReason codes by name, for logs. */
 const closeReasonNames = new Map<number, string>(Object.entries(CloseReason).map(([name, code]) => [code, name]));
 
-/** What the dispatcher needs of the network: answering requests and closing connections. */
-export type ResponseChannel = Pick<Network, "respond" | "skip" | "close">;
+/** What the dispatcher needs of the network: answering requests, muting and closing connections. */
+export type ResponseChannel = Pick<Network, "respond" | "skip" | "close" | "mute">;
+
+const PRODUCE_KEY = 0;
+
+/** Requests never held to request_percentage (Kafka's sendResponseExemptThrottle): SaslHandshake, ApiVersions, SaslAuthenticate. */
+const REQUEST_QUOTA_EXEMPT = new Set([17, 18, 36]);
+
+/**
+ * KIP-219: the version of each API from which the client itself waits out a throttle time (the
+ * broker answers at once and mutes the connection); an older request's answer is held back for
+ * the throttle time instead. APIs not listed came after KIP-219.
+ */
+const CLIENT_THROTTLES_FROM: ReadonlyMap<number, number> = new Map([
+  [0, 6], // Produce
+  [1, 8], // Fetch
+  [2, 3], // ListOffsets
+  [3, 6], // Metadata
+  [8, 4], // OffsetCommit
+  [9, 4], // OffsetFetch
+  [10, 2], // FindCoordinator
+  [11, 3], // JoinGroup
+  [12, 2], // Heartbeat
+  [13, 2], // LeaveGroup
+  [14, 2], // SyncGroup
+  [15, 2], // DescribeGroups
+  [16, 2], // ListGroups
+  [19, 3], // CreateTopics
+  [20, 2], // DeleteTopics
+  [21, 1], // DeleteRecords
+  [22, 1], // InitProducerId
+  [23, 1], // OffsetForLeaderEpoch
+  [24, 1], // AddPartitionsToTxn
+  [25, 1], // AddOffsetsToTxn
+  [26, 1], // EndTxn
+  [28, 1], // TxnOffsetCommit
+  [29, 1], // DescribeAcls
+  [30, 1], // CreateAcls
+  [31, 1], // DeleteAcls
+  [32, 1], // DescribeConfigs
+  [33, 1], // AlterConfigs
+  [35, 1], // DescribeLogDirs
+  [37, 1], // CreatePartitions
+]);
 
 /** Runs requests against the broker's services; is itself the services' ConnectionControl. */
 export class Dispatcher implements NetworkHandler, ConnectionControl {
@@ -152,14 +194,19 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     }
     const principal = connection.sasl?.principal ?? connection.tlsPrincipal ?? ANONYMOUS;
     const context = new RequestContext(this.#services, connection, decoded.header, header.apiVersion, principal, receivedAtMs);
+    context.requestBytes = frame.length;
     connection.inFlight++;
     this.#inFlight++;
     let result: unknown;
+    const timed = this.#services.quotas.requestEnabled;
+    const startedAt = timed ? process.hrtime.bigint() : 0n;
     try {
       result = handler.handle(context, decoded.body);
     } catch (error) {
       this.#failed(context, seq, handler, decoded.body, error);
       return;
+    } finally {
+      if (timed) context.handlerNanos = Number(process.hrtime.bigint() - startedAt);
     }
     if (result instanceof Promise) {
       result.then(
@@ -214,11 +261,38 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
   #complete(context: RequestContext, seq: number, handler: Handler, response: unknown): void {
     this.#finished(context.connection);
     this.#measure(context, handler);
+    const throttleMs = this.#throttleOf(context, handler);
+    const { connection } = context;
     if (response === NO_RESPONSE) {
-      if (!context.connection.closed) this.#channel.skip(context.connection.id, seq);
+      if (!connection.closed) this.#channel.skip(connection.id, seq);
+      if (throttleMs > 0 && !connection.closed) this.#channel.mute(connection.id, throttleMs);
       return;
     }
-    this.#send(context.connection, seq, handler.api, context.apiVersion, context.header.correlationId, response);
+    if (throttleMs <= 0) {
+      this.#send(connection, seq, handler.api, context.apiVersion, context.header.correlationId, response);
+      return;
+    }
+    // KIP-219: the answer carries the throttle time and the connection is not read meanwhile.
+    const body = response as { throttleTimeMs?: number };
+    if (typeof body.throttleTimeMs === "number" && body.throttleTimeMs < throttleMs) body.throttleTimeMs = throttleMs;
+    const send = () => this.#send(connection, seq, handler.api, context.apiVersion, context.header.correlationId, response);
+    if (context.apiVersion < (CLIENT_THROTTLES_FROM.get(handler.api.apiKey) ?? 0)) setTimeout(send, throttleMs).unref();
+    else send();
+    if (!connection.closed) this.#channel.mute(connection.id, throttleMs);
+  }
+
+  /** The request's throttle time: what its handler asked, its bytes over producer_byte_rate, its time over request_percentage. */
+  #throttleOf(context: RequestContext, handler: Handler): number {
+    const quotas = this.#services.quotas;
+    let throttleMs = context.throttleTimeMs;
+    const nowMs = Date.now();
+    if (quotas.produceEnabled && handler.api.apiKey === PRODUCE_KEY) {
+      throttleMs = Math.max(throttleMs, quotas.recordProduce(context, context.requestBytes, nowMs));
+    }
+    if (quotas.requestEnabled && !context.requestQuotaExempt && !REQUEST_QUOTA_EXEMPT.has(handler.api.apiKey)) {
+      throttleMs = Math.max(throttleMs, quotas.recordRequestTime(context, context.handlerNanos, nowMs));
+    }
+    return throttleMs;
   }
 
   #failed(context: RequestContext, seq: number, handler: Handler, request: unknown, error: unknown): void {

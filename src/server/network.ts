@@ -141,6 +141,20 @@ export class Network {
     return this.#server.close(connection);
   }
 
+  /** Reads nothing more of `connection` for `durationMs` (a throttled client, KIP-219); its responses are still written. */
+  mute(connection: number, durationMs: number): boolean {
+    return this.#server.mute(connection, durationMs);
+  }
+
+  /**
+   * Sets the IPs' connection_creation_rate quotas (Kafka's ip quota entity): a connection from an
+   * IP over its rate is refused and closed after the time it should have waited. Throws on an
+   * address that does not parse.
+   */
+  setIpConnectionRates(defaultRate: number | null, overrides: readonly { ip: string; rate: number }[]): void {
+    this.#server.setIpConnectionRates(defaultRate, [...overrides]);
+  }
+
   /**
    * Replaces the TLS settings of SSL listener `listenerName` (Kafka's certificate reload): new
    * connections use them, open ones keep theirs. Throws, keeping the current settings, when they

@@ -37,6 +37,7 @@ import { allHandlers } from "../handlers/index.js";
 import { LogManager } from "../log/log-manager.js";
 import { PartitionManager } from "../log/partition-manager.js";
 import type { LogOpenProgress } from "../native.js";
+import { QuotaManager } from "../quota/quota-manager.js";
 import { InterBrokerClients } from "../replication/inter-broker.js";
 import { ReplicaFetcherManager } from "../replication/replica-fetcher.js";
 import { AuthorizerConfigError, authorizerOf } from "../security/acl.js";
@@ -190,6 +191,12 @@ export async function openServices(
   const credentials = cluster?.manager ?? (store as MetadataStore);
   const sasl = saslListeners(config);
   const acls = cluster?.manager ?? (store as MetadataStore);
+  const clientQuotas = cluster?.manager ?? (store as MetadataStore);
+  const window = (prefix: string) => ({
+    samples: Number(config.get(`${prefix}quota.window.num`) ?? 11),
+    windowMs: Number(config.get(`${prefix}quota.window.size.seconds`) ?? 1) * 1000,
+  });
+  const quotas = new QuotaManager({ store: clientQuotas, window: window(""), controllerWindow: window("controller."), logger });
   let authorizer: ReturnType<typeof authorizerOf>;
   try {
     authorizer = authorizerOf(config, acls);
@@ -217,6 +224,8 @@ export async function openServices(
       sslPrincipal: principalMapper(config.text("ssl.principal.mapping.rules")),
       acls,
       authorizer,
+      quotas,
+      clientQuotas,
     },
     logs,
     cluster,
