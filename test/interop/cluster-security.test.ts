@@ -170,8 +170,15 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster whose brokers talk SAS
     await locked.stop();
     locked.overrides["listener.name.broker.scram-sha-512.sasl.jaas.config"] = jaas("not-the-password");
     await locked.start();
-    // Leaders 1 and 2; broker 3 follows both partitions.
-    await tool("org.apache.kafka.tools.TopicCommand", ["--create", "--topic", "locked", "--replica-assignment", "1:2:3,2:1:3"]);
+    // Leaders 1 and 2; broker 3 follows both partitions. Broker 3 answers before it is registered
+    // again: until it is, the assignment is refused.
+    await waitFor("broker 3 registered again (the topic created)", async () => {
+      const args = ["--bootstrap-server", bootstrap(), "--create", "--topic", "locked", "--replica-assignment", "1:2:3,2:1:3"];
+      const result = await tools.run("org.apache.kafka.tools.TopicCommand", args);
+      if (result.code === 0) return true;
+      if (result.stdout.includes("no such broker is registered")) return null;
+      throw new Error(`kafka-topics --create exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+    });
     const leaderLog = cluster.broker(1).logFile;
     const tail = (file: string) => `; ${file} ends with:\n${readFileSync(file, "utf8").split("\n").slice(-40).join("\n")}`;
     await waitFor(
