@@ -3,12 +3,20 @@
 // nothing and survives a broker that does not), a timeout per request, and the API versions agreed
 // with the broker by ApiVersions right after connecting: for each API the highest version both this
 // codec (src/protocol/generated) and the broker serve, below the caps of `versionCaps`.
+//
+// Over TLS (`tls`: node:tls with the given CA certificates, client certificate and host name
+// check) and/or SASL (`sasl`: src/client/sasl.ts right after ApiVersions) when the listener wants
+// it. `reauthenticationDue` says when a SASL session the broker bounds (KIP-368) should be
+// replaced: the connection does not re-authenticate itself (requests may be in flight); its owner
+// opens a new one.
 
-import { connect as netConnect, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
+import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import { API_VERSIONS_KEY, decodeResponse, encodeRequest } from "../protocol/frame.js";
 import type { ApiVersionsResponse } from "../protocol/generated/api-versions.js";
 import { type ApiDescriptor, apiByKey } from "../protocol/generated/index.js";
 import { ClientError, throwIfError } from "./errors.js";
+import { authenticate, type SaslCredentials } from "./sasl.js";
 
 /**
  * Versions this client will not use although the codec has them. OffsetCommit and OffsetFetch v10
@@ -35,6 +43,19 @@ export function agreedVersions(answer: ApiVersionsResponse): Map<number, number>
   return versions;
 }
 
+/** TLS of a connection to another broker (node:tls here; the replica fetchers' native links take the same settings, ReplicaLinkTls). */
+export interface ClientTls {
+  /** The keystore's certificate chain and key: the client certificate. */
+  readonly certificateChainPem?: string;
+  readonly privateKeyPem?: string;
+  /** The truststore: the CA certificates the other broker's certificate must lead to. */
+  readonly trustedCertificatesPem: string;
+  /** ssl.endpoint.identification.algorithm=https. */
+  readonly verifyHostname: boolean;
+  readonly protocols?: string[];
+  readonly cipherSuites?: string[];
+}
+
 export interface ConnectionOptions {
   host: string;
   port: number;
@@ -43,6 +64,33 @@ export interface ConnectionOptions {
   connectTimeoutMs: number;
   /** Every request must be answered within this long (long polls add their own wait). */
   requestTimeoutMs: number;
+  /** TLS (SSL, SASL_SSL listeners). node:tls keeps its own cipher suites: `cipherSuites` is not used. */
+  tls?: ClientTls | null;
+  /** SASL (SASL_PLAINTEXT, SASL_SSL listeners). */
+  sasl?: SaslCredentials | null;
+}
+
+/** node:tls's version bounds for Kafka's ssl.enabled.protocols (TLSv1.2, TLSv1.3). */
+function tlsVersions(protocols: readonly string[] | undefined): { minVersion?: "TLSv1.2" | "TLSv1.3"; maxVersion?: "TLSv1.2" | "TLSv1.3" } {
+  const enabled = (protocols ?? []).filter((p): p is "TLSv1.2" | "TLSv1.3" => p === "TLSv1.2" || p === "TLSv1.3").sort();
+  if (enabled.length === 0) return { minVersion: "TLSv1.2" };
+  return { minVersion: enabled[0], maxVersion: enabled[enabled.length - 1] };
+}
+
+function openSocket(options: ConnectionOptions): Socket {
+  const tls = options.tls;
+  if (tls == null) return netConnect({ host: options.host, port: options.port });
+  return tlsConnect({
+    host: options.host,
+    port: options.port,
+    // SNI takes host names only.
+    servername: isIP(options.host) === 0 ? options.host : undefined,
+    ca: tls.trustedCertificatesPem,
+    cert: tls.certificateChainPem,
+    key: tls.privateKeyPem,
+    checkServerIdentity: tls.verifyHostname ? checkServerIdentity : () => undefined,
+    ...tlsVersions(tls.protocols),
+  });
 }
 
 /**
@@ -72,6 +120,7 @@ export class BrokerConnection {
   #receivedBytes = 0;
   #nextCorrelationId = 1;
   #closedBecause: Error | null = null;
+  #reauthenticateAtMs: number | null = null;
 
   private constructor(socket: Socket, options: ConnectionOptions) {
     this.host = options.host;
@@ -93,15 +142,23 @@ export class BrokerConnection {
     return this.#closedBecause !== null;
   }
 
-  /** Connects and agrees API versions; rejects with CONNECTION_FAILED. */
+  /** The broker bounds the SASL session (KIP-368) and it is time to replace this connection. */
+  reauthenticationDue(nowMs: number): boolean {
+    return this.#reauthenticateAtMs !== null && nowMs >= this.#reauthenticateAtMs;
+  }
+
+  /**
+   * Connects (TLS handshake included), agrees API versions and authenticates (SASL); rejects with
+   * CONNECTION_FAILED, or the broker's SASL error.
+   */
   static async connect(options: ConnectionOptions): Promise<BrokerConnection> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const socket = netConnect({ host: options.host, port: options.port });
+      const socket = openSocket(options);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ClientError("CONNECTION_FAILED", `could not connect to ${options.host}:${options.port} within ${options.connectTimeoutMs} ms`));
       }, options.connectTimeoutMs);
-      socket.once("connect", () => {
+      socket.once(options.tls == null ? "connect" : "secureConnect", () => {
         clearTimeout(timer);
         resolve(socket);
       });
@@ -113,6 +170,7 @@ export class BrokerConnection {
     const connection = new BrokerConnection(socket, options);
     try {
       await connection.#negotiateVersions();
+      if (options.sasl != null) connection.#reauthenticateAtMs = await authenticate((apiKey, body) => connection.request(apiKey, body), options.sasl);
     } catch (error) {
       connection.close();
       throw error;

@@ -51,7 +51,19 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["auto.leader.rebalance.enable", "Any partition whose preferred replica is alive and in sync but not leading gets it back (no imbalance percentage)."],
   ["leader.imbalance.check.interval.seconds", null],
   ["controlled.shutdown.enable", "The broker moves its leaderships to other in-sync replicas itself (compare-and-swap in etcd) before it stops."],
-  ["inter.broker.listener.name", "The listener replica fetchers connect to on the leader (its first listener when unset)."],
+  [
+    "inter.broker.listener.name",
+    "The listener brokers reach each other at (replica fetchers, transaction markers); unset: the one named by security.inter.broker.protocol, else the first.",
+  ],
+  ["security.inter.broker.protocol", "Names the inter-broker listener when inter.broker.listener.name is unset (not both)."],
+  [
+    "sasl.mechanism.inter.broker.protocol",
+    "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 on a SASL inter-broker listener, with the username and password of listener.name.<listener>.<mechanism>.sasl.jaas.config.",
+  ],
+  [
+    "ssl.endpoint.identification.algorithm",
+    "On an SSL inter-broker listener: https checks that the other broker's certificate names its host; empty checks the chain only.",
+  ],
   ["num.network.threads", null],
   ["socket.request.max.bytes", null],
   ["socket.send.buffer.bytes", null],

@@ -7,9 +7,17 @@
 // to its follower log and hands back one small outcome per partition. A fetch carries, per
 // partition, the log end offset it asks from and the log's replica fence, so records arriving after
 // the partition was truncated, became leader or moved to another fetcher are dropped (`fenced`).
+//
+// Inter-broker security: the native link speaks TLS itself (`tls`: handshake on its thread, right
+// after connecting). SASL (`sasl`) is the client exchange of src/client/sasl.ts over `request`,
+// right after ApiVersions: only the tokens are made here, the bytes still travel on the link's
+// thread. When the leader bounds the session (KIP-368), the link authenticates again on the same
+// connection before its next request once the session is 85-95% through; a failure closes the
+// link and the fetcher reconnects.
 
-import { agreedVersions } from "../client/connection.js";
+import { agreedVersions, type ClientTls } from "../client/connection.js";
 import { ClientError, throwIfError } from "../client/errors.js";
+import { authenticate, type SaslCredentials } from "../client/sasl.js";
 import type { PartitionLog } from "../log/partition-log.js";
 import { type ReplicaFetchResult, type ReplicaFetchTarget, ReplicaLink } from "../native.js";
 import { API_VERSIONS_KEY, decodeResponse, encodeRequest } from "../protocol/frame.js";
@@ -40,6 +48,10 @@ export interface LeaderLinkOptions {
   requestTimeoutMs: number;
   /** A larger answer closes the link before anything is allocated for it. */
   maxResponseBytes: number;
+  /** TLS to an SSL / SASL_SSL listener. */
+  tls?: ClientTls | null;
+  /** SASL to a SASL_PLAINTEXT / SASL_SSL listener. */
+  sasl?: SaslCredentials | null;
 }
 
 export class LeaderLink {
@@ -48,10 +60,12 @@ export class LeaderLink {
   readonly #versions = new Map<number, number>();
   #nextCorrelationId = 1;
   #closed = false;
+  /** When to authenticate again (KIP-368), or null. */
+  #reauthenticateAtMs: number | null = null;
 
   private constructor(options: LeaderLinkOptions) {
     this.#options = options;
-    this.#native = new ReplicaLink(options.name, options.host, options.port, options.connectTimeoutMs, options.maxResponseBytes);
+    this.#native = new ReplicaLink(options.name, options.host, options.port, options.connectTimeoutMs, options.maxResponseBytes, options.tls ?? undefined);
   }
 
   get address(): string {
@@ -62,7 +76,7 @@ export class LeaderLink {
     return this.#closed;
   }
 
-  /** Connects and agrees API versions; a leader that serves no Fetch v12+ is refused. */
+  /** Connects, agrees API versions and authenticates (SASL); a leader that serves no Fetch v12+ is refused. */
   static async connect(options: LeaderLinkOptions): Promise<LeaderLink> {
     const link = new LeaderLink(options);
     try {
@@ -77,6 +91,7 @@ export class LeaderLink {
       if (fetch === undefined || fetch < FETCH_MIN) {
         throw new ClientError("UNSUPPORTED_API", `the leader at ${link.address} serves no Fetch v${FETCH_MIN}+ (replica fetches need it)`);
       }
+      await link.#authenticate();
     } catch (error) {
       link.close();
       throw error;
@@ -85,7 +100,12 @@ export class LeaderLink {
   }
 
   /** Any request at the agreed version; the answer decoded. */
-  request<T>(apiKey: number, body: object): Promise<T> {
+  async request<T>(apiKey: number, body: object): Promise<T> {
+    await this.#keepAuthenticated();
+    return this.#request<T>(apiKey, body);
+  }
+
+  #request<T>(apiKey: number, body: object): Promise<T> {
     const api = apiByKey[apiKey];
     const version = this.#versions.get(apiKey);
     if (api === undefined || version === undefined) {
@@ -99,7 +119,8 @@ export class LeaderLink {
    * partition, in any order) whose records are appended natively, see the module comment. Each
    * outcome's `target` is an index into `partitions`.
    */
-  fetch(body: (version: number) => object, partitions: readonly FetchedReplica[], maxWaitMs: number): Promise<ReplicaFetchResult> {
+  async fetch(body: (version: number) => object, partitions: readonly FetchedReplica[], maxWaitMs: number): Promise<ReplicaFetchResult> {
+    await this.#keepAuthenticated();
     const api = apiByKey[FETCH] as ApiDescriptor;
     const version = Math.min(this.#versions.get(FETCH) ?? FETCH_MIN, FETCH_MAX);
     const targets: ReplicaFetchTarget[] = partitions.map((partition) => ({
@@ -117,6 +138,25 @@ export class LeaderLink {
   close(): void {
     this.#closed = true;
     this.#native.close();
+  }
+
+  /** SaslHandshake + SaslAuthenticate when the leader's listener wants SASL. */
+  async #authenticate(): Promise<void> {
+    const credentials = this.#options.sasl;
+    if (credentials == null) return;
+    this.#reauthenticateAtMs = await authenticate(<T>(apiKey: number, body: object) => this.#request<T>(apiKey, body), credentials);
+  }
+
+  /** Re-authenticates (KIP-368) when the session is due; requests on the link are sequential, so none is in flight. */
+  async #keepAuthenticated(): Promise<void> {
+    if (this.#reauthenticateAtMs === null || Date.now() < this.#reauthenticateAtMs) return;
+    this.#reauthenticateAtMs = null;
+    try {
+      await this.#authenticate();
+    } catch (error) {
+      this.close();
+      throw error;
+    }
   }
 
   #encode(api: ApiDescriptor, version: number, body: object): Buffer {

@@ -15,7 +15,9 @@
 //   OFFSET_OUT_OF_RANGE this log is behind the leader's start (start empty at it) or ahead of
 //                       the leader's end after an unclean election (truncate to it; ListOffsets)
 //   leadership errors   the partition waits replica.fetch.backoff.ms for the metadata to move
-// A failed connection or request is retried after replica.fetch.backoff.ms. Everything a
+// A failed connection or request is retried after replica.fetch.backoff.ms; a connection that
+// cannot be made (a refused TLS handshake, failed SASL authentication: the inter-broker listener's
+// security, src/security/inter-broker.ts) is logged as a warning. Everything a
 // fetcher does to a log happens in its own loop, so appends and truncations of one partition
 // never interleave. The connection is a LeaderLink (./leader-link.ts): a Rust thread that
 // sends the Fetch, reads the answer and appends its records to the follower logs itself, so
@@ -32,6 +34,7 @@ import type { ReplicaFetchOutcome, ReplicaFetchResult } from "../native.js";
 import { ErrorCode } from "../protocol/errors.js";
 import { defaultFetchRequestFetchPartition, defaultFetchRequestReplicaState } from "../protocol/generated/fetch.js";
 import { defaultListOffsetsRequestListOffsetsPartition, type ListOffsetsResponse } from "../protocol/generated/list-offsets.js";
+import type { InterBrokerSecurity } from "../security/inter-broker.js";
 import { LeaderLink } from "./leader-link.js";
 import { ByteRateQuota, isThrottledReplica } from "./throttle.js";
 
@@ -46,6 +49,8 @@ export interface ReplicaFetcherServices {
   readonly brokerEpoch: () => bigint;
   /** Dynamic broker configs (follower.replication.throttled.rate). */
   readonly brokerConfigs: BrokerConfigStore;
+  /** The inter-broker listener and how to connect to it. */
+  readonly security: InterBrokerSecurity;
 }
 
 interface FetcherSettings {
@@ -55,8 +60,10 @@ interface FetcherSettings {
   readonly partitionMaxBytes: number;
   readonly backoffMs: number;
   readonly requestTimeoutMs: number;
-  readonly listener: string | null;
 }
+
+/** A connection failure that repeats is logged again after this long. */
+const CONNECT_FAILURE_LOG_INTERVAL_MS = 60_000;
 
 /** Kafka's Utils.abs(31 * topic.hashCode + partition) % fetchers (the fetcher id of a partition). */
 function fetcherIdOf(topic: string, partition: number, fetchers: number): number {
@@ -87,7 +94,6 @@ export class ReplicaFetcherManager {
       partitionMaxBytes: int("replica.fetch.max.bytes", 1024 * 1024),
       backoffMs: int("replica.fetch.backoff.ms", 1000),
       requestTimeoutMs: int("replica.socket.timeout.ms", 30_000),
-      listener: config.text("inter.broker.listener.name"),
     };
   }
 
@@ -150,6 +156,8 @@ class ReplicaFetcher {
   #closed = false;
   /** Wakes the loop's backoff sleep early (a partition was added). */
   #wake: (() => void) | null = null;
+  /** The last connection failure logged as a warning, and when. */
+  #connectFailure: { message: string; atMs: number } | null = null;
 
   constructor(
     readonly key: string,
@@ -208,7 +216,7 @@ class ReplicaFetcher {
         continue;
       }
       try {
-        const connection = await this.#connect();
+        const connection = await this.#connectLogged();
         const { sent, result } = await this.#fetch(connection, ready);
         await this.#process(connection, sent, result);
       } catch (error) {
@@ -238,13 +246,34 @@ class ReplicaFetcher {
     });
   }
 
-  async #connect(): Promise<LeaderLink> {
+  /** #connect, its failures logged as warnings (the same one once a minute). */
+  async #connectLogged(): Promise<LeaderLink> {
     if (this.#connection !== null) return this.#connection;
-    const { metadata } = this.#services;
+    try {
+      const link = await this.#connect();
+      this.#connectFailure = null;
+      return link;
+    } catch (error) {
+      const message = (error as Error).message;
+      const now = Date.now();
+      const last = this.#connectFailure;
+      if (!this.#closed && (last === null || last.message !== message || now - last.atMs >= CONNECT_FAILURE_LOG_INTERVAL_MS)) {
+        this.#connectFailure = { message, atMs: now };
+        this.#services.logger.warn(
+          { err: error, leader: this.leaderId, fetcher: this.key },
+          `replica fetcher could not connect to leader ${this.leaderId}: ${message}`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #connect(): Promise<LeaderLink> {
+    const { metadata, security } = this.#services;
     const broker = metadata.broker(this.leaderId);
     if (broker === undefined) throw new Error(`leader ${this.leaderId} is not registered`);
-    const endpoint = (this.#settings.listener !== null ? broker.endpoints.find((e) => e.name === this.#settings.listener) : undefined) ?? broker.endpoints[0];
-    if (endpoint === undefined) throw new Error(`leader ${this.leaderId} has no endpoint`);
+    const endpoint = broker.endpoints.find((e) => e.name === security.listener);
+    if (endpoint === undefined) throw new Error(`leader ${this.leaderId} has no endpoint on the inter-broker listener ${security.listener}`);
     const link = await LeaderLink.connect({
       name: this.key,
       host: endpoint.host,
@@ -254,6 +283,8 @@ class ReplicaFetcher {
       requestTimeoutMs: this.#settings.requestTimeoutMs,
       // The first batch of a partition comes whole however large (KIP-74): room for a few.
       maxResponseBytes: Math.min(2 ** 31 - 1, this.#settings.maxBytes + 4 * this.#settings.partitionMaxBytes + 16 * 1024 * 1024),
+      tls: security.tls(),
+      sasl: security.sasl,
     });
     if (this.#closed) link.close();
     else this.#connection = link;

@@ -48,17 +48,22 @@ export interface SaslListener {
   readonly oauth?: OAuthValidator | null;
 }
 
+/** sasl.enabled.mechanisms of `listener` (the listener-prefixed key first; Kafka's default GSSAPI). */
+export function enabledMechanisms(config: BrokerConfig, listener: string): string[] {
+  const text = config.text(`listener.name.${listener.toLowerCase()}.sasl.enabled.mechanisms`) ?? config.text("sasl.enabled.mechanisms") ?? "GSSAPI";
+  return text
+    .split(",")
+    .map((m) => m.trim().toUpperCase())
+    .filter((m) => m !== "");
+}
+
 /** The SASL settings of every SASL_* listener of `config`; throws ConfigError as Kafka refuses to start. */
 export function saslListeners(config: BrokerConfig): Map<string, SaslListener> {
   const listeners = new Map<string, SaslListener>();
   for (const listener of config.brokerListeners) {
     if (!listener.securityProtocol.startsWith("SASL_")) continue;
     const prefix = `listener.name.${listener.name.toLowerCase()}.`;
-    const mechanismsText = config.text(`${prefix}sasl.enabled.mechanisms`) ?? config.text("sasl.enabled.mechanisms") ?? "GSSAPI";
-    const mechanisms = mechanismsText
-      .split(",")
-      .map((m) => m.trim().toUpperCase())
-      .filter((m) => m !== "");
+    const mechanisms = enabledMechanisms(config, listener.name);
     for (const mechanism of mechanisms) {
       if (!SERVED_MECHANISMS.includes(mechanism)) {
         throw new ConfigError(

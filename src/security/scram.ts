@@ -13,8 +13,15 @@
 // Every failure — unknown user, wrong proof, a nonce that is not this exchange's (a replayed
 // client-final), a malformed message — is a ScramError; the SASL layer answers all of them with
 // Kafka's one message, so a client cannot tell an unknown user from a wrong password.
+//
+// ScramClient is the other side, for this broker's own connections to the others (inter-broker
+// SASL, src/client/sasl.ts): it also checks the server's signature, so a broker that does not
+// hold the credential cannot pass for one that does.
 
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
+
+const pbkdf2Async = promisify(pbkdf2);
 
 export type ScramMechanism = "SCRAM-SHA-256" | "SCRAM-SHA-512";
 
@@ -166,5 +173,69 @@ export class ScramServer {
     if (!timingSafeEqual(computed, credential.storedKey)) throw new ScramError("invalid proof");
     this.#state = "done";
     return `v=${hmac(this.mechanism, credential.serverKey, authMessage).toString("base64")}`;
+  }
+}
+
+/** RFC 5802's saslname of a user name: "," is "=2C", "=" is "=3D". */
+function encodeSaslName(name: string): string {
+  return name.replace(/=/g, "=3D").replace(/,/g, "=2C");
+}
+
+/** One SCRAM authentication on the client side: first() → the server's first → final(…) → the server's final → verify(…). */
+export class ScramClient {
+  readonly mechanism: ScramMechanism;
+  readonly #user: string;
+  readonly #password: string;
+  readonly #clientNonce: string;
+  #clientFirstBare = "";
+  #expectedServerSignature: Buffer | null = null;
+
+  /** `clientNonce` for tests (RFC vectors); Kafka's form by default. */
+  constructor(mechanism: ScramMechanism, user: string, password: string, clientNonce = kafkaNonce()) {
+    this.mechanism = mechanism;
+    this.#user = user;
+    this.#password = password;
+    this.#clientNonce = clientNonce;
+  }
+
+  /** client-first: "n,,n=<user>,r=<nonce>". */
+  first(): Buffer {
+    this.#clientFirstBare = `n=${encodeSaslName(this.#user)},r=${this.#clientNonce}`;
+    return Buffer.from(`n,,${this.#clientFirstBare}`, "utf8");
+  }
+
+  /** client-final for the server's first message; Hi() runs off the JS thread (libuv's pool). */
+  async final(serverFirstBytes: Buffer): Promise<Buffer> {
+    const serverFirst = serverFirstBytes.toString("utf8");
+    const fields = attributes(serverFirst);
+    const nonce = fields.get("r") ?? "";
+    const salt = Buffer.from(fields.get("s") ?? "", "base64");
+    const iterations = Number(fields.get("i"));
+    if (!nonce.startsWith(this.#clientNonce) || nonce.length === this.#clientNonce.length)
+      throw new ScramError("Invalid server nonce: does not start with client nonce");
+    if (!Number.isInteger(iterations) || iterations < SCRAM_MIN_ITERATIONS)
+      throw new ScramError(`Requested iterations ${fields.get("i")} is less than the minimum ${SCRAM_MIN_ITERATIONS} for ${this.mechanism}`);
+    const hash = hashName(this.mechanism);
+    const salted = await pbkdf2Async(Buffer.from(this.#password, "utf8"), salt, iterations, hash === "sha256" ? 32 : 64, hash);
+    const clientKey = hmac(this.mechanism, salted, "Client Key");
+    const storedKey = createHash(hash).update(clientKey).digest();
+    const withoutProof = `c=${Buffer.from("n,,", "utf8").toString("base64")},r=${nonce}`;
+    const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
+    const clientSignature = hmac(this.mechanism, storedKey, authMessage);
+    const proof = Buffer.alloc(clientKey.length);
+    for (let i = 0; i < proof.length; i++) proof[i] = clientKey[i] ^ clientSignature[i];
+    this.#expectedServerSignature = hmac(this.mechanism, hmac(this.mechanism, salted, "Server Key"), authMessage);
+    return Buffer.from(`${withoutProof},p=${proof.toString("base64")}`, "utf8");
+  }
+
+  /** Checks the server's final message: its signature proves it holds this user's credential. */
+  verify(serverFinalBytes: Buffer): void {
+    const fields = attributes(serverFinalBytes.toString("utf8"));
+    const error = fields.get("e");
+    if (error !== undefined) throw new ScramError(`Sasl authentication using ${this.mechanism} failed with error: ${error}`);
+    const signature = Buffer.from(fields.get("v") ?? "", "base64");
+    const expected = this.#expectedServerSignature;
+    if (expected === null || signature.length !== expected.length || !timingSafeEqual(signature, expected))
+      throw new ScramError("Invalid server signature in server final message");
   }
 }

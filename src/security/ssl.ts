@@ -34,7 +34,7 @@ export interface TlsSettings {
 }
 
 /** Reads ssl.* for `listener` (prefixed keys first). */
-function sslValue(config: BrokerConfig, listener: string, key: string): string | null {
+export function sslValue(config: BrokerConfig, listener: string, key: string): string | null {
   const value = config.text(`listener.name.${listener.toLowerCase()}.${key}`) ?? config.text(key);
   return value === null || value.trim() === "" ? null : value;
 }

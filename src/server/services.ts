@@ -41,6 +41,7 @@ import { QuotaManager } from "../quota/quota-manager.js";
 import { InterBrokerClients } from "../replication/inter-broker.js";
 import { ReplicaFetcherManager } from "../replication/replica-fetcher.js";
 import { AuthorizerConfigError, authorizerOf } from "../security/acl.js";
+import { type InterBrokerSecurity, interBrokerSecurity } from "../security/inter-broker.js";
 import { saslListeners } from "../security/sasl.js";
 import { principalMapper } from "../security/ssl.js";
 import type { BrokerServices } from "./context.js";
@@ -81,6 +82,8 @@ export async function openServices(
   onOpenProgress?: (progress: LogOpenProgress) => void,
 ): Promise<OpenedServices> {
   await mkdir(logDir, { recursive: true });
+  // How to reach the other brokers; checked first, so a bad setting stops the broker before it joins.
+  const security = config.metadataStore !== null ? interBrokerSecurity(config) : null;
   let etcd: EtcdMetadataStore | null = null;
   let clusterId: string;
   let knownTopics: { name: string; configs: Readonly<Record<string, string>> }[];
@@ -118,8 +121,15 @@ export async function openServices(
       store: etcd,
       manager,
       controller: new Controller({ config, cluster: manager, logger, nodeId: config.nodeId }),
-      fetchers: new ReplicaFetcherManager({ config, logger, metadata, brokerEpoch: () => clusterParts.brokerEpoch, brokerConfigs: manager }),
-      clients: new InterBrokerClients(metadata, config.text("inter.broker.listener.name"), Number(config.get("request.timeout.ms") ?? 30_000)),
+      fetchers: new ReplicaFetcherManager({
+        config,
+        logger,
+        metadata,
+        brokerEpoch: () => clusterParts.brokerEpoch,
+        brokerConfigs: manager,
+        security: security as InterBrokerSecurity,
+      }),
+      clients: new InterBrokerClients(metadata, security as InterBrokerSecurity, Number(config.get("request.timeout.ms") ?? 30_000)),
       brokerEpoch: -1n,
       stopTimers: () => clearInterval(lagCheck),
     };

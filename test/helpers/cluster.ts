@@ -42,6 +42,8 @@ export interface StartClusterOptions {
   kind?: "sluice" | "kafka";
   /** `--override` keys for every broker, after the cluster's own (node.id, listeners, log.dirs, ...). */
   overrides?: Record<string, ConfigValue>;
+  /** Per-broker `--override` keys after `overrides` (Sluice only): `port` is the broker's own (its PLAINTEXT listener's). */
+  brokerOverrides?: (nodeId: number, port: number) => Record<string, ConfigValue>;
   /** One network namespace per broker (root only): needed by isolate() and partitionFrom(). Default false. */
   netns?: boolean;
   /** false: no etcd, no metadata.store (single-node brokers). Default true. */
@@ -71,6 +73,8 @@ export interface ClusterBroker {
   logFile: string;
   /** log.dirs */
   logDir: string;
+  /** Its `--override` keys: a change applies from its next start(). */
+  overrides: Record<string, ConfigValue>;
   /** SIGKILL by default (a crash); waits for the exit (not for SIGSTOP / SIGCONT). */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again (same node id, address, log dir) and waits until it answers ApiVersions. */
@@ -140,6 +144,7 @@ function wrap(cluster: DevCluster, broker: BrokerProcess, startTimeoutMs: number
     },
     logFile: broker.logFile,
     logDir: broker.logDir,
+    overrides: broker.spec.overrides,
     kill: (signal) => broker.kill(signal),
     start: () => broker.start(startTimeoutMs),
     stop: () => broker.stop(stopGraceMs),
@@ -168,6 +173,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
       netns: options.netns ?? false,
       etcd: kafka ? false : (options.etcd ?? true),
       overrides: options.overrides,
+      brokerOverrides: options.brokerOverrides ? (nodeId) => options.brokerOverrides?.(nodeId, basePort + nodeId - 1) ?? {} : undefined,
       brokerCommand: kafka ? await kafkaCommand(count, basePort, options.netns ?? false, options.overrides ?? {}) : undefined,
       sluiceBin,
       startTimeoutMs: options.startTimeoutMs,

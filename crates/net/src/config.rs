@@ -112,6 +112,51 @@ impl std::fmt::Debug for TlsSettings {
     }
 }
 
+/// TLS settings of a connection this broker makes to another broker's inter-broker listener
+/// (Kafka uses that listener's own `ssl.*` settings for it): the keystore as the client
+/// certificate, the truststore to verify the other broker's certificate, and Kafka's
+/// `ssl.endpoint.identification.algorithm` (`https`: the certificate must name the host
+/// connected to; empty: only the chain is verified). Built by [`crate::tls::client_config`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientTlsSettings {
+    /// The client certificate chain (PEM, leaf first), sent when the server asks for one.
+    pub certificate_chain_pem: Option<String>,
+    /// Its unencrypted private key (PEM); given with `certificate_chain_pem` or not at all.
+    pub private_key_pem: Option<String>,
+    /// CA certificates (PEM) that vouch for the server's certificate.
+    pub trusted_certificates_pem: String,
+    /// Check that the server's certificate names the host connected to.
+    pub verify_hostname: bool,
+    /// Kafka's `ssl.enabled.protocols` (`TLSv1.2`, `TLSv1.3`); `None`: both.
+    pub protocols: Option<Vec<String>>,
+    /// Kafka's `ssl.cipher.suites`, IANA names; `None`: every suite rustls offers.
+    pub cipher_suites: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for ClientTlsSettings {
+    /// Everything but the private key.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ClientTlsSettings")
+            .field(
+                "certificate_chain_pem",
+                &self
+                    .certificate_chain_pem
+                    .as_ref()
+                    .map(|pem| format!("{} bytes", pem.len())),
+            )
+            .field("private_key_pem", &format_args!("(redacted)"))
+            .field(
+                "trusted_certificates_pem",
+                &format_args!("{} bytes", self.trusted_certificates_pem.len()),
+            )
+            .field("verify_hostname", &self.verify_hostname)
+            .field("protocols", &self.protocols)
+            .field("cipher_suites", &self.cipher_suites)
+            .finish()
+    }
+}
+
 /// The configuration of one [`Server`](crate::Server).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

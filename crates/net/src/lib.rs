@@ -10,7 +10,8 @@
 //! `reactor` (one per `num.network.threads`: sockets, backpressure, idle timeout),
 //! `connection` (one socket's decoder and responses), `registry` (open connection ids).
 //! SSL listeners terminate TLS on the reactor threads with rustls ([`tls`]); the client
-//! certificate's subject is formatted as Kafka (Java) does by `x500`.
+//! certificate's subject is formatted as Kafka (Java) does by `x500`. [`client_config`] is the
+//! rustls configuration of the broker's own connections to other brokers (replica fetchers).
 
 mod acceptor;
 pub mod config;
@@ -27,8 +28,12 @@ pub mod tls;
 mod transmit;
 mod x500;
 
-pub use config::{ClientAuth, ListenerConfig, QuotaWindow, ServerConfig, TlsSettings};
+pub use config::{
+    ClientAuth, ClientTlsSettings, ListenerConfig, QuotaWindow, ServerConfig, TlsSettings,
+};
 pub use event::{decode_events, CloseReason, Event, CLOSE_REASON_COUNT};
 pub use response::{FileRegion, OwnedFileRegion, Part, Response};
+/// The TLS library, for the binding's client connections (`rustls::StreamOwned`).
+pub use rustls;
 pub use server::{BoundListener, Server, Stats};
-pub use tls::{TlsConfigError, HANDSHAKE_TIMEOUT};
+pub use tls::{client_config, TlsConfigError, HANDSHAKE_TIMEOUT};

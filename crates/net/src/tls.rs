@@ -12,6 +12,10 @@
 //! The handshake is non-blocking like everything else; a connection that has not completed it
 //! within [`HANDSHAKE_TIMEOUT`] is closed, so a client that stalls mid-handshake holds a
 //! socket for at most that long and never holds a thread.
+//!
+//! [`client_config`] is the other direction: the rustls configuration of connections this
+//! broker opens to another broker's inter-broker listener (the replica fetchers' links, on
+//! their own threads with blocking I/O; see `crates/node/src/replica.rs`).
 
 use std::io::{self, BufRead};
 use std::os::fd::RawFd;
@@ -25,7 +29,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedCipherSuite};
 
-use crate::config::{ClientAuth, TlsSettings};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::{ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
+
+use crate::config::{ClientAuth, ClientTlsSettings, TlsSettings};
 use crate::framing::FrameError;
 
 /// A TLS connection that has not completed its handshake this long after it was accepted is
@@ -160,6 +169,108 @@ pub(crate) fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>,
         ))
     })?;
     Ok(Arc::new(config))
+}
+
+/// Checks `settings` and builds the rustls configuration of a client connection to another
+/// broker (see [`ClientTlsSettings`]). Errors name the problem.
+pub fn client_config(settings: &ClientTlsSettings) -> Result<Arc<ClientConfig>, TlsConfigError> {
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: cipher_suites(settings.cipher_suites.as_deref())?,
+        ..ring_provider()
+    });
+    let versions = protocol_versions(settings.protocols.as_deref())?;
+    let mut roots = RootCertStore::empty();
+    for certificate in certificates(&settings.trusted_certificates_pem, "trusted certificates")? {
+        roots
+            .add(certificate)
+            .map_err(|error| invalid(format!("a trusted certificate cannot be used: {error}")))?;
+    }
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|error| invalid(format!("server certificate verifier: {error}")))?;
+    let verifier: Arc<dyn ServerCertVerifier> = if settings.verify_hostname {
+        verifier
+    } else {
+        Arc::new(AnyHostName(verifier))
+    };
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)
+        .map_err(|error| invalid(format!("protocols and cipher suites: {error}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let config = match (&settings.certificate_chain_pem, &settings.private_key_pem) {
+        (Some(chain), Some(key)) => {
+            let chain = certificates(chain, "certificate chain")?;
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|error| {
+                invalid(format!(
+                    "the private key PEM holds no unencrypted PKCS#8, PKCS#1 or SEC1 key ({error})"
+                ))
+            })?;
+            builder.with_client_auth_cert(chain, key).map_err(|error| {
+                invalid(format!(
+                    "the certificate chain and private key cannot be used: {error}"
+                ))
+            })?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(invalid(
+                "a client certificate chain needs its private key and a key its chain",
+            ))
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// Kafka's `ssl.endpoint.identification.algorithm=` (empty): the server's chain must lead to a
+/// trusted CA, but its certificate need not name the host. webpki checks the name last, after
+/// the chain, so a name mismatch is the only error this verifier forgives.
+#[derive(Debug)]
+struct AnyHostName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyHostName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0
+            .verify_tls12_signature(message, certificate, signature)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0
+            .verify_tls13_signature(message, certificate, signature)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// Every certificate of a PEM text; an error when there is none or one is malformed.
@@ -504,5 +615,144 @@ mod tests {
         settings.cipher_suites = Some(vec!["TLS_AES_128_GCM_SHA256".into()]);
         settings.protocols = Some(vec!["TLSv1.2".into()]);
         assert!(error_of(&settings).contains("no usable cipher suites"));
+    }
+
+    /// A CA, and a certificate it signed for `names` (its PEM chain and key).
+    struct Pki {
+        ca_pem: String,
+        chain_pem: String,
+        key_pem: String,
+    }
+
+    fn signed_for(names: &[&str]) -> Pki {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        // A name of its own: a chain is matched to its CA by name first.
+        static CAS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let serial = CAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("Test CA {serial}"));
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+        let leaf = rcgen::CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        Pki {
+            ca_pem: ca.pem(),
+            chain_pem: leaf.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    fn client_settings(trusted: &str, verify_hostname: bool) -> ClientTlsSettings {
+        ClientTlsSettings {
+            certificate_chain_pem: None,
+            private_key_pem: None,
+            trusted_certificates_pem: trusted.to_string(),
+            verify_hostname,
+            protocols: None,
+            cipher_suites: None,
+        }
+    }
+
+    /// Runs a handshake in memory; the client's error if it fails.
+    fn handshake(
+        client: Arc<ClientConfig>,
+        server: Arc<ServerConfig>,
+        name: &str,
+    ) -> Result<(), rustls::Error> {
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        let mut client = rustls::ClientConnection::new(client, name)?;
+        let mut server = ServerConnection::new(server)?;
+        for _ in 0..16 {
+            let mut bytes = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut bytes).unwrap();
+            }
+            if !bytes.is_empty() {
+                server.read_tls(&mut bytes.as_slice()).unwrap();
+                if server.process_new_packets().is_err() {
+                    // The alert goes to the client, whose error says why.
+                }
+            }
+            let mut bytes = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut bytes).unwrap();
+            }
+            if !bytes.is_empty() {
+                client.read_tls(&mut bytes.as_slice()).unwrap();
+                client.process_new_packets()?;
+            }
+            if !client.is_handshaking() && !server.is_handshaking() {
+                return Ok(());
+            }
+        }
+        panic!("the handshake did not complete");
+    }
+
+    #[test]
+    fn a_client_verifies_the_chain_and_with_https_identification_the_host_name() {
+        let pki = signed_for(&["localhost", "127.0.0.1"]);
+        let server = server_config(&settings(pki.key_pem.clone(), pki.chain_pem.clone())).unwrap();
+        let verifying = client_config(&client_settings(&pki.ca_pem, true)).unwrap();
+        assert!(handshake(verifying.clone(), server.clone(), "localhost").is_ok());
+        assert!(handshake(verifying.clone(), server.clone(), "127.0.0.1").is_ok());
+        let wrong_name = handshake(verifying, server.clone(), "broker-9.example").unwrap_err();
+        assert!(
+            matches!(
+                wrong_name,
+                rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                        | CertificateError::NotValidForNameContext { .. }
+                )
+            ),
+            "{wrong_name:?}"
+        );
+        // ssl.endpoint.identification.algorithm= (empty): any name, but still a trusted chain.
+        let lenient = client_config(&client_settings(&pki.ca_pem, false)).unwrap();
+        assert!(handshake(lenient, server.clone(), "broker-9.example").is_ok());
+        let other = signed_for(&["localhost"]);
+        let untrusting = client_config(&client_settings(&other.ca_pem, false)).unwrap();
+        let untrusted = handshake(untrusting, server, "localhost").unwrap_err();
+        assert!(
+            matches!(
+                untrusted,
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+            ),
+            "{untrusted:?}"
+        );
+    }
+
+    #[test]
+    fn a_client_presents_its_certificate_to_a_server_that_requires_one() {
+        let server_pki = signed_for(&["localhost"]);
+        let client_pki = signed_for(&["broker-2"]);
+        let mut required = settings(server_pki.key_pem.clone(), server_pki.chain_pem.clone());
+        required.client_auth = ClientAuth::Required;
+        required.trusted_certificates_pem = Some(client_pki.ca_pem.clone());
+        let server = server_config(&required).unwrap();
+        let anonymous = client_config(&client_settings(&server_pki.ca_pem, true)).unwrap();
+        assert!(handshake(anonymous, server.clone(), "localhost").is_err());
+        let mut with_certificate = client_settings(&server_pki.ca_pem, true);
+        with_certificate.certificate_chain_pem = Some(client_pki.chain_pem);
+        with_certificate.private_key_pem = Some(client_pki.key_pem);
+        let client = client_config(&with_certificate).unwrap();
+        assert!(handshake(client, server, "localhost").is_ok());
+    }
+
+    #[test]
+    fn a_client_key_without_its_chain_is_refused() {
+        let pki = signed_for(&["localhost"]);
+        let mut half = client_settings(&pki.ca_pem, true);
+        half.private_key_pem = Some(pki.key_pem);
+        assert!(client_config(&half)
+            .expect_err("refused")
+            .0
+            .contains("needs its private key"));
     }
 }

@@ -19,6 +19,13 @@
 //!
 //! A frame larger than `max_response_bytes` closes the link before anything is allocated for
 //! it. After any I/O error the link is closed: later calls fail at once and JS opens a new one.
+//!
+//! Inter-broker security: on an SSL or SASL_SSL inter-broker listener the link speaks TLS
+//! (rustls, `sluice_net::client_config`: the broker's keystore as client certificate, its
+//! truststore and hostname check for the leader's), handshaking on this thread right after the
+//! TCP connect. SASL needs nothing here: SaslHandshake and SaslAuthenticate are requests like
+//! ApiVersions, encoded and answered in JS (`request`), so every socket read and write stays on
+//! this thread while the mechanisms (PLAIN, SCRAM) live with the rest of the SASL code in JS.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -31,6 +38,9 @@ use std::time::Duration;
 use napi::bindgen_prelude::{BigInt, Buffer, Env, Object};
 use napi::JsDeferred;
 use napi_derive::napi;
+use sluice_net::rustls::pki_types::ServerName;
+use sluice_net::rustls::{ClientConfig, ClientConnection, StreamOwned};
+use sluice_net::ClientTlsSettings;
 use sluice_storage::log::{AppendOptions, AppendOrigin};
 use sluice_storage::partition_metadata::Uuid;
 
@@ -261,6 +271,21 @@ pub struct ReplicaFetchResult {
     pub partitions: Vec<ReplicaFetchOutcome>,
 }
 
+/// TLS of a link to an SSL / SASL_SSL inter-broker listener (see `ClientTlsSettings`).
+#[napi(object)]
+pub struct ReplicaLinkTls {
+    /// The broker's certificate chain (PEM), presented when the leader asks for one.
+    pub certificate_chain_pem: Option<String>,
+    /// Its unencrypted private key (PEM).
+    pub private_key_pem: Option<String>,
+    /// The CA certificates (PEM) the leader's certificate must lead to.
+    pub trusted_certificates_pem: String,
+    /// `ssl.endpoint.identification.algorithm=https`: the certificate must name the host.
+    pub verify_hostname: bool,
+    pub protocols: Option<Vec<String>>,
+    pub cipher_suites: Option<Vec<String>>,
+}
+
 type Resolver<T> = Box<dyn FnOnce(Env) -> napi::Result<T> + Send>;
 
 enum Job {
@@ -291,6 +316,54 @@ struct Endpoint {
     port: u16,
     connect_timeout: Duration,
     max_response_bytes: usize,
+    /// Some on an SSL / SASL_SSL listener.
+    tls: Option<Arc<ClientConfig>>,
+}
+
+/// The link's connection: plaintext, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(stream) => stream.get_ref(),
+        }
+    }
+
+    /// Without TLS's close_notify: the link ends after an error or on close, and a write here
+    /// could block on a peer that reads nothing.
+    fn shutdown(&self) {
+        let _ = self.socket().shutdown(Shutdown::Both);
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.read(buffer),
+            Stream::Tls(stream) => stream.read(buffer),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.write(bytes),
+            Stream::Tls(stream) => stream.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(socket) => socket.flush(),
+            Stream::Tls(stream) => stream.flush(),
+        }
+    }
 }
 
 /// A follower's connection to one leader, on its own thread.
@@ -309,7 +382,8 @@ fn closed_error() -> napi::Error {
 
 #[napi]
 impl ReplicaLink {
-    /// A link to `host:port` (connected by the first call). `name` names the thread.
+    /// A link to `host:port` (connected by the first call), over TLS with `tls`. `name` names
+    /// the thread. Throws when the TLS settings cannot be used.
     #[napi(constructor)]
     pub fn new(
         name: String,
@@ -317,13 +391,32 @@ impl ReplicaLink {
         port: u32,
         connect_timeout_ms: u32,
         max_response_bytes: u32,
+        tls: Option<ReplicaLinkTls>,
     ) -> napi::Result<Self> {
         let port = u16::try_from(port).map_err(|_| napi::Error::from_reason("bad port"))?;
+        let tls = match tls {
+            None => None,
+            Some(tls) => {
+                let settings = ClientTlsSettings {
+                    certificate_chain_pem: tls.certificate_chain_pem,
+                    private_key_pem: tls.private_key_pem,
+                    trusted_certificates_pem: tls.trusted_certificates_pem,
+                    verify_hostname: tls.verify_hostname,
+                    protocols: tls.protocols,
+                    cipher_suites: tls.cipher_suites,
+                };
+                let config = sluice_net::client_config(&settings).map_err(|error| {
+                    napi::Error::from_reason(format!("inter-broker TLS: {error}"))
+                })?;
+                Some(config)
+            }
+        };
         let endpoint = Endpoint {
             host,
             port,
             connect_timeout: Duration::from_millis(u64::from(connect_timeout_ms.max(1))),
             max_response_bytes: max_response_bytes as usize,
+            tls,
         };
         let (sender, receiver) = sync_channel::<Job>(4);
         let socket = Arc::new(Mutex::new(None));
@@ -457,7 +550,7 @@ fn run(
     socket: Arc<Mutex<Option<TcpStream>>>,
     closed: Arc<AtomicBool>,
 ) {
-    let mut stream: Option<TcpStream> = None;
+    let mut stream: Option<Stream> = None;
     let mut broken: Option<String> = None;
     while let Ok(job) = jobs.recv() {
         if closed.load(Ordering::Acquire) {
@@ -480,7 +573,7 @@ fn run(
                 if closed.load(Ordering::Acquire) {
                     let _ = connected.shutdown(Shutdown::Both);
                 }
-                stream = Some(connected);
+                stream = Some(secure(connected, &endpoint)?);
             }
             exchange(stream.as_mut().unwrap(), frame, timeout, &endpoint)
         })();
@@ -492,7 +585,7 @@ fn run(
                     endpoint.host, endpoint.port
                 );
                 if let Some(stream) = stream.take() {
-                    let _ = stream.shutdown(Shutdown::Both);
+                    stream.shutdown();
                 }
                 broken = Some(reason.clone());
                 job.fail(napi::Error::from_reason(reason));
@@ -519,7 +612,7 @@ fn run(
         }
     }
     if let Some(stream) = stream {
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.shutdown();
     }
 }
 
@@ -537,19 +630,47 @@ fn connect(endpoint: &Endpoint) -> io::Result<TcpStream> {
     Err(last)
 }
 
+/// The connection as the endpoint wants it: TLS after a handshake within the connect timeout
+/// (its failure, e.g. a certificate the truststore does not vouch for, is the link's error),
+/// or the socket as it is.
+fn secure(socket: TcpStream, endpoint: &Endpoint) -> io::Result<Stream> {
+    let Some(config) = &endpoint.tls else {
+        return Ok(Stream::Plain(socket));
+    };
+    let name = ServerName::try_from(endpoint.host.clone()).map_err(|error| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is no host name for TLS: {error}", endpoint.host),
+        )
+    })?;
+    let mut session = ClientConnection::new(config.clone(), name)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+    let mut socket = socket;
+    socket.set_read_timeout(Some(endpoint.connect_timeout))?;
+    socket.set_write_timeout(Some(endpoint.connect_timeout))?;
+    while session.is_handshaking() {
+        session.complete_io(&mut socket).map_err(|error| {
+            io::Error::new(error.kind(), format!("TLS handshake failed: {error}"))
+        })?;
+    }
+    Ok(Stream::Tls(Box::new(StreamOwned::new(session, socket))))
+}
+
 /// Writes one request and reads its answer (the frame after the size prefix).
 fn exchange(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     frame: &[u8],
     timeout: Duration,
     endpoint: &Endpoint,
 ) -> io::Result<Vec<u8>> {
     let timeout = Some(timeout.max(Duration::from_millis(1)));
-    stream.set_write_timeout(timeout)?;
-    stream.set_read_timeout(timeout)?;
+    stream.socket().set_write_timeout(timeout)?;
+    stream.socket().set_read_timeout(timeout)?;
     let correlation_id = frame.get(4..8).map(|id| id.to_vec());
     stream.write_all(&(frame.len() as u32).to_be_bytes())?;
     stream.write_all(frame)?;
+    // TLS: the records rustls holds go out now (a no-op on plaintext).
+    stream.flush()?;
     let mut size = [0u8; 4];
     stream.read_exact(&mut size)?;
     let size = i32::from_be_bytes(size);
