@@ -17,10 +17,7 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["process.roles", "Accepted as Kafka requires it; Sluice always runs as a single combined node."],
   ["listeners", null],
   ["advertised.listeners", null],
-  [
-    "listener.security.protocol.map",
-    "PLAINTEXT and SASL_PLAINTEXT are served; a listener mapped to SSL or SASL_SSL is refused at start (TLS is not served yet).",
-  ],
+  ["listener.security.protocol.map", "PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL; TLS terminates on the network threads (docs/tls.md)."],
   [
     "sasl.enabled.mechanisms",
     "PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (per listener: listener.name.<listener>.sasl.enabled.mechanisms); GSSAPI, Kafka's default, is refused at start.",
@@ -70,6 +67,42 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["socket.receive.buffer.bytes", null],
   ["max.connections", null],
   ["max.connections.per.ip", null],
+  [
+    "max.connection.creation.rate",
+    "Broker-wide, and per listener as listener.name.<listener>.max.connection.creation.rate: new connections over the rate wait to be accepted (at most one quota window).",
+  ],
+  ["quota.window.num", "Client quotas (producer/consumer byte rates, request_percentage) and connection creation rates."],
+  ["quota.window.size.seconds", null],
+  ["controller.quota.window.num", "controller_mutation_rate: the token bucket holds rate × this × controller.quota.window.size.seconds."],
+  ["controller.quota.window.size.seconds", null],
+  [
+    "authorizer.class.name",
+    "org.apache.kafka.metadata.authorizer.StandardAuthorizer or empty (no authorization); any other class is refused at start. Its super.users and allow.everyone.if.no.acl.found are read too.",
+  ],
+  ["ssl.keystore.type", "JKS and PKCS12 (read with jks-js) or PEM."],
+  ["ssl.keystore.location", "Polled every 10 s: a changed file is reloaded for new connections."],
+  ["ssl.keystore.password", null],
+  ["ssl.key.password", null],
+  ["ssl.keystore.certificate.chain", null],
+  ["ssl.keystore.key", null],
+  ["ssl.truststore.type", null],
+  ["ssl.truststore.location", null],
+  ["ssl.truststore.password", null],
+  ["ssl.truststore.certificates", null],
+  ["ssl.client.auth", null],
+  ["ssl.enabled.protocols", "TLSv1.2 and TLSv1.3 (rustls serves nothing older)."],
+  ["ssl.cipher.suites", "The TLS 1.2 / 1.3 suites rustls implements (ECDHE with AES-GCM or ChaCha20-Poly1305); others are ignored."],
+  ["ssl.principal.mapping.rules", null],
+  [
+    "sasl.oauthbearer.jwks.endpoint.url",
+    "Where the JWKS that verifies OAUTHBEARER tokens is (https or file:), with sasl.server.callback.handler.class set to Kafka's validator.",
+  ],
+  ["sasl.oauthbearer.jwks.endpoint.refresh.ms", null],
+  ["sasl.oauthbearer.expected.audience", null],
+  ["sasl.oauthbearer.expected.issuer", null],
+  ["sasl.oauthbearer.sub.claim.name", null],
+  ["sasl.oauthbearer.clock.skew.seconds", null],
+  ["sasl.server.callback.handler.class", "Only Kafka's OAuthBearerValidatorCallbackHandler (the JWKS validator); other classes are refused at start."],
   ["connections.max.idle.ms", null],
   ["auto.create.topics.enable", null],
   ["delete.topic.enable", null],
@@ -561,6 +594,16 @@ export function parseHttpListeners(text: string): HttpListenerAddress[] {
 /** Kafka's own prefixed forms (listener.name.<listener>.<key>, ...): accepted without a warning of "unknown". */
 const prefixedKeys = /^(listener\.name\.[^.]+\.|rlmm\.config\.|rsm\.config\.)/;
 
+/** StandardAuthorizer's own configs: not KafkaConfig keys, but read (src/security/acl.ts), as Kafka's authorizer reads them. */
+const authorizerKeys = new Set(["super.users", "allow.everyone.if.no.acl.found"]);
+
+/** Whether a listener.name.<listener>. key's rest is one Sluice reads per listener (ssl.*, SASL mechanisms and JAAS, connection creation rate). */
+function honouredListenerKey(rest: string): boolean {
+  if (rest === "max.connection.creation.rate" || rest === "sasl.enabled.mechanisms") return true;
+  if (/^[a-z0-9-]+\.sasl\.(jaas\.config|server\.callback\.handler\.class)$/.test(rest)) return true;
+  return rest.startsWith("ssl.") && (honouredBrokerKeys.has(rest) || rest === "ssl.endpoint.identification.algorithm");
+}
+
 /**
  * Loads the broker configuration: `defaults` (embeddedBrokerDefaults when there is no file), then
  * the file, then each override. Throws ConfigError for an invalid value or a missing required key;
@@ -592,7 +635,8 @@ export function loadBrokerConfig(options: LoadBrokerConfigOptions = {}): { confi
   const unused: string[] = [];
   for (const name of Object.keys(originals)) {
     const key = brokerConfigKeys.get(name);
-    if (sluiceBrokerKeys.has(name)) continue;
+    if (sluiceBrokerKeys.has(name) || authorizerKeys.has(name)) continue;
+    if (!key && prefixedKeys.test(name) && honouredListenerKey(name.replace(prefixedKeys, ""))) continue;
     if (!key) {
       warnings.push(
         prefixedKeys.test(name)

@@ -181,7 +181,7 @@ describe("loadBrokerConfig", () => {
         "log.retention.hours=24",
         "num.io.threads=8",
         "no.such.key=1",
-        "listener.name.plaintext.ssl.keystore.location=/x",
+        "listener.name.plaintext.ssl.engine.factory.class=x.Y",
       ].join("\n"),
     );
     const { config, warnings } = loadBrokerConfig({ file, overrides: ["log.retention.hours=48", "num.partitions = 3"], defaults: { "log.dirs": "./data" } });
@@ -199,7 +199,7 @@ describe("loadBrokerConfig", () => {
     expect(config.advertisedListeners.map((l) => l.name)).toEqual(["PLAINTEXT", "V6"]);
     expect(config.advertisedListeners[0].host).not.toBe("");
     expect(warnings).toContain("Unknown configuration 'no.such.key' (not a Kafka 4.4 broker config): ignored.");
-    expect(warnings).toContain("The configuration 'listener.name.plaintext.ssl.keystore.location' was supplied but is not used by Sluice.");
+    expect(warnings).toContain("The configuration 'listener.name.plaintext.ssl.engine.factory.class' was supplied but is not used by Sluice.");
     expect(warnings.find((w) => w.startsWith("Accepted but not used"))).toContain("num.io.threads");
   });
 
