@@ -285,6 +285,7 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
   #throttleOf(context: RequestContext, handler: Handler): number {
     const quotas = this.#services.quotas;
     let throttleMs = context.throttleTimeMs;
+    if (!quotas.produceEnabled && !quotas.requestEnabled) return throttleMs;
     const nowMs = Date.now();
     if (quotas.produceEnabled && handler.api.apiKey === PRODUCE_KEY) {
       throttleMs = Math.max(throttleMs, quotas.recordProduce(context, context.requestBytes, nowMs));
