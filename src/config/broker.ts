@@ -79,7 +79,7 @@ const honouredBrokerKeys = new Map<string, string | null>([
     "authorizer.class.name",
     "org.apache.kafka.metadata.authorizer.StandardAuthorizer or empty (no authorization); any other class is refused at start. Its super.users and allow.everyone.if.no.acl.found are read too.",
   ],
-  ["ssl.keystore.type", "JKS and PKCS12 (read with jks-js) or PEM."],
+  ["ssl.keystore.type", "JKS (read with jks-js), PKCS12 (read with node-forge) or PEM."],
   ["ssl.keystore.location", "Polled every 10 s: a changed file is reloaded for new connections."],
   ["ssl.keystore.password", null],
   ["ssl.key.password", null],

@@ -2,9 +2,11 @@
 // in the Rust reactor, docs/tls.md), per listener (`listener.name.<listener>.ssl.*` wins over
 // `ssl.*`, as in Kafka):
 //
-//   ssl.keystore.type       JKS (Kafka's default), PKCS12 or PEM; JKS and PKCS12 stores are read
-//                           (never written) with jks-js, their key decrypted with ssl.key.password
-//                           (else ssl.keystore.password)
+//   ssl.keystore.type       JKS (Kafka's default), PKCS12 or PEM; stores are read (never written):
+//                           JKS with jks-js (the key decrypted with ssl.key.password, else
+//                           ssl.keystore.password), PKCS12 with node-forge (the key entry's chain:
+//                           its certificate, then the store's other certificates, as Java's
+//                           PKCS12 keystore gives it)
 //   ssl.keystore.location   the store file; for PEM, a file with the key and the certificate chain
 //   ssl.keystore.certificate.chain / ssl.keystore.key   PEM given inline (ssl.key.password for an
 //                           encrypted key)
@@ -19,7 +21,8 @@
 
 import { createPrivateKey } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
-import { parsePkcs12, toPem } from "jks-js";
+import { toPem } from "jks-js";
+import forge from "node-forge";
 import type { BrokerConfig } from "../config/index.js";
 import { ConfigError } from "../config/index.js";
 
@@ -76,7 +79,8 @@ interface PemEntries {
 function storeEntries(type: string, bytes: Buffer, password: string, keyPassword: string | null, key: string): PemEntries {
   let result: Record<string, { ca?: string; cert?: string; key?: string }>;
   try {
-    result = type === "PKCS12" ? parsePkcs12(bytes, password) : toPem(bytes, password, keyPassword ?? undefined);
+    if (type === "PKCS12") return pkcs12Entries(bytes, password);
+    result = toPem(bytes, password, keyPassword ?? undefined);
   } catch (error) {
     throw new ConfigError(key, `Failed to load SSL ${type} store: ${(error as Error).message}`);
   }
@@ -87,6 +91,32 @@ function storeEntries(type: string, bytes: Buffer, password: string, keyPassword
     else if (entry.cert !== undefined) entries.certificates.push(entry.cert);
   }
   return entries;
+}
+
+/**
+ * A PKCS12 store's entries as PEM: each private key with its certificate (the certificate bag
+ * with the key's localKeyId) followed by the store's certificates that belong to no key (the CA
+ * chain openssl's -certfile adds); without keys, those certificates are trusted ones.
+ */
+function pkcs12Entries(bytes: Buffer, password: string): PemEntries {
+  const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.createBuffer(bytes.toString("binary"))), password);
+  const { oids } = forge.pki;
+  const bagsOf = (bagType: string) => p12.getBags({ bagType })[bagType] ?? [];
+  const keyBags = [...bagsOf(oids.pkcs8ShroudedKeyBag), ...bagsOf(oids.keyBag)];
+  const certBags = bagsOf(oids.certBag).filter((bag) => bag.cert !== undefined);
+  const idOf = (bag: forge.pkcs12.Bag) => forge.util.bytesToHex((bag.attributes.localKeyId?.[0] as string | undefined) ?? "");
+  const pemOf = (bag: forge.pkcs12.Bag) => forge.pki.certificateToPem(bag.cert as forge.pki.Certificate).replace(/\r\n/g, "\n");
+  const keyIds = new Set(keyBags.map(idOf).filter((id) => id !== ""));
+  const loose = certBags.filter((bag) => !keyIds.has(idOf(bag))).map(pemOf);
+  const keys = keyBags
+    .filter((bag) => bag.key !== undefined)
+    .map((bag) => {
+      const own = certBags.filter((cert) => idOf(cert) !== "" && idOf(cert) === idOf(bag)).map(pemOf);
+      const leaf = own.length > 0 ? own : loose.slice(0, 1);
+      const rest = loose.filter((pem) => !leaf.includes(pem));
+      return { key: forge.pki.privateKeyToPem(bag.key as forge.pki.PrivateKey).replace(/\r\n/g, "\n"), chain: [...leaf, ...rest].join("\n") };
+    });
+  return { certificates: keys.length === 0 ? loose : [], keys };
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;

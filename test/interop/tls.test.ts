@@ -3,10 +3,13 @@
 // 127.0.0.1, a client certificate), the broker's keystore as JKS on the SSL listener and as PEM
 // on the SASL_SSL one, JKS truststores; the Java clients, kcat and kafkajs over TLS with server
 // authentication and with client certificates (mTLS principals through ssl.principal.mapping.rules,
-// enforced by an ACL), SCRAM-SHA-512 over SASL_SSL, and a client that does not trust the broker.
+// enforced by an ACL), SCRAM-SHA-512 over SASL_SSL, a client that does not trust the broker, a
+// listener requiring client certificates refusing clients without one or with an untrusted one
+// (PKCS12 keystore on the broker), and a connection stalled mid-handshake beside working ones.
 
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
@@ -22,6 +25,7 @@ let dir: string;
 let broker: SluiceBroker;
 let sslPort: number;
 let saslSslPort: number;
+let mtlsPort: number;
 let tools: ToolSession;
 const PASSWORD = "store-secret";
 
@@ -111,6 +115,27 @@ async function makeCertificates(): Promise<void> {
     "-storepass",
     PASSWORD,
   ]);
+  // A client certificate from a CA the broker does not trust (the "Other CA" itself).
+  sh("openssl", [
+    "pkcs12",
+    "-export",
+    "-in",
+    "other.pem",
+    "-inkey",
+    "other.key",
+    "-name",
+    "rogue",
+    "-out",
+    "rogue.p12",
+    "-passout",
+    `pass:${PASSWORD}`,
+    "-keypbe",
+    "PBE-SHA1-3DES",
+    "-certpbe",
+    "PBE-SHA1-3DES",
+    "-macalg",
+    "sha1",
+  ]);
   await writeFile(join(dir, "server-bundle.pem"), `${await readFile(join(dir, "server.key"), "utf8")}${await readFile(join(dir, "server.pem"), "utf8")}`);
 }
 
@@ -120,12 +145,19 @@ beforeAll(async () => {
   const plainPort = await freePort();
   sslPort = await freePort();
   saslSslPort = await freePort();
+  mtlsPort = await freePort();
   broker = await startSluice({
     port: plainPort,
     overrides: {
-      listeners: `PLAINTEXT://127.0.0.1:${plainPort},SSL://127.0.0.1:${sslPort},SASL_SSL://127.0.0.1:${saslSslPort}`,
-      "advertised.listeners": `PLAINTEXT://127.0.0.1:${plainPort},SSL://localhost:${sslPort},SASL_SSL://localhost:${saslSslPort}`,
-      "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL",
+      listeners: `PLAINTEXT://127.0.0.1:${plainPort},SSL://127.0.0.1:${sslPort},SASL_SSL://127.0.0.1:${saslSslPort},MTLS://127.0.0.1:${mtlsPort}`,
+      "advertised.listeners": `PLAINTEXT://127.0.0.1:${plainPort},SSL://localhost:${sslPort},SASL_SSL://localhost:${saslSslPort},MTLS://localhost:${mtlsPort}`,
+      "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL",
+      "listener.name.mtls.ssl.keystore.type": "PKCS12",
+      "listener.name.mtls.ssl.keystore.location": join(dir, "server.p12"),
+      "listener.name.mtls.ssl.keystore.password": PASSWORD,
+      "listener.name.mtls.ssl.truststore.location": join(dir, "trust.jks"),
+      "listener.name.mtls.ssl.truststore.password": PASSWORD,
+      "listener.name.mtls.ssl.client.auth": "required",
       "listener.name.ssl.ssl.keystore.type": "JKS",
       "listener.name.ssl.ssl.keystore.location": join(dir, "server.jks"),
       "listener.name.ssl.ssl.keystore.password": PASSWORD,
@@ -222,6 +254,37 @@ describe("TLS listeners with Kafka's clients", () => {
     });
     await expect(refused).rejects.toThrow(/SSL handshake failed|SSLHandshakeException|PKIX path building failed/);
     await roundTrip(`localhost:${sslPort}`, "tls-after", { "security.protocol": "SSL", ...trust() });
+  }, 120_000);
+
+  it("on a listener requiring client certificates, a Java client without one or with one from an untrusted CA fails the handshake; a good one is served", async () => {
+    const keystores: Record<string, string>[] = [
+      {},
+      { "ssl.keystore.location": join(dir, "rogue.p12"), "ssl.keystore.password": PASSWORD, "ssl.keystore.type": "PKCS12" },
+    ];
+    for (const keystore of keystores) {
+      const refused = produceWithJava({
+        bootstrap: `localhost:${mtlsPort}`,
+        topic: "tls-open",
+        records: [{ key: "k", value: "v" }],
+        compression: "none",
+        properties: { "security.protocol": "SSL", ...trust(), ...keystore, "max.block.ms": 10_000 },
+      });
+      // TLS 1.3: the client learns of the refusal after its side of the handshake (SslAuthenticationException).
+      await expect(refused).rejects.toThrow(/SslAuthenticationException|SSL handshake failed|SSLHandshakeException/);
+    }
+    await roundTrip(`localhost:${mtlsPort}`, "mtls-required", { "security.protocol": "SSL", ...trust(), ...clientCertificate() });
+  }, 120_000);
+
+  it("a connection that stalls mid-handshake does not hold up others, and is closed when the handshake time runs out", async () => {
+    // Half a TLS ClientHello record, then nothing.
+    const stalled = connect({ host: "127.0.0.1", port: sslPort });
+    await new Promise<void>((resolve) => stalled.once("connect", () => resolve()));
+    stalled.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+    const closed = new Promise<void>((resolve) => stalled.once("close", () => resolve()));
+    stalled.on("error", () => {});
+    await roundTrip(`localhost:${sslPort}`, "tls-beside-stall", { "security.protocol": "SSL", ...trust() });
+    expect(stalled.destroyed).toBe(false);
+    await closed; // the broker's 10 s handshake bound (vitest's timeout below is far longer)
   }, 120_000);
 
   it("kcat (librdkafka, OpenSSL) produces and consumes over SSL, with and without a client certificate", async () => {
