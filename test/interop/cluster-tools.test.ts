@@ -344,4 +344,53 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
       }
     }
   }, 120_000);
+
+  it("client quotas live in etcd: set through one broker with kafka-configs.sh, described and enforced by the others", async () => {
+    const first = cluster.broker(1);
+    const result = await tools.run("org.apache.kafka.tools.ConfigCommand", [
+      "--bootstrap-server",
+      `${first.host}:${first.port}`,
+      "--alter",
+      "--add-config",
+      "producer_byte_rate=2048,controller_mutation_rate=0.05",
+      "--entity-type",
+      "clients",
+      "--entity-name",
+      "cluster-quota",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    for (const id of [2, 3]) {
+      const broker = cluster.broker(id);
+      const connection = await BrokerConnection.connect({
+        host: broker.host,
+        port: broker.port,
+        clientId: "cluster-quota",
+        connectTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+      });
+      try {
+        const values = await waitFor(`broker ${id} to know the quota`, async () => {
+          const answer = await connection.request<{ entries: { values: { key: string; value: number }[] }[] | null }>(48, {
+            components: [{ entityType: "client-id", matchType: 0, match: "cluster-quota" }],
+            strict: false,
+          });
+          return answer.entries?.length === 1 ? answer.entries[0].values : null;
+        });
+        expect(Object.fromEntries(values.map((v) => [v.key, v.value]))).toEqual({ producer_byte_rate: 2048, controller_mutation_rate: 0.05 });
+        // Enforced there too: a bucket of 0.55 partitions is empty after one topic (KIP-599, strict).
+        const create = (name: string) =>
+          connection.request<{ throttleTimeMs: number; topics: { errorCode: number }[] }>(19, {
+            topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+            timeoutMs: 30_000,
+            validateOnly: false,
+          });
+        expect((await create(`quota-${id}-a`)).topics[0].errorCode).toBe(0);
+        const refused = await create(`quota-${id}-b`);
+        expect(refused.topics[0].errorCode).toBe(89);
+        expect(refused.throttleTimeMs).toBeGreaterThan(0);
+      } finally {
+        connection.close();
+      }
+    }
+  }, 120_000);
 });

@@ -7,6 +7,8 @@
 //   (the quota is an average over the quota window, and a client starts with a window's worth of
 //   burst), against an unthrottled client id on the same broker; the producer sees the throttle
 //   time (KIP-219) in its produce-throttle-time metric;
+// - request_percentage: a client over its share of request-handling time gets throttle times of at
+//   most one window;
 // - controller_mutation_rate: CreateTopics v7 is refused with THROTTLING_QUOTA_EXCEEDED and a
 //   throttle time once the token bucket is empty, v5 is served and throttled after (KIP-599);
 // - connection_creation_rate for an IP (127.0.0.2 here, the client's source address): new
@@ -306,6 +308,24 @@ describe(`client quotas against Kafka ${kafkaVersion}'s tools and clients`, () =
     const permissive = await create(5, "mutation-3", 1);
     expect(permissive.topics[0]).toMatchObject({ errorCode: 0 });
     expect(permissive.throttleTimeMs).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("request_percentage: a client over its share of request-handling time gets throttle times, at most one quota window", async () => {
+    await setQuota([{ entityType: "client-id", entityName: "busy" }], "request_percentage", 0.0001);
+    const client = await TestClient.connect(broker.port);
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, () => client.request<{ throttleTimeMs: number }>(3, 12, { topics: null, allowAutoTopicCreation: false }, "busy")),
+      );
+      const throttles = answers.map((answer) => answer.throttleTimeMs);
+      expect(Math.max(...throttles)).toBeGreaterThan(0);
+      expect(Math.max(...throttles)).toBeLessThanOrEqual(1000);
+      const other = await client.request<{ throttleTimeMs: number }>(3, 12, { topics: null, allowAutoTopicCreation: false }, "idle");
+      expect(other.throttleTimeMs).toBe(0);
+    } finally {
+      client.close();
+      await setQuota([{ entityType: "client-id", entityName: "busy" }], "request_percentage", null);
+    }
   }, 60_000);
 
   /** Opens a connection from `localAddress` and asks ApiVersions: true when answered, false when closed unanswered. */
