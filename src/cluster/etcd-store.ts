@@ -13,7 +13,7 @@
 //   configs/brokers/<id|default>      { key: value } dynamic broker configs                AlterConfigs (throttles)
 //   scram/<mechanism>/<user>          { salt, storedKey, serverKey, iterations }           AlterUserScramCredentials
 //   acls/<hash of the binding>        an ACL binding (src/security/acl.ts)                  CreateAcls / DeleteAcls
-//   quotas/<entity key>               { entity, values } client quotas (src/quota/)          AlterClientQuotas
+//   quotas/<entity key>               { entity, values } client quotas (src/security/quota-manager.ts)          AlterClientQuotas
 //   election/controller/...           etcd3's election keys                                controller candidates
 //
 // A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
@@ -26,8 +26,8 @@ import { createHash } from "node:crypto";
 import { type Campaign, Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import type { Logger } from "pino";
 import type { PartitionState } from "../log/partition.js";
-import type { ClientQuotaRecord } from "../quota/client-quotas.js";
 import { type AclBinding, aclKey } from "../security/acl.js";
+import type { ClientQuotaRecord } from "../security/client-quotas.js";
 import type { StoredScramCredential } from "../security/credentials.js";
 import type { ScramMechanism } from "../security/scram.js";
 import type { Endpoint } from "./metadata-cache.js";

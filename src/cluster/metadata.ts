@@ -10,8 +10,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { applied, type ClientQuotaChange, type ClientQuotaRecord, type ClientQuotaStore, entityKey } from "../quota/client-quotas.js";
 import { type AclBinding, type AclStore, aclKey } from "../security/acl.js";
+import { applied, type ClientQuotaChange, type ClientQuotaRecord, type ClientQuotaStore, entityKey } from "../security/client-quotas.js";
 import {
   credentialOfStored,
   type ScramCredentialChange,
@@ -58,7 +58,7 @@ interface Document {
   scram?: Record<string, Partial<Record<ScramMechanism, StoredScramCredential>>>;
   /** ACL bindings (src/security/acl.ts); absent in older files. */
   acls?: AclBinding[];
-  /** Client quotas (src/quota/client-quotas.ts); absent in older files. */
+  /** Client quotas (src/security/client-quotas.ts); absent in older files. */
   clientQuotas?: ClientQuotaRecord[];
 }
 

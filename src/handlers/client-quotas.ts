@@ -1,14 +1,14 @@
 // DescribeClientQuotas (key 48) and AlterClientQuotas (key 49), KIP-546: client quota configs in
-// the metadata store (src/quota/client-quotas.ts), with Kafka's checks and messages
+// the metadata store (src/security/client-quotas.ts), with Kafka's checks and messages
 // (ClientQuotaControlManager, ClientQuotasImage.describe). kafka-configs.sh --entity-type
 // users|clients|ips --alter --add-config producer_byte_rate=1024 and --describe use them; the
-// QuotaManager (src/quota/quota-manager.ts) enforces what they set on every broker.
+// QuotaManager (src/security/quota-manager.ts) enforces what they set on every broker.
 // Authorization (index.ts): DESCRIBE_CONFIGS / ALTER_CONFIGS on the cluster.
 
 import { ErrorCode } from "../protocol/errors.js";
 import type { AlterClientQuotasRequest, AlterClientQuotasResponse, AlterClientQuotasResponseEntryData } from "../protocol/generated/alter-client-quotas.js";
 import type { DescribeClientQuotasRequest, DescribeClientQuotasResponse } from "../protocol/generated/describe-client-quotas.js";
-import { type ClientQuotaChange, changeErrors, entityKey, InvalidFilter, matchingQuotas } from "../quota/client-quotas.js";
+import { type ClientQuotaChange, changeErrors, entityKey, InvalidFilter, matchingQuotas } from "../security/client-quotas.js";
 import { defineHandler } from "../server/registry.js";
 
 export const describeClientQuotas = defineHandler<DescribeClientQuotasRequest, DescribeClientQuotasResponse>(

@@ -23,8 +23,8 @@
 //   sslPrincipal   (subject) => name    src/security/ssl.ts                           ssl.principal.mapping.rules
 //   acls           AclStore             src/security/acl.ts, metadata.ts, cluster-manager.ts  ACL bindings
 //   authorizer     Authorizer | null    src/security/acl.ts                           StandardAuthorizer (null: authorizer.class.name unset)
-//   quotas         QuotaManager         src/quota/quota-manager.ts                    client quotas: byte rates, request time, mutations
-//   clientQuotas   ClientQuotaStore     src/quota/client-quotas.ts, metadata.ts, cluster-manager.ts  client quota configs
+//   quotas         QuotaManager         src/security/quota-manager.ts                    client quotas: byte rates, request time, mutations
+//   clientQuotas   ClientQuotaStore     src/security/client-quotas.ts, metadata.ts, cluster-manager.ts  client quota configs
 //
 // The principal is the connection's: User:ANONYMOUS on PLAINTEXT, User:<name> once SASL
 // authenticated it, User:<mapped certificate subject> on SSL with a client certificate.
@@ -40,10 +40,10 @@ import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import type { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
-import type { ClientQuotaStore } from "../quota/client-quotas.js";
-import type { QuotaManager } from "../quota/quota-manager.js";
 import type { AclStore, Authorizer } from "../security/acl.js";
+import type { ClientQuotaStore } from "../security/client-quotas.js";
 import type { ScramCredentialStore } from "../security/credentials.js";
+import type { QuotaManager } from "../security/quota-manager.js";
 import type { SaslListener, SaslSession } from "../security/sasl.js";
 import type { FetchSessionCache } from "./fetch-session.js";
 import type { BrokerMetrics } from "./metrics.js";

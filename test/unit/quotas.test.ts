@@ -1,12 +1,12 @@
-// Client quota arithmetic and entity rules (src/quota/): KIP-55's precedence, rates shared by the
+// Client quota arithmetic and entity rules (src/security/quota-manager.ts): KIP-55's precedence, rates shared by the
 // clients of one matched entity, Kafka's Rate window and throttle time, KIP-599's token bucket,
 // DescribeClientQuotas filters and AlterClientQuotas validation. The broker-level behaviour (real
 // clients slowed to their rate) is in test/interop/quotas.test.ts.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { type ClientQuotaRecord, changeErrors, matchingQuotas } from "../../src/quota/client-quotas.js";
-import { QuotaManager } from "../../src/quota/quota-manager.js";
-import { Rate, TokenBucket } from "../../src/quota/rate.js";
+import { type ClientQuotaRecord, changeErrors, matchingQuotas } from "../../src/security/client-quotas.js";
+import { QuotaManager } from "../../src/security/quota-manager.js";
+import { Rate, TokenBucket } from "../../src/security/quota-rate.js";
 
 const window = { samples: 11, windowMs: 1000 };
 

@@ -3,7 +3,7 @@
 //! an upper-bound `Quota`), for the connection-creation limits the acceptor enforces
 //! (`max.connection.creation.rate` broker-wide and per listener, `connection_creation_rate`
 //! per IP). The client quotas (byte rates, request time) run the same arithmetic in JS
-//! (`src/quota/rate.ts`).
+//! (`src/security/quota-rate.ts`).
 
 use std::time::{Duration, Instant};
 

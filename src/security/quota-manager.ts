@@ -39,7 +39,7 @@ import {
   REQUEST_PERCENTAGE,
   USER,
 } from "./client-quotas.js";
-import { type QuotaWindowConfig, Rate, TokenBucket } from "./rate.js";
+import { type QuotaWindowConfig, Rate, TokenBucket } from "./quota-rate.js";
 
 /** The quota keys a (user, client id) may be held to. */
 export type ClientQuotaKey = typeof PRODUCER_BYTE_RATE | typeof CONSUMER_BYTE_RATE | typeof REQUEST_PERCENTAGE | typeof CONTROLLER_MUTATION_RATE;
