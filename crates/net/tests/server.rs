@@ -451,3 +451,62 @@ fn close_drops_queued_responses_and_reports_the_closed_connection() {
     assert!(!harness.server.respond(id, 0, bytes_response(b"late")));
     assert_eq!(harness.server.stats().connections, 0);
 }
+
+#[test]
+fn a_muted_connection_is_not_read_until_its_mute_ends_and_others_are_served_meanwhile() {
+    let mut harness = Harness::start(|_| {});
+    let mut throttled = harness.connect();
+    let throttled_id = harness.opened();
+    let mut other = harness.connect();
+    let other_id = harness.opened();
+    let mute = Duration::from_millis(600);
+    assert!(harness.server.mute(throttled_id, mute));
+    let muted_at = Instant::now();
+    throttled.write_all(&framed(b"while muted")).unwrap();
+    other.write_all(&framed(b"not muted")).unwrap();
+    let (_, frame) = harness.frame(other_id);
+    assert_eq!(frame, b"not muted");
+    // The muted connection's frame waits in its socket for the rest of the mute.
+    let (_, frame) = harness.frame(throttled_id);
+    assert_eq!(frame, b"while muted");
+    assert!(muted_at.elapsed() >= mute, "read before the mute ended");
+    // A connection that is not open cannot be muted.
+    assert!(!harness.server.mute(u32::MAX - 7, mute));
+}
+
+#[test]
+fn connections_over_an_ip_connection_creation_rate_are_closed_unannounced_and_others_are_not() {
+    let mut harness = Harness::start(|config| {
+        config.quota_window = sluice_net::QuotaWindow {
+            samples: 3,
+            window: Duration::from_secs(1),
+        };
+    });
+    harness
+        .server
+        .set_ip_connection_rates(None, [("127.0.0.1".parse().unwrap(), 1)]);
+    // 1/s over a 2 s minimum window: the first 2 come in, the third is refused.
+    let mut admitted = Vec::new();
+    for _ in 0..2 {
+        admitted.push(harness.connect());
+        harness.opened();
+    }
+    let mut refused = harness.connect();
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        refused.read(&mut byte).unwrap_or(0),
+        0,
+        "closed, never served"
+    );
+    assert!(harness
+        .next_within(Duration::from_millis(200), |event| matches!(
+            event,
+            Event::Opened { .. }
+        ))
+        .is_none());
+    assert_eq!(harness.server.stats().connections_throttled_per_ip_total, 1);
+    // Without the quota, connections come in again.
+    harness.server.set_ip_connection_rates(None, []);
+    let _again = harness.connect();
+    harness.opened();
+}
