@@ -50,6 +50,11 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
     if (result.code !== 0) throw new Error(`${main} ${args.join(" ")} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
     return result.stdout;
   };
+  /** A client connection to broker `id`. */
+  const connectTo = (id: number, clientId: string) => {
+    const broker = cluster.broker(id);
+    return BrokerConnection.connect({ host: broker.host, port: broker.port, clientId, connectTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
+  };
   const describeTopic = async (topic: string) => describedPartitions(await tool("org.apache.kafka.tools.TopicCommand", ["--describe", "--topic", topic]));
 
   beforeAll(async () => {
@@ -206,14 +211,7 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
     const p1 = (await describeTopic("rf3")).get(1);
     if (p1 === undefined) throw new Error("no rf3-1");
     const follower = p1.isr.find((id) => id !== p1.leader) as number;
-    const leader = cluster.broker(p1.leader);
-    const connection = await BrokerConnection.connect({
-      host: leader.host,
-      port: leader.port,
-      clientId: "kip-392",
-      connectTimeoutMs: 10_000,
-      requestTimeoutMs: 30_000,
-    });
+    const connection = await connectTo(p1.leader, "kip-392");
     try {
       const metadata = await clusterMetadata(bootstrap(), ["rf3"]);
       const topicId = metadata.topics.find((t) => t.name === "rf3")?.topicId;
@@ -321,14 +319,7 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
     ]);
     expect(result.code, result.stderr).toBe(0);
     for (const id of [2, 3]) {
-      const broker = cluster.broker(id);
-      const connection = await BrokerConnection.connect({
-        host: broker.host,
-        port: broker.port,
-        clientId: "scram",
-        connectTimeoutMs: 10_000,
-        requestTimeoutMs: 30_000,
-      });
+      const connection = await connectTo(id, "scram");
       try {
         const described = await waitFor(`broker ${id} to know cluster-user`, async () => {
           const answer = await connection.request<{
@@ -360,14 +351,7 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools
     ]);
     expect(result.code, result.stderr).toBe(0);
     for (const id of [2, 3]) {
-      const broker = cluster.broker(id);
-      const connection = await BrokerConnection.connect({
-        host: broker.host,
-        port: broker.port,
-        clientId: "cluster-quota",
-        connectTimeoutMs: 10_000,
-        requestTimeoutMs: 30_000,
-      });
+      const connection = await connectTo(id, "cluster-quota");
       try {
         const values = await waitFor(`broker ${id} to know the quota`, async () => {
           const answer = await connection.request<{ entries: { values: { key: string; value: number }[] }[] | null }>(48, {
