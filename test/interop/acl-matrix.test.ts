@@ -56,12 +56,17 @@ const ACLS: Binding[] = [
   [TOPIC, "orders", PREFIXED, "User:alice", "*", Op.DELETE, ALLOW],
   [TOPIC, "orders-secret", LITERAL, "User:alice", "*", Op.READ, DENY],
   [GROUP, "alice-", PREFIXED, "User:alice", "*", Op.READ, ALLOW],
+  // READ implies DESCRIBE, but a DENY of DESCRIBE wins: she joins alice-g2 but does not see it listed.
+  [GROUP, "alice-g2", LITERAL, "User:alice", "*", Op.DESCRIBE, DENY],
   [TRANSACTIONAL_ID, "alice-tx", LITERAL, "User:alice", "*", Op.WRITE, ALLOW],
   [TRANSACTIONAL_ID, "alice-tx2", LITERAL, "User:alice", "*", Op.DESCRIBE, ALLOW],
   // idempotent writes without describing the cluster: its authorized operations stay 0.
   [CLUSTER, "kafka-cluster", LITERAL, "User:alice", "*", Op.IDEMPOTENT_WRITE, ALLOW],
-  // everyone may read public.
+  // everyone may read public; nobody writes orders-eu (a prefixed DENY for User:*); anyone may
+  // describe bob-data from 127.0.0.2.
   [TOPIC, "public", LITERAL, "User:*", "*", Op.READ, ALLOW],
+  [TOPIC, "orders-eu", PREFIXED, "User:*", "*", Op.WRITE, DENY],
+  [TOPIC, "bob-data", LITERAL, "User:*", "127.0.0.2", Op.DESCRIBE, ALLOW],
   // bob: everything on every topic ("*"), but never writing public; describing one of alice's groups.
   [TOPIC, "*", LITERAL, "User:bob", "*", Op.ALL, ALLOW],
   [TOPIC, "public", LITERAL, "User:bob", "*", Op.WRITE, DENY],
@@ -316,7 +321,7 @@ function canonical(value: unknown): string {
   );
 }
 const visible = (names: string[]) => names.filter((name) => !/^(__|orders-del-|orders-auto-|orders-real-)/.test(name)).sort();
-const PROBED = ["orders", "orders-secret", "public", "shared", "bob-data"];
+const PROBED = ["orders", "orders-eu", "orders-secret", "public", "shared", "bob-data"];
 const record = (value: string) => buildRecordBatch({ records: [{ key: null, value: Buffer.from(value), timestamp: BigInt(Date.now()) }] });
 
 const OPERATIONS: Record<string, Operation> = {
