@@ -216,7 +216,7 @@ async function prepare(target: Target, bindings: Binding[]): Promise<void> {
         permissionType: Permission.ANY,
       });
       if (described.resources.reduce((sum, r) => sum + r.acls.length, 0) === bindings.length) break;
-      if (attempt > 100) throw new Error(`${target.name}: the ACLs did not show up`);
+      if (attempt > 300) throw new Error(`${target.name}: the ACLs did not show up`);
       await sleep(100);
     }
     // Load the coordinators (Kafka creates __consumer_offsets and __transaction_state on demand).
@@ -256,25 +256,29 @@ async function prepare(target: Target, bindings: Binding[]): Promise<void> {
     }
     // A KIP-848 member of alice-g3 (alive for the session timeout, 45 s) with bob-data assigned:
     // describing the group needs DESCRIBE on bob-data too.
-    const joined = await admin.request<{ errorCode: number; memberId: string | null }>(68, 0, {
-      groupId: "alice-g3",
-      memberId: "",
-      memberEpoch: 0,
-      instanceId: null,
-      rackId: null,
-      rebalanceTimeoutMs: 30_000,
-      subscribedTopicNames: ["bob-data"],
-      serverAssignor: null,
-      topicPartitions: [],
-    });
-    if (joined.errorCode !== ErrorCode.NONE) throw new Error(`${target.name}: ConsumerGroupHeartbeat: ${joined.errorCode}`);
+    for (let attempt = 0; ; attempt++) {
+      const joined = await admin.request<{ errorCode: number }>(68, 0, {
+        groupId: "alice-g3",
+        memberId: "",
+        memberEpoch: 0,
+        instanceId: null,
+        rackId: null,
+        rebalanceTimeoutMs: 30_000,
+        subscribedTopicNames: ["bob-data"],
+        serverAssignor: null,
+        topicPartitions: [],
+      });
+      if (joined.errorCode === ErrorCode.NONE) break;
+      if (!RETRIABLE.has(joined.errorCode) || attempt > 300) throw new Error(`${target.name}: ConsumerGroupHeartbeat: ${joined.errorCode}`);
+      await sleep(100);
+    }
     for (let attempt = 0; ; attempt++) {
       const described = await admin.request<{ groups: { members: { targetAssignment: { topicPartitions: { topicName: string }[] } }[] }[] }>(69, 0, {
         groupIds: ["alice-g3"],
         includeAuthorizedOperations: false,
       });
       if (described.groups[0]?.members.some((m) => m.targetAssignment.topicPartitions.some((tp) => tp.topicName === "bob-data"))) break;
-      if (attempt > 100) throw new Error(`${target.name}: alice-g3 got no assignment`);
+      if (attempt > 300) throw new Error(`${target.name}: alice-g3 got no assignment`);
       await sleep(100);
     }
     for (const [groupId, topics] of [
