@@ -13,8 +13,10 @@ import { ErrorCode } from "../../src/protocol/errors.js";
 import { buildRecordBatch } from "../../src/protocol/records.js";
 import { AclOperation as Op, PatternType, Permission, ResourceType, STANDARD_AUTHORIZER } from "../../src/security/acl.js";
 import { TestClient } from "../helpers/client.js";
-import { freePort, type KafkaBroker, startKafka } from "../helpers/kafka.js";
+import { MemberProcess } from "../helpers/groups.js";
+import { freePort, type KafkaBroker, spawnJavaTool, startKafka } from "../helpers/kafka.js";
 import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
+import { type TxnAnswer, TxnClient } from "../helpers/transactions.js";
 
 const PASSWORDS: Record<string, string> = { admin: "admin-secret", alice: "alice-secret", bob: "bob-secret", carol: "carol-secret", dave: "dave-secret" };
 const JAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(PASSWORDS)
@@ -861,8 +863,95 @@ const OPERATIONS: Record<string, Operation> = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Kafka 4.4.0's own clients (test/kafka's TxnClient and GroupConsume), as alice, bob and dave.
+
+const saslProperties = (user: string) => ({
+  "security.protocol": "SASL_PLAINTEXT",
+  "sasl.mechanism": "PLAIN",
+  "sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required username="${user}" password="${PASSWORDS[user]}";`,
+});
+
+/** "ok", or the authorization exception (else the exception) a Java client answered with. */
+function javaOutcome(answer: TxnAnswer): string {
+  if (answer.ok) return "ok";
+  const text = `${answer.error ?? ""} ${(answer.causes ?? []).join(" ")}`;
+  return /\b(\w+AuthorizationException)\b/.exec(text)?.[1] ?? /\b(\w+(Exception|Error))\b/.exec(text)?.[1] ?? text;
+}
+
+async function javaScenario(target: Target): Promise<Record<string, Outcome>> {
+  const bootstrap = `127.0.0.1:${target.saslPort}`;
+  const out: Record<string, Outcome> = {};
+  const txn = await TxnClient.start(bootstrap);
+  try {
+    const step = async (name: string, command: Record<string, unknown>) => {
+      out[name] = javaOutcome(await txn.call(command, 60_000));
+    };
+    const producer = async (name: string, user: string, transactionalId: string) => {
+      await txn.ok({ cmd: "producer", name, properties: { "transactional.id": transactionalId, "max.block.ms": 10_000, ...saslProperties(user) } });
+      await step(`${name} initTransactions`, { cmd: "init", name });
+    };
+    // alice: her transaction commits, with her group's offsets; public (read only) and other-g are refused.
+    await producer("alice", "alice", "alice-tx");
+    await step("alice begin", { cmd: "begin", name: "alice" });
+    await step("alice send orders", { cmd: "send", name: "alice", topic: "orders", partition: 0, values: ["java"] });
+    await step("alice sendOffsets alice-g1", { cmd: "sendOffsets", name: "alice", group: "alice-g1", offsets: [["orders", 0, 1]] });
+    await step("alice commit", { cmd: "commit", name: "alice" });
+    await step("alice begin again", { cmd: "begin", name: "alice" });
+    await step("alice sendOffsets other-g", { cmd: "sendOffsets", name: "alice", group: "other-g", offsets: [["orders", 0, 1]] });
+    await step("alice abort", { cmd: "abort", name: "alice" });
+    await producer("alice2", "alice", "alice-tx");
+    await step("alice2 begin", { cmd: "begin", name: "alice2" });
+    await step("alice2 send public", { cmd: "send", name: "alice2", topic: "public", partition: 0, values: ["nope"] });
+    await step("alice2 abort", { cmd: "abort", name: "alice2" });
+    // bob: any transactional id, but orders-eu is denied to everyone's writes.
+    await producer("bob", "bob", "bob-java-tx");
+    await step("bob begin", { cmd: "begin", name: "bob" });
+    await step("bob send orders-eu", { cmd: "send", name: "bob", topic: "orders-eu", partition: 0, values: ["nope"] });
+    await step("bob abort", { cmd: "abort", name: "bob" });
+    // dave: no transactional id at all.
+    await producer("dave", "dave", "dave-tx");
+  } finally {
+    await txn.close();
+  }
+  // Group consumers (the consumer protocol, KIP-848): alice reads orders in her group; bob may read
+  // any topic but has no group; alice may not read orders-secret.
+  for (const [user, group, topic] of [
+    ["alice", "alice-java-g", "orders"],
+    ["bob", "bob-java-g", "orders"],
+    ["alice", "alice-java-g2", "orders-secret"],
+  ] as const) {
+    const args = [
+      "--bootstrap",
+      bootstrap,
+      "--group",
+      group,
+      "--topics",
+      topic,
+      "--property",
+      "group.protocol=consumer",
+      "--property",
+      "auto.offset.reset=earliest",
+    ];
+    for (const [key, value] of Object.entries(saslProperties(user))) args.push("--property", `${key}=${value}`);
+    const member = new MemberProcess(
+      `${user}/${group}`,
+      await spawnJavaTool("sluice.kafka.GroupConsume", args, { quickStart: true, heap: "128m", logLevel: "ERROR" }),
+    );
+    try {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && member.errors().length === 0 && member.records(topic).length === 0 && member.exit === null) await sleep(100);
+      const errors = member.errors().map((error) => /\b(\w+Exception)\b/.exec(error)?.[1] ?? error);
+      out[`${user} consumes ${topic} in ${group}`] = errors.length > 0 ? errors[0] : member.records(topic).length > 0 ? "records" : "nothing";
+    } finally {
+      await member.kill();
+    }
+  }
+  return out;
+}
+
 /** Every actor runs every operation on both brokers; the outcomes must be the same. */
-function matrix(title: string, settings: Record<string, string | number | boolean>, acls: Binding[]): void {
+function matrix(title: string, settings: Record<string, string | number | boolean>, acls: Binding[], javaClients = false): void {
   describe(title, () => {
     let pair: Pair | undefined;
     beforeAll(async () => {
@@ -912,8 +1001,17 @@ function matrix(title: string, settings: Record<string, string | number | boolea
       if (differences.length > 0) console.error(`${differences.length} differences:\n${differences.join("\n")}`);
       expect(differences.join("\n")).toBe("");
     }, 120_000);
+
+    if (javaClients) {
+      it("the Java transactional producer and group consumer succeed and fail alike", async () => {
+        const outcomes: Record<string, Outcome> = {};
+        for (const target of pair?.targets ?? []) outcomes[target.name] = await javaScenario(target);
+        if (process.env.ACL_MATRIX_PRINT) console.log(canonical(outcomes));
+        expect(canonical(outcomes.sluice)).toBe(canonical(outcomes.kafka));
+      }, 120_000);
+    }
   });
 }
 
-matrix("ACLs: Sluice answers as Apache Kafka 4.4.0 does (allow.everyone.if.no.acl.found=false)", { "allow.everyone.if.no.acl.found": false }, ACLS);
+matrix("ACLs: Sluice answers as Apache Kafka 4.4.0 does (allow.everyone.if.no.acl.found=false)", { "allow.everyone.if.no.acl.found": false }, ACLS, true);
 matrix("ACLs: Sluice answers as Apache Kafka 4.4.0 does (allow.everyone.if.no.acl.found=true)", { "allow.everyone.if.no.acl.found": true }, ACLS_OPEN);
