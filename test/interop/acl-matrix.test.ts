@@ -5,7 +5,9 @@
 // every user runs the same raw protocol requests (produce, fetch, metadata, topic admin, configs,
 // groups and offsets, idempotent and transactional produce, ACL and cluster APIs) against both,
 // from 127.0.0.1 and one of them from 127.0.0.2 too. What each answers (error codes, which
-// topics and groups are listed, authorized operations) must be the same.
+// topics and groups are listed, authorized operations) must be the same. Then Kafka's own Java
+// transactional producer and group consumer, as three of the users, must succeed and fail alike.
+// Run with ACL_MATRIX_PRINT=1 to see every outcome.
 
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
