@@ -116,6 +116,8 @@ const ACTORS: { user: string; from: string }[] = [
 interface Target {
   name: string;
   saslPort: number;
+  /** The matrix's topics' ids on this broker (prepare() fills it in). */
+  topicIds: Record<string, string>;
 }
 
 interface Pair {
@@ -154,7 +156,7 @@ async function startPair(settings: Record<string, string | number | boolean>, ac
   });
   try {
     await Promise.all([startingKafka, startingSluice]);
-    pair.targets.push({ name: "kafka", saslPort: kafkaSasl }, { name: "sluice", saslPort: sluiceSasl });
+    pair.targets.push({ name: "kafka", saslPort: kafkaSasl, topicIds: {} }, { name: "sluice", saslPort: sluiceSasl, topicIds: {} });
     await Promise.all(pair.targets.map((target) => prepare(target, acls)));
   } catch (error) {
     await stopPair(pair);
@@ -190,12 +192,13 @@ const RETRIABLE = new Set<number>([ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCod
 async function prepare(target: Target, bindings: Binding[]): Promise<void> {
   const admin = await login(target, "admin");
   try {
-    const created = await admin.request<{ topics: { name: string; errorCode: number }[] }>(19, 7, {
+    const created = await admin.request<{ topics: { name: string; topicId: string; errorCode: number }[] }>(19, 7, {
       topics: TOPICS.map((name) => ({ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] })),
       timeoutMs: 30_000,
       validateOnly: false,
     });
     expect(created.topics.filter((t) => t.errorCode !== ErrorCode.NONE)).toEqual([]);
+    for (const topic of created.topics) target.topicIds[topic.name] = topic.topicId;
     const acls = await admin.request<{ results: { errorCode: number; errorMessage: string | null }[] }>(30, 3, {
       creations: bindings.map(([resourceType, resourceName, resourcePatternType, principal, host, operation, permissionType]) => ({
         resourceType,
@@ -316,7 +319,15 @@ async function prepare(target: Target, bindings: Binding[]): Promise<void> {
 // The operations: each returns what is compared (error codes, names), nothing broker-specific.
 
 type Outcome = unknown;
-type Operation = (client: TestClient, actor: { user: string; from: string }) => Promise<Outcome>;
+type Operation = (client: TestClient, actor: { user: string; from: string }, target: Target) => Promise<Outcome>;
+
+/** A topic id no broker has. */
+const UNKNOWN_ID = Buffer.from("unknown-topic-id").toString("base64url");
+/** The topics asked for by id: two of the matrix's and an unknown one. */
+const BY_ID = ["orders", "bob-data", "unknown"];
+const idOf = (target: Target, name: string) => (name === "unknown" ? UNKNOWN_ID : (target.topicIds[name] as string));
+const nameOfId = (target: Target, id: string) =>
+  id === UNKNOWN_ID ? "unknown" : (Object.entries(target.topicIds).find(([, topicId]) => topicId === id)?.[0] ?? `id ${id}`);
 
 const errorsByTopic = (topics: { name: string; partitions: { errorCode?: number; partitionErrorCode?: number }[] }[]) =>
   Object.fromEntries(topics.map((t) => [t.name, t.partitions.map((p) => p.errorCode ?? p.partitionErrorCode)]));
@@ -383,6 +394,78 @@ const OPERATIONS: Record<string, Operation> = {
       out.push(answer.errorCode);
     }
     return out;
+  },
+  async "Metadata (by topic id)"(client, _actor, target) {
+    const answer = await client.request<{ topics: { name: string | null; topicId: string; errorCode: number }[] }>(3, 12, {
+      topics: BY_ID.map((name) => ({ name: null, topicId: idOf(target, name) })),
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    return Object.fromEntries(answer.topics.map((t) => [nameOfId(target, t.topicId), [t.errorCode, t.name === null ? "no name" : "named"]]));
+  },
+  async "Produce v13 (by topic id)"(client, { user }, target) {
+    const answer = await client.request<{ responses: { topicId: string; partitionResponses: { errorCode: number }[] }[] }>(0, 13, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: BY_ID.map((name) => ({ name: "", topicId: idOf(target, name), partitionData: [{ index: 0, records: record(`from ${user}`) }] })),
+    });
+    return Object.fromEntries(answer.responses.map((t) => [nameOfId(target, t.topicId), t.partitionResponses.map((p) => p.errorCode)]));
+  },
+  async "Fetch v13 (by topic id)"(client, _actor, target) {
+    const answer = await client.request<{ errorCode: number; responses: { topicId: string; partitions: { errorCode: number }[] }[] }>(1, 13, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: BY_ID.map((name) => ({
+        topic: "",
+        topicId: idOf(target, name),
+        partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }],
+      })),
+      forgottenTopicsData: [],
+      rackId: "",
+    });
+    return [answer.errorCode, Object.fromEntries(answer.responses.map((t) => [nameOfId(target, t.topicId), t.partitions.map((p) => p.errorCode)]))];
+  },
+  async "OffsetCommit v10 (by topic id)"(client, _actor, target) {
+    const answer = await client.request<{ topics: { topicId: string; partitions: { errorCode: number }[] }[] }>(8, 10, {
+      groupId: "alice-g1",
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      groupInstanceId: null,
+      topics: BY_ID.map((name) => ({
+        name: "",
+        topicId: idOf(target, name),
+        partitions: [{ partitionIndex: 0, committedOffset: 0n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: "" }],
+      })),
+    });
+    return Object.fromEntries(answer.topics.map((t) => [nameOfId(target, t.topicId), t.partitions.map((p) => p.errorCode)]));
+  },
+  async "OffsetFetch v10 (by topic id)"(client, _actor, target) {
+    const answer = await client.request<{
+      groups: { groupId: string; errorCode: number; topics: { topicId: string; partitions: { errorCode: number }[] }[] }[];
+    }>(9, 10, {
+      groups: [
+        {
+          groupId: "alice-g1",
+          memberId: null,
+          memberEpoch: -1,
+          topics: BY_ID.map((name) => ({ name: "", topicId: idOf(target, name), partitionIndexes: [0] })),
+        },
+        { groupId: "bob-g", memberId: null, memberEpoch: -1, topics: null },
+      ],
+      requireStable: false,
+    });
+    return Object.fromEntries(
+      answer.groups.map((g) => [
+        g.groupId,
+        [g.errorCode, Object.fromEntries(g.topics.map((t) => [nameOfId(target, t.topicId), t.partitions.map((p) => p.errorCode)]))],
+      ]),
+    );
   },
   async "DescribeCluster (authorized operations)"(client) {
     const answer = await client.request<{ errorCode: number; clusterAuthorizedOperations: number }>(60, 1, {
@@ -978,7 +1061,7 @@ function matrix(title: string, settings: Record<string, string | number | boolea
                 const timeout = new Promise<never>((_, reject) => {
                   timer = setTimeout(() => reject(new Error("no answer within 10 s")), 10_000);
                 });
-                table[key] = await Promise.race([operation(client, actor), timeout]);
+                table[key] = await Promise.race([operation(client, actor, target), timeout]);
               } catch (error) {
                 table[key] = `threw ${(error as Error).message}`;
                 // A connection the broker closed, or one left waiting, is not used again.
