@@ -540,6 +540,7 @@ const OPERATIONS: Record<string, Operation> = {
         { resourceType: 2, resourceName: "shared", configurationKeys: ["retention.ms"] },
         { resourceType: 2, resourceName: "public", configurationKeys: ["retention.ms"] },
         { resourceType: 4, resourceName: "1", configurationKeys: ["log.retention.hours"] },
+        { resourceType: 8, resourceName: "1", configurationKeys: ["root"] },
       ],
       includeSynonyms: false,
       includeDocumentation: false,
@@ -656,7 +657,7 @@ const OPERATIONS: Record<string, Operation> = {
     });
     return answer.errorCode;
   },
-  async "Transactional produce"(client, { user, from }) {
+  async "Transactional produce"(client, { user, from }, target) {
     const out: Record<string, unknown> = {};
     const transactionalId = user === "bob" ? `bob-tx-${from.at(-1)}` : "alice-tx";
     for (const id of [transactionalId, "alice-tx2"]) {
@@ -739,6 +740,19 @@ const OPERATIONS: Record<string, Operation> = {
       topics: [{ name: "orders", partitions: [{ partitionIndex: 0, committedOffset: 0n, committedLeaderEpoch: -1, committedMetadata: "" }] }],
     });
     out["TxnOffsetCommit other-tx/other-g"] = errorsByTopic(other.topics);
+    const byId = await client.request<{ topics: { topicId: string; partitions: { errorCode: number }[] }[] }>(28, 6, {
+      ...producer,
+      groupId: "alice-g1",
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      groupInstanceId: null,
+      topics: BY_ID.map((name) => ({
+        name: "",
+        topicId: idOf(target, name),
+        partitions: [{ partitionIndex: 0, committedOffset: 0n, committedLeaderEpoch: -1, committedMetadata: "" }],
+      })),
+    });
+    out["TxnOffsetCommit v6 (by topic id)"] = Object.fromEntries(byId.topics.map((t) => [nameOfId(target, t.topicId), t.partitions.map((p) => p.errorCode)]));
     const ended = await client.request<{ errorCode: number }>(26, 3, { ...producer, committed: false });
     out["EndTxn abort"] = ended.errorCode;
     const otherOffsets = await client.request<{ errorCode: number }>(25, 3, {
@@ -920,6 +934,14 @@ const OPERATIONS: Record<string, Operation> = {
       rackId: "",
     });
     return [answer.errorCode, answer.responses.flatMap((t) => t.partitions.map((p) => p.errorCode))];
+  },
+  async "WriteTxnMarkers (brokers)"(client, { user }) {
+    // (Not as the super user: it would write a marker for a producer that does not exist.)
+    if (user === "admin") return "not asked";
+    const answer = await client.request<{ markers: { producerId: bigint; topics: { name: string; partitions: { errorCode: number }[] }[] }[] }>(27, 1, {
+      markers: [{ producerId: 4242n, producerEpoch: 0, transactionResult: false, topics: [{ name: "orders", partitionIndexes: [0] }], coordinatorEpoch: 0 }],
+    });
+    return answer.markers.map((m) => errorsByTopic(m.topics));
   },
   async AlterPartitionReassignments(client) {
     const answer = await client.request<{ errorCode: number }>(45, 0, { timeoutMs: 10_000, topics: [] });
