@@ -64,6 +64,8 @@ const ACLS: Binding[] = [
   [GROUP, "alice-g2", LITERAL, "User:alice", "*", Op.DESCRIBE, DENY],
   [TRANSACTIONAL_ID, "alice-tx", LITERAL, "User:alice", "*", Op.WRITE, ALLOW],
   [TRANSACTIONAL_ID, "alice-tx2", LITERAL, "User:alice", "*", Op.DESCRIBE, ALLOW],
+  // she describes open-tx (its topics but those she may describe).
+  [TRANSACTIONAL_ID, "open-tx", LITERAL, "User:alice", "*", Op.DESCRIBE, ALLOW],
   // idempotent writes without describing the cluster: its authorized operations stay 0.
   [CLUSTER, "kafka-cluster", LITERAL, "User:alice", "*", Op.IDEMPOTENT_WRITE, ALLOW],
   // everyone may read public; nobody writes orders-eu (a prefixed DENY for User:*); anyone may
@@ -86,6 +88,7 @@ const ACLS: Binding[] = [
   [CLUSTER, "kafka-cluster", LITERAL, "User:carol", "*", Op.DESCRIBE, ALLOW],
   [CLUSTER, "kafka-cluster", LITERAL, "User:carol", "*", Op.IDEMPOTENT_WRITE, ALLOW],
   [GROUP, "*", LITERAL, "User:carol", "127.0.0.2", Op.READ, ALLOW],
+  [GROUP, "alice-g1", LITERAL, "User:carol", "127.0.0.2", Op.DELETE, ALLOW],
   // dave has none: allow.everyone.if.no.acl.found=false refuses him everything.
 ];
 
@@ -260,6 +263,28 @@ async function prepare(target: Target, bindings: Binding[]): Promise<void> {
         if (!RETRIABLE.has(init.errorCode) || attempt > 300) throw new Error(`${target.name}: InitProducerId ${transactionalId}: ${init.errorCode}`);
         await sleep(100);
       }
+    }
+    // open-tx: a transaction left open on orders and bob-data (its timeout outlasts the matrix).
+    for (let attempt = 0; ; attempt++) {
+      const init = await admin.request<{ errorCode: number; producerId: bigint; producerEpoch: number }>(22, 4, {
+        transactionalId: "open-tx",
+        transactionTimeoutMs: 300_000,
+        producerId: -1n,
+        producerEpoch: -1,
+      });
+      if (init.errorCode === ErrorCode.NONE) {
+        const added = await admin.request<{ resultsByTopicV3AndBelow: { resultsByPartition: { partitionErrorCode: number }[] }[] }>(24, 3, {
+          v3AndBelowTransactionalId: "open-tx",
+          v3AndBelowProducerId: init.producerId,
+          v3AndBelowProducerEpoch: init.producerEpoch,
+          v3AndBelowTopics: ["orders", "bob-data"].map((name) => ({ name, partitions: [0] })),
+        });
+        const errors = added.resultsByTopicV3AndBelow.flatMap((t) => t.resultsByPartition.map((p) => p.partitionErrorCode));
+        if (errors.some((e) => e !== ErrorCode.NONE)) throw new Error(`${target.name}: AddPartitionsToTxn open-tx: ${errors}`);
+        break;
+      }
+      if (!RETRIABLE.has(init.errorCode) || attempt > 300) throw new Error(`${target.name}: InitProducerId open-tx: ${init.errorCode}`);
+      await sleep(100);
     }
     // A KIP-848 member of alice-g3 (alive for the session timeout, 45 s) with bob-data assigned:
     // describing the group needs DESCRIBE on bob-data too.
@@ -640,7 +665,7 @@ const OPERATIONS: Record<string, Operation> = {
   async OffsetDelete(client) {
     const answer = await client.request<{ errorCode: number; topics: { name: string; partitions: { errorCode: number }[] }[] }>(47, 0, {
       groupId: "alice-g1",
-      topics: [{ name: "no-such-topic", partitions: [{ partitionIndex: 0 }] }],
+      topics: ["orders", "public", "shared", "no-such-topic"].map((name) => ({ name, partitions: [{ partitionIndex: 0 }] })),
     });
     return [answer.errorCode, errorsByTopic(answer.topics)];
   },
@@ -765,10 +790,17 @@ const OPERATIONS: Record<string, Operation> = {
     return out;
   },
   async DescribeTransactions(client) {
-    const answer = await client.request<{ transactionStates: { transactionalId: string; errorCode: number }[] }>(65, 0, {
-      transactionalIds: ["alice-tx", "alice-tx2", "other-tx"],
+    const answer = await client.request<{ transactionStates: { transactionalId: string; errorCode: number; topics: { topic: string }[] }[] }>(65, 0, {
+      transactionalIds: ["alice-tx", "alice-tx2", "other-tx", "open-tx"],
     });
-    return Object.fromEntries(answer.transactionStates.map((t) => [t.transactionalId, t.errorCode]));
+    // Only open-tx's topics: the others were just aborted, and how long their partitions stay
+    // listed (PrepareAbort) is timing.
+    return Object.fromEntries(
+      answer.transactionStates.map((t) => [
+        t.transactionalId,
+        t.transactionalId === "open-tx" ? [t.errorCode, t.topics.map((topic) => topic.topic).sort()] : t.errorCode,
+      ]),
+    );
   },
   async ListTransactions(client) {
     const answer = await client.request<{ errorCode: number; transactionStates: { transactionalId: string }[] }>(66, 0, {
@@ -779,7 +811,7 @@ const OPERATIONS: Record<string, Operation> = {
   },
   async DescribeProducers(client) {
     const answer = await client.request<{ topics: { name: string; partitions: { errorCode: number }[] }[] }>(61, 0, {
-      topics: ["orders", "bob-data", "public"].map((name) => ({ name, partitionIndexes: [0] })),
+      topics: ["orders", "bob-data", "public", "in valid"].map((name) => ({ name, partitionIndexes: [0] })),
     });
     return errorsByTopic(answer.topics);
   },
