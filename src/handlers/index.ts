@@ -73,7 +73,7 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   listGroups,
   deleteGroups,
   requiringGroup(offsetDelete, AclOperation.DELETE),
-  requiringGroup(consumerGroupHeartbeat, AclOperation.READ),
+  consumerGroupHeartbeat,
   consumerGroupDescribe,
   initProducerId,
   addPartitionsToTxn,

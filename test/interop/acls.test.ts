@@ -375,6 +375,36 @@ describe("ACLs with kafka-acls.sh and the Java clients", () => {
   }, 120_000);
 });
 
+describe("with the consumer group protocol off", () => {
+  it("ConsumerGroupHeartbeat answers UNSUPPORTED_VERSION before any authorization, as KafkaApis", async () => {
+    const closed = await startSluice({
+      overrides: {
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "group.coordinator.rebalance.protocols": "classic",
+      },
+    });
+    try {
+      const client = await TestClient.connect(closed.port);
+      const answer = await client.request<{ errorCode: number }>(68, 0, {
+        groupId: "g",
+        memberId: "",
+        memberEpoch: 0,
+        instanceId: null,
+        rackId: null,
+        rebalanceTimeoutMs: 30_000,
+        subscribedTopicNames: ["t"],
+        serverAssignor: null,
+        topicPartitions: [],
+      });
+      expect(answer.errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION);
+      client.close();
+    } finally {
+      await closed.stop();
+      await rm(closed.workDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("without an authorizer", () => {
   it("the ACL APIs answer SECURITY_DISABLED", async () => {
     const open = await startSluice();
