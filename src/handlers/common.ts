@@ -4,7 +4,7 @@
 import type { Endpoint } from "../cluster/metadata-cache.js";
 import { LogError, type LogErrorCode } from "../native.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
-import { CLUSTER_NAME, ResourceType } from "../security/acl.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import type { RequestContext } from "../server/context.js";
 import type { Handler } from "../server/registry.js";
 
@@ -25,18 +25,27 @@ const bits = (ops: number[]) => ops.reduce((sum, op) => sum | (1 << op), 0);
 export const TOPIC_OPERATIONS = bits([3, 4, 5, 6, 7, 8, 10, 11]);
 /** Groups: READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (AclEntry.supportedOperations(GROUP)). */
 export const GROUP_OPERATIONS = bits([3, 6, 8, 10, 11]);
-export const CLUSTER_OPERATIONS = bits([5, 7, 8, 9, 10, 11, 12, 13, 14]);
+/** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE (AclEntry.supportedOperations(CLUSTER)). */
+export const CLUSTER_OPERATIONS = bits([5, 7, 8, 9, 10, 11, 12]);
 
 const SUPPORTED_OPERATIONS: Readonly<Record<number, readonly number[]>> = {
   [ResourceType.TOPIC]: [3, 4, 5, 6, 7, 8, 10, 11],
   [ResourceType.GROUP]: [3, 6, 8, 10, 11],
-  [ResourceType.CLUSTER]: [5, 7, 8, 9, 10, 11, 12, 13, 14],
+  [ResourceType.CLUSTER]: [5, 7, 8, 9, 10, 11, 12],
 };
 
 /** The authorizedOperations bit field of a resource for this request's principal (Kafka's authHelper.authorizedOperations). */
 export function authorizedOperations(context: RequestContext, resourceType: number, name: string): number {
   const supported = SUPPORTED_OPERATIONS[resourceType] ?? [];
   return bits(supported.filter((operation) => context.authorized(operation, resourceType, name)));
+}
+
+/**
+ * The cluster's authorizedOperations bit field as Metadata (v8-10) and DescribeCluster report it
+ * (AuthHelper.computeDescribeClusterResponse): 0 unless the principal may DESCRIBE the cluster.
+ */
+export function clusterAuthorizedOperations(context: RequestContext): number {
+  return context.authorized(AclOperation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME) ? authorizedOperations(context, ResourceType.CLUSTER, CLUSTER_NAME) : 0;
 }
 
 /**

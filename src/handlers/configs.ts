@@ -4,6 +4,7 @@
 // Topic configs are overrides kept in the cluster metadata (persisted before the answer).
 // Broker configs are static (server.properties and --override): they can be described, and
 // altering them is INVALID_CONFIG, as Kafka answers for a config that is not dynamic.
+// Broker loggers (BROKER_LOGGER) are described (the root logger and its level), not altered.
 
 import { DYNAMIC_BROKER_KEYS, validateDynamicBrokerConfigs } from "../cluster/broker-configs.js";
 import type { TopicMetadata } from "../cluster/metadata-cache.js";
@@ -101,6 +102,42 @@ function withDynamicConfigs(context: RequestContext, resource: string, described
   return result;
 }
 
+/** Log4j's name for each pino level: the broker's loggers as Kafka's Log4jController lists them. */
+const LOG4J_LEVELS: Readonly<Record<string, string>> = {
+  fatal: "FATAL",
+  error: "ERROR",
+  warn: "WARN",
+  info: "INFO",
+  debug: "DEBUG",
+  trace: "TRACE",
+  silent: "OFF",
+};
+
+/**
+ * A BROKER_LOGGER resource (kafka-configs.sh --entity-type broker-loggers): this broker's loggers
+ * and their levels — Sluice has one, "root" — as Kafka's ConfigHelper describes them
+ * (DYNAMIC_BROKER_LOGGER_CONFIG); the resource must name this broker.
+ */
+function describeBrokerLoggers(context: RequestContext, name: string, keys: readonly string[] | null): Outcome | DescribedConfig[] {
+  if (name === "") return fail(ErrorCode.INVALID_REQUEST, "Broker id must not be empty");
+  if (!/^-?\d+$/.test(name)) return fail(ErrorCode.INVALID_REQUEST, `Broker id must be an integer, but it is: ${name}`);
+  if (Number(name) !== context.nodeId) return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${context.nodeId} but received ${name}`);
+  const loggers: Record<string, string> = { root: LOG4J_LEVELS[context.logger.level] ?? context.logger.level.toUpperCase() };
+  return Object.entries(loggers)
+    .filter(([logger]) => keys === null || keys.includes(logger))
+    .map(([logger, level]) => ({
+      name: logger,
+      value: level,
+      readOnly: false,
+      isDefault: false,
+      configSource: ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG,
+      isSensitive: false,
+      synonyms: [],
+      configType: 0,
+      documentation: null,
+    }));
+}
+
 function configErrorOutcome(error: unknown): Outcome {
   if (error instanceof ConfigError) return fail(error.error === "INVALID_REQUEST" ? ErrorCode.INVALID_REQUEST : ErrorCode.INVALID_CONFIG, error.message);
   throw error;
@@ -146,6 +183,11 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
           resource.configurationKeys,
         );
         return { ...base, ...ok, configs: forVersion(configs) };
+      }
+      if (resource.resourceType === ResourceType.BROKER_LOGGER) {
+        const loggers = describeBrokerLoggers(context, resource.resourceName, resource.configurationKeys);
+        if (!Array.isArray(loggers)) return { ...base, ...loggers, configs: [] };
+        return { ...base, ...ok, configs: forVersion(loggers) };
       }
       return { ...base, ...fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resource.resourceType}`), configs: [] };
     } catch (error) {

@@ -1,15 +1,16 @@
 // DescribeCluster (key 60), versions 0-2: the cluster id, every live broker on the requesting
 // listener's endpoints, and the active controller (a single node is both its broker and controller;
 // a cluster's controller is the broker elected through etcd).
-// endpointType 2 (controllers) is not served on a broker listener: UNSUPPORTED_ENDPOINT_TYPE.
+// endpointType 2 (controllers) is not served on a broker listener: MISMATCHED_ENDPOINT_TYPE, and
+// any other but 1 UNSUPPORTED_ENDPOINT_TYPE (Kafka's AuthHelper.computeDescribeClusterResponse).
 
 import { ErrorCode } from "../protocol/errors.js";
 import type { DescribeClusterRequest, DescribeClusterResponse } from "../protocol/generated/describe-cluster.js";
-import { CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
-import { authorizedOperations, brokersFor, OPERATIONS_NOT_REQUESTED } from "./common.js";
+import { brokersFor, clusterAuthorizedOperations, OPERATIONS_NOT_REQUESTED } from "./common.js";
 
 const BROKERS = 1;
+const CONTROLLERS = 2;
 
 export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClusterResponse>(60, { min: 0, max: 2 }, (context, request) => {
   const endpointType = context.apiVersion >= 1 ? request.endpointType : BROKERS;
@@ -18,15 +19,17 @@ export const describeCluster = defineHandler<DescribeClusterRequest, DescribeClu
     endpointType,
     clusterId: context.metadata.clusterId,
     controllerId: context.metadata.controllerId,
-    clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
-      ? authorizedOperations(context, ResourceType.CLUSTER, CLUSTER_NAME)
-      : OPERATIONS_NOT_REQUESTED,
+    clusterAuthorizedOperations: request.includeClusterAuthorizedOperations ? clusterAuthorizedOperations(context) : OPERATIONS_NOT_REQUESTED,
   };
   if (endpointType !== BROKERS) {
     return {
       ...base,
-      errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
-      errorMessage: "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER",
+      ...(endpointType === CONTROLLERS
+        ? {
+            errorCode: ErrorCode.MISMATCHED_ENDPOINT_TYPE,
+            errorMessage: "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER",
+          }
+        : { errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: `Unsupported endpoint type ${endpointType}` }),
       brokers: [],
     };
   }

@@ -2,8 +2,10 @@
 // the partition's producer state (kafka-transactions.sh describe-producers / find-hanging): id,
 // epoch, last sequence and timestamp, coordinator epoch, and the first offset of the producer's
 // open transaction (-1 when none). Errors per partition as Kafka answers them (unknown topic or
-// partition: UNKNOWN_TOPIC_OR_PARTITION).
+// partition: UNKNOWN_TOPIC_OR_PARTITION). As KafkaApis: an invalid topic name is
+// INVALID_TOPIC_EXCEPTION, then READ on the topic is needed (TOPIC_AUTHORIZATION_FAILED).
 
+import { validateTopicName } from "../config/index.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type { DescribeProducersRequest, DescribeProducersResponse } from "../protocol/generated/describe-producers.js";
 import { AclOperation, ResourceType } from "../security/acl.js";
@@ -18,7 +20,8 @@ export const describeProducers = defineHandler<DescribeProducersRequest, Describ
     topics: request.topics.map((topic) => ({
       name: topic.name,
       partitions: topic.partitionIndexes.map((partitionIndex) => {
-        // Authorization: READ on the topic.
+        const invalid = validateTopicName(topic.name);
+        if (invalid !== null) return { partitionIndex, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: invalid, activeProducers: [] };
         if (!context.authorized(AclOperation.READ, ResourceType.TOPIC, topic.name))
           return { partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null, activeProducers: [] };
         const partition = context.partitions.lookup(topic.name, partitionIndex);

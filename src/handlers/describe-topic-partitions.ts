@@ -1,6 +1,10 @@
 // DescribeTopicPartitions (key 75, KIP-966): what Kafka 4's admin client (kafka-topics
 // --describe) uses instead of Metadata. Topics sorted by name (all of them for an empty
 // list), partitions paged by responsePartitionLimit with a cursor to continue from.
+// Authorization (Kafka's DescribeTopicPartitionsRequestHandler): DESCRIBE on each topic. A topic
+// without it is left out of an all-topics answer, and a named one is answered
+// TOPIC_AUTHORIZATION_FAILED (zero id, no partitions) after the others, whether it exists or
+// not; every other topic (unknown ones too) carries the principal's authorized operations.
 
 import { ErrorCode } from "../protocol/errors.js";
 import type {
@@ -9,8 +13,9 @@ import type {
   DescribeTopicPartitionsResponseCursor,
   DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic,
 } from "../protocol/generated/describe-topic-partitions.js";
+import { AclOperation, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
-import { TOPIC_OPERATIONS, ZERO_UUID } from "./common.js";
+import { authorizedOperations, OPERATIONS_NOT_REQUESTED, ZERO_UUID } from "./common.js";
 
 /** Kafka's max.request.partition.size.limit default. */
 const PARTITION_LIMIT = 2000;
@@ -20,15 +25,29 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
   { min: 0, max: 0 },
   (context, request) => {
     const { metadata } = context;
-    const names = request.topics.length === 0 ? [...metadata.topics()].map((topic) => topic.name) : [...new Set(request.topics.map((topic) => topic.name))];
+    const all = request.topics.length === 0;
+    const names = all ? [...metadata.topics()].map((topic) => topic.name) : [...new Set(request.topics.map((topic) => topic.name))];
     names.sort();
     const limit = Math.max(1, Math.min(request.responsePartitionLimit > 0 ? request.responsePartitionLimit : PARTITION_LIMIT, PARTITION_LIMIT));
     const cursor = request.cursor;
     let left = limit;
     let nextCursor: DescribeTopicPartitionsResponseCursor | null = null;
     const topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[] = [];
+    const unauthorized: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[] = [];
     for (const name of names) {
       if (cursor !== null && name < cursor.topicName) continue;
+      if (!context.authorized(AclOperation.DESCRIBE, ResourceType.TOPIC, name)) {
+        if (!all)
+          unauthorized.push({
+            errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+            name,
+            topicId: ZERO_UUID,
+            isInternal: false,
+            partitions: [],
+            topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED,
+          });
+        continue;
+      }
       const topic = metadata.topic(name);
       if (topic === undefined) {
         topics.push({
@@ -37,7 +56,7 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
           topicId: ZERO_UUID,
           isInternal: false,
           partitions: [],
-          topicAuthorizedOperations: 0,
+          topicAuthorizedOperations: authorizedOperations(context, ResourceType.TOPIC, name),
         });
         continue;
       }
@@ -72,10 +91,10 @@ export const describeTopicPartitions = defineHandler<DescribeTopicPartitionsRequ
         topicId: topic.id,
         isInternal: topic.isInternal,
         partitions,
-        topicAuthorizedOperations: TOPIC_OPERATIONS,
+        topicAuthorizedOperations: authorizedOperations(context, ResourceType.TOPIC, name),
       });
       if (nextCursor !== null) break;
     }
-    return { throttleTimeMs: 0, topics, nextCursor };
+    return { throttleTimeMs: 0, topics: [...topics, ...unauthorized], nextCursor };
   },
 );

@@ -348,7 +348,14 @@ function respond(context: RequestContext, results: readonly Result[], session: F
     }
     current.partitions.push(data);
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses: topics, nodeEndpoints: [...endpoints.values()] };
+  // NodeEndpoints exists from v16 only (a v12-15 answer names the leader, not its endpoint).
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    sessionId: session?.id ?? 0,
+    responses: topics,
+    nodeEndpoints: version >= 16 ? [...endpoints.values()] : [],
+  };
 }
 
 /**

@@ -10,7 +10,15 @@ import { ErrorCode } from "../protocol/errors.js";
 import type { MetadataRequest, MetadataResponse, MetadataResponseMetadataResponseTopic } from "../protocol/generated/metadata.js";
 import { AclOperation, CLUSTER_NAME, ResourceType } from "../security/acl.js";
 import { defineHandler } from "../server/registry.js";
-import { authorizedOperations, brokersFor, OPERATIONS_NOT_REQUESTED, reportUnexpected, TOPIC_OPERATIONS, ZERO_UUID } from "./common.js";
+import {
+  authorizedOperations,
+  brokersFor,
+  clusterAuthorizedOperations,
+  OPERATIONS_NOT_REQUESTED,
+  reportUnexpected,
+  TOPIC_OPERATIONS,
+  ZERO_UUID,
+} from "./common.js";
 
 export function describeTopic(topic: TopicMetadata, includeOperations: boolean, operations = TOPIC_OPERATIONS): MetadataResponseMetadataResponseTopic {
   return {
@@ -45,6 +53,12 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>(3, { mi
   // all-topics answer, TOPIC_AUTHORIZATION_FAILED when named (existing or not); auto-creation
   // needs CREATE on the cluster or the topic.
   const describable = (name: string) => context.authorized(AclOperation.DESCRIBE, ResourceType.TOPIC, name);
+  // A described topic that does not exist (or could not be made) still carries its authorized
+  // operations, as in Kafka; the refused ones do not.
+  const absent = (name: string, errorCode: number) => ({
+    ...missing(name, ZERO_UUID, errorCode),
+    topicAuthorizedOperations: includeTopicOps ? authorizedOperations(context, ResourceType.TOPIC, name) : OPERATIONS_NOT_REQUESTED,
+  });
   const describe = (topic: TopicMetadata) =>
     describeTopic(topic, includeTopicOps, includeTopicOps ? authorizedOperations(context, ResourceType.TOPIC, topic.name) : TOPIC_OPERATIONS);
   if (all) {
@@ -65,7 +79,7 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>(3, { mi
       let topic = metadata.topic(name);
       if (topic === undefined) {
         if (validateTopicName(name) !== null) {
-          topics.push(missing(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION));
+          topics.push(absent(name, ErrorCode.INVALID_TOPIC_EXCEPTION));
           continue;
         }
         if (
@@ -81,12 +95,12 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>(3, { mi
             topic = await context.topics.autoCreate(name);
           } catch (error) {
             reportUnexpected(context, error, `auto-creating ${name}`);
-            topics.push(missing(name, ZERO_UUID, ErrorCode.LEADER_NOT_AVAILABLE));
+            topics.push(absent(name, ErrorCode.LEADER_NOT_AVAILABLE));
             continue;
           }
         }
       }
-      topics.push(topic === undefined ? missing(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) : describe(topic));
+      topics.push(topic === undefined ? absent(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) : describe(topic));
     }
   }
   return {
@@ -96,9 +110,7 @@ export const metadata = defineHandler<MetadataRequest, MetadataResponse>(3, { mi
     controllerId: metadata.controllerId,
     topics,
     clusterAuthorizedOperations:
-      apiVersion >= 8 && request.includeClusterAuthorizedOperations
-        ? authorizedOperations(context, ResourceType.CLUSTER, CLUSTER_NAME)
-        : OPERATIONS_NOT_REQUESTED,
+      apiVersion >= 8 && apiVersion <= 10 && request.includeClusterAuthorizedOperations ? clusterAuthorizedOperations(context) : OPERATIONS_NOT_REQUESTED,
     errorCode: ErrorCode.NONE,
   };
 });

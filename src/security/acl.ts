@@ -186,11 +186,13 @@ export class Authorizer {
 
   /**
    * Whether `principal` may do `operation` on some resource of `resourceType` (Kafka's
-   * authorizeByResourceType, used for idempotent producers without IDEMPOTENT_WRITE and for
-   * transactional ids): true if an ALLOW could apply to some name and no DENY covers them all.
+   * Authorizer.authorizeByResourceType, used for idempotent producers without IDEMPOTENT_WRITE):
+   * first `operation` on a resource named "hardcode" (so super users, and
+   * allow.everyone.if.no.acl.found where no binding applies, pass), then true if an ALLOW of the
+   * operation itself or ALL (implied operations do not count) applies to some name no DENY covers.
    */
   authorizeAny(principal: string, host: string, operation: number, resourceType: number): boolean {
-    if (this.#settings.superUsers.has(principal)) return true;
+    if (this.authorize(principal, host, operation, resourceType, "hardcode")) return true;
     const relevant = this.#store
       .acls()
       .filter(
@@ -198,18 +200,19 @@ export class Authorizer {
           b.resourceType === resourceType &&
           (b.principal === principal || b.principal === WILDCARD_PRINCIPAL) &&
           (b.host === host || b.host === WILDCARD) &&
-          operationMatches(b.operation, b.permissionType, operation),
+          (b.operation === operation || b.operation === AclOperation.ALL),
       );
     if (relevant.some((b) => b.permissionType === Permission.DENY && b.patternType === PatternType.LITERAL && b.resourceName === WILDCARD)) return false;
     const denied = relevant.filter((b) => b.permissionType === Permission.DENY);
     return relevant.some(
       (allow) =>
         allow.permissionType === Permission.ALLOW &&
-        !denied.some(
-          (deny) =>
-            (deny.patternType === PatternType.LITERAL && allow.patternType === PatternType.LITERAL && deny.resourceName === allow.resourceName) ||
-            (deny.patternType === PatternType.PREFIXED && allow.resourceName.startsWith(deny.resourceName)),
-        ),
+        ((allow.patternType === PatternType.LITERAL && allow.resourceName === WILDCARD) ||
+          !denied.some(
+            (deny) =>
+              (deny.patternType === PatternType.LITERAL && allow.patternType === PatternType.LITERAL && deny.resourceName === allow.resourceName) ||
+              (deny.patternType === PatternType.PREFIXED && allow.resourceName.startsWith(deny.resourceName)),
+          )),
     );
   }
 }

@@ -35,9 +35,10 @@ export class TestClient {
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
   }
 
-  static connect(port: number, host = "127.0.0.1"): Promise<TestClient> {
+  /** `localAddress`: the address to connect from (e.g. 127.0.0.2, for host-restricted ACLs). */
+  static connect(port: number, host = "127.0.0.1", localAddress?: string): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => resolve(new TestClient(socket)));
+      const socket = connect({ port, host, localAddress }, () => resolve(new TestClient(socket)));
       socket.once("error", reject);
     });
   }

@@ -204,6 +204,12 @@ describe("Kafka 4.4.0's tools against Sluice", () => {
       expect(byKey.get("log.retention.hours")).toBe("log.retention.hours=168 sensitive=false synonyms={DEFAULT_CONFIG:log.retention.hours=168}");
       expect(byKey.size).toBeGreaterThan(200);
     });
+
+    it("--describe --entity-type broker-loggers: the root logger and its level", async () => {
+      expect(await ok(configCommand, ["--entity-type", "broker-loggers", "--entity-name", "1", "--describe"])).toBe(
+        "Dynamic configs for broker-logger 1 are:\n  root=INFO sensitive=false synonyms={}\n",
+      );
+    });
   });
 
   describe("console producer and consumer, get-offsets, delete-records", () => {

@@ -94,6 +94,19 @@ describe("the StandardAuthorizer's decisions", () => {
       ),
     ).toBe(false);
     expect(authorizer([]).authorizeAny("User:alice", "h", Op.WRITE, ResourceType.TOPIC)).toBe(false);
+    // Kafka asks about a topic named "hardcode" first: allow.everyone.if.no.acl.found lets it pass.
+    expect(authorizer([], { allowEveryone: true }).authorizeAny("User:alice", "h", Op.WRITE, ResourceType.TOPIC)).toBe(true);
+    expect(
+      authorizer([bind({ resourceName: "hardcode", principal: "User:bob" })], { allowEveryone: true }).authorizeAny(
+        "User:alice",
+        "h",
+        Op.WRITE,
+        ResourceType.TOPIC,
+      ),
+    ).toBe(false);
+    // Only the operation itself or ALL counts, not the ones implying it.
+    expect(authorizer([bind({ operation: Op.WRITE })]).authorizeAny("User:alice", "h", Op.DESCRIBE, ResourceType.TOPIC)).toBe(false);
+    expect(authorizer([bind({ operation: Op.ALL })]).authorizeAny("User:alice", "h", Op.WRITE, ResourceType.TOPIC)).toBe(true);
   });
 });
 

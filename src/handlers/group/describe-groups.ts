@@ -27,7 +27,7 @@ export const describeGroups = defineHandler<DescribeGroupsRequest, DescribeGroup
       const base = { groupId, errorMessage: null, protocolType: "", protocolData: "", members: [], authorizedOperations };
       // Authorization: DESCRIBE on the group.
       if (!context.authorized(AclOperation.DESCRIBE, AclResource.GROUP, groupId))
-        return { ...base, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, groupState: "" };
+        return { ...base, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, groupState: "", authorizedOperations: OPERATIONS_NOT_REQUESTED };
       const described = context.groups.describeGroup(groupId);
       if (described.group === null) {
         if (described.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) {

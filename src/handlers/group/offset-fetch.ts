@@ -5,6 +5,10 @@
 // with its own error; v10 names topics by id (an unknown id: UNKNOWN_TOPIC_ID). v7+ requireStable
 // (KIP-447): a partition with a transactional commit still pending answers UNSTABLE_OFFSET_COMMIT
 // (offset -1), which the consumer retries until the transaction ends.
+// Authorization (KafkaApis.handleOffsetFetchRequest): DESCRIBE on the group (else
+// GROUP_AUTHORIZATION_FAILED for the group), DESCRIBE on each topic: a named topic without it
+// answers TOPIC_AUTHORIZATION_FAILED on its partitions (after the fetched topics, with the unknown
+// ids, in the request's order), and an all-offsets fetch leaves such topics out.
 
 import type { FetchedOffsets } from "../../coordinator/group/coordinator.js";
 import { ErrorCode } from "../../protocol/errors.js";
@@ -38,29 +42,23 @@ function fetchGroup(
   const byTopicId = context.apiVersion >= 10;
   // Authorization: DESCRIBE on the group.
   if (!context.authorized(AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) return { groupId, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: [] };
-  const unknown: OffsetFetchResponseOffsetFetchResponseGroup["topics"] = [];
+  const describable = (name: string) => context.authorized(AclOperation.DESCRIBE, ResourceType.TOPIC, name);
+  const failed: OffsetFetchResponseOffsetFetchResponseGroup["topics"] = [];
+  const fail = (name: string, topicId: string, partitionIndexes: number[], errorCode: number) =>
+    failed.push({ name, topicId, partitions: partitionIndexes.map((partitionIndex) => ({ partitionIndex, ...NO_OFFSET, errorCode })) });
   let topics: { name: string; partitions: number[] }[] | null = null;
   if (asked !== null) {
     topics = [];
     for (const topic of asked) {
-      if (byTopicId) {
-        const metadata = context.metadata.topicById(topic.topicId);
-        if (metadata === undefined) {
-          unknown.push({
-            name: "",
-            topicId: topic.topicId,
-            partitions: topic.partitionIndexes.map((partitionIndex) => ({ partitionIndex, ...NO_OFFSET, errorCode: ErrorCode.UNKNOWN_TOPIC_ID })),
-          });
-          continue;
-        }
-        topics.push({ name: metadata.name, partitions: topic.partitionIndexes });
-      } else {
-        topics.push({ name: topic.name, partitions: topic.partitionIndexes });
-      }
+      const name = byTopicId ? context.metadata.topicById(topic.topicId)?.name : topic.name;
+      if (name === undefined) fail("", topic.topicId, topic.partitionIndexes, ErrorCode.UNKNOWN_TOPIC_ID);
+      else if (!describable(name)) fail(byTopicId ? "" : name, topic.topicId, topic.partitionIndexes, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+      else topics.push({ name, partitions: topic.partitionIndexes });
     }
   }
   const fetched: FetchedOffsets = context.groups.fetchOffsets(groupId, topics, member, requireStable);
   const answered = fetched.topics.flatMap((topic) => {
+    if (asked === null && !describable(topic.name)) return [];
     const topicId = context.metadata.topic(topic.name)?.id;
     if (byTopicId && topicId === undefined) return [];
     return [
@@ -82,7 +80,7 @@ function fetchGroup(
       },
     ];
   });
-  return { groupId, errorCode: fetched.errorCode, topics: [...answered, ...unknown] };
+  return { groupId, errorCode: fetched.errorCode, topics: fetched.errorCode === ErrorCode.NONE ? [...answered, ...failed] : answered };
 }
 
 export const offsetFetch = defineHandler<OffsetFetchRequest, OffsetFetchResponse>(

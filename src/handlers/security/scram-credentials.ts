@@ -60,7 +60,14 @@ export const describeUserScramCredentials = defineHandler<DescribeUserScramCrede
     );
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, results };
   },
-  (_context, _request, errorCode) => ({ throttleTimeMs: 0, errorCode, errorMessage: null, results: [] }),
+  // As Kafka's DescribeUserScramCredentialsRequest.getErrorResponse: the error for each user asked
+  // about too (with no user name).
+  (_context, request, errorCode) => ({
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage: null,
+    results: (request.users ?? []).map(() => ({ user: "", errorCode, errorMessage: null, credentialInfos: [] })),
+  }),
 );
 
 export const alterUserScramCredentials = defineHandler<AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse>(

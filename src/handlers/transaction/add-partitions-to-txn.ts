@@ -5,14 +5,21 @@
 // (v5: under transaction version 2). As in KafkaApis: an unknown topic or partition fails the whole
 // transaction's request — its partitions get UNKNOWN_TOPIC_OR_PARTITION and the others
 // OPERATION_NOT_ATTEMPTED; before v2 PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH.
+// Authorization (KafkaApis.handleAddPartitionsToTxnRequest): v0-3 need WRITE on the transactional
+// id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every partition) and WRITE on each topic (an
+// internal topic never passes: Kafka leaves them out of the check) — an unauthorized topic's
+// partitions get TOPIC_AUTHORIZATION_FAILED and fail the request like an unknown one; v4+ need
+// CLUSTER_ACTION on the cluster (CLUSTER_AUTHORIZATION_FAILED at the top level).
 
-import { ErrorCode } from "../../protocol/errors.js";
+import { isInternalTopic } from "../../config/index.js";
+import { ErrorCode, KafkaError } from "../../protocol/errors.js";
 import type {
   AddPartitionsToTxnRequest,
   AddPartitionsToTxnRequestAddPartitionsToTxnTopic,
   AddPartitionsToTxnResponse,
   AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult,
 } from "../../protocol/generated/add-partitions-to-txn.js";
+import { AclOperation, CLUSTER_NAME, ResourceType } from "../../security/acl.js";
 import type { RequestContext } from "../../server/context.js";
 import { defineHandler } from "../../server/registry.js";
 
@@ -39,13 +46,26 @@ function results(partitions: readonly { topic: string; partition: number; errorC
 
 function handleTransaction(context: RequestContext, transaction: Transaction): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] {
   const partitions = transaction.topics.flatMap((topic) => topic.partitions.map((partition) => ({ topic: topic.name, partition })));
-  const known = partitions.map(({ topic, partition }) => {
+  const clientRequest = context.apiVersion < 4;
+  if (clientRequest && !context.authorized(AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transaction.transactionalId))
+    return results(partitions.map((tp) => ({ ...tp, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED })));
+  const writable = new Map<string, boolean>();
+  const authorized = (topic: string) => {
+    let answer = writable.get(topic);
+    if (answer === undefined) {
+      answer = !isInternalTopic(topic) && context.authorized(AclOperation.WRITE, ResourceType.TOPIC, topic);
+      writable.set(topic, answer);
+    }
+    return answer;
+  };
+  const checks = partitions.map(({ topic, partition }) => {
+    if (clientRequest && !authorized(topic)) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
     const metadata = context.metadata.topic(topic);
-    return metadata !== undefined && partition >= 0 && partition < metadata.partitions.length;
+    return metadata !== undefined && partition >= 0 && partition < metadata.partitions.length ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   });
-  if (known.includes(false)) {
+  if (checks.some((error) => error !== ErrorCode.NONE)) {
     return results(
-      partitions.map((tp, index) => ({ ...tp, errorCode: known[index] ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })),
+      partitions.map((tp, index) => ({ ...tp, errorCode: checks[index] === ErrorCode.NONE ? ErrorCode.OPERATION_NOT_ATTEMPTED : (checks[index] as number) })),
     );
   }
   const { transactions } = context;
@@ -71,6 +91,9 @@ export const addPartitionsToTxn = defineHandler<AddPartitionsToTxnRequest, AddPa
   24,
   { min: 0, max: 5 },
   (context, request) => {
+    // Batches of transactions come from brokers only.
+    if (context.apiVersion >= 4 && !context.authorized(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME))
+      throw new KafkaError(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     if (context.apiVersion < 4) {
       const resultsByTopicV3AndBelow = handleTransaction(context, {
         transactionalId: request.v3AndBelowTransactionalId,

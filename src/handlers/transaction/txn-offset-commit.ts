@@ -6,6 +6,9 @@
 // the group checks the member (with the transactional relaxations) and the records are written in a
 // transactional batch of the producer, pending until the transaction's marker (UNSTABLE_OFFSET_COMMIT
 // for a requireStable OffsetFetch meanwhile).
+// Authorization (KafkaApis): WRITE on the transactional id, then READ on the group (both in
+// src/handlers/index.ts), then READ on each topic: a topic without it answers
+// TOPIC_AUTHORIZATION_FAILED on its partitions, before any check of its existence.
 
 import type { OffsetToCommit } from "../../coordinator/group/coordinator.js";
 import { ErrorCode } from "../../protocol/errors.js";
@@ -14,6 +17,7 @@ import type {
   TxnOffsetCommitResponse,
   TxnOffsetCommitResponseTxnOffsetCommitResponseTopic,
 } from "../../protocol/generated/txn-offset-commit.js";
+import { AclOperation, ResourceType } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 import { ZERO_UUID } from "../common.js";
 
@@ -34,11 +38,15 @@ export const txnOffsetCommit = defineHandler<TxnOffsetCommitRequest, TxnOffsetCo
     const slots: { errorCode: number }[] = [];
     for (const topic of request.topics) {
       const metadata = byTopicId ? context.metadata.topicById(topic.topicId) : context.metadata.topic(topic.name);
+      // An unknown id has no name to authorize: UNKNOWN_TOPIC_ID.
+      const name = byTopicId ? metadata?.name : topic.name;
+      const readable = name === undefined || context.authorized(AclOperation.READ, ResourceType.TOPIC, name);
       const partitions = topic.partitions.map((partition) => ({ partitionIndex: partition.partitionIndex, errorCode: ErrorCode.NONE as number }));
       topics.push({ name: byTopicId ? "" : topic.name, topicId: byTopicId ? topic.topicId : ZERO_UUID, partitions });
       topic.partitions.forEach((partition, index) => {
         const slot = partitions[index] as { errorCode: number };
-        if (metadata === undefined) slot.errorCode = byTopicId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        if (!readable) slot.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        else if (metadata === undefined) slot.errorCode = byTopicId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         else if (partition.partitionIndex < 0 || partition.partitionIndex >= metadata.partitions.length) slot.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         else {
           toCommit.push({
