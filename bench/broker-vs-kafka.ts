@@ -5,7 +5,7 @@
 //
 //   npm run bench:broker -- [--broker kafka|sluice|both] [--quick] [--records N] [--latency-records N]
 //                           [--rate R] [--warmup-records N] [--baseline bench/results/<file>.json]
-//                           [--sluice-override key=value]... [--sluice-from-source] [--keep]
+//                           [--sluice-override key=value]... [--sluice-from-source] [--tls] [--keep]
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,7 @@ import {
   kafkaBrokerHeap,
   launch,
   log,
+  makeTlsMaterial,
   producerRun,
   type RunningBroker,
   type ScenarioResult,
@@ -41,6 +42,7 @@ const { values: flags } = parseArgs({
     baseline: { type: "string" },
     "sluice-override": { type: "string", multiple: true, default: [] },
     "sluice-from-source": { type: "boolean", default: false },
+    tls: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     report: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -60,7 +62,8 @@ if (flags.help) {
       "  --baseline FILE              take the Kafka figures for the ratio table from an earlier results file",
       "  --sluice-override key=value  passed to `bin/sluice start --override` (repeatable)",
       "  --sluice-from-source         run src/cli/main.ts with tsx instead of bin/sluice (dist/); start-up then includes tsx",
-      "  --keep                       keep the brokers' temp dirs",
+      "  --tls                        an SSL listener on both brokers (one keystore, made per run); every tool connects over SSL",
+      "  --keep                       keep the brokers' temp dirs (and the TLS dir)",
       "  --report FILE                run nothing: print the tables of an earlier results file (with --baseline: its Kafka figures)",
       "",
     ].join("\n"),
@@ -90,6 +93,8 @@ const sluiceOverrides = Object.fromEntries(
     return [pair.slice(0, at), pair.slice(at + 1)];
   }),
 );
+const tlsDir = flags.tls && !flags.report ? await mkdtemp(join(tmpdir(), "bench-tls-")) : undefined;
+const tls = tlsDir ? await makeTlsMaterial(tlsDir) : undefined;
 const recordSizes = [100, 1024];
 const acksModes: Acks[] = ["1", "all"];
 
@@ -133,7 +138,7 @@ async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
   log(`\n== ${kind}: starting (work dir ${workDir})`);
   let broker: RunningBroker;
   try {
-    broker = await launch(kind, workDir, { sluiceOverrides, sluiceFromSource: flags["sluice-from-source"] });
+    broker = await launch(kind, workDir, { sluiceOverrides, sluiceFromSource: flags["sluice-from-source"], tls });
   } catch (error) {
     if (!flags.keep) await rm(workDir, { recursive: true, force: true });
     throw error;
@@ -156,7 +161,9 @@ async function benchBroker(kind: BrokerKind): Promise<BrokerResult> {
     idleCpuShare: null,
     scenarios: [],
   };
-  log(`   serving after ${result.startupMs.toFixed(0)} ms, RSS ${mib(result.rssAfterStartKiB)} MiB`);
+  log(
+    `   serving after ${result.startupMs.toFixed(0)} ms, RSS ${mib(result.rssAfterStartKiB)} MiB${tls ? `; the tools connect to the SSL listener ${broker.bootstrap}` : ""}`,
+  );
   try {
     if (warmupRecords > 0) {
       const roundTrips = Math.min(500, latencyRecords);
@@ -399,6 +406,13 @@ const environment = {
     sluiceOverrides,
     endToEndProperties,
     sluiceFromSource: flags["sluice-from-source"],
+    /** SSL listeners (--tls): what both brokers and the tools were given. */
+    tls: tls
+      ? {
+          brokers: "an SSL listener beside the PLAINTEXT one (start-up probe only); JKS keystore, RSA-2048 server key; ssl.client.auth none",
+          clients: "security.protocol=SSL, JKS truststore; every tool (TopicCommand included) connects to the SSL listener",
+        }
+      : undefined,
   },
 };
 interface ResultsFile {
@@ -425,6 +439,10 @@ for (const kind of reported ? [] : brokers) {
     process.exitCode = 1;
   }
 }
+if (tlsDir) {
+  if (flags.keep) log(`TLS material kept in ${tlsDir}`);
+  else await rm(tlsDir, { recursive: true, force: true });
+}
 
 if (Object.keys(results).length === 0) process.exit(1);
 
@@ -439,7 +457,11 @@ const ratioRows = kafkaForRatios && results.sluice ? ratios(kafkaForRatios, resu
 
 const shownStart = reported?.environment?.startedAt ?? startedAt.toISOString();
 const shownQuick = reported?.environment?.settings.quick ?? quick;
-const report: string[] = [`## Sluice vs Apache Kafka ${kafkaVersion} (${shownStart}${shownQuick ? ", quick" : ""})`, ""];
+const shownTls = reported ? Boolean(reported.environment?.settings.tls) : Boolean(tls);
+const report: string[] = [
+  `## Sluice vs Apache Kafka ${kafkaVersion} (${shownStart}${shownQuick ? ", quick" : ""}${shownTls ? ", over SSL listeners" : ""})`,
+  "",
+];
 for (const kind of reported ? (["kafka", "sluice"] as const) : brokers) {
   const result = results[kind];
   if (result) report.push(brokerTable(result), "");
@@ -454,7 +476,7 @@ const file = new URL(
   `${startedAt
     .toISOString()
     .replaceAll(":", "-")
-    .replace(/\.\d+Z$/, "Z")}.json`,
+    .replace(/\.\d+Z$/, "Z")}${tls ? "-tls" : ""}.json`,
   resultsDir,
 );
 await writeFile(file, `${JSON.stringify({ environment, results, baseline: flags.baseline, ratios: ratioRows }, null, 2)}\n`);

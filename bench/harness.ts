@@ -2,9 +2,9 @@
 // share: a broker (Kafka 4.4.0 or Sluice) behind one face, Kafka's perf tools run against it and
 // their output parsed, and the broker's CPU and memory measured from /proc over each run.
 
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, runJavaTool, startKafka } from "../test/helpers/kafka.js";
@@ -40,7 +40,14 @@ export const log = (line: string) => process.stderr.write(`${line}\n`);
 
 export interface RunningBroker {
   kind: BrokerKind;
+  /** What the tools connect to: the PLAINTEXT listener, or with `tls` the SSL one. */
   bootstrap: string;
+  /** The PLAINTEXT listener (the start-up probe's; the same as `bootstrap` without `tls`). */
+  plaintextBootstrap: string;
+  /** Client configs every tool gets (security.protocol=SSL and the truststore with `tls`; none otherwise). */
+  clientProperties: Record<string, string>;
+  /** The same as a properties file, for the tools that take one (`--command-config`); undefined without `tls`. */
+  clientConfigFile?: string;
   pid: number;
   startupMs: number;
   /** What the broker's own harness reports, for reference (Kafka: Metadata served, polled every 100 ms). */
@@ -57,6 +64,8 @@ export interface RunningBroker {
   port: number;
   /** Kafka's CONTROLLER listener (a restart must reuse it). */
   controllerPort?: number;
+  /** The SSL listener's port, with `tls`. */
+  sslPort?: number;
 }
 
 export interface LaunchOptions {
@@ -71,26 +80,131 @@ export interface LaunchOptions {
   controllerPort?: number;
   /** Fails if the broker does not answer within this long (default 60 s for Sluice, 180 s for Kafka). */
   startTimeoutMs?: number;
+  /**
+   * An SSL listener beside the PLAINTEXT one, with this keystore; the tools then connect to it only
+   * (security.protocol=SSL). The PLAINTEXT listener stays for the start-up probe.
+   */
+  tls?: TlsMaterial;
+  /** The SSL listener's port of a restart. */
+  sslPort?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS (--tls): one CA, the brokers' certificate, their keystore and the clients' truststore
+
+export interface TlsMaterial {
+  dir: string;
+  /** JKS keystore: the server's RSA-2048 key and its certificate (CN=localhost, SAN DNS:localhost, IP:127.0.0.1) signed by the CA. */
+  keystore: string;
+  /** JKS truststore holding the CA. */
+  truststore: string;
+  password: string;
+  /** What the tools are given: security.protocol=SSL and the truststore (hostname verification on, as by default). */
+  clientProperties: Record<string, string>;
+  /** clientProperties as a properties file. */
+  clientConfigFile: string;
+}
+
+/**
+ * Makes the certificates with openssl and keytool in `dir`, as test/interop/tls.test.ts does: a
+ * self-signed CA, a server certificate for localhost and 127.0.0.1, a PKCS12 file turned into a
+ * JKS keystore, and a JKS truststore with the CA. A few seconds; once per run, both brokers use it.
+ */
+export async function makeTlsMaterial(dir: string): Promise<TlsMaterial> {
+  const password = "bench-secret";
+  const sh = (command: string, args: string[]) => execFileSync(command, args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Sluice Bench CA"]);
+  await writeFile(
+    join(dir, "server.ext"),
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  );
+  sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+  sh("openssl", [
+    ...["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
+    ...["-out", "server.pem", "-days", "2", "-extfile", "server.ext"],
+  ]);
+  sh("openssl", [
+    ...["pkcs12", "-export", "-in", "server.pem", "-inkey", "server.key", "-certfile", "ca.pem", "-name", "server", "-out", "server.p12"],
+    ...["-passout", `pass:${password}`, "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"],
+  ]);
+  sh("keytool", [
+    ...["-importkeystore", "-noprompt", "-srckeystore", "server.p12", "-srcstoretype", "PKCS12", "-srcstorepass", password],
+    ...["-destkeystore", "server.jks", "-deststoretype", "JKS", "-deststorepass", password],
+  ]);
+  sh("keytool", ["-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", "trust.jks", "-storetype", "JKS", "-storepass", password]);
+  const truststore = join(dir, "trust.jks");
+  const clientProperties = {
+    "security.protocol": "SSL",
+    "ssl.truststore.location": truststore,
+    "ssl.truststore.password": password,
+    "ssl.truststore.type": "JKS",
+  };
+  const clientConfigFile = join(dir, "client-ssl.properties");
+  await writeFile(clientConfigFile, propertiesText(clientProperties));
+  await readFile(join(dir, "server.jks")); // made, or keytool threw above
+  return { dir, keystore: join(dir, "server.jks"), truststore, password, clientProperties, clientConfigFile };
+}
+
+/** The same SSL settings for both brokers (Kafka's keys; Sluice reads them alike): no client authentication. */
+function brokerSslSettings(tls: TlsMaterial): Record<string, string> {
+  return {
+    "ssl.keystore.type": "JKS",
+    "ssl.keystore.location": tls.keystore,
+    "ssl.keystore.password": tls.password,
+    "ssl.key.password": tls.password,
+    "ssl.truststore.type": "JKS",
+    "ssl.truststore.location": tls.truststore,
+    "ssl.truststore.password": tls.password,
+  };
+}
+
+const propertiesText = (properties: Record<string, string>) =>
+  Object.entries(properties)
+    .map(([key, value]) => `${key}=${value}\n`)
+    .join("");
+
+async function distinctFreePort(taken: (number | undefined)[]): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!taken.includes(port)) return port;
+  }
 }
 
 export async function launch(kind: BrokerKind, workDir: string, options: LaunchOptions = {}): Promise<RunningBroker> {
   const sluiceOverrides = options.sluiceOverrides ?? {};
+  const tls = options.tls;
+  const port = options.port ?? (await freePort());
+  const sslPort = tls ? (options.sslPort ?? (await distinctFreePort([port]))) : undefined;
+  const clients = {
+    bootstrap: `127.0.0.1:${sslPort ?? port}`,
+    plaintextBootstrap: `127.0.0.1:${port}`,
+    clientProperties: tls?.clientProperties ?? {},
+    clientConfigFile: tls?.clientConfigFile,
+    sslPort,
+  };
   if (kind === "sluice") {
     const fromSource = options.sluiceFromSource ?? false;
     const stale = fromSource ? null : staleBuildWarning();
     if (stale) log(`warning: ${stale}`);
+    const tlsOverrides: Record<string, string> = tls
+      ? {
+          listeners: `PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${sslPort}`,
+          "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL:SSL",
+          ...brokerSslSettings(tls),
+        }
+      : {};
     const sluice = await startSluice({
       workDir,
-      ...(options.port ? { port: options.port } : {}),
+      port,
       ...(options.logDir ? { logDir: options.logDir } : {}),
       // startKafka gives Kafka group.initial.rebalance.delay.ms=0 (as Kafka's own config/server.properties does): the same here.
-      overrides: { "group.initial.rebalance.delay.ms": 0, ...sluiceOverrides },
+      overrides: { "group.initial.rebalance.delay.ms": 0, ...tlsOverrides, ...sluiceOverrides },
       startTimeoutMs: options.startTimeoutMs ?? 60_000,
       ...(fromSource ? { script: fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)), nodeArgs: ["--import", import.meta.resolve("tsx")] } : {}),
     });
     return {
       kind,
-      bootstrap: sluice.bootstrap,
+      ...clients,
       pid: sluice.pid,
       startupMs: sluice.startupMs,
       cpuSeconds: () => (sluice.cpuSeconds() === null ? null : treeCpuSeconds(sluice.pid)),
@@ -110,7 +224,18 @@ export async function launch(kind: BrokerKind, workDir: string, options: LaunchO
   // startKafka formats the log dir (a JVM of its own) before spawning the broker and polls Metadata
   // every 100 ms. For the same measure as Sluice's, probe ApiVersions every 5 ms alongside it and
   // count from the broker's spawn, which is startKafka's resolution minus its startupMs.
-  const port = options.port ?? (await freePort());
+  // With TLS the listeners are given in full (startKafka's own list has PLAINTEXT and CONTROLLER only),
+  // so the controller's port is chosen here. The inter-broker listener stays PLAINTEXT (one node: unused).
+  const controllerPort = options.controllerPort ?? (tls ? await distinctFreePort([port, sslPort]) : undefined);
+  const tlsProperties: Record<string, string> = tls
+    ? {
+        listeners: `PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${sslPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+        "advertised.listeners": `PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${sslPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL",
+        "inter.broker.listener.name": "PLAINTEXT",
+        ...brokerSslSettings(tls),
+      }
+    : {};
   const startTimeoutMs = options.startTimeoutMs ?? 180_000;
   let giveUp = false;
   const probe = waitUntilServing(port, { intervalMs: 5, timeoutMs: startTimeoutMs, abort: () => (giveUp ? "startKafka failed" : null) });
@@ -123,7 +248,8 @@ export async function launch(kind: BrokerKind, workDir: string, options: LaunchO
       heap: kafkaBrokerHeap,
       startTimeoutMs,
       ...(options.logDir ? { logDir: options.logDir } : {}),
-      ...(options.controllerPort ? { controllerPort: options.controllerPort } : {}),
+      ...(controllerPort ? { controllerPort } : {}),
+      ...(tls ? { properties: tlsProperties } : {}),
     });
   } catch (error) {
     giveUp = true;
@@ -133,7 +259,7 @@ export async function launch(kind: BrokerKind, workDir: string, options: LaunchO
   const servingAt = await probe;
   return {
     kind,
-    bootstrap: kafka.bootstrap,
+    ...clients,
     pid: kafka.pid,
     startupMs: servingAt - spawnedAt,
     harnessStartupMs: kafka.startupMs,
@@ -291,7 +417,21 @@ export function toolTimeoutMs(n: number, perRecordMs: number): number {
 export async function createTopic(broker: RunningBroker, topic: string, partitions = 1): Promise<string | null> {
   const result = await runJavaTool(
     "org.apache.kafka.tools.TopicCommand",
-    ["--bootstrap-server", broker.bootstrap, "--create", "--if-not-exists", "--topic", topic, "--partitions", String(partitions), "--replication-factor", "1"],
+    [
+      ...[
+        "--bootstrap-server",
+        broker.bootstrap,
+        "--create",
+        "--if-not-exists",
+        "--topic",
+        topic,
+        "--partitions",
+        String(partitions),
+        "--replication-factor",
+        "1",
+      ],
+      ...(broker.clientConfigFile ? ["--command-config", broker.clientConfigFile] : []),
+    ],
     { quickStart: true, heap: "256m", timeoutMs: 120_000 },
   );
   if (result.code === 0) return null;
@@ -410,6 +550,7 @@ export async function producerRun(broker: RunningBroker, spec: ProducerSpec): Pr
     // Kafka 4.4's name for --producer-props (deprecated).
     "--command-property",
     `bootstrap.servers=${broker.bootstrap}`,
+    ...Object.entries(broker.clientProperties).map(([key, value]) => `${key}=${value}`),
     `acks=${spec.acks}`,
     ...(spec.props ?? []),
     ...(spec.args ?? []),
@@ -455,12 +596,7 @@ export async function endToEndRun(broker: RunningBroker, spec: { name: string; r
   // broker without OffsetCommit would hold it for the default 60 s. Its optional properties file
   // goes to both its producer and its consumer.
   const properties = join(broker.workDir, "end-to-end-latency.properties");
-  await writeFile(
-    properties,
-    Object.entries(endToEndProperties)
-      .map(([key, value]) => `${key}=${value}\n`)
-      .join(""),
-  );
+  await writeFile(properties, propertiesText({ ...endToEndProperties, ...broker.clientProperties }));
   // Named arguments: Kafka 4.4 warns that the positional ones will go in 5.0.
   const args = [
     "--bootstrap-server",
@@ -522,6 +658,7 @@ export async function consumerRun(
     `bench-consume-${spec.name}`,
     "--timeout",
     "60000",
+    ...(broker.clientConfigFile ? ["--command-config", broker.clientConfigFile] : []),
   ];
   const figures = await measured(broker, spec.records, async () => {
     const result = await runJavaTool("org.apache.kafka.tools.ConsumerPerformance", args, { heap: toolHeap, timeoutMs: toolTimeoutMs(spec.records, 2) }).catch(
@@ -596,7 +733,7 @@ export async function nativeProducerRun(broker: RunningBroker, spec: NativeProdu
   const args = [
     "produce",
     "--bootstrap",
-    broker.bootstrap,
+    broker.plaintextBootstrap,
     "--topic",
     spec.topic,
     "--records",
@@ -707,7 +844,7 @@ export async function roundTrips(host: string, port: number, count: number, micr
  * one or more fetches per record) pays several times per record.
  */
 export async function roundTripRun(broker: RunningBroker, spec: { name: string; count: number }): Promise<ScenarioResult> {
-  const [host, port] = broker.bootstrap.split(":");
+  const [host, port] = broker.plaintextBootstrap.split(":");
   const micros: number[] = [];
   let error: string | undefined;
   const figures = await measured(broker, spec.count, async () => {
