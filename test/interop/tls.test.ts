@@ -3,7 +3,8 @@
 // 127.0.0.1, a client certificate), the broker's keystore as JKS on the SSL listener and as PEM
 // on the SASL_SSL one, JKS truststores; the Java clients, kcat and kafkajs over TLS with server
 // authentication and with client certificates (mTLS principals through ssl.principal.mapping.rules,
-// enforced by an ACL), SCRAM-SHA-512 over SASL_SSL, a client that does not trust the broker, a
+// enforced by an ACL), SCRAM-SHA-512 and PLAIN over SASL_SSL (Java and kafkajs), kafkajs with a
+// client certificate, a client that does not trust the broker, a
 // listener requiring client certificates refusing clients without one or with an untrusted one
 // (PKCS12 keystore on the broker), and a connection stalled mid-handshake beside working ones.
 
@@ -167,7 +168,9 @@ beforeAll(async () => {
       "listener.name.ssl.ssl.client.auth": "requested",
       "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
       "listener.name.sasl_ssl.ssl.keystore.location": join(dir, "server-bundle.pem"),
-      "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+      "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+      "listener.name.sasl_ssl.plain.sasl.jaas.config":
+        'org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_plain="plain-secret";',
       "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),OU=.*$/$1/L,DEFAULT",
       "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
       // Resources without ACLs stay open (the admin tools below run anonymously on PLAINTEXT).
@@ -298,6 +301,41 @@ describe("TLS listeners with Kafka's clients", () => {
       const consumed = await run("kcat", ["-b", `localhost:${sslPort}`, ...auth, "-C", "-t", topic, "-o", "-2", "-e", "-f", "%k=%s\n"]);
       expect(consumed.code, consumed.stderr).toBe(0);
       expect(consumed.stdout.trim().split("\n")).toEqual(["a=1", "b=2"]);
+    }
+  }, 120_000);
+
+  it("PLAIN over SASL_SSL with the Java clients", async () => {
+    await roundTrip(`localhost:${saslSslPort}`, "sasl-ssl-plain", {
+      "security.protocol": "SASL_SSL",
+      ...trust(),
+      "sasl.mechanism": "PLAIN",
+      "sasl.jaas.config": 'org.apache.kafka.common.security.plain.PlainLoginModule required username="plain" password="plain-secret";',
+    });
+  }, 120_000);
+
+  it("kafkajs with a client certificate on the listener requiring one, and over SASL_SSL with PLAIN and SCRAM-SHA-512", async () => {
+    const ca = [await readFile(join(dir, "ca.pem"), "utf8")];
+    const mtls = { ca, cert: await readFile(join(dir, "client.pem"), "utf8"), key: await readFile(join(dir, "client.key"), "utf8") };
+    const cases: [number, string, ConstructorParameters<typeof Kafka>[0]["ssl"], ConstructorParameters<typeof Kafka>[0]["sasl"]][] = [
+      [mtlsPort, "kafkajs-mtls", mtls, undefined],
+      [saslSslPort, "kafkajs-sasl-plain", { ca }, { mechanism: "plain", username: "plain", password: "plain-secret" }],
+      [saslSslPort, "kafkajs-sasl-scram", { ca }, { mechanism: "scram-sha-512", username: "scram", password: "scram-secret" }],
+    ];
+    for (const [port, topic, ssl, sasl] of cases) {
+      const kafka = new Kafka({ brokers: [`localhost:${port}`], clientId: topic, ssl, sasl, logLevel: logLevel.NOTHING });
+      const producer = kafka.producer();
+      await producer.connect();
+      const [sent] = await producer.send({ topic, messages: [{ value: `${topic}-value` }] });
+      expect(sent.errorCode, topic).toBe(0);
+      await producer.disconnect();
+      const consumer = kafka.consumer({ groupId: `${topic}-group` });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const value = await new Promise<string>((resolve) => {
+        void consumer.run({ eachMessage: async ({ message }) => resolve(message.value?.toString() ?? "") });
+      });
+      await consumer.disconnect();
+      expect(value, topic).toBe(`${topic}-value`);
     }
   }, 120_000);
 
