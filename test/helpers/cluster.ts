@@ -337,3 +337,32 @@ export async function waitForFullIsr(bootstrap: string, topic: string, replicati
   }
   throw new Error(`the ISR of ${topic} was not full within ${timeoutMs} ms (last: ${last})`);
 }
+
+/** Polls `probe` (every `intervalMs`) until it gives something other than null; throws naming `what` (and `detail()`) after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null>,
+  timeoutMs = 60_000,
+  intervalMs = 250,
+  detail: () => string = () => "",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== null) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail()}`);
+    await new Promise<void>((wake) => setTimeout(wake, intervalMs));
+  }
+}
+
+/** kafka-topics --describe's partition lines: partition → { leader, replicas, isr }. */
+export function describedPartitions(stdout: string): Map<number, { leader: number; replicas: number[]; isr: number[] }> {
+  const found = new Map<number, { leader: number; replicas: number[]; isr: number[] }>();
+  for (const line of stdout.split("\n")) {
+    const match = /Partition: (\d+)\s+Leader: (-?\d+)\s+Replicas: ([\d,]*)\s+Isr: ([\d,]*)/.exec(line);
+    if (match === null) continue;
+    const ids = (text: string) => (text === "" ? [] : text.split(",").map(Number));
+    found.set(Number(match[1]), { leader: Number(match[2]), replicas: ids(match[3]), isr: ids(match[4]) });
+  }
+  return found;
+}

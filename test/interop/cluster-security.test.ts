@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeBrokerCertificates } from "../helpers/certificates.js";
-import { clusterSkipReason, startCluster, type TestCluster, waitForFullIsr } from "../helpers/cluster.js";
+import { clusterSkipReason, describedPartitions, waitFor as pollFor, startCluster, type TestCluster, waitForFullIsr } from "../helpers/cluster.js";
 import { freePort, produceWithJava } from "../helpers/kafka.js";
 import { ToolSession } from "../helpers/tool-session.js";
 import { readTopic, TxnClient, valuesOf } from "../helpers/transactions.js";
@@ -23,27 +23,8 @@ if (skip !== null && process.env.CI) throw new Error(`the cluster tests cannot r
 
 const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 90_000, detail: () => string = () => ""): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== null) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail()}`);
-    await sleep(500);
-  }
-}
-
-/** kafka-topics --describe's partition lines: partition → { leader, replicas, isr }. */
-function describedPartitions(stdout: string): Map<number, { leader: number; replicas: number[]; isr: number[] }> {
-  const found = new Map<number, { leader: number; replicas: number[]; isr: number[] }>();
-  for (const line of stdout.split("\n")) {
-    const match = /Partition: (\d+)\s+Leader: (-?\d+)\s+Replicas: ([\d,]*)\s+Isr: ([\d,]*)/.exec(line);
-    if (match === null) continue;
-    const ids = (text: string) => (text === "" ? [] : text.split(",").map(Number));
-    found.set(Number(match[1]), { leader: Number(match[2]), replicas: ids(match[3]), isr: ids(match[4]) });
-  }
-  return found;
-}
+/** Polls every 500 ms for up to 90 s (the brokers re-authenticate and back off meanwhile). */
+const waitFor = <T>(what: string, probe: () => Promise<T | null>, detail?: () => string) => pollFor(what, probe, 90_000, 500, detail);
 
 const PASSWORD = "store-secret";
 const jaas = (password: string) => `org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="${password}";`;
@@ -187,7 +168,6 @@ describe.skipIf(skip !== null)("a 3-broker Sluice cluster whose brokers talk SAS
         const log = readFileSync(leaderLog, "utf8");
         return log.includes("failed SASL authentication") && log.includes("invalid credentials with SASL mechanism SCRAM-SHA-512") ? true : null;
       },
-      90_000,
       () => `${tail(leaderLog)}${tail(locked.logFile)}`,
     );
     const shrunk = await waitFor("an ISR without broker 3", async () => {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrokerConnection } from "../../src/client/connection.js";
 import { defaultFetchRequestFetchPartition, type FetchResponse } from "../../src/protocol/generated/fetch.js";
-import { clusterMetadata, clusterSkipReason, startCluster, type TestCluster, waitForFullIsr } from "../helpers/cluster.js";
+import { clusterMetadata, clusterSkipReason, describedPartitions, startCluster, type TestCluster, waitFor, waitForFullIsr } from "../helpers/cluster.js";
 import { produceWithJava, runJavaTool } from "../helpers/kafka.js";
 import { ToolSession } from "../helpers/tool-session.js";
 import { readTopic, TxnClient, valuesOf } from "../helpers/transactions.js";
@@ -18,28 +18,6 @@ const skip = await clusterSkipReason({ netns: false });
 if (skip !== null && process.env.CI) throw new Error(`the cluster tests cannot run under CI: ${skip}`);
 
 const sleep = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== null) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-/** kafka-topics --describe's partition lines: partition → { leader, replicas, isr }. */
-function describedPartitions(stdout: string): Map<number, { leader: number; replicas: number[]; isr: number[] }> {
-  const found = new Map<number, { leader: number; replicas: number[]; isr: number[] }>();
-  for (const line of stdout.split("\n")) {
-    const match = /Partition: (\d+)\s+Leader: (-?\d+)\s+Replicas: ([\d,]*)\s+Isr: ([\d,]*)/.exec(line);
-    if (match === null) continue;
-    const ids = (text: string) => (text === "" ? [] : text.split(",").map(Number));
-    found.set(Number(match[1]), { leader: Number(match[2]), replicas: ids(match[3]), isr: ids(match[4]) });
-  }
-  return found;
-}
 
 describe.skipIf(skip !== null)("a 3-broker Sluice cluster with Kafka 4.4's tools and clients", () => {
   let cluster: TestCluster;
