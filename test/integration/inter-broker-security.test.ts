@@ -176,7 +176,11 @@ describe("the replica link over SASL_SSL", () => {
     await expect(link({ host: "127.0.0.1" })).rejects.toThrow(/TLS handshake failed: invalid peer certificate: certificate not valid for name "127.0.0.1"/);
     const lenient = await link({ host: "127.0.0.1", tls: tls({ verifyHostname: false }) });
     lenient.close();
-    await expect(link({ tls: tls({ certificateChainPem: undefined, privateKeyPem: undefined }) })).rejects.toThrow(/received fatal alert: CertificateRequired/);
+    // TLS 1.3: the server refuses after the client's side of the handshake; the client reads its
+    // alert, or, when it was already writing its first request, finds the socket closed under it.
+    await expect(link({ tls: tls({ certificateChainPem: undefined, privateKeyPem: undefined }) })).rejects.toThrow(
+      /received fatal alert: CertificateRequired|Broken pipe|Connection reset by peer/,
+    );
   });
 });
 
