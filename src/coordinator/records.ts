@@ -120,7 +120,19 @@ export const GroupRecordType = {
   ConsumerGroupTargetAssignmentMetadata: 6,
   ConsumerGroupTargetAssignmentMember: 7,
   ConsumerGroupCurrentMemberAssignment: 8,
+  ShareGroupMemberMetadata: 10,
+  ShareGroupMetadata: 11,
+  ShareGroupTargetAssignmentMetadata: 12,
+  ShareGroupTargetAssignmentMember: 13,
+  ShareGroupCurrentMemberAssignment: 14,
+  ShareGroupStatePartitionMetadata: 15,
   ConsumerGroupRegularExpression: 16,
+} as const;
+
+/** Record types of __share_group_state. */
+export const ShareRecordType = {
+  ShareSnapshot: 0,
+  ShareUpdate: 1,
 } as const;
 
 /** An offset commit record (null value: the offset is deleted). */

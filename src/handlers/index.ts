@@ -40,6 +40,8 @@ import { listGroups } from "./group/list-groups.js";
 import { offsetCommit } from "./group/offset-commit.js";
 import { offsetDelete } from "./group/offset-delete.js";
 import { offsetFetch } from "./group/offset-fetch.js";
+import { shareGroupDescribe } from "./group/share-group-describe.js";
+import { shareGroupHeartbeat } from "./group/share-group-heartbeat.js";
 import { syncGroup } from "./group/sync-group.js";
 import { listOffsets } from "./list-offsets.js";
 import { listPartitionReassignments } from "./list-partition-reassignments.js";
@@ -49,6 +51,15 @@ import { produce } from "./produce.js";
 import { createAcls, deleteAcls, describeAcls } from "./security/acls.js";
 import { saslAuthenticate, saslHandshake } from "./security/sasl.js";
 import { alterUserScramCredentials, describeUserScramCredentials } from "./security/scram-credentials.js";
+import { shareAcknowledge } from "./share/share-acknowledge.js";
+import { shareFetch } from "./share/share-fetch.js";
+import {
+  deleteShareGroupState,
+  initializeShareGroupState,
+  readShareGroupState,
+  readShareGroupStateSummary,
+  writeShareGroupState,
+} from "./share/share-group-state.js";
 import { addOffsetsToTxn } from "./transaction/add-offsets-to-txn.js";
 import { addPartitionsToTxn } from "./transaction/add-partitions-to-txn.js";
 import { describeTransactions } from "./transaction/describe-transactions.js";
@@ -76,6 +87,15 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   requiringGroup(offsetDelete, AclOperation.DELETE),
   consumerGroupHeartbeat,
   consumerGroupDescribe,
+  shareGroupHeartbeat,
+  shareGroupDescribe,
+  shareFetch,
+  shareAcknowledge,
+  requiringCluster(initializeShareGroupState, AclOperation.CLUSTER_ACTION),
+  requiringCluster(readShareGroupState, AclOperation.CLUSTER_ACTION),
+  requiringCluster(writeShareGroupState, AclOperation.CLUSTER_ACTION),
+  requiringCluster(deleteShareGroupState, AclOperation.CLUSTER_ACTION),
+  requiringCluster(readShareGroupStateSummary, AclOperation.CLUSTER_ACTION),
   initProducerId,
   addPartitionsToTxn,
   requiringTransactionalId(requiringGroup(addOffsetsToTxn, AclOperation.READ), AclOperation.WRITE),

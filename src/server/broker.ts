@@ -162,6 +162,8 @@ export class Broker {
     // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR: the members look again).
     this.services.transactions.close();
     this.services.groups.close();
+    this.services.shares.close();
+    this.services.shareStates.close();
     await this.#dispatcher.drain(SHUTDOWN_DRAIN_MS);
     await this.#network.shutdown(SHUTDOWN_FLUSH_MS);
     await backgroundStopped;

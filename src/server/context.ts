@@ -37,6 +37,7 @@ import type { Reassignments } from "../cluster/reassignments.js";
 import type { Topics } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
+import type { ShareCoordinator } from "../coordinator/share/coordinator.js";
 import type { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { RequestHeader } from "../protocol/generated/headers.js";
@@ -45,6 +46,7 @@ import type { ClientQuotaStore } from "../security/client-quotas.js";
 import type { ScramCredentialStore } from "../security/credentials.js";
 import type { QuotaManager } from "../security/quota-manager.js";
 import type { SaslListener, SaslSession } from "../security/sasl.js";
+import type { ShareManager } from "../share/share-manager.js";
 import type { FetchSessionCache } from "./fetch-session.js";
 import type { BrokerMetrics } from "./metrics.js";
 import type { HandlerRegistry } from "./registry.js";
@@ -96,6 +98,10 @@ export interface BrokerServices {
   readonly fetchSessions: FetchSessionCache;
   readonly groups: GroupCoordinator;
   readonly transactions: TransactionCoordinator;
+  /** Share partitions and share sessions (KIP-932). */
+  readonly shares: ShareManager;
+  /** The share coordinator: share-partition state in __share_group_state. */
+  readonly shareStates: ShareCoordinator;
   readonly connections: ConnectionControl;
   readonly handlers: HandlerRegistry;
   readonly metrics: BrokerMetrics;
@@ -168,6 +174,14 @@ export class RequestContext implements BrokerServices {
 
   get transactions(): TransactionCoordinator {
     return this.services.transactions;
+  }
+
+  get shares(): ShareManager {
+    return this.services.shares;
+  }
+
+  get shareStates(): ShareCoordinator {
+    return this.services.shareStates;
   }
 
   get connections(): ConnectionControl {

@@ -143,6 +143,7 @@ export class Dispatcher implements NetworkHandler, ConnectionControl {
     if (connection === undefined) return;
     connection.closed = true;
     this.#connections.delete(id);
+    this.#services.shares.onConnectionClosed(id);
     if (this.logger.isLevelEnabled("debug"))
       this.logger.debug({ connection: `${connection}`, reason: closeReasonNames.get(reason) ?? reason }, "connection closed");
   }

@@ -30,6 +30,7 @@ import { logConfigFor, TopicManager, type Topics } from "../cluster/topic-manage
 import type { BrokerConfig } from "../config/index.js";
 import { ConfigError, effectiveTopicConfig } from "../config/index.js";
 import { GroupCoordinator } from "../coordinator/group/coordinator.js";
+import { ShareCoordinator } from "../coordinator/share/coordinator.js";
 import { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
 import { ClusterMarkerWriter, LocalMarkerWriter } from "../coordinator/transaction/markers.js";
 import { ProducerIdManager } from "../coordinator/transaction/producer-id-manager.js";
@@ -44,6 +45,8 @@ import { type InterBrokerSecurity, interBrokerSecurity } from "../security/inter
 import { QuotaManager } from "../security/quota-manager.js";
 import { saslListeners } from "../security/sasl.js";
 import { principalMapper } from "../security/ssl.js";
+import { SharePersister } from "../share/persister.js";
+import { ShareManager } from "../share/share-manager.js";
 import type { BrokerServices } from "./context.js";
 import { FetchSessionCache } from "./fetch-session.js";
 import { BrokerMetrics } from "./metrics.js";
@@ -195,6 +198,28 @@ export async function openServices(
   partitions.onRoleChange((partition, role) => transactions.onPartitionRole(partition, role));
   transactions.start();
   await transactions.prepare();
+  // KIP-932: the share coordinator (__share_group_state), the persister that reaches it from here,
+  // and the share partitions this broker leads.
+  const shareStates = new ShareCoordinator({ config, logger, metadata, partitions, topics });
+  partitions.onRoleChange((partition, role) => shareStates.onPartitionRole(partition, role));
+  shareStates.start();
+  const persister = new SharePersister(metadata, shareStates, cluster?.clients ?? null);
+  const shares = new ShareManager(config, logger, metadata, partitions, persister);
+  partitions.onRoleChange((partition, role) => shares.onPartitionRole(partition, role));
+  groups.shareState = {
+    initialize: async (groupId, topics) => {
+      for (const { topicId, partitions: indexes } of topics) {
+        for (const index of indexes) {
+          const result = await persister.initialize(groupId, topicId, index, 0, -1n);
+          if (result.errorCode !== 0 && result.errorCode !== 124) throw new Error(`InitializeShareGroupState failed with error ${result.errorCode}`);
+        }
+      }
+    },
+    delete: async (groupId, topics) => {
+      for (const { topicId, partitions: indexes } of topics) for (const index of indexes) await persister.delete(groupId, topicId, index);
+      shares.forgetGroup(groupId);
+    },
+  };
   const elections = cluster?.controller ?? new SingleNodeElections(metadata);
   const reassignments = cluster?.manager ?? new SingleNodeReassignments(metadata);
   const brokerConfigs = cluster?.manager ?? (store as MetadataStore);
@@ -224,6 +249,8 @@ export async function openServices(
       fetchSessions,
       groups,
       transactions,
+      shares,
+      shareStates,
       handlers,
       metrics,
       elections,

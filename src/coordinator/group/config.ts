@@ -42,6 +42,10 @@ export interface GroupCoordinatorConfig {
   readonly consumerRegexRefreshIntervalMs: number;
   /** group.coordinator.rebalance.protocols: which group types are served. */
   readonly rebalanceProtocols: readonly string[];
+  /** group.share.* (KIP-932). */
+  readonly shareSessionTimeoutMs: number;
+  readonly shareHeartbeatIntervalMs: number;
+  readonly shareMaxSize: number;
 }
 
 export function groupCoordinatorConfig(config: BrokerConfig): GroupCoordinatorConfig {
@@ -74,5 +78,8 @@ export function groupCoordinatorConfig(config: BrokerConfig): GroupCoordinatorCo
     ).toLowerCase() as GroupCoordinatorConfig["consumerMigrationPolicy"],
     consumerRegexRefreshIntervalMs: int("group.consumer.regex.refresh.interval.ms"),
     rebalanceProtocols: list("group.coordinator.rebalance.protocols"),
+    shareSessionTimeoutMs: int("group.share.session.timeout.ms"),
+    shareHeartbeatIntervalMs: int("group.share.heartbeat.interval.ms"),
+    shareMaxSize: int("group.share.max.size"),
   };
 }

@@ -25,6 +25,8 @@ import type {
 import type { ConsumerGroupHeartbeatResponse } from "../../protocol/generated/consumer-group-heartbeat.js";
 import type { JoinGroupResponse } from "../../protocol/generated/join-group.js";
 import type { LeaveGroupResponseMemberResponse } from "../../protocol/generated/leave-group.js";
+import type { ShareGroupDescribeResponseDescribedGroup } from "../../protocol/generated/share-group-describe.js";
+import type { ShareGroupHeartbeatResponse } from "../../protocol/generated/share-group-heartbeat.js";
 import type { SyncGroupResponse } from "../../protocol/generated/sync-group.js";
 import { coordinatorPartition } from "../partitioner.js";
 import { KeyedTimers } from "../timer.js";
@@ -38,6 +40,8 @@ import { classicGroupSubscribedTopics } from "./consumer-protocol.js";
 import { groupTombstone, offsetCommitRecord, offsetTombstone } from "./group-records.js";
 import type { CommittedOffset } from "./offsets.js";
 import { type Group, GroupShard, type RecordToWrite } from "./shard.js";
+import type { ShareGroup } from "./share-group.js";
+import { ShareGroupProtocol, type ShareHeartbeatRequest, type ShareStateAccess, shareHeartbeatError } from "./share-group-protocol.js";
 import { TopicImage } from "./topic-image.js";
 
 export const GROUP_METADATA_TOPIC = "__consumer_offsets";
@@ -96,7 +100,7 @@ function isBlank(value: string): boolean {
 export interface GroupOverview {
   readonly groupId: string;
   readonly state: string;
-  readonly type: "classic" | "consumer";
+  readonly type: "classic" | "consumer" | "share";
   readonly members: number;
   /** topic → partition → committed offset; undefined when the group has none. */
   readonly offsets: ReadonlyMap<string, ReadonlyMap<number, CommittedOffset>> | undefined;
@@ -116,6 +120,9 @@ export class GroupCoordinator {
   readonly #timers = new KeyedTimers();
   readonly classic: ClassicGroupProtocol;
   readonly consumer: ConsumerGroupProtocol;
+  readonly share: ShareGroupProtocol;
+  /** Share-partition state in __share_group_state (the persister), once the broker wired it. */
+  #shareState: ShareStateAccess | null = null;
   /** The topics as the KIP-848 groups see them (ids, partitions, metadata hash). */
   readonly image: TopicImage;
   readonly #assignorNames: readonly string[];
@@ -148,6 +155,22 @@ export class GroupCoordinator {
         return typeof shard === "number" ? undefined : shard;
       },
     });
+    this.share = new ShareGroupProtocol({
+      config: this.config,
+      timers: this.#timers,
+      logger: this.#logger,
+      image: this.image,
+      activeShard: (groupId) => {
+        const shard = this.shardFor(groupId);
+        return typeof shard === "number" ? undefined : shard;
+      },
+      state: () => this.#shareState,
+    });
+  }
+
+  /** The persister share groups initialize and delete their share-partition state with. */
+  set shareState(access: ShareStateAccess) {
+    this.#shareState = access;
   }
 
   /** group.coordinator.rebalance.protocols holds "consumer" (KafkaApis.isConsumerGroupProtocolEnabled). */
@@ -184,12 +207,18 @@ export class GroupCoordinator {
     if (this.#expiryTimer !== null) clearInterval(this.#expiryTimer);
     for (const shard of this.#shards.values()) {
       for (const group of shard.groups.values()) {
-        if (group.type === "classic") this.classic.drop(group);
-        else this.consumer.drop(group);
+        this.#dropGroup(group);
       }
       shard.state = "closed";
     }
     this.#timers.close();
+  }
+
+  /** A group leaves memory: its protocol's timers go. */
+  #dropGroup(group: Group): void {
+    if (group.type === "classic") this.classic.drop(group);
+    else if (group.type === "consumer") this.consumer.drop(group);
+    else this.share.drop(group);
   }
 
   /** The __consumer_offsets partition of a group. */
@@ -227,8 +256,7 @@ export class GroupCoordinator {
     if (shard === undefined) return;
     this.#shards.delete(index);
     for (const group of shard.groups.values()) {
-      if (group.type === "classic") this.classic.drop(group);
-      else this.consumer.drop(group);
+      this.#dropGroup(group);
     }
     shard.state = "closed";
     this.#logger.info({ partition: `${GROUP_METADATA_TOPIC}-${index}` }, "unloaded group coordinator partition");
@@ -248,6 +276,7 @@ export class GroupCoordinator {
         if (this.#closed || this.#shards.get(index) !== shard) return;
         this.classic.onLoaded(shard);
         this.consumer.onLoaded(shard);
+        this.share.onLoaded(shard);
         this.#logger[shard.loadedRecords > 0 ? "info" : "debug"](
           { partition: `${GROUP_METADATA_TOPIC}-${index}`, records: shard.loadedRecords, groups: shard.groups.size, loadMs: Date.now() - started },
           "loaded group coordinator partition",
@@ -333,6 +362,8 @@ export class GroupCoordinator {
       return joinError(request.memberId, ErrorCode.INVALID_SESSION_TIMEOUT);
     }
     const existing = shard.groups.get(request.groupId);
+    // A share (or streams) group of that id: Kafka's classicGroupJoin answers INCONSISTENT_GROUP_PROTOCOL.
+    if (existing?.type === "share") return joinError(request.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     if (existing?.type === "consumer") {
       if (!existing.isEmpty) {
         // classicGroupJoinToConsumerGroup: a classic member of a consumer group (online migration).
@@ -529,6 +560,91 @@ export class GroupCoordinator {
     };
   }
 
+  // ------------------------------------------------------------------------------------------
+  // KIP-932 share groups
+
+  /**
+   * ShareGroupHeartbeat: the request checks of GroupCoordinatorService
+   * (throwIfShareGroupHeartbeatRequestIsInvalid), then the group's answer.
+   */
+  shareGroupHeartbeat(request: ShareHeartbeatRequest): ShareGroupHeartbeatResponse {
+    const invalid = (message: string) => shareHeartbeatError(ErrorCode.INVALID_REQUEST, message);
+    if (isBlank(request.memberId)) return invalid("MemberId can't be empty.");
+    if (isBlank(request.groupId)) return invalid("GroupId can't be empty.");
+    if (request.rackId !== null && isBlank(request.rackId)) return invalid("RackId can't be empty.");
+    if (request.memberEpoch === 0) {
+      if (request.subscribedTopicNames === null || request.subscribedTopicNames.length === 0)
+        return invalid("SubscribedTopicNames must be set in first request.");
+    } else if (request.memberEpoch < -1) {
+      return invalid("MemberEpoch is invalid.");
+    }
+    const shard = this.shardFor(request.groupId);
+    if (typeof shard === "number") return shareHeartbeatError(shard);
+    try {
+      return this.share.heartbeat(shard, request, Date.now());
+    } catch (error) {
+      const { errorCode, errorMessage } = operationError(error);
+      if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR && !(error instanceof KafkaError)) {
+        this.#logger.error({ group: request.groupId, err: error }, "share-group-heartbeat hit an unexpected exception");
+      }
+      return shareHeartbeatError(errorCode, errorMessage);
+    }
+  }
+
+  /** ShareGroupDescribe for one group (ShareGroup.asDescribedGroup). */
+  describeShareGroup(groupId: string, authorizedOperations: number): ShareGroupDescribeResponseDescribedGroup {
+    const base = {
+      groupId,
+      groupState: "",
+      groupEpoch: 0,
+      assignmentEpoch: 0,
+      assignorName: "",
+      members: [],
+      authorizedOperations: OPERATIONS_NOT_REQUESTED_VALUE,
+    };
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { ...base, errorCode: shard, errorMessage: null };
+    const group = shard.groups.get(groupId);
+    if (group === undefined || group.type !== "share") {
+      return {
+        ...base,
+        errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+        errorMessage: group === undefined ? `Group ${groupId} not found.` : `Group ${groupId} is not a share group.`,
+      };
+    }
+    const image = this.image;
+    return {
+      ...base,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      groupState: group.state,
+      groupEpoch: group.groupEpoch,
+      assignmentEpoch: group.assignmentEpoch,
+      assignorName: "simple",
+      authorizedOperations,
+      members: [...group.members.values()].map((member) => ({
+        memberId: member.memberId,
+        rackId: member.rackId,
+        memberEpoch: member.memberEpoch,
+        clientId: member.clientId,
+        clientHost: member.clientHost,
+        subscribedTopicNames: [...member.subscribedTopicNames],
+        assignment: {
+          topicPartitions: [...member.assignedPartitions].flatMap(([topicId, partitions]) => {
+            const topicName = image.topicName(topicId);
+            return topicName === undefined ? [] : [{ topicId, topicName, partitions: [...partitions].sort((a, b) => a - b) }];
+          }),
+        },
+      })),
+    };
+  }
+
+  /** The share group, if its shard is active and holds one. */
+  shareGroup(groupId: string): ShareGroup | undefined {
+    const group = this.group(groupId);
+    return group?.type === "share" ? group : undefined;
+  }
+
   /** Tombstones a consumer group (createGroupTombstoneRecordsAndCancelTimers) with `extra` records first. */
   #deleteConsumerGroup(shard: GroupShard, group: ConsumerGroup, extra: RecordToWrite[], nowMs: number): void {
     shard.write([...extra, ...this.consumer.groupTombstones(group)], nowMs, true);
@@ -555,6 +671,7 @@ export class GroupCoordinator {
       shard.groups.set(request.groupId, group);
     }
     let validate: (offset: OffsetToCommit) => number = () => ErrorCode.NONE;
+    if (group.type === "share") return ErrorCode.GROUP_ID_NOT_FOUND;
     if (group.type === "classic") {
       const invalid = this.#validateClassicCommit(group, request);
       if (invalid !== ErrorCode.NONE) return invalid;
@@ -654,6 +771,7 @@ export class GroupCoordinator {
     }
     const commit: CommitRequest = { ...request, retentionTimeMs: -1n };
     let validate: (offset: OffsetToCommit) => number = () => ErrorCode.NONE;
+    if (group.type === "share") return ErrorCode.GROUP_ID_NOT_FOUND;
     if (group.type === "classic") {
       const invalid = this.#validateClassicCommit(group, commit, true);
       if (invalid !== ErrorCode.NONE) return invalid;
@@ -748,7 +866,7 @@ export class GroupCoordinator {
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return shard;
     const group = shard.groups.get(groupId);
-    if (group === undefined || group.is("Dead")) return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (group === undefined || group.is("Dead") || group.type === "share") return ErrorCode.GROUP_ID_NOT_FOUND;
     let subscribed: ReadonlySet<string> | null;
     if (group.type === "consumer") {
       // ConsumerGroup.validateOffsetDelete accepts any state; subscribed topics are refused.
@@ -858,7 +976,12 @@ export class GroupCoordinator {
     if (!group.is("Empty")) return ErrorCode.NON_EMPTY_GROUP;
     const records = this.#offsetTombstones(shard, groupId);
     if (group.type === "consumer") records.push(...this.consumer.groupTombstones(group));
+    else if (group.type === "share") records.push(...this.share.groupTombstones(group));
     else records.push(groupTombstone(groupId));
+    if (group.type === "share") {
+      // The share-partition state in __share_group_state goes too (Kafka deletes it first).
+      this.share.deleteState(group).catch((error: unknown) => this.#logger.warn({ group: groupId, err: error }, "could not delete share group state"));
+    }
     try {
       shard.write(records, nowMs, true);
     } catch (error) {
@@ -887,7 +1010,7 @@ export class GroupCoordinator {
       this.classic.drop(group);
     } else {
       group.markDead();
-      this.consumer.drop(group);
+      this.#dropGroup(group);
     }
   }
 
@@ -904,6 +1027,8 @@ export class GroupCoordinator {
     for (const shard of this.#shards.values()) {
       if (shard.state !== "active") continue;
       for (const group of [...shard.groups.values()]) {
+        // Share groups have no committed offsets (their state is in __share_group_state) and do not expire.
+        if (group.type === "share") continue;
         const records: RecordToWrite[] = [];
         const allExpired = this.#expiredOffsets(shard, group, nowMs, records);
         const deleteGroup = allExpired && group.is("Empty");
@@ -935,6 +1060,7 @@ export class GroupCoordinator {
     // The time each offset's retention counts from, or null when the group's offsets do not expire now.
     let base: ((offset: CommittedOffset) => number) | null = null;
     let subscribed: ReadonlySet<string> | null = new Set();
+    if (group.type === "share") return false;
     if (group.type === "consumer") {
       // ConsumerGroup.offsetExpirationCondition: from the commit; subscribed topics are kept.
       base = (offset) => offset.commitTimestampMs;

@@ -32,9 +32,10 @@ import { assignmentFromRecord } from "./assignor/java-collections.js";
 import { ClassicGroup, ClassicMember } from "./classic-group.js";
 import { ConsumerGroup, javaHashSetOf, memberStateFromValue, type PartitionEpochs } from "./consumer-group.js";
 import { OffsetStore } from "./offsets.js";
+import { ShareGroup, type StateTopicPartitions } from "./share-group.js";
 
-/** A group of either protocol owned by a shard: classic, or a KIP-848 consumer group. */
-export type Group = ClassicGroup | ConsumerGroup;
+/** A group owned by a shard: classic, a KIP-848 consumer group, or a KIP-932 share group. */
+export type Group = ClassicGroup | ConsumerGroup | ShareGroup;
 
 /** The group a consumer-group record names does not exist (Kafka: GroupIdNotFoundException during replay). */
 class NoSuchGroup extends Error {}
@@ -129,6 +130,14 @@ export class GroupShard {
         return;
       case GroupRecordType.GroupMetadata:
         this.#replayGroupMetadata((record.key as { group: string }).group, record.value as GroupMetadataValue | null);
+        return;
+      case GroupRecordType.ShareGroupMetadata:
+      case GroupRecordType.ShareGroupMemberMetadata:
+      case GroupRecordType.ShareGroupTargetAssignmentMetadata:
+      case GroupRecordType.ShareGroupTargetAssignmentMember:
+      case GroupRecordType.ShareGroupCurrentMemberAssignment:
+      case GroupRecordType.ShareGroupStatePartitionMetadata:
+        this.#replayShareGroupRecord(record);
         return;
       case GroupRecordType.ConsumerGroupMetadata:
       case GroupRecordType.ConsumerGroupPartitionMetadata:
@@ -286,6 +295,92 @@ export class GroupShard {
         const regex = key.regularExpression ?? "";
         if (value !== null) group.updateResolvedRegularExpression(regex, { topics: new Set(value.topics), version: value.version, timestamp: value.timestamp });
         else group.removeResolvedRegularExpression(regex);
+        return;
+      }
+    }
+  }
+
+  /** The share group a record names, created for a non-tombstone record (a "simple" classic group gives way). */
+  #persistedShareGroup(groupId: string, create: boolean): ShareGroup | undefined {
+    const group = this.groups.get(groupId);
+    if (group?.type === "share") return group;
+    if (!create) return undefined;
+    if (group === undefined || (group.type === "classic" && group.protocolType === null && group.members.size === 0)) {
+      const created = new ShareGroup(groupId);
+      this.groups.set(groupId, created);
+      return created;
+    }
+    throw new Error(`Group ${groupId} is not a share group`);
+  }
+
+  /** GroupMetadataManager.replay of the share group records (KIP-932). */
+  #replayShareGroupRecord(record: RecordToWrite): void {
+    const key = record.key as { groupId: string; memberId?: string };
+    const { groupId } = key;
+    const memberId = key.memberId ?? "";
+    const value = record.value as Record<string, unknown> | null;
+    const group = this.#persistedShareGroup(groupId, value !== null);
+    if (group === undefined) return;
+    const topicMap = (list: readonly { topicId: string; partitions: number[] }[]) => new Map(list.map((tp) => [tp.topicId, new Set(tp.partitions)] as const));
+    switch (record.recordType) {
+      case GroupRecordType.ShareGroupMetadata:
+        if (value === null) {
+          group.markDead();
+          this.groups.delete(groupId);
+          return;
+        }
+        group.groupEpoch = value.epoch as number;
+        group.metadataHash = value.metadataHash as bigint;
+        return;
+      case GroupRecordType.ShareGroupMemberMetadata: {
+        if (value === null) {
+          group.members.delete(memberId);
+          return;
+        }
+        const member = group.members.get(memberId);
+        group.members.set(memberId, {
+          memberId,
+          memberEpoch: member?.memberEpoch ?? 0,
+          previousMemberEpoch: member?.previousMemberEpoch ?? 0,
+          assignedPartitions: member?.assignedPartitions ?? new Map(),
+          rackId: value.rackId as string | null,
+          clientId: value.clientId as string,
+          clientHost: value.clientHost as string,
+          subscribedTopicNames: value.subscribedTopicNames as string[],
+        });
+        return;
+      }
+      case GroupRecordType.ShareGroupTargetAssignmentMetadata:
+        group.assignmentEpoch = value === null ? -1 : (value.assignmentEpoch as number);
+        group.assignmentTimestamp = value === null ? 0n : (value.assignmentTimestamp as bigint);
+        return;
+      case GroupRecordType.ShareGroupTargetAssignmentMember:
+        if (value === null) group.targetAssignment.delete(memberId);
+        else group.targetAssignment.set(memberId, topicMap(value.topicPartitions as { topicId: string; partitions: number[] }[]));
+        return;
+      case GroupRecordType.ShareGroupCurrentMemberAssignment: {
+        const member = group.members.get(memberId);
+        if (value === null) {
+          if (member !== undefined) group.members.set(memberId, { ...member, memberEpoch: -1, previousMemberEpoch: -1, assignedPartitions: new Map() });
+          return;
+        }
+        group.members.set(memberId, {
+          ...(member ?? { memberId, rackId: null, clientId: "", clientHost: "", subscribedTopicNames: [] }),
+          memberEpoch: value.memberEpoch as number,
+          previousMemberEpoch: value.previousMemberEpoch as number,
+          assignedPartitions: topicMap(value.assignedPartitions as { topicId: string; partitions: number[] }[]),
+        });
+        return;
+      }
+      case GroupRecordType.ShareGroupStatePartitionMetadata: {
+        group.hasStateMetadataRecord = value !== null;
+        type Info = { topicId: string; topicName: string; partitions: number[] };
+        const infos = (list: unknown) =>
+          new Map<string, StateTopicPartitions>((list as Info[]).map((t) => [t.topicId, { topicName: t.topicName, partitions: new Set(t.partitions) }]));
+        group.initializingTopics = value === null ? new Map() : infos(value.initializingTopics);
+        group.initializedTopics = value === null ? new Map() : infos(value.initializedTopics);
+        group.deletingTopics =
+          value === null ? new Map() : new Map((value.deletingTopics as { topicId: string; topicName: string }[]).map((t) => [t.topicId, t.topicName]));
         return;
       }
     }

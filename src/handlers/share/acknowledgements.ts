@@ -1,0 +1,61 @@
+// Acknowledgements of ShareFetch and ShareAcknowledge (KIP-932), applied the same way by both: per
+// partition, each batch (FirstOffset..LastOffset with one type, or one per offset) is applied to
+// the share partition in order — the first failure is the partition's error — and the new state is
+// written to the share coordinator before the partition's answer (its error, if the write fails).
+
+import { ErrorCode } from "../../protocol/errors.js";
+import type { RequestContext } from "../../server/context.js";
+
+export interface PartitionAcks {
+  readonly topicId: string;
+  readonly partition: number;
+  readonly batches: readonly { firstOffset: bigint; lastOffset: bigint; acknowledgeTypes: number[] }[];
+}
+
+const UUID = /^[A-Za-z0-9_-]{22}$/;
+
+/** Kafka's Uuid.fromString accepts 22 base64url characters (16 bytes). */
+export function isUuid(value: string): boolean {
+  return UUID.test(value) && Buffer.from(value, "base64url").length === 16;
+}
+
+/** Applies `acks`; "topicId:partition" → the partition's acknowledge error code. */
+export async function applyAcknowledgements(
+  context: RequestContext,
+  groupId: string,
+  memberId: string,
+  acks: readonly PartitionAcks[],
+  authorization: (topicId: string) => number,
+): Promise<Map<string, number>> {
+  const results = new Map<string, number>();
+  const writes: Promise<void>[] = [];
+  for (const { topicId, partition, batches } of acks) {
+    const key = `${topicId}:${partition}`;
+    const authorized = authorization(topicId);
+    if (authorized !== ErrorCode.NONE) {
+      results.set(key, authorized);
+      continue;
+    }
+    let code: number = ErrorCode.NONE;
+    for (const batch of batches) {
+      if (batch.lastOffset < batch.firstOffset || batch.acknowledgeTypes.length === 0) {
+        code = ErrorCode.INVALID_REQUEST;
+        break;
+      }
+      code = context.shares.acknowledge(groupId, memberId, topicId, partition, batch.firstOffset, batch.lastOffset, batch.acknowledgeTypes);
+      if (code !== ErrorCode.NONE) break;
+    }
+    results.set(key, code);
+    // Whatever was applied is written (a failed batch leaves the ones before it applied).
+    const written = context.shares.persist(groupId, topicId, partition);
+    if (typeof written !== "number") {
+      writes.push(
+        written.then((error) => {
+          if (error !== ErrorCode.NONE && results.get(key) === ErrorCode.NONE) results.set(key, error);
+        }),
+      );
+    }
+  }
+  await Promise.all(writes);
+  return results;
+}
