@@ -20,6 +20,7 @@
 // registration lease; the controller (controller.ts) elects leaders.
 
 import type { Logger } from "pino";
+import type { GroupConfigStore } from "../config/group-config.js";
 import type { BrokerConfig, TopicConfig } from "../config/index.js";
 import { effectiveTopicConfig, isInternalTopic, toProduceSettings } from "../config/index.js";
 import type { LogManager } from "../log/log-manager.js";
@@ -54,7 +55,7 @@ export interface ClusterManagerServices {
   readonly logger: Logger;
 }
 
-export class ClusterManager implements Topics, Reassignments, BrokerConfigStore, ScramCredentialStore, AclStore, ClientQuotaStore {
+export class ClusterManager implements Topics, Reassignments, BrokerConfigStore, ScramCredentialStore, AclStore, ClientQuotaStore, GroupConfigStore {
   readonly #services: ClusterManagerServices;
   readonly #brokers = new Map<number, BrokerRegistration>();
   readonly #topics = new Map<string, StoredTopic>();
@@ -65,6 +66,8 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
   readonly #acls = new Map<string, AclBinding>();
   #aclList: readonly AclBinding[] = [];
   readonly #quotas = new Map<string, ClientQuotaRecord>();
+  readonly #groupConfigs = new Map<string, Record<string, string>>();
+  readonly #groupConfigListeners: ((groupId: string) => void)[] = [];
   #quotaList: readonly ClientQuotaRecord[] = [];
   readonly #quotaListeners: (() => void)[] = [];
   readonly #deletionListeners: ((topic: TopicMetadata) => void)[] = [];
@@ -171,6 +174,10 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
           this.#brokers.set(change.nodeId, change.broker);
           metadata.putBroker({ nodeId: change.nodeId, rack: change.broker.rack, endpoints: change.broker.endpoints });
         }
+      } else if (change.kind === "group-config") {
+        if (change.configs === null) this.#groupConfigs.delete(change.groupId);
+        else this.#groupConfigs.set(change.groupId, change.configs);
+        for (const listener of this.#groupConfigListeners) listener(change.groupId);
       } else if (change.kind === "client-quota") {
         if (change.record === null) this.#quotas.delete(change.key);
         else this.#quotas.set(change.key, change.record);
@@ -412,6 +419,22 @@ export class ClusterManager implements Topics, Reassignments, BrokerConfigStore,
 
   onClientQuotasChanged(listener: () => void): void {
     this.#quotaListeners.push(listener);
+  }
+
+  groupConfig(groupId: string): Readonly<Record<string, string>> {
+    return this.#groupConfigs.get(groupId) ?? {};
+  }
+
+  async setGroupConfig(groupId: string, configs: Readonly<Record<string, string>>): Promise<void> {
+    await this.waitForRevision(await this.#services.store.putGroupConfig(groupId, configs));
+  }
+
+  onGroupConfigChanged(listener: (groupId: string) => void): void {
+    this.#groupConfigListeners.push(listener);
+  }
+
+  groupsWithConfigs(): string[] {
+    return [...this.#groupConfigs.keys()];
   }
 
   async alterAcls(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void> {

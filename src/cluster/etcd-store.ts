@@ -14,6 +14,7 @@
 //   scram/<mechanism>/<user>          { salt, storedKey, serverKey, iterations }           AlterUserScramCredentials
 //   acls/<hash of the binding>        an ACL binding (src/security/acl.ts)                  CreateAcls / DeleteAcls
 //   quotas/<entity key>               { entity, values } client quotas (src/security/quota-manager.ts)          AlterClientQuotas
+//   groupconfigs/<group id>           { key: value }     group configs (src/config/group-config.ts)             IncrementalAlterConfigs
 //   election/controller/...           etcd3's election keys                                controller candidates
 //
 // A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
@@ -66,7 +67,8 @@ export type MetadataChange =
   | { readonly kind: "broker-configs"; readonly resource: string; readonly configs: Readonly<Record<string, string>> }
   | { readonly kind: "scram"; readonly user: string; readonly mechanism: ScramMechanism; readonly credential: StoredScramCredential | null }
   | { readonly kind: "acl"; readonly id: string; readonly binding: AclBinding | null }
-  | { readonly kind: "client-quota"; readonly key: string; readonly record: ClientQuotaRecord | null };
+  | { readonly kind: "client-quota"; readonly key: string; readonly record: ClientQuotaRecord | null }
+  | { readonly kind: "group-config"; readonly groupId: string; readonly configs: Record<string, string> | null };
 
 export interface MetadataSnapshot {
   readonly revision: bigint;
@@ -104,6 +106,9 @@ function changeOf(key: string, kv: IKeyValue | null): MetadataChange | null {
   }
   if (parts[0] === "scram" && parts.length === 3 && (parts[1] === "SCRAM-SHA-256" || parts[1] === "SCRAM-SHA-512")) {
     return { kind: "scram", mechanism: parts[1], user: decodeURIComponent(parts[2]), credential: value };
+  }
+  if (parts[0] === "groupconfigs" && parts.length === 2) {
+    return { kind: "group-config", groupId: decodeURIComponent(parts[1]), configs: value };
   }
   if (parts[0] === "quotas" && parts.length === 2) {
     return { kind: "client-quota", key: decodeURIComponent(parts[1]), record: value };
@@ -341,6 +346,12 @@ export class EtcdMetadataStore {
       return record === null ? this.#client.delete().key(path) : this.#client.put(path).value(JSON.stringify(record));
     });
     return this.#transact(operations);
+  }
+
+  /** Writes a group's configs (empty deletes them); the revision. */
+  async putGroupConfig(groupId: string, configs: Readonly<Record<string, string>>): Promise<bigint> {
+    const path = `${PREFIX}groupconfigs/${encodeURIComponent(groupId)}`;
+    return this.#transact([Object.keys(configs).length === 0 ? this.#client.delete().key(path) : this.#client.put(path).value(JSON.stringify(configs))]);
   }
 
   /** Runs `operations` in one etcd transaction (its condition always holds while the cluster key exists); the revision. */

@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import type { GroupConfigStore } from "../config/group-config.js";
 import { type AclBinding, type AclStore, aclKey } from "../security/acl.js";
 import { applied, type ClientQuotaChange, type ClientQuotaRecord, type ClientQuotaStore, entityKey } from "../security/client-quotas.js";
 import {
@@ -60,9 +61,11 @@ interface Document {
   acls?: AclBinding[];
   /** Client quotas (src/security/client-quotas.ts); absent in older files. */
   clientQuotas?: ClientQuotaRecord[];
+  /** Group configs by group id (src/config/group-config.ts); absent in older files. */
+  groupConfigs?: Record<string, Record<string, string>>;
 }
 
-export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, AclStore, ClientQuotaStore {
+export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, AclStore, ClientQuotaStore, GroupConfigStore {
   readonly #path: string;
   readonly #directory: string;
   #document: Document;
@@ -70,6 +73,7 @@ export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, A
   readonly #byId = new Map<string, TopicState>();
   readonly #scram = new ScramCredentialTable();
   readonly #quotaListeners: (() => void)[] = [];
+  readonly #groupConfigListeners: ((groupId: string) => void)[] = [];
   /** Saves run one at a time, in order. */
   #saving: Promise<void> = Promise.resolve();
 
@@ -229,6 +233,27 @@ export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, A
 
   onClientQuotasChanged(listener: () => void): void {
     this.#quotaListeners.push(listener);
+  }
+
+  groupConfig(groupId: string): Readonly<Record<string, string>> {
+    return this.#document.groupConfigs?.[groupId] ?? {};
+  }
+
+  async setGroupConfig(groupId: string, configs: Readonly<Record<string, string>>): Promise<void> {
+    const all = { ...(this.#document.groupConfigs ?? {}) };
+    if (Object.keys(configs).length === 0) delete all[groupId];
+    else all[groupId] = { ...configs };
+    this.#document.groupConfigs = all;
+    await this.save();
+    for (const listener of this.#groupConfigListeners) listener(groupId);
+  }
+
+  onGroupConfigChanged(listener: (groupId: string) => void): void {
+    this.#groupConfigListeners.push(listener);
+  }
+
+  groupsWithConfigs(): string[] {
+    return Object.keys(this.#document.groupConfigs ?? {});
   }
 
   /** Reserves `count` producer ids and returns the first; persisted before it is returned. */

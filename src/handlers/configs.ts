@@ -8,6 +8,7 @@
 
 import { DYNAMIC_BROKER_KEYS, validateDynamicBrokerConfigs } from "../cluster/broker-configs.js";
 import type { TopicMetadata } from "../cluster/metadata-cache.js";
+import { applyGroupIncrementalAlter, describeGroupConfigs, validateGroupConfigs } from "../config/group-config.js";
 import {
   applyIncrementalAlter,
   ConfigError,
@@ -27,7 +28,7 @@ import type { RequestContext } from "../server/context.js";
 import { defineHandler } from "../server/registry.js";
 
 /** ConfigResource.Type codes. */
-export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
+export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8, GROUP: 32 } as const;
 
 /**
  * Authorization of a config resource (Kafka's AuthHelper for configs): `operation` on the topic,
@@ -35,6 +36,7 @@ export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
  */
 function configDenied(context: RequestContext, resourceType: number, name: string, operation: number): number | null {
   if (resourceType === ResourceType.TOPIC) return context.authorized(operation, AclResource.TOPIC, name) ? null : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+  if (resourceType === ResourceType.GROUP) return context.authorized(operation, AclResource.GROUP, name) ? null : ErrorCode.GROUP_AUTHORIZATION_FAILED;
   if (resourceType === ResourceType.BROKER || resourceType === ResourceType.BROKER_LOGGER)
     return context.authorized(operation, AclResource.CLUSTER, CLUSTER_NAME) ? null : ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
   return null;
@@ -184,6 +186,17 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
         );
         return { ...base, ...ok, configs: forVersion(configs) };
       }
+      if (resource.resourceType === ResourceType.GROUP) {
+        if (resource.resourceName === "") return { ...base, ...fail(ErrorCode.INVALID_REQUEST, "Group name must not be empty"), configs: [] };
+        const overrides = context.groupConfigs.groupConfig(resource.resourceName);
+        // Kafka answers a described group with an empty (not null) message.
+        return {
+          ...base,
+          errorCode: ErrorCode.NONE,
+          errorMessage: "",
+          configs: forVersion(describeGroupConfigs(overrides, config, resource.configurationKeys, opts)),
+        };
+      }
       if (resource.resourceType === ResourceType.BROKER_LOGGER) {
         const loggers = describeBrokerLoggers(context, resource.resourceName, resource.configurationKeys);
         if (!Array.isArray(loggers)) return { ...base, ...loggers, configs: [] };
@@ -197,6 +210,25 @@ export const describeConfigs = defineHandler<DescribeConfigsRequest, DescribeCon
   });
   return { throttleTimeMs: 0, results };
 });
+
+/** Checks and (unless validateOnly) stores a GROUP resource's new configs (Kafka's GroupConfig rules). */
+async function alterGroup(
+  context: RequestContext,
+  name: string,
+  compute: (current: Record<string, string>) => Record<string, string>,
+  validateOnly: boolean,
+): Promise<Outcome> {
+  if (name === "") return fail(ErrorCode.INVALID_REQUEST, "Default group resources are not allowed.");
+  let next: Record<string, string>;
+  try {
+    next = compute({ ...context.groupConfigs.groupConfig(name) });
+    validateGroupConfigs(next, context.config);
+  } catch (error) {
+    return configErrorOutcome(error);
+  }
+  if (!validateOnly) await context.groupConfigs.setGroupConfig(name, next);
+  return ok;
+}
 
 /** Checks and (unless validateOnly) stores new overrides for a topic resource. */
 async function alterTopic(
@@ -270,6 +302,14 @@ export const alterConfigs = defineHandler<AlterConfigsRequest, AlterConfigsRespo
         },
         request.validateOnly,
       );
+    } else if (resource.resourceType === ResourceType.GROUP) {
+      // AlterConfigs replaces the group's whole set.
+      outcome = await alterGroup(
+        context,
+        resource.resourceName,
+        () => Object.fromEntries(resource.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value]]))),
+        request.validateOnly,
+      );
     } else if (resource.resourceType === ResourceType.BROKER) {
       // AlterConfigs replaces the resource's whole dynamic set.
       outcome = await brokerAlter(
@@ -304,6 +344,9 @@ export const incrementalAlterConfigs = defineHandler<IncrementalAlterConfigsRequ
       } else if (resource.resourceType === ResourceType.TOPIC) {
         const ops = resource.configs.map((config) => ({ name: config.name, op: config.configOperation, value: config.value }));
         outcome = await alterTopic(context, resource.resourceName, (current) => applyIncrementalAlter(current, ops, context.config), request.validateOnly);
+      } else if (resource.resourceType === ResourceType.GROUP) {
+        const ops = resource.configs.map((config) => ({ name: config.name, op: config.configOperation, value: config.value }));
+        outcome = await alterGroup(context, resource.resourceName, (current) => applyGroupIncrementalAlter(current, ops), request.validateOnly);
       } else if (resource.resourceType === ResourceType.BROKER) {
         outcome = await brokerAlter(
           context,

@@ -43,6 +43,7 @@ import { offsetFetch } from "./group/offset-fetch.js";
 import { shareGroupDescribe } from "./group/share-group-describe.js";
 import { shareGroupHeartbeat } from "./group/share-group-heartbeat.js";
 import { syncGroup } from "./group/sync-group.js";
+import { listConfigResources } from "./list-config-resources.js";
 import { listOffsets } from "./list-offsets.js";
 import { listPartitionReassignments } from "./list-partition-reassignments.js";
 import { metadata } from "./metadata.js";
@@ -119,6 +120,7 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   describeCluster,
   describeConfigs,
   alterConfigs,
+  requiringCluster(listConfigResources, AclOperation.DESCRIBE_CONFIGS),
   incrementalAlterConfigs,
   saslHandshake,
   saslAuthenticate,

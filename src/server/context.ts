@@ -35,6 +35,7 @@ import type { LeaderElections } from "../cluster/elections.js";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
 import type { Reassignments } from "../cluster/reassignments.js";
 import type { Topics } from "../cluster/topic-manager.js";
+import type { GroupConfigStore } from "../config/group-config.js";
 import type { BrokerConfig } from "../config/index.js";
 import type { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import type { ShareCoordinator } from "../coordinator/share/coordinator.js";
@@ -118,6 +119,8 @@ export interface BrokerServices {
   readonly authorizer: Authorizer | null;
   readonly quotas: QuotaManager;
   readonly clientQuotas: ClientQuotaStore;
+  /** Group configs (GROUP resources of DescribeConfigs / IncrementalAlterConfigs). */
+  readonly groupConfigs: GroupConfigStore;
 }
 
 /** Kafka's KafkaPrincipal of an unauthenticated PLAINTEXT connection. */
@@ -178,6 +181,10 @@ export class RequestContext implements BrokerServices {
 
   get shares(): ShareManager {
     return this.services.shares;
+  }
+
+  get groupConfigs(): GroupConfigStore {
+    return this.services.groupConfigs;
   }
 
   get shareStates(): ShareCoordinator {

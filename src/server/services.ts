@@ -204,7 +204,7 @@ export async function openServices(
   partitions.onRoleChange((partition, role) => shareStates.onPartitionRole(partition, role));
   shareStates.start();
   const persister = new SharePersister(metadata, shareStates, cluster?.clients ?? null);
-  const shares = new ShareManager(config, logger, metadata, partitions, persister);
+  const shares = new ShareManager(logger, metadata, partitions, persister, config, cluster?.manager ?? (store as MetadataStore));
   partitions.onRoleChange((partition, role) => shares.onPartitionRole(partition, role));
   groups.shareState = {
     initialize: async (groupId, topics) => {
@@ -227,6 +227,7 @@ export async function openServices(
   const sasl = saslListeners(config);
   const acls = cluster?.manager ?? (store as MetadataStore);
   const clientQuotas = cluster?.manager ?? (store as MetadataStore);
+  const groupConfigs = cluster?.manager ?? (store as MetadataStore);
   const window = (prefix: string) => ({
     samples: Number(config.get(`${prefix}quota.window.num`) ?? 11),
     windowMs: Number(config.get(`${prefix}quota.window.size.seconds`) ?? 1) * 1000,
@@ -251,6 +252,7 @@ export async function openServices(
       transactions,
       shares,
       shareStates,
+      groupConfigs,
       handlers,
       metrics,
       elections,

@@ -15,6 +15,7 @@
 
 import type { Logger } from "pino";
 import type { MetadataCache } from "../cluster/metadata-cache.js";
+import { type GroupConfigStore, groupConfigValue, parseShareAutoOffsetReset } from "../config/group-config.js";
 import type { BrokerConfig } from "../config/index.js";
 import type { Partition } from "../log/partition.js";
 import type { PartitionManager } from "../log/partition-manager.js";
@@ -48,26 +49,39 @@ export class ShareManager {
   readonly #partitions = new Map<string, SharePartition>();
   readonly #sessions = new Map<string, ShareSession>();
   readonly #maxSessions: number;
-  readonly settings: SharePartitionSettings;
+  readonly #settings = new Map<string, SharePartitionSettings>();
   readonly #logger: Logger;
   readonly #waiters = new Set<() => void>();
 
   constructor(
-    config: BrokerConfig,
     logger: Logger,
     private readonly metadata: MetadataCache,
     private readonly partitionManager: PartitionManager,
     private readonly persister: SharePersister,
+    private readonly config: BrokerConfig,
+    private readonly groupConfigs: GroupConfigStore,
   ) {
     this.#logger = logger.child({ component: "share-partitions" });
-    const int = (name: string, fallback: number) => Number(config.get(name) ?? fallback);
-    this.#maxSessions = int("group.share.max.share.sessions", 2000);
-    this.settings = {
-      lockDurationMs: int("group.share.record.lock.duration.ms", 30_000),
-      deliveryCountLimit: int("group.share.delivery.count.limit", 5),
-      maxRecordLocks: int("group.share.partition.max.record.locks", 2000),
-      autoOffsetReset: "latest",
-    };
+    this.#maxSessions = Number(config.get("group.share.max.share.sessions") ?? 2000);
+    groupConfigs.onGroupConfigChanged((groupId) => this.#settings.delete(groupId));
+  }
+
+  /** A group's share settings: its group configs over the broker's (cached until they change). */
+  settings(groupId: string): SharePartitionSettings {
+    let settings = this.#settings.get(groupId);
+    if (settings === undefined) {
+      const overrides = this.groupConfigs.groupConfig(groupId);
+      const value = (name: string) => groupConfigValue(overrides, this.config, name);
+      settings = {
+        lockDurationMs: Number(value("share.record.lock.duration.ms")),
+        deliveryCountLimit: Number(value("share.delivery.count.limit")),
+        maxRecordLocks: Number(value("share.partition.max.record.locks")),
+        autoOffsetReset: parseShareAutoOffsetReset(value("share.auto.offset.reset")) ?? { type: "latest" },
+        readCommitted: value("share.isolation.level") === "read_committed",
+      };
+      this.#settings.set(groupId, settings);
+    }
+    return settings;
   }
 
   get persisterService(): SharePersister {
@@ -129,7 +143,7 @@ export class ShareManager {
       sharePartition = undefined;
     }
     if (sharePartition === undefined) {
-      sharePartition = new SharePartition(groupId, partition, this.persister, this.settings, this.#logger);
+      sharePartition = new SharePartition(groupId, partition, this.persister, () => this.settings(groupId), this.#logger);
       sharePartition.onAvailable = () => this.#wake();
       this.#partitions.set(key, sharePartition);
     }

@@ -46,8 +46,10 @@ export interface SharePartitionSettings {
   readonly lockDurationMs: number;
   readonly deliveryCountLimit: number;
   readonly maxRecordLocks: number;
-  /** share.auto.offset.reset: "latest" or "earliest". */
-  readonly autoOffsetReset: string;
+  /** share.auto.offset.reset: where a share partition without state starts. */
+  readonly autoOffsetReset: { type: "earliest" | "latest" } | { type: "by_duration"; durationMs: number };
+  /** share.isolation.level is read_committed. */
+  readonly readCommitted: boolean;
 }
 
 export interface Acquisition {
@@ -75,9 +77,14 @@ export class SharePartition {
     readonly groupId: string,
     readonly partition: Partition,
     private readonly persister: SharePersister,
-    readonly settings: SharePartitionSettings,
+    private readonly settingsOf: () => SharePartitionSettings,
     private readonly logger: Logger,
   ) {}
+
+  /** The group's settings now (group configs over the broker's). */
+  get settings(): SharePartitionSettings {
+    return this.settingsOf();
+  }
 
   get topicId(): string {
     return this.partition.topicId;
@@ -112,7 +119,7 @@ export class SharePartition {
     if (state === null || state.startOffset < 0n) {
       // Uninitialized: share.auto.offset.reset decides where the group starts.
       this.#stateEpoch = state?.stateEpoch ?? 0;
-      this.startOffset = this.settings.autoOffsetReset === "earliest" ? logStart : this.partition.highWatermark;
+      this.startOffset = this.#resetOffset();
       this.endOffset = this.startOffset;
       this.#ranges = [];
       this.#persist();
@@ -135,6 +142,16 @@ export class SharePartition {
     this.#ranges = ranges;
     this.#advanceStart();
     return ErrorCode.NONE;
+  }
+
+  /** share.auto.offset.reset: the log start, the high watermark, or the first offset at or after now minus the duration. */
+  #resetOffset(): bigint {
+    const reset = this.settings.autoOffsetReset;
+    if (reset.type === "earliest") return this.partition.logStartOffset;
+    if (reset.type === "latest") return this.partition.highWatermark;
+    const found = this.partition.log.offsetFor({ timestamp: BigInt(Date.now() - (reset as { durationMs: number }).durationMs) });
+    if (found === null) return this.partition.highWatermark;
+    return found.offset < this.partition.highWatermark ? found.offset : this.partition.highWatermark;
   }
 
   /** The first offset a fetch should read from, or null when nothing is acquirable now. */

@@ -63,7 +63,7 @@ export const shareAcknowledge = defineHandler<ShareAcknowledgeRequest, ShareAckn
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
       errorMessage: null,
-      acquisitionLockTimeoutMs: shares.settings.lockDurationMs,
+      acquisitionLockTimeoutMs: shares.settings(groupId).lockDurationMs,
       responses: [...topics.values()],
       nodeEndpoints: [],
     };

@@ -101,9 +101,9 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>(
     const ackResults = await applyAcknowledgements(context, groupId, memberId, acks, authorization);
     if (epoch === FINAL_SHARE_EPOCH) {
       await shares.closeSession(groupId, memberId);
-      return respond(context, [], ackResults, true);
+      return respond(context, groupId, [], ackResults, true);
     }
-    if (request.isRenewAck) return respond(context, [], ackResults, true);
+    if (request.isRenewAck) return respond(context, groupId, [], ackResults, true);
 
     // Fetch every partition of the session.
     const targets = [...session.partitions.values()];
@@ -120,12 +120,18 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>(
       await shares.waitForAcquirable(groupId, allowed, request.maxWaitMs);
       fetched = await shares.acquire(groupId, memberId, allowed, maxRecords, request.maxBytes, recordLimit);
     }
-    return respond(context, [...fetched, ...refused], ackResults, epoch === INITIAL_SHARE_EPOCH);
+    return respond(context, groupId, [...fetched, ...refused], ackResults, epoch === INITIAL_SHARE_EPOCH);
   },
   (_context, _request, errorCode) => errorResponse(errorCode),
 );
 
-function respond(context: RequestContext, fetched: readonly PartitionFetch[], ackResults: Map<string, number>, full: boolean): ShareFetchResponse {
+function respond(
+  context: RequestContext,
+  groupId: string,
+  fetched: readonly PartitionFetch[],
+  ackResults: Map<string, number>,
+  full: boolean,
+): ShareFetchResponse {
   const topics = new Map<string, ShareFetchResponseShareFetchableTopicResponse>();
   const endpoints = new Map<number, ShareFetchResponseNodeEndpoint>();
   const entry = (topicId: string) => {
@@ -179,7 +185,7 @@ function respond(context: RequestContext, fetched: readonly PartitionFetch[], ac
     throttleTimeMs: 0,
     errorCode: ErrorCode.NONE,
     errorMessage: null,
-    acquisitionLockTimeoutMs: context.shares.settings.lockDurationMs,
+    acquisitionLockTimeoutMs: context.shares.settings(groupId).lockDurationMs,
     responses: [...topics.values()],
     nodeEndpoints: [...endpoints.values()],
   };
