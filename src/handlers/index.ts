@@ -42,6 +42,7 @@ import { offsetDelete } from "./group/offset-delete.js";
 import { offsetFetch } from "./group/offset-fetch.js";
 import { shareGroupDescribe } from "./group/share-group-describe.js";
 import { shareGroupHeartbeat } from "./group/share-group-heartbeat.js";
+import { alterShareGroupOffsets, deleteShareGroupOffsets, describeShareGroupOffsets } from "./group/share-group-offsets.js";
 import { syncGroup } from "./group/sync-group.js";
 import { listConfigResources } from "./list-config-resources.js";
 import { listOffsets } from "./list-offsets.js";
@@ -90,6 +91,9 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   consumerGroupDescribe,
   shareGroupHeartbeat,
   shareGroupDescribe,
+  describeShareGroupOffsets,
+  alterShareGroupOffsets,
+  deleteShareGroupOffsets,
   shareFetch,
   shareAcknowledge,
   requiringCluster(initializeShareGroupState, AclOperation.CLUSTER_ACTION),

@@ -217,8 +217,20 @@ export async function openServices(
     },
     delete: async (groupId, topics) => {
       for (const { topicId, partitions: indexes } of topics) for (const index of indexes) await persister.delete(groupId, topicId, index);
-      shares.forgetGroup(groupId);
+      shares.forgetGroup(groupId, new Set(topics.map((t) => t.topicId)));
     },
+    summary: async (groupId, topicId, index) => {
+      const result = await persister.readSummary(groupId, topicId, index);
+      return { errorCode: result.errorCode, state: result.state ?? null };
+    },
+    reset: async (groupId, topicId, index, startOffset) => {
+      const current = await persister.readSummary(groupId, topicId, index);
+      if (current.errorCode !== 0) return current.errorCode;
+      const result = await persister.initialize(groupId, topicId, index, (current.state?.stateEpoch ?? 0) + 1, startOffset);
+      shares.forgetGroup(groupId, new Set([topicId]));
+      return result.errorCode;
+    },
+    highWatermark: (topic, index) => partitions.get(topic, index)?.highWatermark ?? null,
   };
   const elections = cluster?.controller ?? new SingleNodeElections(metadata);
   const reassignments = cluster?.manager ?? new SingleNodeReassignments(metadata);

@@ -122,7 +122,7 @@ export class SharePartition {
       this.startOffset = this.#resetOffset();
       this.endOffset = this.startOffset;
       this.#ranges = [];
-      this.#persist();
+      // Not written yet: as in Kafka, the start offset is first written with the first acknowledgement.
       return ErrorCode.NONE;
     }
     this.#stateEpoch = state.stateEpoch;
@@ -296,7 +296,7 @@ export class SharePartition {
         runStart = i;
       }
     }
-    this.#advanceStart();
+    // The start offset moves once the new state is written (persist()), as in Kafka.
     return ErrorCode.NONE;
   }
 
@@ -337,7 +337,6 @@ export class SharePartition {
       }
     }
     if (!changed) return ErrorCode.NONE;
-    this.#advanceStart();
     return this.persist();
   }
 
@@ -401,10 +400,7 @@ export class SharePartition {
       }
     }
     if (next !== Number.POSITIVE_INFINITY) this.#scheduleLockTimer(next);
-    if (changed) {
-      this.#advanceStart();
-      this.#persist();
-    }
+    if (changed) this.#persist();
   }
 
   /** The state as the share coordinator stores it (ACQUIRED is stored as AVAILABLE with its count). */
@@ -432,7 +428,12 @@ export class SharePartition {
     );
   }
 
-  /** Writes the state now (after the writes before it); resolves with the persister's error code. */
+  /**
+   * Writes the state now (after the writes before it); resolves with the persister's error code.
+   * Once written, the start offset moves past what is done (so the state written carries the start
+   * offset from before, as Kafka's SharePartition writes it). A FENCED_STATE_EPOCH answer means an
+   * admin reset the state (AlterShareGroupOffsets): it is read again at the next fetch.
+   */
   persist(): Promise<number> {
     const input = {
       leaderEpoch: this.partition.leaderEpoch,
@@ -447,9 +448,21 @@ export class SharePartition {
     const write = this.#persisting.then(() => this.persister.write(this.groupId, this.topicId, this.index, input));
     this.#persisting = write.catch(() => undefined);
     return write.then(
-      (result) => result.errorCode,
+      (result) => {
+        if (result.errorCode === ErrorCode.NONE) this.#advanceStart();
+        else if (result.errorCode === ErrorCode.FENCED_STATE_EPOCH) this.reset();
+        return result.errorCode;
+      },
       () => ErrorCode.UNKNOWN_SERVER_ERROR,
     );
+  }
+
+  /** Forgets the in-memory state: the next fetch reads it from the share coordinator again. */
+  reset(): void {
+    this.startOffset = -1n;
+    this.endOffset = -1n;
+    this.#ranges = [];
+    this.#initializing = null;
   }
 
   /** In-flight offsets by state (for describe and metrics). */

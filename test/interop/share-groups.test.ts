@@ -46,6 +46,9 @@ describe(`share groups (KIP-932) with KafkaShareConsumer against ${groupTestsBro
       properties: {
         "group.share.min.record.lock.duration.ms": 1000,
         "group.share.record.lock.duration.ms": 2000,
+        // Share groups assign a partition once its state is initialized, at a later heartbeat: 1 s, not 5 s.
+        "group.share.min.heartbeat.interval.ms": 1000,
+        "group.share.heartbeat.interval.ms": 1000,
         "share.coordinator.state.topic.replication.factor": 1,
         "share.coordinator.state.topic.min.isr": 1,
       },

@@ -28,6 +28,7 @@ import type { LeaveGroupResponseMemberResponse } from "../../protocol/generated/
 import type { ShareGroupDescribeResponseDescribedGroup } from "../../protocol/generated/share-group-describe.js";
 import type { ShareGroupHeartbeatResponse } from "../../protocol/generated/share-group-heartbeat.js";
 import type { SyncGroupResponse } from "../../protocol/generated/sync-group.js";
+import { ZERO_UUID } from "../../protocol/runtime.js";
 import { coordinatorPartition } from "../partitioner.js";
 import { KeyedTimers } from "../timer.js";
 import { consumerGroupAssignors } from "./assignor/index.js";
@@ -40,8 +41,16 @@ import { classicGroupSubscribedTopics } from "./consumer-protocol.js";
 import { groupTombstone, offsetCommitRecord, offsetTombstone } from "./group-records.js";
 import type { CommittedOffset } from "./offsets.js";
 import { type Group, GroupShard, type RecordToWrite } from "./shard.js";
-import type { ShareGroup } from "./share-group.js";
-import { ShareGroupProtocol, type ShareHeartbeatRequest, type ShareStateAccess, shareHeartbeatError } from "./share-group-protocol.js";
+import type { ShareGroup, StateTopicPartitions } from "./share-group.js";
+import {
+  ShareGroupProtocol,
+  type ShareHeartbeatRequest,
+  type ShareStateAccess,
+  shareGroupEpochRecord,
+  shareHeartbeatError,
+  statePartitionMetadataRecord,
+  targetAssignmentMetadataRecord,
+} from "./share-group-protocol.js";
 import { TopicImage } from "./topic-image.js";
 
 export const GROUP_METADATA_TOPIC = "__consumer_offsets";
@@ -105,6 +114,22 @@ export interface GroupOverview {
   /** topic → partition → committed offset; undefined when the group has none. */
   readonly offsets: ReadonlyMap<string, ReadonlyMap<number, CommittedOffset>> | undefined;
 }
+
+/** A topic of a DescribeShareGroupOffsets answer. */
+export interface DescribedShareTopic {
+  readonly topicName: string;
+  readonly topicId: string;
+  readonly partitions: { partitionIndex: number; startOffset: bigint; leaderEpoch: number; lag: bigint; errorCode: number; errorMessage: string | null }[];
+}
+
+/** A topic of an AlterShareGroupOffsets answer. */
+export interface ShareOffsetsTopicResult {
+  readonly topicName: string;
+  readonly topicId: string;
+  readonly partitions: { partitionIndex: number; errorCode: number; errorMessage: string | null }[];
+}
+
+const UNKNOWN_PARTITION_MESSAGE = "This server does not host this topic-partition.";
 
 export interface ListedGroup {
   readonly groupId: string;
@@ -637,6 +662,193 @@ export class GroupCoordinator {
         },
       })),
     };
+  }
+
+  /**
+   * DescribeShareGroupOffsets for one group (GroupCoordinatorService.describeShareGroupOffsets): each
+   * partition's start offset and leader epoch from the share coordinator and (v1) its lag — the high
+   * watermark minus the start offset minus the offsets already delivered past it; -1 where the
+   * partition has no state. `topics` null: every partition whose state the group initialized. An
+   * unknown group has no topics.
+   */
+  async describeShareGroupOffsets(
+    groupId: string,
+    topics: readonly { topicName: string; partitions: readonly number[] }[] | null,
+    withLag: boolean,
+  ): Promise<{ errorCode: number; errorMessage: string | null; topics: DescribedShareTopic[] }> {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { errorCode: shard, errorMessage: null, topics: [] };
+    const group = shard.groups.get(groupId);
+    if (group !== undefined && group.type !== "share")
+      return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a share group.`, topics: [] };
+    if (topics === null && group === undefined) return { errorCode: ErrorCode.NONE, errorMessage: null, topics: [] };
+    const access = this.#shareState;
+    const wanted: readonly { topicName: string; partitions: readonly number[] }[] =
+      topics ??
+      [...(group?.initializedTopics.values() ?? [])].map((info) => ({ topicName: info.topicName, partitions: [...info.partitions].sort((a, b) => a - b) }));
+    const out: DescribedShareTopic[] = [];
+    for (const { topicName, partitions } of wanted) {
+      const topicId = this.image.topic(topicName)?.id ?? ZERO_UUID;
+      const described: DescribedShareTopic = { topicName, topicId, partitions: [] };
+      for (const partition of partitions) {
+        const initialized = group?.initializedTopics.get(topicId)?.partitions.has(partition) ?? false;
+        let state: { startOffset: bigint; leaderEpoch: number; deliveryCompleteCount: number } | null = null;
+        let errorCode: number = ErrorCode.NONE;
+        if (initialized && access !== null && topicId !== ZERO_UUID) {
+          const summary = await access.summary(groupId, topicId, partition);
+          errorCode = summary.errorCode;
+          state = summary.state;
+        }
+        const startOffset = state?.startOffset ?? -1n;
+        const highWatermark = startOffset >= 0n ? access?.highWatermark(topicName, partition) : null;
+        let lag = -1n;
+        if (withLag && startOffset >= 0n && highWatermark != null) {
+          lag = highWatermark - startOffset - BigInt(state?.deliveryCompleteCount ?? 0);
+          if (lag < 0n) lag = 0n;
+        }
+        described.partitions.push({
+          partitionIndex: partition,
+          startOffset,
+          leaderEpoch: state === null || state.leaderEpoch < 0 ? 0 : state.leaderEpoch,
+          lag,
+          errorCode,
+          errorMessage: null,
+        });
+      }
+      out.push(described);
+    }
+    return { errorCode: ErrorCode.NONE, errorMessage: null, topics: out };
+  }
+
+  /**
+   * AlterShareGroupOffsets (GroupCoordinatorService.alterShareGroupOffsets): the group must be empty
+   * (an unknown one is created); each partition gets a new state at its start offset with the next
+   * state epoch, and is recorded as initialized. Unknown topics or partitions answer
+   * UNKNOWN_TOPIC_OR_PARTITION, listed first.
+   */
+  async alterShareGroupOffsets(
+    groupId: string,
+    topics: readonly { topicName: string; partitions: readonly { partitionIndex: number; startOffset: bigint }[] }[],
+  ): Promise<{ errorCode: number; errorMessage: string | null; responses: ShareOffsetsTopicResult[] }> {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { errorCode: shard, errorMessage: null, responses: [] };
+    const existing = shard.groups.get(groupId);
+    if (existing !== undefined && existing.type !== "share")
+      return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a share group.`, responses: [] };
+    if (existing !== undefined && !existing.isEmpty) return { errorCode: ErrorCode.NON_EMPTY_GROUP, errorMessage: "The group is not empty.", responses: [] };
+    const access = this.#shareState;
+    if (access === null) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: null, responses: [] };
+    const failed: ShareOffsetsTopicResult[] = [];
+    const done: ShareOffsetsTopicResult[] = [];
+    const initialized = new Map<string, { topicName: string; partitions: Set<number> }>();
+    for (const { topicName, partitions } of topics) {
+      const topic = this.image.topic(topicName);
+      if (topic === undefined) {
+        // An unknown topic is answered first; a known topic's unknown partitions stay in its entry.
+        failed.push({
+          topicName,
+          topicId: ZERO_UUID,
+          partitions: partitions.map((p) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorMessage: UNKNOWN_PARTITION_MESSAGE,
+          })),
+        });
+        continue;
+      }
+      const result: ShareOffsetsTopicResult = { topicName, topicId: topic.id, partitions: [] };
+      for (const p of partitions) {
+        if (p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) {
+          result.partitions.push({
+            partitionIndex: p.partitionIndex,
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorMessage: UNKNOWN_PARTITION_MESSAGE,
+          });
+          continue;
+        }
+        const errorCode = await access.reset(groupId, topic.id, p.partitionIndex, p.startOffset);
+        result.partitions.push({ partitionIndex: p.partitionIndex, errorCode, errorMessage: null });
+        if (errorCode === ErrorCode.NONE) {
+          const entry = initialized.get(topic.id) ?? { topicName, partitions: new Set<number>() };
+          entry.partitions.add(p.partitionIndex);
+          initialized.set(topic.id, entry);
+        }
+      }
+      done.push(result);
+    }
+    // The group (created if new) records the partitions as initialized.
+    const now = this.shardFor(groupId);
+    if (typeof now !== "number") {
+      const group = now.groups.get(groupId);
+      const share = group?.type === "share" ? group : undefined;
+      const records: RecordToWrite[] = [];
+      if (group === undefined) records.push(shareGroupEpochRecord(groupId, 1, 0n), targetAssignmentMetadataRecord(groupId, 1, BigInt(Date.now())));
+      const merged = new Map<string, StateTopicPartitions>(share?.initializedTopics ?? []);
+      for (const [topicId, info] of initialized) {
+        merged.set(topicId, { topicName: info.topicName, partitions: new Set([...(merged.get(topicId)?.partitions ?? []), ...info.partitions]) });
+      }
+      records.push(statePartitionMetadataRecord(groupId, share?.initializingTopics ?? new Map(), merged, share?.deletingTopics ?? new Map()));
+      try {
+        now.write(records, Date.now(), true);
+      } catch (error) {
+        return { errorCode: operationError(error).errorCode, errorMessage: null, responses: [] };
+      }
+    }
+    return { errorCode: ErrorCode.NONE, errorMessage: null, responses: [...failed, ...done] };
+  }
+
+  /**
+   * DeleteShareGroupOffsets (GroupCoordinatorService.deleteShareGroupOffsets): the group must be
+   * empty; each topic's share-partition state is deleted and the topic leaves the group's
+   * initialized partitions. An unknown topic answers UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  async deleteShareGroupOffsets(
+    groupId: string,
+    topicNames: readonly string[],
+  ): Promise<{
+    errorCode: number;
+    errorMessage: string | null;
+    responses: { topicName: string; topicId: string; errorCode: number; errorMessage: string | null }[];
+  }> {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { errorCode: shard, errorMessage: null, responses: [] };
+    const group = shard.groups.get(groupId);
+    if (group !== undefined && group.type !== "share")
+      return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a share group.`, responses: [] };
+    if (group !== undefined && !group.isEmpty) return { errorCode: ErrorCode.NON_EMPTY_GROUP, errorMessage: "The group is not empty.", responses: [] };
+    const access = this.#shareState;
+    const responses: { topicName: string; topicId: string; errorCode: number; errorMessage: string | null }[] = [];
+    const deleted = new Set<string>();
+    for (const topicName of topicNames) {
+      const topic = this.image.topic(topicName);
+      if (topic === undefined) {
+        responses.push({ topicName, topicId: ZERO_UUID, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: UNKNOWN_PARTITION_MESSAGE });
+        continue;
+      }
+      const partitions = [...(group?.statePartitions().get(topic.id)?.partitions ?? [])];
+      try {
+        if (access !== null && partitions.length > 0) await access.delete(groupId, [{ topicId: topic.id, partitions }]);
+        deleted.add(topic.id);
+        responses.push({ topicName, topicId: topic.id, errorCode: ErrorCode.NONE, errorMessage: null });
+      } catch (error) {
+        responses.push({ topicName, topicId: topic.id, errorCode: operationError(error).errorCode, errorMessage: null });
+      }
+    }
+    const current = this.shardFor(groupId);
+    const share = this.shareGroup(groupId);
+    if (typeof current !== "number" && share !== undefined && deleted.size > 0) {
+      const without = (map: ReadonlyMap<string, StateTopicPartitions>) => new Map([...map].filter(([topicId]) => !deleted.has(topicId)));
+      try {
+        current.write(
+          [statePartitionMetadataRecord(groupId, without(share.initializingTopics), without(share.initializedTopics), share.deletingTopics)],
+          Date.now(),
+          true,
+        );
+      } catch (error) {
+        return { errorCode: operationError(error).errorCode, errorMessage: null, responses: [] };
+      }
+    }
+    return { errorCode: ErrorCode.NONE, errorMessage: null, responses };
   }
 
   /** The share group, if its shard is active and holds one. */

@@ -37,10 +37,21 @@ export interface ShareHeartbeatRequest {
   readonly clientHost: string;
 }
 
-/** Initializes (or deletes) share-partition state in __share_group_state (the persister). */
+/** Share-partition state in __share_group_state (the persister) and the share partitions of this broker. */
 export interface ShareStateAccess {
+  /** Initializes new partitions' state (start offset -1: share.auto.offset.reset decides at the first fetch). */
   initialize(groupId: string, topics: readonly { topicId: string; partitions: readonly number[] }[]): Promise<void>;
   delete(groupId: string, topics: readonly { topicId: string; partitions: readonly number[] }[]): Promise<void>;
+  /** ReadShareGroupStateSummary of one partition: null when it has no state. */
+  summary(
+    groupId: string,
+    topicId: string,
+    partition: number,
+  ): Promise<{ errorCode: number; state: { startOffset: bigint; leaderEpoch: number; stateEpoch: number; deliveryCompleteCount: number } | null }>;
+  /** A new state at `startOffset` with the next state epoch (AlterShareGroupOffsets); the error code. */
+  reset(groupId: string, topicId: string, partition: number, startOffset: bigint): Promise<number>;
+  /** The partition's high watermark if this broker hosts it, else null. */
+  highWatermark(topic: string, partition: number): bigint | null;
 }
 
 export interface ShareGroupHost {
@@ -109,7 +120,7 @@ function targetMemberRecord(groupId: string, memberId: string, assignment: Topic
   };
 }
 
-function targetMetadataRecord(groupId: string, assignmentEpoch: number, timestamp: bigint): RecordToWrite {
+export function targetAssignmentMetadataRecord(groupId: string, assignmentEpoch: number, timestamp: bigint): RecordToWrite {
   return {
     recordType: GroupRecordType.ShareGroupTargetAssignmentMetadata,
     key: { groupId, unknownTaggedFields: u },
@@ -177,7 +188,7 @@ interface TopicIdPartition {
 /** SimpleAssignor.assign: member → partitions by topic id. */
 export function simpleAssign(
   members: readonly { memberId: string; subscribedTopicIds: readonly string[]; current: TopicPartitions }[],
-  partitionCount: (topicId: string) => number,
+  partitionsOf: (topicId: string) => readonly number[],
 ): Map<string, TopicPartitions> {
   const result = new Map<string, TopicPartitions>();
   for (const member of members) result.set(member.memberId, new Map());
@@ -186,8 +197,7 @@ export function simpleAssign(
   const targetsOf = (topicIds: readonly string[]): TopicIdPartition[] => {
     const out: TopicIdPartition[] = [];
     for (const topicId of topicIds) {
-      const count = partitionCount(topicId);
-      for (let partition = 0; partition < count; partition++) out.push({ topicId, partition });
+      for (const partition of partitionsOf(topicId)) out.push({ topicId, partition });
     }
     return out;
   };
@@ -251,7 +261,7 @@ export function simpleAssign(
     set.add(tp.partition);
   };
   for (const { tp, members: owners } of current.values()) {
-    for (const memberId of owners) if (subscribersOf.get(tp.topicId)?.includes(memberId) && partitionCount(tp.topicId) > tp.partition) give(memberId, tp);
+    for (const memberId of owners) if (subscribersOf.get(tp.topicId)?.includes(memberId) && partitionsOf(tp.topicId).includes(tp.partition)) give(memberId, tp);
   }
   for (const { tp, members: owners } of fresh.values()) for (const memberId of owners) give(memberId, tp);
   for (const [memberId, assignment] of final) result.set(memberId, assignment);
@@ -305,7 +315,9 @@ export class ShareGroupProtocol {
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null };
     }
     let group: ShareGroup;
+    let isNewGroup = false;
     if (existing === undefined) {
+      isNewGroup = true;
       if (memberEpoch !== 0) throw new KafkaError("GROUP_ID_NOT_FOUND", `Share group ${groupId} not found.`);
       group = new ShareGroupClass(groupId);
     } else if (existing.type === "share") {
@@ -313,6 +325,7 @@ export class ShareGroupProtocol {
     } else if (existing.type === "classic" && existing.protocolType === null && existing.members.size === 0 && memberEpoch === 0) {
       // A "simple" group that only holds offsets does not stand in the way (as for consumer groups).
       group = new ShareGroupClass(groupId);
+      isNewGroup = true;
     } else {
       throw new KafkaError("GROUP_ID_NOT_FOUND", `Group ${groupId} is not a share group.`);
     }
@@ -366,8 +379,44 @@ export class ShareGroupProtocol {
       for (const name of updated.subscribedTopicNames) subscribed.set(name, { byNameCount: (subscribed.get(name)?.byNameCount ?? 0) + 1, byRegexCount: 0 });
     }
     const metadataHash = this.host.image.computeMetadataHash(subscribed);
-    let groupEpoch = group.groupEpoch;
-    if (subscriptionChanged || metadataHash !== group.metadataHash) {
+    // Only partitions whose share state is initialized are assigned (Kafka 4.4): the subscribed
+    // partitions are initialized first, and the group epoch moves once they are.
+    const members = new Map(group.members);
+    members.set(memberId, updated);
+    const subscribedPartitions = new Map<string, { topicName: string; count: number }>();
+    for (const m of members.values()) {
+      for (const name of m.subscribedTopicNames) {
+        const topic = this.host.image.topic(name);
+        if (topic !== undefined) subscribedPartitions.set(topic.id, { topicName: name, count: topic.partitionCount });
+      }
+    }
+    const assignable = new Map<string, number[]>();
+    const fresh = new Map<string, StateTopicPartitions>();
+    for (const [topicId, { topicName, count }] of subscribedPartitions) {
+      const initialized = group.initializedTopics.get(topicId)?.partitions;
+      const initializing = group.initializingTopics.get(topicId)?.partitions;
+      for (let partition = 0; partition < count; partition++) {
+        if (initialized?.has(partition)) assignable.set(topicId, [...(assignable.get(topicId) ?? []), partition]);
+        else if (!initializing?.has(partition)) {
+          const entry = fresh.get(topicId) ?? { topicName, partitions: new Set<number>() };
+          (entry.partitions as Set<number>).add(partition);
+          fresh.set(topicId, entry);
+        }
+      }
+    }
+    // Partitions initialized since the target assignment was computed call for a new one.
+    const targeted = new Set<string>();
+    for (const assignment of group.targetAssignment.values())
+      for (const [topicId, partitions] of assignment) for (const p of partitions) targeted.add(`${topicId}:${p}`);
+    let assignableCount = 0;
+    let newlyAssignable = false;
+    for (const [topicId, partitions] of assignable) {
+      assignableCount += partitions.length;
+      for (const p of partitions) if (!targeted.has(`${topicId}:${p}`)) newlyAssignable = true;
+    }
+    const shrunk = targeted.size > assignableCount;
+    let groupEpoch = isNewGroup ? 1 : group.groupEpoch;
+    if (subscriptionChanged || metadataHash !== group.metadataHash || (!isNew && (newlyAssignable || shrunk))) {
       groupEpoch += 1;
       records.push(shareGroupEpochRecord(groupId, groupEpoch, metadataHash));
     }
@@ -376,46 +425,30 @@ export class ShareGroupProtocol {
     let target = group.targetAssignment.get(memberId) ?? new Map<string, ReadonlySet<number>>();
     let assignmentEpoch = group.assignmentEpoch;
     if (groupEpoch > group.assignmentEpoch) {
-      const members = new Map(group.members);
-      members.set(memberId, updated);
       const assigned = simpleAssign(
         [...members.values()].map((m) => ({
           memberId: m.memberId,
           subscribedTopicIds: m.subscribedTopicNames.flatMap((name) => this.host.image.topic(name)?.id ?? []),
           current: group.targetAssignment.get(m.memberId) ?? new Map(),
         })),
-        (topicId) => this.host.image.topicById(topicId)?.partitionCount ?? 0,
+        (topicId) => assignable.get(topicId) ?? [],
       );
       for (const [id, assignment] of assigned) {
         const previous = group.targetAssignment.get(id);
         if (previous === undefined || !sameAssignment(previous, assignment)) records.push(targetMemberRecord(groupId, id, assignment));
       }
       assignmentEpoch = groupEpoch;
-      records.push(targetMetadataRecord(groupId, assignmentEpoch, BigInt(nowMs)));
+      records.push(targetAssignmentMetadataRecord(groupId, assignmentEpoch, BigInt(nowMs)));
       target = assigned.get(memberId) ?? new Map();
-      // Partitions newly assigned get their share state initialized.
-      const known = group.statePartitions();
-      const fresh = new Map<string, StateTopicPartitions>();
-      for (const assignment of assigned.values()) {
-        for (const [topicId, partitions] of assignment) {
-          const name = this.host.image.topicName(topicId);
-          if (name === undefined) continue;
-          for (const partition of partitions) {
-            if (known.get(topicId)?.partitions.has(partition)) continue;
-            const entry = fresh.get(topicId) ?? { topicName: name, partitions: new Set<number>() };
-            (entry.partitions as Set<number>).add(partition);
-            fresh.set(topicId, entry);
-          }
-        }
+    }
+    // Subscribed partitions without state get it initialized.
+    if (fresh.size > 0) {
+      const initializing = new Map(group.initializingTopics);
+      for (const [topicId, info] of fresh) {
+        initializing.set(topicId, { topicName: info.topicName, partitions: new Set([...(initializing.get(topicId)?.partitions ?? []), ...info.partitions]) });
       }
-      if (fresh.size > 0) {
-        const initializing = new Map(group.initializingTopics);
-        for (const [topicId, info] of fresh) {
-          initializing.set(topicId, { topicName: info.topicName, partitions: new Set([...(initializing.get(topicId)?.partitions ?? []), ...info.partitions]) });
-        }
-        records.push(statePartitionMetadataRecord(groupId, initializing, group.initializedTopics, group.deletingTopics));
-        queueMicrotask(() => this.#initialize(groupId, fresh));
-      }
+      records.push(statePartitionMetadataRecord(groupId, initializing, group.initializedTopics, group.deletingTopics));
+      queueMicrotask(() => this.#initialize(groupId, fresh));
     }
 
     // Reconciliation: a share member takes its target at once.
@@ -464,6 +497,8 @@ export class ShareGroupProtocol {
       tombstone(GroupRecordType.ShareGroupMemberMetadata, { groupId, memberId }),
       shareGroupEpochRecord(groupId, group.groupEpoch + 1, this.host.image.computeMetadataHash(remaining)),
     ];
+    // The last member gone: the (empty) target assignment is at the new epoch, as Kafka writes it.
+    if (group.members.size === 1) records.push(targetAssignmentMetadataRecord(groupId, group.groupEpoch + 1, 0n));
     shard.write(records, nowMs, true);
     this.host.timers.cancel(this.#sessionKey(groupId, memberId));
   }
