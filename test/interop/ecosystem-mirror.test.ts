@@ -134,7 +134,10 @@ describe(`MirrorMaker 2 between Kafka 4.4.0 and ${groupTestsBroker}`, () => {
       "sync.group.offsets.enabled": true,
       "sync.group.offsets.interval.seconds": 1,
       "sync.topic.configs.interval.seconds": 1,
-      "offset.flush.interval.ms": 1000,
+      // Worker settings go per target cluster. A source task's offsets are flushed, and its delayed
+      // offset syncs sent, every second instead of every minute.
+      "kafka.offset.flush.interval.ms": 1000,
+      "sluice.offset.flush.interval.ms": 1000,
     };
     const file = join(workDir, "mm2.properties");
     await writeFile(
