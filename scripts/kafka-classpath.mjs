@@ -138,6 +138,9 @@ export async function kafkaClasspath(options = {}) {
     options.log?.("kafka-classpath: building test/kafka (Maven; the first run downloads about 80 MB) ...");
     const started = Date.now();
     rmSync(stampFile, { force: true });
+    // Maven's compile does not remove what a deleted source or resource left in target/classes
+    // (a stale META-INF/services entry names a class that is gone): start from nothing.
+    rmSync(classesDir, { recursive: true, force: true });
     await runMaven();
     writeFileSync(stampFile, `${hash}\n`);
     const built = builtClasspath(hash);

@@ -11,10 +11,12 @@
 //   the repartition records it committed are deleted (DeleteRecords).
 // - Kafka Connect, a distributed worker (org.apache.kafka.connect.cli.ConnectDistributed): it joins
 //   its group (protocol type "connect"), creates its config, offset and status topics (compacted),
-//   takes a source and a sink connector over REST (test/kafka's sluice.kafka.connect line-file
-//   connectors: file -> topic -> file) and the lines flow; stopped (SIGTERM) it leaves its group, and
-//   a new worker reads the connectors and their offsets back from those topics and goes on where
-//   the first stopped: every line once, in order.
+//   takes a source and a sink connector over REST (Kafka's own FileStreamSourceConnector and
+//   FileStreamSinkConnector, connect-file: file -> topic -> file) and the lines flow; stopped
+//   (SIGTERM) it leaves its group, and a new worker reads the connectors and their offsets back from
+//   those topics and goes on where the first stopped: every line once, in order. The source's offset
+//   (a byte position in the file) is then reset over REST (KIP-875: stop, PATCH offsets, resume) and
+//   the whole file is read into the topic again.
 //
 //   GROUP_TESTS_BROKER=kafka npx vitest run test/interop/streams-connect.test.ts
 import type { ChildProcess } from "node:child_process";
@@ -318,7 +320,8 @@ ${worker.member.describe()}`);
     /** PUT /connectors/NAME/config, again while the worker answers 409 (a rebalance is under way). */
     async function createConnector(worker: Worker, name: string, config: Record<string, string>): Promise<number> {
       return waitFor(`the worker to take connector ${name}`, async () => {
-        const { status } = await rest(worker, "PUT", `/connectors/${name}/config`, config);
+        const { status, body } = await rest(worker, "PUT", `/connectors/${name}/config`, config);
+        if (status >= 500) throw new Error(`PUT /connectors/${name}/config: ${status} ${JSON.stringify(body)}\n${worker.member.describe()}`);
         return status !== 409 && status;
       });
     }
@@ -363,8 +366,8 @@ ${worker.member.describe()}`);
       expect([topics.get(configTopic), topics.get(offsetTopic), topics.get(statusTopic)]).toEqual([1, 25, 5]);
       for (const topic of [configTopic, offsetTopic, statusTopic]) expect(await topicConfig(topic, "cleanup.policy"), topic).toBe("compact");
 
-      const source = { "connector.class": "sluice.kafka.connect.LineFileSourceConnector", "tasks.max": "1", file: inputFile, topic: linesTopic };
-      const sink = { "connector.class": "sluice.kafka.connect.LineFileSinkConnector", "tasks.max": "1", file: outputFile, topics: linesTopic };
+      const source = { "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "tasks.max": "1", file: inputFile, topic: linesTopic };
+      const sink = { "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "tasks.max": "1", file: outputFile, topics: linesTopic };
       expect(await createConnector(worker, "lines-source", source)).toBe(201);
       expect(await createConnector(worker, "lines-sink", sink)).toBe(201);
       await waitForRunning(worker, "lines-source");
@@ -374,9 +377,11 @@ ${worker.member.describe()}`);
       await waitFor("35 lines in the sink's file", async () => (await readLines(outputFile)).length >= 35);
       expect(await readLines(outputFile)).toEqual(lines.slice(0, 35));
       expect((await rest(worker, "GET", "/connectors")).body).toEqual(["lines-sink", "lines-source"].sort());
+      // FileStreamSourceTask's offset is the byte position after the last line it sent.
+      const position = (count: number) => Buffer.byteLength(`${lines.slice(0, count).join("\n")}\n`);
       await waitFor("the source's offset to reach line 35", async () => {
         const { body } = await rest(worker, "GET", "/connectors/lines-source/offsets");
-        return JSON.stringify(body) === JSON.stringify({ offsets: [{ partition: { file: inputFile }, offset: { line: 35 } }] });
+        return JSON.stringify(body) === JSON.stringify({ offsets: [{ partition: { filename: inputFile }, offset: { position: position(35) } }] });
       });
       await client.waitForCommitsAtEnd("connect-lines-sink", linesTopic);
       expect(await describeGroup("connect-lines-sink")).toMatchObject({ protocolType: "consumer", state: "Stable" });
@@ -396,6 +401,23 @@ ${worker.member.describe()}`);
       await client.waitForCommitsAtEnd("connect-lines-sink", linesTopic);
       expect(await readLines(outputFile)).toEqual(lines);
       expect((await readTopic(linesTopic)).map((r) => r.value)).toEqual(lines);
+
+      // KIP-875: the source stopped, its offset set back to the start of the file (written to
+      // connect-offsets), resumed: it sends the whole file again, and the sink appends it.
+      expect((await rest(again, "PUT", "/connectors/lines-source/stop")).status).toBe(204);
+      await waitFor("lines-source to be STOPPED", async () => {
+        const { body } = await rest(again, "GET", "/connectors/lines-source/status");
+        return (body as { connector?: { state: string } }).connector?.state === "STOPPED";
+      });
+      const reset = { offsets: [{ partition: { filename: inputFile }, offset: { position: 0 } }] };
+      expect(await rest(again, "PATCH", "/connectors/lines-source/offsets", reset)).toMatchObject({ status: 200 });
+      expect((await rest(again, "GET", "/connectors/lines-source/offsets")).body).toEqual(reset);
+      expect((await rest(again, "PUT", "/connectors/lines-source/resume")).status).toBe(202);
+      await waitForRunning(again, "lines-source");
+      await waitFor("the file twice in the sink's file", async () => (await readLines(outputFile)).length >= 80);
+      await client.waitForCommitsAtEnd("connect-lines-sink", linesTopic);
+      expect(await readLines(outputFile)).toEqual([...lines, ...lines]);
+      expect((await readTopic(linesTopic)).map((r) => r.value)).toEqual([...lines, ...lines]);
       expect((await rest(again, "DELETE", "/connectors/lines-source")).status).toBe(204);
       expect((await rest(again, "DELETE", "/connectors/lines-sink")).status).toBe(204);
       await stopWorker(again);
