@@ -159,6 +159,8 @@ const honouredBrokerKeys = new Map<string, string | null>([
   ["group.consumer.assignment.interval.ms", null],
   ["group.consumer.migration.policy", null],
   ["group.share.session.timeout.ms", null],
+  ["errors.deadletterqueue.auto.create.topics.enable", null],
+  ["errors.deadletterqueue.topic.name.prefix", null],
   ["group.share.heartbeat.interval.ms", null],
   ["group.share.max.size", null],
   ["group.share.record.lock.duration.ms", null],

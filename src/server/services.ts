@@ -45,6 +45,7 @@ import { type InterBrokerSecurity, interBrokerSecurity } from "../security/inter
 import { QuotaManager } from "../security/quota-manager.js";
 import { saslListeners } from "../security/sasl.js";
 import { principalMapper } from "../security/ssl.js";
+import { ShareDeadLetterQueue } from "../share/dlq.js";
 import { SharePersister } from "../share/persister.js";
 import { ShareManager } from "../share/share-manager.js";
 import type { BrokerServices } from "./context.js";
@@ -206,6 +207,7 @@ export async function openServices(
   const persister = new SharePersister(metadata, shareStates, cluster?.clients ?? null);
   const shares = new ShareManager(logger, metadata, partitions, persister, config, cluster?.manager ?? (store as MetadataStore));
   partitions.onRoleChange((partition, role) => shares.onPartitionRole(partition, role));
+  shares.dlq = new ShareDeadLetterQueue(config, logger, metadata, partitions, topics, cluster?.manager ?? (store as MetadataStore), cluster?.clients ?? null);
   groups.shareState = {
     initialize: async (groupId, topics) => {
       for (const { topicId, partitions: indexes } of topics) {

@@ -20,6 +20,7 @@ import type { BrokerConfig } from "../config/index.js";
 import type { Partition } from "../log/partition.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import { ErrorCode } from "../protocol/errors.js";
+import type { ShareDeadLetterQueue } from "./dlq.js";
 import type { SharePersister } from "./persister.js";
 import { type Acquisition, SharePartition, type SharePartitionSettings } from "./share-partition.js";
 
@@ -52,6 +53,8 @@ export class ShareManager {
   readonly #settings = new Map<string, SharePartitionSettings>();
   readonly #logger: Logger;
   readonly #waiters = new Set<() => void>();
+  /** The dead-letter queue (set by the broker's wiring). */
+  dlq: ShareDeadLetterQueue | null = null;
 
   constructor(
     logger: Logger,
@@ -145,6 +148,10 @@ export class ShareManager {
     if (sharePartition === undefined) {
       sharePartition = new SharePartition(groupId, partition, this.persister, () => this.settings(groupId), this.#logger);
       sharePartition.onAvailable = () => this.#wake();
+      const created = sharePartition;
+      sharePartition.onDeadLetters = (letters) => {
+        for (const letter of letters) this.dlq?.enqueue({ groupId, source: created.partition, ...letter });
+      };
       this.#partitions.set(key, sharePartition);
     }
     return sharePartition;

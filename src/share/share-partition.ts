@@ -22,6 +22,7 @@ import type { Logger } from "pino";
 import type { Partition } from "../log/partition.js";
 import type { LogSlice } from "../native.js";
 import { ErrorCode } from "../protocol/errors.js";
+import { DLQ_DELIVERY_LIMIT, DLQ_REJECTED } from "./dlq.js";
 import type { SharePersister } from "./persister.js";
 
 export const RecordState = { AVAILABLE: 0, ACQUIRED: 1, ACKNOWLEDGED: 2, ARCHIVED: 4 } as const;
@@ -34,6 +35,14 @@ interface Range {
   deliveryCount: number;
   memberId: string | null;
   lockUntil: number;
+}
+
+/** Offsets archived by a REJECT or the delivery count limit, for the dead-letter queue. */
+export interface DeadLetterRange {
+  readonly firstOffset: bigint;
+  readonly lastOffset: bigint;
+  readonly deliveryCount: number;
+  readonly message: string;
 }
 
 export interface AcquiredRange {
@@ -72,6 +81,10 @@ export class SharePartition {
   #closed = false;
   /** Called when offsets became available again (a parked fetch may acquire them). */
   onAvailable: (() => void) | null = null;
+  /** Called with what was archived by a REJECT or the delivery count limit, once that is durable (the DLQ). */
+  onDeadLetters: ((letters: readonly DeadLetterRange[]) => void) | null = null;
+  /** Archived ranges waiting for the next write before they go to the DLQ. */
+  #dead: DeadLetterRange[] = [];
 
   constructor(
     readonly groupId: string,
@@ -306,8 +319,11 @@ export class SharePartition {
         range.state = RecordState.ACKNOWLEDGED;
         break;
       case AcknowledgeType.GAP:
+        range.state = RecordState.ARCHIVED;
+        break;
       case AcknowledgeType.REJECT:
         range.state = RecordState.ARCHIVED;
+        this.#dead.push({ firstOffset: range.first, lastOffset: range.last, deliveryCount: range.deliveryCount, message: DLQ_REJECTED });
         break;
       case AcknowledgeType.RELEASE:
         this.#release(range);
@@ -322,6 +338,9 @@ export class SharePartition {
 
   #release(range: Range): void {
     range.state = range.deliveryCount >= this.settings.deliveryCountLimit ? RecordState.ARCHIVED : RecordState.AVAILABLE;
+    if (range.state === RecordState.ARCHIVED) {
+      this.#dead.push({ firstOffset: range.first, lastOffset: range.last, deliveryCount: range.deliveryCount, message: DLQ_DELIVERY_LIMIT });
+    }
     range.memberId = null;
     range.lockUntil = 0;
     if (range.state === RecordState.AVAILABLE) this.onAvailable?.();
@@ -445,12 +464,15 @@ export class SharePartition {
       ),
       stateBatches: this.#stateBatches(),
     };
+    const dead = this.#dead.splice(0);
     const write = this.#persisting.then(() => this.persister.write(this.groupId, this.topicId, this.index, input));
     this.#persisting = write.catch(() => undefined);
     return write.then(
       (result) => {
-        if (result.errorCode === ErrorCode.NONE) this.#advanceStart();
-        else if (result.errorCode === ErrorCode.FENCED_STATE_EPOCH) this.reset();
+        if (result.errorCode === ErrorCode.NONE) {
+          this.#advanceStart();
+          if (dead.length > 0) this.onDeadLetters?.(dead);
+        } else if (result.errorCode === ErrorCode.FENCED_STATE_EPOCH) this.reset();
         return result.errorCode;
       },
       () => ErrorCode.UNKNOWN_SERVER_ERROR,

@@ -19,14 +19,14 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  *
  * <pre>
  * java -cp ... sluice.kafka.ShareConsume --bootstrap HOST:PORT --group G --topic T
- *     [--mode implicit|accept|release-first|reject|hold|renew] [--max N] [--idle-ms 3000]
+ *     [--mode implicit|accept|release-first|release|reject|hold|renew] [--max N] [--idle-ms 3000]
  *     [--timeout-ms 60000] [--renew-wait-ms 0] [--property key=value]...
  * </pre>
  *
  * <p>Modes: {@code implicit} acknowledges by polling again (share.acknowledgement.mode=implicit);
  * {@code accept} accepts each record explicitly and commits synchronously; {@code release-first}
  * releases a record on its first delivery and accepts it on a later one; {@code reject} rejects
- * every record; {@code hold} polls once (what it got stays acquired) and halts the JVM without
+ * every record; {@code release} releases every record (until the delivery count limit archives it); {@code hold} polls once (what it got stays acquired) and halts the JVM without
  * closing — a crashed consumer (records whose value starts with \"probe\" do not count); {@code renew} renews each record's lock once (KIP-1222), waits
  * past the lock duration, then accepts. It prints one JSON line per record delivered — {@code
  * {"event":"record","partition","offset","key","value","deliveryCount"}} — and a last line {@code
@@ -111,6 +111,7 @@ public final class ShareConsume {
           switch (mode) {
             case "accept" -> consumer.acknowledge(record, AcknowledgeType.ACCEPT);
             case "reject" -> consumer.acknowledge(record, AcknowledgeType.REJECT);
+            case "release" -> consumer.acknowledge(record, AcknowledgeType.RELEASE);
             case "release-first" -> consumer.acknowledge(
                 record, record.deliveryCount().orElse((short) 1) <= 1 ? AcknowledgeType.RELEASE : AcknowledgeType.ACCEPT);
             case "renew" -> {
