@@ -22,6 +22,7 @@ import type { Logger } from "pino";
 import type { Partition } from "../log/partition.js";
 import type { LogSlice } from "../native.js";
 import { ErrorCode } from "../protocol/errors.js";
+import { batches } from "../protocol/records.js";
 import { DLQ_DELIVERY_LIMIT, DLQ_REJECTED } from "./dlq.js";
 import type { SharePersister } from "./persister.js";
 
@@ -187,7 +188,9 @@ export class SharePartition {
   acquire(memberId: string, maxRecords: number, maxBytes: number, recordLimit: boolean, nowMs: number): Acquisition {
     if (this.startOffset < 0n || this.#closed || maxRecords <= 0) return NOTHING;
     const log = this.partition.log;
-    const upperBound = this.partition.highWatermark;
+    // share.isolation.level=read_committed: up to the last stable offset; aborted records are archived.
+    const readCommitted = this.settings.readCommitted;
+    const upperBound = readCommitted ? this.partition.lastStableOffset : this.partition.highWatermark;
     if (this.startOffset < this.partition.logStartOffset) this.#moveStartTo(this.partition.logStartOffset);
     const fetchOffset = this.#nextAcquirable(upperBound);
     if (fetchOffset === null) return NOTHING;
@@ -240,16 +243,65 @@ export class SharePartition {
     // New records: from the end offset to the window's end.
     const newEnd = windowEnd < lockLimitEnd ? windowEnd : lockLimitEnd;
     if (this.endOffset <= newEnd) {
-      const range: Range = { first: this.endOffset, last: newEnd, state: RecordState.AVAILABLE, deliveryCount: 0, memberId: null, lockUntil: 0 };
-      this.#ranges.push(range);
+      const aborted = readCommitted ? this.#abortedRanges(this.endOffset, newEnd, maxBytes) : [];
+      let next = this.endOffset;
+      for (const [first, last] of [...aborted, [newEnd + 1n, newEnd] as const]) {
+        if (first > next) {
+          const range: Range = { first: next, last: first - 1n, state: RecordState.AVAILABLE, deliveryCount: 0, memberId: null, lockUntil: 0 };
+          this.#ranges.push(range);
+          take(range);
+        }
+        // Records of aborted transactions are never delivered: archived at once (Kafka's
+        // SharePartition.filterAbortedTransactionalAcquiredRecords).
+        if (first <= last) this.#ranges.push({ first, last, state: RecordState.ARCHIVED, deliveryCount: 0, memberId: null, lockUntil: 0 });
+        next = last + 1n;
+      }
       this.endOffset = newEnd + 1n;
-      take(range);
     }
     if (acquired.length === 0) return NOTHING;
     this.#scheduleLockTimer(lockUntil);
     const lastAcquired = (acquired.at(-1) as AcquiredRange).lastOffset;
     const records = log.read((acquired[0] as AcquiredRange).firstOffset, Math.max(1, maxBytes), lastAcquired + 1n);
     return { records, acquired, count };
+  }
+
+  /**
+   * The offset ranges in [from, to] written by transactions that aborted, as a read_committed
+   * consumer finds them: a producer's batches from the aborted transaction's first offset until its
+   * ABORT marker. Only read (a copy of the batches) when the log lists an aborted transaction there.
+   */
+  #abortedRanges(from: bigint, to: bigint, maxBytes: number): [bigint, bigint][] {
+    const log = this.partition.log;
+    const aborted = [...log.abortedTransactions(from, to + 1n)].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
+    if (aborted.length === 0) return [];
+    const out: [bigint, bigint][] = [];
+    const open = new Set<bigint>();
+    let next = 0;
+    let offset = from;
+    while (offset <= to) {
+      const read = log.readCopy(offset, Math.max(1, maxBytes), to + 1n);
+      if (read.bytes.length === 0) break;
+      for (const batch of batches(read.bytes)) {
+        if (batch.lastOffset < from) continue;
+        while (next < aborted.length && (aborted[next] as { firstOffset: bigint }).firstOffset <= batch.lastOffset) {
+          open.add((aborted[next] as { producerId: bigint }).producerId);
+          next++;
+        }
+        if (batch.isControl) {
+          open.delete(batch.producerId);
+          continue;
+        }
+        if (!batch.isTransactional || !open.has(batch.producerId)) continue;
+        const first = batch.baseOffset < from ? from : batch.baseOffset;
+        const last = batch.lastOffset > to ? to : batch.lastOffset;
+        const previous = out.at(-1);
+        if (previous !== undefined && previous[1] + 1n === first) previous[1] = last;
+        else out.push([first, last]);
+      }
+      if (read.nextOffset <= offset) break;
+      offset = read.nextOffset;
+    }
+    return out;
   }
 
   /** Splits so that [first, last] is exactly some ranges (index i holds `first`). */

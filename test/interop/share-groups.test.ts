@@ -7,7 +7,11 @@
 // - RELEASE: each record released on its first delivery comes back with delivery count 2;
 // - a member that halts holding records (no acknowledgement, no close): after the acquisition lock
 //   (group.share.record.lock.duration.ms, 2 s here) another member gets them, delivery count 2;
-// - the share-partition state survives a broker restart: what was accepted is not delivered again.
+// - the share-partition state survives a broker restart: what was accepted is not delivered again;
+// - share.isolation.level=read_committed (a group config): records of aborted transactions are
+//   never delivered, committed ones are, with the Java transactional producer writing both;
+// - the delivery count limit: a record released every time is delivered exactly
+//   share.delivery.count.limit times, then archived.
 //
 // Share groups start at the latest offset (share.auto.offset.reset), so each test first lets a
 // member start and waits until the group's share partitions are initialized — ShareGroupDescribe
@@ -18,7 +22,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupTestsBroker, startBroker, type TestBroker } from "../helpers/brokers.js";
 import { GroupTestClient, MemberProcess, showBrokerOutputOnFailure, waitFor } from "../helpers/groups.js";
-import { kafkaClasspath, spawnJavaTool } from "../helpers/kafka.js";
+import { kafkaClasspath, runJavaTool, spawnJavaTool } from "../helpers/kafka.js";
 
 interface ShareRecord {
   event: "record";
@@ -166,6 +170,70 @@ describe(`share groups (KIP-932) with KafkaShareConsumer against ${groupTestsBro
     expect(taken.map((r) => r.value).sort()).toEqual(produced.map((r) => r.value).sort());
     const heldValues = new Set(held.map((r) => r.value));
     for (const r of taken) expect(r.deliveryCount, r.value).toBe(heldValues.has(r.value) ? 2 : 1);
+  });
+
+  /** kafka-configs.sh --alter --entity-type groups for `group`. */
+  async function groupConfig(group: string, configs: string): Promise<void> {
+    const run = await runJavaTool(
+      "org.apache.kafka.tools.ConfigCommand",
+      ["--bootstrap-server", broker.bootstrap, "--alter", "--entity-type", "groups", "--entity-name", group, "--add-config", configs],
+      { quickStart: true },
+    );
+    expect(run.code, run.stderr).toBe(0);
+  }
+
+  it("share.isolation.level=read_committed: aborted transactions are never delivered", { timeout: 180_000 }, async () => {
+    const topic = "share-txn";
+    const group = "share-txn-group";
+    await client.createTopic(topic, 1);
+    await groupConfig(group, "share.auto.offset.reset=earliest,share.isolation.level=read_committed");
+    const commands = [
+      { cmd: "producer", name: "p", properties: { "transactional.id": "share-txn-producer" } },
+      { cmd: "init", name: "p" },
+      ...[
+        ["c1", "c2", "c3", true],
+        ["a1", "a2", "a3", "a4", false],
+        ["c4", "c5", true],
+        ["a5", false],
+        ["c6", true],
+      ].flatMap((batch) => {
+        const commit = batch.at(-1) as boolean;
+        return [
+          { cmd: "begin", name: "p" },
+          { cmd: "send", name: "p", topic, partition: 0, values: batch.slice(0, -1) },
+          { cmd: commit ? "commit" : "abort", name: "p" },
+        ];
+      }),
+      { cmd: "close", name: "p" },
+    ];
+    const produced = await runJavaTool("sluice.kafka.TxnClient", ["--bootstrap", broker.bootstrap], {
+      quickStart: true,
+      input: `${commands.map((c) => JSON.stringify(c)).join("\n")}\n`,
+    });
+    expect(produced.stdout.split("\n").filter((line) => line.includes('"ok":false'))).toEqual([]);
+    const consumer = await member("txn", group, topic, "accept");
+    await waitFor("the member to finish", async () => done(consumer), 90_000);
+    expect(recordsOf(consumer).map((r) => r.value)).toEqual(["c1", "c2", "c3", "c4", "c5", "c6"]);
+    expect(ackErrors(consumer)).toEqual([]);
+  });
+
+  it("the delivery count limit: a record released every time is delivered share.delivery.count.limit times", { timeout: 180_000 }, async () => {
+    const topic = "share-limit";
+    const group = "share-limit-group";
+    await client.createTopic(topic, 1);
+    await groupConfig(group, "share.auto.offset.reset=earliest,share.delivery.count.limit=3");
+    await client.produce(topic, [
+      { partition: 0, value: "l1" },
+      { partition: 0, value: "l2" },
+    ]);
+    const consumer = await member("limit", group, topic, "release");
+    await waitFor("the member to finish", async () => done(consumer), 90_000);
+    const deliveries = (value: string) =>
+      recordsOf(consumer)
+        .filter((r) => r.value === value)
+        .map((r) => r.deliveryCount);
+    expect(deliveries("l1")).toEqual([1, 2, 3]);
+    expect(deliveries("l2")).toEqual([1, 2, 3]);
   });
 
   it("the share-partition state survives a broker restart: accepted records are not delivered again", { timeout: 240_000 }, async () => {
