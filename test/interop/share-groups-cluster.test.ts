@@ -9,8 +9,8 @@
 //   npx vitest run test/interop/share-groups-cluster.test.ts
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clusterSkipReason, describedPartitions, startCluster, type TestCluster, waitFor, waitForFullIsr } from "../helpers/cluster.js";
-import { MemberProcess } from "../helpers/groups.js";
+import { clusterSkipReason, describedPartitions, startCluster, type TestCluster, waitForFullIsr } from "../helpers/cluster.js";
+import { MemberProcess, waitFor } from "../helpers/groups.js";
 import { runJavaTool, spawnJavaTool } from "../helpers/kafka.js";
 import { ToolSession } from "../helpers/tool-session.js";
 
@@ -70,7 +70,10 @@ describe.skipIf(skip !== null)("share groups on a 3-broker Sluice cluster", () =
   async function produce(prefix: string, count: number): Promise<string[]> {
     const values = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
     const input = values.map((value, i) => JSON.stringify({ value, partition: i % 6 })).join("\n");
-    const run = await runJavaTool("sluice.kafka.Produce", ["--bootstrap", cluster.bootstrap, "--topic", "work", "--property", "acks=all"], { quickStart: true, input });
+    const run = await runJavaTool("sluice.kafka.Produce", ["--bootstrap", cluster.bootstrap, "--topic", "work", "--property", "acks=all"], {
+      quickStart: true,
+      input,
+    });
     expect(run.code, run.stderr).toBe(0);
     return values;
   }
@@ -89,19 +92,39 @@ describe.skipIf(skip !== null)("share groups on a 3-broker Sluice cluster", () =
   }
 
   it("two members read every record once; after a leader's SIGKILL every record is still delivered", { timeout: 300_000 }, async () => {
-    await tool("org.apache.kafka.tools.TopicCommand", ["--create", "--topic", "work", "--partitions", "6", "--replication-factor", "3", "--config", "min.insync.replicas=2"]);
+    await tool("org.apache.kafka.tools.TopicCommand", [
+      "--create",
+      "--topic",
+      "work",
+      "--partitions",
+      "6",
+      "--replication-factor",
+      "3",
+      "--config",
+      "min.insync.replicas=2",
+    ]);
     await waitForFullIsr(cluster.bootstrap, "work", 3);
-    await tool("org.apache.kafka.tools.ConfigCommand", ["--alter", "--entity-type", "groups", "--entity-name", "workers", "--add-config", "share.auto.offset.reset=earliest"]);
+    await tool("org.apache.kafka.tools.ConfigCommand", [
+      "--alter",
+      "--entity-type",
+      "groups",
+      "--entity-name",
+      "workers",
+      "--add-config",
+      "share.auto.offset.reset=earliest",
+    ]);
     const first = await produce("a", 300);
     const [m1, m2] = [await member("m1", 6000), await member("m2", 6000)];
     await waitFor("both members to finish", async () => done(m1) && done(m2), 120_000);
     const read = [...recordsOf(m1), ...recordsOf(m2)];
-    expect(read.map((r) => r.value).sort()).toEqual([...first].sort());
+    expect(read.map((r) => r.value).sort(), `${m1.describe()}\n${m2.describe()}`).toEqual([...first].sort());
     expect(recordsOf(m1).length).toBeGreaterThan(0);
     expect(recordsOf(m2).length).toBeGreaterThan(0);
 
     // A leader dies while a member reads and records arrive.
-    const leaders = [...describedPartitions(await tool("org.apache.kafka.tools.TopicCommand", ["--describe", "--topic", "work"])).values()].map((p) => p.leader);
+    const leaders = [...describedPartitions(await tool("org.apache.kafka.tools.TopicCommand", ["--describe", "--topic", "work"])).values()].map(
+      (p) => p.leader,
+    );
     const victim = [1, 2, 3].sort((x, y) => leaders.filter((l) => l === y).length - leaders.filter((l) => l === x).length)[0] as number;
     const m3 = await member("m3", 15_000);
     const second = await produce("b", 150);
