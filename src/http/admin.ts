@@ -394,7 +394,12 @@ class AdminRoutes {
       commitTimestampMs: row.commitTimestampMs,
     }));
     offsets.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-    const described = overview.type === "consumer" ? await this.#consumerGroupMembers(groupId) : await this.#classicGroupMembers(groupId);
+    const described =
+      overview.type === "consumer"
+        ? await this.#consumerGroupMembers(groupId)
+        : overview.type === "share"
+          ? this.#shareGroupMembers(groupId)
+          : await this.#classicGroupMembers(groupId);
     return json(200, {
       groupId,
       state: overview.state,
@@ -419,6 +424,20 @@ class AdminRoutes {
       return { memberId: member.memberId, instanceId: member.groupInstanceId, clientId: member.clientId, host: member.clientHost, assignment };
     });
     return { protocolType: group?.protocolType ?? "", protocol: group?.protocolData ?? "", members };
+  }
+
+  /** A share group's members (KIP-932), from this broker's group coordinator, which the overview came from. */
+  #shareGroupMembers(groupId: string) {
+    const group = this.#services.groups.describeShareGroup(groupId, -2147483648);
+    const members = group.members.slice(0, LIST_ITEMS_MAX).map((member) => ({
+      memberId: member.memberId,
+      instanceId: null,
+      clientId: member.clientId,
+      host: member.clientHost,
+      memberEpoch: member.memberEpoch,
+      assignment: member.assignment.topicPartitions.map((entry) => ({ topic: entry.topicName, partitions: entry.partitions })),
+    }));
+    return { protocolType: "share", protocol: group.assignorName, groupEpoch: group.groupEpoch, members };
   }
 
   async #consumerGroupMembers(groupId: string) {

@@ -114,6 +114,10 @@ describe("kafka-share-groups.sh against Sluice and Kafka 4.4.0", () => {
     const topic = "orders";
     const group = "sg";
     for (const broker of brokers) await setUp(broker, topic, group);
+    // Sluice's admin API (the web console) shows the share group too.
+    const base = await sluice.httpUrl();
+    const described = (await (await fetch(`${base}/api/groups/${group}`)).json()) as { type: string; state: string; members: unknown[]; protocolType: string };
+    expect(described).toMatchObject({ type: "share", state: "Empty", members: [], protocolType: "share" });
     const commands: string[][] = [
       ["--list"],
       ["--list", "--state"],
