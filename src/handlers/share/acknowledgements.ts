@@ -4,6 +4,7 @@
 // written to the share coordinator before the partition's answer (its error, if the write fails).
 
 import { ErrorCode } from "../../protocol/errors.js";
+import { AclOperation, ResourceType } from "../../security/acl.js";
 import type { RequestContext } from "../../server/context.js";
 
 export interface PartitionAcks {
@@ -17,6 +18,22 @@ const UUID = /^[A-Za-z0-9_-]{22}$/;
 /** Kafka's Uuid.fromString accepts 22 base64url characters (16 bytes). */
 export function isUuid(value: string): boolean {
   return UUID.test(value) && Buffer.from(value, "base64url").length === 16;
+}
+
+/**
+ * The checks both share APIs start with (KafkaApis): a group id (INVALID_GROUP_ID), READ on the
+ * group (GROUP_AUTHORIZATION_FAILED), a member id that is a Kafka Uuid (INVALID_REQUEST).
+ */
+export function shareMember(
+  context: RequestContext,
+  request: { groupId: string | null; memberId: string | null },
+): { groupId: string; memberId: string } | { errorCode: number; errorMessage: string | null } {
+  const groupId = request.groupId ?? "";
+  const memberId = request.memberId ?? "";
+  if (groupId === "") return { errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: null };
+  if (!context.authorized(AclOperation.READ, ResourceType.GROUP, groupId)) return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null };
+  if (!isUuid(memberId)) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: "Invalid member id" };
+  return { groupId, memberId };
 }
 
 /** Applies `acks`; "topicId:partition" → the partition's acknowledge error code. */

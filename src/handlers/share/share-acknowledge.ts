@@ -15,7 +15,7 @@ import type {
 import { AclOperation, ResourceType } from "../../security/acl.js";
 import { defineHandler } from "../../server/registry.js";
 import { FINAL_SHARE_EPOCH, INITIAL_SHARE_EPOCH } from "../../share/share-manager.js";
-import { applyAcknowledgements, isUuid } from "./acknowledgements.js";
+import { applyAcknowledgements, shareMember } from "./acknowledgements.js";
 
 function errorResponse(errorCode: number, errorMessage: string | null = null): ShareAcknowledgeResponse {
   return { throttleTimeMs: 0, errorCode, errorMessage, acquisitionLockTimeoutMs: 0, responses: [], nodeEndpoints: [] };
@@ -25,11 +25,9 @@ export const shareAcknowledge = defineHandler<ShareAcknowledgeRequest, ShareAckn
   79,
   { min: 1, max: 2 },
   async (context, request) => {
-    const groupId = request.groupId ?? "";
-    const memberId = request.memberId ?? "";
-    if (groupId === "") return errorResponse(ErrorCode.INVALID_GROUP_ID);
-    if (!context.authorized(AclOperation.READ, ResourceType.GROUP, groupId)) return errorResponse(ErrorCode.GROUP_AUTHORIZATION_FAILED);
-    if (!isUuid(memberId)) return errorResponse(ErrorCode.INVALID_REQUEST, "Invalid member id");
+    const member = shareMember(context, request);
+    if ("errorCode" in member) return errorResponse(member.errorCode, member.errorMessage);
+    const { groupId, memberId } = member;
     const shares = context.shares;
     const epoch = request.shareSessionEpoch;
     if (epoch === INITIAL_SHARE_EPOCH) return errorResponse(ErrorCode.INVALID_SHARE_SESSION_EPOCH);

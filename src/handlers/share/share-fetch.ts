@@ -25,7 +25,7 @@ import { defineHandler } from "../../server/registry.js";
 import type { PartitionFetch } from "../../share/share-manager.js";
 import { FINAL_SHARE_EPOCH, INITIAL_SHARE_EPOCH } from "../../share/share-manager.js";
 import { currentLeaderOf, isLeadershipError } from "../common.js";
-import { applyAcknowledgements, isUuid, type PartitionAcks } from "./acknowledgements.js";
+import { applyAcknowledgements, type PartitionAcks, shareMember } from "./acknowledgements.js";
 
 const EMPTY = Buffer.alloc(0);
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
@@ -40,11 +40,9 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>(
   78,
   { min: 1, max: 2 },
   async (context, request) => {
-    const groupId = request.groupId ?? "";
-    const memberId = request.memberId ?? "";
-    if (groupId === "") return errorResponse(ErrorCode.INVALID_GROUP_ID);
-    if (!context.authorized(AclOperation.READ, ResourceType.GROUP, groupId)) return errorResponse(ErrorCode.GROUP_AUTHORIZATION_FAILED);
-    if (!isUuid(memberId)) return errorResponse(ErrorCode.INVALID_REQUEST, "Invalid member id");
+    const member = shareMember(context, request);
+    if ("errorCode" in member) return errorResponse(member.errorCode, member.errorMessage);
+    const { groupId, memberId } = member;
     const shares = context.shares;
     const epoch = request.shareSessionEpoch;
     const acks: PartitionAcks[] = [];
