@@ -13,16 +13,11 @@ export interface PartitionAcks {
   readonly batches: readonly { firstOffset: bigint; lastOffset: bigint; acknowledgeTypes: number[] }[];
 }
 
-const UUID = /^[A-Za-z0-9_-]{22}$/;
-
-/** Kafka's Uuid.fromString accepts 22 base64url characters (16 bytes). */
-export function isUuid(value: string): boolean {
-  return UUID.test(value) && Buffer.from(value, "base64url").length === 16;
-}
-
 /**
  * The checks both share APIs start with (KafkaApis): a group id (INVALID_GROUP_ID), READ on the
- * group (GROUP_AUTHORIZATION_FAILED), a member id that is a Kafka Uuid (INVALID_REQUEST).
+ * group (GROUP_AUTHORIZATION_FAILED), a member id (INVALID_REQUEST when empty). The member id is
+ * the client's own string: Java clients send a Kafka Uuid, librdkafka standard base64 (with "/"
+ * and "+"), and Kafka takes both.
  */
 export function shareMember(
   context: RequestContext,
@@ -32,7 +27,7 @@ export function shareMember(
   const memberId = request.memberId ?? "";
   if (groupId === "") return { errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: null };
   if (!context.authorized(AclOperation.READ, ResourceType.GROUP, groupId)) return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null };
-  if (!isUuid(memberId)) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: "Invalid member id" };
+  if (memberId.trim() === "") return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: "Invalid member id" };
   return { groupId, memberId };
 }
 
