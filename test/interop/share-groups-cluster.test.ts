@@ -126,7 +126,7 @@ describe.skipIf(skip !== null)("share groups on a 3-broker Sluice cluster", () =
       (p) => p.leader,
     );
     const victim = [1, 2, 3].sort((x, y) => leaders.filter((l) => l === y).length - leaders.filter((l) => l === x).length)[0] as number;
-    const m3 = await member("m3", 15_000);
+    const m3 = await member("m3", 30_000);
     const second = await produce("b", 150);
     await cluster.broker(victim).kill();
     const third = await produce("c", 150);
