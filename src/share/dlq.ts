@@ -85,11 +85,6 @@ export class ShareDeadLetterQueue {
       });
   }
 
-  /** Resolves once everything enqueued so far was written or dropped (tests, shutdown). */
-  flushed(): Promise<void> {
-    return this.#queue;
-  }
-
   async #write(letters: DeadLetters): Promise<void> {
     const overrides = this.groupConfigs.groupConfig(letters.groupId);
     const topicName = groupConfigValue(overrides, this.config, "errors.deadletterqueue.topic.name");

@@ -87,10 +87,6 @@ export class ShareManager {
     return settings;
   }
 
-  get persisterService(): SharePersister {
-    return this.persister;
-  }
-
   // ------------------------------------------------------------------------------------------
   // Sessions
 
@@ -125,10 +121,6 @@ export class ShareManager {
       if (session.connectionId !== connectionId) continue;
       this.closeSession(session.groupId, session.memberId).catch(() => undefined);
     }
-  }
-
-  get sessionCount(): number {
-    return this.#sessions.size;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -249,11 +241,6 @@ export class ShareManager {
     const sharePartition = this.sharePartition(groupId, topicId, partition);
     if (typeof sharePartition === "number") return sharePartition;
     return sharePartition.persist();
-  }
-
-  /** The share partitions of a group on this broker (describe, metrics). */
-  *partitionsOf(groupId: string): Generator<SharePartition> {
-    for (const sharePartition of this.#partitions.values()) if (sharePartition.groupId === groupId) yield sharePartition;
   }
 
   /** A group was deleted or its offsets reset: its share partitions here start over from the coordinator. */

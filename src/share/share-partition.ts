@@ -539,18 +539,6 @@ export class SharePartition {
     this.#initializing = null;
   }
 
-  /** In-flight offsets by state (for describe and metrics). */
-  counts(): { acquired: number; available: number; inFlight: number } {
-    let acquired = 0;
-    let available = 0;
-    for (const range of this.#ranges) {
-      const n = Number(range.last - range.first + 1n);
-      if (range.state === RecordState.ACQUIRED) acquired += n;
-      else if (range.state === RecordState.AVAILABLE) available += n;
-    }
-    return { acquired, available, inFlight: Number(this.endOffset - this.startOffset) };
-  }
-
   close(): void {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);

@@ -95,11 +95,6 @@ export class ShareGroup {
     return counts;
   }
 
-  isSubscribedToTopic(name: string): boolean {
-    for (const member of this.members.values()) if (member.subscribedTopicNames.includes(name)) return true;
-    return false;
-  }
-
   /** Every topic partition with initialized or initializing state: topic id → partitions. */
   statePartitions(): Map<string, StateTopicPartitions> {
     const out = new Map<string, StateTopicPartitions>();

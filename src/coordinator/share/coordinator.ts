@@ -349,11 +349,6 @@ export class ShareCoordinator {
     return shard.state === "active" ? shard : shard.availability;
   }
 
-  /** Whether this broker coordinates the key now. */
-  coordinates(groupId: string, topicId: string, partition: number): boolean {
-    return typeof this.#shardFor(groupId, topicId, partition) !== "number";
-  }
-
   async #durable(shard: ShareStateShard): Promise<ShareStateResult> {
     const committed = await shard.partition.whenCommitted(this.#writeTimeoutMs);
     if (committed === ErrorCode.NONE) return OK;
