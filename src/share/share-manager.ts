@@ -49,6 +49,8 @@ const partitionKey = (groupId: string, topicId: string, partition: number) => `$
 export class ShareManager {
   readonly #partitions = new Map<string, SharePartition>();
   readonly #sessions = new Map<string, ShareSession>();
+  /** Connection id → keys of the sessions last used on it (a closed connection closes them). */
+  readonly #byConnection = new Map<number, Set<string>>();
   readonly #maxSessions: number;
   readonly #settings = new Map<string, SharePartitionSettings>();
   readonly #logger: Logger;
@@ -98,16 +100,40 @@ export class ShareManager {
   openSession(groupId: string, memberId: string, connectionId: number): ShareSession | null {
     const key = sessionKey(groupId, memberId);
     const old = this.#sessions.get(key);
-    if (old !== undefined) this.#sessions.delete(key);
+    if (old !== undefined) this.#forget(key, old);
     else if (this.#sessions.size >= this.#maxSessions) return null;
-    const session: ShareSession = { groupId, memberId, epoch: 1, partitions: new Map(), connectionId };
+    const session: ShareSession = { groupId, memberId, epoch: 1, partitions: new Map(), connectionId: -1 };
     this.#sessions.set(key, session);
+    this.bind(session, connectionId);
     return session;
+  }
+
+  /** The session's requests now come on `connectionId`. */
+  bind(session: ShareSession, connectionId: number): void {
+    if (session.connectionId === connectionId) return;
+    const key = sessionKey(session.groupId, session.memberId);
+    this.#byConnection.get(session.connectionId)?.delete(key);
+    session.connectionId = connectionId;
+    let keys = this.#byConnection.get(connectionId);
+    if (keys === undefined) {
+      keys = new Set();
+      this.#byConnection.set(connectionId, keys);
+    }
+    keys.add(key);
+  }
+
+  #forget(key: string, session: ShareSession): void {
+    this.#sessions.delete(key);
+    const keys = this.#byConnection.get(session.connectionId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#byConnection.delete(session.connectionId);
   }
 
   /** Closes the member's session; what it holds on this broker is released. */
   closeSession(groupId: string, memberId: string): Promise<void> {
-    this.#sessions.delete(sessionKey(groupId, memberId));
+    const key = sessionKey(groupId, memberId);
+    const session = this.#sessions.get(key);
+    if (session !== undefined) this.#forget(key, session);
     const releases: (number | Promise<number>)[] = [];
     for (const sharePartition of this.#partitions.values()) {
       if (sharePartition.groupId === groupId) releases.push(sharePartition.releaseMember(memberId));
@@ -117,10 +143,13 @@ export class ShareManager {
 
   /** A connection closed: the sessions opened on it are closed (Kafka's disconnect listener). */
   onConnectionClosed(connectionId: number): void {
-    for (const session of [...this.#sessions.values()]) {
-      if (session.connectionId !== connectionId) continue;
-      this.closeSession(session.groupId, session.memberId).catch(() => undefined);
+    const keys = this.#byConnection.get(connectionId);
+    if (keys === undefined) return;
+    for (const key of [...keys]) {
+      const session = this.#sessions.get(key);
+      if (session !== undefined) this.closeSession(session.groupId, session.memberId).catch(() => undefined);
     }
+    this.#byConnection.delete(connectionId);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -256,6 +285,7 @@ export class ShareManager {
     for (const sharePartition of this.#partitions.values()) sharePartition.close();
     this.#partitions.clear();
     this.#sessions.clear();
+    this.#byConnection.clear();
     this.#wake();
   }
 }

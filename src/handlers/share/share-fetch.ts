@@ -65,7 +65,7 @@ export const shareFetch = defineHandler<ShareFetchRequest, ShareFetchResponse>(
       if (session === undefined) return errorResponse(ErrorCode.SHARE_SESSION_NOT_FOUND);
       if (session.epoch !== epoch) return errorResponse(ErrorCode.INVALID_SHARE_SESSION_EPOCH);
       session.epoch = epoch === 0x7fffffff ? 1 : epoch + 1;
-      session.connectionId = context.connection.id;
+      shares.bind(session, context.connection.id);
     } else if (session === undefined) {
       return errorResponse(ErrorCode.SHARE_SESSION_NOT_FOUND);
     }
