@@ -520,6 +520,16 @@ export class GroupCoordinator {
     return null;
   }
 
+  /** The group of `type` a ConsumerGroupDescribe / ShareGroupDescribe names, or the error Kafka answers for it. */
+  #groupToDescribe<T extends "consumer" | "share">(groupId: string, type: T): Extract<Group, { type: T }> | { errorCode: number; errorMessage: string | null } {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return { errorCode: shard, errorMessage: null };
+    const group = shard.groups.get(groupId);
+    if (group === undefined) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} not found.` };
+    if (group.type !== type) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a ${type} group.` };
+    return group as Extract<Group, { type: T }>;
+  }
+
   /** ConsumerGroupDescribe for one group (ConsumerGroup.asDescribedGroup). */
   describeConsumerGroup(groupId: string, authorizedOperations: number): ConsumerGroupDescribeResponseDescribedGroup {
     const base = {
@@ -531,16 +541,8 @@ export class GroupCoordinator {
       members: [],
       authorizedOperations: OPERATIONS_NOT_REQUESTED_VALUE,
     };
-    const shard = this.shardFor(groupId);
-    if (typeof shard === "number") return { ...base, errorCode: shard, errorMessage: null };
-    const group = shard.groups.get(groupId);
-    if (group === undefined || group.type !== "consumer") {
-      return {
-        ...base,
-        errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
-        errorMessage: group === undefined ? `Group ${groupId} not found.` : `Group ${groupId} is not a consumer group.`,
-      };
-    }
+    const group = this.#groupToDescribe(groupId, "consumer");
+    if ("errorCode" in group) return { ...base, ...group };
     const image = this.image;
     const topicPartitions = (assignment: Iterable<readonly [string, Iterable<number>]>): ConsumerGroupDescribeResponseTopicPartitions[] => {
       const out = new Map<string, ConsumerGroupDescribeResponseTopicPartitions>();
@@ -627,16 +629,8 @@ export class GroupCoordinator {
       members: [],
       authorizedOperations: OPERATIONS_NOT_REQUESTED_VALUE,
     };
-    const shard = this.shardFor(groupId);
-    if (typeof shard === "number") return { ...base, errorCode: shard, errorMessage: null };
-    const group = shard.groups.get(groupId);
-    if (group === undefined || group.type !== "share") {
-      return {
-        ...base,
-        errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
-        errorMessage: group === undefined ? `Group ${groupId} not found.` : `Group ${groupId} is not a share group.`,
-      };
-    }
+    const group = this.#groupToDescribe(groupId, "share");
+    if ("errorCode" in group) return { ...base, ...group };
     const image = this.image;
     return {
       ...base,
