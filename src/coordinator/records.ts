@@ -127,6 +127,12 @@ export const GroupRecordType = {
   ShareGroupCurrentMemberAssignment: 14,
   ShareGroupStatePartitionMetadata: 15,
   ConsumerGroupRegularExpression: 16,
+  StreamsGroupMetadata: 17,
+  StreamsGroupMemberMetadata: 19,
+  StreamsGroupTargetAssignmentMetadata: 20,
+  StreamsGroupTargetAssignmentMember: 21,
+  StreamsGroupCurrentMemberAssignment: 22,
+  StreamsGroupTopology: 23,
 } as const;
 
 /** Record types of __share_group_state. */

@@ -12,6 +12,8 @@
 //                       client configured with group.protocol=consumer uses them.
 //   share.version       0 .. 2, finalized at 2 (Kafka 4.4's default): share groups (KIP-932) are
 //                       served — ShareGroupHeartbeat / Describe, ShareFetch, ShareAcknowledge.
+//   streams.version     0 .. 1, finalized at 1 (Kafka 4.4's default): streams groups (KIP-1071) are
+//                       served — StreamsGroupHeartbeat / Describe — for group.protocol=streams.
 // v5 (KIP-1242): a client that names the cluster and node it means to reach (ClusterId, NodeId)
 // and finds another gets REBOOTSTRAP_REQUIRED and nothing else, as Kafka 4.4's KafkaApis answers.
 // A request of a version above ours never reaches here: the dispatcher answers it with v0 and
@@ -31,12 +33,14 @@ const supportedFeatures = [
   { name: "group.version", minVersion: 0, maxVersion: 1 },
   { name: "metadata.version", minVersion: METADATA_VERSION.min, maxVersion: METADATA_VERSION.max },
   { name: "share.version", minVersion: 0, maxVersion: SHARE_VERSION_LEVEL },
+  { name: "streams.version", minVersion: 0, maxVersion: 1 },
   { name: "transaction.version", minVersion: 0, maxVersion: TRANSACTION_VERSION_LEVEL },
 ];
 
 const finalizedFeatures = [
   { name: "group.version", minVersionLevel: 1, maxVersionLevel: 1 },
   { name: "share.version", minVersionLevel: SHARE_VERSION_LEVEL, maxVersionLevel: SHARE_VERSION_LEVEL },
+  { name: "streams.version", minVersionLevel: 1, maxVersionLevel: 1 },
   { name: "metadata.version", minVersionLevel: METADATA_VERSION.max, maxVersionLevel: METADATA_VERSION.max },
   { name: "transaction.version", minVersionLevel: TRANSACTION_VERSION_LEVEL, maxVersionLevel: TRANSACTION_VERSION_LEVEL },
 ];

@@ -43,6 +43,9 @@ import { offsetFetch } from "./group/offset-fetch.js";
 import { shareGroupDescribe } from "./group/share-group-describe.js";
 import { shareGroupHeartbeat } from "./group/share-group-heartbeat.js";
 import { alterShareGroupOffsets, deleteShareGroupOffsets, describeShareGroupOffsets } from "./group/share-group-offsets.js";
+import { streamsGroupDescribe } from "./group/streams-group-describe.js";
+import { streamsGroupHeartbeat } from "./group/streams-group-heartbeat.js";
+import { streamsGroupTopologyDescriptionUpdate } from "./group/streams-group-topology-description-update.js";
 import { syncGroup } from "./group/sync-group.js";
 import { listConfigResources } from "./list-config-resources.js";
 import { listOffsets } from "./list-offsets.js";
@@ -91,6 +94,9 @@ export const allHandlers: readonly Handler<never, unknown>[] = [
   consumerGroupDescribe,
   shareGroupHeartbeat,
   shareGroupDescribe,
+  streamsGroupHeartbeat,
+  streamsGroupDescribe,
+  streamsGroupTopologyDescriptionUpdate,
   describeShareGroupOffsets,
   alterShareGroupOffsets,
   deleteShareGroupOffsets,

@@ -399,7 +399,9 @@ class AdminRoutes {
         ? await this.#consumerGroupMembers(groupId)
         : overview.type === "share"
           ? this.#shareGroupMembers(groupId)
-          : await this.#classicGroupMembers(groupId);
+          : overview.type === "streams"
+            ? this.#streamsGroupMembers(groupId)
+            : await this.#classicGroupMembers(groupId);
     return json(200, {
       groupId,
       state: overview.state,
@@ -438,6 +440,20 @@ class AdminRoutes {
       assignment: member.assignment.topicPartitions.map((entry) => ({ topic: entry.topicName, partitions: entry.partitions })),
     }));
     return { protocolType: "share", protocol: group.assignorName, groupEpoch: group.groupEpoch, members };
+  }
+
+  /** A streams group's members (KIP-1071) with their active tasks as subtopology:partitions, from this broker's group coordinator. */
+  #streamsGroupMembers(groupId: string) {
+    const group = this.#services.groups.describeStreamsGroup(groupId, -2147483648);
+    const members = group.members.slice(0, LIST_ITEMS_MAX).map((member) => ({
+      memberId: member.memberId,
+      instanceId: member.instanceId,
+      clientId: member.clientId,
+      host: member.clientHost,
+      memberEpoch: member.memberEpoch,
+      assignment: member.assignment.activeTasks.map((task) => ({ topic: `subtopology ${task.subtopologyId}`, partitions: task.partitions })),
+    }));
+    return { protocolType: "streams", protocol: group.assignorName ?? "sticky", groupEpoch: group.groupEpoch, members };
   }
 
   async #consumerGroupMembers(groupId: string) {

@@ -176,7 +176,7 @@ export async function openServices(
   const handlers = new HandlerRegistry();
   for (const handler of allHandlers) handlers.register(handler);
   const producerIds = new ProducerIdManager(etcd ?? (store as MetadataStore));
-  const groups = new GroupCoordinator({ config, logger, metadata, partitions, topics });
+  const groups = new GroupCoordinator({ config, logger, metadata, partitions, topics, groupConfigs: cluster?.manager ?? (store as MetadataStore) });
   topics.onTopicDeleted((topic) => {
     groups.onTopicChanged(topic.name, false);
     groups.onTopicDeleted(topic.name, Date.now());

@@ -14,6 +14,7 @@
 import type { Logger } from "pino";
 import type { MetadataCache } from "../../cluster/metadata-cache.js";
 import type { Topics } from "../../cluster/topic-manager.js";
+import { type GroupConfigStore, groupConfigValue } from "../../config/group-config.js";
 import type { BrokerConfig } from "../../config/index.js";
 import type { Partition } from "../../log/partition.js";
 import type { PartitionManager } from "../../log/partition-manager.js";
@@ -27,6 +28,8 @@ import type { JoinGroupResponse } from "../../protocol/generated/join-group.js";
 import type { LeaveGroupResponseMemberResponse } from "../../protocol/generated/leave-group.js";
 import type { ShareGroupDescribeResponseDescribedGroup } from "../../protocol/generated/share-group-describe.js";
 import type { ShareGroupHeartbeatResponse } from "../../protocol/generated/share-group-heartbeat.js";
+import type { StreamsGroupDescribeResponseDescribedGroup } from "../../protocol/generated/streams-group-describe.js";
+import type { StreamsGroupHeartbeatResponse } from "../../protocol/generated/streams-group-heartbeat.js";
 import type { SyncGroupResponse } from "../../protocol/generated/sync-group.js";
 import { ZERO_UUID } from "../../protocol/runtime.js";
 import { coordinatorPartition } from "../partitioner.js";
@@ -51,6 +54,9 @@ import {
   statePartitionMetadataRecord,
   targetAssignmentMetadataRecord,
 } from "./share-group-protocol.js";
+import type { ConfiguredInternalTopic, StreamsGroup, TaskMap } from "./streams-group.js";
+import { sourceTopicMap } from "./streams-group.js";
+import { StreamsGroupProtocol, type StreamsGroupSettings, type StreamsHeartbeatRequest, streamsHeartbeatError } from "./streams-group-protocol.js";
 import { TopicImage } from "./topic-image.js";
 
 export const GROUP_METADATA_TOPIC = "__consumer_offsets";
@@ -61,6 +67,8 @@ export interface GroupCoordinatorServices {
   readonly metadata: MetadataCache;
   readonly partitions: PartitionManager;
   readonly topics: Topics;
+  /** Group-level configs (streams.* and share.* overrides of the broker's group.* defaults). */
+  readonly groupConfigs?: GroupConfigStore;
 }
 
 /** One partition's offset to commit, checked by the handler (topic exists). */
@@ -109,7 +117,7 @@ function isBlank(value: string): boolean {
 export interface GroupOverview {
   readonly groupId: string;
   readonly state: string;
-  readonly type: "classic" | "consumer" | "share";
+  readonly type: "classic" | "consumer" | "share" | "streams";
   readonly members: number;
   /** topic → partition → committed offset; undefined when the group has none. */
   readonly offsets: ReadonlyMap<string, ReadonlyMap<number, CommittedOffset>> | undefined;
@@ -138,6 +146,9 @@ export interface ListedGroup {
   readonly groupType: string;
 }
 
+/** How long a failed creation of a streams internal topic is reported in the heartbeat status. */
+const INTERNAL_TOPIC_ERROR_TTL_MS = 60_000;
+
 export class GroupCoordinator {
   readonly config: GroupCoordinatorConfig;
   readonly #services: GroupCoordinatorServices;
@@ -146,6 +157,10 @@ export class GroupCoordinator {
   readonly classic: ClassicGroupProtocol;
   readonly consumer: ConsumerGroupProtocol;
   readonly share: ShareGroupProtocol;
+  readonly streams: StreamsGroupProtocol;
+  /** Internal topics of streams groups being created, and recent creation failures (topic → error, time). */
+  readonly #creatingInternal = new Set<string>();
+  readonly #internalTopicErrors = new Map<string, { error: string; atMs: number }>();
   /** Share-partition state in __share_group_state (the persister), once the broker wired it. */
   #shareState: ShareStateAccess | null = null;
   /** The topics as the KIP-848 groups see them (ids, partitions, metadata hash). */
@@ -191,6 +206,77 @@ export class GroupCoordinator {
       },
       state: () => this.#shareState,
     });
+    this.streams = new StreamsGroupProtocol({
+      config: this.config,
+      timers: this.#timers,
+      logger: this.#logger,
+      image: this.image,
+      activeShard: (groupId) => {
+        const shard = this.shardFor(groupId);
+        return typeof shard === "number" ? undefined : shard;
+      },
+      settings: (groupId) => this.#streamsSettings(groupId),
+      createInternalTopics: (groupId, topics) => this.#createInternalTopics(groupId, topics),
+      internalTopicErrors: (topics) => {
+        const now = Date.now();
+        const out = new Map<string, string>();
+        for (const topic of topics) {
+          const entry = this.#internalTopicErrors.get(topic);
+          if (entry === undefined) continue;
+          if (now - entry.atMs > INTERNAL_TOPIC_ERROR_TTL_MS) this.#internalTopicErrors.delete(topic);
+          else out.set(topic, entry.error);
+        }
+        return out;
+      },
+    });
+  }
+
+  /** A streams group's settings: its group configs over the broker's group.streams.* defaults. */
+  #streamsSettings(groupId: string): StreamsGroupSettings {
+    const overrides = this.#services.groupConfigs?.groupConfig(groupId) ?? {};
+    const broker = this.#services.config;
+    const value = (name: string) => groupConfigValue(overrides, broker, name);
+    const tags = value("streams.rack.aware.assignment.tags");
+    return {
+      sessionTimeoutMs: Number(value("streams.session.timeout.ms")),
+      heartbeatIntervalMs: Number(value("streams.heartbeat.interval.ms")),
+      numStandbyReplicas: Number(value("streams.num.standby.replicas")),
+      initialRebalanceDelayMs: Number(value("streams.initial.rebalance.delay.ms")),
+      assignmentIntervalMs: Number(value("streams.assignment.interval.ms")),
+      rackAwareAssignmentTags: tags
+        .split(",")
+        .map((t) => t.trim())
+        .filter((t) => t !== ""),
+      taskOffsetIntervalMs: Number(broker.get("group.streams.task.offset.interval.ms")),
+      acceptableRecoveryLag: BigInt(String(broker.get("group.streams.acceptable.recovery.lag"))),
+      maxSize: Number(broker.get("group.streams.max.size")),
+    };
+  }
+
+  /**
+   * AutoTopicCreationManager.createStreamsInternalTopics: missing repartition and changelog
+   * topics are created in the background with the topology's configs; a failure is kept for a
+   * while and reported in the members' MISSING_INTERNAL_TOPICS status.
+   */
+  #createInternalTopics(groupId: string, topics: readonly ConfiguredInternalTopic[]): void {
+    for (const topic of topics) {
+      if (this.#creatingInternal.has(topic.name) || this.#services.topics.exists(topic.name)) continue;
+      this.#creatingInternal.add(topic.name);
+      this.#services.topics
+        .create(topic.name, topic.partitions, Object.fromEntries(topic.configs))
+        .then(
+          () => {
+            this.#internalTopicErrors.delete(topic.name);
+            this.#logger.info({ group: groupId, topic: topic.name, partitions: topic.partitions }, "created a streams internal topic");
+          },
+          (error: unknown) => {
+            const message = error instanceof KafkaError ? `${error.name}: ${error.message}` : String(error);
+            this.#internalTopicErrors.set(topic.name, { error: message, atMs: Date.now() });
+            this.#logger.warn({ group: groupId, topic: topic.name, err: error }, "could not create a streams internal topic");
+          },
+        )
+        .finally(() => this.#creatingInternal.delete(topic.name));
+    }
   }
 
   /** The persister share groups initialize and delete their share-partition state with. */
@@ -211,7 +297,10 @@ export class GroupCoordinator {
   onTopicChanged(topic: string, created: boolean): void {
     this.image.onTopicChanged(topic, created);
     for (const shard of this.#shards.values()) {
-      for (const group of shard.groups.values()) if (group.type === "consumer" && group.isSubscribedToTopic(topic)) group.requestMetadataRefresh();
+      for (const group of shard.groups.values()) {
+        if (group.type === "consumer" && group.isSubscribedToTopic(topic)) group.requestMetadataRefresh();
+        else if (group.type === "streams" && StreamsGroupProtocol.requiredTopics(group).has(topic)) group.requestMetadataRefresh();
+      }
     }
   }
 
@@ -243,7 +332,8 @@ export class GroupCoordinator {
   #dropGroup(group: Group): void {
     if (group.type === "classic") this.classic.drop(group);
     else if (group.type === "consumer") this.consumer.drop(group);
-    else this.share.drop(group);
+    else if (group.type === "share") this.share.drop(group);
+    else this.streams.drop(group);
   }
 
   /** The __consumer_offsets partition of a group. */
@@ -302,6 +392,7 @@ export class GroupCoordinator {
         this.classic.onLoaded(shard);
         this.consumer.onLoaded(shard);
         this.share.onLoaded(shard);
+        this.streams.onLoaded(shard);
         this.#logger[shard.loadedRecords > 0 ? "info" : "debug"](
           { partition: `${GROUP_METADATA_TOPIC}-${index}`, records: shard.loadedRecords, groups: shard.groups.size, loadMs: Date.now() - started },
           "loaded group coordinator partition",
@@ -388,7 +479,7 @@ export class GroupCoordinator {
     }
     const existing = shard.groups.get(request.groupId);
     // A share (or streams) group of that id: Kafka's classicGroupJoin answers INCONSISTENT_GROUP_PROTOCOL.
-    if (existing?.type === "share") return joinError(request.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (existing?.type === "share" || existing?.type === "streams") return joinError(request.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     if (existing?.type === "consumer") {
       if (!existing.isEmpty) {
         // classicGroupJoinToConsumerGroup: a classic member of a consumer group (online migration).
@@ -521,7 +612,10 @@ export class GroupCoordinator {
   }
 
   /** The group of `type` a ConsumerGroupDescribe / ShareGroupDescribe names, or the error Kafka answers for it. */
-  #groupToDescribe<T extends "consumer" | "share">(groupId: string, type: T): Extract<Group, { type: T }> | { errorCode: number; errorMessage: string | null } {
+  #groupToDescribe<T extends "consumer" | "share" | "streams">(
+    groupId: string,
+    type: T,
+  ): Extract<Group, { type: T }> | { errorCode: number; errorMessage: string | null } {
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return { errorCode: shard, errorMessage: null };
     const group = shard.groups.get(groupId);
@@ -846,6 +940,166 @@ export class GroupCoordinator {
   }
 
   /** The share group, if its shard is active and holds one. */
+  // ------------------------------------------------------------------------------------------
+  // KIP-1071 streams groups
+
+  /**
+   * StreamsGroupHeartbeat: the request checks of GroupCoordinatorService
+   * (throwIfStreamsGroupHeartbeatRequestIsInvalid, ...IsUsingUnsupportedFeatures), then the group's answer.
+   */
+  streamsGroupHeartbeat(request: StreamsHeartbeatRequest): StreamsGroupHeartbeatResponse {
+    const invalid = (message: string) => streamsHeartbeatError(ErrorCode.INVALID_REQUEST, message);
+    if (request.topology?.subtopologies.some((s) => s.sourceTopicRegex.length > 0)) {
+      return invalid("Regular expressions for source topics are not supported yet.");
+    }
+    if (isBlank(request.memberId)) return invalid("MemberId can't be empty.");
+    if (isBlank(request.groupId)) return invalid("GroupId can't be empty.");
+    if (request.instanceId !== null && isBlank(request.instanceId)) return invalid("InstanceId can't be empty.");
+    if (request.rackId !== null && isBlank(request.rackId)) return invalid("RackId can't be empty.");
+    if (request.memberEpoch === 0) {
+      if (request.rebalanceTimeoutMs === -1) return invalid("RebalanceTimeoutMs must be provided in first request.");
+      if ((request.activeTasks?.length ?? 0) > 0) return invalid("ActiveTasks must be empty when (re-)joining.");
+      if ((request.standbyTasks?.length ?? 0) > 0) return invalid("StandbyTasks must be empty when (re-)joining.");
+      if ((request.warmupTasks?.length ?? 0) > 0) return invalid("WarmupTasks must be empty when (re-)joining.");
+      if (request.topology === null) return invalid("Topology must be non-null when (re-)joining.");
+      for (const subtopology of request.topology.subtopologies) {
+        for (const changelog of subtopology.stateChangelogTopics) {
+          if (changelog.partitions !== 0) {
+            return streamsHeartbeatError(
+              ErrorCode.STREAMS_INVALID_TOPOLOGY,
+              `Changelog topic ${changelog.name} must have an undefined partition count, but it is set to ${changelog.partitions}.`,
+            );
+          }
+        }
+      }
+    } else if (request.memberEpoch === -2) {
+      if (request.instanceId === null) return invalid("InstanceId can't be null.");
+    } else if (request.memberEpoch < -2) {
+      return invalid(`MemberEpoch is ${request.memberEpoch}, but must be greater than or equal to -2.`);
+    }
+    if (request.activeTasks !== null || request.standbyTasks !== null || request.warmupTasks !== null) {
+      if (request.activeTasks === null || request.standbyTasks === null || request.warmupTasks === null) {
+        return invalid("If one task-type is non-null, all must be non-null.");
+      }
+    }
+    if (request.memberEpoch !== 0 && request.topology !== null) return invalid("Topology can only be provided when (re-)joining.");
+    const shard = this.shardFor(request.groupId);
+    if (typeof shard === "number") return streamsHeartbeatError(shard);
+    try {
+      return this.streams.heartbeat(shard, request, Date.now());
+    } catch (error) {
+      const { errorCode, errorMessage } = operationError(error);
+      if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR && !(error instanceof KafkaError)) {
+        this.#logger.error({ group: request.groupId, err: error }, "streams-group-heartbeat hit an unexpected exception");
+      }
+      return streamsHeartbeatError(errorCode, errorMessage);
+    }
+  }
+
+  /** StreamsGroupDescribe for one group (StreamsGroup.asDescribedGroup). */
+  describeStreamsGroup(groupId: string, authorizedOperations: number): StreamsGroupDescribeResponseDescribedGroup {
+    const base: StreamsGroupDescribeResponseDescribedGroup = {
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      groupId,
+      groupState: "",
+      groupEpoch: 0,
+      assignmentEpoch: 0,
+      topology: null,
+      members: [],
+      authorizedOperations: OPERATIONS_NOT_REQUESTED_VALUE,
+      topologyDescription: null,
+      topologyDescriptionStatus: 0,
+      assignorName: null,
+    };
+    const group = this.#groupToDescribe(groupId, "streams");
+    if ("errorCode" in group) return { ...base, ...group };
+    const sorted = <T>(values: Iterable<T>, by: (v: T) => string) => [...values].sort((a, b) => (by(a) < by(b) ? -1 : by(a) > by(b) ? 1 : 0));
+    const taskIds = (tasks: TaskMap) =>
+      sorted(
+        [...tasks].map(([subtopologyId, partitions]) => ({ subtopologyId, partitions: [...partitions].sort((a, b) => a - b) })),
+        (t) => t.subtopologyId,
+      );
+    const info = (t: { name: string; partitions: number; replicationFactor: number | null; configs: ReadonlyMap<string, string> }) => ({
+      name: t.name,
+      partitions: t.partitions,
+      replicationFactor: t.replicationFactor ?? 0,
+      topicConfigs: [...t.configs].map(([key, value]) => ({ key, value })),
+    });
+    const configured = group.configuredTopology;
+    let topology: StreamsGroupDescribeResponseDescribedGroup["topology"] = null;
+    if (configured !== null && configured.problem === null && configured.subtopologies !== null) {
+      topology = {
+        epoch: configured.topologyEpoch,
+        subtopologies: [...configured.subtopologies].map(([subtopologyId, s]) => ({
+          subtopologyId,
+          sourceTopics: [...s.sourceTopics].sort(),
+          repartitionSinkTopics: [...s.repartitionSinkTopics].sort(),
+          stateChangelogTopics: sorted([...s.stateChangelogTopics.values()].map(info), (t) => t.name),
+          repartitionSourceTopics: sorted([...s.repartitionSourceTopics.values()].map(info), (t) => t.name),
+        })),
+      };
+    } else if (group.topology !== null) {
+      const raw = (t: { name: string; partitions: number; replicationFactor: number; topicConfigs: { key: string; value: string }[] }) => ({
+        name: t.name,
+        partitions: t.partitions,
+        replicationFactor: t.replicationFactor,
+        topicConfigs: t.topicConfigs.map((c) => ({ key: c.key, value: c.value })),
+      });
+      topology = {
+        epoch: group.topology.epoch,
+        subtopologies: sorted(group.topology.subtopologies.values(), (s) => s.subtopologyId).map((s) => ({
+          subtopologyId: s.subtopologyId,
+          sourceTopics: [...s.sourceTopics].sort(),
+          repartitionSinkTopics: [...s.repartitionSinkTopics].sort(),
+          stateChangelogTopics: sorted(s.stateChangelogTopics.map(raw), (t) => t.name),
+          repartitionSourceTopics: sorted(s.repartitionSourceTopics.map(raw), (t) => t.name),
+        })),
+      };
+    }
+    const offsetsList = (offsets: ReadonlyMap<string, ReadonlyMap<number, bigint>> | undefined) =>
+      sorted(offsets ?? new Map<string, ReadonlyMap<number, bigint>>(), ([id]) => id).flatMap(([subtopologyId, partitions]) =>
+        [...partitions].sort(([a], [b]) => a - b).map(([partition, offset]) => ({ subtopologyId, partition, offset })),
+      );
+    return {
+      ...base,
+      groupState: group.state,
+      groupEpoch: group.groupEpoch,
+      assignmentEpoch: group.assignmentEpoch,
+      assignorName: "sticky",
+      authorizedOperations,
+      topology,
+      members: [...group.members.values()].map((member) => {
+        const target = group.targetAssignment.get(member.memberId);
+        const reported = group.taskOffsets.get(member.memberId);
+        return {
+          memberId: member.memberId,
+          memberEpoch: member.memberEpoch,
+          instanceId: member.instanceId,
+          rackId: member.rackId,
+          clientId: member.clientId,
+          clientHost: member.clientHost,
+          topologyEpoch: member.topologyEpoch,
+          processId: member.processId,
+          userEndpoint: member.userEndpoint === null ? null : { host: member.userEndpoint.host, port: member.userEndpoint.port },
+          clientTags: member.clientTags.map(([key, value]) => ({ key, value })),
+          taskOffsets: offsetsList(reported?.offsets),
+          taskEndOffsets: offsetsList(reported?.endOffsets),
+          assignment: {
+            activeTasks: taskIds(new Map([...member.assignedTasks.active].map(([id, ps]) => [id, new Set(ps.keys())] as const))),
+            standbyTasks: taskIds(member.assignedTasks.standby),
+            warmupTasks: taskIds(member.assignedTasks.warmup),
+          },
+          targetAssignment:
+            target === undefined
+              ? { activeTasks: [], standbyTasks: [], warmupTasks: [] }
+              : { activeTasks: taskIds(target.active), standbyTasks: taskIds(target.standby), warmupTasks: taskIds(target.warmup) },
+          isClassic: false,
+        };
+      }),
+    };
+  }
+
   shareGroup(groupId: string): ShareGroup | undefined {
     const group = this.group(groupId);
     return group?.type === "share" ? group : undefined;
@@ -881,6 +1135,10 @@ export class GroupCoordinator {
     if (group.type === "classic") {
       const invalid = this.#validateClassicCommit(group, request);
       if (invalid !== ErrorCode.NONE) return invalid;
+    } else if (group.type === "streams") {
+      const validator = this.#validateStreamsCommit(group, request);
+      if (typeof validator === "number") return validator;
+      validate = validator;
     } else {
       const validator = this.#validateConsumerCommit(group, request);
       if (typeof validator === "number") return validator;
@@ -936,6 +1194,31 @@ export class GroupCoordinator {
     };
   }
 
+  /**
+   * StreamsGroup.validateOffsetCommit: a member committing with an older epoch may commit the
+   * source partitions of the active tasks it was assigned at or before that epoch.
+   */
+  #validateStreamsCommit(group: StreamsGroup, request: CommitRequest, isTransactional = false): number | ((offset: OffsetToCommit) => number) {
+    const epoch = request.generationIdOrMemberEpoch;
+    if (epoch < 0 && group.members.size === 0) return () => ErrorCode.NONE;
+    if (isTransactional && epoch === -1 && request.memberId === "" && request.groupInstanceId === null) return () => ErrorCode.NONE;
+    const member = group.members.get(request.memberId);
+    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (!isTransactional && request.apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
+    if (epoch === member.memberEpoch) return () => ErrorCode.NONE;
+    if (epoch > member.memberEpoch) return ErrorCode.STALE_MEMBER_EPOCH;
+    if (group.topology === null) return ErrorCode.STALE_MEMBER_EPOCH;
+    const subtopologyOf = sourceTopicMap(group.topology);
+    return (offset) => {
+      const subtopologyId = subtopologyOf.get(offset.topic);
+      if (subtopologyId === undefined) return ErrorCode.STALE_MEMBER_EPOCH;
+      const assignmentEpoch =
+        member.assignedTasks.active.get(subtopologyId)?.get(offset.partition) ?? member.tasksPendingRevocation.active.get(subtopologyId)?.get(offset.partition);
+      if (assignmentEpoch === undefined || epoch < assignmentEpoch) return ErrorCode.STALE_MEMBER_EPOCH;
+      return ErrorCode.NONE;
+    };
+  }
+
   /** ClassicGroup.validateOffsetCommit. */
   #validateClassicCommit(group: ClassicGroup, request: CommitRequest, isTransactional = false): number {
     if (group.is("Dead")) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
@@ -981,6 +1264,10 @@ export class GroupCoordinator {
     if (group.type === "classic") {
       const invalid = this.#validateClassicCommit(group, commit, true);
       if (invalid !== ErrorCode.NONE) return invalid;
+    } else if (group.type === "streams") {
+      const validator = this.#validateStreamsCommit(group, commit, true);
+      if (typeof validator === "number") return validator === ErrorCode.STALE_MEMBER_EPOCH && request.apiVersion < 5 ? ErrorCode.ILLEGAL_GENERATION : validator;
+      validate = validator;
     } else {
       const validator = this.#validateConsumerCommit(group, commit, true);
       if (typeof validator === "number") return validator === ErrorCode.STALE_MEMBER_EPOCH && request.apiVersion < 5 ? ErrorCode.ILLEGAL_GENERATION : validator;
@@ -1031,6 +1318,12 @@ export class GroupCoordinator {
     if (typeof shard === "number") return { errorCode: shard, topics: [] };
     const group = shard.groups.get(groupId);
     if (group?.is("Dead")) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
+    if (group?.type === "streams" && !(member.memberId === null && member.memberEpoch < 0)) {
+      // StreamsGroup.validateOffsetFetch.
+      const current = member.memberId === null ? undefined : group.members.get(member.memberId);
+      if (current === undefined) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, topics: [] };
+      if (member.memberEpoch !== current.memberEpoch) return { errorCode: ErrorCode.STALE_MEMBER_EPOCH, topics: [] };
+    }
     if (group?.type === "consumer" && !(member.memberId === null && member.memberEpoch < 0)) {
       // ConsumerGroup.validateOffsetFetch: a member fetching must be current.
       const current = member.memberId === null ? undefined : group.members.get(member.memberId);
@@ -1077,6 +1370,9 @@ export class GroupCoordinator {
     if (group.type === "consumer") {
       // ConsumerGroup.validateOffsetDelete accepts any state; subscribed topics are refused.
       subscribed = new Set(group.subscribedTopicNames.keys());
+    } else if (group.type === "streams") {
+      // StreamsGroup: any state; the topics its topology reads are refused while it has members.
+      subscribed = new Set([...(group.topology === null ? [] : sourceTopicMap(group.topology).keys())].filter((t) => group.isSubscribedToTopic(t)));
     } else {
       if (!group.is("Empty") && !group.usesConsumerProtocol) return ErrorCode.NON_EMPTY_GROUP;
       subscribed = group.is("Empty") ? new Set<string>() : classicGroupSubscribedTopics(group);
@@ -1183,6 +1479,7 @@ export class GroupCoordinator {
     const records = this.#offsetTombstones(shard, groupId);
     if (group.type === "consumer") records.push(...this.consumer.groupTombstones(group));
     else if (group.type === "share") records.push(...this.share.groupTombstones(group));
+    else if (group.type === "streams") records.push(...this.streams.groupTombstones(group));
     else records.push(groupTombstone(groupId));
     if (group.type === "share") {
       // The share-partition state in __share_group_state goes too (Kafka deletes it first).
@@ -1238,7 +1535,13 @@ export class GroupCoordinator {
         const records: RecordToWrite[] = [];
         const allExpired = this.#expiredOffsets(shard, group, nowMs, records);
         const deleteGroup = allExpired && group.is("Empty");
-        const groupRecords = !deleteGroup ? [] : group.type === "consumer" ? this.consumer.groupTombstones(group) : [groupTombstone(group.groupId)];
+        const groupRecords = !deleteGroup
+          ? []
+          : group.type === "consumer"
+            ? this.consumer.groupTombstones(group)
+            : group.type === "streams"
+              ? this.streams.groupTombstones(group)
+              : [groupTombstone(group.groupId)];
         const offsetCount = records.length;
         records.push(...groupRecords);
         if (records.length === 0) continue;
@@ -1271,6 +1574,10 @@ export class GroupCoordinator {
       // ConsumerGroup.offsetExpirationCondition: from the commit; subscribed topics are kept.
       base = (offset) => offset.commitTimestampMs;
       subscribed = new Set(group.subscribedTopicNames.keys());
+    } else if (group.type === "streams") {
+      // StreamsGroup.offsetExpirationCondition: from the commit; topics the topology reads are kept while it has members.
+      base = (offset) => offset.commitTimestampMs;
+      subscribed = new Set([...offsets.keys()].filter((topic) => group.isSubscribedToTopic(topic)));
     } else if (group.protocolType === null) {
       base = (offset) => offset.commitTimestampMs;
     } else if (group.is("Empty")) {

@@ -33,9 +33,10 @@ import { ClassicGroup, ClassicMember } from "./classic-group.js";
 import { ConsumerGroup, javaHashSetOf, memberStateFromValue, type PartitionEpochs } from "./consumer-group.js";
 import { OffsetStore } from "./offsets.js";
 import { ShareGroup, type StateTopicPartitions } from "./share-group.js";
+import { StreamsGroup, type StreamsGroupMember, type TaskEpochMap, type TaskMap, topologyFromRecord } from "./streams-group.js";
 
-/** A group owned by a shard: classic, a KIP-848 consumer group, or a KIP-932 share group. */
-export type Group = ClassicGroup | ConsumerGroup | ShareGroup;
+/** A group owned by a shard: classic, a KIP-848 consumer group, a KIP-932 share group or a KIP-1071 streams group. */
+export type Group = ClassicGroup | ConsumerGroup | ShareGroup | StreamsGroup;
 
 /** The group a consumer-group record names does not exist (Kafka: GroupIdNotFoundException during replay). */
 class NoSuchGroup extends Error {}
@@ -139,6 +140,14 @@ export class GroupShard {
       case GroupRecordType.ShareGroupStatePartitionMetadata:
         this.#replayShareGroupRecord(record);
         return;
+      case GroupRecordType.StreamsGroupMetadata:
+      case GroupRecordType.StreamsGroupMemberMetadata:
+      case GroupRecordType.StreamsGroupTargetAssignmentMetadata:
+      case GroupRecordType.StreamsGroupTargetAssignmentMember:
+      case GroupRecordType.StreamsGroupCurrentMemberAssignment:
+      case GroupRecordType.StreamsGroupTopology:
+        this.#replayStreamsGroupRecord(record);
+        return;
       case GroupRecordType.ConsumerGroupMetadata:
       case GroupRecordType.ConsumerGroupPartitionMetadata:
       case GroupRecordType.ConsumerGroupMemberMetadata:
@@ -153,8 +162,7 @@ export class GroupShard {
         }
         return;
       default:
-        // Share and streams group records: not served by this version; a log written by Kafka
-        // may hold them (they are kept in the log and ignored here).
+        // Record types this version does not know (a newer Kafka's): kept in the log, ignored here.
         return;
     }
   }
@@ -381,6 +389,132 @@ export class GroupShard {
         group.initializedTopics = value === null ? new Map() : infos(value.initializedTopics);
         group.deletingTopics =
           value === null ? new Map() : new Map((value.deletingTopics as { topicId: string; topicName: string }[]).map((t) => [t.topicId, t.topicName]));
+        return;
+      }
+    }
+  }
+
+  /** The streams group a record names, created for a non-tombstone record (a "simple" classic group gives way). */
+  #persistedStreamsGroup(groupId: string, create: boolean): StreamsGroup | undefined {
+    const group = this.groups.get(groupId);
+    if (group?.type === "streams") return group;
+    if (!create) return undefined;
+    if (group === undefined || (group.type === "classic" && group.protocolType === null && group.members.size === 0)) {
+      const created = new StreamsGroup(groupId);
+      this.groups.set(groupId, created);
+      return created;
+    }
+    throw new Error(`Group ${groupId} is not a streams group`);
+  }
+
+  /** GroupMetadataManager.replay of the streams group records (KIP-1071). */
+  #replayStreamsGroupRecord(record: RecordToWrite): void {
+    const key = record.key as { groupId: string; memberId?: string };
+    const { groupId } = key;
+    const memberId = key.memberId ?? "";
+    const value = record.value as Record<string, unknown> | null;
+    const group = this.#persistedStreamsGroup(groupId, value !== null);
+    if (group === undefined) return;
+    type TaskIds = { subtopologyId: string; partitions: number[]; assignmentEpochs?: number[] | null };
+    const tasks = (list: unknown): TaskMap => new Map((list as TaskIds[]).map((t) => [t.subtopologyId, new Set(t.partitions)] as const));
+    const epochs = (list: unknown, fallback: number): TaskEpochMap =>
+      new Map(
+        (list as TaskIds[]).map((t) => {
+          const e = t.assignmentEpochs;
+          const use = e != null && e.length === t.partitions.length;
+          return [t.subtopologyId, new Map(t.partitions.map((p, i) => [p, use ? (e[i] as number) : Math.max(fallback, 0)] as const))] as const;
+        }),
+      );
+    const blank = (): StreamsGroupMember => ({
+      memberId,
+      memberEpoch: 0,
+      previousMemberEpoch: 0,
+      state: 1,
+      instanceId: null,
+      rackId: null,
+      clientId: "",
+      clientHost: "",
+      rebalanceTimeoutMs: -1,
+      topologyEpoch: -1,
+      processId: "",
+      userEndpoint: null,
+      clientTags: [],
+      assignedTasks: { active: new Map(), standby: new Map(), warmup: new Map() },
+      tasksPendingRevocation: { active: new Map(), standby: new Map(), warmup: new Map() },
+    });
+    switch (record.recordType) {
+      case GroupRecordType.StreamsGroupTopology:
+        group.topology = value === null ? null : topologyFromRecord(value as never);
+        group.configuredTopology = null;
+        return;
+      case GroupRecordType.StreamsGroupMetadata:
+        if (value === null) {
+          group.markDead();
+          this.groups.delete(groupId);
+          return;
+        }
+        group.groupEpoch = value.epoch as number;
+        group.metadataHash = value.metadataHash as bigint;
+        group.validatedTopologyEpoch = value.validatedTopologyEpoch as number;
+        group.storedDescriptionTopologyEpoch = value.storedDescriptionTopologyEpoch as number;
+        group.failedDescriptionTopologyEpoch = value.failedDescriptionTopologyEpoch as number;
+        group.lastAssignmentConfigs = new Map(((value.lastAssignmentConfigs as { key: string; value: string }[] | null) ?? []).map((c) => [c.key, c.value]));
+        return;
+      case GroupRecordType.StreamsGroupMemberMetadata: {
+        if (value === null) {
+          group.removeMember(memberId);
+          return;
+        }
+        const endpoint = value.userEndpoint as { host: string; port: number } | null;
+        group.updateMember({
+          ...(group.members.get(memberId) ?? blank()),
+          instanceId: value.instanceId as string | null,
+          rackId: value.rackId as string | null,
+          clientId: value.clientId as string,
+          clientHost: value.clientHost as string,
+          rebalanceTimeoutMs: value.rebalanceTimeoutMs as number,
+          topologyEpoch: value.topologyEpoch as number,
+          processId: value.processId as string,
+          userEndpoint: endpoint === null ? null : { host: endpoint.host, port: endpoint.port },
+          clientTags: (value.clientTags as { key: string; value: string }[]).map((t) => [t.key, t.value] as const),
+        });
+        return;
+      }
+      case GroupRecordType.StreamsGroupTargetAssignmentMetadata:
+        group.assignmentEpoch = value === null ? -1 : (value.assignmentEpoch as number);
+        group.assignmentTimestamp = value === null ? 0n : (value.assignmentTimestamp as bigint);
+        return;
+      case GroupRecordType.StreamsGroupTargetAssignmentMember:
+        if (value === null) group.targetAssignment.delete(memberId);
+        else group.targetAssignment.set(memberId, { active: tasks(value.activeTasks), standby: tasks(value.standbyTasks), warmup: tasks(value.warmupTasks) });
+        return;
+      case GroupRecordType.StreamsGroupCurrentMemberAssignment: {
+        const member = group.members.get(memberId);
+        if (value === null) {
+          if (member !== undefined) {
+            group.updateMember({
+              ...member,
+              memberEpoch: -1,
+              previousMemberEpoch: -1,
+              assignedTasks: { active: new Map(), standby: new Map(), warmup: new Map() },
+              tasksPendingRevocation: { active: new Map(), standby: new Map(), warmup: new Map() },
+            });
+          }
+          return;
+        }
+        const memberEpoch = value.memberEpoch as number;
+        group.updateMember({
+          ...(member ?? blank()),
+          memberEpoch,
+          previousMemberEpoch: value.previousMemberEpoch as number,
+          state: value.state as number,
+          assignedTasks: { active: epochs(value.activeTasks, memberEpoch), standby: tasks(value.standbyTasks), warmup: tasks(value.warmupTasks) },
+          tasksPendingRevocation: {
+            active: epochs(value.activeTasksPendingRevocation, memberEpoch),
+            standby: tasks(value.standbyTasksPendingRevocation),
+            warmup: tasks(value.warmupTasksPendingRevocation),
+          },
+        });
         return;
       }
     }
