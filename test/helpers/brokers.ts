@@ -48,6 +48,18 @@ export const groupBrokerProperties: Record<string, string | number | boolean> = 
  * so an abandoned transaction is aborted soon after its transaction.timeout.ms. Everything else is
  * the default of both: transaction.state.log.num.partitions=50, transaction.max.timeout.ms=900000.
  */
+/**
+ * Broker settings for streams groups (KIP-1071) in tests: under the streams protocol the session
+ * timeout and heartbeat interval are the broker's (group.streams.*, at least 45 s / 5 s by
+ * default), lowered so a killed Streams instance is fenced within seconds.
+ */
+export const fastStreamsGroupProperties: Record<string, string> = {
+  "group.streams.min.session.timeout.ms": "6000",
+  "group.streams.session.timeout.ms": "6000",
+  "group.streams.min.heartbeat.interval.ms": "500",
+  "group.streams.heartbeat.interval.ms": "500",
+};
+
 export const txnBrokerProperties: Record<string, string | number | boolean> = {
   "transaction.state.log.replication.factor": 1,
   "transaction.state.log.min.isr": 1,

@@ -15,8 +15,9 @@
 // restore is reported by Streams' StateRestoreListener), its open transaction is aborted, and the
 // output stays exact.
 //
-// The group protocol is a parameter of the describe block (only classic now; "streams", KIP-1071,
-// once the broker has it). ECOSYSTEM_FULL=1: more customers and orders.
+// Run twice: with the classic group protocol (Streams' own assignor in the client) and with the
+// streams protocol (KIP-1071: the broker assigns the tasks, creates the internal topics and fences
+// the killed member after group.streams.session.timeout.ms). ECOSYSTEM_FULL=1: more customers and orders.
 //
 //   GROUP_TESTS_BROKER=kafka npx vitest run test/interop/ecosystem-streams-join.test.ts
 import { mkdtemp, rm } from "node:fs/promises";
@@ -24,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigResourceTypes } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { groupTestsBroker, startBroker, type TestBroker, txnBrokerProperties } from "../helpers/brokers.js";
+import { fastStreamsGroupProperties, groupTestsBroker, startBroker, type TestBroker, txnBrokerProperties } from "../helpers/brokers.js";
 import { GroupTestClient, MemberProcess, range, showBrokerOutputOnFailure, waitFor } from "../helpers/groups.js";
 import { kafkaClasspath, produceWithJava, spawnJavaTool } from "../helpers/kafka.js";
 import { readTopic } from "../helpers/transactions.js";
@@ -72,7 +73,7 @@ function expectedAggregates(orders: (Order & { name: string })[]): Map<string, s
 
 const sortedEntries = <T>(map: Map<string, T>) => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-for (const groupProtocol of ["classic"] as const) {
+for (const groupProtocol of ["classic", "streams"] as const) {
   describe(`Kafka Streams KStream-KTable join, exactly_once_v2, group.protocol=${groupProtocol}, against ${groupTestsBroker}`, () => {
     let broker: TestBroker;
     let client: GroupTestClient;
@@ -91,7 +92,7 @@ for (const groupProtocol of ["classic"] as const) {
 
     beforeAll(async () => {
       await kafkaClasspath();
-      broker = await startBroker({ properties: txnBrokerProperties });
+      broker = await startBroker({ properties: { ...txnBrokerProperties, ...(groupProtocol === "streams" ? fastStreamsGroupProperties : {}) } });
       client = await GroupTestClient.connect(broker.bootstrap);
       workDir = await mkdtemp(join(tmpdir(), "sluice-streams-join-"));
     });
