@@ -18,6 +18,7 @@ import type { LogManager } from "../log/log-manager.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { LogConfig } from "../native.js";
 import { KafkaError } from "../protocol/errors.js";
+import { METADATA_TOPIC } from "./kraft/metadata-log.js";
 import type { MetadataStore, TopicState } from "./metadata.js";
 import type { MetadataCache, PartitionMetadata, TopicMetadata } from "./metadata-cache.js";
 
@@ -123,6 +124,8 @@ export class TopicManager implements Topics {
    */
   create(name: string, partitions: number, configs: Record<string, string>, _placement?: Placement): Promise<TopicMetadata> {
     if (this.exists(name)) return Promise.reject(new KafkaError("TOPIC_ALREADY_EXISTS", `Topic '${name}' already exists.`));
+    // Its directory may hold an adopted Kafka broker's metadata log, which must stay untouched.
+    if (name === METADATA_TOPIC) return Promise.reject(new KafkaError("INVALID_REQUEST", `Creation of internal topic ${METADATA_TOPIC} is prohibited.`));
     const creating = this.#create(name, partitions, configs).finally(() => this.#creating.delete(name));
     this.#creating.set(name, creating);
     return creating;

@@ -9,12 +9,14 @@
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { Logger } from "pino";
 import { topicConfigKeys } from "../../config/topic.js";
 import type { AclBinding } from "../../security/acl.js";
 import { type ClientQuotaRecord, sortedEntity } from "../../security/client-quotas.js";
 import { type ScramMechanism, scramMechanismOfCode } from "../../security/scram.js";
 import { DYNAMIC_BROKER_KEYS } from "../broker-configs.js";
-import { ConfigResourceType, type KraftImage, METADATA_PARTITION_DIRECTORY, readKraftImage, topicConfigs } from "./metadata-log.js";
+import type { MetadataStore } from "../metadata.js";
+import { ConfigResourceType, type KraftImage, METADATA_PARTITION_DIRECTORY, metadataLogDirectory, readKraftImage, topicConfigs } from "./metadata-log.js";
 
 export interface AdoptedTopic {
   readonly name: string;
@@ -191,4 +193,37 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
     notCarried,
     blockers,
   };
+}
+
+/**
+ * At broker start on a single node: imports the Kafka metadata of `logDir` into `store` once (the
+ * store records it), or refuses to start when the directory cannot be adopted whole. Returns the
+ * plan imported, or null when there was nothing to import.
+ */
+export async function adoptKafkaMetadataAtStart(store: MetadataStore, logDir: string, logger: Logger): Promise<AdoptionPlan | null> {
+  if (metadataLogDirectory(logDir) === null) return null;
+  const adopted = store.adoptedFromKafka;
+  if (adopted !== undefined) {
+    logger.debug({ adoptedFromKafka: adopted }, "Kafka's metadata in this log dir was imported before");
+    return null;
+  }
+  const plan = planAdoption(logDir);
+  if (plan.blockers.length > 0) {
+    throw new Error(`cannot adopt the Kafka log dir ${logDir} (see sluice migrate check): ${plan.blockers.join("; ")}`);
+  }
+  await store.adoptKafka(plan);
+  logger.warn(
+    {
+      logDir,
+      metadataOffset: plan.metadataOffset.toString(),
+      topics: plan.topics.length,
+      scramCredentials: plan.scram.length,
+      acls: plan.acls.length,
+      clientQuotas: plan.clientQuotas.length,
+      nextProducerId: plan.nextProducerId?.toString() ?? null,
+      notCarried: plan.notCarried,
+    },
+    "adopted a Kafka broker's log dir: imported its KRaft metadata (Kafka's files are left in place)",
+  );
+  return plan;
 }
