@@ -8,8 +8,8 @@
 // topic disappears from requests before its files do. Callers (handlers) validate names,
 // counts and configs first; this service only does.
 //
-// On a single node this broker leads every partition (leader epoch 0, replicas = ISR = this
-// node). A cluster moves these decisions to the controller, behind the same calls.
+// On a single node this broker leads every partition (replicas = ISR = this node) at the newest
+// leader epoch its log holds: 0 unless the log came from Kafka (an adopted log dir). A cluster moves these decisions to the controller, behind the same calls.
 
 import type { Logger } from "pino";
 import type { BrokerConfig, TopicConfig } from "../config/index.js";
@@ -200,7 +200,9 @@ export class TopicManager implements Topics {
         topicId: state.id,
         index,
         leaderId: nodeId,
-        leaderEpoch: 0,
+        // The newest epoch in the log: 0 for Sluice's own, Kafka's last for an adopted Kafka log
+        // (an older epoch would stamp new batches below Kafka's and confuse clients' epoch checks).
+        leaderEpoch: Math.max(0, this.#services.logs.get(state.name, index)?.latestEpoch ?? 0),
         replicas: [nodeId],
         isr: [nodeId],
         offlineReplicas: [],

@@ -116,9 +116,21 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
       "--add-config",
       "follower.replication.throttled.rate=1048576,log.cleaner.threads=2",
     ]);
-    await produceWithJava({ bootstrap: kafka.bootstrap, topic: "compacted", records, compression: "none", idempotent: true, acks: "all" });
+    const half = records.length / 2;
+    await produceWithJava({
+      bootstrap: kafka.bootstrap,
+      topic: "compacted",
+      records: records.slice(0, half),
+      compression: "none",
+      idempotent: true,
+      acks: "all",
+    });
+    // A restart gives every partition a new leader epoch: the later batches carry it.
+    await kafka.stop();
+    kafka = await startKafka({ workDir: join(workDir, "kafka"), port: kafka.port, controllerPort: kafka.controllerPort, properties: authorizer });
+    await produceWithJava({ bootstrap: kafka.bootstrap, topic: "compacted", records: records.slice(half), compression: "none", idempotent: true, acks: "all" });
     await produceWithJava({ bootstrap: kafka.bootstrap, topic: "events", records, compression: "zstd", idempotent: true, acks: "all" });
-    for (const [name, [main, args]] of Object.entries(describeCommands)) onKafka[name] = await on(main, args);
+    for (const [name, [main, args]] of Object.entries(describeCommands)) onKafka[name] = await tool(kafka.bootstrap, main, args);
     await kafka.stop();
   }, 300_000);
 
@@ -278,9 +290,14 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
       acks: "all",
     });
     const dump = await dumpLogSegments([join(kafka.logDir, "compacted-0", "00000000000000000000.log")]);
-    const producerIds = dump.files.flatMap((file) => file.batches.map((batch) => Number(batch.producerId)));
+    const batches = dump.files.flatMap((file) => file.batches);
+    const producerIds = batches.map((batch) => Number(batch.producerId));
     expect(producerIds.filter((id) => id < kafkaBlockEnd)).not.toHaveLength(0); // Kafka's own batches
     expect(producerIds.at(-1)).toBeGreaterThanOrEqual(kafkaBlockEnd);
+    // Sluice leads at the newest leader epoch Kafka left in the log, never an older one.
+    const epochs = batches.map((batch) => batch.partitionLeaderEpoch);
+    expect(Math.max(...epochs), epochs.join(",")).toBeGreaterThan(0);
+    expect(epochs, "partition leader epochs in log order").toEqual([...epochs].sort((a, b) => a - b));
 
     expect(await sluice.stop()).toBe(0);
     sluice = undefined;
