@@ -36,6 +36,7 @@ import { join } from "node:path";
 import { crc32c, readMetaProperties, recompressBatch } from "../../native.js";
 import { ProtocolDecodeError, Reader } from "../../protocol/reader.js";
 import { CompressionType, decodeRecords, RecordBatchDecodeError, type RecordBatchView, recordBatchAt } from "../../protocol/records.js";
+import { Writer } from "../../protocol/writer.js";
 import type { AccessControlEntryRecord } from "./generated/access-control-entry.js";
 import type { ClientQuotaRecord } from "./generated/client-quota.js";
 import type { ConfigRecord } from "./generated/config.js";
@@ -340,6 +341,18 @@ export function decodeMetadataRecord(value: Buffer, where: string): { type: numb
     if (error instanceof ProtocolDecodeError) throw new MetadataLogError(`${where}: the metadata record does not decode: ${error.message}`);
     throw error;
   }
+}
+
+/** Encodes one record value as Kafka's MetadataRecordSerde does (the inverse of decodeMetadataRecord). */
+export function encodeMetadataRecord(type: number, version: number, record: unknown): Buffer {
+  const codec = metadataRecordTypeByNumber[type];
+  if (codec === undefined) throw new Error(`unknown metadata record type ${type}`);
+  const w = new Writer(64);
+  w.unsignedVarint(METADATA_FRAME_VERSION);
+  w.unsignedVarint(type);
+  w.unsignedVarint(version);
+  codec.write(w, record, version);
+  return w.finish();
 }
 
 function quotaKey(entity: readonly { entityType: string; entityName: string | null }[]): string {
