@@ -103,6 +103,12 @@ export class TopicManager implements Topics {
    */
   async load(): Promise<void> {
     const { store, logs, logger } = this.#services;
+    // A Sluice from before Kafka log dirs were adopted took Kafka's metadata log for a topic: forgotten
+    // here (the files stay), or hosting it would open the metadata log as a partition.
+    if (store.topic(METADATA_TOPIC) !== undefined) {
+      await store.deleteTopic(METADATA_TOPIC);
+      logger.warn({ topic: METADATA_TOPIC }, "forgot Kafka's metadata log, which an older Sluice had adopted as a topic (its files are left in place)");
+    }
     const known = new Set(store.topics().map((topic) => topic.name));
     const orphans = new Map<string, { id: string | null; partitions: number }>();
     for (const log of logs.logs()) {

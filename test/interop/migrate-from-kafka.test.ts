@@ -303,4 +303,28 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
     sluice = undefined;
     expect(await hashTree(join(kafka.logDir, "__cluster_metadata-0"))).toEqual(metadataLogBefore);
   }, 300_000);
+
+  it("Kafka started on the log dir again serves everything, including what was written on Sluice", async () => {
+    kafka = await startKafka({ workDir: join(workDir, "kafka"), port: kafka.port, controllerPort: kafka.controllerPort, properties: authorizer });
+    const described = await tool(kafka.bootstrap, ...describeCommands.topics);
+    for (const line of described.split("\n").filter((l) => l.includes("Partition: "))) expect(line, described).toMatch(/\tLeader: 1\t/);
+    const expected = { compacted: records.length + 1, events: records.length };
+    for (const [topic, count] of Object.entries(expected)) {
+      const out = await tool(kafka.bootstrap, "org.apache.kafka.tools.consumer.ConsoleConsumer", [
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--max-messages",
+        String(count),
+        "--timeout-ms",
+        "30000",
+        "--property",
+        "print.key=true",
+      ]);
+      const lines = out.split("\n").filter((line) => line.includes("\t"));
+      expect(lines, topic).toHaveLength(count);
+      if (topic === "compacted") expect(lines).toContain("after\tthe-move");
+    }
+    await kafka.stop();
+  }, 180_000);
 });
