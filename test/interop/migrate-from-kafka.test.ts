@@ -213,6 +213,10 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
     expect(listed).toEqual(expect.arrayContaining(["compacted", "events"]));
     expect(listed).not.toContain("__cluster_metadata");
     expect(listed).not.toContain("deleted-before-the-move");
+    const describeMetadataTopic = await tools.run(topicCommand, ["--bootstrap-server", sluice.bootstrap, "--describe", "--topic", "__cluster_metadata"]);
+    expect(describeMetadataTopic.stdout + describeMetadataTopic.stderr).toContain("Topic '__cluster_metadata' does not exist as expected");
+    const offsets = await tools.run("org.apache.kafka.tools.GetOffsetShell", ["--bootstrap-server", sluice.bootstrap, "--topic", "__cluster_metadata"]);
+    expect(offsets.stdout.trim(), offsets.stderr).toBe("");
     const described = await on(...describeCommands.topics);
     for (const topic of ["events", "compacted"]) {
       const id = (text: string) => new RegExp(`Topic: ${topic}\\tTopicId: (\\S+)\\tPartitionCount: (\\d+)`).exec(text)?.slice(1);
