@@ -1,7 +1,9 @@
 // Generates src/protocol/generated/ from Kafka's own JSON message specs, and
 // src/coordinator/generated/ from Kafka 4.4.0's coordinator record specs (the key/value schemas of
 // __consumer_offsets, __transaction_state and __share_group_state: 4.4.0/group-coordinator/,
-// transaction-coordinator/, share-coordinator/), one file per record type (key + value).
+// transaction-coordinator/, share-coordinator/), one file per record type (key + value), and
+// src/cluster/kraft/generated/ from Kafka 4.4.0's KRaft metadata record specs (4.4.0/metadata/: the
+// records of __cluster_metadata), one file per record type.
 //
 // Sources: ../shared/kafka-protocol/4.4.0/message/*.json first; for the versions that Kafka 4
 // dropped (KIP-896) the 3.9.0 specs supply the definition. For a version 4.4.0 lists, its
@@ -28,6 +30,8 @@ const coordinatorTopics: readonly { dir: string; specs: string; topic: string }[
   { dir: "transaction", specs: join(specRoot, "4.4.0/transaction-coordinator"), topic: "__transaction_state" },
   { dir: "share", specs: join(specRoot, "4.4.0/share-coordinator"), topic: "__share_group_state" },
 ];
+const metadataSpecDir = join(specRoot, "4.4.0/metadata");
+const metadataOutDir = join(root, "src/cluster/kraft/generated");
 
 // ---------------------------------------------------------------- spec loading
 
@@ -911,8 +915,11 @@ function main(): void {
   const outputs = new Map<string, Map<string, string>>([
     [outDir, files],
     [coordinatorOutDir, generateCoordinator()],
+    [metadataOutDir, generateMetadataRecords()],
   ]);
-  const summary = `${files.size} files for ${apis.length} APIs; ${outputs.get(coordinatorOutDir)?.size} coordinator record files`;
+  const summary =
+    `${files.size} files for ${apis.length} APIs; ${outputs.get(coordinatorOutDir)?.size} coordinator record files; ` +
+    `${outputs.get(metadataOutDir)?.size} KRaft metadata record files`;
 
   if (check) {
     const problems: string[] = [];
@@ -929,7 +936,7 @@ function main(): void {
       console.error(`generated codecs are out of date (run npm run generate):\n  ${problems.join("\n  ")}`);
       process.exit(1);
     }
-    console.log(`src/protocol/generated and src/coordinator/generated are up to date (${summary}).`);
+    console.log(`src/protocol/generated, src/coordinator/generated and src/cluster/kraft/generated are up to date (${summary}).`);
     return;
   }
   for (const [dir, dirFiles] of outputs) {
@@ -1050,6 +1057,77 @@ function generateCoordinatorIndex(topic: string, records: RecordEntry[]): string
   c.line("  return table;");
   c.line("})();");
   return c.toString();
+}
+
+// ---------------------------------------------------------------- KRaft metadata records
+
+function metadataNote(m: Message): string {
+  return `// ${m.name}: metadata record type ${m.apiKey}, versions ${describeVersions(new Set(m.validVersions))} from Kafka 4.4.0.`;
+}
+
+/**
+ * One file per KRaft metadata record type (the values of __cluster_metadata's records), plus an
+ * index.ts with the record-type table. The frame in front of each record (frame version, record
+ * type, record version) is written by hand in src/cluster/kraft/metadata-records.ts.
+ */
+/** The import name of a generated file: "partition-change" → "partitionChange". */
+function namespaceOf(file: string): string {
+  return file.replace(/-(.)/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function generateMetadataRecords(): Map<string, string> {
+  const files = new Map<string, string>();
+  const records: { recordType: number; name: string; message: Message; file: string }[] = [];
+  for (const spec of loadDir(metadataSpecDir).values()) {
+    if (spec.type !== "metadata") throw new Error(`unexpected spec type ${spec.type} in ${metadataSpecDir}`);
+    if (spec.apiKey === undefined) throw new Error(`${spec.name}: a metadata record without an apiKey`);
+    if (records.some((r) => r.recordType === spec.apiKey)) throw new Error(`${spec.name}: record type ${spec.apiKey} defined twice`);
+    const message = mergeMessage(spec, undefined);
+    const file = kebab(spec.name.replace(/Record$/, ""));
+    files.set(`${file}.ts`, generateFile([message], "../../../protocol/", metadataNote));
+    records.push({ recordType: spec.apiKey, name: spec.name, message, file });
+  }
+  records.sort((a, b) => a.recordType - b.recordType);
+  const c = new Code();
+  c.line(HEADER);
+  c.line("// The record types of Kafka 4.4.0's KRaft metadata log (__cluster_metadata), by the record type");
+  c.line("// number (the spec's apiKey) Kafka writes in front of each record.");
+  c.line();
+  c.line('import type { Reader } from "../../../protocol/reader.js";');
+  c.line('import type { Writer } from "../../../protocol/writer.js";');
+  for (const r of records) c.line(`import * as ${namespaceOf(r.file)} from "./${r.file}.js";`);
+  c.line();
+  c.line(`export { ${records.map((r) => namespaceOf(r.file)).join(", ")} };`);
+  c.line();
+  c.open("export interface MetadataRecordType<T = unknown> {");
+  c.line("/** The record type number (the spec's apiKey). */");
+  c.line("recordType: number;");
+  c.line('/** Kafka\'s name, e.g. "TopicRecord". */');
+  c.line("name: string;");
+  c.line("read(r: Reader, version: number): T;");
+  c.line("write(w: Writer, message: T, version: number): void;");
+  c.line("create(): T;");
+  c.line("versions: readonly number[];");
+  c.close();
+  c.line();
+  c.open("export const metadataRecordTypes: readonly MetadataRecordType[] = [");
+  for (const r of records) {
+    const ns = namespaceOf(r.file);
+    const n = r.message.name;
+    c.line(
+      `{ recordType: ${r.recordType}, name: "${n}", read: ${ns}.read${n}, write: ${ns}.write${n} as MetadataRecordType["write"], create: ${ns}.default${n}, versions: [${r.message.validVersions.join(", ")}] },`,
+    );
+  }
+  c.close("];");
+  c.line();
+  c.line("/** Record types by their number (undefined where Kafka defines none). */");
+  c.line("export const metadataRecordTypeByNumber: readonly (MetadataRecordType | undefined)[] = (() => {");
+  c.line("  const table: (MetadataRecordType | undefined)[] = [];");
+  c.line("  for (const t of metadataRecordTypes) table[t.recordType] = t;");
+  c.line("  return table;");
+  c.line("})();");
+  files.set("index.ts", c.toString());
+  return files;
 }
 
 function must<T>(value: T | undefined): T {

@@ -7,6 +7,7 @@ import { registerConfig } from "./commands/config.js";
 import { registerConsume } from "./commands/consume.js";
 import { registerDev } from "./commands/dev.js";
 import { registerGroup } from "./commands/group.js";
+import { registerMigrate } from "./commands/migrate.js";
 import { registerProduce } from "./commands/produce.js";
 import { registerTopic } from "./commands/topic.js";
 import { registerTune } from "./commands/tune.js";
@@ -93,6 +94,8 @@ export function createProgram(): Command {
   registerConsume(program);
   registerCluster(program);
   registerConfig(program);
+  // Moving a Kafka broker's data directory to Sluice (src/cluster/kraft/).
+  registerMigrate(program);
   // Host tuning (scripts/tune runs the same code).
   registerTune(program);
   // A local cluster: etcd and N brokers (src/cli/dev-cluster.ts).

@@ -23,6 +23,7 @@ import {
 } from "../security/credentials.js";
 import type { ScramCredential, ScramMechanism } from "../security/scram.js";
 import type { BrokerConfigStore } from "./broker-configs.js";
+import type { AdoptionPlan } from "./kraft/adoption.js";
 
 export const METADATA_FILE = "sluice-metadata.json";
 const FORMAT_VERSION = 1;
@@ -63,6 +64,18 @@ interface Document {
   clientQuotas?: ClientQuotaRecord[];
   /** Group configs by group id (src/config/group-config.ts); absent in older files. */
   groupConfigs?: Record<string, Record<string, string>>;
+  /** Set once the Kafka KRaft metadata found in the log directory was imported (src/cluster/kraft/adoption.ts). */
+  adoptedFromKafka?: AdoptedFromKafka;
+}
+
+/** The record of an import of a Kafka broker's KRaft metadata: it happens once per directory. */
+export interface AdoptedFromKafka {
+  readonly clusterId: string;
+  /** The offset of the last metadata record imported. */
+  readonly metadataOffset: string;
+  /** When (ISO 8601). */
+  readonly at: string;
+  readonly topics: number;
 }
 
 export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, AclStore, ClientQuotaStore, GroupConfigStore {
@@ -254,6 +267,74 @@ export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, A
 
   groupsWithConfigs(): string[] {
     return Object.keys(this.#document.groupConfigs ?? {});
+  }
+
+  /** The import of Kafka's metadata this directory had, if any. */
+  get adoptedFromKafka(): AdoptedFromKafka | undefined {
+    return this.#document.adoptedFromKafka;
+  }
+
+  /**
+   * Imports a Kafka broker's metadata in one durable write: topics with Kafka's ids and configs,
+   * dynamic broker configs, SCRAM credentials, ACLs, client quotas, and the producer id block
+   * (ids below Kafka's next block are never handed out again). What this store already holds wins
+   * (a topic of the same name must have the same id); then `adoptedFromKafka` is set, so it
+   * happens once.
+   */
+  async adoptKafka(plan: AdoptionPlan): Promise<void> {
+    if (this.#document.adoptedFromKafka !== undefined) throw new Error(`${METADATA_FILE}: Kafka's metadata was imported already`);
+    if (plan.clusterId !== null && plan.clusterId !== this.clusterId) {
+      throw new Error(`the Kafka metadata belongs to cluster ${plan.clusterId}, but ${METADATA_FILE} to ${this.clusterId}`);
+    }
+    const document = structuredClone(this.#document);
+    for (const topic of plan.topics) {
+      const existing = this.#byName.get(topic.name);
+      if (existing !== undefined) {
+        if (existing.id !== topic.id) throw new Error(`topic ${topic.name} has id ${existing.id} here but ${topic.id} in Kafka's metadata`);
+        const stored = document.topics.find((t) => t.name === topic.name) as TopicState;
+        stored.configs = { ...topic.configs, ...stored.configs };
+        stored.partitions = Math.max(stored.partitions, topic.partitions);
+        continue;
+      }
+      if (this.#byId.has(topic.id)) throw new Error(`topic id ${topic.id} of Kafka's ${topic.name} belongs to ${this.#byId.get(topic.id)?.name} here`);
+      const state: TopicState = { name: topic.name, id: topic.id, partitions: topic.partitions, configs: { ...topic.configs } };
+      document.topics.push(state);
+    }
+    const brokerConfigs = { ...(document.brokerConfigs ?? {}) };
+    for (const [resource, configs] of Object.entries(plan.brokerConfigs)) brokerConfigs[resource] = { ...configs, ...(brokerConfigs[resource] ?? {}) };
+    document.brokerConfigs = brokerConfigs;
+    const scram = { ...(document.scram ?? {}) };
+    for (const credential of plan.scram) {
+      const mechanisms = { ...(scram[credential.user] ?? {}) };
+      mechanisms[credential.mechanism] ??= storedCredential(credential);
+      scram[credential.user] = mechanisms;
+    }
+    document.scram = scram;
+    const acls = [...(document.acls ?? [])];
+    const present = new Set(acls.map(aclKey));
+    for (const binding of plan.acls) if (!present.has(aclKey(binding))) acls.push({ ...binding });
+    document.acls = acls;
+    const quotas = new Map((document.clientQuotas ?? []).map((record) => [entityKey(record.entity), record]));
+    for (const record of plan.clientQuotas) if (!quotas.has(entityKey(record.entity))) quotas.set(entityKey(record.entity), record);
+    document.clientQuotas = [...quotas.values()];
+    if (plan.nextProducerId !== null && plan.nextProducerId > BigInt(document.nextProducerId)) document.nextProducerId = plan.nextProducerId.toString();
+    document.adoptedFromKafka = {
+      clusterId: plan.clusterId ?? this.clusterId,
+      metadataOffset: plan.metadataOffset.toString(),
+      at: new Date().toISOString(),
+      topics: plan.topics.length,
+    };
+    this.#document = document;
+    this.#byName.clear();
+    this.#byId.clear();
+    for (const topic of document.topics) this.#index(topic);
+    for (const [user, mechanisms] of Object.entries(scram)) {
+      for (const [mechanism, stored] of Object.entries(mechanisms)) {
+        if (stored !== undefined) this.#scram.set(user, mechanism as ScramMechanism, credentialOfStored(stored));
+      }
+    }
+    await this.save();
+    for (const listener of this.#quotaListeners) listener();
   }
 
   /** Reserves `count` producer ids and returns the first; persisted before it is returned. */

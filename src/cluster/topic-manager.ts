@@ -8,8 +8,8 @@
 // topic disappears from requests before its files do. Callers (handlers) validate names,
 // counts and configs first; this service only does.
 //
-// On a single node this broker leads every partition (leader epoch 0, replicas = ISR = this
-// node). A cluster moves these decisions to the controller, behind the same calls.
+// On a single node this broker leads every partition (replicas = ISR = this node) at the newest
+// leader epoch its log holds: 0 unless the log came from Kafka (an adopted log dir). A cluster moves these decisions to the controller, behind the same calls.
 
 import type { Logger } from "pino";
 import type { BrokerConfig, TopicConfig } from "../config/index.js";
@@ -18,6 +18,7 @@ import type { LogManager } from "../log/log-manager.js";
 import type { PartitionManager } from "../log/partition-manager.js";
 import type { LogConfig } from "../native.js";
 import { KafkaError } from "../protocol/errors.js";
+import { METADATA_TOPIC } from "./kraft/metadata-log.js";
 import type { MetadataStore, TopicState } from "./metadata.js";
 import type { MetadataCache, PartitionMetadata, TopicMetadata } from "./metadata-cache.js";
 
@@ -102,6 +103,12 @@ export class TopicManager implements Topics {
    */
   async load(): Promise<void> {
     const { store, logs, logger } = this.#services;
+    // A Sluice from before Kafka log dirs were adopted took Kafka's metadata log for a topic: forgotten
+    // here (the files stay), or hosting it would open the metadata log as a partition.
+    if (store.topic(METADATA_TOPIC) !== undefined) {
+      await store.deleteTopic(METADATA_TOPIC);
+      logger.warn({ topic: METADATA_TOPIC }, "forgot Kafka's metadata log, which an older Sluice had adopted as a topic (its files are left in place)");
+    }
     const known = new Set(store.topics().map((topic) => topic.name));
     const orphans = new Map<string, { id: string | null; partitions: number }>();
     for (const log of logs.logs()) {
@@ -123,6 +130,8 @@ export class TopicManager implements Topics {
    */
   create(name: string, partitions: number, configs: Record<string, string>, _placement?: Placement): Promise<TopicMetadata> {
     if (this.exists(name)) return Promise.reject(new KafkaError("TOPIC_ALREADY_EXISTS", `Topic '${name}' already exists.`));
+    // Its directory may hold an adopted Kafka broker's metadata log, which must stay untouched.
+    if (name === METADATA_TOPIC) return Promise.reject(new KafkaError("INVALID_REQUEST", `Creation of internal topic ${METADATA_TOPIC} is prohibited.`));
     const creating = this.#create(name, partitions, configs).finally(() => this.#creating.delete(name));
     this.#creating.set(name, creating);
     return creating;
@@ -197,7 +206,9 @@ export class TopicManager implements Topics {
         topicId: state.id,
         index,
         leaderId: nodeId,
-        leaderEpoch: 0,
+        // The newest epoch in the log: 0 for Sluice's own, Kafka's last for an adopted Kafka log
+        // (an older epoch would stamp new batches below Kafka's and confuse clients' epoch checks).
+        leaderEpoch: Math.max(0, this.#services.logs.get(state.name, index)?.latestEpoch ?? 0),
         replicas: [nodeId],
         isr: [nodeId],
         offlineReplicas: [],

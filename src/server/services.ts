@@ -2,7 +2,8 @@
 // request needs except the network. Broker.start adds the network; test/unit/handlers.test.ts
 // runs handlers over the same wiring without one.
 //
-// Order: meta.properties → metadata store → logs opened (recovered if unclean) → metadata
+// Order: meta.properties → metadata store (a Kafka log dir's KRaft metadata imported once:
+// cluster/kraft/adoption.ts) → logs opened (recovered if unclean) → metadata
 // cache, partition manager, topic manager → topics reconciled with the partition directories
 // and hosted → log scheduler started (retention, checkpoints, producer expiration) → group
 // coordinator started (its __consumer_offsets partitions load in the background) → transaction
@@ -22,6 +23,8 @@ import { ClusterManager } from "../cluster/cluster-manager.js";
 import { Controller } from "../cluster/controller.js";
 import { SingleNodeElections } from "../cluster/elections.js";
 import { EtcdMetadataStore } from "../cluster/etcd-store.js";
+import { adoptKafkaMetadataAtStart } from "../cluster/kraft/adoption.js";
+import { metadataLogDirectory } from "../cluster/kraft/metadata-log.js";
 import { ensureMetaProperties, storedClusterId } from "../cluster/meta-properties.js";
 import { MetadataStore, randomKafkaUuid } from "../cluster/metadata.js";
 import { MetadataCache } from "../cluster/metadata-cache.js";
@@ -96,12 +99,20 @@ export async function openServices(
     etcd = await EtcdMetadataStore.connect(config.metadataStore, logger);
     clusterId = await etcd.clusterId(storedClusterId([logDir]) ?? randomKafkaUuid());
     ensureMetaProperties([logDir], config.nodeId, clusterId);
+    if (metadataLogDirectory(logDir) !== null) {
+      logger.warn(
+        { logDir },
+        "this log dir holds a Kafka KRaft metadata log: it is not imported in a cluster (only a single node adopts one), and never served",
+      );
+    }
     const snapshot = await etcd.snapshot();
     knownTopics = snapshot.changes.flatMap((change) => (change.kind === "topic" && change.topic !== null ? [change.topic] : []));
     logger.info({ metadataStore: config.metadataStore, clusterId, topics: knownTopics.length }, "joined the cluster's metadata store");
   } else {
     clusterId = ensureMetaProperties([logDir], config.nodeId).clusterId;
     store = await MetadataStore.open(logDir, clusterId);
+    // A stopped Kafka broker's log dir: its KRaft metadata is imported once, before the logs open.
+    await adoptKafkaMetadataAtStart(store, logDir, logger);
     knownTopics = [...store.topics()];
   }
 

@@ -59,6 +59,9 @@ pub struct OpenProgress {
 /// The outcome of opening one partition.
 pub type OpenedLog = (TopicPartition, Result<(Log, OpenReport), LogError>);
 
+/// Kafka's KRaft metadata log topic; its directory is never opened as a partition.
+pub const KRAFT_METADATA_TOPIC: &str = "__cluster_metadata";
+
 #[derive(Debug, Clone)]
 pub struct LogDirectory {
     path: PathBuf,
@@ -163,7 +166,10 @@ impl LogDirectory {
         }
     }
 
-    /// Partition directories, skipping Kafka's `-delete`, `-future` and `-stray` ones.
+    /// Partition directories, skipping Kafka's `-delete`, `-future` and `-stray` ones and
+    /// Kafka's KRaft metadata log (`__cluster_metadata-0`): as Kafka's LogManager, it is no
+    /// partition to serve, and it stays untouched so the directory can go back to Kafka
+    /// (src/cluster/kraft/ reads it).
     pub fn partitions(&self) -> io::Result<Vec<TopicPartition>> {
         let mut partitions = Vec::new();
         for entry in fs::read_dir(&self.path)? {
@@ -173,6 +179,9 @@ impl LogDirectory {
             }
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(partition) = TopicPartition::from_directory_name(&name) {
+                if partition.topic == KRAFT_METADATA_TOPIC {
+                    continue;
+                }
                 partitions.push(partition);
             }
         }

@@ -1,0 +1,34 @@
+// `sluice migrate check --log-dirs <dirs>`: what Sluice would take over from a stopped Kafka
+// broker's log directories (the KRaft metadata log's topics, configs, SCRAM users, ACLs, quotas,
+// producer-id block, feature levels) and what it cannot carry. Reads only: no file is changed.
+// Exit code 0 when the directory can be adopted, 1 on a blocker or a metadata log that cannot be read.
+
+import type { Command } from "commander";
+import { action, printJson } from "./common.js";
+
+export function registerMigrate(program: Command): void {
+  const migrate = program.command("migrate").description("move a Kafka broker's data directory to Sluice in place (and back)");
+  migrate
+    .command("check")
+    .description("print what Sluice would adopt from a stopped Kafka broker's log.dirs, and what it cannot carry; changes no file")
+    .requiredOption("--log-dirs <dirs>", "the Kafka broker's log.dirs (comma-separated); the one holding __cluster_metadata-0 is read")
+    .option("--json", "print JSON for scripts instead of text")
+    .action(
+      action(async (flags: { logDirs: string; json?: boolean }) => {
+        const { planAdoption } = await import("../../cluster/kraft/adoption.js");
+        const { metadataLogDirectory } = await import("../../cluster/kraft/metadata-log.js");
+        const { formatPlan, planSummary } = await import("../migrate-report.js");
+        const dirs = flags.logDirs
+          .split(",")
+          .map((dir) => dir.trim())
+          .filter((dir) => dir !== "");
+        const withMetadata = dirs.filter((dir) => metadataLogDirectory(dir) !== null);
+        if (withMetadata.length === 0) throw new Error(`no __cluster_metadata-0 directory in ${dirs.join(", ")}: not a KRaft Kafka broker's log.dirs`);
+        if (dirs.length > 1) throw new Error(`Sluice serves one log directory; ${dirs.length} given (moving several log.dirs is not supported yet)`);
+        const plan = planAdoption(withMetadata[0]);
+        if (flags.json) printJson(planSummary(plan));
+        else process.stdout.write(formatPlan(plan));
+        if (plan.blockers.length > 0) process.exitCode = 1;
+      }),
+    );
+}

@@ -1,0 +1,334 @@
+// Moving a Kafka broker's data directory to Sluice in place (issue 18): Apache Kafka 4.4.0 (single
+// node, KRaft, StandardAuthorizer) gets topics with configs, a SCRAM user, ACLs, client quotas,
+// dynamic default broker configs and records from an idempotent producer, and stops. Then:
+//   - `sluice migrate check` lists what Sluice adopts and what it cannot carry, changing no file,
+//     and names the file and position of a corrupt metadata log (exit code 1), as does a start on it;
+//   - Sluice (the real binary) starts on the same log dir, and Kafka's own tools see the same topic
+//     ids, topic configs, SCRAM credentials, ACLs and quotas as they saw on Kafka, every record, and
+//     no __cluster_metadata; alice authenticates with her Kafka SCRAM password and her Kafka ACLs
+//     hold; a new producer id is above Kafka's block; Kafka's metadata log is left byte for byte.
+//
+//   npm run build:ts && npx vitest run test/interop/migrate-from-kafka.test.ts
+
+import { createHash } from "node:crypto";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../helpers/cli.js";
+import { dumpLogSegments, freePort, type KafkaBroker, produceWithJava, runJavaTool, startKafka } from "../helpers/kafka.js";
+import { type SluiceBroker, sluiceBin, startSluice } from "../helpers/sluice.js";
+import { ToolSession } from "../helpers/tool-session.js";
+
+const topicCommand = "org.apache.kafka.tools.TopicCommand";
+const configCommand = "org.apache.kafka.tools.ConfigCommand";
+const aclCommand = "org.apache.kafka.tools.AclCommand";
+const authorizer = { "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "super.users": "User:ANONYMOUS" };
+const scramModule = "org.apache.kafka.common.security.scram.ScramLoginModule";
+
+/** sha256 of every file under `directory`, by relative path. */
+async function hashTree(directory: string, prefix = ""): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) Object.assign(out, await hashTree(path, `${prefix}${entry.name}/`));
+    else
+      out[`${prefix}${entry.name}`] = createHash("sha256")
+        .update(await readFile(path))
+        .digest("hex");
+  }
+  return out;
+}
+
+const sluiceCli = (args: string[]) => run(process.execPath, [sluiceBin, ...args]);
+
+describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
+  let workDir: string;
+  let kafka: KafkaBroker;
+  let sluice: SluiceBroker | undefined;
+  let tools: ToolSession;
+  let saslPort: number;
+  /** What Kafka's tools printed against Kafka, before it stopped. */
+  const onKafka: Record<string, string> = {};
+  const records = Array.from({ length: 30 }, (_, i) => ({ key: `k${i % 7}`, value: `v${i}` }));
+
+  const describeCommands: Record<string, [string, string[]]> = {
+    topics: [topicCommand, ["--describe", "--topic", "events,compacted"]],
+    eventsConfigs: [configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "events"]],
+    compactedConfigs: [configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "compacted"]],
+    alice: [configCommand, ["--describe", "--entity-type", "users", "--entity-name", "alice"]],
+    clientQuotas: [configCommand, ["--describe", "--entity-type", "clients", "--entity-name", "app-client"]],
+    acls: [aclCommand, ["--list"]],
+  };
+  const tool = async (bootstrap: string, main: string, args: string[]) => {
+    const result = await tools.run(main, ["--bootstrap-server", bootstrap, ...args]);
+    expect(result.code, `${main} ${args.join(" ")}\n${result.stdout}${result.stderr}`).toBe(0);
+    return result.stdout;
+  };
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(join(tmpdir(), "sluice-migrate-"));
+    [kafka, tools] = await Promise.all([startKafka({ workDir: join(workDir, "kafka"), properties: authorizer }), ToolSession.start()]);
+    const on = (main: string, args: string[]) => tool(kafka.bootstrap, main, args);
+    await on(topicCommand, ["--create", "--topic", "compacted", "--partitions", "2", "--config", "cleanup.policy=compact"]);
+    await on(topicCommand, [
+      "--create",
+      "--topic",
+      "events",
+      "--partitions",
+      "3",
+      "--config",
+      "retention.ms=3600000",
+      "--config",
+      "compression.type=zstd",
+      "--config",
+      "message.timestamp.type=LogAppendTime",
+    ]);
+    await on(topicCommand, ["--create", "--topic", "deleted-before-the-move", "--partitions", "1"]);
+    await on(topicCommand, ["--delete", "--topic", "deleted-before-the-move"]);
+    await on(configCommand, [
+      "--alter",
+      "--entity-type",
+      "users",
+      "--entity-name",
+      "alice",
+      "--add-config",
+      "SCRAM-SHA-256=[iterations=8192,password=alice-secret]",
+    ]);
+    await on(configCommand, ["--alter", "--entity-type", "users", "--entity-name", "alice", "--add-config", "SCRAM-SHA-512=[password=alice-secret]"]);
+    await on(aclCommand, ["--add", "--allow-principal", "User:alice", "--operation", "Read", "--operation", "Describe", "--topic", "events"]);
+    await on(aclCommand, ["--add", "--allow-principal", "User:alice", "--operation", "Read", "--group", "app-", "--resource-pattern-type", "prefixed"]);
+    await on(configCommand, [
+      "--alter",
+      "--entity-type",
+      "clients",
+      "--entity-name",
+      "app-client",
+      "--add-config",
+      "producer_byte_rate=1048576,consumer_byte_rate=2097152",
+    ]);
+    await on(configCommand, ["--alter", "--entity-type", "users", "--entity-name", "alice", "--add-config", "request_percentage=50"]);
+    await on(configCommand, [
+      "--alter",
+      "--entity-type",
+      "brokers",
+      "--entity-default",
+      "--add-config",
+      "follower.replication.throttled.rate=1048576,log.cleaner.threads=2",
+    ]);
+    const half = records.length / 2;
+    await produceWithJava({
+      bootstrap: kafka.bootstrap,
+      topic: "compacted",
+      records: records.slice(0, half),
+      compression: "none",
+      idempotent: true,
+      acks: "all",
+    });
+    // A restart gives every partition a new leader epoch: the later batches carry it.
+    await kafka.stop();
+    kafka = await startKafka({ workDir: join(workDir, "kafka"), port: kafka.port, controllerPort: kafka.controllerPort, properties: authorizer });
+    await produceWithJava({ bootstrap: kafka.bootstrap, topic: "compacted", records: records.slice(half), compression: "none", idempotent: true, acks: "all" });
+    await produceWithJava({ bootstrap: kafka.bootstrap, topic: "events", records, compression: "zstd", idempotent: true, acks: "all" });
+    for (const [name, [main, args]] of Object.entries(describeCommands)) onKafka[name] = await tool(kafka.bootstrap, main, args);
+    await kafka.stop();
+  }, 300_000);
+
+  afterAll(async () => {
+    tools?.close();
+    await kafka?.kill();
+    if (sluice) await sluice.stop();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("sluice migrate check lists what is adopted and what is not carried, and changes no file", async () => {
+    const before = await hashTree(kafka.logDir);
+    const check = await sluiceCli(["migrate", "check", "--log-dirs", kafka.logDir]);
+    expect(check.code, check.stderr).toBe(0);
+    const out = check.stdout;
+    expect(out).toContain(`Cluster ID: ${kafka.clusterId}`);
+    const eventsId = /Topic: events\tTopicId: (\S+)/.exec(onKafka.topics)?.[1];
+    expect(eventsId).toBeDefined();
+    expect(out).toMatch(new RegExp(`^events +${eventsId} +3 +3 +\\d+ +compression.type=zstd,message.timestamp.type=LogAppendTime,retention.ms=3600000$`, "m"));
+    expect(out).toMatch(/^compacted +\S+ +2 +2 +\d+ +cleanup.policy=compact$/m);
+    expect(out).not.toContain("deleted-before-the-move");
+    expect(out).toMatch(/^<default> +follower.replication.throttled.rate +1048576$/m);
+    expect(out).toMatch(/^alice +SCRAM-SHA-256 +8192$/m);
+    expect(out).toMatch(/^alice +SCRAM-SHA-512 +4096$/m);
+    expect(out).toMatch(/^User:alice +\* +READ +ALLOW +GROUP +app- +PREFIXED$/m);
+    expect(out).toMatch(/^User:alice +\* +DESCRIBE +ALLOW +TOPIC +events +LITERAL$/m);
+    expect(out).toMatch(/^client-id=app-client +consumer_byte_rate=2097152,producer_byte_rate=1048576$/m);
+    expect(out).toMatch(/^user=alice +request_percentage=50$/m);
+    expect(out).toMatch(/Kafka handed out ids below \d+; Sluice continues from there/);
+    expect(out).toMatch(/^metadata\.version +\d+$/m);
+    expect(out).toContain("default broker config log.cleaner.threads=2: not dynamic in Sluice");
+    expect(out).toContain("Sluice can adopt this directory");
+    const json = await sluiceCli(["migrate", "check", "--log-dirs", kafka.logDir, "--json"]);
+    const plan = JSON.parse(json.stdout) as { topics: { name: string; id: string }[]; scramUsers: Record<string, unknown>[] };
+    expect(plan.topics.map((t) => [t.name, t.id])).toContainEqual(["events", eventsId]);
+    // Credentials show as user, mechanism and iterations: no salt, no keys.
+    expect(plan.scramUsers).toEqual([
+      { user: "alice", mechanism: "SCRAM-SHA-256", iterations: 8192 },
+      { user: "alice", mechanism: "SCRAM-SHA-512", iterations: 4096 },
+    ]);
+    expect(await hashTree(kafka.logDir)).toEqual(before);
+  }, 60_000);
+
+  it("a corrupt metadata log is refused with the file and position, by the check and by a start", async () => {
+    const copy = join(workDir, "corrupt");
+    await cp(kafka.logDir, copy, { recursive: true });
+    const segment = join(copy, "__cluster_metadata-0", "00000000000000000000.log");
+    const bytes = await readFile(segment);
+    bytes[bytes.length - 10] ^= 0xff; // inside the last batch's records
+    await writeFile(segment, bytes);
+    const check = await sluiceCli(["migrate", "check", "--log-dirs", copy]);
+    expect(check.code).toBe(1);
+    expect(check.stderr).toMatch(/^Error: .*00000000000000000000\.log: the record batch at byte \d+ \(offsets \d+-\d+\) fails its CRC32C check\n$/);
+    const before = await hashTree(copy);
+    const start = startSluice({ logDir: copy, workDir: join(workDir, "corrupt-broker"), startTimeoutMs: 20_000 });
+    await expect(start).rejects.toThrow(/fails its CRC32C check/);
+    expect(await hashTree(join(copy, "__cluster_metadata-0"))).toEqual(
+      Object.fromEntries(Object.entries(before).flatMap(([k, v]) => (k.startsWith("__cluster_metadata-0/") ? [[k.slice(21), v]] : []))),
+    );
+  }, 60_000);
+
+  it("Sluice started on the log dir serves Kafka's topics, configs, users, ACLs, quotas and records", async () => {
+    const metadataLogBefore = await hashTree(join(kafka.logDir, "__cluster_metadata-0"));
+    const plainPort = await freePort();
+    saslPort = await freePort();
+    sluice = await startSluice({
+      logDir: kafka.logDir,
+      workDir: join(workDir, "sluice"),
+      overrides: {
+        ...authorizer,
+        listeners: `PLAINTEXT://127.0.0.1:${plainPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+      },
+      port: plainPort,
+    });
+    const on = (main: string, args: string[]) => tool(sluice!.bootstrap, main, args);
+
+    const listed = (await on(topicCommand, ["--list"])).trim().split("\n");
+    expect(listed).toEqual(expect.arrayContaining(["compacted", "events"]));
+    expect(listed).not.toContain("__cluster_metadata");
+    expect(listed).not.toContain("deleted-before-the-move");
+    const describeMetadataTopic = await tools.run(topicCommand, ["--bootstrap-server", sluice.bootstrap, "--describe", "--topic", "__cluster_metadata"]);
+    expect(describeMetadataTopic.stdout + describeMetadataTopic.stderr).toContain("Topic '__cluster_metadata' does not exist as expected");
+    const offsets = await tools.run("org.apache.kafka.tools.GetOffsetShell", ["--bootstrap-server", sluice.bootstrap, "--topic", "__cluster_metadata"]);
+    expect(offsets.stdout.trim(), offsets.stderr).toBe("");
+    const described = await on(...describeCommands.topics);
+    for (const topic of ["events", "compacted"]) {
+      const id = (text: string) => new RegExp(`Topic: ${topic}\\tTopicId: (\\S+)\\tPartitionCount: (\\d+)`).exec(text)?.slice(1);
+      expect(id(described), described).toEqual(id(onKafka.topics));
+    }
+    expect(await on(...describeCommands.eventsConfigs)).toBe(onKafka.eventsConfigs);
+    expect(await on(...describeCommands.compactedConfigs)).toBe(onKafka.compactedConfigs);
+    // Kafka lists a user's mechanisms in HashMap order (ScramImage.describe): compared as a set.
+    const mechanismsSorted = (text: string) => text.replace(/are (SCRAM-.*)$/m, (_, list: string) => `are ${list.split(", ").sort().join(", ")}`);
+    expect(mechanismsSorted(await on(...describeCommands.alice))).toBe(mechanismsSorted(onKafka.alice));
+    expect(await on(...describeCommands.clientQuotas)).toBe(onKafka.clientQuotas);
+    const sortedLines = (text: string) => text.split("\n").sort();
+    expect(sortedLines(await on(...describeCommands.acls))).toEqual(sortedLines(onKafka.acls));
+    const brokerDefaults = await on(configCommand, ["--describe", "--entity-type", "brokers", "--entity-default"]);
+    expect(brokerDefaults).toMatch(/^ {2}follower\.replication\.throttled\.rate=1048576 sensitive=false/m);
+
+    // Every record, as a console consumer reads it (events under LogAppendTime).
+    for (const topic of ["compacted", "events"]) {
+      const out = await on("org.apache.kafka.tools.consumer.ConsoleConsumer", [
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--max-messages",
+        String(records.length),
+        "--timeout-ms",
+        "30000",
+        "--property",
+        "print.key=true",
+        "--property",
+        "print.timestamp=true",
+      ]);
+      const lines = out.split("\n").filter((line) => line.includes("\t"));
+      expect(lines.map((line) => line.split("\t").slice(1).join("=")).sort()).toEqual(records.map((r) => `${r.key}=${r.value}`).sort());
+      if (topic === "events") for (const line of lines) expect(line).toMatch(/^LogAppendTime:\d+\t/);
+    }
+
+    // alice logs in with the password she had on Kafka; her Kafka ACLs let her read events, not compacted.
+    const alice = {
+      "security.protocol": "SASL_PLAINTEXT",
+      "sasl.mechanism": "SCRAM-SHA-256",
+      "sasl.jaas.config": `${scramModule} required username="alice" password="alice-secret";`,
+    };
+    const consume = (topic: string) => {
+      const args = ["--bootstrap", `127.0.0.1:${saslPort}`, "--topic", topic, "--timeout-ms", "20000"];
+      for (const [key, value] of Object.entries(alice)) args.push("--property", `${key}=${value}`);
+      return runJavaTool("sluice.kafka.Consume", args, { quickStart: true, heap: "128m", logLevel: "ERROR", timeoutMs: 60_000 });
+    };
+    const allowed = await consume("events");
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(
+      allowed.stdout
+        .trim()
+        .split("\n")
+        .filter((line) => line.includes('"offset"')),
+    ).toHaveLength(records.length);
+    const denied = await consume("compacted");
+    expect(denied.code).not.toBe(0);
+    expect(denied.stdout + denied.stderr).toMatch(/TopicAuthorizationException|Not authorized to access topics: \[compacted\]/);
+
+    // A new idempotent producer gets an id above the block Kafka handed out.
+    const store = JSON.parse(await readFile(join(kafka.logDir, "sluice-metadata.json"), "utf8")) as {
+      nextProducerId: string;
+      adoptedFromKafka: { clusterId: string; metadataOffset: string };
+    };
+    expect(store.adoptedFromKafka.clusterId).toBe(kafka.clusterId);
+    const kafkaBlockEnd = Number(/Kafka handed out ids below (\d+)/.exec((await sluiceCli(["migrate", "check", "--log-dirs", kafka.logDir])).stdout)?.[1]);
+    expect(kafkaBlockEnd).toBeGreaterThan(0);
+    await produceWithJava({
+      bootstrap: sluice.bootstrap,
+      topic: "compacted",
+      partition: 0,
+      records: [{ key: "after", value: "the-move" }],
+      compression: "none",
+      idempotent: true,
+      acks: "all",
+    });
+    const dump = await dumpLogSegments([join(kafka.logDir, "compacted-0", "00000000000000000000.log")]);
+    const batches = dump.files.flatMap((file) => file.batches);
+    const producerIds = batches.map((batch) => Number(batch.producerId));
+    expect(producerIds.filter((id) => id < kafkaBlockEnd)).not.toHaveLength(0); // Kafka's own batches
+    expect(producerIds.at(-1)).toBeGreaterThanOrEqual(kafkaBlockEnd);
+    // Sluice leads at the newest leader epoch Kafka left in the log, never an older one.
+    const epochs = batches.map((batch) => batch.partitionLeaderEpoch);
+    expect(Math.max(...epochs), epochs.join(",")).toBeGreaterThan(0);
+    expect(epochs, "partition leader epochs in log order").toEqual([...epochs].sort((a, b) => a - b));
+
+    expect(await sluice.stop()).toBe(0);
+    sluice = undefined;
+    expect(await hashTree(join(kafka.logDir, "__cluster_metadata-0"))).toEqual(metadataLogBefore);
+  }, 300_000);
+
+  it("Kafka started on the log dir again serves everything, including what was written on Sluice", async () => {
+    kafka = await startKafka({ workDir: join(workDir, "kafka"), port: kafka.port, controllerPort: kafka.controllerPort, properties: authorizer });
+    const described = await tool(kafka.bootstrap, ...describeCommands.topics);
+    for (const line of described.split("\n").filter((l) => l.includes("Partition: "))) expect(line, described).toMatch(/\tLeader: 1\t/);
+    const expected = { compacted: records.length + 1, events: records.length };
+    for (const [topic, count] of Object.entries(expected)) {
+      const out = await tool(kafka.bootstrap, "org.apache.kafka.tools.consumer.ConsoleConsumer", [
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--max-messages",
+        String(count),
+        "--timeout-ms",
+        "30000",
+        "--property",
+        "print.key=true",
+      ]);
+      const lines = out.split("\n").filter((line) => line.includes("\t"));
+      expect(lines, topic).toHaveLength(count);
+      if (topic === "compacted") expect(lines).toContain("after\tthe-move");
+    }
+    await kafka.stop();
+  }, 180_000);
+});
