@@ -31,6 +31,7 @@ import type {
 import type { StreamsGroupTopologyValue } from "../generated/group/streams-group-topology.js";
 import { GroupRecordType } from "../records.js";
 import type { KeyedTimers } from "../timer.js";
+import { javaHashMapOrder } from "./assignor/java-collections.js";
 import { stickyTaskAssign } from "./assignor/streams-sticky.js";
 import type { GroupCoordinatorConfig } from "./config.js";
 import type { GroupShard, RecordToWrite } from "./shard.js";
@@ -123,7 +124,8 @@ export function streamsHeartbeatError(errorCode: number, errorMessage: string | 
     acceptableRecoveryLagLegacy: 0,
     taskOffsetIntervalMs: 0,
     acceptableRecoveryLag: -1n,
-    status: null,
+    // Kafka's StreamsGroupHeartbeatResponseData starts with an empty status list.
+    status: [],
     activeTasks: null,
     standbyTasks: null,
     warmupTasks: null,
@@ -1041,7 +1043,8 @@ export class StreamsGroupProtocol {
       for (const [id, partitions] of tasks) {
         const s = subtopologies?.get(id);
         if (s === undefined) continue;
-        for (const topic of new Set([...s.sourceTopics, ...s.repartitionSourceTopics.keys()])) {
+        // Kafka walks a HashSet of the subtopology's source and repartition source topics.
+        for (const topic of javaHashMapOrder(new Set([...s.sourceTopics, ...s.repartitionSourceTopics.keys()]))) {
           const count = this.host.image.topic(topic)?.partitionCount;
           if (count === undefined) continue;
           const ps = [...partitions].filter((p) => p < count).sort(numeric);

@@ -10,6 +10,7 @@
 
 import { KafkaError } from "../../protocol/errors.js";
 import type { StreamsGroupTopologyValueSubtopology } from "../generated/group/streams-group-topology.js";
+import { javaHashMapOrder } from "./assignor/java-collections.js";
 import {
   type ConfiguredInternalTopic,
   type ConfiguredSubtopology,
@@ -99,7 +100,9 @@ export function configureTopics(topology: StreamsTopology, metadataHash: bigint,
       }
     }
     const problem =
-      toCreate.size > 0 ? { status: StreamsStatus.MISSING_INTERNAL_TOPICS, message: `Internal topics are missing: ${summarizeTopics(toCreate.keys())}` } : null;
+      toCreate.size > 0
+        ? { status: StreamsStatus.MISSING_INTERNAL_TOPICS, message: `Internal topics are missing: ${summarizeTopics(javaHashMapOrder(toCreate.keys()))}` }
+        : null;
     return { topologyEpoch: topology.epoch, metadataHash, subtopologies: configured, internalTopicsToCreate: toCreate, problem };
   } catch (error) {
     if (!(error instanceof TopicConfigurationProblem)) throw error;

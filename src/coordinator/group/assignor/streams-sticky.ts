@@ -153,6 +153,7 @@ class ProcessState {
 }
 
 interface LocalState {
+  readonly memberCount: number;
   numStandbyReplicas: number;
   totalActiveTasks: number;
   totalTasks: number;
@@ -183,6 +184,7 @@ export function stickyTaskAssign(members: readonly StickyMemberSpec[], topology:
   const memberOrder = javaHashMapOrder(members.map((m) => m.memberId));
   const byId = new Map(members.map((m) => [m.memberId, m]));
   const state: LocalState = {
+    memberCount: members.length,
     numStandbyReplicas,
     totalActiveTasks: 0,
     totalTasks: 0,
@@ -265,7 +267,8 @@ export function stickyTaskAssign(members: readonly StickyMemberSpec[], topology:
 
 function processQueue(state: LocalState): JavaPriorityQueue<ProcessState> {
   const queue = new JavaPriorityQueue<ProcessState>((a, b) => (a.load < b.load ? -1 : a.load > b.load ? 1 : 0));
-  for (const processId of javaHashMapOrder(state.processes.keys())) queue.add(state.processes.get(processId) as ProcessState);
+  // processIdToState is a `new HashMap<>(members)`.
+  for (const processId of javaHashMapOrder(state.processes.keys(), state.memberCount)) queue.add(state.processes.get(processId) as ProcessState);
   return queue;
 }
 
