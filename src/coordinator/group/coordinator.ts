@@ -206,6 +206,17 @@ export class GroupCoordinator {
       },
       state: () => this.#shareState,
     });
+    // group.streams.assignors: Kafka's built-in "sticky"; custom assignors (KIP-1357) are Java
+    // classes a Kafka broker loads, which Sluice cannot run.
+    const streamsAssignors = ((services.config.get("group.streams.assignors") as readonly string[] | null) ?? []).map((n) => n.trim()).filter((n) => n !== "");
+    if (streamsAssignors.length === 0) throw new RangeError("group.streams.assignors must contain at least one assignor");
+    for (const name of streamsAssignors) {
+      if (name !== "sticky") {
+        throw new RangeError(
+          `unknown streams group assignor ${JSON.stringify(name)}: Sluice has Kafka's built-in "sticky" task assignor; custom task assignors (Java classes, KIP-1357) cannot be loaded`,
+        );
+      }
+    }
     this.streams = new StreamsGroupProtocol({
       config: this.config,
       timers: this.#timers,
