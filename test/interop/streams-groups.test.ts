@@ -64,9 +64,9 @@ async function streamsGroupsTool(bootstrap: string, args: string[]): Promise<str
 }
 
 /** A table's rows as column → value maps (columns separated by runs of spaces; no value has a space). */
-function table(text: string): Record<string, string>[] {
+function table(text: string, firstColumn = "GROUP"): Record<string, string>[] {
   const lines = text.split("\n").filter((line) => line.trim() !== "");
-  const headerIndex = lines.findIndex((line) => line.startsWith("GROUP"));
+  const headerIndex = lines.findIndex((line) => line.startsWith(firstColumn));
   if (headerIndex < 0) return [];
   const header = (lines[headerIndex] as string).trim().split(/\s+/);
   return lines.slice(headerIndex + 1).map((line) => {
@@ -226,6 +226,15 @@ describe(`streams groups (KIP-1071) against ${groupTestsBroker}`, () => {
       const described = table(await streamsGroupsTool(broker.bootstrap, ["--describe", "--group", applicationId, "--state"]));
       return described[0]?.STATE === "Empty";
     });
+    // Offsets of the empty group: reset to the earliest of the input (dry run, then executed), then deleted.
+    const reset = table(
+      await streamsGroupsTool(broker.bootstrap, ["--reset-offsets", "--group", applicationId, "--input-topic", input, "--to-earliest", "--execute"]),
+    );
+    expect(reset.map((row) => [row.TOPIC, row.PARTITION, row["NEW-OFFSET"]]).sort()).toEqual(range(partitions).map((p) => [input, String(p), "0"]));
+    expect(await client.committed(applicationId, input)).toEqual(range(partitions).map((p) => [p, 0]));
+    const deletedOffsets = await streamsGroupsTool(broker.bootstrap, ["--delete-offsets", "--group", applicationId, "--input-topic", input]);
+    expect(deletedOffsets).toContain(`Request succeeded for deleting offsets from group ${applicationId}.`);
+    expect(table(deletedOffsets, "TOPIC").map((row) => row.STATUS)).toEqual(range(partitions).map(() => "Successful"));
     const deleted = await streamsGroupsTool(broker.bootstrap, ["--delete", "--group", applicationId]);
     expect(deleted).toContain(`Deletion of requested streams groups ('${applicationId}') was successful.`);
   }, 300_000);
