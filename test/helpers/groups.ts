@@ -47,7 +47,7 @@ export interface ProducedRecord {
   value: string;
 }
 
-/** A kafkajs admin and producer on one broker, for setting up and checking group tests. */
+/** A kafkajs admin and producer on a broker (or a cluster: a comma-separated bootstrap), for setting up and checking group tests. */
 export class GroupTestClient {
   readonly kafka: Kafka;
   readonly admin: Admin;
@@ -55,7 +55,7 @@ export class GroupTestClient {
 
   private constructor(bootstrap: string) {
     this.kafka = new Kafka({
-      brokers: [bootstrap],
+      brokers: bootstrap.split(","),
       clientId: "groups-setup",
       logLevel: logLevel.NOTHING,
       retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1_000 },
