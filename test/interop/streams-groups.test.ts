@@ -10,7 +10,8 @@
 // - StreamsGroupDescribe as kafka-streams-groups.sh prints it (--list, --describe with --members,
 //   --state and --offsets), the same columns and values as Kafka's;
 // - the heartbeat's checks: a topology naming an internal topic, missing source topics (a status,
-//   then tasks once the topic exists), a member with a wrong epoch.
+//   then tasks once the topic exists), a member with a wrong epoch; a SIGKILL of the broker, after
+//   which the group is read back from __consumer_offsets and the member goes on at its epoch.
 //
 //   GROUP_TESTS_BROKER=kafka npx vitest run test/interop/streams-groups.test.ts
 import { mkdtemp, rm } from "node:fs/promises";
@@ -239,8 +240,8 @@ describe(`streams groups (KIP-1071) against ${groupTestsBroker}`, () => {
     expect(deleted).toContain(`Deletion of requested streams groups ('${applicationId}') was successful.`);
   }, 300_000);
 
-  it("StreamsGroupHeartbeat checks the topology, reports missing source topics, fences wrong epochs", async () => {
-    const raw = await TestClient.connect(broker.port);
+  it("StreamsGroupHeartbeat checks the topology, reports missing source topics, fences wrong epochs; the group survives a broker crash", async () => {
+    let raw = await TestClient.connect(broker.port);
     try {
       const group = "sg-raw";
       const topology = (source: string) => ({
@@ -265,7 +266,15 @@ describe(`streams groups (KIP-1071) against ${groupTestsBroker}`, () => {
         activeTasks: unknown[] | null;
         status: unknown[] | null;
       };
-      const heartbeat = (body: Record<string, unknown>) =>
+      /** A heartbeat, retried while the coordinator is not available yet (as clients do after FindCoordinator). */
+      const heartbeat = async (body: Record<string, unknown>): Promise<Beat> => {
+        for (let attempt = 0; ; attempt++) {
+          const answer = await send(body);
+          if (![14, 15, 16].includes(answer.errorCode) || attempt >= 100) return answer;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      };
+      const send = (body: Record<string, unknown>) =>
         raw.request<Beat>(88, 1, {
           groupId: group,
           memberId: "m-1",
@@ -286,6 +295,12 @@ describe(`streams groups (KIP-1071) against ${groupTestsBroker}`, () => {
           shutdownApplication: false,
           ...body,
         });
+      // FindCoordinator first, as clients do (it creates __consumer_offsets).
+      for (let i = 0; i < 100; i++) {
+        const found = await raw.request<{ coordinators: { errorCode: number }[] }>(10, 4, { keyType: 0, coordinatorKeys: [group] });
+        if (found.coordinators[0]?.errorCode === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       const internal = await heartbeat({ topology: topology("__consumer_offsets") });
       expect(internal).toMatchObject({
         errorCode: ErrorCode.STREAMS_INVALID_TOPOLOGY,
@@ -315,6 +330,27 @@ describe(`streams groups (KIP-1071) against ${groupTestsBroker}`, () => {
         30_000,
       );
       expect(tasks.activeTasks).toEqual([{ subtopologyId: "0", partitions: [0, 1] }]);
+
+      // The broker crashes and comes back: the group is read back from __consumer_offsets, the member goes on at its epoch with its tasks.
+      const describeGroup = async (c: TestClient) =>
+        (await c.request<{ groups: Record<string, unknown>[] }>(89, 1, { groupIds: [group], includeAuthorizedOperations: false })).groups[0];
+      const before = await describeGroup(raw);
+      await raw.close();
+      await broker.kill();
+      await broker.restart();
+      raw = await TestClient.connect(broker.port);
+      const again = await heartbeat({
+        memberEpoch: epoch,
+        topology: null,
+        activeTasks: [{ subtopologyId: "0", partitions: [0, 1] }],
+        standbyTasks: [],
+        warmupTasks: [],
+      });
+      expect(again).toMatchObject({ errorCode: 0, memberId: "m-1", memberEpoch: epoch });
+      const after = await describeGroup(raw);
+      expect(after).toEqual(before);
+      expect(after).toMatchObject({ groupState: "Stable", groupEpoch: epoch, assignmentEpoch: epoch });
+
       const left = await heartbeat({ memberEpoch: -1, topology: null, activeTasks: null, standbyTasks: null, warmupTasks: null });
       expect(left).toMatchObject({ errorCode: 0, memberId: "m-1", memberEpoch: -1 });
     } finally {
