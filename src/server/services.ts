@@ -243,7 +243,13 @@ export async function openServices(
       shares.forgetGroup(groupId, new Set([topicId]));
       return result.errorCode;
     },
-    highWatermark: (topic, index) => partitions.get(topic, index)?.highWatermark ?? null,
+    highWatermark: (topic, index) => {
+      const local = partitions.get(topic, index);
+      if (local?.isLeader) return local.highWatermark;
+      const leader = metadata.topic(topic)?.partitions[index]?.leaderId ?? -1;
+      if (cluster === null || leader < 0 || leader === config.nodeId) return local?.highWatermark ?? null;
+      return latestOffsetOf(cluster.clients, leader, topic, index);
+    },
   };
   const elections = cluster?.controller ?? new SingleNodeElections(metadata);
   const reassignments = cluster?.manager ?? new SingleNodeReassignments(metadata);
@@ -301,4 +307,20 @@ function shorterInterval(a: number, b: number): number {
   if (a <= 0) return b;
   if (b <= 0) return a;
   return Math.min(a, b);
+}
+
+/** The latest offset (high watermark) of a partition led by another broker, by ListOffsets v9 (timestamp -1); null on failure. */
+async function latestOffsetOf(clients: InterBrokerClients, leader: number, topic: string, partition: number): Promise<bigint | null> {
+  try {
+    const answer = await clients.request<{ topics: { partitions: { errorCode: number; offset: bigint }[] }[] }>(leader, 2, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [{ name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1n }] }],
+      timeoutMs: 5_000,
+    });
+    const found = answer.topics[0]?.partitions[0];
+    return found === undefined || found.errorCode !== 0 ? null : found.offset;
+  } catch {
+    return null;
+  }
 }

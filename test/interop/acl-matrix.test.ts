@@ -934,6 +934,118 @@ const OPERATIONS: Record<string, Operation> = {
     }
     return out;
   },
+  async "StreamsGroupHeartbeat (group READ, topology topics DESCRIBE)"(client, actor) {
+    const out: Record<string, unknown> = {};
+    const topology = (source: string) => ({
+      epoch: 0,
+      subtopologies: [
+        {
+          subtopologyId: "0",
+          sourceTopics: [source],
+          sourceTopicRegex: [],
+          stateChangelogTopics: [],
+          repartitionSinkTopics: [],
+          repartitionSourceTopics: [],
+          copartitionGroups: [],
+        },
+      ],
+    });
+    const heartbeat = (groupId: string, memberEpoch: number, source: string | null) =>
+      client.request<{ errorCode: number; memberEpoch: number }>(88, 1, {
+        groupId,
+        memberId: `${actor.user}-${actor.from}-streams`,
+        memberEpoch,
+        endpointInformationEpoch: 0,
+        instanceId: null,
+        rackId: null,
+        rebalanceTimeoutMs: memberEpoch === 0 ? 30_000 : -1,
+        topology: source === null ? null : topology(source),
+        activeTasks: memberEpoch === 0 ? [] : null,
+        standbyTasks: memberEpoch === 0 ? [] : null,
+        warmupTasks: memberEpoch === 0 ? [] : null,
+        processId: memberEpoch === 0 ? "p" : null,
+        userEndpoint: null,
+        clientTags: memberEpoch === 0 ? [] : null,
+        taskOffsets: null,
+        taskEndOffsets: null,
+        shutdownApplication: false,
+      });
+    for (const [groupId, source] of [
+      ["alice-sg", "public"],
+      ["alice-sg", "bob-data"],
+      ["other-sg", "public"],
+    ] as const) {
+      const joined = await heartbeat(groupId, 0, source);
+      out[`${groupId} ${source}`] = joined.errorCode;
+      if (joined.errorCode === ErrorCode.NONE) out[`${groupId} leave`] = (await heartbeat(groupId, -1, null)).errorCode;
+    }
+    return out;
+  },
+  async "StreamsGroupDescribe (authorized operations)"(client) {
+    const answer = await client.request<{ groups: { groupId: string; errorCode: number; authorizedOperations: number; members: unknown[] }[] }>(89, 1, {
+      groupIds: ["alice-sg", "other-g"],
+      includeAuthorizedOperations: true,
+    });
+    return Object.fromEntries(answer.groups.map((g) => [g.groupId, [g.errorCode, g.authorizedOperations, g.members.length]]));
+  },
+  async "ShareGroupHeartbeat (group READ, topics DESCRIBE)"(client, actor) {
+    const out: Record<string, unknown> = {};
+    for (const [groupId, topics] of [
+      ["alice-shg", ["public"]],
+      ["alice-shg", ["public", "bob-data"]],
+      ["other-shg", ["public"]],
+    ] as const) {
+      const memberId = `${actor.user}-${actor.from}-share`;
+      const joined = await client.request<{ errorCode: number }>(76, 1, { groupId, memberId, memberEpoch: 0, rackId: null, subscribedTopicNames: [...topics] });
+      out[`${groupId} ${topics.join("+")}`] = joined.errorCode;
+      if (joined.errorCode === ErrorCode.NONE) {
+        out[`${groupId} leave`] = (
+          await client.request<{ errorCode: number }>(76, 1, { groupId, memberId, memberEpoch: -1, rackId: null, subscribedTopicNames: null })
+        ).errorCode;
+      }
+    }
+    return out;
+  },
+  async "ShareGroupDescribe (authorized operations)"(client) {
+    const answer = await client.request<{ groups: { groupId: string; errorCode: number; authorizedOperations: number; members: unknown[] }[] }>(77, 1, {
+      groupIds: ["alice-shg", "other-g"],
+      includeAuthorizedOperations: true,
+    });
+    return Object.fromEntries(answer.groups.map((g) => [g.groupId, [g.errorCode, g.authorizedOperations, g.members.length]]));
+  },
+  async "Describe/Alter/DeleteShareGroupOffsets"(client) {
+    // Kafka lists the topics in the share coordinator's order (by topic id, which differs between the brokers): compared sorted.
+    const sorted = <T extends [string, ...unknown[]]>(list: T[]) => [...list].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const out: Record<string, unknown> = {};
+    for (const groupId of ["alice-shg", "other-g"]) {
+      const described = await client.request<{ groups: { errorCode: number; topics: { topicName: string; partitions: { errorCode: number }[] }[] }[] }>(90, 1, {
+        groups: [
+          {
+            groupId,
+            topics: [
+              { topicName: "public", partitions: [0] },
+              { topicName: "bob-data", partitions: [0] },
+            ],
+          },
+        ],
+      });
+      out[`describe ${groupId}`] = described.groups.map((g) => [g.errorCode, sorted(g.topics.map((t) => [t.topicName, t.partitions.map((p) => p.errorCode)]))]);
+      const altered = await client.request<{ errorCode: number; responses: { topicName: string; partitions: { errorCode: number }[] }[] }>(91, 0, {
+        groupId,
+        topics: [
+          { topicName: "public", partitions: [{ partitionIndex: 0, startOffset: 0n }] },
+          { topicName: "bob-data", partitions: [{ partitionIndex: 0, startOffset: 0n }] },
+        ],
+      });
+      out[`alter ${groupId}`] = [altered.errorCode, sorted(altered.responses.map((t) => [t.topicName, t.partitions.map((p) => p.errorCode)]))];
+      const deleted = await client.request<{ errorCode: number; responses: { topicName: string; errorCode: number }[] }>(92, 0, {
+        groupId,
+        topics: [{ topicName: "public" }, { topicName: "bob-data" }],
+      });
+      out[`delete ${groupId}`] = [deleted.errorCode, sorted(deleted.responses.map((t) => [t.topicName, t.errorCode]))];
+    }
+    return out;
+  },
   async "ConsumerGroupDescribe (assigned topics, authorized operations)"(client) {
     const answer = await client.request<{ groups: { groupId: string; errorCode: number; authorizedOperations: number; members: unknown[] }[] }>(69, 0, {
       groupIds: ["alice-g3", "other-g"],

@@ -777,9 +777,10 @@ export class GroupCoordinator {
   ): Promise<{ errorCode: number; errorMessage: string | null; topics: DescribedShareTopic[] }> {
     const shard = this.shardFor(groupId);
     if (typeof shard === "number") return { errorCode: shard, errorMessage: null, topics: [] };
-    const group = shard.groups.get(groupId);
-    if (group !== undefined && group.type !== "share")
-      return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a share group.`, topics: [] };
+    // Kafka reads the share state of the partitions asked for whatever the group is (none of
+    // another type's, so -1 offsets), and lists nothing for "all topics" of a group that is not a share group.
+    const found = shard.groups.get(groupId);
+    const group = found?.type === "share" ? found : undefined;
     if (topics === null && group === undefined) return { errorCode: ErrorCode.NONE, errorMessage: null, topics: [] };
     const access = this.#shareState;
     const wanted: readonly { topicName: string; partitions: readonly number[] }[] =
@@ -799,7 +800,7 @@ export class GroupCoordinator {
           state = summary.state;
         }
         const startOffset = state?.startOffset ?? -1n;
-        const highWatermark = startOffset >= 0n ? access?.highWatermark(topicName, partition) : null;
+        const highWatermark = withLag && startOffset >= 0n ? await access?.highWatermark(topicName, partition) : null;
         let lag = -1n;
         if (withLag && startOffset >= 0n && highWatermark != null) {
           lag = highWatermark - startOffset - BigInt(state?.deliveryCompleteCount ?? 0);
@@ -840,6 +841,29 @@ export class GroupCoordinator {
     const failed: ShareOffsetsTopicResult[] = [];
     const done: ShareOffsetsTopicResult[] = [];
     const initialized = new Map<string, { topicName: string; partitions: Set<number> }>();
+    // As Kafka: the partitions are first recorded as initializing (the group created if new), their
+    // state is written, then they are recorded as initialized.
+    const toInitialize = new Map<string, StateTopicPartitions>();
+    for (const { topicName, partitions } of topics) {
+      const topic = this.image.topic(topicName);
+      if (topic === undefined) continue;
+      const valid = partitions.filter((p) => p.partitionIndex >= 0 && p.partitionIndex < topic.partitionCount).map((p) => p.partitionIndex);
+      if (valid.length > 0) toInitialize.set(topic.id, { topicName, partitions: new Set([...(toInitialize.get(topic.id)?.partitions ?? []), ...valid]) });
+    }
+    if (toInitialize.size > 0) {
+      const records: RecordToWrite[] = [];
+      if (existing === undefined) records.push(shareGroupEpochRecord(groupId, 1, 0n), targetAssignmentMetadataRecord(groupId, 1, BigInt(Date.now())));
+      const initializing = new Map<string, StateTopicPartitions>(existing?.initializingTopics ?? []);
+      for (const [topicId, info] of toInitialize) {
+        initializing.set(topicId, { topicName: info.topicName, partitions: new Set([...(initializing.get(topicId)?.partitions ?? []), ...info.partitions]) });
+      }
+      records.push(statePartitionMetadataRecord(groupId, initializing, existing?.initializedTopics ?? new Map(), existing?.deletingTopics ?? new Map()));
+      try {
+        shard.write(records, Date.now(), true);
+      } catch (error) {
+        return { errorCode: operationError(error).errorCode, errorMessage: null, responses: [] };
+      }
+    }
     for (const { topicName, partitions } of topics) {
       const topic = this.image.topic(topicName);
       if (topic === undefined) {
@@ -875,7 +899,8 @@ export class GroupCoordinator {
       }
       done.push(result);
     }
-    // The group (created if new) records the partitions as initialized.
+    // The partitions written are recorded as initialized; none stays initializing (a failed one is
+    // initialized again by the group's next heartbeat).
     const now = this.shardFor(groupId);
     if (typeof now !== "number") {
       const group = now.groups.get(groupId);
@@ -886,7 +911,12 @@ export class GroupCoordinator {
       for (const [topicId, info] of initialized) {
         merged.set(topicId, { topicName: info.topicName, partitions: new Set([...(merged.get(topicId)?.partitions ?? []), ...info.partitions]) });
       }
-      records.push(statePartitionMetadataRecord(groupId, share?.initializingTopics ?? new Map(), merged, share?.deletingTopics ?? new Map()));
+      const initializing = new Map<string, StateTopicPartitions>();
+      for (const [topicId, info] of share?.initializingTopics ?? []) {
+        const left = new Set([...info.partitions].filter((p) => !toInitialize.get(topicId)?.partitions.has(p)));
+        if (left.size > 0) initializing.set(topicId, { topicName: info.topicName, partitions: left });
+      }
+      records.push(statePartitionMetadataRecord(groupId, initializing, merged, share?.deletingTopics ?? new Map()));
       try {
         now.write(records, Date.now(), true);
       } catch (error) {

@@ -50,8 +50,12 @@ export interface ShareStateAccess {
   ): Promise<{ errorCode: number; state: { startOffset: bigint; leaderEpoch: number; stateEpoch: number; deliveryCompleteCount: number } | null }>;
   /** A new state at `startOffset` with the next state epoch (AlterShareGroupOffsets); the error code. */
   reset(groupId: string, topicId: string, partition: number, startOffset: bigint): Promise<number>;
-  /** The partition's high watermark if this broker hosts it, else null. */
-  highWatermark(topic: string, partition: number): bigint | null;
+  /**
+   * The partition's latest offset (high watermark): this broker's if it leads the partition, else
+   * asked of its leader (ListOffsets, as Kafka's PartitionMetadataClient.listLatestOffsets); null
+   * when it cannot be known.
+   */
+  highWatermark(topic: string, partition: number): bigint | null | Promise<bigint | null>;
 }
 
 export interface ShareGroupHost {
