@@ -28,42 +28,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupTestsBroker, startBroker, type TestBroker } from "../helpers/brokers.js";
 import { GroupTestClient, MemberProcess, range, showBrokerOutputOnFailure, waitFor } from "../helpers/groups.js";
 import { freePort, kafkaClasspath, runJavaTool, spawnJavaTool } from "../helpers/kafka.js";
-
-/** What sluice.kafka.WordCount prints, a JSON object a line. */
-type StreamsEvent =
-  | { event: "started"; topology: string; groupProtocol: string; processingGuarantee: string }
-  | { event: "state"; from: string; to: string }
-  | { event: "tasks"; active: string[]; standby: string[] }
-  | { event: "error"; error: string }
-  | { event: "closed"; clean: boolean };
+import { countWords, makeLines, streamsErrors, streamsEvents, streamsState, streamsTasks } from "../helpers/streams.js";
 
 /** GROUP_TESTS_CLIENT_DEBUG=1: Streams' and Connect's INFO log in their stderr (the last 200 kB shown on a failure). */
 const clientLogLevel = process.env.GROUP_TESTS_CLIENT_DEBUG ? "INFO" : "WARN";
-
-const streamsEvents = (instance: MemberProcess) => instance.events as unknown as StreamsEvent[];
-const streamsState = (instance: MemberProcess) =>
-  streamsEvents(instance)
-    .flatMap((e) => (e.event === "state" ? [e.to] : []))
-    .at(-1);
-const streamsTasks = (instance: MemberProcess) =>
-  streamsEvents(instance)
-    .flatMap((e) => (e.event === "tasks" ? [e.active] : []))
-    .at(-1) ?? [];
-const streamsErrors = (instance: MemberProcess) => streamsEvents(instance).flatMap((e) => (e.event === "error" ? [e.error] : []));
-
-/** Words of a line, as sluice.kafka.WordCount splits them. */
-const wordsOf = (line: string) => line.toLowerCase().split(/\W+/).filter(Boolean);
-
-function countWords(lines: string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const line of lines) for (const word of wordsOf(line)) counts.set(word, (counts.get(word) ?? 0) + 1);
-  return counts;
-}
-
-const vocabulary = ["alpha", "Beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda"];
-/** `count` lines of 1-5 words of the vocabulary (deterministic), each starting with its own word so it is unique. */
-const makeLines = (prefix: string, count: number) =>
-  range(count).map((i) => [`${prefix}${i}`, ...range(1 + (i % 5)).map((j) => vocabulary[(i * 7 + j * 3) % vocabulary.length])].join(" "));
 
 describe(`Kafka Streams and Kafka Connect against ${groupTestsBroker}`, () => {
   let broker: TestBroker;

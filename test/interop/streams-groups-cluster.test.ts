@@ -16,21 +16,12 @@ import { TestClient } from "../helpers/client.js";
 import { clusterSkipReason, startCluster, type TestCluster, waitForFullIsr } from "../helpers/cluster.js";
 import { GroupTestClient, MemberProcess, range, waitFor } from "../helpers/groups.js";
 import { runJavaTool, spawnJavaTool } from "../helpers/kafka.js";
+import { countWords, makeLines } from "../helpers/streams.js";
 
 const skip = await clusterSkipReason({ netns: false });
 if (skip !== null && process.env.CI) throw new Error(`the cluster tests cannot run under CI: ${skip}`);
 
 type StreamsEvent = { event: string; to?: string; active?: string[]; groupProtocol?: string };
-
-const wordsOf = (line: string) => line.toLowerCase().split(/\W+/).filter(Boolean);
-const vocabulary = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"];
-const makeLines = (prefix: string, count: number) =>
-  range(count).map((i) => [`${prefix}${i}`, ...range(1 + (i % 4)).map((j) => vocabulary[(i * 5 + j * 3) % vocabulary.length])].join(" "));
-function countWords(lines: string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const line of lines) for (const word of wordsOf(line)) counts.set(word, (counts.get(word) ?? 0) + 1);
-  return counts;
-}
 
 describe.skipIf(skip !== null)("streams groups on a 3-broker Sluice cluster", () => {
   let cluster: TestCluster;

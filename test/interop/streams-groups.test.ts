@@ -23,35 +23,9 @@ import { groupTestsBroker, startBroker, type TestBroker } from "../helpers/broke
 import { TestClient } from "../helpers/client.js";
 import { GroupTestClient, MemberProcess, range, showBrokerOutputOnFailure, waitFor } from "../helpers/groups.js";
 import { kafkaClasspath, runJavaTool, spawnJavaTool } from "../helpers/kafka.js";
-
-type StreamsEvent =
-  | { event: "started"; topology: string; groupProtocol: string; processingGuarantee: string }
-  | { event: "state"; from: string; to: string }
-  | { event: "tasks"; active: string[]; standby: string[] }
-  | { event: "error"; error: string }
-  | { event: "closed"; clean: boolean };
+import { countWords, makeLines, streamsEvents, streamsState, streamsTasks } from "../helpers/streams.js";
 
 const clientLogLevel = process.env.GROUP_TESTS_CLIENT_DEBUG ? "INFO" : "WARN";
-const streamsEvents = (instance: MemberProcess) => instance.events as unknown as StreamsEvent[];
-const streamsState = (instance: MemberProcess) =>
-  streamsEvents(instance)
-    .flatMap((e) => (e.event === "state" ? [e.to] : []))
-    .at(-1);
-const streamsTasks = (instance: MemberProcess) =>
-  streamsEvents(instance)
-    .flatMap((e) => (e.event === "tasks" ? [e.active] : []))
-    .at(-1) ?? [];
-
-const wordsOf = (line: string) => line.toLowerCase().split(/\W+/).filter(Boolean);
-function countWords(lines: string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const line of lines) for (const word of wordsOf(line)) counts.set(word, (counts.get(word) ?? 0) + 1);
-  return counts;
-}
-const vocabulary = ["alpha", "Beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda"];
-const makeLines = (prefix: string, count: number) =>
-  range(count).map((i) => [`${prefix}${i}`, ...range(1 + (i % 5)).map((j) => vocabulary[(i * 7 + j * 3) % vocabulary.length])].join(" "));
-
 /** kafka-streams-groups.sh (org.apache.kafka.tools.streams.StreamsGroupCommand). */
 async function streamsGroupsTool(bootstrap: string, args: string[]): Promise<string> {
   const run = await runJavaTool("org.apache.kafka.tools.streams.StreamsGroupCommand", ["--bootstrap-server", bootstrap, ...args], {

@@ -18,15 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fastStreamsGroupProperties, startBroker, type TestBroker, txnBrokerProperties, txnTestsBroker } from "../helpers/brokers.js";
 import { GroupTestClient, MemberProcess, range, showBrokerOutputOnFailure, waitFor } from "../helpers/groups.js";
 import { kafkaClasspath, spawnJavaTool } from "../helpers/kafka.js";
+import { makeLines, wordsOf } from "../helpers/streams.js";
 import { fullRun, readTopic } from "../helpers/transactions.js";
 
 type StreamsEvent = { event: string; to?: string; active?: string[]; processingGuarantee?: string; groupProtocol?: string; error?: string };
-
-const wordsOf = (line: string) => line.toLowerCase().split(/\W+/).filter(Boolean);
-const vocabulary = ["alpha", "Beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda"];
-/** `count` lines of 1-5 words of the vocabulary (deterministic), each starting with its own word. */
-const makeLines = (prefix: string, count: number) =>
-  range(count).map((i) => [`${prefix}${i}`, ...range(1 + (i % 5)).map((j) => vocabulary[(i * 7 + j * 3) % vocabulary.length])].join(" "));
 
 for (const groupProtocol of ["classic", "streams"] as const)
   describe(`Kafka Streams exactly_once_v2, group.protocol=${groupProtocol}, against ${txnTestsBroker}`, () => {

@@ -564,6 +564,24 @@ export class GroupCoordinator {
   }
 
   /** CoordinatorOperationExceptionHelper: the code a failed operation is answered with (unexpected failures logged). */
+  /**
+   * Runs a modern group's heartbeat on the group's shard, answering a failure with its error code and
+   * message as Kafka's CoordinatorOperationExceptionHelper does (an unexpected one logged).
+   */
+  #onShard<R>(operation: string, groupId: string, run: (shard: GroupShard) => R, fail: (errorCode: number, errorMessage?: string | null) => R): R {
+    const shard = this.shardFor(groupId);
+    if (typeof shard === "number") return fail(shard);
+    try {
+      return run(shard);
+    } catch (error) {
+      const { errorCode, errorMessage } = operationError(error);
+      if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR && !(error instanceof KafkaError)) {
+        this.#logger.error({ group: groupId, err: error }, `${operation} hit an unexpected exception`);
+      }
+      return fail(errorCode, errorMessage);
+    }
+  }
+
   #operationErrorCode(operation: string, groupId: string, error: unknown): number {
     const { errorCode } = operationError(error);
     if (!(error instanceof KafkaError)) this.#logger.error({ group: groupId, err: error }, `${operation} hit an unexpected exception`);
@@ -581,17 +599,7 @@ export class GroupCoordinator {
   consumerGroupHeartbeat(request: HeartbeatRequest): ConsumerGroupHeartbeatResponse {
     const invalid = this.#validateHeartbeat(request);
     if (invalid !== null) return invalid;
-    const shard = this.shardFor(request.groupId);
-    if (typeof shard === "number") return heartbeatError(shard);
-    try {
-      return this.consumer.heartbeat(shard, request, Date.now());
-    } catch (error) {
-      const { errorCode, errorMessage } = operationError(error);
-      if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR && !(error instanceof KafkaError)) {
-        this.#logger.error({ group: request.groupId, err: error }, "consumer-group-heartbeat hit an unexpected exception");
-      }
-      return heartbeatError(errorCode, errorMessage);
-    }
+    return this.#onShard("consumer-group-heartbeat", request.groupId, (shard) => this.consumer.heartbeat(shard, request, Date.now()), heartbeatError);
   }
 
   #validateHeartbeat(request: HeartbeatRequest): ConsumerGroupHeartbeatResponse | null {
@@ -710,17 +718,7 @@ export class GroupCoordinator {
     } else if (request.memberEpoch < -1) {
       return invalid("MemberEpoch is invalid.");
     }
-    const shard = this.shardFor(request.groupId);
-    if (typeof shard === "number") return shareHeartbeatError(shard);
-    try {
-      return this.share.heartbeat(shard, request, Date.now());
-    } catch (error) {
-      const { errorCode, errorMessage } = operationError(error);
-      if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR && !(error instanceof KafkaError)) {
-        this.#logger.error({ group: request.groupId, err: error }, "share-group-heartbeat hit an unexpected exception");
-      }
-      return shareHeartbeatError(errorCode, errorMessage);
-    }
+    return this.#onShard("share-group-heartbeat", request.groupId, (shard) => this.share.heartbeat(shard, request, Date.now()), shareHeartbeatError);
   }
 
   /** ShareGroupDescribe for one group (ShareGroup.asDescribedGroup). */
@@ -1024,17 +1022,7 @@ export class GroupCoordinator {
       }
     }
     if (request.memberEpoch !== 0 && request.topology !== null) return invalid("Topology can only be provided when (re-)joining.");
-    const shard = this.shardFor(request.groupId);
-    if (typeof shard === "number") return streamsHeartbeatError(shard);
-    try {
-      return this.streams.heartbeat(shard, request, Date.now());
-    } catch (error) {
-      const { errorCode, errorMessage } = operationError(error);
-      if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR && !(error instanceof KafkaError)) {
-        this.#logger.error({ group: request.groupId, err: error }, "streams-group-heartbeat hit an unexpected exception");
-      }
-      return streamsHeartbeatError(errorCode, errorMessage);
-    }
+    return this.#onShard("streams-group-heartbeat", request.groupId, (shard) => this.streams.heartbeat(shard, request, Date.now()), streamsHeartbeatError);
   }
 
   /** StreamsGroupDescribe for one group (StreamsGroup.asDescribedGroup). */

@@ -33,7 +33,7 @@ import { ClassicGroup, ClassicMember } from "./classic-group.js";
 import { ConsumerGroup, javaHashSetOf, memberStateFromValue, type PartitionEpochs } from "./consumer-group.js";
 import { OffsetStore } from "./offsets.js";
 import { ShareGroup, type StateTopicPartitions } from "./share-group.js";
-import { StreamsGroup, type StreamsGroupMember, type TaskEpochMap, type TaskMap, topologyFromRecord } from "./streams-group.js";
+import { defaultStreamsMember, StreamsGroup, type StreamsGroupMember, type TaskEpochMap, type TaskMap, topologyFromRecord } from "./streams-group.js";
 
 /** A group owned by a shard: classic, a KIP-848 consumer group, a KIP-932 share group or a KIP-1071 streams group. */
 export type Group = ClassicGroup | ConsumerGroup | ShareGroup | StreamsGroup;
@@ -308,17 +308,20 @@ export class GroupShard {
     }
   }
 
-  /** The share group a record names, created for a non-tombstone record (a "simple" classic group gives way). */
-  #persistedShareGroup(groupId: string, create: boolean): ShareGroup | undefined {
+  /**
+   * The share or streams group a record names, created for a non-tombstone record (a "simple"
+   * classic group that only holds offsets gives way); undefined for a tombstone of an unknown group.
+   */
+  #persistedGroup<T extends ShareGroup | StreamsGroup>(groupId: string, create: boolean, type: T["type"], make: (groupId: string) => T): T | undefined {
     const group = this.groups.get(groupId);
-    if (group?.type === "share") return group;
+    if (group?.type === type) return group as T;
     if (!create) return undefined;
     if (group === undefined || (group.type === "classic" && group.protocolType === null && group.members.size === 0)) {
-      const created = new ShareGroup(groupId);
+      const created = make(groupId);
       this.groups.set(groupId, created);
       return created;
     }
-    throw new Error(`Group ${groupId} is not a share group`);
+    throw new Error(`Group ${groupId} is not a ${type} group`);
   }
 
   /** GroupMetadataManager.replay of the share group records (KIP-932). */
@@ -327,7 +330,7 @@ export class GroupShard {
     const { groupId } = key;
     const memberId = key.memberId ?? "";
     const value = record.value as Record<string, unknown> | null;
-    const group = this.#persistedShareGroup(groupId, value !== null);
+    const group = this.#persistedGroup(groupId, value !== null, "share", (id) => new ShareGroup(id));
     if (group === undefined) return;
     const topicMap = (list: readonly { topicId: string; partitions: number[] }[]) => new Map(list.map((tp) => [tp.topicId, new Set(tp.partitions)] as const));
     switch (record.recordType) {
@@ -394,26 +397,13 @@ export class GroupShard {
     }
   }
 
-  /** The streams group a record names, created for a non-tombstone record (a "simple" classic group gives way). */
-  #persistedStreamsGroup(groupId: string, create: boolean): StreamsGroup | undefined {
-    const group = this.groups.get(groupId);
-    if (group?.type === "streams") return group;
-    if (!create) return undefined;
-    if (group === undefined || (group.type === "classic" && group.protocolType === null && group.members.size === 0)) {
-      const created = new StreamsGroup(groupId);
-      this.groups.set(groupId, created);
-      return created;
-    }
-    throw new Error(`Group ${groupId} is not a streams group`);
-  }
-
   /** GroupMetadataManager.replay of the streams group records (KIP-1071). */
   #replayStreamsGroupRecord(record: RecordToWrite): void {
     const key = record.key as { groupId: string; memberId?: string };
     const { groupId } = key;
     const memberId = key.memberId ?? "";
     const value = record.value as Record<string, unknown> | null;
-    const group = this.#persistedStreamsGroup(groupId, value !== null);
+    const group = this.#persistedGroup(groupId, value !== null, "streams", (id) => new StreamsGroup(id));
     if (group === undefined) return;
     type TaskIds = { subtopologyId: string; partitions: number[]; assignmentEpochs?: number[] | null };
     const tasks = (list: unknown): TaskMap => new Map((list as TaskIds[]).map((t) => [t.subtopologyId, new Set(t.partitions)] as const));
@@ -425,23 +415,7 @@ export class GroupShard {
           return [t.subtopologyId, new Map(t.partitions.map((p, i) => [p, use ? (e[i] as number) : Math.max(fallback, 0)] as const))] as const;
         }),
       );
-    const blank = (): StreamsGroupMember => ({
-      memberId,
-      memberEpoch: 0,
-      previousMemberEpoch: 0,
-      state: 1,
-      instanceId: null,
-      rackId: null,
-      clientId: "",
-      clientHost: "",
-      rebalanceTimeoutMs: -1,
-      topologyEpoch: -1,
-      processId: "",
-      userEndpoint: null,
-      clientTags: [],
-      assignedTasks: { active: new Map(), standby: new Map(), warmup: new Map() },
-      tasksPendingRevocation: { active: new Map(), standby: new Map(), warmup: new Map() },
-    });
+    const blank = (): StreamsGroupMember => defaultStreamsMember(memberId);
     switch (record.recordType) {
       case GroupRecordType.StreamsGroupTopology:
         group.topology = value === null ? null : topologyFromRecord(value as never);
