@@ -282,15 +282,17 @@ describe("what Kafka 4.4's new versions add", () => {
     expect((await apiVersionsV5(clusterId, nodeId)).errorCode).toBe(ErrorCode.NONE);
   });
 
-  it("ApiVersions advertises Kafka 4.4.0's metadata.version range (3.3-IV3 = 7 to 4.4-IV2 = 33, finalized at 33), transaction.version 0-2 finalized at 2 (KIP-890), group.version 0-1 finalized at 1 (KIP-848) and share.version 0-2 finalized at 2 (KIP-932)", async () => {
+  it("ApiVersions advertises Kafka 4.4.0's metadata.version range (3.3-IV3 = 7 to 4.4-IV2 = 33, finalized at 33), transaction.version 0-2 finalized at 2 (KIP-890), group.version 0-1 finalized at 1 (KIP-848), share.version 0-2 finalized at 2 (KIP-932) and streams.version 0-1 finalized at 1 (KIP-1071)", async () => {
     const answer = await client.request<ApiVersionsAnswer>(18, 4, { clientSoftwareName: "sluice-test", clientSoftwareVersion: "1.0" });
     expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "metadata.version", minVersion: 7, maxVersion: 33 }));
     expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "transaction.version", minVersion: 0, maxVersion: 2 }));
     expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "group.version", minVersion: 0, maxVersion: 1 }));
     expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "share.version", minVersion: 0, maxVersion: 2 }));
+    expect(answer.supportedFeatures).toContainEqual(expect.objectContaining({ name: "streams.version", minVersion: 0, maxVersion: 1 }));
     expect(answer.finalizedFeatures).toEqual([
       expect.objectContaining({ name: "group.version", minVersionLevel: 1, maxVersionLevel: 1 }),
       expect.objectContaining({ name: "share.version", minVersionLevel: 2, maxVersionLevel: 2 }),
+      expect.objectContaining({ name: "streams.version", minVersionLevel: 1, maxVersionLevel: 1 }),
       expect.objectContaining({ name: "metadata.version", minVersionLevel: 33, maxVersionLevel: 33 }),
       expect.objectContaining({ name: "transaction.version", minVersionLevel: 2, maxVersionLevel: 2 }),
     ]);

@@ -32,6 +32,7 @@ import type { StreamsGroupDescribeResponseDescribedGroup } from "../../protocol/
 import type { StreamsGroupHeartbeatResponse } from "../../protocol/generated/streams-group-heartbeat.js";
 import type { SyncGroupResponse } from "../../protocol/generated/sync-group.js";
 import { ZERO_UUID } from "../../protocol/runtime.js";
+import { CoordinatorTopic } from "../coordinator-topic.js";
 import { coordinatorPartition } from "../partitioner.js";
 import { KeyedTimers } from "../timer.js";
 import { consumerGroupAssignors } from "./assignor/index.js";
@@ -167,7 +168,7 @@ export class GroupCoordinator {
   readonly image: TopicImage;
   readonly #assignorNames: readonly string[];
   readonly #shards = new Map<number, GroupShard>();
-  #creatingTopic: Promise<void> | null = null;
+  readonly #topic: CoordinatorTopic;
   /** The shards' loads (settled: a failed load marks its shard failed). */
   readonly #loads: Promise<void>[] = [];
   #expiryTimer: NodeJS.Timeout | null = null;
@@ -177,6 +178,7 @@ export class GroupCoordinator {
     this.#services = services;
     this.config = groupCoordinatorConfig(services.config);
     this.#logger = services.logger.child({ component: "group-coordinator" });
+    this.#topic = new CoordinatorTopic({ ...services, logger: this.#logger }, GROUP_METADATA_TOPIC);
     this.classic = new ClassicGroupProtocol({ config: this.config, timers: this.#timers, logger: this.#logger });
     this.image = new TopicImage(services.metadata);
     const assignors = consumerGroupAssignors(this.config.consumerAssignors);
@@ -354,16 +356,7 @@ export class GroupCoordinator {
   }
 
   #hostShards(load: boolean): void {
-    const topic = this.#services.metadata.topic(GROUP_METADATA_TOPIC);
-    // Every FindCoordinator comes here: nothing to do once every partition has its shard.
-    if (topic === undefined || this.#shards.size === topic.partitions.length) return;
-    for (const partitionMetadata of topic.partitions) {
-      const index = partitionMetadata.index;
-      if (this.#shards.has(index)) continue;
-      const partition = this.#services.partitions.get(GROUP_METADATA_TOPIC, index);
-      if (partition === undefined || !partition.isLeader) continue;
-      this.#hostShard(partition, load);
-    }
+    for (const partition of this.#topic.unhostedLeaders(this.#shards)) this.#hostShard(partition, load);
   }
 
   /**
@@ -422,31 +415,12 @@ export class GroupCoordinator {
    * shards are hosted. Concurrent callers share one creation.
    */
   ensureOffsetsTopic(): Promise<void> {
-    if (this.#services.metadata.topic(GROUP_METADATA_TOPIC) !== undefined) {
-      this.#hostShards(false);
-      return Promise.resolve();
-    }
-    this.#creatingTopic ??= (async () => {
-      try {
-        await this.#services.topics.create(
-          GROUP_METADATA_TOPIC,
-          this.config.offsetsTopicPartitions,
-          {
-            "cleanup.policy": "compact",
-            "compression.type": "producer",
-            "segment.bytes": String(this.config.offsetsTopicSegmentBytes),
-          },
-          { replicationFactor: Number(this.#services.config.get("offsets.topic.replication.factor") ?? 3) },
-        );
-        this.#logger.info({ partitions: this.config.offsetsTopicPartitions }, `created ${GROUP_METADATA_TOPIC}`);
-      } catch (error) {
-        if (!(error instanceof KafkaError && error.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw error;
-      } finally {
-        this.#creatingTopic = null;
-      }
-      this.#hostShards(false);
-    })();
-    return this.#creatingTopic;
+    return this.#topic.ensure(
+      this.config.offsetsTopicPartitions,
+      { "cleanup.policy": "compact", "compression.type": "producer", "segment.bytes": String(this.config.offsetsTopicSegmentBytes) },
+      { replicationFactor: Number(this.#services.config.get("offsets.topic.replication.factor") ?? 3) },
+      () => this.#hostShards(false),
+    );
   }
 
   /** The shard coordinating `groupId`, or the error a request for it gets now. */

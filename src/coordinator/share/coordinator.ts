@@ -27,6 +27,7 @@ import type { PartitionManager } from "../../log/partition-manager.js";
 import { LogError } from "../../native.js";
 import { ErrorCode, KafkaError } from "../../protocol/errors.js";
 import { batches, buildRecordBatch, decodeRecords } from "../../protocol/records.js";
+import { CoordinatorTopic } from "../coordinator-topic.js";
 import type { ShareSnapshotValue } from "../generated/share/share-snapshot.js";
 import type { ShareUpdateValue } from "../generated/share/share-update.js";
 import { coordinatorPartition } from "../partitioner.js";
@@ -232,13 +233,14 @@ export class ShareCoordinator {
   readonly #snapshotEvery: number;
   readonly #writeTimeoutMs: number;
   readonly #loadBufferSize: number;
-  #creatingTopic: Promise<void> | null = null;
+  readonly #topic: CoordinatorTopic;
   readonly #loads: Promise<void>[] = [];
   #closed = false;
 
   constructor(services: ShareCoordinatorServices) {
     this.#services = services;
     this.#logger = services.logger.child({ component: "share-coordinator" });
+    this.#topic = new CoordinatorTopic({ ...services, logger: this.#logger }, SHARE_STATE_TOPIC);
     const int = (name: string, fallback: number) => Number(services.config.get(name) ?? fallback);
     this.#numPartitions = int("share.coordinator.state.topic.num.partitions", 50);
     this.#snapshotEvery = int("share.coordinator.snapshot.update.records.per.snapshot", 500);
@@ -267,46 +269,24 @@ export class ShareCoordinator {
 
   /** Creates __share_group_state with Kafka's settings on first use. */
   ensureTopic(): Promise<void> {
-    if (this.#services.metadata.topic(SHARE_STATE_TOPIC) !== undefined) {
-      this.#hostShards(false);
-      return Promise.resolve();
-    }
-    this.#creatingTopic ??= (async () => {
-      try {
-        const { config } = this.#services;
-        const cluster = config.metadataStore !== null;
-        await this.#services.topics.create(
-          SHARE_STATE_TOPIC,
-          this.#numPartitions,
-          {
-            "cleanup.policy": "delete",
-            "compression.type": "producer",
-            "segment.bytes": String(config.get("share.coordinator.state.topic.segment.bytes") ?? 104857600),
-            "retention.ms": "-1",
-            "min.insync.replicas": cluster ? String(config.get("share.coordinator.state.topic.min.isr") ?? 2) : "1",
-          },
-          { replicationFactor: Number(config.get("share.coordinator.state.topic.replication.factor") ?? 3) },
-        );
-        this.#logger.info({ partitions: this.#numPartitions }, `created ${SHARE_STATE_TOPIC}`);
-      } catch (error) {
-        if (!(error instanceof KafkaError && error.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw error;
-      } finally {
-        this.#creatingTopic = null;
-      }
-      this.#hostShards(false);
-    })();
-    return this.#creatingTopic;
+    const { config } = this.#services;
+    const cluster = config.metadataStore !== null;
+    return this.#topic.ensure(
+      this.#numPartitions,
+      {
+        "cleanup.policy": "delete",
+        "compression.type": "producer",
+        "segment.bytes": String(config.get("share.coordinator.state.topic.segment.bytes") ?? 104857600),
+        "retention.ms": "-1",
+        "min.insync.replicas": cluster ? String(config.get("share.coordinator.state.topic.min.isr") ?? 2) : "1",
+      },
+      { replicationFactor: Number(config.get("share.coordinator.state.topic.replication.factor") ?? 3) },
+      () => this.#hostShards(false),
+    );
   }
 
   #hostShards(load: boolean): void {
-    const topic = this.#services.metadata.topic(SHARE_STATE_TOPIC);
-    if (topic === undefined || this.#shards.size === topic.partitions.length) return;
-    for (const metadata of topic.partitions) {
-      if (this.#shards.has(metadata.index)) continue;
-      const partition = this.#services.partitions.get(SHARE_STATE_TOPIC, metadata.index);
-      if (partition === undefined || !partition.isLeader) continue;
-      this.#hostShard(partition, load);
-    }
+    for (const partition of this.#topic.unhostedLeaders(this.#shards)) this.#hostShard(partition, load);
   }
 
   onPartitionRole(partition: Partition, role: "leader" | "follower" | "stopped"): void {

@@ -33,6 +33,7 @@ import { LogError } from "../../native.js";
 import { ErrorCode, KafkaError } from "../../protocol/errors.js";
 import type { AddPartitionsToTxnResponse } from "../../protocol/generated/add-partitions-to-txn.js";
 import type { InterBrokerClients } from "../../replication/inter-broker.js";
+import { CoordinatorTopic } from "../coordinator-topic.js";
 import { coordinatorPartition } from "../partitioner.js";
 import type { ProducerIdManager } from "./producer-id-manager.js";
 import { TRANSACTION_STATE_TOPIC, TxnShard, transactionLogValue } from "./state-manager.js";
@@ -190,7 +191,7 @@ export class TransactionCoordinator {
   /** Transactions whose markers are not all written yet, by transactional id. */
   readonly #pendingMarkers = new Map<string, PendingCompleteTxn>();
   #markerRetry: NodeJS.Timeout | null = null;
-  #creatingTopic: Promise<void> | null = null;
+  readonly #topic: CoordinatorTopic;
   #timers: NodeJS.Timeout[] = [];
   #active = false;
 
@@ -199,6 +200,7 @@ export class TransactionCoordinator {
     this.config = transactionCoordinatorConfig(services.config);
     this.producerIds = services.producerIds;
     this.#logger = services.logger.child({ component: "transaction-coordinator" });
+    this.#topic = new CoordinatorTopic({ ...services, logger: this.#logger }, TRANSACTION_STATE_TOPIC);
   }
 
   /** Hosts and loads the shards of an existing __transaction_state; starts the timers. */
@@ -232,48 +234,25 @@ export class TransactionCoordinator {
 
   /** Makes sure __transaction_state exists (created with Kafka's settings on first use) and its shards are hosted. */
   ensureTransactionTopic(): Promise<void> {
-    if (this.#services.metadata.topic(TRANSACTION_STATE_TOPIC) !== undefined) {
-      this.#hostShards(false);
-      return Promise.resolve();
-    }
-    this.#creatingTopic ??= (async () => {
-      try {
-        const { config } = this.#services;
-        const cluster = config.metadataStore !== null;
-        await this.#services.topics.create(
-          TRANSACTION_STATE_TOPIC,
-          this.config.partitions,
-          {
-            "cleanup.policy": "compact",
-            "compression.type": "uncompressed",
-            "segment.bytes": String(this.config.segmentBytes),
-            // One node holds one replica: its ISR can never be larger.
-            "min.insync.replicas": cluster ? String(config.get("transaction.state.log.min.isr") ?? 2) : "1",
-            "unclean.leader.election.enable": "false",
-          },
-          { replicationFactor: Number(config.get("transaction.state.log.replication.factor") ?? 3) },
-        );
-        this.#logger.info({ partitions: this.config.partitions }, `created ${TRANSACTION_STATE_TOPIC}`);
-      } catch (error) {
-        if (!(error instanceof KafkaError && error.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw error;
-      } finally {
-        this.#creatingTopic = null;
-      }
-      this.#hostShards(false);
-    })();
-    return this.#creatingTopic;
+    const { config } = this.#services;
+    const cluster = config.metadataStore !== null;
+    return this.#topic.ensure(
+      this.config.partitions,
+      {
+        "cleanup.policy": "compact",
+        "compression.type": "uncompressed",
+        "segment.bytes": String(this.config.segmentBytes),
+        // One node holds one replica: its ISR can never be larger.
+        "min.insync.replicas": cluster ? String(config.get("transaction.state.log.min.isr") ?? 2) : "1",
+        "unclean.leader.election.enable": "false",
+      },
+      { replicationFactor: Number(config.get("transaction.state.log.replication.factor") ?? 3) },
+      () => this.#hostShards(false),
+    );
   }
 
   #hostShards(load: boolean): void {
-    const topic = this.#services.metadata.topic(TRANSACTION_STATE_TOPIC);
-    if (topic === undefined || this.#shards.size === topic.partitions.length) return;
-    for (const partitionMetadata of topic.partitions) {
-      const index = partitionMetadata.index;
-      if (this.#shards.has(index)) continue;
-      const partition = this.#services.partitions.get(TRANSACTION_STATE_TOPIC, index);
-      if (partition === undefined || !partition.isLeader) continue;
-      this.#hostShard(partition, load);
-    }
+    for (const partition of this.#topic.unhostedLeaders(this.#shards)) this.#hostShard(partition, load);
   }
 
   /**
