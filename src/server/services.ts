@@ -32,6 +32,7 @@ import { SingleNodeReassignments } from "../cluster/reassignments.js";
 import { logConfigFor, TopicManager, type Topics } from "../cluster/topic-manager.js";
 import type { BrokerConfig } from "../config/index.js";
 import { ConfigError, effectiveTopicConfig } from "../config/index.js";
+import { loadStreamsAssignors } from "../coordinator/group/assignor/streams-assignors.js";
 import { GroupCoordinator } from "../coordinator/group/coordinator.js";
 import { ShareCoordinator } from "../coordinator/share/coordinator.js";
 import { TransactionCoordinator } from "../coordinator/transaction/coordinator.js";
@@ -187,7 +188,18 @@ export async function openServices(
   const handlers = new HandlerRegistry();
   for (const handler of allHandlers) handlers.register(handler);
   const producerIds = new ProducerIdManager(etcd ?? (store as MetadataStore));
-  const groups = new GroupCoordinator({ config, logger, metadata, partitions, topics, groupConfigs: cluster?.manager ?? (store as MetadataStore) });
+  const streamsAssignors = await loadStreamsAssignors(
+    ((config.get("group.streams.assignors") as readonly string[] | null) ?? []).map((name) => name.trim()).filter((name) => name !== ""),
+  );
+  const groups = new GroupCoordinator({
+    config,
+    logger,
+    metadata,
+    partitions,
+    topics,
+    groupConfigs: cluster?.manager ?? (store as MetadataStore),
+    streamsAssignors,
+  });
   topics.onTopicDeleted((topic) => {
     groups.onTopicChanged(topic.name, false);
     groups.onTopicDeleted(topic.name, Date.now());

@@ -36,6 +36,7 @@ import { CoordinatorTopic } from "../coordinator-topic.js";
 import { coordinatorPartition } from "../partitioner.js";
 import { KeyedTimers } from "../timer.js";
 import { consumerGroupAssignors } from "./assignor/index.js";
+import { type StreamsTaskAssignor, stickyAssignor } from "./assignor/streams-assignors.js";
 import { ClassicGroup } from "./classic-group.js";
 import { ClassicGroupProtocol, type JoinRequest, joinError, type LeaveMember, type SyncRequest, syncError } from "./classic-protocol.js";
 import { type GroupCoordinatorConfig, groupCoordinatorConfig } from "./config.js";
@@ -70,6 +71,8 @@ export interface GroupCoordinatorServices {
   readonly topics: Topics;
   /** Group-level configs (streams.* and share.* overrides of the broker's group.* defaults). */
   readonly groupConfigs?: GroupConfigStore;
+  /** group.streams.assignors, loaded (loadStreamsAssignors); Kafka's sticky assignor when absent. */
+  readonly streamsAssignors?: readonly StreamsTaskAssignor[];
 }
 
 /** One partition's offset to commit, checked by the handler (topic exists). */
@@ -159,6 +162,7 @@ export class GroupCoordinator {
   readonly consumer: ConsumerGroupProtocol;
   readonly share: ShareGroupProtocol;
   readonly streams: StreamsGroupProtocol;
+  readonly #streamsAssignors: readonly StreamsTaskAssignor[];
   /** Internal topics of streams groups being created, and recent creation failures (topic → error, time). */
   readonly #creatingInternal = new Set<string>();
   readonly #internalTopicErrors = new Map<string, { error: string; atMs: number }>();
@@ -208,17 +212,9 @@ export class GroupCoordinator {
       },
       state: () => this.#shareState,
     });
-    // group.streams.assignors: Kafka's built-in "sticky"; custom assignors (KIP-1357) are Java
-    // classes a Kafka broker loads, which Sluice cannot run.
-    const streamsAssignors = ((services.config.get("group.streams.assignors") as readonly string[] | null) ?? []).map((n) => n.trim()).filter((n) => n !== "");
+    const streamsAssignors = services.streamsAssignors ?? [stickyAssignor];
     if (streamsAssignors.length === 0) throw new RangeError("group.streams.assignors must contain at least one assignor");
-    for (const name of streamsAssignors) {
-      if (name !== "sticky") {
-        throw new RangeError(
-          `unknown streams group assignor ${JSON.stringify(name)}: Sluice has Kafka's built-in "sticky" task assignor; custom task assignors (Java classes, KIP-1357) cannot be loaded`,
-        );
-      }
-    }
+    this.#streamsAssignors = streamsAssignors;
     this.streams = new StreamsGroupProtocol({
       config: this.config,
       timers: this.#timers,
@@ -229,6 +225,7 @@ export class GroupCoordinator {
         return typeof shard === "number" ? undefined : shard;
       },
       settings: (groupId) => this.#streamsSettings(groupId),
+      assignor: (groupId) => this.#streamsAssignor(groupId),
       createInternalTopics: (groupId, topics) => this.#createInternalTopics(groupId, topics),
       internalTopicErrors: (topics) => {
         const now = Date.now();
@@ -242,6 +239,24 @@ export class GroupCoordinator {
         return out;
       },
     });
+  }
+
+  /**
+   * The task assignor of a streams group (GroupMetadataManager.streamsGroupAssignor): the one its
+   * streams.assignor.name group config names, else (and for an unknown name, with a warning) the
+   * first of group.streams.assignors.
+   */
+  #streamsAssignor(groupId: string): StreamsTaskAssignor {
+    const wanted = this.#services.groupConfigs?.groupConfig(groupId)["streams.assignor.name"];
+    const fallback = this.#streamsAssignors[0] as StreamsTaskAssignor;
+    if (wanted === undefined) return fallback;
+    const found = this.#streamsAssignors.find((a) => a.name === wanted);
+    if (found !== undefined) return found;
+    this.#logger.warn(
+      { group: groupId, assignor: wanted },
+      `the configured task assignor is not available; falling back to the default assignor '${fallback.name}'`,
+    );
+    return fallback;
   }
 
   /** A streams group's settings: its group configs over the broker's group.streams.* defaults. */
@@ -1069,7 +1084,7 @@ export class GroupCoordinator {
       groupState: group.state,
       groupEpoch: group.groupEpoch,
       assignmentEpoch: group.assignmentEpoch,
-      assignorName: "sticky",
+      assignorName: this.#streamsAssignor(groupId).name,
       authorizedOperations,
       topology,
       members: [...group.members.values()].map((member) => {

@@ -32,7 +32,7 @@ import type { StreamsGroupTopologyValue } from "../generated/group/streams-group
 import { GroupRecordType } from "../records.js";
 import type { KeyedTimers } from "../timer.js";
 import { javaHashMapOrder } from "./assignor/java-collections.js";
-import { stickyTaskAssign } from "./assignor/streams-sticky.js";
+import type { StreamsMemberAssignment, StreamsTaskAssignor } from "./assignor/streams-assignors.js";
 import type { GroupCoordinatorConfig } from "./config.js";
 import type { GroupShard, RecordToWrite } from "./shard.js";
 import {
@@ -107,6 +107,8 @@ export interface StreamsGroupHost {
   readonly image: TopicImage;
   readonly activeShard: (groupId: string) => GroupShard | undefined;
   readonly settings: (groupId: string) => StreamsGroupSettings;
+  /** The group's task assignor (its streams.assignor.name, else the broker's default). */
+  readonly assignor: (groupId: string) => StreamsTaskAssignor;
   /** Creates missing internal topics in the background (AutoTopicCreationManager.createStreamsInternalTopics). */
   readonly createInternalTopics: (groupId: string, topics: readonly ConfiguredInternalTopic[]) => void;
   /** Recent creation failures of these topics (topic → error), to report in the status. */
@@ -975,24 +977,59 @@ export class StreamsGroupProtocol {
     const subtopologies = configured.problem === null ? configured.subtopologies : null;
     if (subtopologies !== null) {
       if (subtopologies.size === 0) throw new Error("Subtopologies must be present if topology is ready.");
-      const assigned = stickyTaskAssign(
-        [...members.values()].map((m) => ({
-          memberId: m.memberId,
-          processId: m.processId,
-          activeTasks: withoutEpochs(m.assignedTasks.active),
-          standbyTasks: m.assignedTasks.standby,
-          taskOffsets: group.taskOffsets.get(m.memberId)?.offsets ?? new Map(),
-        })),
-        {
-          subtopologies: [...subtopologies.keys()],
-          numberOfTasks: (id) => subtopologies.get(id)?.numberOfTasks ?? 0,
-          isStateful: (id) => (subtopologies.get(id)?.stateChangelogTopics.size ?? 0) > 0,
-        },
-        Number(assignmentConfigs.get("num.standby.replicas") ?? 0),
-      );
+      const assignor = this.host.assignor(groupId);
+      let assigned: ReadonlyMap<string, StreamsMemberAssignment>;
+      try {
+        assigned = assignor.assign(
+          {
+            members: new Map(
+              [...members.values()].map((m) => [
+                m.memberId,
+                {
+                  processId: m.processId,
+                  instanceId: m.instanceId,
+                  rackId: m.rackId,
+                  clientTags: new Map(m.clientTags),
+                  activeTasks: withoutEpochs(m.assignedTasks.active),
+                  standbyTasks: m.assignedTasks.standby,
+                  warmupTasks: m.assignedTasks.warmup,
+                  taskOffsets: group.taskOffsets.get(m.memberId)?.offsets ?? new Map(),
+                },
+              ]),
+            ),
+            assignmentConfigs,
+          },
+          {
+            subtopologies: [...subtopologies.keys()],
+            numTasks: (id) => subtopologies.get(id)?.numberOfTasks ?? 0,
+            isStateful: (id) => (subtopologies.get(id)?.stateChangelogTopics.size ?? 0) > 0,
+          },
+        );
+      } catch (error) {
+        const message = `Failed to compute a new target assignment for epoch ${groupEpoch}: ${(error as Error)?.message ?? String(error)}`;
+        this.host.logger.error({ group: groupId, assignor: assignor.name, err: error }, message);
+        throw new KafkaError("UNKNOWN_SERVER_ERROR", message);
+      }
+      const copy = (tasks: ReadonlyMap<string, Iterable<number>> | undefined): TaskMap => {
+        const out = new Map<string, Set<number>>();
+        for (const [id, partitions] of tasks ?? []) {
+          const numTasks = subtopologies.get(id)?.numberOfTasks;
+          if (numTasks === undefined)
+            throw new KafkaError("UNKNOWN_SERVER_ERROR", `Failed to compute a new target assignment for epoch ${groupEpoch}: unknown subtopology ${id}`);
+          const set = new Set<number>();
+          for (const p of partitions) {
+            if (!Number.isInteger(p) || p < 0 || p >= numTasks) {
+              throw new KafkaError("UNKNOWN_SERVER_ERROR", `Failed to compute a new target assignment for epoch ${groupEpoch}: task ${id}_${p} does not exist`);
+            }
+            set.add(p);
+          }
+          if (set.size > 0) out.set(id, set);
+        }
+        return out;
+      };
       for (const memberId of members.keys()) {
         const a = assigned.get(memberId);
-        fresh.set(memberId, a === undefined ? EMPTY_TASKS : { active: a.active, standby: a.standby, warmup: new Map() });
+        fresh.set(memberId, a === undefined ? EMPTY_TASKS : { active: copy(a.activeTasks), standby: copy(a.standbyTasks), warmup: new Map() });
       }
     } else {
       for (const memberId of members.keys()) fresh.set(memberId, EMPTY_TASKS);
