@@ -19,6 +19,7 @@ export function planSummary(plan: AdoptionPlan): Record<string, unknown> {
     metadataOffset: plan.metadataOffset.toString(),
     topics: plan.topics,
     brokerConfigs: plan.brokerConfigs,
+    groupConfigs: plan.groupConfigs,
     scramUsers: plan.scram.map(({ user, mechanism, iterations }) => ({ user, mechanism, iterations })),
     acls: plan.acls.map((acl) => ({
       resourceType: nameOf(ResourceType, acl.resourceType),
@@ -67,6 +68,8 @@ export function formatPlan(plan: AdoptionPlan): string {
     Object.entries(configs).map(([name, value]) => [resource === "" ? "<default>" : resource, name, value]),
   );
   out += section("Broker configs:", brokerRows.length === 0 ? "" : formatTable(["BROKER", "NAME", "VALUE"], brokerRows));
+  const groupRows = Object.entries(plan.groupConfigs).flatMap(([group, configs]) => Object.entries(configs).map(([name, value]) => [group, name, value]));
+  out += section("Group configs:", groupRows.length === 0 ? "" : formatTable(["GROUP", "NAME", "VALUE"], groupRows));
   out += section(
     "SCRAM users:",
     plan.scram.length === 0

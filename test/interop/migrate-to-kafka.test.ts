@@ -4,6 +4,8 @@
 //   - `sluice migrate export-kraft` refuses a running Sluice, a directory that is not Sluice's, a
 //     missing controller listener, and a second export over the first; otherwise writes a KRaft
 //     snapshot into a new __cluster_metadata-0;
+//   - Sluice started again before Kafka imports the snapshot (sluice-metadata.json was moved aside),
+//     and a second export replaces the first;
 //   - Kafka (never formatted on this directory: Sluice's meta.properties) starts on it, and Kafka's own
 //     tools show the same topics (ids, partitions, configs), user, ACLs, quota and group offsets as
 //     Sluice showed; every record is there, a classic group resumes from its committed offset, the
@@ -151,7 +153,7 @@ describe("a log dir born on Sluice, exported with migrate export-kraft, served b
     expect(badListener.stderr).toContain("expected NAME://host:port");
   }, 60_000);
 
-  it("export-kraft writes a snapshot Kafka's DumpLogSegments reads, and refuses to write a second over it", async () => {
+  it("export-kraft writes a snapshot Kafka's DumpLogSegments reads and moves sluice-metadata.json aside", async () => {
     const dry = await sluiceCli([
       "migrate",
       "export-kraft",
@@ -176,10 +178,37 @@ describe("a log dir born on Sluice, exported with migrate export-kraft, served b
     expect(dump.stdout).toMatch(/"type":"TOPIC_RECORD","version":0,"data":\{"name":"orders"/);
     expect(dump.stdout).toMatch(/"type":"USER_SCRAM_CREDENTIAL_RECORD"/);
     expect(dump.stdout).not.toContain("isvalid: false");
+    // sluice-metadata.json is moved aside: the directory is Kafka's now, and a second export has nothing to read.
+    const movedTo = join(logDir, "sluice-metadata.json.exported-00000000000000000001-0000000000");
+    expect(exported.stdout).toContain(`Moved sluice-metadata.json to ${movedTo}`);
+    expect(JSON.parse(await readFile(movedTo, "utf8")).topics.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(["orders", "ledger"]));
     const again = await sluiceCli(["migrate", "export-kraft", "--log-dirs", logDir, "--controller-listener", `CONTROLLER://127.0.0.1:${controllerPort}`]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain("already covers the metadata log up to its end");
+    expect(again.stderr).toContain("no sluice-metadata.json: not a Sluice log directory");
   }, 60_000);
+
+  it("Sluice started again before Kafka imports the exported snapshot; a second export replaces the first", async () => {
+    sluice = await startSluice({ logDir, workDir: join(workDir, "sluice-again"), overrides: authorizer });
+    const on = (main: string, args: string[]) => tool(sluice!.bootstrap, main, args);
+    const described = await on(...describeCommands.topics);
+    const id = (text: string, topic: string) => new RegExp(`Topic: ${topic}\\tTopicId: (\\S+)\\tPartitionCount: (\\d+)`).exec(text)?.slice(1);
+    for (const topic of ["orders", "ledger"]) expect(id(described, topic), topic).toEqual(id(onSluice.topics, topic));
+    expect(await on(...describeCommands.ordersConfigs)).toBe(onSluice.ordersConfigs);
+    expect(offsetRows(await on(...describeCommands.classicGroup))).toEqual(offsetRows(onSluice.classicGroup));
+    await on(topicCommand, ["--create", "--topic", "second-visit", "--partitions", "1", "--config", "retention.bytes=1048576"]);
+    await on(configCommand, ["--alter", "--entity-type", "groups", "--entity-name", "app-848", "--add-config", "consumer.session.timeout.ms=50000"]);
+    onSluice.secondVisit = await on(configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "second-visit"]);
+    onSluice.groupConfig = await on(configCommand, ["--describe", "--entity-type", "groups", "--entity-name", "app-848"]);
+    expect(onSluice.groupConfig).toContain("consumer.session.timeout.ms=50000");
+    expect(await sluice!.stop()).toBe(0);
+    sluice = undefined;
+    const exported = await sluiceCli(["migrate", "export-kraft", "--log-dirs", logDir]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toContain("Replaced the snapshot of an earlier export (Kafka has not run on the directory since)");
+    expect(exported.stdout).toContain("Wrote ");
+    expect(exported.stdout).toContain("00000000000000000001-0000000000.checkpoint");
+    expect(exported.stdout).toContain("sluice-metadata.json.exported-00000000000000000001-0000000000.2");
+  }, 120_000);
 
   it("Kafka started on the directory serves Sluice's topics, configs, user, ACLs, quota, records and group offsets", async () => {
     const port = await freePort();
@@ -210,6 +239,8 @@ describe("a log dir born on Sluice, exported with migrate export-kraft, served b
     for (const line of described.split("\n").filter((l) => l.includes("Partition: "))) expect(line, described).toMatch(/\tLeader: 1\t/);
     expect(await on(...describeCommands.ordersConfigs)).toBe(onSluice.ordersConfigs);
     expect(await on(...describeCommands.ledgerConfigs)).toBe(onSluice.ledgerConfigs);
+    expect(await on(configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "second-visit"])).toBe(onSluice.secondVisit);
+    expect(await on(configCommand, ["--describe", "--entity-type", "groups", "--entity-name", "app-848"])).toBe(onSluice.groupConfig);
     expect(await on(...describeCommands.bob)).toBe(onSluice.bob);
     expect(await on(...describeCommands.clientQuotas)).toBe(onSluice.clientQuotas);
     const sortedLines = (text: string) => text.split("\n").sort();
@@ -262,7 +293,9 @@ describe("a log dir born on Sluice, exported with migrate export-kraft, served b
     expect(denied.stdout + denied.stderr).toMatch(/TopicAuthorizationException|Not authorized to access topics: \[ledger\]/);
 
     // Kafka hands out producer ids above every id Sluice handed out.
-    const store = JSON.parse(await readFile(join(logDir, "sluice-metadata.json"), "utf8")) as { nextProducerId: string };
+    const store = JSON.parse(await readFile(join(logDir, "sluice-metadata.json.exported-00000000000000000001-0000000000.2"), "utf8")) as {
+      nextProducerId: string;
+    };
     await produceWithJava({
       bootstrap: kafka.bootstrap,
       topic: "ledger",

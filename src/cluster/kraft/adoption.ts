@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { isGroupConfig } from "../../config/group-config.js";
 import { topicConfigKeys } from "../../config/topic.js";
 import type { AclBinding } from "../../security/acl.js";
 import { type ClientQuotaRecord, sortedEntity } from "../../security/client-quotas.js";
@@ -47,6 +48,8 @@ export interface AdoptionPlan {
   readonly topics: AdoptedTopic[];
   /** Dynamic broker configs Sluice acts on, by resource ("" the cluster default, else a node id). */
   readonly brokerConfigs: Record<string, Record<string, string>>;
+  /** Group configs (ConfigRecord resource type GROUP) by group id. */
+  readonly groupConfigs: Record<string, Record<string, string>>;
   readonly scram: AdoptedScramCredential[];
   readonly acls: AclBinding[];
   readonly clientQuotas: ClientQuotaRecord[];
@@ -132,6 +135,7 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
   }
 
   const brokerConfigs: Record<string, Record<string, string>> = {};
+  const groupConfigs: Record<string, Record<string, string>> = {};
   for (const [key, configs] of image.configs) {
     const [type, ...rest] = key.split(":");
     const resource = rest.join(":");
@@ -145,8 +149,10 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
     for (const [name, value] of configs) {
       if (Number(type) === ConfigResourceType.BROKER && DYNAMIC_BROKER_KEYS.has(name)) {
         brokerConfigs[resource] = { ...(brokerConfigs[resource] ?? {}), [name]: value };
+      } else if (Number(type) === ConfigResourceType.GROUP && isGroupConfig(name)) {
+        groupConfigs[resource] = { ...(groupConfigs[resource] ?? {}), [name]: value };
       } else if (Number(type) === ConfigResourceType.GROUP) {
-        notCarried.push(`group ${resource} config ${name}=${value}: group configs are not carried yet`);
+        notCarried.push(`group ${resource} config ${name}=${value}: not a group config Sluice knows`);
       } else {
         notCarried.push(`${what} ${name}=${value}: not dynamic in Sluice (set it in server.properties)`);
       }
@@ -184,6 +190,7 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
     metadataOffset: image.lastOffset,
     topics,
     brokerConfigs,
+    groupConfigs,
     scram,
     acls,
     clientQuotas,

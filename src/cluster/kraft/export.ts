@@ -22,9 +22,15 @@
 // resources of other types, feature levels) is carried from Kafka's metadata log into the snapshot
 // as it was. Broker and controller registrations are not written: Kafka registers again at start.
 // The file is written as `.checkpoint.part`, fsynced and renamed, as Kafka writes snapshots.
+//
+// Then `sluice-metadata.json` is moved aside to `sluice-metadata.json.exported-<snapshot id>`: the
+// directory is Kafka's again, and a later Sluice start on it imports the metadata log afresh (with
+// whatever Kafka changed meanwhile) instead of trusting a stale document. Exporting again before
+// Kafka ran replaces the snapshot that moved-aside document names; any other snapshot at the log end
+// is refused. Sluice must be stopped cleanly (`.kafka_cleanshutdown` present).
 
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { readMetaProperties } from "../../native.js";
 import {
   buildRecordBatch,
@@ -115,6 +121,10 @@ export interface ExportResult {
   readonly snapshotFile: string;
   readonly snapshotOffset: bigint;
   readonly snapshotEpoch: number;
+  /** True when the snapshot replaced one an earlier export wrote (Kafka has not run since). */
+  readonly replacedEarlierExport: boolean;
+  /** Where sluice-metadata.json was moved (null on a dry run): the next Sluice start imports the metadata log again. */
+  readonly documentMovedTo: string | null;
   /** True when `__cluster_metadata-0` did not exist and was created. */
   readonly createdMetadataLog: boolean;
   /** Kafka's metadata log found, with its end offset. */
@@ -194,13 +204,20 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   let snapshotOffset: bigint;
   let snapshotEpoch: number;
   let quorum: QuorumRecords;
+  let replacing: string | null = null;
   if (end !== null && metadataDirectory !== null) {
     snapshotOffset = end.endOffset;
     snapshotEpoch = end.latestEpoch;
-    if (end.newestSnapshot !== null && end.newestSnapshot.offset >= snapshotOffset) {
+    // An earlier export, with no Kafka run since (Sluice ran again on it): replaced, it was Sluice's.
+    const earlierExport = end.newestSnapshot !== null && exportBackups(logDir, basename(end.newestSnapshot.file)).length > 0;
+    if (earlierExport && end.newestSnapshot !== null) {
+      replacing = end.newestSnapshot.file;
+      snapshotOffset = end.newestSnapshot.offset;
+      snapshotEpoch = end.newestSnapshot.epoch;
+    } else if (end.newestSnapshot !== null && end.newestSnapshot.offset >= snapshotOffset) {
       throw new ExportError(
-        `${end.newestSnapshot.file} already covers the metadata log up to its end (offset ${end.endOffset}): an export was written and Kafka has not run since, or Kafka snapshotted at its log end. ` +
-          "Start Kafka on the directory (or move that snapshot away if it is an earlier export) and export again",
+        `${end.newestSnapshot.file} already covers the metadata log up to its end (offset ${end.endOffset}), and no ${METADATA_FILE}.exported-* says Sluice wrote it: ` +
+          "Kafka snapshotted at its log end, or an export was interrupted. Start Kafka on the directory once (or move that snapshot away if Sluice wrote it) and export again",
       );
     }
     if (snapshotOffset === 0n) snapshotOffset = 1n; // 0-0 is the bootstrap snapshot
@@ -363,13 +380,23 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   const directory = metadataDirectory ?? join(logDir, METADATA_PARTITION_DIRECTORY);
   const fileName = `${snapshotOffset.toString().padStart(20, "0")}-${String(snapshotEpoch).padStart(10, "0")}.checkpoint`;
   const snapshotFile = join(directory, fileName);
+  let documentMovedTo: string | null = null;
   if (!options.dryRun) {
     if (metadataDirectory === null) {
       mkdirSync(directory);
       writeDurablySync(directory, "partition.metadata", Buffer.from(`version: 0\ntopic_id: ${METADATA_TOPIC_ID}\n`));
     }
-    if (existsSync(snapshotFile)) throw new ExportError(`${snapshotFile} exists: nothing overwritten`);
+    if (existsSync(snapshotFile) && snapshotFile !== replacing) throw new ExportError(`${snapshotFile} exists: nothing overwritten`);
     writeDurablySync(directory, fileName, bytes, `${fileName}.part`);
+    // The directory is Kafka's again: Sluice's document is kept aside (named after the snapshot), and
+    // a later Sluice start on the directory imports the metadata log afresh, Kafka's changes included.
+    const taken = new Set(exportBackups(logDir, fileName));
+    const stem = `${METADATA_FILE}.exported-${fileName.replace(/\.checkpoint$/, "")}`;
+    let backup = stem;
+    for (let n = 2; taken.has(backup); n++) backup = `${stem}.${n}`;
+    renameSync(documentPath, join(logDir, backup));
+    fsyncDirectory(logDir);
+    documentMovedTo = join(logDir, backup);
   }
   return {
     logDir,
@@ -379,6 +406,8 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     snapshotOffset,
     snapshotEpoch,
     createdMetadataLog: metadataDirectory === null,
+    replacedEarlierExport: replacing !== null,
+    documentMovedTo,
     kafkaLogEndOffset: end?.endOffset ?? null,
     topics,
     brokerConfigs,
@@ -598,12 +627,22 @@ function writeDurablySync(directory: string, name: string, bytes: Buffer, tempor
     closeSync(fd);
   }
   renameSync(temporary, join(directory, name));
+  fsyncDirectory(directory);
+}
+
+function fsyncDirectory(directory: string): void {
   const dir = openSync(directory, "r");
   try {
     fsyncSync(dir);
   } finally {
     closeSync(dir);
   }
+}
+
+/** The sluice-metadata.json copies an export of `snapshotName` moved aside in `logDir`. */
+function exportBackups(logDir: string, snapshotName: string): string[] {
+  const prefix = `${METADATA_FILE}.exported-${snapshotName.replace(/\.checkpoint$/, "")}`;
+  return readdirSync(logDir).filter((name) => name === prefix || name.startsWith(`${prefix}.`));
 }
 
 /** One line per part of the export, for the CLI. */
@@ -623,6 +662,10 @@ export function formatExport(result: ExportResult, dryRun: boolean): string {
       .map(([k, v]) => `${k}=${v}`)
       .join(", ")}`,
     ...result.notExported.map((line) => `Not exported: ${line}`),
+    ...(result.replacedEarlierExport ? ["Replaced the snapshot of an earlier export (Kafka has not run on the directory since)"] : []),
+    result.documentMovedTo === null
+      ? `Would move ${METADATA_FILE} aside: the directory is Kafka's after the export`
+      : `Moved ${METADATA_FILE} to ${result.documentMovedTo}: start Kafka on the directory; a later Sluice start imports Kafka's metadata log again`,
   ];
   return `${lines.join("\n")}\n`;
 }
