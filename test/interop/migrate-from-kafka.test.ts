@@ -14,7 +14,9 @@
 //     records, committed offsets) are written back by `sluice migrate export-kraft` as a snapshot at
 //     the end of Kafka's metadata log (no file of Kafka's changed), and Kafka started on the
 //     directory again shows the same in its tools, serves every record and offset, and lets the
-//     new user log in.
+//     new user log in;
+//   - Sluice started on the directory a second time imports the metadata log afresh (the export moved
+//     sluice-metadata.json aside): a topic and a config change made on Kafka in between are there.
 //
 //   npm run build:ts && npx vitest run test/interop/migrate-from-kafka.test.ts
 
@@ -461,10 +463,11 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
     expect(dump.code, dump.stderr).toBe(0);
     expect(dump.stdout).toContain("SnapshotFooter");
     expect(dump.stdout).not.toContain("isvalid: false");
-    // A second export over the first is refused.
+    // sluice-metadata.json is moved aside: the directory is Kafka's again.
+    expect(exported.stdout).toMatch(/^Moved sluice-metadata\.json to \S+\/sluice-metadata\.json\.exported-\d{20}-\d{10}: start Kafka/m);
     const again = await sluiceCli(["migrate", "export-kraft", "--log-dirs", kafka.logDir]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain("already covers the metadata log up to its end");
+    expect(again.stderr).toContain("no sluice-metadata.json: not a Sluice log directory");
   }, 60_000);
 
   it("Kafka started on the log dir again serves everything, including what was written and changed on Sluice", async () => {
@@ -545,6 +548,31 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
     );
     expect(carol.code, carol.stderr).toBe(0);
     expect(carol.stdout.split("\n").filter((line) => line.includes('"offset"'))).toHaveLength(8);
+
+    // Changes under Kafka, for a second move to Sluice.
+    await on(topicCommand, ["--create", "--topic", "made-on-kafka-again", "--partitions", "1", "--config", "retention.ms=60000"]);
+    await on(configCommand, ["--alter", "--entity-type", "topics", "--entity-name", "events", "--add-config", "retention.ms=10800000"]);
+    onKafka.again = await on(topicCommand, ["--describe", "--topic", "made-on-kafka-again,made-on-sluice"]);
+    onKafka.againConfigs = await on(configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "made-on-kafka-again"]);
+    onKafka.againEvents = await on(configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "events"]);
     await kafka.stop();
   }, 240_000);
+
+  it("Sluice started on the directory a second time imports Kafka's metadata afresh, with what Kafka changed", async () => {
+    sluice = await startSluice({ logDir: kafka.logDir, workDir: join(workDir, "sluice-again"), overrides: authorizer });
+    const on = (main: string, args: string[]) => tool(sluice!.bootstrap, main, args);
+    const described = await on(topicCommand, ["--describe", "--topic", "made-on-kafka-again,made-on-sluice"]);
+    for (const topic of ["made-on-kafka-again", "made-on-sluice"]) {
+      const id = (text: string) => new RegExp(`Topic: ${topic}\\tTopicId: (\\S+)\\tPartitionCount: (\\d+)`).exec(text)?.slice(1);
+      expect(id(described), topic).toBeDefined();
+      expect(id(described), topic).toEqual(id(onKafka.again));
+    }
+    expect(await on(configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "made-on-kafka-again"])).toBe(onKafka.againConfigs);
+    expect(await on(configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "events"])).toBe(onKafka.againEvents);
+    expect(onKafka.againEvents).toContain("retention.ms=10800000");
+    expect(await on(...onSluiceCommands.carol)).toBe(onSluice.carol);
+    expect(valuesOf(await readTopic(sluice.bootstrap, "txns", "read_committed"), 0)).toEqual(["c-1", "c-2", "s-1"]);
+    expect(await sluice.stop()).toBe(0);
+    sluice = undefined;
+  }, 120_000);
 });
