@@ -454,7 +454,8 @@ function snapshotBytes(records: readonly Buffer[], quorum: QuorumRecords, epoch:
 }
 
 // Control record values (raft/*.json, flexible version 0): an int16 version, the fields, tagged fields.
-function snapshotHeaderValue(lastContainedLogTimestamp: bigint): Buffer {
+// Exported for the unit test, which holds them to the bytes Kafka 4.4.0 writes.
+export function snapshotHeaderValue(lastContainedLogTimestamp: bigint): Buffer {
   const w = new Writer(16);
   w.int16(0);
   w.int64(lastContainedLogTimestamp);
@@ -469,7 +470,7 @@ function versionOnly(): Buffer {
   return w.finish();
 }
 
-function kraftVersionValue(kraftVersion: number): Buffer {
+export function kraftVersionValue(kraftVersion: number): Buffer {
   const w = new Writer(8);
   w.int16(0);
   w.int16(kraftVersion);
@@ -477,7 +478,7 @@ function kraftVersionValue(kraftVersion: number): Buffer {
   return w.finish();
 }
 
-function votersValue(voterId: number, directoryId: string, endpoint: { name: string; host: string; port: number }): Buffer {
+export function votersValue(voterId: number, directoryId: string, endpoint: { name: string; host: string; port: number }): Buffer {
   const w = new Writer(64);
   w.int16(0);
   w.unsignedVarint(2); // one voter
