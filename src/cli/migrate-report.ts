@@ -34,6 +34,7 @@ export function planSummary(plan: AdoptionPlan): Record<string, unknown> {
     nextProducerId: plan.nextProducerId?.toString() ?? null,
     features: plan.features,
     consumerOffsetsPartitions: plan.consumerOffsetsPartitions,
+    coordinators: plan.coordinators,
     notCarried: plan.notCarried,
     blockers: plan.blockers,
   };
@@ -100,7 +101,13 @@ export function formatPlan(plan: AdoptionPlan): string {
         ),
   );
   out += `Producer ids: ${plan.nextProducerId === null ? "none handed out" : `Kafka handed out ids below ${plan.nextProducerId}; Sluice continues from there`}\n`;
-  out += `Consumer groups: ${plan.consumerOffsetsPartitions === null ? "no __consumer_offsets" : `read from the ${plan.consumerOffsetsPartitions} __consumer_offsets partitions at start`}\n\n`;
+  out += `Consumer groups: ${plan.consumerOffsetsPartitions === null ? "no __consumer_offsets" : `read from the ${plan.consumerOffsetsPartitions} __consumer_offsets partitions at start`}\n`;
+  const c = plan.coordinators;
+  if (c !== null) {
+    out += `Groups: ${c.groups} (${c.groupsWithOffsets} with committed offsets)\n`;
+    out += `Transactional ids: ${c.transactionalIds} (${c.openTransactions} transaction(s) open at the stop: aborted at their timeout, or finished if prepared, as Kafka does after a restart)\n`;
+  }
+  out += "\n";
   const features = Object.entries(plan.features);
   out += section("Feature levels:", features.length === 0 ? "" : formatTable(["FEATURE", "LEVEL"], features));
   out += section("Not carried:", plan.notCarried.map((line) => `  - ${line}\n`).join(""));

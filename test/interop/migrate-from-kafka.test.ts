@@ -201,8 +201,19 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
       await txn.producer("committer", "mv-committed", { "max.block.ms": 30_000 });
       await txn.producer("aborter", "mv-aborted", { "max.block.ms": 30_000 });
       await txn.producer("open", "mv-open", { "transaction.timeout.ms": 15_000, "max.block.ms": 30_000 });
+      // Markers are written after commit/abort return: each transaction waits for the one before to be complete.
+      const complete = async (end: number) => {
+        for (let waited = 0; waited < 30_000; waited += 200) {
+          const offsets = await txn.endOffsets("txns");
+          if (offsets.committed[0] === end && offsets.uncommitted[0] === end) return;
+          await sleep(200);
+        }
+        throw new Error(`txns did not reach ${end} under both isolation levels`);
+      };
       expect(await txn.transaction("committer", "txns", 0, ["c-1", "c-2"], "commit")).toEqual([0, 1]);
+      await complete(3);
       expect(await txn.transaction("aborter", "txns", 0, ["x-1"], "abort")).toEqual([3]);
+      await complete(5);
       expect(await txn.transaction("open", "txns", 0, ["o-1", "o-2"], "open")).toEqual([5, 6]);
       expect(await txn.endOffsets("txns")).toEqual({ committed: [5], uncommitted: [7] });
     } finally {
@@ -240,6 +251,8 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
     expect(out).toMatch(/Kafka handed out ids below \d+; Sluice continues from there/);
     expect(out).toMatch(/^metadata\.version +\d+$/m);
     expect(out).toContain("default broker config log.cleaner.threads=2: not dynamic in Sluice");
+    expect(out).toMatch(/^Groups: 2 \(2 with committed offsets\)$/m);
+    expect(out).toMatch(/^Transactional ids: 3 \(1 transaction\(s\) open at the stop: aborted at their timeout/m);
     expect(out).toContain("Sluice can adopt this directory");
     const json = await sluiceCli(["migrate", "check", "--log-dirs", kafka.logDir, "--json"]);
     const plan = JSON.parse(json.stdout) as { topics: { name: string; id: string }[]; scramUsers: Record<string, unknown>[] };

@@ -25,7 +25,7 @@ export function registerMigrate(program: Command): void {
         const withMetadata = dirs.filter((dir) => metadataLogDirectory(dir) !== null);
         if (withMetadata.length === 0) throw new Error(`no __cluster_metadata-0 directory in ${dirs.join(", ")}: not a KRaft Kafka broker's log.dirs`);
         if (dirs.length > 1) throw new Error(`Sluice serves one log directory; ${dirs.length} given (moving several log.dirs is not supported yet)`);
-        const plan = planAdoption(withMetadata[0]);
+        const plan = planAdoption(withMetadata[0], undefined, { summariseCoordinators: true });
         if (flags.json) printJson(planSummary(plan));
         else process.stdout.write(formatPlan(plan));
         if (plan.blockers.length > 0) process.exitCode = 1;
