@@ -202,7 +202,7 @@ describe("a directory with Kafka's metadata log", () => {
     const result = exportKraftSnapshot({ logDir: dir, controllerListener: "CONTROLLER://ignored:1" });
     expect(result.kafkaLogEndOffset).toBe(8n);
     expect(result.snapshotFile).toBe(join(metadata, "00000000000000000008-0000000003.checkpoint"));
-    expect(result.notExported).toContain("--controller-listener is ignored: the quorum's voters come from Kafka's metadata log");
+    expect(result.notes).toContain("--controller-listener is ignored: the quorum's voters come from Kafka's metadata log");
     const after = hashTree(metadata);
     expect(Object.keys(after).sort()).toEqual([...Object.keys(before), "00000000000000000008-0000000003.checkpoint"].sort());
     for (const [name, hash] of Object.entries(before)) expect(after[name]).toBe(hash);
@@ -239,5 +239,63 @@ describe("a directory with Kafka's metadata log", () => {
     expect(() => exportKraftSnapshot({ logDir: kafkaSnapshot })).toThrow(/already covers the metadata log up to its end \(offset 8\)/);
     expect(existsSync(join(kafkaSnapshot, "sluice-metadata.json"))).toBe(true);
     expect(readdirSync(metadata).filter((name) => name.endsWith(".part"))).toEqual([]);
+  });
+
+  it("after Kafka ran on an export, a new export goes to the new log end; the earlier one is not replaced", async () => {
+    const dir = await sluiceDir();
+    await withKafkaLog(dir);
+    const first = exportKraftSnapshot({ logDir: dir });
+    // Kafka ran: a leader change at epoch 4 after the snapshot.
+    const metadata = join(dir, "__cluster_metadata-0");
+    const segment = join(metadata, "00000000000000000000.log");
+    const leaderChange = buildRecordBatch({
+      baseOffset: 8n,
+      partitionLeaderEpoch: 4,
+      isControl: true,
+      records: [{ key: encodeControlRecordKey(2), value: Buffer.from("00000000000102000000010002000000010000", "hex") }],
+    });
+    await writeFile(segment, Buffer.concat([readFileSync(segment), leaderChange]));
+    const firstBytes = readFileSync(first.snapshotFile);
+    await writeFile(join(dir, "sluice-metadata.json"), readFileSync(join(dir, "sluice-metadata.json.exported-00000000000000000008-0000000003")));
+    const second = exportKraftSnapshot({ logDir: dir });
+    expect(second.replacedEarlierExport).toBe(false);
+    expect(second.snapshotFile).toBe(join(metadata, "00000000000000000009-0000000004.checkpoint"));
+    expect(readFileSync(first.snapshotFile).equals(firstBytes)).toBe(true);
+  });
+
+  it("next to a metadata log kafka-storage formatted but Kafka never started, supersedes the bootstrap snapshot", async () => {
+    const dir = await sluiceDir();
+    const metadata = join(dir, "__cluster_metadata-0");
+    await mkdir(metadata);
+    const voters = votersValue(1, DIRECTORY_ID, { name: "CONTROLLER", host: "127.0.0.1", port: 45827 });
+    const bootstrap = Buffer.concat([
+      buildRecordBatch({
+        baseOffset: 0n,
+        partitionLeaderEpoch: 0,
+        isControl: true,
+        records: [
+          { key: encodeControlRecordKey(3), value: snapshotHeaderValue(1n) },
+          { key: encodeControlRecordKey(5), value: kraftVersionValue(1) },
+          { key: encodeControlRecordKey(6), value: voters },
+        ],
+      }),
+      buildRecordBatch({
+        baseOffset: 3n,
+        partitionLeaderEpoch: 0,
+        records: [{ key: null, value: encodeMetadataRecord(12, 0, { name: "metadata.version", featureLevel: 33 }) }],
+      }),
+      buildRecordBatch({
+        baseOffset: 4n,
+        partitionLeaderEpoch: 0,
+        isControl: true,
+        records: [{ key: encodeControlRecordKey(4), value: Buffer.from("000000", "hex") }],
+      }),
+    ]);
+    await writeFile(join(metadata, "00000000000000000000-0000000000.checkpoint"), bootstrap);
+    const result = exportKraftSnapshot({ logDir: dir });
+    expect(result.snapshotFile).toBe(join(metadata, "00000000000000000001-0000000000.checkpoint"));
+    expect(result.notes.join("\n")).toContain("bootstrap snapshot 00000000000000000000-0000000000.checkpoint (kafka-storage format) is superseded");
+    expect(readFileSync(result.snapshotFile).includes(voters)).toBe(true);
+    expect(readKraftImage(dir).topics.get(ORDERS_ID)?.name).toBe("orders");
   });
 });

@@ -141,6 +141,8 @@ export interface ExportResult {
   readonly bytes: number;
   /** What Kafka will not get, one sentence each. */
   readonly notExported: string[];
+  /** What else to know about this export, one sentence each. */
+  readonly notes: string[];
 }
 
 /** The quorum as the newest KRaftVersion / KRaftVoters control records say (values as stored). */
@@ -188,6 +190,7 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   if (directoryId === undefined) throw new ExportError(`${logDir}/meta.properties has no directory.id (Kafka 4.4 needs one)`);
 
   const notExported: string[] = [];
+  const notes: string[] = [];
   const metadataDirectory = metadataLogDirectory(logDir);
   let image: KraftImage | null = null;
   let end: MetadataLogEnd | null = null;
@@ -208,21 +211,30 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   if (end !== null && metadataDirectory !== null) {
     snapshotOffset = end.endOffset;
     snapshotEpoch = end.latestEpoch;
-    // An earlier export, with no Kafka run since (Sluice ran again on it): replaced, it was Sluice's.
-    const earlierExport = end.newestSnapshot !== null && exportBackups(logDir, basename(end.newestSnapshot.file)).length > 0;
-    if (earlierExport && end.newestSnapshot !== null) {
-      replacing = end.newestSnapshot.file;
-      snapshotOffset = end.newestSnapshot.offset;
-      snapshotEpoch = end.newestSnapshot.epoch;
-    } else if (end.newestSnapshot !== null && end.newestSnapshot.offset >= snapshotOffset) {
+    const newest = end.newestSnapshot;
+    // An earlier export at the log end, with no Kafka run since (Sluice ran again on it): replaced, it was Sluice's.
+    const earlierExport = newest !== null && newest.offset >= end.endOffset && exportBackups(logDir, basename(newest.file)).length > 0;
+    // Formatted by kafka-storage but never started: only the bootstrap snapshot 0-0, which the new one supersedes.
+    const bootstrapOnly = newest !== null && newest.offset === 0n && newest.epoch === 0 && end.endOffset === 0n;
+    if (earlierExport && newest !== null) {
+      replacing = newest.file;
+      snapshotOffset = newest.offset;
+      snapshotEpoch = newest.epoch;
+    } else if (bootstrapOnly) {
+      snapshotOffset = 1n;
+      snapshotEpoch = 0;
+      notes.push(
+        `Kafka never started on this directory: its bootstrap snapshot ${basename(newest.file)} (kafka-storage format) is superseded, and Kafka deletes it at its first start`,
+      );
+    } else if (newest !== null && newest.offset >= snapshotOffset) {
       throw new ExportError(
-        `${end.newestSnapshot.file} already covers the metadata log up to its end (offset ${end.endOffset}), and no ${METADATA_FILE}.exported-* says Sluice wrote it: ` +
+        `${newest.file} already covers the metadata log up to its end (offset ${end.endOffset}), and no ${METADATA_FILE}.exported-* says Sluice wrote it: ` +
           "Kafka snapshotted at its log end, or an export was interrupted. Start Kafka on the directory once (or move that snapshot away if Sluice wrote it) and export again",
       );
     }
     if (snapshotOffset === 0n) snapshotOffset = 1n; // 0-0 is the bootstrap snapshot
     quorum = end.quorum;
-    if (options.controllerListener !== undefined) notExported.push("--controller-listener is ignored: the quorum's voters come from Kafka's metadata log");
+    if (options.controllerListener !== undefined) notes.push("--controller-listener is ignored: the quorum's voters come from Kafka's metadata log");
   } else {
     snapshotOffset = 1n;
     snapshotEpoch = 0;
@@ -420,6 +432,7 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     records: records.length,
     bytes: bytes.length,
     notExported,
+    notes,
   };
 }
 
@@ -663,6 +676,7 @@ export function formatExport(result: ExportResult, dryRun: boolean): string {
       .map(([k, v]) => `${k}=${v}`)
       .join(", ")}`,
     ...result.notExported.map((line) => `Not exported: ${line}`),
+    ...result.notes.map((line) => `Note: ${line}`),
     ...(result.replacedEarlierExport ? ["Replaced the snapshot of an earlier export (Kafka has not run on the directory since)"] : []),
     result.documentMovedTo === null
       ? `Would move ${METADATA_FILE} aside: the directory is Kafka's after the export`
