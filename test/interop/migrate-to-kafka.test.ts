@@ -10,11 +10,14 @@
 //     tools show the same topics (ids, partitions, configs), user, ACLs, quota and group offsets as
 //     Sluice showed; every record is there, a classic group resumes from its committed offset, the
 //     SCRAM user logs in with the password set on Sluice and the ACLs hold, and Kafka's new producer
-//     ids are above those Sluice handed out.
+//     ids are above those Sluice handed out;
+//   - a directory kafka-storage formatted but never started, used by Sluice and exported: Kafka loads
+//     the export over its bootstrap snapshot and serves the topic Sluice created.
 //
 //   npm run build:ts && npx vitest run test/interop/migrate-to-kafka.test.ts
 
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readdirSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -312,4 +315,82 @@ describe("a log dir born on Sluice, exported with migrate export-kraft, served b
     await kafka.stop();
     kafka = undefined;
   }, 300_000);
+});
+
+describe("a log dir kafka-storage formatted but never started, used by Sluice, exported, served by Kafka 4.4.0", () => {
+  it("Kafka loads the export over its bootstrap snapshot and serves Sluice's topic and records", async () => {
+    const workDir = await mkdtemp(join(tmpdir(), "sluice-export-formatted-"));
+    let kafka: KafkaBroker | undefined;
+    try {
+      const logDir = join(workDir, "data");
+      const port = await freePort();
+      const controllerPort = await freePort();
+      const properties = join(workDir, "format.properties");
+      await writeFile(
+        properties,
+        [
+          "process.roles=broker,controller",
+          "node.id=1",
+          `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
+          `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+          "controller.listener.names=CONTROLLER",
+          `log.dirs=${logDir}`,
+          "",
+        ].join("\n"),
+      );
+      const format = await runJavaTool("kafka.tools.StorageTool", ["format", "-t", "mXHONAw6HMxRjdc77CihIg", "-c", properties, "--standalone"], {
+        quickStart: true,
+      });
+      expect(format.code, format.stderr).toBe(0);
+      const sluice = await startSluice({ logDir, workDir: join(workDir, "sluice") });
+      const create = await runJavaTool(
+        topicCommand,
+        ["--bootstrap-server", sluice.bootstrap, "--create", "--topic", "fresh", "--partitions", "2", "--config", "retention.ms=99999"],
+        {
+          quickStart: true,
+        },
+      );
+      expect(create.code, create.stderr).toBe(0);
+      const fresh = Array.from({ length: 6 }, (_, i) => ({ key: `f${i}`, value: `fresh-${i}` }));
+      await produceWithJava({ bootstrap: sluice.bootstrap, topic: "fresh", records: fresh, compression: "zstd", idempotent: true, acks: "all" });
+      expect(await sluice.stop()).toBe(0);
+      const exported = await sluiceCli(["migrate", "export-kraft", "--log-dirs", logDir]);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stdout).toContain("Kafka's metadata log is empty (formatted, never started)");
+      expect(exported.stdout).toContain("Note: Kafka never started on this directory: its bootstrap snapshot 00000000000000000000-0000000000.checkpoint");
+      kafka = await startKafka({ workDir: join(workDir, "kafka"), logDir, port, controllerPort });
+      const described = await runJavaTool(topicCommand, ["--bootstrap-server", kafka.bootstrap, "--describe", "--topic", "fresh"], { quickStart: true });
+      expect(described.stdout).toMatch(/Topic: fresh\tTopicId: \S+\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: .*retention\.ms=99999/);
+      const read = await runJavaTool(
+        consoleConsumer,
+        [
+          "--bootstrap-server",
+          kafka.bootstrap,
+          "--topic",
+          "fresh",
+          "--from-beginning",
+          "--max-messages",
+          "6",
+          "--timeout-ms",
+          "30000",
+          "--property",
+          "print.key=true",
+        ],
+        { quickStart: true },
+      );
+      expect(
+        read.stdout
+          .split("\n")
+          .filter((line) => line.includes("\t"))
+          .sort(),
+      ).toEqual(fresh.map((r) => `${r.key}\t${r.value}`).sort());
+      await kafka.stop();
+      kafka = undefined;
+      // Kafka took the export as its state and dropped the bootstrap snapshot it superseded.
+      expect(readdirSync(join(logDir, "__cluster_metadata-0"))).toContain("00000000000000000001-0000000000.checkpoint");
+    } finally {
+      await kafka?.kill();
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

@@ -296,6 +296,8 @@ describe("a directory with Kafka's metadata log", () => {
     expect(result.snapshotFile).toBe(join(metadata, "00000000000000000001-0000000000.checkpoint"));
     expect(result.notes.join("\n")).toContain("bootstrap snapshot 00000000000000000000-0000000000.checkpoint (kafka-storage format) is superseded");
     expect(readFileSync(result.snapshotFile).includes(voters)).toBe(true);
-    expect(readKraftImage(dir).topics.get(ORDERS_ID)?.name).toBe("orders");
+    const image = readKraftImage(dir);
+    expect(image.topics.get(ORDERS_ID)?.name).toBe("orders");
+    expect(image.configs.get(configResourceKey(ConfigResourceType.BROKER, ""))?.get("min.insync.replicas")).toBe("1");
   });
 });

@@ -208,6 +208,8 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   let snapshotEpoch: number;
   let quorum: QuorumRecords;
   let replacing: string | null = null;
+  /** No metadata record of Kafka's yet: a directory born on Sluice, or formatted and never started. */
+  let newMetadataLog = metadataDirectory === null;
   if (end !== null && metadataDirectory !== null) {
     snapshotOffset = end.endOffset;
     snapshotEpoch = end.latestEpoch;
@@ -221,6 +223,7 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
       snapshotOffset = newest.offset;
       snapshotEpoch = newest.epoch;
     } else if (bootstrapOnly) {
+      newMetadataLog = true;
       snapshotOffset = 1n;
       snapshotEpoch = 0;
       notes.push(
@@ -281,8 +284,9 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
         resource.values.set(name, value);
       }
     }
-  } else {
-    // What Kafka's controller appends to a new log along with the features (ELR needs it).
+  }
+  if (newMetadataLog && !configResource(ConfigResourceType.BROKER, "").values.has("min.insync.replicas")) {
+    // What Kafka's controller appends to a new log along with the bootstrap features (ELR needs it).
     configResource(ConfigResourceType.BROKER, "").values.set("min.insync.replicas", "1");
   }
   let brokerConfigs = 0;
@@ -666,7 +670,9 @@ export function formatExport(result: ExportResult, dryRun: boolean): string {
     `Cluster ID: ${result.clusterId}  node.id: ${result.nodeId}`,
     result.kafkaLogEndOffset === null
       ? `New metadata log ${METADATA_PARTITION_DIRECTORY} (the directory was born on Sluice)`
-      : `Kafka's metadata log ends at offset ${result.kafkaLogEndOffset}: the snapshot supersedes it there, nothing of it is truncated`,
+      : result.kafkaLogEndOffset === 0n
+        ? "Kafka's metadata log is empty (formatted, never started)"
+        : `Kafka's metadata log ends at offset ${result.kafkaLogEndOffset}: the snapshot supersedes it there, nothing of it is truncated`,
     `Topics: ${result.topics.length}`,
     ...result.topics.map((t) => `  ${t.name}  ${t.id}  partitions=${t.partitions}  configs=${t.configs}  leaderEpoch=${t.leaderEpoch}`),
     `Broker configs: ${result.brokerConfigs}  group configs: ${result.groupConfigs}`,
