@@ -180,7 +180,7 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
     // A restart gives every partition a new leader epoch: the later batches carry it.
     await kafka.stop();
     kafka = await startKafka({ workDir: join(workDir, "kafka"), port: kafka.port, controllerPort: kafka.controllerPort, properties: authorizer });
-    await produceWithJava({ bootstrap: kafka.bootstrap, topic: "compacted", records: records.slice(half), compression: "none", idempotent: true, acks: "all" });
+    await produceWithJava({ bootstrap: kafka.bootstrap, topic: "compacted", records: records.slice(half), compression: "lz4", idempotent: true, acks: "all" });
     await produceWithJava({ bootstrap: kafka.bootstrap, topic: "events", records, compression: "zstd", idempotent: true, acks: "all" });
 
     // A classic group and a KIP-848 consumer group commit offsets; more records come after the commits.
@@ -192,7 +192,7 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
     expect(
       tabbed(await consumeGroup(kafka.bootstrap, "resume", "app-848", resume.length, { "auto.offset.reset": "earliest", "group.protocol": "consumer" })),
     ).toHaveLength(resume.length);
-    await produceWithJava({ bootstrap: kafka.bootstrap, topic: "resume", records: later, compression: "lz4", idempotent: true, acks: "all" });
+    await produceWithJava({ bootstrap: kafka.bootstrap, topic: "resume", records: later, compression: "snappy", idempotent: true, acks: "all" });
 
     // A committed, an aborted, and an open transaction (its producer vanishes; Kafka stops with it open).
     await on(topicCommand, ["--create", "--topic", "txns", "--partitions", "1"]);
