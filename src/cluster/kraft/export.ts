@@ -63,7 +63,7 @@ const ControlType = { LEADER_CHANGE: 2, SNAPSHOT_HEADER: 3, SNAPSHOT_FOOTER: 4, 
 const METADATA_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ";
 /** Records per data batch (Kafka reads snapshot batches of up to 8 MiB). */
 const RECORDS_PER_BATCH = 500;
-/** Feature levels `kafka-storage format` gives a Kafka 4.4.0 (metadata.version 4.4-IV? as level 33). */
+/** Feature levels `kafka-storage format` gives a Kafka 4.4.0 (metadata.version 4.4-IV2 is level 33). */
 const KAFKA_44_DEFAULT_FEATURES: Readonly<Record<string, number>> = {
   "metadata.version": 33,
   "eligible.leader.replicas.version": 1,
@@ -237,7 +237,19 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     }
     if (snapshotOffset === 0n) snapshotOffset = 1n; // 0-0 is the bootstrap snapshot
     quorum = end.quorum;
-    if (options.controllerListener !== undefined) notes.push("--controller-listener is ignored: the quorum's voters come from Kafka's metadata log");
+    if (quorum.voters === null && quorum.kraftVersion === null && newest === null && end.endOffset === 0n) {
+      // An empty __cluster_metadata-0 (no snapshot, no log): the voter comes from the flag, as for a new one.
+      // (A log with records but no quorum records is kraft.version 0, static voters: left so.)
+      if (options.controllerListener === undefined) {
+        throw new ExportError(
+          `${metadataDirectory} holds no KRaft quorum records: give --controller-listener NAME://host:port, Kafka's controller listener, the quorum's one voter`,
+        );
+      }
+      newMetadataLog = true;
+      quorum = { kraftVersion: kraftVersionValue(1), voters: votersValue(nodeId, directoryId, parseListener(options.controllerListener)) };
+    } else if (options.controllerListener !== undefined) {
+      notes.push("--controller-listener is ignored: the quorum's voters come from Kafka's metadata log");
+    }
   } else {
     snapshotOffset = 1n;
     snapshotEpoch = 0;
