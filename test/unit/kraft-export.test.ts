@@ -129,6 +129,15 @@ describe("a directory born on Sluice", () => {
     expect(image.features.get("metadata.version")).toBe(33);
   });
 
+  it("with an empty __cluster_metadata-0 also takes its voter from --controller-listener", async () => {
+    const dir = await sluiceDir();
+    await mkdir(join(dir, "__cluster_metadata-0"));
+    expect(() => exportKraftSnapshot({ logDir: dir })).toThrow(/holds no KRaft quorum records: give --controller-listener/);
+    const result = exportKraftSnapshot({ logDir: dir, controllerListener: "CONTROLLER://127.0.0.1:45827" });
+    expect(result.snapshotFile).toBe(join(dir, "__cluster_metadata-0", "00000000000000000001-0000000000.checkpoint"));
+    expect(readFileSync(result.snapshotFile).includes(votersValue(1, DIRECTORY_ID, { name: "CONTROLLER", host: "127.0.0.1", port: 45827 }))).toBe(true);
+  });
+
   it("is refused while Sluice runs, with another cluster's meta.properties, or a partition of another topic id; nothing is written", async () => {
     const running = await sluiceDir();
     await rm(join(running, ".kafka_cleanshutdown"));
