@@ -137,7 +137,13 @@ describe("moving a Kafka 4.4.0 broker's log dir to Sluice in place", () => {
       "message.timestamp.type=LogAppendTime",
     ]);
     await on(topicCommand, ["--create", "--topic", "deleted-before-the-move", "--partitions", "1"]);
-    await on(topicCommand, ["--delete", "--topic", "deleted-before-the-move"]);
+    // The delete can reach the broker before its metadata lists the new topic: retried until it does.
+    for (let attempt = 1; ; attempt++) {
+      const deleted = await tools.run(topicCommand, ["--bootstrap-server", kafka.bootstrap, "--delete", "--topic", "deleted-before-the-move"]);
+      if (deleted.code === 0) break;
+      if (attempt === 20 || !deleted.stdout.concat(deleted.stderr).includes("does not exist")) expect(deleted.code, deleted.stdout + deleted.stderr).toBe(0);
+      await sleep(250);
+    }
     await on(configCommand, [
       "--alter",
       "--entity-type",
