@@ -19,6 +19,7 @@ export function planSummary(plan: AdoptionPlan): Record<string, unknown> {
     metadataOffset: plan.metadataOffset.toString(),
     topics: plan.topics,
     brokerConfigs: plan.brokerConfigs,
+    groupConfigs: plan.groupConfigs,
     scramUsers: plan.scram.map(({ user, mechanism, iterations }) => ({ user, mechanism, iterations })),
     acls: plan.acls.map((acl) => ({
       resourceType: nameOf(ResourceType, acl.resourceType),
@@ -33,6 +34,7 @@ export function planSummary(plan: AdoptionPlan): Record<string, unknown> {
     nextProducerId: plan.nextProducerId?.toString() ?? null,
     features: plan.features,
     consumerOffsetsPartitions: plan.consumerOffsetsPartitions,
+    coordinators: plan.coordinators,
     notCarried: plan.notCarried,
     blockers: plan.blockers,
   };
@@ -67,6 +69,8 @@ export function formatPlan(plan: AdoptionPlan): string {
     Object.entries(configs).map(([name, value]) => [resource === "" ? "<default>" : resource, name, value]),
   );
   out += section("Broker configs:", brokerRows.length === 0 ? "" : formatTable(["BROKER", "NAME", "VALUE"], brokerRows));
+  const groupRows = Object.entries(plan.groupConfigs).flatMap(([group, configs]) => Object.entries(configs).map(([name, value]) => [group, name, value]));
+  out += section("Group configs:", groupRows.length === 0 ? "" : formatTable(["GROUP", "NAME", "VALUE"], groupRows));
   out += section(
     "SCRAM users:",
     plan.scram.length === 0
@@ -97,7 +101,13 @@ export function formatPlan(plan: AdoptionPlan): string {
         ),
   );
   out += `Producer ids: ${plan.nextProducerId === null ? "none handed out" : `Kafka handed out ids below ${plan.nextProducerId}; Sluice continues from there`}\n`;
-  out += `Consumer groups: ${plan.consumerOffsetsPartitions === null ? "no __consumer_offsets" : `read from the ${plan.consumerOffsetsPartitions} __consumer_offsets partitions at start`}\n\n`;
+  out += `Consumer groups: ${plan.consumerOffsetsPartitions === null ? "no __consumer_offsets" : `read from the ${plan.consumerOffsetsPartitions} __consumer_offsets partitions at start`}\n`;
+  const c = plan.coordinators;
+  if (c !== null) {
+    out += `Groups: ${c.groups} (${c.groupsWithOffsets} with committed offsets)\n`;
+    out += `Transactional ids: ${c.transactionalIds} (${c.openTransactions} transaction(s) open at the stop: aborted at their timeout, or finished if prepared, as Kafka does after a restart)\n`;
+  }
+  out += "\n";
   const features = Object.entries(plan.features);
   out += section("Feature levels:", features.length === 0 ? "" : formatTable(["FEATURE", "LEVEL"], features));
   out += section("Not carried:", plan.notCarried.map((line) => `  - ${line}\n`).join(""));

@@ -276,7 +276,7 @@ export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, A
 
   /**
    * Imports a Kafka broker's metadata in one durable write: topics with Kafka's ids and configs,
-   * dynamic broker configs, SCRAM credentials, ACLs, client quotas, and the producer id block
+   * dynamic broker and group configs, SCRAM credentials, ACLs, client quotas, and the producer id block
    * (ids below Kafka's next block are never handed out again). What this store already holds wins
    * (a topic of the same name must have the same id); then `adoptedFromKafka` is set, so it
    * happens once.
@@ -303,6 +303,9 @@ export class MetadataStore implements BrokerConfigStore, ScramCredentialStore, A
     const brokerConfigs = { ...(document.brokerConfigs ?? {}) };
     for (const [resource, configs] of Object.entries(plan.brokerConfigs)) brokerConfigs[resource] = { ...configs, ...(brokerConfigs[resource] ?? {}) };
     document.brokerConfigs = brokerConfigs;
+    const groupConfigs = { ...(document.groupConfigs ?? {}) };
+    for (const [group, configs] of Object.entries(plan.groupConfigs)) groupConfigs[group] = { ...configs, ...(groupConfigs[group] ?? {}) };
+    if (Object.keys(groupConfigs).length > 0) document.groupConfigs = groupConfigs;
     const scram = { ...(document.scram ?? {}) };
     for (const credential of plan.scram) {
       const mechanisms = { ...(scram[credential.user] ?? {}) };

@@ -25,10 +25,35 @@ export function registerMigrate(program: Command): void {
         const withMetadata = dirs.filter((dir) => metadataLogDirectory(dir) !== null);
         if (withMetadata.length === 0) throw new Error(`no __cluster_metadata-0 directory in ${dirs.join(", ")}: not a KRaft Kafka broker's log.dirs`);
         if (dirs.length > 1) throw new Error(`Sluice serves one log directory; ${dirs.length} given (moving several log.dirs is not supported yet)`);
-        const plan = planAdoption(withMetadata[0]);
+        const plan = planAdoption(withMetadata[0], undefined, { summariseCoordinators: true });
         if (flags.json) printJson(planSummary(plan));
         else process.stdout.write(formatPlan(plan));
         if (plan.blockers.length > 0) process.exitCode = 1;
+      }),
+    );
+  migrate
+    .command("export-kraft")
+    .description(
+      "write what a stopped Sluice holds (topics, configs, SCRAM users, ACLs, quotas, producer ids) as a KRaft metadata snapshot in its log dir, so Apache Kafka 4.4 can be started on it",
+    )
+    .requiredOption("--log-dirs <dir>", "Sluice's log directory (the one holding sluice-metadata.json)")
+    .option(
+      "--controller-listener <NAME://host:port>",
+      "Kafka's controller listener, the quorum's one voter (needed only for a directory born on Sluice, without Kafka's metadata log)",
+    )
+    .option("--dry-run", "print what would be written; write nothing")
+    .option("--json", "print JSON for scripts instead of text")
+    .action(
+      action(async (flags: { logDirs: string; controllerListener?: string; dryRun?: boolean; json?: boolean }) => {
+        const { exportKraftSnapshot, formatExport } = await import("../../cluster/kraft/export.js");
+        const dirs = flags.logDirs
+          .split(",")
+          .map((dir) => dir.trim())
+          .filter((dir) => dir !== "");
+        if (dirs.length !== 1) throw new Error(`Sluice serves one log directory; ${dirs.length} given`);
+        const result = exportKraftSnapshot({ logDir: dirs[0], controllerListener: flags.controllerListener, dryRun: flags.dryRun });
+        if (flags.json) printJson(result);
+        else process.stdout.write(formatExport(result, flags.dryRun === true));
       }),
     );
 }

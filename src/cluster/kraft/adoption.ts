@@ -10,7 +10,11 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { isGroupConfig } from "../../config/group-config.js";
 import { topicConfigKeys } from "../../config/topic.js";
+import { groupRecords, transactionRecords } from "../../coordinator/records.js";
+import { recompressBatch } from "../../native.js";
+import { CompressionType, decodeRecords, recordBatchAt } from "../../protocol/records.js";
 import type { AclBinding } from "../../security/acl.js";
 import { type ClientQuotaRecord, sortedEntity } from "../../security/client-quotas.js";
 import { type ScramMechanism, scramMechanismOfCode } from "../../security/scram.js";
@@ -47,6 +51,8 @@ export interface AdoptionPlan {
   readonly topics: AdoptedTopic[];
   /** Dynamic broker configs Sluice acts on, by resource ("" the cluster default, else a node id). */
   readonly brokerConfigs: Record<string, Record<string, string>>;
+  /** Group configs (ConfigRecord resource type GROUP) by group id. */
+  readonly groupConfigs: Record<string, Record<string, string>>;
   readonly scram: AdoptedScramCredential[];
   readonly acls: AclBinding[];
   readonly clientQuotas: ClientQuotaRecord[];
@@ -55,6 +61,8 @@ export interface AdoptionPlan {
   readonly features: Record<string, number>;
   /** Partitions of __consumer_offsets on disk (the groups are read from them at start), null without the topic. */
   readonly consumerOffsetsPartitions: number | null;
+  /** What __consumer_offsets and __transaction_state hold (null when too big to read for a check, or absent). */
+  readonly coordinators: CoordinatorSummary | null;
   /** What cannot be carried over, one sentence each. */
   readonly notCarried: string[];
   /** What makes the directory impossible to adopt (the broker refuses to start on it). */
@@ -91,8 +99,12 @@ function partitionDirectories(logDir: string): Map<string, Map<number, { bytes: 
   return topics;
 }
 
-/** Reads `logDir` (a stopped Kafka broker's metadata log dir) and works out the adoption; changes nothing. */
-export function planAdoption(logDir: string, image: KraftImage = readKraftImage(logDir)): AdoptionPlan {
+/**
+ * Reads `logDir` (a stopped Kafka broker's metadata log dir) and works out the adoption; changes nothing.
+ * With `summariseCoordinators`, also counts groups and transactional ids in __consumer_offsets and
+ * __transaction_state (up to 1 GiB of them).
+ */
+export function planAdoption(logDir: string, image: KraftImage = readKraftImage(logDir), options: { summariseCoordinators?: boolean } = {}): AdoptionPlan {
   const notCarried: string[] = [];
   const blockers: string[] = [];
   const onDisk = partitionDirectories(logDir);
@@ -132,6 +144,7 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
   }
 
   const brokerConfigs: Record<string, Record<string, string>> = {};
+  const groupConfigs: Record<string, Record<string, string>> = {};
   for (const [key, configs] of image.configs) {
     const [type, ...rest] = key.split(":");
     const resource = rest.join(":");
@@ -145,8 +158,10 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
     for (const [name, value] of configs) {
       if (Number(type) === ConfigResourceType.BROKER && DYNAMIC_BROKER_KEYS.has(name)) {
         brokerConfigs[resource] = { ...(brokerConfigs[resource] ?? {}), [name]: value };
+      } else if (Number(type) === ConfigResourceType.GROUP && isGroupConfig(name)) {
+        groupConfigs[resource] = { ...(groupConfigs[resource] ?? {}), [name]: value };
       } else if (Number(type) === ConfigResourceType.GROUP) {
-        notCarried.push(`group ${resource} config ${name}=${value}: group configs are not carried yet`);
+        notCarried.push(`group ${resource} config ${name}=${value}: not a group config Sluice knows`);
       } else {
         notCarried.push(`${what} ${name}=${value}: not dynamic in Sluice (set it in server.properties)`);
       }
@@ -176,6 +191,8 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
   }
 
   const consumerOffsetsPartitions = onDisk.get("__consumer_offsets")?.size ?? null;
+  // Reading the coordinators' topics is for `migrate check` only: a start reads them anyway, as Kafka does.
+  const coordinators = options.summariseCoordinators ? summariseCoordinators(logDir, onDisk, notCarried) : null;
 
   return {
     logDir,
@@ -184,15 +201,86 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
     metadataOffset: image.lastOffset,
     topics,
     brokerConfigs,
+    groupConfigs,
     scram,
     acls,
     clientQuotas,
     nextProducerId: image.producerIds?.nextProducerId ?? null,
     features: Object.fromEntries([...image.features].sort(([a], [b]) => (a < b ? -1 : 1))),
     consumerOffsetsPartitions,
+    coordinators,
     notCarried,
     blockers,
   };
+}
+
+/** Groups and transactional ids with state in the coordinators' topics (the newest record of each key, tombstones removing). */
+export interface CoordinatorSummary {
+  /** Group ids with an offset or a group record (classic, consumer, share or streams). */
+  readonly groups: number;
+  /** Group ids with committed offsets. */
+  readonly groupsWithOffsets: number;
+  readonly transactionalIds: number;
+  /** Transactions not complete at the stop (Ongoing, PrepareCommit, PrepareAbort): completed under Sluice as Kafka would after a restart. */
+  readonly openTransactions: number;
+}
+
+/** Reading __consumer_offsets and __transaction_state for the summary stops past this many bytes. */
+const COORDINATOR_BYTES_MAX = 1024 * 1024 * 1024;
+const DECOMPRESSED_BATCH_BYTES_MAX = 64 * 1024 * 1024;
+/** TransactionLogValue.transactionStatus: Ongoing, PrepareCommit, PrepareAbort. */
+const OPEN_TRANSACTION_STATES = new Set([1, 2, 3]);
+
+function summariseCoordinators(logDir: string, onDisk: ReturnType<typeof partitionDirectories>, notCarried: string[]): CoordinatorSummary | null {
+  const groupPartitions = onDisk.get("__consumer_offsets");
+  const transactionPartitions = onDisk.get("__transaction_state");
+  if (groupPartitions === undefined && transactionPartitions === undefined) return null;
+  const bytes = [...(groupPartitions?.values() ?? []), ...(transactionPartitions?.values() ?? [])].reduce((sum, p) => sum + p.bytes, 0);
+  if (bytes > COORDINATOR_BYTES_MAX) return null;
+  const latest = (topic: string, partitions: Map<number, unknown> | undefined) => {
+    const byKey = new Map<string, { key: Buffer; value: Buffer | null }>();
+    for (const partition of partitions?.keys() ?? []) {
+      const directory = join(logDir, `${topic}-${partition}`);
+      for (const name of readdirSync(directory)
+        .filter((n) => /^\d{20}\.log$/.test(n))
+        .sort()) {
+        const file = readFileSync(join(directory, name));
+        let position = 0;
+        while (position < file.length) {
+          let batch = recordBatchAt(file, position);
+          position = batch.end;
+          if (batch.isControl) continue;
+          if (batch.compression !== CompressionType.NONE) {
+            batch = recordBatchAt(recompressBatch(batch.buffer.subarray(batch.position, batch.end), "none", undefined, DECOMPRESSED_BATCH_BYTES_MAX), 0);
+          }
+          for (const record of decodeRecords(batch)) if (record.key !== null) byKey.set(record.key.toString("hex"), { key: record.key, value: record.value });
+        }
+      }
+    }
+    return [...byKey.values()].filter((entry) => entry.value !== null);
+  };
+  try {
+    const groups = new Set<string>();
+    const groupsWithOffsets = new Set<string>();
+    for (const { key } of latest("__consumer_offsets", groupPartitions)) {
+      const decoded = groupRecords.decodeKey(key);
+      const group = (decoded.key as { group?: string; groupId?: string }).group ?? (decoded.key as { groupId?: string }).groupId;
+      if (group === undefined) continue;
+      groups.add(group);
+      if (decoded.type.name === "OffsetCommit" || decoded.type.name === "LegacyOffsetCommit") groupsWithOffsets.add(group);
+    }
+    let transactionalIds = 0;
+    let openTransactions = 0;
+    for (const { key, value } of latest("__transaction_state", transactionPartitions)) {
+      const record = transactionRecords.decode(key, value);
+      transactionalIds++;
+      if (OPEN_TRANSACTION_STATES.has((record.value as { transactionStatus: number }).transactionStatus)) openTransactions++;
+    }
+    return { groups: groups.size, groupsWithOffsets: groupsWithOffsets.size, transactionalIds, openTransactions };
+  } catch (error) {
+    notCarried.push(`__consumer_offsets / __transaction_state could not be summarised for this check: ${(error as Error).message}`);
+    return null;
+  }
 }
 
 /**
