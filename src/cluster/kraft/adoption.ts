@@ -7,7 +7,7 @@
 // directory can go back to Kafka as long as Sluice has not changed what Kafka's metadata says
 // (a topic created or deleted under Sluice is not written back: that is `migrate export-kraft`).
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { isGroupConfig } from "../../config/group-config.js";
@@ -403,6 +403,31 @@ export async function adoptKafkaMetadataAtStart(store: MetadataStore, logDir: st
   return plan;
 }
 
+/**
+ * Kafka leaves an empty `leader-epoch-checkpoint` in a follower's partition directory that never
+ * had a leader epoch assigned (seen on a 3-broker Kafka 4.4's __consumer_offsets followers); Kafka's
+ * CheckpointReadBuffer reads an empty file as no entries, Sluice's storage engine refuses it. Each
+ * is rewritten with the same meaning in the checkpoint format (version 0, no entries) before the
+ * logs open; the paths rewritten are returned.
+ */
+export function normaliseEmptyLeaderEpochCheckpoints(logDir: string): string[] {
+  const rewritten: string[] = [];
+  for (const entry of readdirSync(logDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name === METADATA_PARTITION_DIRECTORY || !/-\d+$/.test(entry.name)) continue;
+    const path = join(logDir, entry.name, "leader-epoch-checkpoint");
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      continue;
+    }
+    if (size !== 0) continue;
+    writeFileSync(path, "0\n0\n");
+    rewritten.push(path);
+  }
+  return rewritten;
+}
+
 /** How long a broker waits for another broker's import of Kafka's metadata to finish. */
 const IMPORT_WAIT_MS = 120_000;
 
@@ -410,7 +435,9 @@ const IMPORT_WAIT_MS = 120_000;
  * Kafka's partitions as the cluster's: Kafka's replicas, ISR and leader, the leader and partition
  * epochs one above the image's. Kafka's leader stamps batches with the epoch its controller gave it,
  * so the image's epoch is the newest in every replica's log, and a leader under Sluice appends above
- * it: no follower truncates what a Kafka leader acknowledged.
+ * it: no follower truncates what a Kafka leader acknowledged. The ISR takes in Kafka's eligible
+ * leader replicas (KIP-966: replicas that left the ISR while it was below min.insync.replicas, as at a
+ * cluster's stop, yet hold every committed record), so any of them can be elected cleanly.
  */
 export function clusterPartitionStates(states: readonly KraftPartition[]): KafkaImport["topics"][number]["partitions"] {
   return states.map((state) => ({
@@ -418,7 +445,7 @@ export function clusterPartitionStates(states: readonly KraftPartition[]): Kafka
     leaderEpoch: state.leaderEpoch + 1,
     partitionEpoch: state.partitionEpoch + 1,
     replicas: [...state.replicas],
-    isr: [...state.isr],
+    isr: state.replicas.filter((id) => state.isr.includes(id) || (state.elr ?? []).includes(id)),
   }));
 }
 
@@ -454,6 +481,8 @@ export async function adoptKafkaMetadataIntoCluster(
   waitMs = IMPORT_WAIT_MS,
 ): Promise<AdoptionPlan | null> {
   if (metadataLogDirectory(logDir) === null) return null;
+  const rewritten = normaliseEmptyLeaderEpochCheckpoints(logDir);
+  if (rewritten.length > 0) logger.info({ files: rewritten.length }, "empty leader-epoch-checkpoint files Kafka left rewritten as 'no entries'");
   const checked = await etcd.kafkaAdoptionOfBroker(nodeId);
   if (checked !== null) {
     logger.debug({ adoptionOfBroker: checked }, "this broker's Kafka log dir was checked against the cluster before");
