@@ -35,6 +35,7 @@ export function planSummary(plan: AdoptionPlan): Record<string, unknown> {
     features: plan.features,
     consumerOffsetsPartitions: plan.consumerOffsetsPartitions,
     coordinators: plan.coordinators,
+    cluster: plan.cluster,
     notCarried: plan.notCarried,
     blockers: plan.blockers,
   };
@@ -110,8 +111,28 @@ export function formatPlan(plan: AdoptionPlan): string {
   out += "\n";
   const features = Object.entries(plan.features);
   out += section("Feature levels:", features.length === 0 ? "" : formatTable(["FEATURE", "LEVEL"], features));
+  if (plan.cluster !== null) {
+    out += section(
+      "Brokers (a multi-broker image: each Sluice broker starts on its own Kafka broker's directory):",
+      formatTable(
+        ["NODE", "REPLICAS", "LEADS", "IN THIS DIRECTORY", "MISSING HERE"],
+        plan.cluster.brokers.map((b) => [
+          b.nodeId === plan.nodeId ? `${b.nodeId} (this directory)` : b.nodeId,
+          b.replicas,
+          b.leaders,
+          b.onDisk ?? "-",
+          b.missing === null ? "-" : b.missing.length === 0 ? "none" : b.missing.join(","),
+        ]),
+      ),
+    );
+  }
   out += section("Not carried:", plan.notCarried.map((line) => `  - ${line}\n`).join(""));
   out += section("Blockers:", plan.blockers.map((line) => `  - ${line}\n`).join(""));
-  out += plan.blockers.length === 0 ? "Sluice can adopt this directory: start it with log.dirs set to it.\n" : "Sluice cannot adopt this directory.\n";
+  out +=
+    plan.blockers.length > 0
+      ? "Sluice cannot adopt this directory.\n"
+      : plan.cluster !== null
+        ? `Sluice can adopt this directory as broker ${plan.nodeId} of a cluster: start it with log.dirs set to it, node.id=${plan.nodeId} and the etcd metadata.store.\n`
+        : "Sluice can adopt this directory: start it with log.dirs set to it.\n";
   return out;
 }

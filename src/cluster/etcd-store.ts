@@ -16,6 +16,8 @@
 //   quotas/<entity key>               { entity, values } client quotas (src/security/quota-manager.ts)          AlterClientQuotas
 //   groupconfigs/<group id>           { key: value }     group configs (src/config/group-config.ts)             IncrementalAlterConfigs
 //   election/controller/...           etcd3's election keys                                controller candidates
+//   adoption/kafka                    { clusterId, nodeId, state, ... } Kafka's metadata imported  the first broker on a Kafka log dir (create-if-absent)
+//   adoption/brokers/<node id>        { metadataOffset, at } this broker's Kafka directory checked   each broker on a Kafka log dir
 //
 // A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
 // dies or loses etcd for that long disappears, and the controller moves its leaderships. The
@@ -69,6 +71,37 @@ export type MetadataChange =
   | { readonly kind: "acl"; readonly id: string; readonly binding: AclBinding | null }
   | { readonly kind: "client-quota"; readonly key: string; readonly record: ClientQuotaRecord | null }
   | { readonly kind: "group-config"; readonly groupId: string; readonly configs: Record<string, string> | null };
+
+/** Kafka's KRaft metadata imported into the cluster (src/cluster/kraft/adoption.ts): who imported it, and whether it finished. */
+export interface KafkaAdoptionRecord {
+  readonly clusterId: string;
+  /** The broker that imports (imported) its directory's metadata log. */
+  readonly nodeId: number;
+  readonly metadataOffset: string;
+  readonly state: "importing" | "done";
+  readonly at: string;
+  readonly topics: number;
+}
+
+/** What a Sluice broker of the cluster checked of its own Kafka directory at its first start. */
+export interface KafkaAdoptionOfBroker {
+  readonly metadataOffset: string;
+  readonly at: string;
+}
+
+/** Kafka's metadata as the cluster's records, written by EtcdMetadataStore.importKafka. */
+export interface KafkaImport {
+  readonly topics: readonly { readonly topic: TopicRecord; readonly partitions: readonly PartitionState[] }[];
+  readonly brokerConfigs: Readonly<Record<string, Record<string, string>>>;
+  readonly groupConfigs: Readonly<Record<string, Record<string, string>>>;
+  readonly scram: readonly { user: string; mechanism: ScramMechanism; credential: StoredScramCredential }[];
+  readonly acls: readonly AclBinding[];
+  readonly clientQuotas: readonly { key: string; record: ClientQuotaRecord }[];
+  readonly nextProducerId: bigint | null;
+}
+
+/** Operations per etcd transaction (etcd's --max-txn-ops defaults to 128). */
+const OPERATIONS_PER_TRANSACTION = 100;
 
 export interface MetadataSnapshot {
   readonly revision: bigint;
@@ -142,6 +175,8 @@ function revisionOf(result: { succeeded: boolean; header: { revision: string } }
 const topicKey = (name: string) => `${PREFIX}topics/${name}`;
 const partitionKey = (topic: string, index: number) => `${PREFIX}partitions/${topic}/${index}`;
 const brokerKey = (nodeId: number) => `${PREFIX}brokers/${nodeId}`;
+const ADOPTION_KEY = `${PREFIX}adoption/kafka`;
+const adoptionOfBrokerKey = (nodeId: number) => `${PREFIX}adoption/brokers/${nodeId}`;
 
 export class EtcdMetadataStore {
   readonly #client: Etcd3;
@@ -362,6 +397,110 @@ export class EtcdMetadataStore {
       .commit();
     if (!result.succeeded) throw new Error("the cluster's metadata is gone from etcd");
     return BigInt(result.header.revision);
+  }
+
+  /** The record of Kafka's metadata imported into the cluster, null when none was. */
+  async kafkaAdoption(): Promise<KafkaAdoptionRecord | null> {
+    const stored = await this.#client.get(ADOPTION_KEY).string();
+    return stored === null ? null : (JSON.parse(stored) as KafkaAdoptionRecord);
+  }
+
+  /**
+   * Claims the import of Kafka's metadata (create-if-absent, so of brokers starting together one
+   * imports); resolves to the record stored: `record` when this broker won, else the other's.
+   */
+  async claimKafkaAdoption(record: KafkaAdoptionRecord): Promise<KafkaAdoptionRecord> {
+    await this.#client
+      .if(ADOPTION_KEY, "Create", "==", 0)
+      .then(this.#client.put(ADOPTION_KEY).value(JSON.stringify(record)))
+      .commit();
+    const stored = await this.kafkaAdoption();
+    if (stored === null) throw new Error("etcd lost the Kafka adoption key");
+    return stored;
+  }
+
+  /** Marks the import claimed by `record` (same broker) done. */
+  async finishKafkaAdoption(record: KafkaAdoptionRecord): Promise<void> {
+    const current = await this.#client.get(ADOPTION_KEY).exec();
+    const kv = current.kvs[0];
+    if (kv === undefined || (JSON.parse(kv.value.toString("utf8")) as KafkaAdoptionRecord).nodeId !== record.nodeId) {
+      throw new Error("the Kafka adoption record changed while this broker imported");
+    }
+    const result = await this.#client
+      .if(ADOPTION_KEY, "Mod", "==", kv.mod_revision)
+      .then(this.#client.put(ADOPTION_KEY).value(JSON.stringify({ ...record, state: "done" })))
+      .commit();
+    if (!result.succeeded) throw new Error("the Kafka adoption record changed while this broker imported");
+  }
+
+  async kafkaAdoptionOfBroker(nodeId: number): Promise<KafkaAdoptionOfBroker | null> {
+    const stored = await this.#client.get(adoptionOfBrokerKey(nodeId)).string();
+    return stored === null ? null : (JSON.parse(stored) as KafkaAdoptionOfBroker);
+  }
+
+  async recordKafkaAdoptionOfBroker(nodeId: number, record: KafkaAdoptionOfBroker): Promise<void> {
+    await this.#client.put(adoptionOfBrokerKey(nodeId)).value(JSON.stringify(record)).exec();
+  }
+
+  /**
+   * Writes Kafka's metadata as the cluster's records, in transactions of at most
+   * OPERATIONS_PER_TRANSACTION operations (a topic's key last, after its partitions). Can run again
+   * after an interrupted import: a topic present with the same id is left as it is; one with another
+   * id stops the import. Configs merge under what the cluster has; SCRAM, ACLs and quotas the
+   * cluster has are kept; the producer id counter only goes up.
+   */
+  async importKafka(data: KafkaImport): Promise<void> {
+    for (const { topic, partitions } of data.topics) {
+      const existing = await this.#client.get(topicKey(topic.name)).string();
+      if (existing !== null) {
+        const id = (JSON.parse(existing) as TopicRecord).id;
+        if (id !== topic.id) throw new Error(`topic ${topic.name} has id ${id} in the cluster but ${topic.id} in Kafka's metadata`);
+        continue;
+      }
+      const puts = partitions.map((state, index) => this.#client.put(partitionKey(topic.name, index)).value(partitionValue(state)));
+      for (let i = 0; i < puts.length; i += OPERATIONS_PER_TRANSACTION) await this.#transact(puts.slice(i, i + OPERATIONS_PER_TRANSACTION));
+      const result = await this.#client
+        .if(topicKey(topic.name), "Create", "==", 0)
+        .then(this.#client.put(topicKey(topic.name)).value(JSON.stringify(topic)))
+        .commit();
+      if (!result.succeeded) throw new Error(`topic ${topic.name} was created in the cluster while Kafka's metadata was imported`);
+    }
+    const current = await this.snapshot();
+    const brokerConfigs = new Map<string, Readonly<Record<string, string>>>();
+    const scram = new Set<string>();
+    const acls = new Set<string>();
+    const quotas = new Set<string>();
+    const groupConfigs = new Map<string, Record<string, string>>();
+    for (const change of current.changes) {
+      if (change.kind === "broker-configs") brokerConfigs.set(change.resource, change.configs);
+      else if (change.kind === "scram" && change.credential !== null) scram.add(`${change.mechanism}/${change.user}`);
+      else if (change.kind === "acl" && change.binding !== null) acls.add(aclKey(change.binding));
+      else if (change.kind === "client-quota" && change.record !== null) quotas.add(change.key);
+      else if (change.kind === "group-config" && change.configs !== null) groupConfigs.set(change.groupId, change.configs);
+    }
+    for (const [resource, configs] of Object.entries(data.brokerConfigs)) {
+      await this.putBrokerConfigs(resource, { ...configs, ...(brokerConfigs.get(resource) ?? {}) });
+    }
+    for (const [groupId, configs] of Object.entries(data.groupConfigs))
+      await this.putGroupConfig(groupId, { ...configs, ...(groupConfigs.get(groupId) ?? {}) });
+    const newScram = data.scram.filter((c) => !scram.has(`${c.mechanism}/${c.user}`));
+    for (let i = 0; i < newScram.length; i += OPERATIONS_PER_TRANSACTION) await this.putScramCredentials(newScram.slice(i, i + OPERATIONS_PER_TRANSACTION));
+    const newAcls = data.acls.filter((binding) => !acls.has(aclKey(binding)));
+    for (let i = 0; i < newAcls.length; i += OPERATIONS_PER_TRANSACTION) await this.putAcls(newAcls.slice(i, i + OPERATIONS_PER_TRANSACTION), []);
+    const newQuotas = data.clientQuotas.filter((q) => !quotas.has(q.key));
+    for (let i = 0; i < newQuotas.length; i += OPERATIONS_PER_TRANSACTION) await this.putClientQuotas(newQuotas.slice(i, i + OPERATIONS_PER_TRANSACTION));
+    if (data.nextProducerId !== null) {
+      const key = `${PREFIX}producer-ids`;
+      for (;;) {
+        const stored = await this.#client.get(key).exec();
+        const kv = stored.kvs[0];
+        const next = kv === undefined ? 0n : BigInt((JSON.parse(kv.value.toString("utf8")) as { next: string }).next);
+        if (next >= data.nextProducerId) break;
+        const txn = kv === undefined ? this.#client.if(key, "Create", "==", 0) : this.#client.if(key, "Mod", "==", kv.mod_revision);
+        const result = await txn.then(this.#client.put(key).value(JSON.stringify({ next: data.nextProducerId.toString() }))).commit();
+        if (result.succeeded) break;
+      }
+    }
   }
 
   /** Reserves `count` producer ids (compare-and-swap on the counter); resolves to the first. */

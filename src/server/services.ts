@@ -3,7 +3,7 @@
 // runs handlers over the same wiring without one.
 //
 // Order: meta.properties → metadata store (a Kafka log dir's KRaft metadata imported once:
-// cluster/kraft/adoption.ts) → logs opened (recovered if unclean) → metadata
+// cluster/kraft/adoption.ts — into etcd by the cluster's first broker on one) → logs opened (recovered if unclean) → metadata
 // cache, partition manager, topic manager → topics reconciled with the partition directories
 // and hosted → log scheduler started (retention, checkpoints, producer expiration) → group
 // coordinator started (its __consumer_offsets partitions load in the background) → transaction
@@ -23,8 +23,7 @@ import { ClusterManager } from "../cluster/cluster-manager.js";
 import { Controller } from "../cluster/controller.js";
 import { SingleNodeElections } from "../cluster/elections.js";
 import { EtcdMetadataStore } from "../cluster/etcd-store.js";
-import { adoptKafkaMetadataAtStart } from "../cluster/kraft/adoption.js";
-import { metadataLogDirectory } from "../cluster/kraft/metadata-log.js";
+import { adoptKafkaMetadataAtStart, adoptKafkaMetadataIntoCluster } from "../cluster/kraft/adoption.js";
 import { ensureMetaProperties, storedClusterId } from "../cluster/meta-properties.js";
 import { MetadataStore, randomKafkaUuid } from "../cluster/metadata.js";
 import { MetadataCache } from "../cluster/metadata-cache.js";
@@ -100,12 +99,8 @@ export async function openServices(
     etcd = await EtcdMetadataStore.connect(config.metadataStore, logger);
     clusterId = await etcd.clusterId(storedClusterId([logDir]) ?? randomKafkaUuid());
     ensureMetaProperties([logDir], config.nodeId, clusterId);
-    if (metadataLogDirectory(logDir) !== null) {
-      logger.warn(
-        { logDir },
-        "this log dir holds a Kafka KRaft metadata log: it is not imported in a cluster (only a single node adopts one), and never served",
-      );
-    }
+    // A stopped Kafka broker's log dir: the first broker imports its KRaft metadata into etcd; each checks its own directory.
+    await adoptKafkaMetadataIntoCluster(etcd, logDir, config.nodeId, clusterId, logger);
     const snapshot = await etcd.snapshot();
     knownTopics = snapshot.changes.flatMap((change) => (change.kind === "topic" && change.topic !== null ? [change.topic] : []));
     logger.info({ metadataStore: config.metadataStore, clusterId, topics: knownTopics.length }, "joined the cluster's metadata store");

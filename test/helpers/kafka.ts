@@ -1034,3 +1034,76 @@ export function parseDumpLogSegments(stdout: string, stderr: string, printed: Du
   }
   return result;
 }
+
+export interface StartKafkaClusterOptions {
+  /** One sub-directory per broker (`kafka-<node id>`: server.properties, kafka.out, data/). */
+  workDir: string;
+  /** Brokers (each `process.roles=broker,controller`, a voter of the static quorum): 3 by default. */
+  count?: number;
+  /** Added to every broker's server.properties. */
+  properties?: Record<string, string | number | boolean>;
+  heap?: string;
+}
+
+/**
+ * Starts a KRaft Apache Kafka 4.4.0 cluster of `count` combined broker+controller nodes (node ids
+ * 1..count) on 127.0.0.1 with a static quorum (`controller.quorum.voters`), each formatted with the
+ * same cluster id on its own log dir; resolves once every broker serves Metadata listing itself.
+ * Internal topics are replicated to min(3, count) brokers.
+ */
+export async function startKafkaCluster(options: StartKafkaClusterOptions): Promise<KafkaBroker[]> {
+  await kafkaClasspath();
+  const count = options.count ?? 3;
+  const used = new Set<number>();
+  const newPort = async () => {
+    for (;;) {
+      const port = await freePort();
+      if (!used.has(port)) {
+        used.add(port);
+        return port;
+      }
+    }
+  };
+  const nodes: { nodeId: number; port: number; controllerPort: number; workDir: string; logDir: string }[] = [];
+  for (let nodeId = 1; nodeId <= count; nodeId++) {
+    const workDir = join(options.workDir, `kafka-${nodeId}`);
+    nodes.push({ nodeId, port: await newPort(), controllerPort: await newPort(), workDir, logDir: join(workDir, "data") });
+  }
+  const replicas = Math.min(3, count);
+  const properties = (nodeId: number): Record<string, string | number | boolean> => ({
+    "node.id": nodeId,
+    "controller.quorum.bootstrap.servers": "",
+    "controller.quorum.voters": nodes.map((node) => `${node.nodeId}@127.0.0.1:${node.controllerPort}`).join(","),
+    "offsets.topic.replication.factor": replicas,
+    "transaction.state.log.replication.factor": replicas,
+    "transaction.state.log.min.isr": Math.min(2, replicas),
+    "share.coordinator.state.topic.replication.factor": replicas,
+    "share.coordinator.state.topic.min.isr": Math.min(2, replicas),
+    ...options.properties,
+  });
+  const clusterId = randomClusterId();
+  await Promise.all(
+    nodes.map(async (node) => {
+      await mkdir(node.logDir, { recursive: true });
+      const file = join(node.workDir, "format.properties");
+      await writeFile(file, serverProperties({ port: node.port, controllerPort: node.controllerPort, logDir: node.logDir, extra: properties(node.nodeId) }));
+      const format = await runJavaTool("kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", file], { quickStart: true, heap: "256m" });
+      if (format.code !== 0)
+        throw new Error(`kafka.tools.StorageTool format of node ${node.nodeId} failed (${format.code}):\n${format.stdout}${format.stderr}`);
+    }),
+  );
+  // Started together: none serves before a majority of the quorum is up.
+  return Promise.all(
+    nodes.map((node) =>
+      startKafka({
+        port: node.port,
+        controllerPort: node.controllerPort,
+        workDir: node.workDir,
+        logDir: node.logDir,
+        properties: properties(node.nodeId),
+        heap: options.heap ?? "384m",
+        startTimeoutMs: 120_000,
+      }),
+    ),
+  );
+}

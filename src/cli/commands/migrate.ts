@@ -2,6 +2,8 @@
 // broker's log directories (the KRaft metadata log's topics, configs, SCRAM users, ACLs, quotas,
 // producer-id block, feature levels) and what it cannot carry. Reads only: no file is changed.
 // Exit code 0 when the directory can be adopted, 1 on a blocker or a metadata log that cannot be read.
+// A multi-broker image is listed per broker; `--cluster` checks the directory as one broker's of a
+// cluster adopted into Sluice's etcd metadata store (docs/migration.md, "A cluster").
 
 import type { Command } from "commander";
 import { action, printJson } from "./common.js";
@@ -13,8 +15,12 @@ export function registerMigrate(program: Command): void {
     .description("print what Sluice would adopt from a stopped Kafka broker's log.dirs, and what it cannot carry; changes no file")
     .requiredOption("--log-dirs <dirs>", "the Kafka broker's log.dirs (comma-separated); the one holding __cluster_metadata-0 is read")
     .option("--json", "print JSON for scripts instead of text")
+    .option(
+      "--cluster",
+      "the directory is one broker's of a multi-broker Kafka, to be adopted into a Sluice cluster (etcd metadata store): only its own replicas must be present",
+    )
     .action(
-      action(async (flags: { logDirs: string; json?: boolean }) => {
+      action(async (flags: { logDirs: string; json?: boolean; cluster?: boolean }) => {
         const { planAdoption } = await import("../../cluster/kraft/adoption.js");
         const { metadataLogDirectory } = await import("../../cluster/kraft/metadata-log.js");
         const { formatPlan, planSummary } = await import("../migrate-report.js");
@@ -25,7 +31,7 @@ export function registerMigrate(program: Command): void {
         const withMetadata = dirs.filter((dir) => metadataLogDirectory(dir) !== null);
         if (withMetadata.length === 0) throw new Error(`no __cluster_metadata-0 directory in ${dirs.join(", ")}: not a KRaft Kafka broker's log.dirs`);
         if (dirs.length > 1) throw new Error(`Sluice serves one log directory; ${dirs.length} given (moving several log.dirs is not supported yet)`);
-        const plan = planAdoption(withMetadata[0], undefined, { summariseCoordinators: true });
+        const plan = planAdoption(withMetadata[0], undefined, { summariseCoordinators: true, cluster: flags.cluster === true });
         if (flags.json) printJson(planSummary(plan));
         else process.stdout.write(formatPlan(plan));
         if (plan.blockers.length > 0) process.exitCode = 1;

@@ -7,7 +7,7 @@
 // directory can go back to Kafka as long as Sluice has not changed what Kafka's metadata says
 // (a topic created or deleted under Sluice is not written back: that is `migrate export-kraft`).
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { isGroupConfig } from "../../config/group-config.js";
@@ -16,11 +16,21 @@ import { groupRecords, transactionRecords } from "../../coordinator/records.js";
 import { recompressBatch } from "../../native.js";
 import { CompressionType, decodeRecords, recordBatchAt } from "../../protocol/records.js";
 import type { AclBinding } from "../../security/acl.js";
-import { type ClientQuotaRecord, sortedEntity } from "../../security/client-quotas.js";
+import { type ClientQuotaRecord, entityKey, sortedEntity } from "../../security/client-quotas.js";
+import { storedCredential } from "../../security/credentials.js";
 import { type ScramMechanism, scramMechanismOfCode } from "../../security/scram.js";
 import { DYNAMIC_BROKER_KEYS } from "../broker-configs.js";
+import type { EtcdMetadataStore, KafkaAdoptionRecord, KafkaImport } from "../etcd-store.js";
 import type { MetadataStore } from "../metadata.js";
-import { ConfigResourceType, type KraftImage, METADATA_PARTITION_DIRECTORY, metadataLogDirectory, readKraftImage, topicConfigs } from "./metadata-log.js";
+import {
+  ConfigResourceType,
+  type KraftImage,
+  type KraftPartition,
+  METADATA_PARTITION_DIRECTORY,
+  metadataLogDirectory,
+  readKraftImage,
+  topicConfigs,
+} from "./metadata-log.js";
 
 export interface AdoptedTopic {
   readonly name: string;
@@ -39,6 +49,19 @@ export interface AdoptedScramCredential {
   readonly storedKey: Buffer;
   readonly serverKey: Buffer;
   readonly iterations: number;
+}
+
+/** What one broker of a multi-broker Kafka image is assigned, and (for this directory's node) what its directory holds. */
+export interface BrokerHolding {
+  readonly nodeId: number;
+  /** Partition replicas the image assigns to the broker. */
+  readonly replicas: number;
+  /** Partitions the image has it lead. */
+  readonly leaders: number;
+  /** This directory's node only: its replicas with a directory here (null for the other brokers). */
+  readonly onDisk: number | null;
+  /** This directory's node only: its replicas without a directory here, as topic-partition. */
+  readonly missing: string[] | null;
 }
 
 /** What Sluice would take over from a Kafka log directory, and what it would leave behind. */
@@ -63,11 +86,19 @@ export interface AdoptionPlan {
   readonly consumerOffsetsPartitions: number | null;
   /** What __consumer_offsets and __transaction_state hold (null when too big to read for a check, or absent). */
   readonly coordinators: CoordinatorSummary | null;
+  /** Each topic's partitions as the image has them (replicas, ISR, leader, epochs), by topic name. */
+  readonly partitionStates: Record<string, KraftPartition[]>;
+  /** A multi-broker image (more than one registered broker, or replicas on other nodes): what each broker is assigned; null for a single node. */
+  readonly cluster: { readonly brokers: BrokerHolding[] } | null;
   /** What cannot be carried over, one sentence each. */
   readonly notCarried: string[];
   /** What makes the directory impossible to adopt (the broker refuses to start on it). */
   readonly blockers: string[];
 }
+
+/** Where a multi-broker Kafka goes instead of a single Sluice node. */
+export const CLUSTER_PROCEDURE =
+  'a multi-broker Kafka moves broker by broker to Sluice brokers sharing the etcd metadata store (docs/migration.md, "A cluster"; check each broker\'s directory with sluice migrate check --cluster)';
 
 function directorySizeBytes(directory: string): number {
   let bytes = 0;
@@ -104,10 +135,31 @@ function partitionDirectories(logDir: string): Map<string, Map<number, { bytes: 
  * With `summariseCoordinators`, also counts groups and transactional ids in __consumer_offsets and
  * __transaction_state (up to 1 GiB of them).
  */
-export function planAdoption(logDir: string, image: KraftImage = readKraftImage(logDir), options: { summariseCoordinators?: boolean } = {}): AdoptionPlan {
+export function planAdoption(
+  logDir: string,
+  image: KraftImage = readKraftImage(logDir),
+  options: { summariseCoordinators?: boolean; cluster?: boolean } = {},
+): AdoptionPlan {
   const notCarried: string[] = [];
   const blockers: string[] = [];
   const onDisk = partitionDirectories(logDir);
+  const nodeId = image.nodeId;
+  // A multi-broker image: registered brokers, or replicas on nodes other than this directory's.
+  const assigned = new Map<number, { replicas: number; leaders: number }>();
+  for (const id of image.brokers) assigned.set(id, { replicas: 0, leaders: 0 });
+  for (const topic of image.topics.values()) {
+    for (const state of topic.partitions.values()) {
+      for (const id of state.replicas) {
+        const holding = assigned.get(id) ?? { replicas: 0, leaders: 0 };
+        holding.replicas++;
+        if (state.leader === id) holding.leaders++;
+        assigned.set(id, holding);
+      }
+    }
+  }
+  const multiBroker = [...assigned.keys()].some((id) => id !== nodeId);
+  const missingHere: string[] = [];
+  const partitionStates: Record<string, KraftPartition[]> = {};
 
   const topics: AdoptedTopic[] = [];
   for (const topic of [...image.topics.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -123,8 +175,14 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
         blockers.push(`${topic.name}-${partition}/partition.metadata says topic id ${found.topicId}, the metadata log says ${topic.id}`);
       }
     }
+    partitionStates[topic.name] = [...topic.partitions.values()].sort((a, b) => a.partition - b.partition);
+    for (const state of partitionStates[topic.name]) {
+      if (nodeId !== null && state.replicas.includes(nodeId) && !local.has(state.partition)) missingHere.push(`${topic.name}-${state.partition}`);
+    }
     const missing = [...topic.partitions.keys()].filter((p) => !local.has(p));
-    if (missing.length > 0) {
+    if (options.cluster === true || multiBroker) {
+      // Checked per node below: a broker of a cluster holds only its own replicas.
+    } else if (missing.length > 0) {
       blockers.push(
         `topic ${topic.name}: partition(s) ${missing.join(", ")} have no directory in ${logDir} (on another broker?): only a single-node Kafka can be adopted for now`,
       );
@@ -185,7 +243,34 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
   }));
 
   if (image.delegationTokens.size > 0) notCarried.push(`${image.delegationTokens.size} delegation token(s): Sluice has no delegation tokens`);
-  if (image.brokers.size > 1) blockers.push(`the metadata log registers ${image.brokers.size} brokers: only a single-node Kafka can be adopted for now`);
+  let cluster: AdoptionPlan["cluster"] = null;
+  if (multiBroker) {
+    const ids = [...assigned.keys()].sort((a, b) => a - b);
+    cluster = {
+      brokers: ids.map((id) => {
+        const holding = assigned.get(id) ?? { replicas: 0, leaders: 0 };
+        const here = id === nodeId;
+        return {
+          nodeId: id,
+          replicas: holding.replicas,
+          leaders: holding.leaders,
+          onDisk: here ? holding.replicas - missingHere.length : null,
+          missing: here ? missingHere : null,
+        };
+      }),
+    };
+  }
+  if (options.cluster === true || multiBroker) {
+    if (nodeId === null) blockers.push(`${logDir} has no meta.properties with a node.id: which broker's directory it is cannot be told`);
+    if (missingHere.length > 0) {
+      blockers.push(`broker ${nodeId}'s replica(s) ${missingHere.join(", ")} have no directory in ${logDir} (the metadata log assigns them to this node)`);
+    }
+    if (options.cluster !== true) {
+      blockers.push(
+        `the metadata log assigns partitions to ${assigned.size} brokers (${[...assigned.keys()].sort((a, b) => a - b).join(", ")}): a single Sluice node cannot adopt one broker of a cluster; ${CLUSTER_PROCEDURE}`,
+      );
+    }
+  }
   if (image.truncatedTail !== null) {
     notCarried.push(`${image.truncatedTail.file}: a batch cut short at byte ${image.truncatedTail.position} (a crash's torn write) is not applied`);
   }
@@ -209,6 +294,8 @@ export function planAdoption(logDir: string, image: KraftImage = readKraftImage(
     features: Object.fromEntries([...image.features].sort(([a], [b]) => (a < b ? -1 : 1))),
     consumerOffsetsPartitions,
     coordinators,
+    partitionStates,
+    cluster,
     notCarried,
     blockers,
   };
@@ -313,5 +400,161 @@ export async function adoptKafkaMetadataAtStart(store: MetadataStore, logDir: st
     },
     "adopted a Kafka broker's log dir: imported its KRaft metadata (Kafka's files are left in place)",
   );
+  return plan;
+}
+
+/**
+ * Kafka leaves an empty `leader-epoch-checkpoint` in a follower's partition directory that never
+ * had a leader epoch assigned (seen on a 3-broker Kafka 4.4's __consumer_offsets followers); Kafka's
+ * CheckpointReadBuffer reads an empty file as no entries, Sluice's storage engine refuses it. Each
+ * is rewritten with the same meaning in the checkpoint format (version 0, no entries) before the
+ * logs open; the paths rewritten are returned.
+ */
+export function normaliseEmptyLeaderEpochCheckpoints(logDir: string): string[] {
+  const rewritten: string[] = [];
+  for (const entry of readdirSync(logDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name === METADATA_PARTITION_DIRECTORY || !/-\d+$/.test(entry.name)) continue;
+    const path = join(logDir, entry.name, "leader-epoch-checkpoint");
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      continue;
+    }
+    if (size !== 0) continue;
+    writeFileSync(path, "0\n0\n");
+    rewritten.push(path);
+  }
+  return rewritten;
+}
+
+/** How long a broker waits for another broker's import of Kafka's metadata to finish. */
+const IMPORT_WAIT_MS = 120_000;
+
+/**
+ * Kafka's partitions as the cluster's: Kafka's replicas, ISR and leader, the leader and partition
+ * epochs one above the image's. Kafka's leader stamps batches with the epoch its controller gave it,
+ * so the image's epoch is the newest in every replica's log, and a leader under Sluice appends above
+ * it: no follower truncates what a Kafka leader acknowledged. The ISR takes in Kafka's eligible
+ * leader replicas (KIP-966: replicas that left the ISR while it was below min.insync.replicas, as at a
+ * cluster's stop, yet hold every committed record), so any of them can be elected cleanly.
+ */
+export function clusterPartitionStates(states: readonly KraftPartition[]): KafkaImport["topics"][number]["partitions"] {
+  return states.map((state) => ({
+    leaderId: state.leader,
+    leaderEpoch: state.leaderEpoch + 1,
+    partitionEpoch: state.partitionEpoch + 1,
+    replicas: [...state.replicas],
+    isr: state.replicas.filter((id) => state.isr.includes(id) || (state.elr ?? []).includes(id)),
+  }));
+}
+
+function kafkaImportOf(plan: AdoptionPlan): KafkaImport {
+  return {
+    topics: plan.topics.map((topic) => ({
+      topic: { name: topic.name, id: topic.id, partitions: topic.partitions, configs: { ...topic.configs } },
+      partitions: clusterPartitionStates(plan.partitionStates[topic.name] ?? []),
+    })),
+    brokerConfigs: plan.brokerConfigs,
+    groupConfigs: plan.groupConfigs,
+    scram: plan.scram.map(({ user, mechanism, ...credential }) => ({ user, mechanism, credential: storedCredential(credential) })),
+    acls: plan.acls,
+    clientQuotas: plan.clientQuotas.map((record) => ({ key: entityKey(record.entity), record })),
+    nextProducerId: plan.nextProducerId,
+  };
+}
+
+/**
+ * At broker start in a cluster (etcd metadata store) on a Kafka log dir: the first broker imports
+ * its directory's KRaft metadata into etcd (claimed by create-if-absent, so brokers starting
+ * together import once); every broker — the importer too — checks its own directory against its
+ * own metadata log's image once (its replicas present, with the cluster's topic ids) and records the
+ * check. Refuses the start when the directory cannot be adopted. Returns the plan checked, or null
+ * when there was nothing to do.
+ */
+export async function adoptKafkaMetadataIntoCluster(
+  etcd: EtcdMetadataStore,
+  logDir: string,
+  nodeId: number,
+  clusterId: string,
+  logger: Logger,
+  waitMs = IMPORT_WAIT_MS,
+): Promise<AdoptionPlan | null> {
+  if (metadataLogDirectory(logDir) === null) return null;
+  const rewritten = normaliseEmptyLeaderEpochCheckpoints(logDir);
+  if (rewritten.length > 0) logger.info({ files: rewritten.length }, "empty leader-epoch-checkpoint files Kafka left rewritten as 'no entries'");
+  const checked = await etcd.kafkaAdoptionOfBroker(nodeId);
+  if (checked !== null) {
+    logger.debug({ adoptionOfBroker: checked }, "this broker's Kafka log dir was checked against the cluster before");
+    return null;
+  }
+  const plan = planAdoption(logDir, undefined, { cluster: true });
+  const blockers = [...plan.blockers];
+  if (plan.nodeId !== null && plan.nodeId !== nodeId) blockers.push(`${logDir} is Kafka broker ${plan.nodeId}'s directory, but node.id is ${nodeId}`);
+  if (plan.clusterId !== null && plan.clusterId !== clusterId)
+    blockers.push(`${logDir} belongs to Kafka cluster ${plan.clusterId}, the metadata store to ${clusterId}`);
+  if (blockers.length > 0) throw new Error(`cannot adopt the Kafka log dir ${logDir} (see sluice migrate check --cluster): ${blockers.join("; ")}`);
+
+  let adoption = await etcd.kafkaAdoption();
+  if (adoption === null) {
+    adoption = await etcd.claimKafkaAdoption({
+      clusterId,
+      nodeId,
+      metadataOffset: plan.metadataOffset.toString(),
+      state: "importing",
+      at: new Date().toISOString(),
+      topics: plan.topics.length,
+    });
+  }
+  if (adoption.clusterId !== clusterId)
+    throw new Error(`the cluster adopted Kafka cluster ${adoption.clusterId}'s metadata, but ${logDir} belongs to ${clusterId}`);
+  if (adoption.state === "importing" && adoption.nodeId === nodeId) {
+    // This broker's import (a first one, or one interrupted by a crash: importing again is harmless).
+    await etcd.importKafka(kafkaImportOf(plan));
+    await etcd.finishKafkaAdoption(adoption);
+    logger.warn(
+      {
+        logDir,
+        metadataOffset: plan.metadataOffset.toString(),
+        topics: plan.topics.length,
+        scramCredentials: plan.scram.length,
+        acls: plan.acls.length,
+        clientQuotas: plan.clientQuotas.length,
+        nextProducerId: plan.nextProducerId?.toString() ?? null,
+        brokers: plan.cluster?.brokers.map((b) => b.nodeId) ?? [nodeId],
+        notCarried: plan.notCarried,
+      },
+      "adopted a Kafka cluster's metadata: imported this broker's KRaft metadata log into the metadata store (Kafka's files are left in place)",
+    );
+  } else {
+    const deadline = Date.now() + waitMs;
+    while (adoption.state !== "done") {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `broker ${adoption.nodeId} started importing Kafka's metadata into the metadata store at ${adoption.at} and has not finished: start broker ${adoption.nodeId} again (it resumes the import), then this one`,
+        );
+      }
+      await new Promise((wake) => setTimeout(wake, 250));
+      adoption = (await etcd.kafkaAdoption()) as KafkaAdoptionRecord;
+    }
+  }
+  // This broker's directory against the cluster: its replicas' topic ids are the cluster's.
+  const snapshot = await etcd.snapshot();
+  const clusterTopics = new Map<string, string>();
+  for (const change of snapshot.changes) if (change.kind === "topic" && change.topic !== null) clusterTopics.set(change.name, change.topic.id);
+  const mismatches = plan.topics.flatMap((topic) => {
+    const id = clusterTopics.get(topic.name);
+    return id !== undefined && id !== topic.id && topic.partitionsOnDisk > 0
+      ? [`topic ${topic.name} has id ${topic.id} in ${logDir} but ${id} in the cluster`]
+      : [];
+  });
+  if (mismatches.length > 0) throw new Error(`cannot adopt the Kafka log dir ${logDir} into this cluster: ${mismatches.join("; ")}`);
+  await etcd.recordKafkaAdoptionOfBroker(nodeId, { metadataOffset: plan.metadataOffset.toString(), at: new Date().toISOString() });
+  if (adoption.nodeId !== nodeId) {
+    logger.warn(
+      { logDir, importedBy: adoption.nodeId, replicas: plan.cluster?.brokers.find((b) => b.nodeId === nodeId)?.replicas ?? 0 },
+      "joined a cluster adopted from Kafka: this broker's Kafka log dir holds its replicas (Kafka's files are left in place)",
+    );
+  }
   return plan;
 }

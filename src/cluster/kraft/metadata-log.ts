@@ -73,6 +73,8 @@ export interface KraftPartition {
   readonly partition: number;
   replicas: number[];
   isr: number[];
+  /** Eligible leader replicas (KIP-966): out of the ISR below min.insync.replicas, yet holding every committed record. */
+  elr?: number[];
   leader: number;
   leaderEpoch: number;
   partitionEpoch: number;
@@ -382,6 +384,7 @@ function applyRecord(image: KraftImage, type: number, record: unknown, where: st
         leader: r.leader,
         leaderEpoch: r.leaderEpoch,
         partitionEpoch: r.partitionEpoch,
+        ...((r.eligibleLeaderReplicas?.length ?? 0) > 0 ? { elr: [...(r.eligibleLeaderReplicas ?? [])] } : {}),
       });
       return;
     }
@@ -390,6 +393,7 @@ function applyRecord(image: KraftImage, type: number, record: unknown, where: st
       const partition = image.topics.get(r.topicId)?.partitions.get(r.partitionId);
       if (partition === undefined) throw new MetadataLogError(`${where}: PartitionChangeRecord for unknown partition ${r.topicId}-${r.partitionId}`);
       if (r.isr !== null) partition.isr = [...r.isr];
+      if (r.eligibleLeaderReplicas !== null) partition.elr = [...r.eligibleLeaderReplicas];
       if (r.replicas !== null) partition.replicas = [...r.replicas];
       // Leader -2 (the default) leaves the leader as it is; any other value (-1: none) is a new
       // leader and a new leader epoch (PartitionRegistration.merge).
