@@ -82,6 +82,11 @@ pub fn read_checkpoint(path: &Path, fields_per_line: usize) -> io::Result<Vec<Ve
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(error) => return Err(error),
     };
+    // An empty file is no entries, as Kafka's CheckpointReadBuffer reads it (Kafka leaves empty
+    // leader-epoch-checkpoint files in followers' partition directories).
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
     let bad = |what: &str| invalid_data(format!("{}: {what}", path.display()));
     let mut lines = text.lines();
     let version: u32 = lines
@@ -91,10 +96,14 @@ pub fn read_checkpoint(path: &Path, fields_per_line: usize) -> io::Result<Vec<Ve
     if version != CHECKPOINT_VERSION {
         return Err(bad(&format!("unsupported version {version}")));
     }
-    let count: usize = lines
-        .next()
-        .and_then(|line| line.trim().parse().ok())
-        .ok_or_else(|| bad("missing entry count"))?;
+    // A version without a count is no entries too (Kafka's CheckpointReadBuffer).
+    let Some(count_line) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let count: usize = count_line
+        .trim()
+        .parse()
+        .map_err(|_| bad("malformed entry count"))?;
     let mut entries = Vec::with_capacity(count.min(1 << 20));
     for line in lines.by_ref().take(count) {
         let fields: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
@@ -177,6 +186,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_empty_checkpoint_is_no_entries_as_kafka_reads_it() {
+        let dir =
+            std::env::temp_dir().join(format!("sluice-empty-checkpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leader-epoch-checkpoint");
+        std::fs::write(&path, "").unwrap();
+        assert!(read_checkpoint(&path, 2).unwrap().is_empty());
+        std::fs::write(&path, "0\n").unwrap();
+        assert!(read_checkpoint(&path, 2).unwrap().is_empty());
+        std::fs::write(&path, "0\n1\n").unwrap();
+        assert!(
+            read_checkpoint(&path, 2).is_err(),
+            "a count without its entry is still refused"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn offset_checkpoint_has_kafkas_text_layout() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join(RECOVERY_POINT_CHECKPOINT);
@@ -208,13 +235,7 @@ mod tests {
     fn malformed_checkpoints_are_errors() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("checkpoint");
-        for text in [
-            "1\n0\n",
-            "0\n2\na 0 1\n",
-            "0\n1\na 0\n",
-            "0\n1\na x 1\n",
-            "",
-        ] {
+        for text in ["1\n0\n", "0\n2\na 0 1\n", "0\n1\na 0\n", "0\n1\na x 1\n"] {
             fs::write(&path, text).unwrap();
             assert!(read_offset_checkpoint(&path).is_err(), "{text:?}");
         }

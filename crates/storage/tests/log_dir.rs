@@ -230,12 +230,20 @@ fn a_partition_left_renamed_delete_by_a_crash_is_removed_at_the_next_start() {
 #[test]
 fn the_kraft_metadata_log_is_not_a_partition_to_open() {
     let directory = tempfile::tempdir().unwrap();
-    for name in ["__cluster_metadata-0", "orders-0", "orders-1", "gone-0.81c540be5e4f4eb69087b4fc4ae85742-delete"] {
+    for name in [
+        "__cluster_metadata-0",
+        "orders-0",
+        "orders-1",
+        "gone-0.81c540be5e4f4eb69087b4fc4ae85742-delete",
+    ] {
         fs::create_dir(directory.path().join(name)).unwrap();
     }
     let log_dir = LogDirectory::new(directory.path());
     assert_eq!(
         log_dir.partitions().unwrap(),
-        vec![TopicPartition::new("orders", 0), TopicPartition::new("orders", 1)]
+        vec![
+            TopicPartition::new("orders", 0),
+            TopicPartition::new("orders", 1)
+        ]
     );
 }

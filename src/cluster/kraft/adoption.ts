@@ -7,7 +7,7 @@
 // directory can go back to Kafka as long as Sluice has not changed what Kafka's metadata says
 // (a topic created or deleted under Sluice is not written back: that is `migrate export-kraft`).
 
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { isGroupConfig } from "../../config/group-config.js";
@@ -403,31 +403,6 @@ export async function adoptKafkaMetadataAtStart(store: MetadataStore, logDir: st
   return plan;
 }
 
-/**
- * Kafka leaves an empty `leader-epoch-checkpoint` in a follower's partition directory that never
- * had a leader epoch assigned (seen on a 3-broker Kafka 4.4's __consumer_offsets followers); Kafka's
- * CheckpointReadBuffer reads an empty file as no entries, Sluice's storage engine refuses it. Each
- * is rewritten with the same meaning in the checkpoint format (version 0, no entries) before the
- * logs open; the paths rewritten are returned.
- */
-export function normaliseEmptyLeaderEpochCheckpoints(logDir: string): string[] {
-  const rewritten: string[] = [];
-  for (const entry of readdirSync(logDir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name === METADATA_PARTITION_DIRECTORY || !/-\d+$/.test(entry.name)) continue;
-    const path = join(logDir, entry.name, "leader-epoch-checkpoint");
-    let size: number;
-    try {
-      size = statSync(path).size;
-    } catch {
-      continue;
-    }
-    if (size !== 0) continue;
-    writeFileSync(path, "0\n0\n");
-    rewritten.push(path);
-  }
-  return rewritten;
-}
-
 /** How long a broker waits for another broker's import of Kafka's metadata to finish. */
 const IMPORT_WAIT_MS = 120_000;
 
@@ -481,8 +456,6 @@ export async function adoptKafkaMetadataIntoCluster(
   waitMs = IMPORT_WAIT_MS,
 ): Promise<AdoptionPlan | null> {
   if (metadataLogDirectory(logDir) === null) return null;
-  const rewritten = normaliseEmptyLeaderEpochCheckpoints(logDir);
-  if (rewritten.length > 0) logger.info({ files: rewritten.length }, "empty leader-epoch-checkpoint files Kafka left rewritten as 'no entries'");
   const checked = await etcd.kafkaAdoptionOfBroker(nodeId);
   if (checked !== null) {
     logger.debug({ adoptionOfBroker: checked }, "this broker's Kafka log dir was checked against the cluster before");
