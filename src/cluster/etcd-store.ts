@@ -18,6 +18,7 @@
 //   election/controller/...           etcd3's election keys                                controller candidates
 //   adoption/kafka                    { clusterId, nodeId, state, ... } Kafka's metadata imported  the first broker on a Kafka log dir (create-if-absent)
 //   adoption/brokers/<node id>        { metadataOffset, at } this broker's Kafka directory checked   each broker on a Kafka log dir
+//   adoption/export                   { offset, epoch, brokers } the KRaft snapshot id       the first `migrate export-kraft` (create-if-absent)
 //
 // A broker's registration lives as long as its lease (broker.session.timeout.ms): a broker that
 // dies or loses etcd for that long disappears, and the controller moves its leaderships. The
@@ -87,6 +88,17 @@ export interface KafkaAdoptionRecord {
 export interface KafkaAdoptionOfBroker {
   readonly metadataOffset: string;
   readonly at: string;
+}
+
+/** The snapshot id `migrate export-kraft` writes on every broker of a cluster going back to Kafka (adoption/export). */
+export interface KafkaExportRecord {
+  readonly offset: string;
+  readonly epoch: number;
+  /** The broker whose export chose the id. */
+  readonly nodeId: number;
+  readonly at: string;
+  /** Brokers whose directory holds the snapshot. */
+  readonly brokers: number[];
 }
 
 /** Kafka's metadata as the cluster's records, written by EtcdMetadataStore.importKafka. */
@@ -176,6 +188,7 @@ const topicKey = (name: string) => `${PREFIX}topics/${name}`;
 const partitionKey = (topic: string, index: number) => `${PREFIX}partitions/${topic}/${index}`;
 const brokerKey = (nodeId: number) => `${PREFIX}brokers/${nodeId}`;
 const ADOPTION_KEY = `${PREFIX}adoption/kafka`;
+const EXPORT_KEY = `${PREFIX}adoption/export`;
 const adoptionOfBrokerKey = (nodeId: number) => `${PREFIX}adoption/brokers/${nodeId}`;
 
 export class EtcdMetadataStore {
@@ -500,6 +513,46 @@ export class EtcdMetadataStore {
         const result = await txn.then(this.#client.put(key).value(JSON.stringify({ next: data.nextProducerId.toString() }))).commit();
         if (result.succeeded) break;
       }
+    }
+  }
+
+  /** The next producer id the cluster hands out (read only). */
+  async nextProducerId(): Promise<bigint> {
+    const stored = await this.#client.get(`${PREFIX}producer-ids`).string();
+    return stored === null ? 0n : BigInt((JSON.parse(stored) as { next: string }).next);
+  }
+
+  /** The KRaft snapshot id the first `migrate export-kraft` of the cluster chose, null before any. */
+  async kafkaExport(): Promise<KafkaExportRecord | null> {
+    const stored = await this.#client.get(EXPORT_KEY).string();
+    return stored === null ? null : (JSON.parse(stored) as KafkaExportRecord);
+  }
+
+  /** Claims the snapshot id (create-if-absent); resolves to the record stored: `record`, or an earlier export's. */
+  async claimKafkaExport(record: KafkaExportRecord): Promise<KafkaExportRecord> {
+    await this.#client
+      .if(EXPORT_KEY, "Create", "==", 0)
+      .then(this.#client.put(EXPORT_KEY).value(JSON.stringify(record)))
+      .commit();
+    const stored = await this.kafkaExport();
+    if (stored === null) throw new Error("etcd lost the Kafka export key");
+    return stored;
+  }
+
+  /** Adds `nodeId` to the brokers that wrote the export's snapshot (compare-and-swap). */
+  async recordKafkaExportOfBroker(nodeId: number): Promise<void> {
+    for (;;) {
+      const current = await this.#client.get(EXPORT_KEY).exec();
+      const kv = current.kvs[0];
+      if (kv === undefined) throw new Error("no Kafka export record in etcd");
+      const record = JSON.parse(kv.value.toString("utf8")) as KafkaExportRecord;
+      if (record.brokers.includes(nodeId)) return;
+      const next = { ...record, brokers: [...record.brokers, nodeId].sort((a, b) => a - b) };
+      const result = await this.#client
+        .if(EXPORT_KEY, "Mod", "==", kv.mod_revision)
+        .then(this.#client.put(EXPORT_KEY).value(JSON.stringify(next)))
+        .commit();
+      if (result.succeeded) return;
     }
   }
 

@@ -47,16 +47,40 @@ export function registerMigrate(program: Command): void {
       "--controller-listener <NAME://host:port>",
       "Kafka's controller listener, the quorum's one voter (needed only for a directory born on Sluice, without Kafka's metadata log)",
     )
+    .option(
+      "--metadata-store <etcd://host:port,...>",
+      "a broker of a cluster adopted from Kafka (metadata.store in its server.properties): the cluster's metadata comes from etcd; run on every stopped broker",
+    )
     .option("--dry-run", "print what would be written; write nothing")
     .option("--json", "print JSON for scripts instead of text")
     .action(
-      action(async (flags: { logDirs: string; controllerListener?: string; dryRun?: boolean; json?: boolean }) => {
+      action(async (flags: { logDirs: string; controllerListener?: string; metadataStore?: string; dryRun?: boolean; json?: boolean }) => {
         const { exportKraftSnapshot, formatExport } = await import("../../cluster/kraft/export.js");
         const dirs = flags.logDirs
           .split(",")
           .map((dir) => dir.trim())
           .filter((dir) => dir !== "");
         if (dirs.length !== 1) throw new Error(`Sluice serves one log directory; ${dirs.length} given`);
+        if (flags.metadataStore !== undefined) {
+          if (!flags.metadataStore.startsWith("etcd://")) throw new Error(`--metadata-store ${flags.metadataStore}: expected etcd://host:port,...`);
+          const { pino } = await import("pino");
+          const { EtcdMetadataStore } = await import("../../cluster/etcd-store.js");
+          const { exportClusterKraftSnapshot } = await import("../../cluster/kraft/cluster-export.js");
+          const etcd = await EtcdMetadataStore.connect(flags.metadataStore, pino({ level: "silent" }));
+          try {
+            const result = await exportClusterKraftSnapshot(etcd, { logDir: dirs[0], controllerListener: flags.controllerListener, dryRun: flags.dryRun });
+            if (flags.json) printJson(result);
+            else {
+              process.stdout.write(formatExport(result, flags.dryRun === true, true));
+              process.stdout.write(
+                `Snapshot id ${result.exportRecord.offset}-${result.exportRecord.epoch} ${result.choseSnapshotId ? "chosen by this export" : `chosen by broker ${result.exportRecord.nodeId}'s export`}; written on broker(s) ${result.exportRecord.brokers.join(", ") || "none yet"}\n`,
+              );
+            }
+          } finally {
+            await etcd.close();
+          }
+          return;
+        }
         const result = exportKraftSnapshot({ logDir: dirs[0], controllerListener: flags.controllerListener, dryRun: flags.dryRun });
         if (flags.json) printJson(result);
         else process.stdout.write(formatExport(result, flags.dryRun === true));

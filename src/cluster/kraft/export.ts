@@ -31,6 +31,7 @@
 
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
+import type { PartitionState } from "../../log/partition.js";
 import { readMetaProperties } from "../../native.js";
 import {
   buildRecordBatch,
@@ -90,8 +91,8 @@ export class ExportError extends Error {
   readonly code = "SLUICE_EXPORT_KRAFT";
 }
 
-/** What sluice-metadata.json holds that the export reads (src/cluster/metadata.ts Document). */
-interface SluiceDocument {
+/** What sluice-metadata.json holds that the export reads (src/cluster/metadata.ts Document); in a cluster, etcd's. */
+export interface SluiceDocument {
   clusterId: string;
   nextProducerId: string;
   topics: { name: string; id: string; partitions: number; configs: Record<string, string> }[];
@@ -111,7 +112,32 @@ export interface ExportOptions {
   readonly controllerListener?: string;
   /** Writes nothing; the result says what would be written. */
   readonly dryRun?: boolean;
+  /** A broker of a cluster (etcd metadata store): the metadata and the snapshot id come from etcd (cluster-export.ts). */
+  readonly cluster?: ClusterExportInput;
   readonly nowMs?: number;
+}
+
+/** What a cluster's export takes from etcd instead of sluice-metadata.json. */
+export interface ClusterExportInput {
+  readonly document: SluiceDocument;
+  /** Each topic's partitions as etcd has them (replicas, ISR, leader, epochs), by topic name. */
+  readonly partitions: ReadonlyMap<string, readonly PartitionState[]>;
+  /** The snapshot id, the same on every broker of the cluster. */
+  readonly snapshotOffset: bigint;
+  readonly snapshotEpoch: number;
+  /** This broker wrote a snapshot of that id before (Kafka has not run since): it is replaced. */
+  readonly replacesOwnExport: boolean;
+}
+
+/** The DirectoryId Kafka reads as "not assigned yet" for another broker's replica (the broker tells the controller its directory). */
+const DIRECTORY_MIGRATING = "AAAAAAAAAAAAAAAAAAAAAg";
+
+/** The end offset and latest epoch of Kafka's metadata log in `logDir`, null without one. */
+export function kafkaMetadataLogEnd(logDir: string): { endOffset: bigint; latestEpoch: number } | null {
+  const directory = metadataLogDirectory(logDir);
+  if (directory === null) return null;
+  const end = metadataLogEnd(directory);
+  return { endOffset: end.endOffset, latestEpoch: end.latestEpoch };
 }
 
 export interface ExportResult {
@@ -167,22 +193,29 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   const nowMs = options.nowMs ?? Date.now();
   if (!existsSync(logDir) || !statSync(logDir).isDirectory()) throw new ExportError(`${logDir} is not a directory`);
   const documentPath = join(logDir, METADATA_FILE);
-  if (!existsSync(documentPath)) throw new ExportError(`${logDir} has no ${METADATA_FILE}: not a Sluice log directory (nothing to export)`);
+  const cluster = options.cluster;
+  if (cluster === undefined && !existsSync(documentPath))
+    throw new ExportError(`${logDir} has no ${METADATA_FILE}: not a Sluice log directory (nothing to export)`);
   if (!existsSync(join(logDir, ".kafka_cleanshutdown"))) {
     throw new ExportError(
       `${logDir} has no .kafka_cleanshutdown: Sluice is running on it or did not stop cleanly. Stop Sluice (or start it and stop it cleanly) before exporting`,
     );
   }
   let document: SluiceDocument;
-  try {
-    document = JSON.parse(readFileSync(documentPath, "utf8")) as SluiceDocument;
-  } catch (error) {
-    throw new ExportError(`${documentPath}: not readable as Sluice's metadata: ${(error as Error).message}`);
+  if (cluster !== undefined) document = cluster.document;
+  else {
+    try {
+      document = JSON.parse(readFileSync(documentPath, "utf8")) as SluiceDocument;
+    } catch (error) {
+      throw new ExportError(`${documentPath}: not readable as Sluice's metadata: ${(error as Error).message}`);
+    }
   }
   const meta = readMetaProperties(logDir);
   if (meta === null) throw new ExportError(`${logDir} has no meta.properties: Kafka needs cluster.id, node.id and directory.id in it`);
   if (meta.clusterId !== document.clusterId) {
-    throw new ExportError(`meta.properties says cluster ${meta.clusterId}, but ${METADATA_FILE} belongs to cluster ${document.clusterId}`);
+    throw new ExportError(
+      `meta.properties says cluster ${meta.clusterId}, but ${cluster === undefined ? METADATA_FILE : "the metadata store"} belongs to cluster ${document.clusterId}`,
+    );
   }
   const nodeId = meta.nodeId;
   const directoryId = meta.directoryId;
@@ -210,7 +243,32 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   let replacing: string | null = null;
   /** No metadata record of Kafka's yet: a directory born on Sluice, or formatted and never started. */
   let newMetadataLog = metadataDirectory === null;
-  if (end !== null && metadataDirectory !== null) {
+  if (cluster !== undefined) {
+    // One snapshot id for every broker of the cluster: at or past each broker's own log end and epoch.
+    if (end === null || metadataDirectory === null) {
+      throw new ExportError(
+        `${logDir} has no ${METADATA_PARTITION_DIRECTORY}: only a cluster adopted from Kafka (each broker on its Kafka directory) can be exported`,
+      );
+    }
+    snapshotOffset = cluster.snapshotOffset;
+    snapshotEpoch = cluster.snapshotEpoch;
+    if (end.endOffset > snapshotOffset || end.latestEpoch > snapshotEpoch) {
+      throw new ExportError(
+        `this broker's metadata log ends at offset ${end.endOffset} in epoch ${end.latestEpoch}, past the cluster's snapshot ${snapshotOffset}-${snapshotEpoch} ` +
+          "(chosen by the first broker's export and kept in etcd): the brokers' Kafka metadata logs disagree; nothing exported",
+      );
+    }
+    const newest = end.newestSnapshot;
+    const sameId = newest !== null && newest.offset === snapshotOffset && newest.epoch === snapshotEpoch;
+    if (sameId && cluster.replacesOwnExport && newest !== null) replacing = newest.file;
+    else if (newest !== null && newest.offset >= snapshotOffset) {
+      throw new ExportError(
+        `${newest.file} already covers the metadata log up to the cluster's snapshot offset ${snapshotOffset}: Kafka ran since, or another export wrote it; nothing exported`,
+      );
+    }
+    quorum = end.quorum;
+    if (options.controllerListener !== undefined) notes.push("--controller-listener is ignored: the quorum's voters come from Kafka's metadata log");
+  } else if (end !== null && metadataDirectory !== null) {
     snapshotOffset = end.endOffset;
     snapshotEpoch = end.latestEpoch;
     const newest = end.newestSnapshot;
@@ -338,6 +396,33 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
       }
       const kafka = kafkaTopics.get(topic.id)?.partitions.get(partition);
       const newestInLog = newestLeaderEpoch(directory);
+      if (cluster !== undefined) {
+        // etcd's state, the same on every broker: the leader epoch one above etcd's (a Sluice leader
+        // stamps its batches with etcd's epoch) and Kafka's; this broker's own log must not be past it.
+        const state = cluster.partitions.get(topic.name)?.[partition];
+        if (state === undefined) throw new ExportError(`topic ${topic.name} partition ${partition} has no state in the metadata store: nothing exported`);
+        const leaderEpoch = Math.max(state.leaderEpoch, kafka?.leaderEpoch ?? 0) + 1;
+        if (newestInLog >= leaderEpoch) {
+          throw new ExportError(`${directory} holds batches of leader epoch ${newestInLog}, past the metadata store's ${state.leaderEpoch}: nothing exported`);
+        }
+        topicEpoch = Math.max(topicEpoch, leaderEpoch);
+        add(Type.PartitionRecord, 2, {
+          partitionId: partition,
+          topicId: topic.id,
+          replicas: [...state.replicas],
+          isr: [...state.isr],
+          removingReplicas: [],
+          addingReplicas: [],
+          leader: state.leaderId,
+          leaderRecoveryState: 0,
+          leaderEpoch,
+          partitionEpoch: Math.max(state.partitionEpoch, kafka?.partitionEpoch ?? 0) + 1,
+          directories: state.replicas.map((id) => (id === nodeId ? directoryId : DIRECTORY_MIGRATING)),
+          eligibleLeaderReplicas: null,
+          lastKnownElr: null,
+        });
+        continue;
+      }
       // A new leader epoch above any batch in the log and above Kafka's last one: Kafka never truncates to an older epoch.
       const leaderEpoch = Math.max(kafka?.leaderEpoch ?? 0, newestInLog) + 1;
       topicEpoch = Math.max(topicEpoch, leaderEpoch);
@@ -409,7 +494,10 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   const fileName = `${snapshotOffset.toString().padStart(20, "0")}-${String(snapshotEpoch).padStart(10, "0")}.checkpoint`;
   const snapshotFile = join(directory, fileName);
   let documentMovedTo: string | null = null;
-  if (!options.dryRun) {
+  if (!options.dryRun && cluster !== undefined) {
+    if (existsSync(snapshotFile) && snapshotFile !== replacing) throw new ExportError(`${snapshotFile} exists: nothing overwritten`);
+    writeDurablySync(directory, fileName, bytes, `${fileName}.part`);
+  } else if (!options.dryRun) {
     if (metadataDirectory === null) {
       mkdirSync(directory);
       writeDurablySync(directory, "partition.metadata", Buffer.from(`version: 0\ntopic_id: ${METADATA_TOPIC_ID}\n`));
@@ -676,7 +764,7 @@ function exportBackups(logDir: string, snapshotName: string): string[] {
 }
 
 /** One line per part of the export, for the CLI. */
-export function formatExport(result: ExportResult, dryRun: boolean): string {
+export function formatExport(result: ExportResult, dryRun: boolean, cluster = false): string {
   const lines = [
     `${dryRun ? "Would write" : "Wrote"} ${result.snapshotFile} (${result.bytes} bytes, ${result.records} metadata records)`,
     `Cluster ID: ${result.clusterId}  node.id: ${result.nodeId}`,
@@ -696,9 +784,11 @@ export function formatExport(result: ExportResult, dryRun: boolean): string {
     ...result.notExported.map((line) => `Not exported: ${line}`),
     ...result.notes.map((line) => `Note: ${line}`),
     ...(result.replacedEarlierExport ? ["Replaced the snapshot of an earlier export (Kafka has not run on the directory since)"] : []),
-    result.documentMovedTo === null
-      ? `Would move ${METADATA_FILE} aside: the directory is Kafka's after the export`
-      : `Moved ${METADATA_FILE} to ${result.documentMovedTo}: start Kafka on the directory; a later Sluice start imports Kafka's metadata log again`,
+    cluster
+      ? "The cluster's metadata in the metadata store is left as it is: start Kafka on every broker's directory"
+      : result.documentMovedTo === null
+        ? `Would move ${METADATA_FILE} aside: the directory is Kafka's after the export`
+        : `Moved ${METADATA_FILE} to ${result.documentMovedTo}: start Kafka on the directory; a later Sluice start imports Kafka's metadata log again`,
   ];
   return `${lines.join("\n")}\n`;
 }

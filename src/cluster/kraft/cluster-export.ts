@@ -1,0 +1,120 @@
+// `sluice migrate export-kraft --metadata-store etcd://…`: the way back to Kafka for a cluster
+// adopted from Kafka (adoption.ts, adoptKafkaMetadataIntoCluster). Run on each stopped Sluice
+// broker's directory (all brokers stopped); each writes into its own `__cluster_metadata-0` the
+// cluster's metadata as etcd holds it (topics with Kafka's ids, replicas, ISR and leaders, configs,
+// SCRAM users, ACLs, quotas, the producer id counter) as one KRaft snapshot (export.ts).
+//
+// Every broker's snapshot has the same id. Each broker sees only its own metadata log, so the first
+// export chooses the id and records it in etcd (adoption/export, create-if-absent): the offset is
+// the largest of its own log end and every broker's adopted metadata offset + 1 (recorded in etcd at
+// adoption, adoption/brokers/<id>), the epoch its own log's latest. A later export reuses the id and
+// refuses when its own log ends past it (the brokers' Kafka logs disagree). An offset past a
+// broker's log end makes Kafka drop that log at start (KafkaRaftLog.truncateToLatestSnapshot): the
+// snapshot holds the whole state, so nothing is lost.
+
+import type { PartitionState } from "../../log/partition.js";
+import { readMetaProperties } from "../../native.js";
+import type { AclBinding } from "../../security/acl.js";
+import type { ClientQuotaRecord } from "../../security/client-quotas.js";
+import type { StoredScramCredential } from "../../security/credentials.js";
+import type { ScramMechanism } from "../../security/scram.js";
+import type { EtcdMetadataStore, KafkaExportRecord } from "../etcd-store.js";
+import { ExportError, type ExportResult, exportKraftSnapshot, kafkaMetadataLogEnd, type SluiceDocument } from "./export.js";
+
+export interface ClusterExportResult extends ExportResult {
+  /** The etcd record of the snapshot id (after this export). */
+  readonly exportRecord: KafkaExportRecord;
+  /** True when this export chose the snapshot id (the cluster's first). */
+  readonly choseSnapshotId: boolean;
+}
+
+/** Exports the cluster's metadata from etcd into `logDir`, one broker's stopped Kafka directory. */
+export async function exportClusterKraftSnapshot(
+  etcd: EtcdMetadataStore,
+  options: { logDir: string; dryRun?: boolean; controllerListener?: string; nowMs?: number },
+): Promise<ClusterExportResult> {
+  const { logDir } = options;
+  const adoption = await etcd.kafkaAdoption();
+  if (adoption === null || adoption.state !== "done") {
+    throw new ExportError("the metadata store holds no finished adoption of a Kafka cluster: only a cluster adopted from Kafka can be exported back to it");
+  }
+  const meta = readMetaProperties(logDir);
+  if (meta === null || meta.nodeId < 0) throw new ExportError(`${logDir} has no meta.properties with a node.id`);
+  const nodeId = meta.nodeId;
+  const snapshot = await etcd.snapshot();
+  const document: SluiceDocument = {
+    clusterId: adoption.clusterId,
+    nextProducerId: (await etcd.nextProducerId()).toString(),
+    topics: [],
+    brokerConfigs: {},
+    scram: {},
+    acls: [],
+    clientQuotas: [],
+    groupConfigs: {},
+  };
+  const partitions = new Map<string, PartitionState[]>();
+  const scram: Record<string, Partial<Record<ScramMechanism, StoredScramCredential>>> = {};
+  const acls: AclBinding[] = [];
+  const quotas: ClientQuotaRecord[] = [];
+  const brokers = new Set<number>();
+  for (const change of snapshot.changes) {
+    if (change.kind === "topic" && change.topic !== null) {
+      document.topics.push({ name: change.topic.name, id: change.topic.id, partitions: change.topic.partitions, configs: { ...change.topic.configs } });
+    } else if (change.kind === "partition" && change.partition !== null) {
+      const list = partitions.get(change.topic) ?? [];
+      list[change.index] = change.partition;
+      partitions.set(change.topic, list);
+      for (const id of change.partition.replicas) brokers.add(id);
+    } else if (change.kind === "broker-configs" && Object.keys(change.configs).length > 0) {
+      (document.brokerConfigs as Record<string, Record<string, string>>)[change.resource] = { ...change.configs };
+    } else if (change.kind === "scram" && change.credential !== null) {
+      scram[change.user] = { ...(scram[change.user] ?? {}), [change.mechanism]: change.credential };
+    } else if (change.kind === "acl" && change.binding !== null) acls.push(change.binding);
+    else if (change.kind === "client-quota" && change.record !== null) quotas.push(change.record);
+    else if (change.kind === "group-config" && change.configs !== null) {
+      (document.groupConfigs as Record<string, Record<string, string>>)[change.groupId] = { ...change.configs };
+    } else if (change.kind === "broker" && change.broker !== null) {
+      throw new ExportError(`broker ${change.nodeId} is registered in the metadata store: stop every Sluice broker of the cluster before exporting`);
+    }
+  }
+  document.topics.sort((a, b) => (a.name < b.name ? -1 : 1));
+  const full: SluiceDocument = { ...document, scram, acls, clientQuotas: quotas };
+
+  let record = await etcd.kafkaExport();
+  let chose = false;
+  if (record === null) {
+    const end = kafkaMetadataLogEnd(logDir);
+    if (end === null) throw new ExportError(`${logDir} has no __cluster_metadata-0: not a Kafka broker's directory`);
+    let offset = end.endOffset;
+    brokers.add(adoption.nodeId);
+    for (const id of [...brokers].sort((a, b) => a - b)) {
+      const adopted = await etcd.kafkaAdoptionOfBroker(id);
+      if (adopted !== null && BigInt(adopted.metadataOffset) + 1n > offset) offset = BigInt(adopted.metadataOffset) + 1n;
+    }
+    if (offset === 0n) offset = 1n; // 0-0 is the bootstrap snapshot
+    const proposed: KafkaExportRecord = { offset: offset.toString(), epoch: end.latestEpoch, nodeId, at: new Date().toISOString(), brokers: [] };
+    if (options.dryRun) record = proposed;
+    else {
+      record = await etcd.claimKafkaExport(proposed);
+      chose = record.nodeId === nodeId && record.at === proposed.at;
+    }
+  }
+  const result = exportKraftSnapshot({
+    logDir,
+    dryRun: options.dryRun,
+    controllerListener: options.controllerListener,
+    nowMs: options.nowMs,
+    cluster: {
+      document: full,
+      partitions,
+      snapshotOffset: BigInt(record.offset),
+      snapshotEpoch: record.epoch,
+      replacesOwnExport: record.brokers.includes(nodeId),
+    },
+  });
+  if (!options.dryRun) {
+    await etcd.recordKafkaExportOfBroker(nodeId);
+    record = (await etcd.kafkaExport()) ?? record;
+  }
+  return { ...result, exportRecord: record, choseSnapshotId: chose };
+}
