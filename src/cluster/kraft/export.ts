@@ -75,6 +75,7 @@ const KAFKA_44_DEFAULT_FEATURES: Readonly<Record<string, number>> = {
 };
 
 const Type = {
+  RegisterBrokerRecord: 0,
   TopicRecord: 2,
   PartitionRecord: 3,
   ConfigRecord: 4,
@@ -379,6 +380,18 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     }
   }
 
+  // A cluster: Kafka's last registration of every broker (fenced), so that a broker starting on a
+  // directory whose .kafka_cleanshutdown names that registration's epoch registers as cleanly
+  // stopped. Without it Kafka's controller takes each registration for an unclean shutdown and
+  // drops the broker from every ISR and ELR (KIP-966), leaving partitions without a leader.
+  const registrations =
+    cluster !== undefined && image !== null ? [...image.brokerRegistrations.values()].sort((a, b) => a.record.brokerId - b.record.brokerId) : [];
+  for (const { version, record } of registrations) add(Type.RegisterBrokerRecord, version, { ...record, fenced: true, inControlledShutdown: false });
+  const ownRegistration = image?.brokerRegistrations.get(nodeId);
+  if (cluster !== undefined && ownRegistration === undefined) {
+    throw new ExportError(`Kafka's metadata log in ${logDir} holds no registration of broker ${nodeId}: nothing exported`);
+  }
+
   // Topics: Sluice's, with Kafka's ids kept (Sluice adopted them) and leader epochs past every log's.
   const kafkaTopics = new Map([...(image?.topics.values() ?? [])].map((topic) => [topic.id, topic]));
   const topics: ExportResult["topics"] = [];
@@ -497,6 +510,9 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   if (!options.dryRun && cluster !== undefined) {
     if (existsSync(snapshotFile) && snapshotFile !== replacing) throw new ExportError(`${snapshotFile} exists: nothing overwritten`);
     writeDurablySync(directory, fileName, bytes, `${fileName}.part`);
+    // The broker epoch Kafka's broker sends at registration as its previous one: its registration's in the snapshot.
+    const epoch = ownRegistration?.record.brokerEpoch ?? -1n;
+    writeDurablySync(logDir, ".kafka_cleanshutdown", Buffer.from(`{"version":0,"brokerEpoch":${epoch}}`));
   } else if (!options.dryRun) {
     if (metadataDirectory === null) {
       mkdirSync(directory);

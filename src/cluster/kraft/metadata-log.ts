@@ -142,6 +142,8 @@ export interface KraftImage {
   readonly features: Map<string, number>;
   /** Registered broker ids (RegisterBrokerRecord minus UnregisterBrokerRecord). */
   readonly brokers: Set<number>;
+  /** The newest RegisterBrokerRecord of each registered broker, as decoded (with its record version). */
+  readonly brokerRegistrations: Map<number, { version: number; record: { brokerId: number; brokerEpoch: bigint } & Record<string, unknown> }>;
   /** Delegation tokens by id (only counted: Sluice has none to carry them to). */
   readonly delegationTokens: Set<string>;
   /** Records of types this reader knows but does not keep, by name, with their count. */
@@ -175,6 +177,7 @@ function emptyImage(): KraftImage {
     producerIds: null,
     features: new Map(),
     brokers: new Set(),
+    brokerRegistrations: new Map(),
     delegationTokens: new Set(),
     ignoredRecords: new Map(),
     records: 0,
@@ -287,7 +290,8 @@ class Replay {
       if (record.offset < from) continue;
       const where = `${file}: offset ${record.offset}`;
       if (record.value === null) throw new MetadataLogError(`${where}: a metadata record without a value`);
-      const { type, record: decoded } = decodeMetadataRecord(record.value, where);
+      const { type, version, record: decoded } = decodeMetadataRecord(record.value, where);
+      if (metadataRecordTypeByNumber[type]?.name === "RegisterBrokerRecord") (decoded as { recordVersion?: number }).recordVersion = version;
       this.#apply(record.offset, type, decoded, where);
     }
   }
@@ -480,11 +484,15 @@ function applyRecord(image: KraftImage, type: number, record: unknown, where: st
       else image.features.set(r.name, r.featureLevel);
       return;
     }
-    case "RegisterBrokerRecord":
-      image.brokers.add((record as { brokerId: number }).brokerId);
+    case "RegisterBrokerRecord": {
+      const { recordVersion, ...r } = record as { brokerId: number; brokerEpoch: bigint; recordVersion?: number };
+      image.brokers.add(r.brokerId);
+      image.brokerRegistrations.set(r.brokerId, { version: recordVersion ?? 0, record: r });
       return;
+    }
     case "UnregisterBrokerRecord":
       image.brokers.delete((record as { brokerId: number }).brokerId);
+      image.brokerRegistrations.delete((record as { brokerId: number }).brokerId);
       return;
     case "DelegationTokenRecord":
       image.delegationTokens.add((record as { tokenId: string }).tokenId);
