@@ -7,10 +7,11 @@
 // Every broker's snapshot has the same id. Each broker sees only its own metadata log, so the first
 // export chooses the id and records it in etcd (adoption/export, create-if-absent): the offset is
 // the largest of its own log end and every broker's adopted metadata offset + 1 (recorded in etcd at
-// adoption, adoption/brokers/<id>), the epoch its own log's latest. A later export reuses the id and
-// refuses when its own log ends past it (the brokers' Kafka logs disagree). An offset past a
-// broker's log end makes Kafka drop that log at start (KafkaRaftLog.truncateToLatestSnapshot): the
-// snapshot holds the whole state, so nothing is lost.
+// adoption, adoption/brokers/<id>) plus 1000, the epoch its own log's latest plus 100: the brokers'
+// logs of a quorum stopped whole differ by a few records and elections, and each broker sees only
+// its own. A later export reuses the id and refuses when its own log ends past it. A snapshot past a
+// broker's log end, at a later epoch, makes Kafka drop that log at start
+// (KafkaRaftLog.truncateToLatestSnapshot) and start from the snapshot, which holds the whole state.
 
 import type { PartitionState } from "../../log/partition.js";
 import { readMetaProperties } from "../../native.js";
@@ -20,6 +21,10 @@ import type { StoredScramCredential } from "../../security/credentials.js";
 import type { ScramMechanism } from "../../security/scram.js";
 import type { EtcdMetadataStore, KafkaExportRecord } from "../etcd-store.js";
 import { ExportError, type ExportResult, exportKraftSnapshot, kafkaMetadataLogEnd, type SluiceDocument } from "./export.js";
+
+/** How far past the first exporter's metadata log end and epoch the cluster's snapshot id is. */
+const SNAPSHOT_OFFSET_MARGIN = 1000n;
+const SNAPSHOT_EPOCH_MARGIN = 100;
 
 export interface ClusterExportResult extends ExportResult {
   /** The etcd record of the snapshot id (after this export). */
@@ -91,8 +96,16 @@ export async function exportClusterKraftSnapshot(
       const adopted = await etcd.kafkaAdoptionOfBroker(id);
       if (adopted !== null && BigInt(adopted.metadataOffset) + 1n > offset) offset = BigInt(adopted.metadataOffset) + 1n;
     }
-    if (offset === 0n) offset = 1n; // 0-0 is the bootstrap snapshot
-    const proposed: KafkaExportRecord = { offset: offset.toString(), epoch: end.latestEpoch, nodeId, at: new Date().toISOString(), brokers: [] };
+    // Past every broker's log: the others' ends and epochs are not known here (a quorum stopped whole
+    // leaves logs a few records and elections apart), hence the margins.
+    offset += SNAPSHOT_OFFSET_MARGIN;
+    const proposed: KafkaExportRecord = {
+      offset: offset.toString(),
+      epoch: end.latestEpoch + SNAPSHOT_EPOCH_MARGIN,
+      nodeId,
+      at: new Date().toISOString(),
+      brokers: [],
+    };
     if (options.dryRun) record = proposed;
     else {
       record = await etcd.claimKafkaExport(proposed);
