@@ -386,7 +386,7 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   // drops the broker from every ISR and ELR (KIP-966), leaving partitions without a leader.
   const registrations =
     cluster !== undefined && image !== null ? [...image.brokerRegistrations.values()].sort((a, b) => a.record.brokerId - b.record.brokerId) : [];
-  for (const { version, record } of registrations) add(Type.RegisterBrokerRecord, version, { ...record, fenced: true, inControlledShutdown: false });
+  for (const { version, record } of registrations) add(Type.RegisterBrokerRecord, version, { ...record, fenced: false, inControlledShutdown: false });
   const ownRegistration = image?.brokerRegistrations.get(nodeId);
   if (cluster !== undefined && ownRegistration === undefined) {
     throw new ExportError(`Kafka's metadata log in ${logDir} holds no registration of broker ${nodeId}: nothing exported`);
