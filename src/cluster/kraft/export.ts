@@ -380,7 +380,7 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     }
   }
 
-  // A cluster: Kafka's last registration of every broker (fenced), so that a broker starting on a
+  // A cluster: Kafka's last registration of every broker (unfenced), so that a broker starting on a
   // directory whose .kafka_cleanshutdown names that registration's epoch registers as cleanly
   // stopped. Without it Kafka's controller takes each registration for an unclean shutdown and
   // drops the broker from every ISR and ELR (KIP-966), leaving partitions without a leader.
