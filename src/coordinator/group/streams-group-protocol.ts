@@ -554,15 +554,8 @@ function mergeTasks(a: TasksWithEpochs, b: TasksWithEpochs): TasksWithEpochs {
 
 // ------------------------------------------------------------------------------------------------
 
-/** Kafka's Topic.isInternal: names Streams topologies may not use. */
-const KAFKA_INTERNAL_TOPICS = new Set(["__consumer_offsets", "__transaction_state", "__share_group_state"]);
-
 export class StreamsGroupProtocol {
   constructor(private readonly host: StreamsGroupHost) {}
-
-  static isInternalTopic(name: string): boolean {
-    return KAFKA_INTERNAL_TOPICS.has(name);
-  }
 
   #scheduleSession(groupId: string, memberId: string): void {
     this.host.timers.schedule(streamsSessionKey(groupId, memberId), this.host.settings(groupId).sessionTimeoutMs, () =>
