@@ -8,6 +8,7 @@ import type { MetadataCache } from "../cluster/metadata-cache.js";
 import type { Placement, Topics } from "../cluster/topic-manager.js";
 import type { Partition } from "../log/partition.js";
 import type { PartitionManager } from "../log/partition-manager.js";
+import { LogError } from "../native.js";
 import { ErrorCode, KafkaError } from "../protocol/errors.js";
 
 export interface CoordinatorTopicServices {
@@ -63,4 +64,14 @@ export class CoordinatorTopic {
       if (partition?.isLeader) yield partition;
     }
   }
+}
+
+/**
+ * A coordinator's write failed because its partition is no longer here to write to: the log closed
+ * or failed, or this broker stopped leading it. Kafka's coordinators answer NOT_COORDINATOR then
+ * (CoordinatorRuntime), so the client looks the coordinator up again.
+ */
+export function coordinatorLogUnavailable(error: unknown): boolean {
+  if (error instanceof LogError) return error.code === "LOG_CLOSED" || error.code === "STORAGE_ERROR";
+  return error instanceof KafkaError && error.code === ErrorCode.NOT_LEADER_OR_FOLLOWER;
 }

@@ -241,7 +241,9 @@ function readAll(
     let records: LogSlice | null = null;
     let abortedTransactions: FetchResponseAbortedTransaction[] | null = readCommitted ? NO_ABORTED : null;
     let errorCode: number = ErrorCode.NONE;
-    if (target.fetchOffset < logStartOffset || target.fetchOffset > partition.log.logEndOffset) {
+    // A follower that diverged learns where (Kafka checks the epoch before the offset): a fetch
+    // offset past this log's end is then the diverged part, not an out-of-range request.
+    if (divergingEpoch === null && (target.fetchOffset < logStartOffset || target.fetchOffset > partition.log.logEndOffset)) {
       errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
       errors = true;
     } else if (target.fetchOffset < upperBound && remaining > 0) {

@@ -79,13 +79,6 @@ function producePartition(
 ): ProduceResponsePartitionProduceResponse | Promise<ProduceResponsePartitionProduceResponse> {
   const partition = context.partitions.lookup(topic.name, data.index);
   if (typeof partition === "number") return partitionError(data.index, partition);
-  if (acks === -1 && partition.maximalIsr.length < topic.config.minInsyncReplicas) {
-    return partitionError(
-      data.index,
-      ErrorCode.NOT_ENOUGH_REPLICAS,
-      `The size of the current ISR Set(${partition.maximalIsr.join(", ")}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
-    );
-  }
   if (data.records === null || data.records.length === 0) return partitionError(data.index, ErrorCode.INVALID_RECORD, "Produce request has no records");
   const verification = verifyTransactional(context, request, topic.name, partition, data.records);
   if (typeof verification === "number") return appendVerified(context, topic, partition, data, data.records, acks, pending, verification);
@@ -114,6 +107,15 @@ function appendVerified(
           ? "Unable to verify the partition has been added to the transaction."
           : null;
     return partitionError(data.index, verification, message);
+  }
+  // Checked at the append, as Kafka's appendRecordsToLeader does (after a transactional batch's
+  // verification, which may have waited for a remote coordinator while the ISR changed).
+  if (acks === -1 && partition.maximalIsr.length < topic.config.minInsyncReplicas) {
+    return partitionError(
+      data.index,
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      `The size of the current ISR Set(${partition.maximalIsr.join(", ")}) is insufficient to satisfy the min.isr requirement of ${topic.config.minInsyncReplicas} for partition ${partition}`,
+    );
   }
   try {
     const result = partition.appendRecordsToLeader(records, topic.produceSettings, context.apiVersion, Date.now());

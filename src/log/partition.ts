@@ -23,7 +23,7 @@
 // the log end to move (the bytes appended); on a single node both move together.
 
 import type { LogAppendResult, ProduceAppendResult, ProduceSettings } from "../native.js";
-import { ErrorCode } from "../protocol/errors.js";
+import { ErrorCode, KafkaError } from "../protocol/errors.js";
 import type { PartitionLog } from "./partition-log.js";
 
 /** Size of an end-transaction marker batch (Kafka's: one control record). */
@@ -231,6 +231,7 @@ export class Partition {
    * state, I/O) throws a LogError.
    */
   appendRecordsToLeader(records: Buffer, settings: ProduceSettings, produceVersion: number, nowMs: number): ProduceAppendResult {
+    this.#requireLeader();
     const result = this.log.appendProduce(records, settings, produceVersion, nowMs, this.#state.leaderEpoch);
     if (result.appendedBytes > 0) this.#appended(result.appendedBytes);
     return result;
@@ -242,6 +243,7 @@ export class Partition {
    * Throws a LogError when the log refuses it.
    */
   appendAsCoordinator(batches: Buffer, nowMs: number): LogAppendResult {
+    this.#requireLeader();
     const result = this.log.append(batches, { nowMs, leaderEpoch: this.#state.leaderEpoch, origin: "coordinator" });
     this.#appended(batches.length);
     return result;
@@ -262,9 +264,20 @@ export class Partition {
     nowMs: number,
     transactionVersion = 0,
   ): LogAppendResult {
+    this.#requireLeader();
     const result = this.log.appendTxnMarker(producerId, producerEpoch, coordinatorEpoch, commit, nowMs, this.#state.leaderEpoch, transactionVersion);
     this.#appended(END_TXN_MARKER_BYTES);
     return result;
+  }
+
+  /**
+   * Kafka's appendRecordsToLeader refuses a partition this broker does not lead (leaderLogIfLocal):
+   * leadership can move while a request waits (a transactional produce's verification by a remote
+   * coordinator, a coordinator's write). Appended here, the batch would carry the new leader's epoch
+   * in a follower's log, where no divergence check finds it.
+   */
+  #requireLeader(): void {
+    if (!this.#leader) throw new KafkaError("NOT_LEADER_OR_FOLLOWER", `Leader not local for partition ${this} on broker ${this.localId}`);
   }
 
   #appended(bytes: number): void {

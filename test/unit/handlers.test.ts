@@ -169,6 +169,32 @@ describe("produce → fetch → list-offsets → metadata, without a network", (
     expect(atEnd.records.length).toBe(0);
   });
 
+  it("a follower whose last fetched epoch ends before its fetch offset learns the diverging epoch, even past the log end (not OFFSET_OUT_OF_RANGE)", async () => {
+    await services.topics.create("diverge", 1, {});
+    expect((await produceTo("diverge", 0, batch(["a", "b", "c"]))).responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.NONE);
+    const partition = services.partitions.get("diverge", 0);
+    expect(partition).toBeDefined();
+    // This broker leads epoch 1 from offset 3, broker 2 following.
+    partition?.applyState({ leaderId: NODE_ID, leaderEpoch: 1, partitionEpoch: 1, replicas: [NODE_ID, 2], isr: [NODE_ID] }, Date.now());
+    expect((await produceTo("diverge", 0, batch(["d", "e"]))).responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.NONE);
+    // A follower (replica 2) with epoch-0 batches up to 7 and up to 4: both diverged at 3.
+    for (const fetchOffset of [7n, 4n]) {
+      const request = fetchRequest("diverge", 0, fetchOffset, { replicaId: 2 });
+      request.topics[0].partitions[0].lastFetchedEpoch = 0;
+      const response = (await call(fetch, 12, request)) as FetchResponse;
+      const answer = response.responses[0].partitions[0];
+      expect(answer.errorCode, `fetch offset ${fetchOffset}`).toBe(ErrorCode.NONE);
+      expect(answer.divergingEpoch).toEqual({ epoch: 0, endOffset: 3n });
+      expect(recordsOf(answer.records)).toEqual([]);
+    }
+    // Its last fetched epoch 1 at the log end: no divergence.
+    const request = fetchRequest("diverge", 0, 5n, { replicaId: 2 });
+    request.topics[0].partitions[0].lastFetchedEpoch = 1;
+    const answer = ((await call(fetch, 12, request)) as FetchResponse).responses[0].partitions[0];
+    expect(answer.errorCode).toBe(ErrorCode.NONE);
+    expect(answer.divergingEpoch).toEqual({ epoch: -1, endOffset: -1n });
+  });
+
   it("list-offsets answers latest, earliest and a timestamp lookup", async () => {
     expect(await listOffset("events", 0, -1n)).toMatchObject({ errorCode: ErrorCode.NONE, offset: 5n, leaderEpoch: 0 });
     expect(await listOffset("events", 0, -2n)).toMatchObject({ errorCode: ErrorCode.NONE, offset: 0n });

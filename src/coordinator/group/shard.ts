@@ -19,6 +19,7 @@ import { LogError, recompressBatch } from "../../native.js";
 import { ErrorCode, KafkaError, type KafkaErrorCode } from "../../protocol/errors.js";
 import { batches, buildRecordBatch, ControlRecordType, decodeControlRecordKey, decodeRecords, RecordBatchView } from "../../protocol/records.js";
 import { ZERO_UUID } from "../../protocol/runtime.js";
+import { coordinatorLogUnavailable } from "../coordinator-topic.js";
 import type { ConsumerGroupCurrentMemberAssignmentValue } from "../generated/group/consumer-group-current-member-assignment.js";
 import type { ConsumerGroupMemberMetadataValue } from "../generated/group/consumer-group-member-metadata.js";
 import type { ConsumerGroupMetadataValue } from "../generated/group/consumer-group-metadata.js";
@@ -90,8 +91,8 @@ export class GroupShard {
     try {
       baseOffset = this.partition.appendAsCoordinator(batch, nowMs).baseOffset;
     } catch (error) {
-      if (error instanceof LogError && (error.code === "LOG_CLOSED" || error.code === "STORAGE_ERROR")) {
-        throw new KafkaError("NOT_COORDINATOR", `the coordinator log ${this.partition} failed: ${error.message}`, { cause: error });
+      if (coordinatorLogUnavailable(error)) {
+        throw new KafkaError("NOT_COORDINATOR", `the coordinator log ${this.partition} failed: ${(error as Error).message}`, { cause: error });
       }
       if (error instanceof LogError && error.code === "INVALID_PRODUCER_EPOCH") throw new KafkaError("PRODUCER_FENCED", undefined, { cause: error });
       this.logger.error({ err: error, partition: this.partition.toString() }, "coordinator write refused");

@@ -27,7 +27,7 @@ import type { PartitionManager } from "../../log/partition-manager.js";
 import { LogError } from "../../native.js";
 import { ErrorCode, KafkaError } from "../../protocol/errors.js";
 import { batches, buildRecordBatch, decodeRecords } from "../../protocol/records.js";
-import { CoordinatorTopic } from "../coordinator-topic.js";
+import { CoordinatorTopic, coordinatorLogUnavailable } from "../coordinator-topic.js";
 import type { ShareSnapshotValue } from "../generated/share/share-snapshot.js";
 import type { ShareUpdateValue } from "../generated/share/share-update.js";
 import { coordinatorPartition } from "../partitioner.js";
@@ -140,8 +140,8 @@ class ShareStateShard {
     try {
       this.partition.appendAsCoordinator(batch, nowMs);
     } catch (error) {
-      if (error instanceof LogError && (error.code === "LOG_CLOSED" || error.code === "STORAGE_ERROR")) {
-        throw new KafkaError("NOT_COORDINATOR", `the share coordinator log ${this.partition} failed: ${error.message}`, { cause: error });
+      if (coordinatorLogUnavailable(error)) {
+        throw new KafkaError("NOT_COORDINATOR", `the share coordinator log ${this.partition} failed: ${(error as Error).message}`, { cause: error });
       }
       throw new KafkaError("UNKNOWN_SERVER_ERROR", undefined, { cause: error });
     }

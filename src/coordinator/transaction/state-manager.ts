@@ -16,6 +16,7 @@ import type { Partition } from "../../log/partition.js";
 import { LogError, recompressBatch } from "../../native.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { batches, buildRecordBatch, decodeRecords, RecordBatchView } from "../../protocol/records.js";
+import { coordinatorLogUnavailable } from "../coordinator-topic.js";
 import type { TransactionLogKey, TransactionLogValue, TransactionLogValuePartitionsSchema } from "../generated/transaction/transaction-log.js";
 import { transactionRecords } from "../records.js";
 import {
@@ -132,7 +133,7 @@ export class TxnShard {
       this.partition.appendAsCoordinator(batch, nowMs);
       return ErrorCode.NONE;
     } catch (error) {
-      if (error instanceof LogError && (error.code === "LOG_CLOSED" || error.code === "STORAGE_ERROR")) return ErrorCode.NOT_COORDINATOR;
+      if (coordinatorLogUnavailable(error)) return ErrorCode.NOT_COORDINATOR;
       this.logger.error({ err: error, partition: this.partition.toString() }, "transaction log write refused");
       return ErrorCode.UNKNOWN_SERVER_ERROR;
     }
