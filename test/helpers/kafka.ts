@@ -1043,6 +1043,10 @@ export interface StartKafkaClusterOptions {
   /** Added to every broker's server.properties. */
   properties?: Record<string, string | number | boolean>;
   heap?: string;
+  /** Added to one broker's server.properties (after `properties`): per-node listeners, for example. */
+  nodeProperties?: (node: { nodeId: number; port: number; controllerPort: number }) => Record<string, string | number | boolean>;
+  /** Starts these (stopped) brokers again on their formatted directories and ports, without formatting. */
+  reuse?: readonly KafkaBroker[];
 }
 
 /**
@@ -1053,7 +1057,7 @@ export interface StartKafkaClusterOptions {
  */
 export async function startKafkaCluster(options: StartKafkaClusterOptions): Promise<KafkaBroker[]> {
   await kafkaClasspath();
-  const count = options.count ?? 3;
+  const count = options.reuse?.length ?? options.count ?? 3;
   const used = new Set<number>();
   const newPort = async () => {
     for (;;) {
@@ -1065,7 +1069,10 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions): Prom
     }
   };
   const nodes: { nodeId: number; port: number; controllerPort: number; workDir: string; logDir: string }[] = [];
-  for (let nodeId = 1; nodeId <= count; nodeId++) {
+  for (const [index, broker] of (options.reuse ?? []).entries()) {
+    nodes.push({ nodeId: index + 1, port: broker.port, controllerPort: broker.controllerPort, workDir: broker.workDir, logDir: broker.logDir });
+  }
+  for (let nodeId = nodes.length + 1; nodeId <= (options.reuse === undefined ? count : 0); nodeId++) {
     const workDir = join(options.workDir, `kafka-${nodeId}`);
     nodes.push({ nodeId, port: await newPort(), controllerPort: await newPort(), workDir, logDir: join(workDir, "data") });
   }
@@ -1080,10 +1087,11 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions): Prom
     "share.coordinator.state.topic.replication.factor": replicas,
     "share.coordinator.state.topic.min.isr": Math.min(2, replicas),
     ...options.properties,
+    ...(options.nodeProperties?.(nodes[nodeId - 1]) ?? {}),
   });
   const clusterId = randomClusterId();
   await Promise.all(
-    nodes.map(async (node) => {
+    (options.reuse === undefined ? nodes : []).map(async (node) => {
       await mkdir(node.logDir, { recursive: true });
       const file = join(node.workDir, "format.properties");
       await writeFile(file, serverProperties({ port: node.port, controllerPort: node.controllerPort, logDir: node.logDir, extra: properties(node.nodeId) }));

@@ -10,17 +10,23 @@
 //     assignment with all three in the ISR, the topic's configs, the user, the ACL, the group's
 //     committed offsets (a consumer resumes from them) and every record;
 //   - killing the broker that leads a partition keeps the topic available: leadership moves and
-//     every record is still read.
+//     every record is still read;
+//   - the way back: a topic created on the Sluice cluster (RF 3, a config) with records, a config
+//     changed, the three Sluice brokers stopped, `sluice migrate export-kraft --metadata-store` run
+//     on each directory (one snapshot id for all), and the three Kafka brokers started again on
+//     their directories serve both topics (ids, replicas, full ISR), the configs, the user (a SCRAM
+//     login), the ACL, every record and the group's committed offsets.
 //
 //   npm run build:ts && npx vitest run test/interop/migrate-cluster-from-kafka.test.ts
 
+import { copyFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../helpers/cli.js";
 import { startEtcd, waitFor } from "../helpers/cluster.js";
-import { type KafkaBroker, produceWithJava, startKafkaCluster } from "../helpers/kafka.js";
+import { freePort, type KafkaBroker, produceWithJava, runJavaTool, startKafkaCluster } from "../helpers/kafka.js";
 import { type SluiceBroker, sluiceBin, startSluice } from "../helpers/sluice.js";
 import { ToolSession } from "../helpers/tool-session.js";
 
@@ -29,6 +35,7 @@ const configCommand = "org.apache.kafka.tools.ConfigCommand";
 const aclCommand = "org.apache.kafka.tools.AclCommand";
 const groupCommand = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
 const consoleConsumer = "org.apache.kafka.tools.consumer.ConsoleConsumer";
+const scramModule = "org.apache.kafka.common.security.scram.ScramLoginModule";
 const authorizer = { "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "super.users": "User:ANONYMOUS" };
 
 const sluiceCli = (args: string[]) => run(process.execPath, [sluiceBin, ...args]);
@@ -72,8 +79,8 @@ describe("moving a 3-broker Kafka 4.4.0 cluster to Sluice broker by broker", () 
     return result.stdout;
   };
   const tabbed = (out: string) => out.split("\n").filter((line) => line.includes("\t"));
-  const consume = (bootstrap: string, count: number, group: string | null) => {
-    const args = ["--topic", "orders", "--max-messages", String(count), "--timeout-ms", "30000", "--property", "print.key=true"];
+  const consume = (bootstrap: string, count: number, group: string | null, topic = "orders") => {
+    const args = ["--topic", topic, "--max-messages", String(count), "--timeout-ms", "30000", "--property", "print.key=true"];
     if (group === null) args.push("--from-beginning");
     else args.push("--group", group, "--consumer-property", "auto.offset.reset=earliest");
     return tool(bootstrap, consoleConsumer, args);
@@ -218,4 +225,160 @@ describe("moving a 3-broker Kafka 4.4.0 cluster to Sluice broker by broker", () 
     expect(all.sort()).toEqual([...records, ...later].map((r) => r.value).sort());
     await produceWithJava({ bootstrap, topic: "orders", records: [{ key: "after", value: "kill" }], compression: "none", idempotent: true, acks: "all" });
   }, 180_000);
+
+  it("the way back: export-kraft on each stopped Sluice broker, and the three Kafka brokers serve what the cluster holds", async () => {
+    for (const nodeId of [1, 2, 3]) if (!sluice.has(nodeId)) await startSluiceBroker(nodeId);
+    let bootstrap = liveBootstrap();
+    const payments = Array.from({ length: 30 }, (_, i) => ({ key: `p${i % 5}`, value: `pay-${i}` }));
+    const on = (main: string, args: string[]) => tool(bootstrap, main, args);
+    // The restarted broker registers with the cluster's controller a moment after it serves.
+    const create = [
+      "--bootstrap-server",
+      bootstrap,
+      "--create",
+      "--topic",
+      "payments",
+      "--partitions",
+      "2",
+      "--replication-factor",
+      "3",
+      "--config",
+      "retention.ms=3600000",
+    ];
+    let refused = "";
+    await waitFor(
+      "payments created with replication factor 3",
+      async () => {
+        const result = await tools.run(topicCommand, create);
+        refused = result.stdout + result.stderr;
+        return result.code === 0 ? true : null;
+      },
+      60_000,
+      1000,
+      () => `: ${refused}`,
+    );
+    await on(configCommand, ["--alter", "--entity-type", "topics", "--entity-name", "orders", "--add-config", "max.message.bytes=2000000"]);
+    await produceWithJava({ bootstrap, topic: "payments", records: payments, compression: "none", idempotent: true, acks: "all" });
+    const fullIsr = async (at: string, topic: string) => {
+      let last = "";
+      return waitFor(
+        `${topic}: every partition led with all three replicas in the ISR`,
+        async () => {
+          last = await tool(at, topicCommand, ["--describe", "--topic", topic]);
+          const found = describedPartitions(last);
+          return found.size > 0 && [...found.values()].every((p) => p.leader >= 0 && p.isr.length === 3) ? last : null;
+        },
+        120_000,
+        1000,
+        () => {
+          for (const broker of kafka) copyFileSync(join(broker.workDir, "kafka.out"), `/tmp/mig-kafka-${broker.port}.log`);
+          return `: ${last}\n${kafka
+            .map((broker) =>
+              broker
+                .output()
+                .split("\n")
+                .filter((line) => /unclean|incarnation|elr|fence|previous|truncat|snapshot/i.test(line))
+                .slice(-15)
+                .join("\n"),
+            )
+            .join("\n---\n")}`;
+        },
+      );
+    };
+    const onSluice: Record<string, string> = {};
+    for (const topic of ["orders", "payments"]) onSluice[topic] = await fullIsr(bootstrap, topic);
+    const checks: Record<string, [string, string[]]> = {
+      ...describeCommands,
+      paymentsConfigs: [configCommand, ["--describe", "--entity-type", "topics", "--entity-name", "payments"]],
+    };
+    for (const [name, [main, args]] of Object.entries(checks)) onSluice[name] = await on(main, args);
+    expect(onSluice.configs).toContain("max.message.bytes=2000000");
+    onSluice.group = await on(groupCommand, ["--describe", "--group", "app"]);
+
+    for (const [nodeId, broker] of [...sluice]) {
+      expect(await broker.stop()).toBe(0);
+      sluice.delete(nodeId);
+    }
+    const ids = new Set<string>();
+    for (const broker of kafka) {
+      const exported = await sluiceCli(["migrate", "export-kraft", "--log-dirs", broker.logDir, "--metadata-store", `etcd://${etcd?.endpoint}`]);
+      expect(exported.code, exported.stdout + exported.stderr).toBe(0);
+      const id = /Snapshot id (\d+-\d+)/.exec(exported.stdout)?.[1];
+      expect(id, exported.stdout).toBeDefined();
+      ids.add(id ?? "");
+    }
+    expect(ids.size, "one snapshot id on every broker").toBe(1);
+    // The three controllers must start from the same state: the snapshots hold the same records
+    // (Kafka's DumpLogSegments reads them; only batch times and CRCs differ).
+    const [offset, epoch] = [...ids][0].split("-");
+    const snapshotName = `${offset.padStart(20, "0")}-${epoch.padStart(10, "0")}.checkpoint`;
+    const dumps: string[] = [];
+    for (const broker of kafka) {
+      const file = join(broker.logDir, "__cluster_metadata-0", snapshotName);
+      const dump = await runJavaTool("org.apache.kafka.tools.DumpLogSegments", ["--cluster-metadata-decoder", "--files", file], { quickStart: true });
+      expect(dump.code, dump.stderr).toBe(0);
+      expect(dump.stdout).toContain("SnapshotFooter");
+      expect(dump.stdout).not.toContain("isvalid: false");
+      dumps.push(
+        dump.stdout
+          .split("\n")
+          .filter((line) => !line.startsWith("Dumping"))
+          .map((line) => line.replace(/CreateTime: \d+/g, "").replace(/crc: \d+/g, ""))
+          .join("\n"),
+      );
+    }
+    expect(dumps[1]).toEqual(dumps[0]);
+    expect(dumps[2]).toEqual(dumps[0]);
+
+    const saslPorts = new Map<number, number>();
+    for (const nodeId of [1, 2, 3]) saslPorts.set(nodeId, await freePort());
+    kafka = await startKafkaCluster({
+      workDir,
+      properties: authorizer,
+      reuse: kafka,
+      nodeProperties: ({ nodeId, port, controllerPort }) => {
+        const listeners = `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SASL_PLAINTEXT://127.0.0.1:${saslPorts.get(nodeId)}`;
+        return {
+          listeners,
+          "advertised.listeners": listeners,
+          "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+          "sasl.enabled.mechanisms": "SCRAM-SHA-256",
+          "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": `${scramModule} required;`,
+        };
+      },
+    });
+    for (const broker of kafka) expect(broker.formatMs, "the directory was not formatted again").toBe(0);
+    bootstrap = kafka.map((broker) => broker.bootstrap).join(",");
+    for (const topic of ["orders", "payments"]) {
+      const described = await fullIsr(bootstrap, topic);
+      const id = (text: string) => /TopicId: (\S+)\tPartitionCount: (\d+)/.exec(text)?.slice(1);
+      expect(id(described), described).toEqual(id(onSluice[topic]));
+      const replicas = (text: string) => [...describedPartitions(text)].map(([index, p]) => `${index}:${p.replicas.join(",")}`);
+      expect(replicas(described)).toEqual(replicas(onSluice[topic]));
+    }
+    expect(/TopicId: (\S+)/.exec(onSluice.orders)?.[1]).toBe(topicId);
+    const lines = (out: string) =>
+      out
+        .split("\n")
+        .map((line) => line.replace(/ synonyms=\{.*\}$/, ""))
+        .sort();
+    for (const [name, [main, args]] of Object.entries(checks)) expect(lines(await on(main, args)), name).toEqual(lines(onSluice[name]));
+    expect(committedRows(await on(groupCommand, ["--describe", "--group", "app"]))).toEqual(committedRows(onSluice.group));
+    const all = tabbed(await consume(bootstrap, records.length + later.length + 1, null)).map((line) => line.split("\t")[1]);
+    expect(all.sort()).toEqual([...records, ...later, { value: "kill" }].map((r) => r.value).sort());
+    const paid = tabbed(await consume(bootstrap, payments.length, null, "payments")).map((line) => line.split("\t")[1]);
+    expect(paid.sort()).toEqual(payments.map((r) => r.value).sort());
+
+    // alice logs in with her SCRAM-SHA-256 password (set on Kafka, kept by Sluice); her ACL lets her read orders.
+    const args = ["--bootstrap", `127.0.0.1:${saslPorts.get(1)}`, "--topic", "orders", "--timeout-ms", "20000"];
+    for (const [key, value] of Object.entries({
+      "security.protocol": "SASL_PLAINTEXT",
+      "sasl.mechanism": "SCRAM-SHA-256",
+      "sasl.jaas.config": `${scramModule} required username="alice" password="alice-secret";`,
+    }))
+      args.push("--property", `${key}=${value}`);
+    const alice = await runJavaTool("sluice.kafka.Consume", args, { quickStart: true, heap: "128m", logLevel: "ERROR", timeoutMs: 60_000 });
+    expect(alice.code, alice.stdout + alice.stderr).toBe(0);
+    expect(alice.stdout.split("\n").filter((line) => line.includes('"offset"'))).toHaveLength(records.length + later.length + 1);
+  }, 600_000);
 });

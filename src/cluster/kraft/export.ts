@@ -133,6 +133,12 @@ export interface ClusterExportInput {
 /** The DirectoryId Kafka reads as "not assigned yet" for another broker's replica (the broker tells the controller its directory). */
 const DIRECTORY_MIGRATING = "AAAAAAAAAAAAAAAAAAAAAg";
 
+/** The one log directory a Kafka broker registered with (RegisterBrokerRecord.logDirs), as a base64 Uuid; null for none or several. */
+function registeredDirectory(record: Record<string, unknown> | undefined): string | null {
+  const dirs = record?.logDirs;
+  return Array.isArray(dirs) && dirs.length === 1 && typeof dirs[0] === "string" ? dirs[0] : null;
+}
+
 /** The end offset and latest epoch of Kafka's metadata log in `logDir`, null without one. */
 export function kafkaMetadataLogEnd(logDir: string): { endOffset: bigint; latestEpoch: number } | null {
   const directory = metadataLogDirectory(logDir);
@@ -430,7 +436,11 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
           leaderRecoveryState: 0,
           leaderEpoch,
           partitionEpoch: Math.max(state.partitionEpoch, kafka?.partitionEpoch ?? 0) + 1,
-          directories: state.replicas.map((id) => (id === nodeId ? directoryId : DIRECTORY_MIGRATING)),
+          // Every broker's snapshot must be the same bytes (the controllers' states must agree):
+          // each replica's directory is the one its broker registered with Kafka (one log dir a broker).
+          directories: state.replicas.map(
+            (id) => registeredDirectory(image?.brokerRegistrations.get(id)?.record) ?? (id === nodeId ? directoryId : DIRECTORY_MIGRATING),
+          ),
           eligibleLeaderReplicas: null,
           lastKnownElr: null,
         });
