@@ -122,6 +122,8 @@ export async function exportClusterKraftSnapshot(
       partitions,
       snapshotOffset: BigInt(record.offset),
       snapshotEpoch: record.epoch,
+      producerIdsBrokerId: record.nodeId,
+      chosenAtMs: Date.parse(record.at),
       replacesOwnExport: record.brokers.includes(nodeId),
     },
   });

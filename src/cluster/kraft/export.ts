@@ -126,6 +126,10 @@ export interface ClusterExportInput {
   /** The snapshot id, the same on every broker of the cluster. */
   readonly snapshotOffset: bigint;
   readonly snapshotEpoch: number;
+  /** The broker that chose the snapshot id: the ProducerIdsRecord's broker on every broker. */
+  readonly producerIdsBrokerId: number;
+  /** The time the snapshot id was chosen: the snapshot's times on every broker (the snapshots are the same bytes). */
+  readonly chosenAtMs: number;
   /** This broker wrote a snapshot of that id before (Kafka has not run since): it is replaced. */
   readonly replacesOwnExport: boolean;
 }
@@ -197,7 +201,7 @@ const SEGMENT_NAME = /^(\d{20})\.log$/;
 /** Writes (or, with dryRun, plans) the KRaft snapshot for the Sluice directory `logDir`. */
 export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   const { logDir } = options;
-  const nowMs = options.nowMs ?? Date.now();
+  const nowMs = options.nowMs ?? options.cluster?.chosenAtMs ?? Date.now();
   if (!existsSync(logDir) || !statSync(logDir).isDirectory()) throw new ExportError(`${logDir} is not a directory`);
   const documentPath = join(logDir, METADATA_FILE);
   const cluster = options.cluster;
@@ -508,7 +512,10 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     image?.producerIds !== null && image?.producerIds !== undefined && image.producerIds.nextProducerId > sluiceNext
       ? image.producerIds.nextProducerId
       : sluiceNext;
-  if (nextProducerId > 0n) add(Type.ProducerIdsRecord, 0, { brokerId: nodeId, brokerEpoch: image?.producerIds?.brokerEpoch ?? -1n, nextProducerId });
+  // A cluster's brokers write the same record: the broker that chose the snapshot id, at its registered epoch.
+  const producerIdsBroker = cluster?.producerIdsBrokerId ?? nodeId;
+  const producerIdsEpoch = cluster !== undefined ? (image?.brokerRegistrations.get(producerIdsBroker)?.record.brokerEpoch ?? -1n) : (image?.producerIds?.brokerEpoch ?? -1n);
+  if (nextProducerId > 0n) add(Type.ProducerIdsRecord, 0, { brokerId: producerIdsBroker, brokerEpoch: producerIdsEpoch, nextProducerId });
 
   if (image !== null && image.delegationTokens.size > 0) notExported.push(`${image.delegationTokens.size} delegation token(s) of Kafka's are not written back`);
 
