@@ -197,6 +197,13 @@ export interface StartKafkaOptions {
   workDir?: string;
   /** Added to (and overriding) the generated server.properties. */
   properties?: Record<string, string | number | boolean>;
+  /**
+   * `combined` (default): broker and controller in one JVM. `broker`: a broker only (process.roles=broker,
+   * no CONTROLLER listener; the quorum is in `properties`). `controller`: a controller only (no PLAINTEXT
+   * listener; ready once its CONTROLLER port accepts connections; no `.kafka_cleanshutdown`, which
+   * only a broker's log manager writes).
+   */
+  role?: KafkaRole;
   /** Heap for -Xms and -Xmx: "512m" by default. */
   heap?: string;
   jvmArgs?: string[];
@@ -206,9 +213,12 @@ export interface StartKafkaOptions {
   startTimeoutMs?: number;
 }
 
+export type KafkaRole = "combined" | "broker" | "controller";
+
 export interface KafkaBroker {
   /** "127.0.0.1:<port>" */
   bootstrap: string;
+  role: KafkaRole;
   port: number;
   controllerPort: number;
   logDir: string;
@@ -248,16 +258,20 @@ export function randomClusterId(): string {
   }
 }
 
-function serverProperties(options: { port: number; controllerPort: number; logDir: string; extra: StartKafkaOptions["properties"] }): string {
+function serverProperties(options: { port: number; controllerPort: number; logDir: string; extra: StartKafkaOptions["properties"]; role?: KafkaRole }): string {
+  const role = options.role ?? "combined";
+  const plaintext = `PLAINTEXT://127.0.0.1:${options.port}`;
+  const controller = `CONTROLLER://127.0.0.1:${options.controllerPort}`;
+  const listeners = role === "broker" ? plaintext : role === "controller" ? controller : `${plaintext},${controller}`;
   const properties: Record<string, string | number | boolean> = {
-    "process.roles": "broker,controller",
+    "process.roles": role === "combined" ? "broker,controller" : role,
     "node.id": 1,
     // KIP-853 dynamic quorum, as Kafka 4.4's config/server.properties; formatted with --standalone.
     "controller.quorum.bootstrap.servers": `127.0.0.1:${options.controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${options.port},CONTROLLER://127.0.0.1:${options.controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://127.0.0.1:${options.port},CONTROLLER://127.0.0.1:${options.controllerPort}`,
+    listeners,
+    "advertised.listeners": listeners,
     "controller.listener.names": "CONTROLLER",
-    "inter.broker.listener.name": "PLAINTEXT",
+    ...(role === "controller" ? {} : { "inter.broker.listener.name": "PLAINTEXT" }),
     "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
     "log.dirs": options.logDir,
     "num.partitions": 1,
@@ -300,7 +314,8 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const logDir = options.logDir ?? join(workDir, "data");
   await mkdir(logDir, { recursive: true });
   const propertiesFile = join(workDir, "server.properties");
-  await writeFile(propertiesFile, serverProperties({ port, controllerPort, logDir, extra: options.properties }));
+  const role = options.role ?? "combined";
+  await writeFile(propertiesFile, serverProperties({ port, controllerPort, logDir, extra: options.properties, role }));
 
   let clusterId: string;
   let formatMs = 0;
@@ -354,15 +369,19 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   for (;;) {
     if (hasExited) throw new Error(`Kafka exited during startup (${JSON.stringify(await exited)}); output ends with:\n${output()}`);
     try {
-      const brokers = await Promise.race([metadataBrokers("127.0.0.1", port, probeTimeoutMs_max), spawnError]);
-      if (brokers.some((broker) => broker.port === port)) break;
+      if (role === "controller") {
+        if (await Promise.race([accepts("127.0.0.1", controllerPort, probeTimeoutMs_max), spawnError])) break;
+      } else {
+        const brokers = await Promise.race([metadataBrokers("127.0.0.1", port, probeTimeoutMs_max), spawnError]);
+        if (brokers.some((broker) => broker.port === port)) break;
+      }
     } catch (error) {
       if (child.pid === undefined) throw error;
     }
     if (performance.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(
-        `Kafka did not serve Metadata on 127.0.0.1:${port} within ${options.startTimeoutMs ?? startTimeoutMs_default} ms; output ends with:\n${output()}`,
+        `Kafka did not serve ${role === "controller" ? `its controller port ${controllerPort}` : `Metadata on 127.0.0.1:${port}`} within ${options.startTimeoutMs ?? startTimeoutMs_default} ms; output ends with:\n${output()}`,
       );
     }
     await sleep(probeIntervalMs);
@@ -373,6 +392,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const logDirs = String(options.properties?.["log.dirs"] ?? logDir).split(",");
   return {
     bootstrap: `127.0.0.1:${port}`,
+    role,
     port,
     controllerPort,
     logDir,
@@ -390,7 +410,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
         await exited;
         clearTimeout(timer);
       }
-      const unclean = logDirs.filter((dir) => !existsSync(join(dir, ".kafka_cleanshutdown")));
+      const unclean = role === "controller" ? [] : logDirs.filter((dir) => !existsSync(join(dir, ".kafka_cleanshutdown")));
       if (unclean.length > 0) {
         throw new Error(
           `Kafka did not shut down cleanly (${JSON.stringify(await exited)}; no .kafka_cleanshutdown in ${unclean.join(", ")}); output ends with:\n${output()}`,
@@ -460,6 +480,21 @@ class ResponseReader {
 }
 
 /** Sends one Metadata v12 request and returns the brokers the response lists. */
+/** Whether `host:port` accepts a TCP connection within `timeoutMs` (a controller-only node's readiness). */
+function accepts(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
 export function metadataBrokers(host: string, port: number, timeoutMs: number): Promise<{ nodeId: number; host: string; port: number }[]> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
@@ -1036,28 +1071,40 @@ export function parseDumpLogSegments(stdout: string, stderr: string, printed: Du
 }
 
 export interface StartKafkaClusterOptions {
-  /** One sub-directory per broker (`kafka-<node id>`: server.properties, kafka.out, data/). */
+  /** One sub-directory per node (`kafka-<node id>`: server.properties, kafka.out, data/). */
   workDir: string;
-  /** Brokers (each `process.roles=broker,controller`, a voter of the static quorum): 3 by default. */
+  /** Brokers (each `process.roles=broker,controller`, a voter of the static quorum, unless `controllers`): 3 by default. */
   count?: number;
-  /** Added to every broker's server.properties. */
+  /**
+   * Dedicated controllers (`process.roles=controller`, node ids 101, 102, …), the static quorum's
+   * voters; the `count` brokers are then `process.roles=broker`. Returned after the brokers. 0 by default.
+   */
+  controllers?: number;
+  /** Added to every node's server.properties (the controllers' too: an authorizer, for example). */
   properties?: Record<string, string | number | boolean>;
   heap?: string;
   /** Added to one broker's server.properties (after `properties`): per-node listeners, for example. */
-  nodeProperties?: (node: { nodeId: number; port: number; controllerPort: number }) => Record<string, string | number | boolean>;
-  /** Starts these (stopped) brokers again on their formatted directories and ports, without formatting. */
+  nodeProperties?: (node: { nodeId: number; role: KafkaRole; port: number; controllerPort: number }) => Record<string, string | number | boolean>;
+  /** Starts these (stopped) nodes again on their formatted directories and ports, without formatting. */
   reuse?: readonly KafkaBroker[];
+}
+
+/** A node's id in a cluster started by startKafkaCluster: `kafka-<id>` is its work dir. */
+export function kafkaNodeId(node: KafkaBroker): number {
+  return Number(/kafka-(\d+)$/.exec(node.workDir)?.[1] ?? Number.NaN);
 }
 
 /**
  * Starts a KRaft Apache Kafka 4.4.0 cluster of `count` combined broker+controller nodes (node ids
- * 1..count) on 127.0.0.1 with a static quorum (`controller.quorum.voters`), each formatted with the
- * same cluster id on its own log dir; resolves once every broker serves Metadata listing itself.
- * Internal topics are replicated to min(3, count) brokers.
+ * 1..count), or of `count` brokers and `controllers` dedicated controllers (node ids 101, …), on
+ * 127.0.0.1 with a static quorum (`controller.quorum.voters`), each formatted with the same cluster
+ * id on its own log dir; resolves once every broker serves Metadata listing itself (and every
+ * controller accepts connections). Internal topics are replicated to min(3, count) brokers.
  */
 export async function startKafkaCluster(options: StartKafkaClusterOptions): Promise<KafkaBroker[]> {
   await kafkaClasspath();
-  const count = options.reuse?.length ?? options.count ?? 3;
+  const count = options.reuse?.filter((node) => node.role !== "controller").length ?? options.count ?? 3;
+  const controllers = options.reuse?.filter((node) => node.role === "controller").length ?? options.controllers ?? 0;
   const used = new Set<number>();
   const newPort = async () => {
     for (;;) {
@@ -1068,33 +1115,43 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions): Prom
       }
     }
   };
-  const nodes: { nodeId: number; port: number; controllerPort: number; workDir: string; logDir: string }[] = [];
-  for (const [index, broker] of (options.reuse ?? []).entries()) {
-    nodes.push({ nodeId: index + 1, port: broker.port, controllerPort: broker.controllerPort, workDir: broker.workDir, logDir: broker.logDir });
+  type Node = { nodeId: number; role: KafkaRole; port: number; controllerPort: number; workDir: string; logDir: string };
+  const nodes: Node[] = [];
+  for (const node of options.reuse ?? []) {
+    const { role, port, controllerPort, workDir, logDir } = node;
+    nodes.push({ nodeId: kafkaNodeId(node), role, port, controllerPort, workDir, logDir });
   }
-  for (let nodeId = nodes.length + 1; nodeId <= (options.reuse === undefined ? count : 0); nodeId++) {
-    const workDir = join(options.workDir, `kafka-${nodeId}`);
-    nodes.push({ nodeId, port: await newPort(), controllerPort: await newPort(), workDir, logDir: join(workDir, "data") });
+  if (options.reuse === undefined) {
+    const ids = [...Array.from({ length: count }, (_, i) => i + 1), ...Array.from({ length: controllers }, (_, i) => 101 + i)];
+    for (const nodeId of ids) {
+      const workDir = join(options.workDir, `kafka-${nodeId}`);
+      const role: KafkaRole = controllers === 0 ? "combined" : nodeId > 100 ? "controller" : "broker";
+      nodes.push({ nodeId, role, port: await newPort(), controllerPort: await newPort(), workDir, logDir: join(workDir, "data") });
+    }
   }
+  const voters = nodes.filter((node) => node.role !== "broker");
   const replicas = Math.min(3, count);
-  const properties = (nodeId: number): Record<string, string | number | boolean> => ({
-    "node.id": nodeId,
+  const properties = (node: Node): Record<string, string | number | boolean> => ({
+    "node.id": node.nodeId,
     "controller.quorum.bootstrap.servers": "",
-    "controller.quorum.voters": nodes.map((node) => `${node.nodeId}@127.0.0.1:${node.controllerPort}`).join(","),
+    "controller.quorum.voters": voters.map((voter) => `${voter.nodeId}@127.0.0.1:${voter.controllerPort}`).join(","),
     "offsets.topic.replication.factor": replicas,
     "transaction.state.log.replication.factor": replicas,
     "transaction.state.log.min.isr": Math.min(2, replicas),
     "share.coordinator.state.topic.replication.factor": replicas,
     "share.coordinator.state.topic.min.isr": Math.min(2, replicas),
     ...options.properties,
-    ...(options.nodeProperties?.(nodes[nodeId - 1]) ?? {}),
+    ...(node.role === "controller" ? {} : (options.nodeProperties?.(node) ?? {})),
   });
   const clusterId = randomClusterId();
   await Promise.all(
     (options.reuse === undefined ? nodes : []).map(async (node) => {
       await mkdir(node.logDir, { recursive: true });
       const file = join(node.workDir, "format.properties");
-      await writeFile(file, serverProperties({ port: node.port, controllerPort: node.controllerPort, logDir: node.logDir, extra: properties(node.nodeId) }));
+      await writeFile(
+        file,
+        serverProperties({ port: node.port, controllerPort: node.controllerPort, logDir: node.logDir, extra: properties(node), role: node.role }),
+      );
       const format = await runJavaTool("kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", file], { quickStart: true, heap: "256m" });
       if (format.code !== 0)
         throw new Error(`kafka.tools.StorageTool format of node ${node.nodeId} failed (${format.code}):\n${format.stdout}${format.stderr}`);
@@ -1108,8 +1165,9 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions): Prom
         controllerPort: node.controllerPort,
         workDir: node.workDir,
         logDir: node.logDir,
-        properties: properties(node.nodeId),
-        heap: options.heap ?? "384m",
+        properties: properties(node),
+        role: node.role,
+        heap: options.heap ?? (node.role === "controller" ? "256m" : "384m"),
         startTimeoutMs: 120_000,
       }),
     ),

@@ -207,7 +207,7 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   const cluster = options.cluster;
   if (cluster === undefined && !existsSync(documentPath))
     throw new ExportError(`${logDir} has no ${METADATA_FILE}: not a Sluice log directory (nothing to export)`);
-  if (!existsSync(join(logDir, ".kafka_cleanshutdown"))) {
+  if (cluster === undefined && !existsSync(join(logDir, ".kafka_cleanshutdown"))) {
     throw new ExportError(
       `${logDir} has no .kafka_cleanshutdown: Sluice is running on it or did not stop cleanly. Stop Sluice (or start it and stop it cleanly) before exporting`,
     );
@@ -245,6 +245,23 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
       throw new ExportError(`Kafka's metadata log in ${logDir} cannot be read, so nothing is exported: ${(error as Error).message}`);
     }
     end = metadataLogEnd(metadataDirectory);
+  }
+  // A cluster with dedicated controllers (process.roles=controller): a controller's directory holds
+  // the metadata log but no broker registration and no partition; it gets the same snapshot (the
+  // controllers are the quorum the brokers follow). A broker's directory must have stopped cleanly.
+  const controllerOnly = cluster !== undefined && image !== null && !image.brokerRegistrations.has(nodeId);
+  if (controllerOnly) {
+    const partitionDirectories = readdirSync(logDir).filter((name) => /-\d+$/.test(name) && name !== METADATA_PARTITION_DIRECTORY);
+    if (partitionDirectories.length > 0) {
+      throw new ExportError(
+        `Kafka's metadata log in ${logDir} holds no registration of node ${nodeId}, but the directory holds partitions (${partitionDirectories.slice(0, 3).join(", ")}): nothing exported`,
+      );
+    }
+    notes.push(`node ${nodeId} is not a broker of Kafka's metadata: its directory is taken for a dedicated controller's (no .kafka_cleanshutdown written)`);
+  } else if (cluster !== undefined && !existsSync(join(logDir, ".kafka_cleanshutdown"))) {
+    throw new ExportError(
+      `${logDir} has no .kafka_cleanshutdown: Sluice is running on it or did not stop cleanly. Stop Sluice (or start it and stop it cleanly) before exporting`,
+    );
   }
 
   // The snapshot's id: past Kafka's log (never truncating it) or 1-0 in a new metadata log.
@@ -398,9 +415,6 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     cluster !== undefined && image !== null ? [...image.brokerRegistrations.values()].sort((a, b) => a.record.brokerId - b.record.brokerId) : [];
   for (const { version, record } of registrations) add(Type.RegisterBrokerRecord, version, { ...record, fenced: false, inControlledShutdown: false });
   const ownRegistration = image?.brokerRegistrations.get(nodeId);
-  if (cluster !== undefined && ownRegistration === undefined) {
-    throw new ExportError(`Kafka's metadata log in ${logDir} holds no registration of broker ${nodeId}: nothing exported`);
-  }
 
   // Topics: Sluice's, with Kafka's ids kept (Sluice adopted them) and leader epochs past every log's.
   const kafkaTopics = new Map([...(image?.topics.values() ?? [])].map((topic) => [topic.id, topic]));
@@ -528,8 +542,9 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     if (existsSync(snapshotFile) && snapshotFile !== replacing) throw new ExportError(`${snapshotFile} exists: nothing overwritten`);
     writeDurablySync(directory, fileName, bytes, `${fileName}.part`);
     // The broker epoch Kafka's broker sends at registration as its previous one: its registration's in the snapshot.
-    const epoch = ownRegistration?.record.brokerEpoch ?? -1n;
-    writeDurablySync(logDir, ".kafka_cleanshutdown", Buffer.from(`{"version":0,"brokerEpoch":${epoch}}`));
+    if (ownRegistration !== undefined) {
+      writeDurablySync(logDir, ".kafka_cleanshutdown", Buffer.from(`{"version":0,"brokerEpoch":${ownRegistration.record.brokerEpoch}}`));
+    }
   } else if (!options.dryRun) {
     if (metadataDirectory === null) {
       mkdirSync(directory);
