@@ -9,9 +9,10 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { planAdoption } from "../../src/cluster/kraft/adoption.js";
 import { metadataRecordTypeByNumber } from "../../src/cluster/kraft/generated/index.js";
 import { decodeMetadataRecord, encodeMetadataRecord, MetadataLogError, readKraftImage, topicConfigs } from "../../src/cluster/kraft/metadata-log.js";
-import { recompressBatch } from "../../src/native.js";
+import { recompressBatch, writeMetaProperties } from "../../src/native.js";
 import { buildRecordBatch, encodeControlRecordKey } from "../../src/protocol/records.js";
 
 // Record values from a Kafka 4.4.0 broker's metadata log (DumpLogSegments --cluster-metadata-decoder
@@ -177,5 +178,37 @@ describe("bad metadata logs", () => {
   it("a directory without __cluster_metadata-0 is not a KRaft log dir", async () => {
     logDir = await mkdtemp(join(tmpdir(), "sluice-kraft-"));
     expect(() => readKraftImage(logDir as string)).toThrow(/has no __cluster_metadata-0 directory/);
+  });
+});
+
+describe("the adoption plan of a broker with several log directories (JBOD)", () => {
+  it("is blocked, naming the directories Kafka registered; one registered directory is not", async () => {
+    const registration = (logDirs: string[]) =>
+      value("RegisterBrokerRecord", { brokerId: 1, brokerEpoch: 5n, incarnationId: topicB, logDirs, endPoints: [], features: [] }, 3);
+    for (const [logDirs, blocked] of [
+      [["robOf4WISD2o3j6KHRJejQ", "wcYSkHp9CZYkkUtcuUxc-Q"], true],
+      [["robOf4WISD2o3j6KHRJejQ"], false],
+    ] as const) {
+      const dir = await metadataLog({
+        "00000000000000000000.log": batch(0n, [
+          registration([...logDirs]),
+          value("TopicRecord", { name: "a", topicId: topicA }),
+          value("PartitionRecord", { topicId: topicA, partitionId: 0, replicas: [1], isr: [1], leader: 1, leaderEpoch: 1, partitionEpoch: 1 }),
+        ]),
+      });
+      writeMetaProperties(dir, { version: 1, clusterId: "KDxlmjWlQyGJ2mTvRgBxYw", nodeId: 1, directoryId: logDirs[0] });
+      await mkdir(join(dir, "a-0"));
+      await writeFile(join(dir, "a-0", "partition.metadata"), `version: 0\ntopic_id: ${topicA}\n`);
+      const plan = planAdoption(dir);
+      const jbod = plan.blockers.filter((blocker) => blocker.includes("log directories"));
+      expect(jbod, plan.blockers.join("\n")).toEqual(
+        blocked
+          ? [
+              'Kafka broker 1 registered 2 log directories (log.dirs with several entries): Sluice serves one. Move every partition into this directory first (kafka-reassign-partitions.sh with "log_dirs"), then adopt it',
+            ]
+          : [],
+      );
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -271,6 +271,15 @@ export function planAdoption(
       );
     }
   }
+  // JBOD: Kafka broker with several log.dirs (its registration lists each directory's id). Sluice serves
+  // one log directory, so the partitions in the others would be left behind.
+  const registeredDirs = nodeId === null ? undefined : image.brokerRegistrations.get(nodeId)?.record.logDirs;
+  if (Array.isArray(registeredDirs) && registeredDirs.length > 1) {
+    blockers.push(
+      `Kafka broker ${nodeId} registered ${registeredDirs.length} log directories (log.dirs with several entries): Sluice serves one. ` +
+        'Move every partition into this directory first (kafka-reassign-partitions.sh with "log_dirs"), then adopt it',
+    );
+  }
   if (image.truncatedTail !== null) {
     notCarried.push(`${image.truncatedTail.file}: a batch cut short at byte ${image.truncatedTail.position} (a crash's torn write) is not applied`);
   }
