@@ -238,6 +238,12 @@ export class EtcdMetadataStore {
     return (JSON.parse(stored) as { clusterId: string }).clusterId;
   }
 
+  /** The cluster id stored in etcd, null before a broker proposed one. */
+  async storedClusterId(): Promise<string | null> {
+    const stored = await this.#client.get(`${PREFIX}cluster`).string();
+    return stored === null ? null : (JSON.parse(stored) as { clusterId: string }).clusterId;
+  }
+
   /** Every broker, topic and partition, and the revision they were read at (a watch starts after it). */
   async snapshot(): Promise<MetadataSnapshot> {
     const response = await this.#client.getAll().prefix(PREFIX).exec();

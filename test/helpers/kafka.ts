@@ -1087,6 +1087,11 @@ export interface StartKafkaClusterOptions {
   nodeProperties?: (node: { nodeId: number; role: KafkaRole; port: number; controllerPort: number }) => Record<string, string | number | boolean>;
   /** Starts these (stopped) nodes again on their formatted directories and ports, without formatting. */
   reuse?: readonly KafkaBroker[];
+  /**
+   * Starts combined nodes on these directories, which hold meta.properties (cluster.id, node.id,
+   * directory.id) and a metadata log already (`sluice migrate export-kraft` wrote them), without formatting.
+   */
+  existing?: readonly { nodeId: number; logDir: string }[];
 }
 
 /** A node's id in a cluster started by startKafkaCluster: `kafka-<id>` is its work dir. */
@@ -1103,7 +1108,7 @@ export function kafkaNodeId(node: KafkaBroker): number {
  */
 export async function startKafkaCluster(options: StartKafkaClusterOptions): Promise<KafkaBroker[]> {
   await kafkaClasspath();
-  const count = options.reuse?.filter((node) => node.role !== "controller").length ?? options.count ?? 3;
+  const count = options.existing?.length ?? options.reuse?.filter((node) => node.role !== "controller").length ?? options.count ?? 3;
   const controllers = options.reuse?.filter((node) => node.role === "controller").length ?? options.controllers ?? 0;
   const used = new Set<number>();
   const newPort = async () => {
@@ -1121,7 +1126,10 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions): Prom
     const { role, port, controllerPort, workDir, logDir } = node;
     nodes.push({ nodeId: kafkaNodeId(node), role, port, controllerPort, workDir, logDir });
   }
-  if (options.reuse === undefined) {
+  for (const { nodeId, logDir } of options.existing ?? []) {
+    nodes.push({ nodeId, role: "combined", port: await newPort(), controllerPort: await newPort(), workDir: join(options.workDir, `kafka-${nodeId}`), logDir });
+  }
+  if (options.reuse === undefined && options.existing === undefined) {
     const ids = [...Array.from({ length: count }, (_, i) => i + 1), ...Array.from({ length: controllers }, (_, i) => 101 + i)];
     for (const nodeId of ids) {
       const workDir = join(options.workDir, `kafka-${nodeId}`);
@@ -1145,7 +1153,7 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions): Prom
   });
   const clusterId = randomClusterId();
   await Promise.all(
-    (options.reuse === undefined ? nodes : []).map(async (node) => {
+    (options.reuse === undefined && options.existing === undefined ? nodes : []).map(async (node) => {
       await mkdir(node.logDir, { recursive: true });
       const file = join(node.workDir, "format.properties");
       await writeFile(

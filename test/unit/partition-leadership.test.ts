@@ -26,7 +26,15 @@ const batch = () => buildRecordBatch({ baseTimestamp: BigInt(Date.now()), record
 
 async function leaderOfThree(partition: number): Promise<Partition> {
   const log = await PartitionLog.open(join(directory, `events-${partition}`), { topic: "events", partition, resources, config: {} });
-  return new Partition("events", "AAAAAAAAAAAAAAAAAAAAAQ", partition, log, 1, { leaderId: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1, 2, 3], isr: [1, 2, 3] }, 0n);
+  return new Partition(
+    "events",
+    "AAAAAAAAAAAAAAAAAAAAAQ",
+    partition,
+    log,
+    1,
+    { leaderId: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1, 2, 3], isr: [1, 2, 3] },
+    0n,
+  );
 }
 
 function refusal(append: () => unknown): number | null {

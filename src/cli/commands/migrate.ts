@@ -49,7 +49,7 @@ export function registerMigrate(program: Command): void {
     )
     .option(
       "--metadata-store <etcd://host:port,...>",
-      "a broker of a cluster adopted from Kafka (metadata.store in its server.properties): the cluster's metadata comes from etcd; run on every stopped broker",
+      "a broker of a cluster (metadata.store in its server.properties): the cluster's metadata comes from etcd; run on every stopped broker (and each dedicated Kafka controller's directory, for a cluster adopted from Kafka)",
     )
     .option("--dry-run", "print what would be written; write nothing")
     .option("--json", "print JSON for scripts instead of text")

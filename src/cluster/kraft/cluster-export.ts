@@ -40,15 +40,24 @@ export async function exportClusterKraftSnapshot(
 ): Promise<ClusterExportResult> {
   const { logDir } = options;
   const adoption = await etcd.kafkaAdoption();
-  if (adoption === null || adoption.state !== "done") {
-    throw new ExportError("the metadata store holds no finished adoption of a Kafka cluster: only a cluster adopted from Kafka can be exported back to it");
+  if (adoption !== null && adoption.state !== "done") {
+    throw new ExportError("the metadata store's import of a Kafka cluster never finished: start the importing broker again, or use an empty etcd");
+  }
+  // A cluster born on Sluice: no Kafka metadata anywhere, the snapshot starts a new metadata log.
+  const bornOnSluice = adoption === null;
+  const clusterId = adoption?.clusterId ?? (await etcd.storedClusterId());
+  if (clusterId === null) throw new ExportError("the metadata store holds no cluster (no broker ever started on it): nothing to export");
+  if (bornOnSluice && kafkaMetadataLogEnd(logDir) !== null) {
+    throw new ExportError(
+      `${logDir} holds a Kafka metadata log, but the metadata store holds no adoption of a Kafka cluster: this directory is not one of this cluster's brokers'`,
+    );
   }
   const meta = readMetaProperties(logDir);
   if (meta === null || meta.nodeId < 0) throw new ExportError(`${logDir} has no meta.properties with a node.id`);
   const nodeId = meta.nodeId;
   const snapshot = await etcd.snapshot();
   const document: SluiceDocument = {
-    clusterId: adoption.clusterId,
+    clusterId,
     nextProducerId: (await etcd.nextProducerId()).toString(),
     topics: [],
     brokerConfigs: {},
@@ -87,9 +96,17 @@ export async function exportClusterKraftSnapshot(
 
   let record = await etcd.kafkaExport();
   let chose = false;
-  if (record === null) {
+  if (record === null && bornOnSluice) {
+    // Every broker's directory gets a new metadata log starting with the snapshot 1-0 (0-0 is kafka-storage's bootstrap snapshot).
+    const proposed: KafkaExportRecord = { offset: "1", epoch: 0, nodeId, at: new Date().toISOString(), brokers: [] };
+    if (options.dryRun) record = proposed;
+    else {
+      record = await etcd.claimKafkaExport(proposed);
+      chose = record.nodeId === nodeId && record.at === proposed.at;
+    }
+  } else if (record === null) {
     const end = kafkaMetadataLogEnd(logDir);
-    if (end === null) throw new ExportError(`${logDir} has no __cluster_metadata-0: not a Kafka broker's directory`);
+    if (end === null || adoption === null) throw new ExportError(`${logDir} has no __cluster_metadata-0: not a Kafka broker's directory`);
     let offset = end.endOffset;
     brokers.add(adoption.nodeId);
     for (const id of [...brokers].sort((a, b) => a - b)) {
@@ -124,6 +141,7 @@ export async function exportClusterKraftSnapshot(
       snapshotEpoch: record.epoch,
       producerIdsBrokerId: record.nodeId,
       chosenAtMs: Date.parse(record.at),
+      bornOnSluice: bornOnSluice ? { brokerIds: [...brokers].sort((a, b) => a - b) } : null,
       replacesOwnExport: record.brokers.includes(nodeId),
     },
   });

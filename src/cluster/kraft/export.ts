@@ -29,6 +29,7 @@
 // Kafka ran replaces the snapshot that moved-aside document names; any other snapshot at the log end
 // is refused. Sluice must be stopped cleanly (`.kafka_cleanshutdown` present).
 
+import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { PartitionState } from "../../log/partition.js";
@@ -130,12 +131,53 @@ export interface ClusterExportInput {
   readonly producerIdsBrokerId: number;
   /** The time the snapshot id was chosen: the snapshot's times on every broker (the snapshots are the same bytes). */
   readonly chosenAtMs: number;
+  /**
+   * A cluster born on Sluice (no Kafka metadata log): the brokers its partitions are on. Each gets a
+   * new metadata log with the snapshot 1-0, a static quorum (kraft.version 0: the Kafka nodes'
+   * `controller.quorum.voters`), and a registration made up for each broker (see the export).
+   */
+  readonly bornOnSluice: { readonly brokerIds: readonly number[] } | null;
   /** This broker wrote a snapshot of that id before (Kafka has not run since): it is replaced. */
   readonly replacesOwnExport: boolean;
 }
 
 /** The DirectoryId Kafka reads as "not assigned yet" for another broker's replica (the broker tells the controller its directory). */
 const DIRECTORY_MIGRATING = "AAAAAAAAAAAAAAAAAAAAAg";
+
+/** A Kafka Uuid (base64url) derived from `seed`: the same on every broker's export; not starting with "-", as Kafka's random ones. */
+function derivedUuid(seed: string): string {
+  for (let round = 0; ; round++) {
+    const id = createHash("sha256").update(`sluice-export:${seed}:${round}`).digest().subarray(0, 16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
+/** The broker epoch of the registrations an export of a cluster born on Sluice makes up (and their .kafka_cleanshutdown). */
+const BORN_BROKER_EPOCH = 1n;
+
+/**
+ * The registration a cluster born on Sluice gets for broker `brokerId`: unfenced, at BORN_BROKER_EPOCH,
+ * with an incarnation id derived from the cluster id and broker id (the same on every broker's
+ * export). Kafka's controller then takes each broker's first start, whose .kafka_cleanshutdown names
+ * that epoch, for a clean restart and keeps it among the eligible leaders (KIP-966): without a
+ * registration it would take it for an unclean shutdown and leave the partitions without a leader.
+ * The broker registers again at its start with its real endpoints, features and directory.
+ */
+function bornRegistration(clusterId: string, brokerId: number): { brokerId: number; brokerEpoch: bigint } & Record<string, unknown> {
+  return {
+    brokerId,
+    isMigratingZkBroker: false,
+    incarnationId: derivedUuid(`${clusterId}:broker:${brokerId}`),
+    brokerEpoch: BORN_BROKER_EPOCH,
+    endPoints: [],
+    features: [],
+    rack: null,
+    fenced: false,
+    inControlledShutdown: false,
+    logDirs: [],
+    cordonedLogDirs: null,
+  };
+}
 
 /** The one log directory a Kafka broker registered with (RegisterBrokerRecord.logDirs), as a base64 Uuid; null for none or several. */
 function registeredDirectory(record: Record<string, unknown> | undefined): string | null {
@@ -271,7 +313,26 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   let replacing: string | null = null;
   /** No metadata record of Kafka's yet: a directory born on Sluice, or formatted and never started. */
   let newMetadataLog = metadataDirectory === null;
-  if (cluster !== undefined) {
+  if (cluster?.bornOnSluice) {
+    snapshotOffset = cluster.snapshotOffset;
+    snapshotEpoch = cluster.snapshotEpoch;
+    newMetadataLog = metadataDirectory === null;
+    const newest = end?.newestSnapshot ?? null;
+    if (metadataDirectory !== null) {
+      // Only this export's own snapshot may be there (an export again before Kafka ran).
+      const own = newest !== null && newest.offset === snapshotOffset && newest.epoch === snapshotEpoch && end?.endOffset === snapshotOffset;
+      if (!own || !cluster.replacesOwnExport || newest === null) {
+        throw new ExportError(
+          `${metadataDirectory} exists, and the cluster was born on Sluice: Kafka ran on this directory since the export; nothing exported`,
+        );
+      }
+      replacing = newest.file;
+    }
+    // A static quorum, as Kafka's `controller.quorum.voters` configures it: no quorum records.
+    quorum = { kraftVersion: null, voters: null };
+    if (options.controllerListener !== undefined)
+      notes.push("--controller-listener is ignored: set controller.quorum.voters in each Kafka node's server.properties");
+  } else if (cluster !== undefined) {
     // One snapshot id for every broker of the cluster: at or past each broker's own log end and epoch.
     if (end === null || metadataDirectory === null) {
       throw new ExportError(
@@ -411,10 +472,16 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   // directory whose .kafka_cleanshutdown names that registration's epoch registers as cleanly
   // stopped. Without it Kafka's controller takes each registration for an unclean shutdown and
   // drops the broker from every ISR and ELR (KIP-966), leaving partitions without a leader.
+  // A cluster born on Sluice has no registration of Kafka's: one is made up for each broker (the same
+  // bytes on every broker), at epoch BORN_BROKER_EPOCH, which its .kafka_cleanshutdown names.
   const registrations =
-    cluster !== undefined && image !== null ? [...image.brokerRegistrations.values()].sort((a, b) => a.record.brokerId - b.record.brokerId) : [];
+    cluster?.bornOnSluice != null
+      ? cluster.bornOnSluice.brokerIds.map((brokerId) => ({ version: 3, record: bornRegistration(document.clusterId, brokerId) }))
+      : cluster !== undefined && image !== null
+        ? [...image.brokerRegistrations.values()].sort((a, b) => a.record.brokerId - b.record.brokerId)
+        : [];
   for (const { version, record } of registrations) add(Type.RegisterBrokerRecord, version, { ...record, fenced: false, inControlledShutdown: false });
-  const ownRegistration = image?.brokerRegistrations.get(nodeId);
+  const ownRegistration = registrations.find(({ record }) => record.brokerId === nodeId);
 
   // Topics: Sluice's, with Kafka's ids kept (Sluice adopted them) and leader epochs past every log's.
   const kafkaTopics = new Map([...(image?.topics.values() ?? [])].map((topic) => [topic.id, topic]));
@@ -456,8 +523,10 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
           partitionEpoch: Math.max(state.partitionEpoch, kafka?.partitionEpoch ?? 0) + 1,
           // Every broker's snapshot must be the same bytes (the controllers' states must agree):
           // each replica's directory is the one its broker registered with Kafka (one log dir a broker).
-          directories: state.replicas.map(
-            (id) => registeredDirectory(image?.brokerRegistrations.get(id)?.record) ?? (id === nodeId ? directoryId : DIRECTORY_MIGRATING),
+          directories: state.replicas.map((id) =>
+            cluster.bornOnSluice !== null
+              ? DIRECTORY_MIGRATING
+              : (registeredDirectory(image?.brokerRegistrations.get(id)?.record) ?? (id === nodeId ? directoryId : DIRECTORY_MIGRATING)),
           ),
           eligibleLeaderReplicas: null,
           lastKnownElr: null,
@@ -502,12 +571,15 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
     }
   }
 
-  // ACLs keep the id Kafka gave them; new ones get a new id.
+  // ACLs keep the id Kafka gave them; new ones get a new id, in a cluster one derived from the ACL
+  // (every broker's snapshot must be the same bytes).
   const kafkaAclIds = new Map([...(image?.acls.values() ?? [])].map(({ id, ...binding }) => [aclKey(binding), id]));
   const usedIds = new Set<string>();
   for (const binding of document.acls ?? []) {
-    let id = kafkaAclIds.get(aclKey(binding)) ?? randomKafkaUuid();
-    while (usedIds.has(id)) id = randomKafkaUuid();
+    let attempt = 0;
+    const newId = () => (cluster === undefined ? randomKafkaUuid() : derivedUuid(`${document.clusterId}:acl:${aclKey(binding)}:${attempt++}`));
+    let id = kafkaAclIds.get(aclKey(binding)) ?? newId();
+    while (usedIds.has(id)) id = newId();
     usedIds.add(id);
     add(Type.AccessControlEntryRecord, 0, { id, ...binding });
   }
@@ -528,7 +600,8 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
       : sluiceNext;
   // A cluster's brokers write the same record: the broker that chose the snapshot id, at its registered epoch.
   const producerIdsBroker = cluster?.producerIdsBrokerId ?? nodeId;
-  const producerIdsEpoch = cluster !== undefined ? (image?.brokerRegistrations.get(producerIdsBroker)?.record.brokerEpoch ?? -1n) : (image?.producerIds?.brokerEpoch ?? -1n);
+  const producerIdsEpoch =
+    cluster !== undefined ? (image?.brokerRegistrations.get(producerIdsBroker)?.record.brokerEpoch ?? -1n) : (image?.producerIds?.brokerEpoch ?? -1n);
   if (nextProducerId > 0n) add(Type.ProducerIdsRecord, 0, { brokerId: producerIdsBroker, brokerEpoch: producerIdsEpoch, nextProducerId });
 
   if (image !== null && image.delegationTokens.size > 0) notExported.push(`${image.delegationTokens.size} delegation token(s) of Kafka's are not written back`);
@@ -539,6 +612,10 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   const snapshotFile = join(directory, fileName);
   let documentMovedTo: string | null = null;
   if (!options.dryRun && cluster !== undefined) {
+    if (metadataDirectory === null) {
+      mkdirSync(directory);
+      writeDurablySync(directory, "partition.metadata", Buffer.from(`version: 0\ntopic_id: ${METADATA_TOPIC_ID}\n`));
+    }
     if (existsSync(snapshotFile) && snapshotFile !== replacing) throw new ExportError(`${snapshotFile} exists: nothing overwritten`);
     writeDurablySync(directory, fileName, bytes, `${fileName}.part`);
     // The broker epoch Kafka's broker sends at registration as its previous one: its registration's in the snapshot.
