@@ -1,8 +1,11 @@
 // `sluice migrate export-kraft --metadata-store etcd://…`: the way back to Kafka for a cluster
-// adopted from Kafka (adoption.ts, adoptKafkaMetadataIntoCluster). Run on each stopped Sluice
-// broker's directory (all brokers stopped); each writes into its own `__cluster_metadata-0` the
-// cluster's metadata as etcd holds it (topics with Kafka's ids, replicas, ISR and leaders, configs,
-// SCRAM users, ACLs, quotas, the producer id counter) as one KRaft snapshot (export.ts).
+// adopted from Kafka (adoption.ts, adoptKafkaMetadataIntoCluster), and the way to Kafka for a cluster
+// born on Sluice. Run on each stopped Sluice broker's directory (all brokers stopped; for an adopted
+// cluster with dedicated controllers, on theirs too); each writes into its own `__cluster_metadata-0`
+// the cluster's metadata as etcd holds it (topics with Kafka's ids, replicas, ISR and leaders,
+// configs, SCRAM users, ACLs, quotas, the producer id counter) as one KRaft snapshot (export.ts),
+// the same bytes on every node. A cluster born on Sluice gets the snapshot 1-0 in a new metadata log
+// on every broker (a static quorum); the rest of this comment is about an adopted cluster.
 //
 // Every broker's snapshot has the same id. Each broker sees only its own metadata log, so the first
 // export chooses the id and records it in etcd (adoption/export, create-if-absent): the offset is
