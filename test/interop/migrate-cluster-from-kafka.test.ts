@@ -26,43 +26,22 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../helpers/cli.js";
 import { startEtcd, waitFor } from "../helpers/cluster.js";
 import { freePort, type KafkaBroker, produceWithJava, runJavaTool, startKafkaCluster } from "../helpers/kafka.js";
-import { type SluiceBroker, sluiceBin, startSluice } from "../helpers/sluice.js";
+import {
+  aclCommand,
+  authorizer,
+  committedRows,
+  configCommand,
+  consoleConsumer,
+  describedPartitions,
+  groupCommand,
+  scramModule,
+  sluiceCli,
+  topicCommand,
+} from "../helpers/migrate.js";
+import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 import { ToolSession } from "../helpers/tool-session.js";
-
-const topicCommand = "org.apache.kafka.tools.TopicCommand";
-const configCommand = "org.apache.kafka.tools.ConfigCommand";
-const aclCommand = "org.apache.kafka.tools.AclCommand";
-const groupCommand = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
-const consoleConsumer = "org.apache.kafka.tools.consumer.ConsoleConsumer";
-const scramModule = "org.apache.kafka.common.security.scram.ScramLoginModule";
-const authorizer = { "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "super.users": "User:ANONYMOUS" };
-
-const sluiceCli = (args: string[]) => run(process.execPath, [sluiceBin, ...args]);
-
-/** kafka-consumer-groups --describe rows as "topic partition current-offset", sorted. */
-function committedRows(text: string): string[] {
-  return text
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter((cols) => cols.length >= 6 && /^\d+$/.test(cols[2] ?? "") && cols[0] !== "GROUP")
-    .map((cols) => cols.slice(1, 4).join(" "))
-    .sort();
-}
-
-/** kafka-topics --describe's partition lines: partition → { leader (-1 for none), replicas, isr }. */
-function describedPartitions(stdout: string): Map<number, { leader: number; replicas: number[]; isr: number[] }> {
-  const found = new Map<number, { leader: number; replicas: number[]; isr: number[] }>();
-  for (const line of stdout.split("\n")) {
-    const match = /Partition: (\d+)\s+Leader: (-?\d+|none)\s+Replicas: ([\d,]*)\s+Isr: ([\d,]*)/.exec(line);
-    if (match === null) continue;
-    const ids = (text: string) => (text === "" ? [] : text.split(",").map(Number));
-    found.set(Number(match[1]), { leader: match[2] === "none" ? -1 : Number(match[2]), replicas: ids(match[3]), isr: ids(match[4]) });
-  }
-  return found;
-}
 
 /** The Kafka clusters moved: three combined broker+controller nodes, and three brokers with a dedicated controller. */
 const topologies = [

@@ -21,30 +21,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../helpers/cli.js";
 import { dumpLogSegments, freePort, type KafkaBroker, produceWithJava, runJavaTool, startKafka } from "../helpers/kafka.js";
-import { type SluiceBroker, sluiceBin, startSluice } from "../helpers/sluice.js";
+import { aclCommand, authorizer, configCommand, consoleConsumer, groupCommand, offsetRows, scramModule, sluiceCli, topicCommand } from "../helpers/migrate.js";
+import { type SluiceBroker, startSluice } from "../helpers/sluice.js";
 import { ToolSession } from "../helpers/tool-session.js";
-
-const topicCommand = "org.apache.kafka.tools.TopicCommand";
-const configCommand = "org.apache.kafka.tools.ConfigCommand";
-const aclCommand = "org.apache.kafka.tools.AclCommand";
-const groupCommand = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
-const consoleConsumer = "org.apache.kafka.tools.consumer.ConsoleConsumer";
-const authorizer = { "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "super.users": "User:ANONYMOUS" };
-const scramModule = "org.apache.kafka.common.security.scram.ScramLoginModule";
-
-const sluiceCli = (args: string[]) => run(process.execPath, [sluiceBin, ...args]);
-
-/** kafka-consumer-groups --describe rows as "topic partition current-offset log-end-offset lag", sorted. */
-function offsetRows(text: string): string[] {
-  return text
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter((cols) => cols.length >= 6 && /^\d+$/.test(cols[2] ?? "") && cols[0] !== "GROUP")
-    .map((cols) => cols.slice(1, 6).join(" "))
-    .sort();
-}
 
 describe("a log dir born on Sluice, exported with migrate export-kraft, served by Kafka 4.4.0", () => {
   let workDir: string;
