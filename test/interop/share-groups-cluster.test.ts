@@ -136,10 +136,14 @@ describe.skipIf(skip !== null)("share groups on a 3-broker Sluice cluster", () =
     for (const value of [...second, ...third]) expect(values.has(value), value).toBe(true);
     // Nothing accepted before the kill comes back.
     expect(after.filter((r) => r.value.startsWith("a-"))).toEqual([]);
-    // A record delivered twice was in flight at the kill: its later delivery counts it.
+    // A record delivered twice was in flight at the kill. Its later delivery count is never lower:
+    // the new leader counts from the state last written to the share coordinator, which holds the
+    // first delivery if a write followed it (an acquisition alone is not written, in Kafka either:
+    // KIP-932's counts are at-least-once, not exact across a leader's failure).
     const seen = new Map<string, number>();
     for (const r of after) {
-      if (seen.has(r.value)) expect(r.deliveryCount, r.value).toBeGreaterThan(1);
+      const earlier = seen.get(r.value);
+      if (earlier !== undefined) expect(r.deliveryCount, r.value).toBeGreaterThanOrEqual(earlier);
       seen.set(r.value, r.deliveryCount);
     }
     await cluster.broker(victim).start();
