@@ -153,70 +153,86 @@ describe("kafka-share-groups.sh against Sluice and Kafka 4.4.0", () => {
 
   it("the dead-letter queue (KIP-1191): rejected records and records past the delivery count limit, with Kafka's headers", { timeout: 240_000 }, async () => {
     const written: unknown[][] = [[], []];
-    for (const [index, broker] of brokers.entries()) {
-      const client = await TestClient.connect(broker.port);
-      try {
-        const created = await client.request<{ topics: { errorCode: number }[] }>(19, 7, {
-          topics: [
-            { name: "dlq-source", numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] },
-            {
-              name: "dlq.orders",
-              numPartitions: 1,
-              replicationFactor: 1,
-              assignments: [],
-              configs: [{ name: "errors.deadletterqueue.group.enable", value: "true" }],
-            },
-          ],
-          timeoutMs: 10_000,
-          validateOnly: false,
-        });
-        expect(created.topics.map((t) => t.errorCode)).toEqual([0, 0]);
-      } finally {
-        client.close();
-      }
-      const input = Array.from({ length: 4 }, (_, i) => JSON.stringify({ key: `k${i}`, value: `v${i}`, partition: i % 2, headers: [["h", "x"]] })).join("\n");
-      const produced = await runJavaTool("sluice.kafka.Produce", ["--bootstrap", broker.bootstrap, "--topic", "dlq-source"], { quickStart: true, input });
-      expect(produced.code, produced.stderr).toBe(0);
-      // Group "rejects": every record rejected, no copy. Group "releases": released until the limit (2), copied.
-      for (const [group, mode, copy] of [
-        ["rejects", "reject", "false"],
-        ["releases", "release", "true"],
-      ] as const) {
-        const set = await tools.run(configCommand, [
-          "--bootstrap-server",
-          broker.bootstrap,
-          "--alter",
-          "--entity-type",
-          "groups",
-          "--entity-name",
-          group,
-          "--add-config",
-          `share.auto.offset.reset=earliest,share.delivery.count.limit=2,errors.deadletterqueue.topic.name=dlq.orders,errors.deadletterqueue.copy.record.enable=${copy}`,
-        ]);
-        expect(set.code, set.stderr).toBe(0);
-        const consumed = await runJavaTool(
-          "sluice.kafka.ShareConsume",
-          ["--bootstrap", broker.bootstrap, "--group", group, "--topic", "dlq-source", "--mode", mode, "--idle-ms", "4000", "--property", "max.poll.records=1"],
-          { quickStart: true, heap: "128m", timeoutMs: 90_000 },
+    // Both brokers at once (their JVM tools overlap on the two cores).
+    await Promise.all(
+      brokers.map(async (broker, index) => {
+        const client = await TestClient.connect(broker.port);
+        try {
+          const created = await client.request<{ topics: { errorCode: number }[] }>(19, 7, {
+            topics: [
+              { name: "dlq-source", numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] },
+              {
+                name: "dlq.orders",
+                numPartitions: 1,
+                replicationFactor: 1,
+                assignments: [],
+                configs: [{ name: "errors.deadletterqueue.group.enable", value: "true" }],
+              },
+            ],
+            timeoutMs: 10_000,
+            validateOnly: false,
+          });
+          expect(created.topics.map((t) => t.errorCode)).toEqual([0, 0]);
+        } finally {
+          client.close();
+        }
+        const input = Array.from({ length: 4 }, (_, i) => JSON.stringify({ key: `k${i}`, value: `v${i}`, partition: i % 2, headers: [["h", "x"]] })).join("\n");
+        const produced = await runJavaTool("sluice.kafka.Produce", ["--bootstrap", broker.bootstrap, "--topic", "dlq-source"], { quickStart: true, input });
+        expect(produced.code, produced.stderr).toBe(0);
+        // Group "rejects": every record rejected, no copy. Group "releases": released until the limit (2), copied.
+        for (const [group, mode, copy] of [
+          ["rejects", "reject", "false"],
+          ["releases", "release", "true"],
+        ] as const) {
+          const set = await tools.run(configCommand, [
+            "--bootstrap-server",
+            broker.bootstrap,
+            "--alter",
+            "--entity-type",
+            "groups",
+            "--entity-name",
+            group,
+            "--add-config",
+            `share.auto.offset.reset=earliest,share.delivery.count.limit=2,errors.deadletterqueue.topic.name=dlq.orders,errors.deadletterqueue.copy.record.enable=${copy}`,
+          ]);
+          expect(set.code, set.stderr).toBe(0);
+          const consumed = await runJavaTool(
+            "sluice.kafka.ShareConsume",
+            [
+              "--bootstrap",
+              broker.bootstrap,
+              "--group",
+              group,
+              "--topic",
+              "dlq-source",
+              "--mode",
+              mode,
+              "--idle-ms",
+              "4000",
+              "--property",
+              "max.poll.records=1",
+            ],
+            { quickStart: true, heap: "128m", timeoutMs: 90_000 },
+          );
+          expect(consumed.code, consumed.stderr).toBe(0);
+        }
+        await waitFor(
+          `8 dead letters on ${broker.name}`,
+          async () => {
+            const read = await runJavaTool("sluice.kafka.Consume", ["--bootstrap", broker.bootstrap, "--topic", "dlq.orders"], { quickStart: true });
+            const lines = read.stdout
+              .split("\n")
+              .filter((line) => line.startsWith('{"partition"'))
+              .map((line) => JSON.parse(line) as { key: string | null; value: string | null; headers: [string, string][] });
+            written[index] = lines
+              .map((r) => ({ key: r.key, value: r.value, headers: r.headers }))
+              .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+            return lines.length === 8;
+          },
+          60_000,
         );
-        expect(consumed.code, consumed.stderr).toBe(0);
-      }
-      await waitFor(
-        `8 dead letters on ${broker.name}`,
-        async () => {
-          const read = await runJavaTool("sluice.kafka.Consume", ["--bootstrap", broker.bootstrap, "--topic", "dlq.orders"], { quickStart: true });
-          const lines = read.stdout
-            .split("\n")
-            .filter((line) => line.startsWith('{"partition"'))
-            .map((line) => JSON.parse(line) as { key: string | null; value: string | null; headers: [string, string][] });
-          written[index] = lines
-            .map((r) => ({ key: r.key, value: r.value, headers: r.headers }))
-            .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-          return lines.length === 8;
-        },
-        60_000,
-      );
-    }
+      }),
+    );
     expect(written[0]).toEqual(written[1]);
     expect(written[0]).toContainEqual({
       key: null,
@@ -235,67 +251,70 @@ describe("kafka-share-groups.sh against Sluice and Kafka 4.4.0", () => {
   it("the raw offset APIs answer as Kafka's: unknown topics, partitions and groups; NON_EMPTY_GROUP with a member", { timeout: 180_000 }, async () => {
     const topic = "raw-orders";
     const answers: unknown[][] = [[], []];
-    for (const [index, broker] of brokers.entries()) {
-      await setUp(broker, topic, "raw");
-      const client = await TestClient.connect(broker.port);
-      try {
-        const request = (apiKey: number, version: number, body: Record<string, unknown>) => client.request(apiKey, version, body);
-        answers[index]!.push(
-          await request(90, 1, {
-            groups: [
+    // Both brokers at once (their JVM tools overlap on the two cores); each one's answers in order.
+    await Promise.all(
+      brokers.map(async (broker, index) => {
+        await setUp(broker, topic, "raw");
+        const client = await TestClient.connect(broker.port);
+        try {
+          const request = (apiKey: number, version: number, body: Record<string, unknown>) => client.request(apiKey, version, body);
+          answers[index]!.push(
+            await request(90, 1, {
+              groups: [
+                {
+                  groupId: "raw",
+                  topics: [
+                    { topicName: topic, partitions: [0, 5] },
+                    { topicName: "nope", partitions: [0] },
+                  ],
+                },
+                { groupId: "none", topics: null },
+              ],
+            }),
+          );
+          answers[index]!.push(await request(90, 0, { groups: [{ groupId: "raw", topics: null }] }));
+          answers[index]!.push(
+            await request(91, 0, {
+              groupId: "raw",
+              topics: [
+                {
+                  topicName: topic,
+                  partitions: [
+                    { partitionIndex: 0, startOffset: 1n },
+                    { partitionIndex: 9, startOffset: 0n },
+                  ],
+                },
+                { topicName: "nope", partitions: [{ partitionIndex: 0, startOffset: 0n }] },
+              ],
+            }),
+          );
+          answers[index]!.push(await request(90, 1, { groups: [{ groupId: "raw", topics: null }] }));
+          answers[index]!.push(await request(92, 0, { groupId: "raw", topics: [{ topicName: topic }, { topicName: "nope" }] }));
+          answers[index]!.push(await request(90, 1, { groups: [{ groupId: "raw", topics: null }] }));
+          // A member makes the group non-empty.
+          const member = new MemberProcess(
+            `${broker.name}-holder`,
+            await spawnJavaTool(
+              "sluice.kafka.ShareConsume",
+              ["--bootstrap", broker.bootstrap, "--group", "raw", "--topic", topic, "--mode", "accept", "--idle-ms", "60000"],
               {
-                groupId: "raw",
-                topics: [
-                  { topicName: topic, partitions: [0, 5] },
-                  { topicName: "nope", partitions: [0] },
-                ],
+                quickStart: true,
+                heap: "128m",
               },
-              { groupId: "none", topics: null },
-            ],
-          }),
-        );
-        answers[index]!.push(await request(90, 0, { groups: [{ groupId: "raw", topics: null }] }));
-        answers[index]!.push(
-          await request(91, 0, {
-            groupId: "raw",
-            topics: [
-              {
-                topicName: topic,
-                partitions: [
-                  { partitionIndex: 0, startOffset: 1n },
-                  { partitionIndex: 9, startOffset: 0n },
-                ],
-              },
-              { topicName: "nope", partitions: [{ partitionIndex: 0, startOffset: 0n }] },
-            ],
-          }),
-        );
-        answers[index]!.push(await request(90, 1, { groups: [{ groupId: "raw", topics: null }] }));
-        answers[index]!.push(await request(92, 0, { groupId: "raw", topics: [{ topicName: topic }, { topicName: "nope" }] }));
-        answers[index]!.push(await request(90, 1, { groups: [{ groupId: "raw", topics: null }] }));
-        // A member makes the group non-empty.
-        const member = new MemberProcess(
-          "holder",
-          await spawnJavaTool(
-            "sluice.kafka.ShareConsume",
-            ["--bootstrap", broker.bootstrap, "--group", "raw", "--topic", topic, "--mode", "accept", "--idle-ms", "60000"],
-            {
-              quickStart: true,
-              heap: "128m",
-            },
-          ),
-        );
-        await waitFor(`a member in the group on ${broker.name}`, async () => {
-          const described = await request(77, 1, { groupIds: ["raw"], includeAuthorizedOperations: false });
-          return (described as { groups: { members: unknown[] }[] }).groups[0]?.members.length === 1;
-        });
-        answers[index]!.push(await request(91, 0, { groupId: "raw", topics: [{ topicName: topic, partitions: [{ partitionIndex: 0, startOffset: 0n }] }] }));
-        answers[index]!.push(await request(92, 0, { groupId: "raw", topics: [{ topicName: topic }] }));
-        await member.kill();
-      } finally {
-        client.close();
-      }
-    }
+            ),
+          );
+          await waitFor(`a member in the group on ${broker.name}`, async () => {
+            const described = await request(77, 1, { groupIds: ["raw"], includeAuthorizedOperations: false });
+            return (described as { groups: { members: unknown[] }[] }).groups[0]?.members.length === 1;
+          });
+          answers[index]!.push(await request(91, 0, { groupId: "raw", topics: [{ topicName: topic, partitions: [{ partitionIndex: 0, startOffset: 0n }] }] }));
+          answers[index]!.push(await request(92, 0, { groupId: "raw", topics: [{ topicName: topic }] }));
+          await member.kill();
+        } finally {
+          client.close();
+        }
+      }),
+    );
     // Topic ids differ between the brokers; everything else must not.
     const withoutIds = (value: unknown) =>
       JSON.parse(

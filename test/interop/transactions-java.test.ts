@@ -330,7 +330,7 @@ describe(`Java transactional clients and TransactionalMessageCopier against ${tx
     // Its timeout expires after the restart: Kafka 4.4 (single node) aborts a transaction that timed out
     // while it was down as soon as it loads __transaction_state, before the data partition is served, and
     // the ABORT marker is lost (CompleteAbort in the transaction log, the partition's LSO stuck for good).
-    await before.producer("abandoned", "crash-abandoned", { "transaction.timeout.ms": 20_000, "max.block.ms": 30_000 });
+    await before.producer("abandoned", "crash-abandoned", { "transaction.timeout.ms": 12_000, "max.block.ms": 30_000 });
     await before.producer("resumed", "crash-resumed", { "max.block.ms": 30_000 });
     expect(await before.transaction("committer", topic, 0, ["c-1", "c-2"], "commit")).toEqual([0, 1]);
     expect(await before.transaction("committer", topic, 1, ["c-3"], "commit")).toEqual([0]);

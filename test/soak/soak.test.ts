@@ -1,4 +1,4 @@
-// The soak test's short form (test/soak/soak.ts), part of `npm test`: SOAK_SECONDS of load (60 by
+// The soak test's short form (test/soak/soak.ts), part of `npm test`: SOAK_SECONDS of load (40 by
 // default) against bin/sluice with every kind of background work made frequent — retention checks
 // every 100 ms, rolls by size and time, flushes, retention by size and time, DeleteRecords, config
 // changes, topics created and deleted — with producers (acks=0, acks=1, acks=all, idempotent) and
@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { SluiceBroker } from "../helpers/sluice.js";
 import { formatSummary, runSoak, soakChecks } from "./soak.js";
 
-const seconds = Number(process.env.SOAK_SECONDS ?? 60);
+const seconds = Number(process.env.SOAK_SECONDS ?? 40);
 
 describe(`soak: ${seconds} s of producers, consumers and background work against bin/sluice`, () => {
   let broker: SluiceBroker | undefined;
