@@ -50,14 +50,15 @@ export async function exportClusterKraftSnapshot(
   const bornOnSluice = adoption === null;
   const clusterId = adoption?.clusterId ?? (await etcd.storedClusterId());
   if (clusterId === null) throw new ExportError("the metadata store holds no cluster (no broker ever started on it): nothing to export");
-  if (bornOnSluice && kafkaMetadataLogEnd(logDir) !== null) {
+  const meta = readMetaProperties(logDir);
+  if (meta === null || meta.nodeId < 0) throw new ExportError(`${logDir} has no meta.properties with a node.id`);
+  const nodeId = meta.nodeId;
+  // A metadata log here is only this broker's own earlier export (exported again before Kafka ran; export.ts checks it is).
+  if (bornOnSluice && kafkaMetadataLogEnd(logDir) !== null && !((await etcd.kafkaExport())?.brokers.includes(nodeId) ?? false)) {
     throw new ExportError(
       `${logDir} holds a Kafka metadata log, but the metadata store holds no adoption of a Kafka cluster: this directory is not one of this cluster's brokers'`,
     );
   }
-  const meta = readMetaProperties(logDir);
-  if (meta === null || meta.nodeId < 0) throw new ExportError(`${logDir} has no meta.properties with a node.id`);
-  const nodeId = meta.nodeId;
   const snapshot = await etcd.snapshot();
   const document: SluiceDocument = {
     clusterId,
