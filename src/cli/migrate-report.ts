@@ -17,6 +17,7 @@ export function planSummary(plan: AdoptionPlan): Record<string, unknown> {
     clusterId: plan.clusterId,
     nodeId: plan.nodeId,
     metadataOffset: plan.metadataOffset.toString(),
+    metadataEpoch: plan.metadataEpoch,
     topics: plan.topics,
     brokerConfigs: plan.brokerConfigs,
     groupConfigs: plan.groupConfigs,
@@ -56,7 +57,7 @@ function entityText(entity: readonly { entityType: string; entityName: string | 
 
 /** The plan as text: one section per kind of metadata, then what is not carried and what blocks. */
 export function formatPlan(plan: AdoptionPlan): string {
-  let out = `Kafka log dir: ${plan.logDir}\nCluster ID: ${plan.clusterId ?? "-"}\nNode ID: ${plan.nodeId ?? "-"}\nMetadata offset: ${plan.metadataOffset}\n\n`;
+  let out = `Kafka log dir: ${plan.logDir}\nCluster ID: ${plan.clusterId ?? "-"}\nNode ID: ${plan.nodeId ?? "-"}\nMetadata offset: ${plan.metadataOffset} (epoch ${plan.metadataEpoch})\n\n`;
   out += section(
     "Topics:",
     plan.topics.length === 0

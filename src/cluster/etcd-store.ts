@@ -79,6 +79,8 @@ export interface KafkaAdoptionRecord {
   /** The broker that imports (imported) its directory's metadata log. */
   readonly nodeId: number;
   readonly metadataOffset: string;
+  /** The imported metadata log's latest epoch (absent in records of older versions). */
+  readonly metadataEpoch?: number;
   readonly state: "importing" | "done";
   readonly at: string;
   readonly topics: number;

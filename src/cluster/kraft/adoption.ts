@@ -71,6 +71,11 @@ export interface AdoptionPlan {
   readonly nodeId: number | null;
   /** The offset of the last metadata record applied. */
   readonly metadataOffset: bigint;
+  /**
+   * The metadata log's latest leader epoch (-1 when unknown). Of a cluster's brokers, the directory
+   * with the highest (epoch, offset) holds the newest metadata: its broker imports first.
+   */
+  readonly metadataEpoch: number;
   readonly topics: AdoptedTopic[];
   /** Dynamic broker configs Sluice acts on, by resource ("" the cluster default, else a node id). */
   readonly brokerConfigs: Record<string, Record<string, string>>;
@@ -293,6 +298,7 @@ export function planAdoption(
     clusterId: image.clusterId,
     nodeId: image.nodeId,
     metadataOffset: image.lastOffset,
+    metadataEpoch: metadataLogLatestEpoch(logDir),
     topics,
     brokerConfigs,
     groupConfigs,
@@ -483,6 +489,7 @@ export async function adoptKafkaMetadataIntoCluster(
       clusterId,
       nodeId,
       metadataOffset: plan.metadataOffset.toString(),
+      metadataEpoch: plan.metadataEpoch,
       state: "importing",
       at: new Date().toISOString(),
       topics: plan.topics.length,
@@ -520,6 +527,23 @@ export async function adoptKafkaMetadataIntoCluster(
       adoption = (await etcd.kafkaAdoption()) as KafkaAdoptionRecord;
     }
   }
+  // A newer metadata log than the one imported (a higher epoch, or the same epoch and further): the
+  // import may predate Kafka's last partition changes (an ISR shrunk at the stop). The procedure
+  // starts first the broker whose `migrate check --cluster` shows the newest; say so if it did not.
+  if (adoption.nodeId !== nodeId && adoption.metadataEpoch !== undefined) {
+    const importedOffset = BigInt(adoption.metadataOffset);
+    if (plan.metadataEpoch > adoption.metadataEpoch || (plan.metadataEpoch === adoption.metadataEpoch && plan.metadataOffset > importedOffset)) {
+      logger.warn(
+        {
+          logDir,
+          metadataOffset: plan.metadataOffset.toString(),
+          metadataEpoch: plan.metadataEpoch,
+          imported: { broker: adoption.nodeId, metadataOffset: adoption.metadataOffset, metadataEpoch: adoption.metadataEpoch },
+        },
+        `this broker's Kafka metadata log is newer than the one broker ${adoption.nodeId} imported: the partition states in the metadata store may miss Kafka's last changes (the procedure starts first the broker with the newest metadata log, as migrate check --cluster shows)`,
+      );
+    }
+  }
   // This broker's directory against the cluster: its replicas' topic ids are the cluster's.
   const snapshot = await etcd.snapshot();
   const clusterTopics = new Map<string, string>();
@@ -539,4 +563,25 @@ export async function adoptKafkaMetadataIntoCluster(
     );
   }
   return plan;
+}
+
+/** The latest leader epoch of the metadata log's batches and snapshots in `logDir` (-1 without any). */
+function metadataLogLatestEpoch(logDir: string): number {
+  const directory = metadataLogDirectory(logDir);
+  if (directory === null) return -1;
+  let latest = -1;
+  for (const name of readdirSync(directory)) {
+    const snapshot = /^\d{20}-(\d{10})\.checkpoint$/.exec(name);
+    if (snapshot !== null) latest = Math.max(latest, Number(snapshot[1]));
+    if (!/^\d{20}\.log$/.test(name)) continue;
+    const bytes = readFileSync(join(directory, name));
+    // Record batches back to back: baseOffset int64, length int32, partitionLeaderEpoch int32, ...
+    for (let at = 0; at + 16 <= bytes.length; ) {
+      const length = bytes.readInt32BE(at + 8);
+      if (length <= 0 || at + 12 + length > bytes.length) break;
+      latest = Math.max(latest, bytes.readInt32BE(at + 12));
+      at += 12 + length;
+    }
+  }
+  return latest;
 }
