@@ -158,6 +158,8 @@ for (const topology of topologies)
       expect(cluster.code, cluster.stdout + cluster.stderr).toBe(0);
       expect(cluster.stdout).toContain("1 (this directory)");
       expect(cluster.stdout).toContain("as broker 1 of a cluster");
+      // What tells which broker to start first: the newest metadata log (epoch, then offset).
+      expect(cluster.stdout).toMatch(/Metadata offset: \d+ \(epoch [1-9]\d*\)/);
     }, 120_000);
 
     it("Sluice broker 1 imports Kafka's metadata into etcd and serves the topic", async () => {

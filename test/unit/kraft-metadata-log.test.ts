@@ -200,6 +200,7 @@ describe("the adoption plan of a broker with several log directories (JBOD)", ()
       await mkdir(join(dir, "a-0"));
       await writeFile(join(dir, "a-0", "partition.metadata"), `version: 0\ntopic_id: ${topicA}\n`);
       const plan = planAdoption(dir);
+      expect(plan.metadataEpoch, "the latest epoch of the metadata log's batches").toBe(1);
       const jbod = plan.blockers.filter((blocker) => blocker.includes("log directories"));
       expect(jbod, plan.blockers.join("\n")).toEqual(
         blocked
