@@ -282,7 +282,9 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   let end: MetadataLogEnd | null = null;
   if (metadataDirectory !== null) {
     try {
-      image = readKraftImage(logDir);
+      // A cluster born on Sluice has no metadata of Kafka's: a metadata log here is this broker's own
+      // earlier export (checked below), not read, so that exporting again writes the same bytes.
+      if (!cluster?.bornOnSluice) image = readKraftImage(logDir);
     } catch (error) {
       throw new ExportError(`Kafka's metadata log in ${logDir} cannot be read, so nothing is exported: ${(error as Error).message}`);
     }
@@ -316,7 +318,8 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   if (cluster?.bornOnSluice) {
     snapshotOffset = cluster.snapshotOffset;
     snapshotEpoch = cluster.snapshotEpoch;
-    newMetadataLog = metadataDirectory === null;
+    // A metadata log of its own (created now, or by this broker's earlier export): Kafka's defaults go in, as at a format.
+    newMetadataLog = true;
     const newest = end?.newestSnapshot ?? null;
     if (metadataDirectory !== null) {
       // Only this export's own snapshot may be there (an export again before Kafka ran).
