@@ -235,9 +235,9 @@ export class EtcdMetadataStore {
       .if(key, "Create", "==", 0)
       .then(this.#client.put(key).value(JSON.stringify({ clusterId: proposed })))
       .commit();
-    const stored = await this.#client.get(key).string();
+    const stored = await this.storedClusterId();
     if (stored === null) throw new Error("etcd lost the cluster key");
-    return (JSON.parse(stored) as { clusterId: string }).clusterId;
+    return stored;
   }
 
   /** The cluster id stored in etcd, null before a broker proposed one. */

@@ -74,18 +74,7 @@ describe("kafka-share-groups.sh against Sluice and Kafka 4.4.0", () => {
     } finally {
       client.close();
     }
-    const set = await tools.run(configCommand, [
-      "--bootstrap-server",
-      broker.bootstrap,
-      "--alter",
-      "--entity-type",
-      "groups",
-      "--entity-name",
-      group,
-      "--add-config",
-      "share.auto.offset.reset=earliest",
-    ]);
-    expect(set.code, set.stderr).toBe(0);
+    await setGroupConfigs(broker, group, "share.auto.offset.reset=earliest");
     await produce(broker, topic, 10);
     const member = new MemberProcess(
       `${broker.name}-member`,
@@ -105,6 +94,22 @@ describe("kafka-share-groups.sh against Sluice and Kafka 4.4.0", () => {
     );
     await member.kill();
     await produce(broker, topic, 10);
+  }
+
+  /** kafka-configs.sh --alter --entity-type groups --add-config `configs` on `broker`. */
+  async function setGroupConfigs(broker: Broker, group: string, configs: string): Promise<void> {
+    const set = await tools.run(configCommand, [
+      "--bootstrap-server",
+      broker.bootstrap,
+      "--alter",
+      "--entity-type",
+      "groups",
+      "--entity-name",
+      group,
+      "--add-config",
+      configs,
+    ]);
+    expect(set.code, set.stderr).toBe(0);
   }
 
   async function produce(broker: Broker, topic: string, count: number): Promise<void> {
@@ -187,18 +192,11 @@ describe("kafka-share-groups.sh against Sluice and Kafka 4.4.0", () => {
           ["rejects", "reject", "false"],
           ["releases", "release", "true"],
         ] as const) {
-          const set = await tools.run(configCommand, [
-            "--bootstrap-server",
-            broker.bootstrap,
-            "--alter",
-            "--entity-type",
-            "groups",
-            "--entity-name",
+          await setGroupConfigs(
+            broker,
             group,
-            "--add-config",
             `share.auto.offset.reset=earliest,share.delivery.count.limit=2,errors.deadletterqueue.topic.name=dlq.orders,errors.deadletterqueue.copy.record.enable=${copy}`,
-          ]);
-          expect(set.code, set.stderr).toBe(0);
+          );
           const consumed = await runJavaTool(
             "sluice.kafka.ShareConsume",
             [

@@ -29,6 +29,7 @@ import {
   METADATA_PARTITION_DIRECTORY,
   metadataLogDirectory,
   readKraftImage,
+  registeredLogDirs,
   topicConfigs,
 } from "./metadata-log.js";
 
@@ -278,8 +279,8 @@ export function planAdoption(
   }
   // JBOD: Kafka broker with several log.dirs (its registration lists each directory's id). Sluice serves
   // one log directory, so the partitions in the others would be left behind.
-  const registeredDirs = nodeId === null ? undefined : image.brokerRegistrations.get(nodeId)?.record.logDirs;
-  if (Array.isArray(registeredDirs) && registeredDirs.length > 1) {
+  const registeredDirs = nodeId === null ? [] : registeredLogDirs(image.brokerRegistrations.get(nodeId)?.record);
+  if (registeredDirs.length > 1) {
     blockers.push(
       `Kafka broker ${nodeId} registered ${registeredDirs.length} log directories (log.dirs with several entries): Sluice serves one. ` +
         'Move every partition into this directory first (kafka-reassign-partitions.sh with "log_dirs"), then adopt it',
@@ -298,7 +299,7 @@ export function planAdoption(
     clusterId: image.clusterId,
     nodeId: image.nodeId,
     metadataOffset: image.lastOffset,
-    metadataEpoch: metadataLogLatestEpoch(logDir),
+    metadataEpoch: image.latestEpoch,
     topics,
     brokerConfigs,
     groupConfigs,
@@ -563,25 +564,4 @@ export async function adoptKafkaMetadataIntoCluster(
     );
   }
   return plan;
-}
-
-/** The latest leader epoch of the metadata log's batches and snapshots in `logDir` (-1 without any). */
-function metadataLogLatestEpoch(logDir: string): number {
-  const directory = metadataLogDirectory(logDir);
-  if (directory === null) return -1;
-  let latest = -1;
-  for (const name of readdirSync(directory)) {
-    const snapshot = /^\d{20}-(\d{10})\.checkpoint$/.exec(name);
-    if (snapshot !== null) latest = Math.max(latest, Number(snapshot[1]));
-    if (!/^\d{20}\.log$/.test(name)) continue;
-    const bytes = readFileSync(join(directory, name));
-    // Record batches back to back: baseOffset int64, length int32, partitionLeaderEpoch int32, ...
-    for (let at = 0; at + 16 <= bytes.length; ) {
-      const length = bytes.readInt32BE(at + 8);
-      if (length <= 0 || at + 12 + length > bytes.length) break;
-      latest = Math.max(latest, bytes.readInt32BE(at + 12));
-      at += 12 + length;
-    }
-  }
-  return latest;
 }

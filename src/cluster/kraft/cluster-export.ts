@@ -53,8 +53,9 @@ export async function exportClusterKraftSnapshot(
   const meta = readMetaProperties(logDir);
   if (meta === null || meta.nodeId < 0) throw new ExportError(`${logDir} has no meta.properties with a node.id`);
   const nodeId = meta.nodeId;
+  let record = await etcd.kafkaExport();
   // A metadata log here is only this broker's own earlier export (exported again before Kafka ran; export.ts checks it is).
-  if (bornOnSluice && kafkaMetadataLogEnd(logDir) !== null && !((await etcd.kafkaExport())?.brokers.includes(nodeId) ?? false)) {
+  if (bornOnSluice && kafkaMetadataLogEnd(logDir) !== null && !(record?.brokers.includes(nodeId) ?? false)) {
     throw new ExportError(
       `${logDir} holds a Kafka metadata log, but the metadata store holds no adoption of a Kafka cluster: this directory is not one of this cluster's brokers'`,
     );
@@ -98,7 +99,6 @@ export async function exportClusterKraftSnapshot(
   document.topics.sort((a, b) => (a.name < b.name ? -1 : 1));
   const full: SluiceDocument = { ...document, scram, acls, clientQuotas: quotas };
 
-  let record = await etcd.kafkaExport();
   let chose = false;
   if (record === null && bornOnSluice) {
     // Every broker's directory gets a new metadata log starting with the snapshot 1-0 (0-0 is kafka-storage's bootstrap snapshot).

@@ -57,6 +57,7 @@ import {
   METADATA_PARTITION_DIRECTORY,
   metadataLogDirectory,
   readKraftImage,
+  registeredLogDirs,
 } from "./metadata-log.js";
 
 /** Kafka's ControlRecordType codes. */
@@ -179,10 +180,19 @@ function bornRegistration(clusterId: string, brokerId: number): { brokerId: numb
   };
 }
 
+/** Sluice left `.kafka_cleanshutdown` in `logDir` at its clean stop; without it the directory is not exported. */
+function requireCleanShutdown(logDir: string): void {
+  if (!existsSync(join(logDir, ".kafka_cleanshutdown"))) {
+    throw new ExportError(
+      `${logDir} has no .kafka_cleanshutdown: Sluice is running on it or did not stop cleanly. Stop Sluice (or start it and stop it cleanly) before exporting`,
+    );
+  }
+}
+
 /** The one log directory a Kafka broker registered with (RegisterBrokerRecord.logDirs), as a base64 Uuid; null for none or several. */
 function registeredDirectory(record: Record<string, unknown> | undefined): string | null {
-  const dirs = record?.logDirs;
-  return Array.isArray(dirs) && dirs.length === 1 && typeof dirs[0] === "string" ? dirs[0] : null;
+  const dirs = registeredLogDirs(record);
+  return dirs.length === 1 ? dirs[0] : null;
 }
 
 /** The end offset and latest epoch of Kafka's metadata log in `logDir`, null without one. */
@@ -249,11 +259,7 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
   const cluster = options.cluster;
   if (cluster === undefined && !existsSync(documentPath))
     throw new ExportError(`${logDir} has no ${METADATA_FILE}: not a Sluice log directory (nothing to export)`);
-  if (cluster === undefined && !existsSync(join(logDir, ".kafka_cleanshutdown"))) {
-    throw new ExportError(
-      `${logDir} has no .kafka_cleanshutdown: Sluice is running on it or did not stop cleanly. Stop Sluice (or start it and stop it cleanly) before exporting`,
-    );
-  }
+  if (cluster === undefined) requireCleanShutdown(logDir);
   let document: SluiceDocument;
   if (cluster !== undefined) document = cluster.document;
   else {
@@ -302,10 +308,8 @@ export function exportKraftSnapshot(options: ExportOptions): ExportResult {
       );
     }
     notes.push(`node ${nodeId} is not a broker of Kafka's metadata: its directory is taken for a dedicated controller's (no .kafka_cleanshutdown written)`);
-  } else if (cluster !== undefined && !existsSync(join(logDir, ".kafka_cleanshutdown"))) {
-    throw new ExportError(
-      `${logDir} has no .kafka_cleanshutdown: Sluice is running on it or did not stop cleanly. Stop Sluice (or start it and stop it cleanly) before exporting`,
-    );
+  } else if (cluster !== undefined) {
+    requireCleanShutdown(logDir);
   }
 
   // The snapshot's id: past Kafka's log (never truncating it) or 1-0 in a new metadata log.

@@ -127,6 +127,8 @@ export interface KraftImage {
   snapshot: { file: string; endOffset: bigint; epoch: number } | null;
   /** The offset of the last metadata record applied (-1 if none). */
   lastOffset: bigint;
+  /** The latest leader epoch of the log: its batches' and the loaded snapshot's (-1 if none). */
+  latestEpoch: number;
   /** Topics by id. */
   readonly topics: Map<string, KraftTopic>;
   /** Configs by resource: "<type>:<name>" (ConfigResourceType), key → value. */
@@ -154,6 +156,12 @@ export interface KraftImage {
   truncatedTail: { file: string; position: number } | null;
 }
 
+/** The log directories (base64 Uuids) a RegisterBrokerRecord lists (v3+), none for older versions. */
+export function registeredLogDirs(record: Record<string, unknown> | undefined): string[] {
+  const dirs = record?.logDirs;
+  return Array.isArray(dirs) ? dirs.filter((dir): dir is string => typeof dir === "string") : [];
+}
+
 export function configResourceKey(resourceType: number, resourceName: string): string {
   return `${resourceType}:${resourceName}`;
 }
@@ -169,6 +177,7 @@ function emptyImage(): KraftImage {
     nodeId: null,
     snapshot: null,
     lastOffset: -1n,
+    latestEpoch: -1,
     topics: new Map(),
     configs: new Map(),
     scram: new Map(),
@@ -222,6 +231,7 @@ export function readKraftImage(logDir: string): KraftImage {
     replay.endOfFile(snapshot.file);
     from = snapshot.endOffset;
     image.lastOffset = snapshot.endOffset - 1n;
+    image.latestEpoch = snapshot.epoch;
   }
   const segments = names.flatMap((name) => {
     const match = SEGMENT_NAME.exec(name);
@@ -231,7 +241,16 @@ export function readKraftImage(logDir: string): KraftImage {
     const next = segments[index + 1];
     if (next !== undefined && next.baseOffset <= from) continue; // wholly inside the snapshot
     const last = index === segments.length - 1;
-    readFileBatches(segment.file, readFileSync(segment.file), last, (batch) => replay.batch(batch, segment.file, from), image);
+    readFileBatches(
+      segment.file,
+      readFileSync(segment.file),
+      last,
+      (batch) => {
+        if (batch.partitionLeaderEpoch > image.latestEpoch) image.latestEpoch = batch.partitionLeaderEpoch;
+        replay.batch(batch, segment.file, from);
+      },
+      image,
+    );
   }
   return image;
 }

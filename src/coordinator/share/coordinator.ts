@@ -24,7 +24,6 @@ import type { Topics } from "../../cluster/topic-manager.js";
 import type { BrokerConfig } from "../../config/index.js";
 import type { Partition } from "../../log/partition.js";
 import type { PartitionManager } from "../../log/partition-manager.js";
-import { LogError } from "../../native.js";
 import { ErrorCode, KafkaError } from "../../protocol/errors.js";
 import { batches, buildRecordBatch, decodeRecords } from "../../protocol/records.js";
 import { CoordinatorTopic, coordinatorLogUnavailable } from "../coordinator-topic.js";

@@ -13,7 +13,7 @@
 
 import type { Logger } from "pino";
 import type { Partition } from "../../log/partition.js";
-import { LogError, recompressBatch } from "../../native.js";
+import { recompressBatch } from "../../native.js";
 import { ErrorCode } from "../../protocol/errors.js";
 import { batches, buildRecordBatch, decodeRecords, RecordBatchView } from "../../protocol/records.js";
 import { coordinatorLogUnavailable } from "../coordinator-topic.js";
